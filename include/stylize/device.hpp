@@ -1,0 +1,32 @@
+// Choosing where and how the network runs.
+#pragma once
+
+#include <torch/types.h>
+
+#include "stylize/options.hpp"
+
+namespace stylize {
+
+// cpu, cuda, or for auto the first CUDA device when LibTorch has one.
+// Throws DeviceError when cuda is asked for and not available.
+torch::Device resolve_device(DeviceKind kind);
+
+// The precision the network runs in on `device`. auto: bf16 on a CPU with
+// AMX or AVX512-BF16, bf16 on a CUDA device that supports it (else fp16),
+// fp32 otherwise. Throws DeviceError for fp16 on a CPU.
+Precision resolve_precision(Precision requested, const torch::Device& device);
+
+// The tensor dtype of a resolved precision (never Precision::Auto).
+torch::Dtype dtype_of(Precision precision);
+
+// True when the processor has native bfloat16 matrix support (AMX-BF16 or AVX512-BF16).
+bool cpu_has_fast_bf16();
+
+// Cores this process may run on (sched_getaffinity), at least 1.
+int available_cores();
+
+// Sets LibTorch's intra-op thread count: `threads`, or every available core for 0.
+// Returns the count in force.
+int configure_threads(int threads);
+
+}  // namespace stylize

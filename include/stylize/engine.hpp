@@ -1,0 +1,97 @@
+// The optimization loop. A Stylizer owns the truncated, frozen feature network;
+// run() computes the style and content targets once, then updates the image
+// with Adam or L-BFGS, reporting through a callback. It never prints.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "stylize/options.hpp"
+#include "stylize/vgg.hpp"
+#include "stylize/weights.hpp"
+
+namespace stylize {
+
+// Weighted loss terms: total = style + content + tv.
+struct LossValues {
+  double total = 0, style = 0, content = 0, tv = 0;
+};
+
+struct Progress {
+  int iteration = 0;   // 1-based
+  int iterations = 0;  // iterations of this run
+  // The losses of the image this iteration started from (before its update):
+  // a 4-element float32 tensor (total, style, content, tv) left on the device;
+  // values() copies it to the host.
+  torch::Tensor losses;
+  double seconds = 0;  // wall time of this iteration
+  // The image after this iteration's update: (1, 3, H, W), float32, in [0, 1].
+  torch::Tensor image;
+  int scale = 1;   // 1-based scale of a coarse-to-fine run
+  int scales = 1;
+
+  LossValues values() const;
+};
+
+// Called after every iteration; return false to stop the run early.
+using ProgressCallback = std::function<bool(const Progress&)>;
+
+enum class StopReason {
+  Finished,        // ran every iteration
+  Interrupted,     // the callback asked to stop
+  Converged,       // L-BFGS stopped early: the loss no longer changes
+  NumericFailure,  // the loss or its gradient became NaN or infinite; image is the last good one
+};
+
+struct Result {
+  torch::Tensor image;  // (1, 3, H, W), float32, on the CPU, in [0, 1]
+  int iterations_done = 0;
+  StopReason stop_reason = StopReason::Finished;
+  LossValues last_losses;  // losses of the last iteration run
+};
+
+// Longest side of each scale of a coarse-to-fine run: `scales` sizes growing
+// geometrically from `min_size` (0: final_size / 2^(scales-1)) to `final_size`,
+// never below `smallest_allowed`; duplicates removed.
+std::vector<int> scale_sizes(int final_size, int scales, int min_size, int smallest_allowed = 1);
+
+class Stylizer {
+ public:
+  // Resolves device and precision, builds the network from `weights` up to the
+  // deepest layer the options need, and freezes it. Throws OptionError,
+  // WeightsError or DeviceError.
+  Stylizer(const Options& options, const VggWeights& weights);
+  ~Stylizer();
+  Stylizer(const Stylizer&) = delete;
+  Stylizer& operator=(const Stylizer&) = delete;
+
+  // Stylizes `content` (1, 3, H, W, float32 in [0, 1], any size) with the
+  // styles, blended by `style_blend` (normalized; empty means equal weights).
+  // Style images are used at the size they are given (scaled along with the
+  // content in a coarse-to-fine run). The image starts from `init` (resized to
+  // the content's size) or, when undefined, from the content. Throws
+  // OptionError or ImageError for unusable inputs.
+  Result run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
+             const ProgressCallback& callback = {}, const std::vector<double>& style_blend = {},
+             const torch::Tensor& init = {});
+
+
+  // Losses of `image` against the targets of `content` and `styles`, without
+  // optimizing (used by tests and tools).
+  LossValues evaluate(const torch::Tensor& image, const torch::Tensor& content,
+                      const std::vector<torch::Tensor>& styles);
+
+  torch::Device device() const;
+  Precision precision() const;
+  const Vgg19Features& network() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stylize

@@ -1,0 +1,53 @@
+// Typed errors thrown by the stylize library. The library never prints or
+// exits; the command-line front end maps each kind to a documented exit code.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace stylize {
+
+// Every error the library throws derives from Error. The message is meant for a
+// person: it says what was expected, what was found and what to do.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// An option has a value outside what the tool accepts (negative weight, unknown layer...).
+class OptionError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A content, style or init image cannot be read or decoded, or is unusable.
+class ImageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A weights file is missing, malformed, truncated or does not describe a VGG19.
+class WeightsError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The requested compute device or precision is not available.
+class DeviceError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The output file cannot be written.
+class OutputError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The optimization produced a non-finite loss.
+class NumericError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace stylize

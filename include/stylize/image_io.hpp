@@ -1,0 +1,37 @@
+// Image files in and out. This is the only part of stylize that uses OpenCV.
+// In memory an image is a float32 tensor of shape (1, 3, H, W), RGB, in [0, 1].
+#pragma once
+
+#include <string>
+
+#include <torch/types.h>
+
+namespace stylize {
+
+// Reads any format OpenCV decodes (8- or 16-bit, float, grayscale, with or
+// without alpha), applies EXIF orientation, flattens alpha over white, and
+// resizes so the longest side is `longest_side` pixels (0: keep the size).
+// `role` names the image in errors ("content image"). Throws ImageError.
+torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side = 0);
+
+// Decodes an encoded image held in memory (for tests and fuzzing). Throws ImageError.
+torch::Tensor decode_image(const std::string& bytes, const std::string& display_name);
+
+// Checks, before any work is done, that `path` can be written later: a known
+// image extension, an existing writable directory. Throws OutputError.
+void check_output_path(const std::string& path);
+
+// Writes a (1, 3, H, W) or (3, H, W) tensor in [0, 1] by the path's extension
+// (png, jpg, jpeg, webp, tif, tiff, bmp). The file is written to a temporary
+// name in the same directory and renamed over `path`, so a failure never
+// leaves a half-written file. Throws OutputError.
+void save_image(const torch::Tensor& image, const std::string& path);
+
+// Resizes an image tensor so that its longest side is `longest_side`, with
+// antialiasing when shrinking. Differentiable; keeps dtype and device.
+torch::Tensor resize_longest_side(const torch::Tensor& image, int longest_side);
+
+// Resizes an image tensor to exactly (height, width).
+torch::Tensor resize_to(const torch::Tensor& image, int64_t height, int64_t width);
+
+}  // namespace stylize

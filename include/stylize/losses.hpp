@@ -1,0 +1,29 @@
+// The loss terms of Gatys-style transfer, as small pure functions. Inputs may be
+// any floating dtype; everything is computed and returned in float32.
+#pragma once
+
+#include <torch/types.h>
+
+#include "stylize/options.hpp"
+
+namespace stylize {
+
+// Gram matrix of (N, C, H, W) features: (N, C, C), divided by H*W (the number
+// of spatial locations), as the TensorFlow tutorial does.
+torch::Tensor gram_matrix(const torch::Tensor& features);
+
+// Mean squared error between two tensors of the same shape (a scalar).
+torch::Tensor mse(const torch::Tensor& a, const torch::Tensor& b);
+
+// Content loss: mean squared error of feature maps.
+torch::Tensor content_loss(const torch::Tensor& features, const torch::Tensor& target_features);
+
+// Style loss: mean squared error between the Gram matrix of `features` and a target Gram.
+torch::Tensor style_loss(const torch::Tensor& features, const torch::Tensor& target_gram);
+
+// Total variation of (N, C, H, W) images, summed over the batch: L1 is the sum
+// of absolute differences of neighbouring pixels (tf.image.total_variation),
+// L2 the sum of their squares.
+torch::Tensor total_variation(const torch::Tensor& image, TvNorm norm = TvNorm::L1);
+
+}  // namespace stylize

@@ -1,0 +1,72 @@
+// VGG19 weights in memory, independent of the file format they came from, and
+// the readers for the formats stylize understands. Readers do not depend on
+// LibTorch: they produce plain float arrays that the network copies in.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace stylize {
+
+// How an RGB image in [0, 1] must be transformed before the first convolution:
+// optional swap to BGR, multiply by `scale`, subtract `mean`, divide by `std`
+// (mean and std are given in the network's channel order).
+struct InputConvention {
+  std::string name;  // "torchvision" or "caffe"
+  bool bgr = false;
+  float scale = 1.0f;
+  std::array<float, 3> mean{};
+  std::array<float, 3> std{1.0f, 1.0f, 1.0f};
+
+  // RGB, [0, 1], ImageNet mean and std: torchvision and timm checkpoints.
+  static InputConvention torchvision();
+  // BGR, [0, 255], ImageNet mean in BGR, no std: Caffe, Keras and MatConvNet VGGs.
+  static InputConvention caffe();
+  // Looks a convention up by name; nullopt if unknown.
+  static std::optional<InputConvention> by_name(const std::string& name);
+};
+
+// One 3x3 convolution: weight in (out, in, kh, kw) order, row major.
+struct ConvWeights {
+  std::string name;  // "conv1_1"
+  int64_t out_channels = 0;
+  int64_t in_channels = 0;
+  int64_t kernel_h = 0;
+  int64_t kernel_w = 0;
+  std::vector<float> weight;
+  std::vector<float> bias;
+};
+
+// The convolutional part of a VGG19, in network order, possibly truncated:
+// convs holds conv1_1, conv1_2, ... up to the deepest layer that was asked for.
+struct VggWeights {
+  std::vector<ConvWeights> convs;
+  InputConvention convention = InputConvention::torchvision();
+  std::string path;    // file it was read from
+  std::string format;  // "safetensors", "keras-hdf5", ...
+};
+
+// The 16 convolution names of VGG19 (configuration E), in order.
+const std::vector<std::string>& vgg19_conv_names();
+
+// Reads the first `num_convs` convolutions (1..16) of a VGG19 from `path`,
+// choosing the reader by the file's signature. Throws WeightsError.
+VggWeights load_vgg19_weights(const std::string& path, int num_convs = 16);
+
+// Reader for a safetensors file with torchvision key names
+// (features.0.weight ... features.34.bias). Throws WeightsError.
+VggWeights read_vgg19_safetensors(const std::string& path, int num_convs = 16);
+
+// Where weights are looked for, in order, when no --weights is given:
+// $STYLIZE_WEIGHTS, ./models/vgg19.safetensors, the models/ folder of the
+// source tree this binary was built from.
+std::vector<std::string> default_weights_candidates();
+
+// The weights file to use: `explicit_path` when given (it must exist), else the
+// first existing default candidate. Throws WeightsError saying how to get one.
+std::string resolve_weights_path(const std::string& explicit_path);
+
+}  // namespace stylize

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what stylize needs on Debian 12 (only the packages that are missing),
+# then configures and builds it in Release mode. Safe to run again: it only does
+# what is not done yet.
+#
+#   scripts/setup.sh            # build into build/
+#   BUILD_DIR=out scripts/setup.sh
+#   CMAKE_PREFIX_PATH=/opt/libtorch scripts/setup.sh   # an official (CUDA) LibTorch
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${BUILD_DIR:-$root/build}"
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libtorch-dev libopencv-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
+  libopenblas0-pthread  # Debian's default reference BLAS makes torch::mm about 10x slower
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# OpenBLAS registers itself as the system BLAS with a higher priority than the
+# reference one; make sure nothing pinned the slow one.
+if update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep -q "^Value: .*/blas/libblas.so.3"; then
+  echo "setup: warning: the reference BLAS is selected; run: sudo update-alternatives --auto libblas.so.3-x86_64-linux-gnu" >&2
+fi
+
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$build_dir"

@@ -1,0 +1,316 @@
+#include "stylize/engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include <torch/autograd.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/lbfgs.h>
+
+#include "stylize/device.hpp"
+#include "stylize/errors.hpp"
+#include "stylize/image_io.hpp"
+#include "stylize/losses.hpp"
+
+namespace stylize {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> layer_names(const std::vector<LayerWeight>& layers) {
+  std::vector<std::string> names;
+  for (const auto& layer : layers) names.push_back(layer.layer);
+  return names;
+}
+
+// Layer weights normalized to sum to one, times the term's global weight.
+std::vector<double> term_weights(const std::vector<LayerWeight>& layers, double global) {
+  double sum = 0;
+  for (const auto& layer : layers) sum += layer.weight;
+  std::vector<double> weights;
+  for (const auto& layer : layers) weights.push_back(global * layer.weight / sum);
+  return weights;
+}
+
+// Raised inside the L-BFGS closure to leave torch's step() when the callback
+// asks to stop.
+struct StopRequested {};
+
+}  // namespace
+
+LossValues Progress::values() const {
+  const torch::Tensor host = losses.detach().to(torch::kCPU, torch::kFloat64);
+  const double* v = host.data_ptr<double>();
+  return {v[0], v[1], v[2], v[3]};
+}
+
+struct Stylizer::Impl {
+  Options options;
+  torch::Device device = torch::kCPU;
+  Precision precision = Precision::Fp32;
+  std::shared_ptr<Vgg19Features> net;
+  size_t content_count = 0;
+  std::vector<double> content_weights, style_weights;
+
+  // Content targets of the last content image, reused when the same content
+  // tensor is stylized again (one content, many styles).
+  torch::Tensor cached_content;
+  std::vector<torch::Tensor> cached_content_targets;
+
+  struct Targets {
+    std::vector<torch::Tensor> content;  // feature maps, float32
+    std::vector<torch::Tensor> grams;    // blended Gram matrices, float32
+  };
+
+  void check_size(const torch::Tensor& image, const std::string& what) const {
+    const int64_t minimum = net->min_input_side();
+    if (image.size(-2) < minimum || image.size(-1) < minimum) {
+      throw ImageError(what + " is " + std::to_string(image.size(-1)) + "x" + std::to_string(image.size(-2)) +
+                       " pixels, but layer " + net->deepest_layer() + " needs at least " + std::to_string(minimum) +
+                       " pixels on each side; use a larger --size/--style-size or shallower layers");
+    }
+  }
+
+  std::vector<torch::Tensor> content_targets(const torch::Tensor& content) {
+    if (cached_content.defined() && cached_content.is_same(content)) return cached_content_targets;
+    torch::NoGradGuard no_grad;
+    auto features = net->forward(content.to(device));
+    std::vector<torch::Tensor> targets;
+    for (size_t i = 0; i < content_count; ++i) targets.push_back(features[i].to(torch::kFloat32));
+    cached_content = content;
+    cached_content_targets = targets;
+    return targets;
+  }
+
+  std::vector<torch::Tensor> style_targets(const std::vector<torch::Tensor>& styles, std::vector<double> blend) {
+    if (blend.empty()) blend.assign(styles.size(), 1.0);
+    const double sum = std::accumulate(blend.begin(), blend.end(), 0.0);
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> grams;
+    for (size_t s = 0; s < styles.size(); ++s) {
+      auto features = net->forward(styles[s].to(device));
+      for (size_t j = content_count; j < features.size(); ++j) {
+        torch::Tensor gram = gram_matrix(features[j]) * (blend[s] / sum);
+        if (s == 0) {
+          grams.push_back(gram);
+        } else {
+          grams[j - content_count] += gram;
+        }
+      }
+    }
+    return grams;
+  }
+
+  // (total, style, content, tv) of `image`, float32, on the device.
+  torch::Tensor losses(const torch::Tensor& image, const Targets& targets) {
+    const auto features = net->forward(image);
+    torch::Tensor content = torch::zeros({}, image.options());
+    for (size_t i = 0; i < content_count; ++i) {
+      content = content + content_weights[i] * content_loss(features[i], targets.content[i]);
+    }
+    torch::Tensor style = torch::zeros({}, image.options());
+    for (size_t j = 0; j < targets.grams.size(); ++j) {
+      style = style + style_weights[j] * style_loss(features[content_count + j], targets.grams[j]);
+    }
+    const torch::Tensor tv = options.tv_weight * total_variation(image, options.tv_norm);
+    return torch::stack({content + style + tv, style, content, tv});
+  }
+
+  Result optimize_adam(torch::Tensor image, const Targets& targets, const ProgressCallback& callback);
+  Result optimize_lbfgs(torch::Tensor image, const Targets& targets, const ProgressCallback& callback);
+};
+
+Stylizer::Stylizer(const Options& options, const VggWeights& weights) : impl_(std::make_unique<Impl>()) {
+  validate(options);
+  Impl& m = *impl_;
+  m.options = options;
+  m.device = resolve_device(options.device);
+  m.precision = resolve_precision(options.precision, m.device);
+  std::vector<std::string> outputs = layer_names(options.content_layers);
+  m.content_count = outputs.size();
+  for (const auto& name : layer_names(options.style_layers)) outputs.push_back(name);
+  m.content_weights = term_weights(options.content_layers, options.content_weight);
+  m.style_weights = term_weights(options.style_layers, options.style_weight);
+  m.net = std::make_shared<Vgg19Features>(weights, outputs, options.pooling);
+  // Reduced precision runs best in channels-last layout (oneDNN on CPU,
+  // tensor cores on CUDA); fp32 on CPU too benefits from it with oneDNN.
+  m.net->configure(m.device, dtype_of(m.precision), /*channels_last=*/true);
+}
+
+Stylizer::~Stylizer() = default;
+
+torch::Device Stylizer::device() const { return impl_->device; }
+Precision Stylizer::precision() const { return impl_->precision; }
+const Vgg19Features& Stylizer::network() const { return *impl_->net; }
+
+Result Stylizer::Impl::optimize_adam(torch::Tensor image, const Targets& targets, const ProgressCallback& callback) {
+  image.requires_grad_(true);
+  torch::optim::Adam optimizer(
+      {image}, torch::optim::AdamOptions(options.lr).betas({options.beta1, options.beta2}).eps(options.eps));
+  // fp16 gradients underflow for the tiny style-loss gradients: scale the loss
+  // up for the backward pass and the gradient back down (dynamic loss scaling).
+  double loss_scale = precision == Precision::Fp16 ? 65536.0 : 1.0;
+  Result result;
+  for (int iteration = 1; iteration <= options.iterations; ++iteration) {
+    const auto start = Clock::now();
+    optimizer.zero_grad();
+    const torch::Tensor values = losses(image, targets);
+    (values[0] * loss_scale).backward();
+    torch::Tensor& grad = image.mutable_grad();
+    if (loss_scale != 1.0) grad.div_(loss_scale);
+    // One host sync per step: never let a non-finite loss or gradient reach Adam's state.
+    if (!torch::isfinite(values[0]).item<bool>() || !torch::isfinite(grad).all().item<bool>()) {
+      if (loss_scale > 1.0 && torch::isfinite(values[0]).item<bool>()) {
+        loss_scale /= 2;  // gradient overflowed in fp16: retry this iteration
+        --iteration;
+        continue;
+      }
+      result.stop_reason = StopReason::NumericFailure;
+      result.last_losses = Progress{iteration, options.iterations, values.detach(), 0, {}}.values();
+      break;
+    }
+    optimizer.step();
+    {
+      torch::NoGradGuard no_grad;
+      image.clamp_(0.0, 1.0);
+    }
+    result.iterations_done = iteration;
+    Progress progress{iteration, options.iterations, values.detach(),
+                      std::chrono::duration<double>(Clock::now() - start).count(), image.detach()};
+    if (callback && !callback(progress)) {
+      result.stop_reason = StopReason::Interrupted;
+      result.last_losses = progress.values();
+      break;
+    }
+    if (iteration == options.iterations) result.last_losses = progress.values();
+  }
+  result.image = image.detach();
+  return result;
+}
+
+Result Stylizer::Impl::optimize_lbfgs(torch::Tensor image, const Targets& targets, const ProgressCallback& callback) {
+  image.requires_grad_(true);
+  // An iteration is one evaluation of the loss, as in the original Lua
+  // neural-style; torch's L-BFGS with a strong Wolfe line search runs them all
+  // in one step() and stops early once it has converged.
+  torch::optim::LBFGS optimizer({image}, torch::optim::LBFGSOptions(1.0)
+                                             .max_iter(options.iterations)
+                                             .max_eval(options.iterations)
+                                             .history_size(100)
+                                             .tolerance_grad(1e-7)
+                                             .tolerance_change(1e-9)
+                                             .line_search_fn("strong_wolfe"));
+  Result result;
+  auto last = Clock::now();
+  auto closure = [&]() -> torch::Tensor {
+    // Box constraint: project onto [0, 1] before every evaluation.
+    {
+      torch::NoGradGuard no_grad;
+      image.clamp_(0.0, 1.0);
+    }
+    optimizer.zero_grad();
+    const torch::Tensor values = losses(image, targets);
+    values[0].backward();
+    const int iteration = ++result.iterations_done;
+    if (!torch::isfinite(values[0]).item<bool>() || !torch::isfinite(image.grad()).all().item<bool>()) {
+      result.stop_reason = StopReason::NumericFailure;
+      result.last_losses = Progress{iteration, options.iterations, values.detach(), 0, {}}.values();
+      throw StopRequested{};
+    }
+    const auto now = Clock::now();
+    Progress progress{iteration, options.iterations, values.detach(),
+                      std::chrono::duration<double>(now - last).count(), image.detach()};
+    last = now;
+    result.last_losses = progress.values();
+    if (callback && !callback(progress)) {
+      result.stop_reason = StopReason::Interrupted;
+      throw StopRequested{};
+    }
+    return values[0];
+  };
+  try {
+    optimizer.step(closure);
+    if (result.iterations_done < options.iterations) result.stop_reason = StopReason::Converged;
+  } catch (const StopRequested&) {
+  }
+  torch::NoGradGuard no_grad;
+  result.image = image.detach().clamp(0.0, 1.0);
+  return result;
+}
+
+std::vector<int> scale_sizes(int final_size, int scales, int min_size, int smallest_allowed) {
+  if (scales <= 1) return {final_size};
+  int smallest = min_size > 0 ? min_size : std::max(1, final_size >> (scales - 1));
+  smallest = std::min(final_size, std::max(smallest, smallest_allowed));
+  std::vector<int> sizes;
+  for (int k = 0; k < scales; ++k) {
+    const double t = static_cast<double>(k) / (scales - 1);
+    sizes.push_back(static_cast<int>(std::lround(smallest * std::pow(static_cast<double>(final_size) / smallest, t))));
+  }
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  return sizes;
+}
+
+Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
+                     const ProgressCallback& callback, const std::vector<double>& style_blend,
+                     const torch::Tensor& init) {
+  Impl& m = *impl_;
+  torch::manual_seed(m.options.seed);
+  if (styles.empty()) throw OptionError("at least one style image is needed (--style)");
+  if (!style_blend.empty() && style_blend.size() != styles.size()) {
+    throw OptionError("--style-weights gives " + std::to_string(style_blend.size()) + " weights for " +
+                      std::to_string(styles.size()) + " style images");
+  }
+  const int final_size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
+  // The first scale must be large enough for every image to reach the deepest layer.
+  double min_factor = 0;
+  for (const auto& image : styles) {
+    min_factor = std::max(min_factor, double(m.net->min_input_side()) / std::min(image.size(-2), image.size(-1)));
+  }
+  min_factor = std::max(min_factor, double(m.net->min_input_side()) / std::min(content.size(-2), content.size(-1)));
+  const int smallest_allowed = static_cast<int>(std::ceil(min_factor * final_size));
+  const std::vector<int> sizes = scale_sizes(final_size, m.options.scales, m.options.min_size, smallest_allowed);
+  Result result;
+  torch::Tensor image = init.defined() ? init : content;
+  for (size_t s = 0; s < sizes.size(); ++s) {
+    const double factor = static_cast<double>(sizes[s]) / final_size;
+    const torch::Tensor content_s = resize_longest_side(content, sizes[s]);
+    m.check_size(content_s, "the content image at this scale");
+    std::vector<torch::Tensor> styles_s;
+    for (const auto& style : styles) {
+      const int longest = static_cast<int>(std::lround(std::max(style.size(-2), style.size(-1)) * factor));
+      styles_s.push_back(resize_longest_side(style, std::max(1, longest)));
+      m.check_size(styles_s.back(), "the style image at this scale");
+    }
+    Impl::Targets targets{m.content_targets(content_s), m.style_targets(styles_s, style_blend)};
+    const torch::Tensor start =
+        resize_to(image, content_s.size(-2), content_s.size(-1)).to(m.device, torch::kFloat32).clamp(0.0, 1.0).clone();
+    ProgressCallback scaled;
+    if (callback) {
+      scaled = [&, s](const Progress& progress) {
+        Progress with_scale = progress;
+        with_scale.scale = static_cast<int>(s) + 1;
+        with_scale.scales = static_cast<int>(sizes.size());
+        return callback(with_scale);
+      };
+    }
+    result = m.options.optimizer == OptimizerKind::Adam ? m.optimize_adam(start, targets, scaled)
+                                                        : m.optimize_lbfgs(start, targets, scaled);
+    image = result.image;
+    if (result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure) break;
+  }
+  result.image = result.image.to(torch::kCPU);
+  return result;
+}
+
+LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& content,
+                              const std::vector<torch::Tensor>& styles) {
+  Impl& m = *impl_;
+  Impl::Targets targets{m.content_targets(content), m.style_targets(styles, {})};
+  torch::NoGradGuard no_grad;
+  return Progress{0, 0, m.losses(image.to(m.device, torch::kFloat32), targets), 0, {}}.values();
+}
+
+}  // namespace stylize

@@ -1,0 +1,227 @@
+// The only translation unit that includes OpenCV.
+#include "stylize/image_io.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <torch/nn/functional/upsampling.h>
+
+#include "stylize/errors.hpp"
+
+namespace stylize {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lower_extension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+bool is_jpeg(const std::string& bytes) {
+  return bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
+         static_cast<unsigned char>(bytes[1]) == 0xD8 && static_cast<unsigned char>(bytes[2]) == 0xFF;
+}
+
+// Decodes to a 3-channel float32 BGR image in [0, 1].
+cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what) {
+  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  cv::Mat image;
+  try {
+    // IMREAD_COLOR applies EXIF orientation; IMREAD_UNCHANGED keeps alpha but
+    // ignores orientation, so it is only kept for images that have alpha.
+    const int oriented = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
+    if (is_jpeg(bytes)) {
+      image = cv::imdecode(buffer, oriented);
+    } else {
+      image = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+      if (!image.empty() && image.channels() != 4) image = cv::imdecode(buffer, oriented);
+    }
+  } catch (const cv::Exception& e) {
+    throw ImageError("cannot read " + what + ": the image data is corrupt (" + e.err + ")");
+  }
+  if (image.empty() || image.cols < 1 || image.rows < 1) {
+    throw ImageError("cannot read " + what +
+                     ": not an image in a format OpenCV can decode (png, jpg, webp, tif, bmp, ...), or truncated");
+  }
+
+  double scale = 1.0;
+  switch (image.depth()) {
+    case CV_8U: scale = 1.0 / 255.0; break;
+    case CV_16U: scale = 1.0 / 65535.0; break;
+    case CV_32F:
+    case CV_64F: scale = 1.0; break;
+    default:
+      throw ImageError("cannot read " + what + ": unsupported pixel type (expected 8-bit, 16-bit or float)");
+  }
+  cv::Mat converted;
+  image.convertTo(converted, CV_32F, scale);
+  cv::patchNaNs(converted, 0.0);
+  switch (converted.channels()) {
+    case 1: cv::cvtColor(converted, converted, cv::COLOR_GRAY2BGR); break;
+    case 3: break;
+    case 4: {  // flatten alpha over white
+      std::vector<cv::Mat> planes;
+      cv::split(converted, planes);
+      cv::Mat alpha = cv::min(cv::max(planes[3], 0.0), 1.0);
+      cv::Mat inverse = 1.0 - alpha;
+      for (int c = 0; c < 3; ++c) planes[c] = planes[c].mul(alpha) + inverse;
+      planes.resize(3);
+      cv::merge(planes, converted);
+      break;
+    }
+    default:
+      throw ImageError("cannot read " + what + ": it has " + std::to_string(converted.channels()) +
+                       " channels (expected 1, 3 or 4)");
+  }
+  return cv::min(cv::max(converted, 0.0), 1.0);
+}
+
+torch::Tensor bgr_float_to_tensor(const cv::Mat& bgr) {
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  if (!rgb.isContinuous()) rgb = rgb.clone();
+  return torch::from_blob(rgb.data, {1, rgb.rows, rgb.cols, 3}, torch::kFloat32)
+      .permute({0, 3, 1, 2})
+      .contiguous();  // copies out of the Mat's memory
+}
+
+cv::Mat resize_mat_longest_side(const cv::Mat& image, int longest_side) {
+  const int longest = std::max(image.cols, image.rows);
+  if (longest_side <= 0 || longest == longest_side) return image;
+  const double factor = static_cast<double>(longest_side) / longest;
+  const int width = std::max(1, static_cast<int>(std::lround(image.cols * factor)));
+  const int height = std::max(1, static_cast<int>(std::lround(image.rows * factor)));
+  cv::Mat resized;
+  cv::resize(image, resized, cv::Size(width, height), 0, 0, factor < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
+  return cv::min(cv::max(resized, 0.0), 1.0);
+}
+
+}  // namespace
+
+torch::Tensor decode_image(const std::string& bytes, const std::string& display_name) {
+  return bgr_float_to_tensor(decode_to_bgr_float(bytes, display_name));
+}
+
+torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side) {
+  const std::string what = role + " '" + path + "'";
+  std::error_code error;
+  if (!fs::exists(path, error)) throw ImageError("cannot read " + what + ": file not found");
+  if (fs::is_directory(path, error)) throw ImageError("cannot read " + what + ": it is a directory, not an image");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ImageError("cannot read " + what + ": " + std::strerror(errno));
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (file.bad()) throw ImageError("cannot read " + what + ": read error");
+  if (bytes.empty()) throw ImageError("cannot read " + what + ": the file is empty");
+  const cv::Mat image = resize_mat_longest_side(decode_to_bgr_float(bytes, what), longest_side);
+  return bgr_float_to_tensor(image);
+}
+
+void check_output_path(const std::string& path) {
+  if (path.empty()) throw OutputError("the output path is empty; give one with -o FILE.png");
+  const std::string ext = lower_extension(path);
+  static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"};
+  if (std::find(known.begin(), known.end(), ext) == known.end() || !cv::haveImageWriter(path)) {
+    throw OutputError("cannot write output '" + path + "': unknown image extension '" + ext +
+                      "' (use .png, .jpg, .webp, .tif or .bmp)");
+  }
+  std::error_code error;
+  if (fs::is_directory(path, error)) {
+    throw OutputError("cannot write output '" + path + "': it is a directory; give a file name such as out.png");
+  }
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, error)) {
+    throw OutputError("cannot write output '" + path + "': directory '" + dir.string() +
+                      "' does not exist; create it first");
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw OutputError("cannot write output '" + path + "': directory '" + dir.string() + "' is not writable");
+  }
+}
+
+void save_image(const torch::Tensor& image, const std::string& path) {
+  check_output_path(path);
+  torch::Tensor chw = image.detach();
+  if (chw.dim() == 4) chw = chw.squeeze(0);
+  if (chw.dim() != 3 || chw.size(0) != 3) {
+    throw OutputError("cannot write output '" + path + "': expected a (3, H, W) image tensor");
+  }
+  const torch::Tensor hwc = chw.to(torch::kCPU, torch::kFloat32)
+                                .nan_to_num(0.0)
+                                .clamp(0.0, 1.0)
+                                .mul(255.0)
+                                .round()
+                                .to(torch::kUInt8)
+                                .permute({1, 2, 0})
+                                .contiguous();
+  const cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr());
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+
+  const std::string ext = lower_extension(path);
+  std::vector<int> params;
+  if (ext == ".jpg" || ext == ".jpeg") params = {cv::IMWRITE_JPEG_QUALITY, 95};
+  if (ext == ".webp") params = {cv::IMWRITE_WEBP_QUALITY, 95};
+  std::vector<uchar> encoded;
+  bool ok = false;
+  try {
+    ok = cv::imencode(ext, bgr, encoded, params);
+  } catch (const cv::Exception& e) {
+    throw OutputError("cannot write output '" + path + "': encoding failed (" + e.err + ")");
+  }
+  if (!ok) throw OutputError("cannot write output '" + path + "': encoding as " + ext + " failed");
+
+  const fs::path target(path);
+  const fs::path temporary = target.parent_path() / ("." + target.filename().string() + ".tmp" +
+                                                     std::to_string(::getpid()));
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(encoded.data()), static_cast<std::streamsize>(encoded.size()));
+    out.close();
+    if (!out) {
+      const std::string reason = std::strerror(errno);
+      std::error_code ignored;
+      fs::remove(temporary, ignored);
+      throw OutputError("cannot write output '" + path + "': " + reason);
+    }
+  }
+  std::error_code error;
+  fs::rename(temporary, target, error);
+  if (error) {
+    fs::remove(temporary, error);
+    throw OutputError("cannot write output '" + path + "': " + error.message());
+  }
+}
+
+torch::Tensor resize_to(const torch::Tensor& image, int64_t height, int64_t width) {
+  if (image.size(-2) == height && image.size(-1) == width) return image;
+  namespace F = torch::nn::functional;
+  const bool shrinking = height < image.size(-2) || width < image.size(-1);
+  return F::interpolate(image, F::InterpolateFuncOptions()
+                                   .size(std::vector<int64_t>{height, width})
+                                   .mode(torch::kBilinear)
+                                   .align_corners(false)
+                                   .antialias(shrinking));
+}
+
+torch::Tensor resize_longest_side(const torch::Tensor& image, int longest_side) {
+  const int64_t h = image.size(-2), w = image.size(-1);
+  const int64_t longest = std::max(h, w);
+  if (longest_side <= 0 || longest == longest_side) return image;
+  const double factor = static_cast<double>(longest_side) / longest;
+  return resize_to(image, std::max<int64_t>(1, std::llround(h * factor)), std::max<int64_t>(1, std::llround(w * factor)));
+}
+
+}  // namespace stylize

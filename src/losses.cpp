@@ -1,0 +1,77 @@
+#include "stylize/losses.hpp"
+
+#include <torch/autograd.h>
+
+namespace stylize {
+
+namespace {
+
+bool is_channels_last(const torch::Tensor& t) {
+  return !t.is_contiguous() && t.is_contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
+// The features as a batch of matrices without copying: (N, L, C) for
+// channels-last tensors (use M^T M), (N, C, L) otherwise (use M M^T).
+torch::Tensor as_matrix(const torch::Tensor& f) {
+  const int64_t n = f.size(0), c = f.size(1), locations = f.size(2) * f.size(3);
+  return is_channels_last(f) ? f.permute({0, 2, 3, 1}).reshape({n, locations, c}) : f.reshape({n, c, locations});
+}
+
+// G = M M^T / L computed in float32 whatever the features' dtype. The backward
+// pass, dM = (dG + dG^T) M / L, is one matrix product in the features' own
+// dtype and layout (bf16 on AMX is several times faster than fp32, and the
+// network's gradient is in that dtype anyway), and only the features, not a
+// float32 copy of them, are kept for it.
+class GramFunction : public torch::autograd::Function<GramFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& features) {
+    ctx->save_for_backward({features});
+    const torch::Tensor m = as_matrix(features).to(torch::kFloat32);
+    const double locations = static_cast<double>(features.size(2) * features.size(3));
+    return (is_channels_last(features) ? torch::bmm(m.transpose(1, 2), m) : torch::bmm(m, m.transpose(1, 2))) /
+           locations;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const torch::Tensor features = ctx->get_saved_variables()[0];
+    const int64_t n = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
+    const torch::Tensor& g = grads[0];
+    const torch::Tensor s = ((g + g.transpose(1, 2)) / static_cast<double>(h * w)).to(features.scalar_type());
+    const torch::Tensor m = as_matrix(features);
+    if (is_channels_last(features)) {
+      return {torch::bmm(m, s).view({n, h, w, c}).permute({0, 3, 1, 2})};
+    }
+    return {torch::bmm(s, m).view({n, c, h, w})};
+  }
+};
+
+}  // namespace
+
+torch::Tensor gram_matrix(const torch::Tensor& features) {
+  TORCH_CHECK(features.dim() == 4, "gram_matrix expects (N, C, H, W) features");
+  return GramFunction::apply(features);
+}
+
+torch::Tensor mse(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat32) - b.to(torch::kFloat32)).square().mean();
+}
+
+torch::Tensor content_loss(const torch::Tensor& features, const torch::Tensor& target_features) {
+  return mse(features, target_features);
+}
+
+torch::Tensor style_loss(const torch::Tensor& features, const torch::Tensor& target_gram) {
+  return mse(gram_matrix(features), target_gram);
+}
+
+torch::Tensor total_variation(const torch::Tensor& image, TvNorm norm) {
+  const torch::Tensor x = image.to(torch::kFloat32);
+  const int64_t h = x.size(-2), w = x.size(-1);
+  const torch::Tensor dy = x.narrow(-2, 1, h - 1) - x.narrow(-2, 0, h - 1);
+  const torch::Tensor dx = x.narrow(-1, 1, w - 1) - x.narrow(-1, 0, w - 1);
+  if (norm == TvNorm::L1) return dy.abs().sum() + dx.abs().sum();
+  return dy.square().sum() + dx.square().sum();
+}
+
+}  // namespace stylize

@@ -1,0 +1,140 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "stylize/errors.hpp"
+#include "stylize/image_io.hpp"
+#include "test_util.hpp"
+
+namespace stylize {
+namespace {
+
+using test::TempDir;
+namespace fs = std::filesystem;
+
+size_t count_files(const fs::path& dir) {
+  return static_cast<size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+}
+
+TEST(ImageIo, PngRoundTripKeepsPixelsAndSize) {
+  TempDir dir;
+  const torch::Tensor image = test::pattern_image(20, 30, 0.7);
+  save_image(image, dir.file("out.png"));
+  const torch::Tensor loaded = load_image(dir.file("out.png"), "test image");
+  ASSERT_EQ(loaded.sizes(), (std::vector<int64_t>{1, 3, 20, 30}));
+  EXPECT_LE((loaded - image).abs().max().item<float>(), 0.5f / 255 + 1e-6f);
+  EXPECT_EQ(count_files(dir.path()), 1u) << "no temporary file may be left behind";
+}
+
+TEST(ImageIo, LoadsRgbInRgbOrder) {
+  TempDir dir;
+  // A 2x1 binary PPM: one red pixel, one blue pixel.
+  test::write_file(dir.file("rb.ppm"), std::string("P6\n2 1\n255\n") + std::string("\xff\x00\x00\x00\x00\xff", 6));
+  const torch::Tensor image = load_image(dir.file("rb.ppm"), "test image");
+  ASSERT_EQ(image.sizes(), (std::vector<int64_t>{1, 3, 1, 2}));
+  EXPECT_FLOAT_EQ(image[0][0][0][0].item<float>(), 1.f);  // R of the red pixel
+  EXPECT_FLOAT_EQ(image[0][2][0][0].item<float>(), 0.f);
+  EXPECT_FLOAT_EQ(image[0][2][0][1].item<float>(), 1.f);  // B of the blue pixel
+}
+
+TEST(ImageIo, SavesInRgbOrder) {
+  TempDir dir;
+  torch::Tensor red = torch::zeros({1, 3, 1, 1});
+  red[0][0] = 1.0;
+  save_image(red, dir.file("red.bmp"));
+  const std::string bytes = test::read_file(dir.file("red.bmp"));
+  ASSERT_GT(bytes.size(), 54u);
+  const auto offset = static_cast<unsigned char>(bytes[10]) | static_cast<unsigned char>(bytes[11]) << 8;
+  // BMP stores blue, green, red.
+  EXPECT_EQ(static_cast<unsigned char>(bytes[offset]), 0);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[offset + 1]), 0);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[offset + 2]), 255);
+}
+
+TEST(ImageIo, Loads16BitGrayscale) {
+  TempDir dir;
+  // A 2x1 16-bit PGM (big-endian samples): 0 and 32768.
+  test::write_file(dir.file("gray.pgm"), std::string("P5\n2 1\n65535\n") + std::string("\x00\x00\x80\x00", 4));
+  const torch::Tensor image = load_image(dir.file("gray.pgm"), "test image");
+  ASSERT_EQ(image.sizes(), (std::vector<int64_t>{1, 3, 1, 2}));
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_FLOAT_EQ(image[0][c][0][0].item<float>(), 0.f);
+    EXPECT_NEAR(image[0][c][0][1].item<float>(), 32768.f / 65535, 1e-6);
+  }
+}
+
+TEST(ImageIo, FlattensAlphaOverWhite) {
+  TempDir dir;
+  // A 2x1 PAM with alpha: a transparent black pixel and an opaque green one.
+  const std::string header = "P7\nWIDTH 2\nHEIGHT 1\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n";
+  test::write_file(dir.file("alpha.pam"), header + std::string("\x00\x00\x00\x00\x00\xff\x00\xff", 8));
+  const torch::Tensor image = load_image(dir.file("alpha.pam"), "test image");
+  ASSERT_EQ(image.sizes(), (std::vector<int64_t>{1, 3, 1, 2}));
+  for (int c = 0; c < 3; ++c) EXPECT_FLOAT_EQ(image[0][c][0][0].item<float>(), 1.f);  // white
+  EXPECT_FLOAT_EQ(image[0][0][0][1].item<float>(), 0.f);
+  EXPECT_FLOAT_EQ(image[0][1][0][1].item<float>(), 1.f);
+}
+
+TEST(ImageIo, AppliesExifOrientation) {
+  TempDir dir;
+  save_image(test::pattern_image(4, 8, 0.1), dir.file("plain.jpg"));  // 8 wide, 4 tall
+  std::string jpeg = test::read_file(dir.file("plain.jpg"));
+  // APP1 Exif segment, big-endian TIFF, one IFD entry: Orientation (0x0112) = 6 (rotate 90 degrees).
+  const std::string exif = std::string("\xff\xe1\x00\x22" "Exif\x00\x00" "MM\x00\x2a\x00\x00\x00\x08", 18) +
+                           std::string("\x00\x01" "\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00" "\x00\x00\x00\x00", 18);
+  jpeg.insert(2, exif);
+  test::write_file(dir.file("rotated.jpg"), jpeg);
+  EXPECT_EQ(load_image(dir.file("plain.jpg"), "test image").sizes(), (std::vector<int64_t>{1, 3, 4, 8}));
+  EXPECT_EQ(load_image(dir.file("rotated.jpg"), "test image").sizes(), (std::vector<int64_t>{1, 3, 8, 4}));
+}
+
+TEST(ImageIo, ResizesLongestSideKeepingAspect) {
+  TempDir dir;
+  save_image(test::pattern_image(64, 48, 0.2), dir.file("tall.png"));
+  EXPECT_EQ(load_image(dir.file("tall.png"), "test image", 32).sizes(), (std::vector<int64_t>{1, 3, 32, 24}));
+  EXPECT_EQ(load_image(dir.file("tall.png"), "test image", 128).sizes(), (std::vector<int64_t>{1, 3, 128, 96}));
+  const torch::Tensor small = resize_longest_side(test::pattern_image(64, 48, 0.2), 16);
+  EXPECT_EQ(small.sizes(), (std::vector<int64_t>{1, 3, 16, 12}));
+}
+
+void expect_image_error(const std::string& path, const std::string& needle) {
+  try {
+    load_image(path, "style image");
+    FAIL() << "expected ImageError for " << path;
+  } catch (const ImageError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("style image '" + path + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find(needle), std::string::npos) << message;
+  }
+}
+
+TEST(ImageIo, ExplainsUnreadableFiles) {
+  TempDir dir;
+  expect_image_error(dir.file("missing.jpg"), "file not found");
+  test::write_file(dir.file("empty.png"), "");
+  expect_image_error(dir.file("empty.png"), "empty");
+  test::write_file(dir.file("text.jpg"), "hello, I am not a picture");
+  expect_image_error(dir.file("text.jpg"), "not an image");
+  expect_image_error(dir.path().string(), "directory");
+  save_image(test::pattern_image(16, 16, 0.3), dir.file("whole.png"));
+  const std::string png = test::read_file(dir.file("whole.png"));
+  test::write_file(dir.file("truncated.png"), png.substr(0, png.size() / 2));
+  EXPECT_THROW(load_image(dir.file("truncated.png"), "style image"), ImageError);
+}
+
+TEST(ImageIo, RefusesUnwritableOutputsWithoutLeavingFiles) {
+  TempDir dir;
+  const torch::Tensor image = test::pattern_image(8, 8, 0.4);
+  EXPECT_THROW(save_image(image, dir.file("no/such/dir/out.png")), OutputError);
+  EXPECT_THROW(save_image(image, dir.file("out.xyz")), OutputError);
+  EXPECT_THROW(check_output_path(dir.path().string()), OutputError);
+  EXPECT_EQ(count_files(dir.path()), 0u);
+  for (const std::string ext : {".png", ".jpg", ".webp", ".tif", ".bmp"}) {
+    save_image(image, dir.file("out" + ext));
+    EXPECT_EQ(load_image(dir.file("out" + ext), "output").sizes(), image.sizes()) << ext;
+  }
+  EXPECT_EQ(count_files(dir.path()), 5u);
+}
+
+}  // namespace
+}  // namespace stylize

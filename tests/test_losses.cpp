@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+
+#include "stylize/losses.hpp"
+#include "test_util.hpp"
+
+namespace stylize {
+namespace {
+
+// Two channels on a 2x2 grid: [[1, 2], [3, 4]] and [[0, 1], [1, 0]].
+torch::Tensor two_channel_features() {
+  return torch::tensor({1.f, 2.f, 3.f, 4.f, 0.f, 1.f, 1.f, 0.f}).view({1, 2, 2, 2});
+}
+
+TEST(Losses, GramMatrixIsNormalizedByLocations) {
+  const torch::Tensor gram = gram_matrix(two_channel_features());
+  ASSERT_EQ(gram.sizes(), (std::vector<int64_t>{1, 2, 2}));
+  // G[i][j] = sum over the 4 locations of f_i * f_j, divided by 4.
+  EXPECT_FLOAT_EQ(gram[0][0][0].item<float>(), 30.f / 4);
+  EXPECT_FLOAT_EQ(gram[0][0][1].item<float>(), 5.f / 4);
+  EXPECT_FLOAT_EQ(gram[0][1][0].item<float>(), 5.f / 4);
+  EXPECT_FLOAT_EQ(gram[0][1][1].item<float>(), 2.f / 4);
+}
+
+TEST(Losses, GramMatrixIsTheSameForChannelsLastAndReducedPrecision) {
+  const torch::Tensor features = torch::rand({2, 5, 7, 3});
+  const torch::Tensor expected = gram_matrix(features);
+  const torch::Tensor channels_last = gram_matrix(features.contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(torch::allclose(channels_last, expected, 1e-5, 1e-6));
+  const torch::Tensor bf16 = gram_matrix(features.to(torch::kBFloat16));
+  EXPECT_EQ(bf16.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::allclose(bf16, expected, 2e-2, 1e-2));
+}
+
+TEST(Losses, GramGradientMatchesAutograd) {
+  // The hand-written backward against autograd through the plain formula.
+  for (const bool channels_last : {false, true}) {
+    torch::Tensor features = torch::randn({2, 4, 5, 3});
+    if (channels_last) features = features.contiguous(torch::MemoryFormat::ChannelsLast);
+    const torch::Tensor weights = torch::randn({2, 4, 4});
+    const torch::Tensor a = features.clone().requires_grad_(true);
+    (gram_matrix(a) * weights).sum().backward();
+    const torch::Tensor b = features.clone().requires_grad_(true);
+    const torch::Tensor m = b.reshape({2, 4, 15});
+    (torch::bmm(m, m.transpose(1, 2)) / 15.0 * weights).sum().backward();
+    EXPECT_TRUE(torch::allclose(a.grad(), b.grad(), 1e-5, 1e-6)) << "channels_last " << channels_last;
+    EXPECT_EQ(a.grad().sizes(), features.sizes());
+  }
+}
+
+TEST(Losses, MeanSquaredError) {
+  EXPECT_FLOAT_EQ(mse(torch::tensor({1.f, 2.f, 3.f}), torch::tensor({1.f, 0.f, 0.f})).item<float>(), 13.f / 3);
+  EXPECT_FLOAT_EQ(content_loss(torch::ones({1, 2, 3, 3}), torch::zeros({1, 2, 3, 3})).item<float>(), 1.f);
+}
+
+TEST(Losses, StyleLossComparesGramMatrices) {
+  const torch::Tensor features = two_channel_features();
+  // Against a zero target: mean of the squared Gram entries.
+  const float expected = (7.5f * 7.5f + 2 * 1.25f * 1.25f + 0.5f * 0.5f) / 4;
+  EXPECT_FLOAT_EQ(style_loss(features, torch::zeros({1, 2, 2})).item<float>(), expected);
+  EXPECT_FLOAT_EQ(style_loss(features, gram_matrix(features)).item<float>(), 0.f);
+}
+
+TEST(Losses, TotalVariation) {
+  // [[0, 1, 3], [2, 2, 2]]: vertical differences 2, 1, -1; horizontal 1, 2, 0, 0.
+  const torch::Tensor image = torch::tensor({0.f, 1.f, 3.f, 2.f, 2.f, 2.f}).view({1, 1, 2, 3});
+  EXPECT_FLOAT_EQ(total_variation(image, TvNorm::L1).item<float>(), 7.f);
+  EXPECT_FLOAT_EQ(total_variation(image, TvNorm::L2).item<float>(), 11.f);
+  EXPECT_FLOAT_EQ(total_variation(torch::full({1, 3, 4, 4}, 0.3f)).item<float>(), 0.f);
+}
+
+TEST(Losses, AreDifferentiable) {
+  const torch::Tensor image = torch::rand({1, 3, 8, 8}, torch::requires_grad());
+  (total_variation(image) + style_loss(image, torch::zeros({1, 3, 3}))).backward();
+  ASSERT_TRUE(image.grad().defined());
+  EXPECT_GT(image.grad().abs().sum().item<float>(), 0.f);
+}
+
+}  // namespace
+}  // namespace stylize

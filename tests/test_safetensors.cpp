@@ -1,0 +1,193 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "stylize/errors.hpp"
+#include "stylize/safetensors.hpp"
+#include "stylize/weights.hpp"
+#include "test_util.hpp"
+
+namespace stylize {
+namespace {
+
+using test::fixture;
+
+// Builds a safetensors file from a JSON header and a data section.
+std::string make_file(const std::string& header, const std::string& data) {
+  std::string bytes(8, '\0');
+  uint64_t length = header.size();
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  return bytes + header + data;
+}
+
+void expect_error(const std::string& bytes, const std::string& needle) {
+  try {
+    SafetensorsReader::from_bytes(bytes, "bad.safetensors");
+    FAIL() << "expected a WeightsError mentioning '" << needle << "'";
+  } catch (const WeightsError& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bad.safetensors"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Safetensors, ReadsEveryFloatDtype) {
+  const SafetensorsReader reader = SafetensorsReader::open(fixture("dtypes.safetensors"));
+  const std::vector<float> expected = {0.0f, 1.0f, -2.5f, 0.333251953125f, 65504.0f, -1e-4f, 3.140625f, 1e-7f};
+  for (const std::string name : {"f32", "f16", "bf16", "f64"}) {
+    ASSERT_TRUE(reader.contains(name));
+    EXPECT_EQ(reader.tensors().at(name).shape, (std::vector<int64_t>{2, 4}));
+    const std::vector<float> values = reader.read_floats(name);
+    ASSERT_EQ(values.size(), expected.size());
+    // Tolerance of each dtype's rounding (fp16 subnormals step by 6e-8).
+    const float relative = name == "bf16" ? 4e-3f : name == "f16" ? 1e-3f : 0.0f;
+    for (size_t i = 0; i < values.size(); ++i) {
+      EXPECT_NEAR(values[i], expected[i], relative * std::abs(expected[i]) + (name == "f16" ? 6e-8f : 0.0f))
+          << name << "[" << i << "]";
+    }
+  }
+  EXPECT_EQ(reader.tensors().at("f16").dtype, "F16");
+}
+
+TEST(Safetensors, ReadsMetadata) {
+  const std::string file = make_file(R"({"__metadata__":{"format":"pt"},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                                     std::string("\0\0\x80\x3f", 4));
+  const SafetensorsReader reader = SafetensorsReader::from_bytes(file, "m.safetensors");
+  EXPECT_EQ(reader.metadata().at("format"), "pt");
+  EXPECT_EQ(reader.read_floats("x"), std::vector<float>{1.0f});
+}
+
+TEST(Safetensors, RejectsMalformedFiles) {
+  const std::string four_bytes("\0\0\0\0", 4);
+  expect_error("abc", "only 3 bytes");
+  expect_error(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}", "header length");
+  expect_error(make_file("{not json", ""), "not a JSON object");
+  expect_error(make_file("[1,2]", ""), "not a JSON object");
+  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", four_bytes),
+               "past the end");
+  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", four_bytes), "need 8");
+  expect_error(make_file(R"({"x":{"dtype":"Q7","shape":[1],"data_offsets":[0,4]}})", four_bytes), "unknown dtype");
+  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", four_bytes), "negative");
+  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[1]}})", four_bytes), "data_offsets");
+  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", four_bytes), "past the end");
+  expect_error(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                         four_bytes + four_bytes),
+               "share bytes");
+  expect_error(make_file(R"({"__metadata__":{"a":1}})", ""), "must be a string");
+  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}})",
+                         four_bytes),
+               "too large");
+}
+
+TEST(Safetensors, RejectsATruncatedFile) {
+  const std::string bytes = test::read_file(fixture("vgg19_tiny.safetensors"));
+  ASSERT_GT(bytes.size(), 1000u);
+  expect_error(bytes.substr(0, bytes.size() - 100), "truncated");
+  expect_error(bytes.substr(0, 20), "header length");
+}
+
+TEST(Safetensors, RefusesUnsupportedTensorDtypes) {
+  const SafetensorsReader reader = SafetensorsReader::from_bytes(
+      make_file(R"({"i":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')), "i.safetensors");
+  EXPECT_THROW(reader.read_floats("i"), WeightsError);
+  EXPECT_THROW(reader.read_floats("missing"), WeightsError);
+}
+
+TEST(VggWeights, ReadsTorchvisionLayoutWithWidthsFromTheFile) {
+  const VggWeights weights = load_vgg19_weights(fixture("vgg19_tiny.safetensors"));
+  ASSERT_EQ(weights.convs.size(), 16u);
+  EXPECT_EQ(weights.format, "safetensors");
+  EXPECT_EQ(weights.convention.name, "torchvision");
+  EXPECT_EQ(weights.convs[0].name, "conv1_1");
+  EXPECT_EQ(weights.convs[0].in_channels, 3);
+  EXPECT_EQ(weights.convs[0].out_channels, 4);
+  EXPECT_EQ(weights.convs[2].in_channels, 4);
+  EXPECT_EQ(weights.convs[2].out_channels, 6);
+  EXPECT_EQ(weights.convs[15].name, "conv5_4");
+  EXPECT_EQ(weights.convs[15].weight.size(), 8u * 8 * 3 * 3);
+  EXPECT_EQ(weights.convs[15].bias.size(), 8u);
+}
+
+TEST(VggWeights, ReadsOnlyTheConvolutionsAskedFor) {
+  EXPECT_EQ(load_vgg19_weights(fixture("vgg19_tiny.safetensors"), 3).convs.size(), 3u);
+}
+
+class WeightsFileTest : public ::testing::Test {
+ protected:
+  // The tiny fixture with its JSON header edited by `edit`.
+  std::string edited(const std::function<void(std::string&)>& edit) {
+    std::string bytes = test::read_file(fixture("vgg19_tiny.safetensors"));
+    uint64_t length = 0;
+    for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(bytes[i]);
+    std::string header = bytes.substr(8, length);
+    edit(header);
+    // Data offsets are relative to the data section, so only the length changes.
+    const std::string path = dir.file("edited.safetensors");
+    test::write_file(path, make_file(header, bytes.substr(8 + length)));
+    return path;
+  }
+  test::TempDir dir;
+};
+
+TEST_F(WeightsFileTest, MissingLayerIsNamed) {
+  const std::string path = edited([](std::string& h) { h.replace(h.find("features.28.weight"), 18, "features.99.weight"); });
+  try {
+    load_vgg19_weights(path);
+    FAIL() << "expected WeightsError";
+  } catch (const WeightsError& e) {
+    EXPECT_NE(std::string(e.what()).find("features.28.weight"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("conv5_1"), std::string::npos) << e.what();
+  }
+  // The layers before the missing one are still usable.
+  EXPECT_EQ(load_vgg19_weights(path, 12).convs.size(), 12u);
+}
+
+TEST_F(WeightsFileTest, ConventionComesFromMetadata) {
+  std::string path = edited([](std::string& h) {
+    h.replace(h.find("\"format\":\"pt\""), 13, "\"stylize.input_convention\":\"caffe\"");
+  });
+  const VggWeights weights = load_vgg19_weights(path, 1);
+  EXPECT_EQ(weights.convention.name, "caffe");
+  EXPECT_TRUE(weights.convention.bgr);
+  EXPECT_FLOAT_EQ(weights.convention.scale, 255.0f);
+  path = edited([](std::string& h) { h.replace(h.find("\"format\":\"pt\""), 13, "\"stylize.input_convention\":\"rgb\""); });
+  EXPECT_THROW(load_vgg19_weights(path, 1), WeightsError);
+}
+
+TEST_F(WeightsFileTest, RejectsNonFiniteAndMisshapenWeights) {
+  // NaN values in conv1_1's weight.
+  std::string bytes = test::read_file(fixture("vgg19_tiny.safetensors"));
+  const SafetensorsReader reader = SafetensorsReader::open(fixture("vgg19_tiny.safetensors"));
+  uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(bytes[i]);
+  const uint64_t at = 8 + length + reader.tensors().at("features.0.weight").begin;
+  const char nan_bits[4] = {0, 0, static_cast<char>(0xc0), 0x7f};
+  bytes.replace(at, 4, nan_bits, 4);
+  test::write_file(dir.file("nan.safetensors"), bytes);
+  EXPECT_THROW(load_vgg19_weights(dir.file("nan.safetensors")), WeightsError);
+
+  // conv1_2 claiming 3 input channels while conv1_1 gives 4: same byte count, wrong chain.
+  const std::string path = edited([](std::string& h) {
+    const auto key = h.find("\"features.2.weight\"");
+    const auto shape = h.find("[4,4,3,3]", key);
+    h.replace(shape, 9, "[4,3,4,3]");
+  });
+  EXPECT_THROW(load_vgg19_weights(path), WeightsError);
+}
+
+TEST(VggWeights, ExplainsMissingAndForeignFiles) {
+  test::TempDir dir;
+  EXPECT_THROW(load_vgg19_weights(dir.file("nope.safetensors")), WeightsError);
+  test::write_file(dir.file("text.safetensors"), "this is not a weights file at all");
+  EXPECT_THROW(load_vgg19_weights(dir.file("text.safetensors")), WeightsError);
+  test::write_file(dir.file("keras.h5"), std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, '\0'));
+  EXPECT_THROW(load_vgg19_weights(dir.file("keras.h5")), WeightsError);
+  try {
+    resolve_weights_path(dir.file("missing.safetensors"));
+    FAIL();
+  } catch (const WeightsError& e) {
+    EXPECT_NE(std::string(e.what()).find("file not found"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace stylize
