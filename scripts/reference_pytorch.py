@@ -28,9 +28,13 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 TORCHVISION_INDEX = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
 BLOCK_CONVS = [2, 2, 4, 4, 4]
+# feature_scale: loss weights are calibrated for Caffe-convention networks
+# (0-255 input); content terms are multiplied by feature_scale^2 and style terms
+# by feature_scale^4 (the ratio of input scales, 255 x mean ImageNet std).
 CONVENTIONS = {
-    "torchvision": dict(bgr=False, scale=1.0, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
-    "caffe": dict(bgr=True, scale=255.0, mean=[103.939, 116.779, 123.68], std=[1.0, 1.0, 1.0]),
+    "torchvision": dict(bgr=False, scale=1.0, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225],
+                        feature_scale=255.0 * (0.229 + 0.224 + 0.225) / 3.0),
+    "caffe": dict(bgr=True, scale=255.0, mean=[103.939, 116.779, 123.68], std=[1.0, 1.0, 1.0], feature_scale=1.0),
 }
 DEFAULTS = dict(content_layers=["relu5_2"], style_layers=["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
                 content_weight=1e4, style_weight=1e-2, tv_weight=30.0, lr=0.02, beta1=0.99, beta2=0.999, eps=0.1)
@@ -51,6 +55,7 @@ class Vgg19Features(torch.nn.Module):
         tensors, metadata = safetensors_io.load(path)
         convention = CONVENTIONS[metadata.get("stylize.input_convention", "torchvision")]
         self.bgr = convention["bgr"]
+        self.feature_scale = convention["feature_scale"]
         std = torch.tensor(convention["std"]).view(1, 3, 1, 1)
         self.register_buffer("scale", convention["scale"] / std)
         self.register_buffer("shift", -torch.tensor(convention["mean"]).view(1, 3, 1, 1) / std)
@@ -99,8 +104,9 @@ def stylize(net, content, style, iterations, o=DEFAULTS, on_iteration=None):
     with torch.no_grad():
         content_targets = net(content)[:nc]
         style_targets = [gram_matrix(f) for f in net(style)[nc:]]
-    cw = o["content_weight"] / nc
-    sw = o["style_weight"] / len(o["style_layers"])
+    k = net.feature_scale
+    cw = o["content_weight"] * k ** 2 / nc
+    sw = o["style_weight"] * k ** 4 / len(o["style_layers"])
     image = content.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([image], lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
     for iteration in range(1, iterations + 1):
@@ -119,11 +125,12 @@ def stylize(net, content, style, iterations, o=DEFAULTS, on_iteration=None):
     return image.detach()
 
 
-# The golden runs: the tutorial defaults (where total variation dominates on
-# these tiny images) and weights under which every term moves the image.
+# The golden runs: the tutorial defaults, and other layers and weights under
+# which every term still moves the image.
 GOLDEN_RUNS = {
     "tutorial": DEFAULTS,
-    "balanced": dict(DEFAULTS, content_weight=1.0, style_weight=1e4, tv_weight=0.5),
+    "relu4_2": dict(DEFAULTS, content_layers=["relu4_2"], style_layers=["relu1_1", "relu2_1", "relu3_1"],
+                    content_weight=1e2, style_weight=1e-3, tv_weight=3.0),
 }
 GOLDEN_CHECKPOINTS = [0, 1, 5, 10, 20]
 

@@ -9,6 +9,7 @@
 #include <torch/optim/adam.h>
 #include <torch/optim/lbfgs.h>
 
+#include "stylize/color.hpp"
 #include "stylize/device.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/image_io.hpp"
@@ -54,9 +55,10 @@ struct Stylizer::Impl {
   size_t content_count = 0;
   std::vector<double> content_weights, style_weights;
 
-  // Content targets of the last content image, reused when the same content
-  // tensor is stylized again (one content, many styles).
+  // Content targets of the last content image and size, reused when the same
+  // content tensor is stylized again (one content, many styles).
   torch::Tensor cached_content;
+  int cached_size = 0;
   std::vector<torch::Tensor> cached_content_targets;
 
   struct Targets {
@@ -73,15 +75,27 @@ struct Stylizer::Impl {
     }
   }
 
-  std::vector<torch::Tensor> content_targets(const torch::Tensor& content) {
-    if (cached_content.defined() && cached_content.is_same(content)) return cached_content_targets;
+  // `prepared` is `original` resized to `size` (and converted to luminance when preserving colours).
+  std::vector<torch::Tensor> content_targets(const torch::Tensor& original, int size, const torch::Tensor& prepared) {
+    if (cached_content.defined() && cached_content.is_same(original) && cached_size == size) {
+      return cached_content_targets;
+    }
     torch::NoGradGuard no_grad;
-    auto features = net->forward(content.to(device));
+    auto features = net->forward(prepared.to(device));
     std::vector<torch::Tensor> targets;
     for (size_t i = 0; i < content_count; ++i) targets.push_back(features[i].to(torch::kFloat32));
-    cached_content = content;
+    cached_content = original;
+    cached_size = size;
     cached_content_targets = targets;
     return targets;
+  }
+
+  torch::Tensor initial_image(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const {
+    const std::string& init = options.init;
+    if (init == "content") return content;
+    if (init == "noise") return torch::rand(content.sizes(), torch::kFloat32);
+    if (init == "style") return resize_to(styles.front(), content.size(-2), content.size(-1)).clamp(0.0, 1.0);
+    return resize_to(load_image(init, "init image"), content.size(-2), content.size(-1)).clamp(0.0, 1.0);
   }
 
   std::vector<torch::Tensor> style_targets(const std::vector<torch::Tensor>& styles, std::vector<double> blend) {
@@ -131,8 +145,11 @@ Stylizer::Stylizer(const Options& options, const VggWeights& weights) : impl_(st
   std::vector<std::string> outputs = layer_names(options.content_layers);
   m.content_count = outputs.size();
   for (const auto& name : layer_names(options.style_layers)) outputs.push_back(name);
-  m.content_weights = term_weights(options.content_layers, options.content_weight);
-  m.style_weights = term_weights(options.style_layers, options.style_weight);
+  // Loss weights are calibrated for Caffe-convention networks (0-255 input);
+  // express other networks' features in those units (InputConvention::feature_scale).
+  const double k = weights.convention.feature_scale;
+  m.content_weights = term_weights(options.content_layers, options.content_weight * k * k);
+  m.style_weights = term_weights(options.style_layers, options.style_weight * k * k * k * k);
   m.net = std::make_shared<Vgg19Features>(weights, outputs, options.pooling);
   // Reduced precision runs best in channels-last layout (oneDNN on CPU,
   // tensor cores on CUDA); fp32 on CPU too benefits from it with oneDNN.
@@ -153,7 +170,8 @@ Result Stylizer::Impl::optimize_adam(torch::Tensor image, const Targets& targets
   // up for the backward pass and the gradient back down (dynamic loss scaling).
   double loss_scale = precision == Precision::Fp16 ? 65536.0 : 1.0;
   Result result;
-  for (int iteration = 1; iteration <= options.iterations; ++iteration) {
+  result.iterations_done = options.start_iteration;
+  for (int iteration = options.start_iteration + 1; iteration <= options.iterations; ++iteration) {
     const auto start = Clock::now();
     optimizer.zero_grad();
     const torch::Tensor values = losses(image, targets);
@@ -196,13 +214,14 @@ Result Stylizer::Impl::optimize_lbfgs(torch::Tensor image, const Targets& target
   // neural-style; torch's L-BFGS with a strong Wolfe line search runs them all
   // in one step() and stops early once it has converged.
   torch::optim::LBFGS optimizer({image}, torch::optim::LBFGSOptions(1.0)
-                                             .max_iter(options.iterations)
-                                             .max_eval(options.iterations)
+                                             .max_iter(options.iterations - options.start_iteration)
+                                             .max_eval(options.iterations - options.start_iteration)
                                              .history_size(100)
                                              .tolerance_grad(1e-7)
                                              .tolerance_change(1e-9)
                                              .line_search_fn("strong_wolfe"));
   Result result;
+  int evaluations = 0;
   auto last = Clock::now();
   auto closure = [&]() -> torch::Tensor {
     // Box constraint: project onto [0, 1] before every evaluation.
@@ -213,12 +232,13 @@ Result Stylizer::Impl::optimize_lbfgs(torch::Tensor image, const Targets& target
     optimizer.zero_grad();
     const torch::Tensor values = losses(image, targets);
     values[0].backward();
-    const int iteration = ++result.iterations_done;
+    const int iteration = options.start_iteration + ++evaluations;
     if (!torch::isfinite(values[0]).item<bool>() || !torch::isfinite(image.grad()).all().item<bool>()) {
       result.stop_reason = StopReason::NumericFailure;
       result.last_losses = Progress{iteration, options.iterations, values.detach(), 0, {}}.values();
       throw StopRequested{};
     }
+    result.iterations_done = iteration;
     const auto now = Clock::now();
     Progress progress{iteration, options.iterations, values.detach(),
                       std::chrono::duration<double>(now - last).count(), image.detach()};
@@ -257,34 +277,57 @@ Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tens
                      const ProgressCallback& callback, const std::vector<double>& style_blend,
                      const torch::Tensor& init) {
   Impl& m = *impl_;
-  torch::manual_seed(m.options.seed);
+  const Options& o = m.options;
+  torch::manual_seed(o.seed);
   if (styles.empty()) throw OptionError("at least one style image is needed (--style)");
   if (!style_blend.empty() && style_blend.size() != styles.size()) {
     throw OptionError("--style-weights gives " + std::to_string(style_blend.size()) + " weights for " +
                       std::to_string(styles.size()) + " style images");
   }
+  if (o.start_iteration > 0 && o.scales > 1) {
+    throw OptionError("resuming is supported for single-scale runs only (--scales 1)");
+  }
+
+  // Colour preservation works on what the network sees: luminance only, or
+  // styles recoloured to the content's palette.
+  const bool luminance = o.preserve_colors == PreserveColors::Luminance;
+  std::vector<torch::Tensor> prepared_styles;
+  for (const auto& style : styles) {
+    if (luminance) {
+      prepared_styles.push_back(match_luminance(luminance_image(style), content));
+    } else if (o.preserve_colors == PreserveColors::Histogram) {
+      prepared_styles.push_back(match_color_statistics(style, content));
+    } else {
+      prepared_styles.push_back(style);
+    }
+  }
+  const torch::Tensor prepared_content = luminance ? luminance_image(content) : content;
+  torch::Tensor image = init.defined() ? resize_to(init, content.size(-2), content.size(-1)).clamp(0.0, 1.0)
+                                       : m.initial_image(content, styles);
+  if (luminance) image = luminance_image(image);
+
   const int final_size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
   // The first scale must be large enough for every image to reach the deepest layer.
-  double min_factor = 0;
-  for (const auto& image : styles) {
-    min_factor = std::max(min_factor, double(m.net->min_input_side()) / std::min(image.size(-2), image.size(-1)));
-  }
-  min_factor = std::max(min_factor, double(m.net->min_input_side()) / std::min(content.size(-2), content.size(-1)));
+  const auto needed_factor = [&](const torch::Tensor& t) {
+    return static_cast<double>(m.net->min_input_side()) / std::min(t.size(-2), t.size(-1));
+  };
+  double min_factor = needed_factor(content);
+  for (const auto& style : styles) min_factor = std::max(min_factor, needed_factor(style));
   const int smallest_allowed = static_cast<int>(std::ceil(min_factor * final_size));
-  const std::vector<int> sizes = scale_sizes(final_size, m.options.scales, m.options.min_size, smallest_allowed);
+  const std::vector<int> sizes = scale_sizes(final_size, o.scales, o.min_size, smallest_allowed);
+
   Result result;
-  torch::Tensor image = init.defined() ? init : content;
   for (size_t s = 0; s < sizes.size(); ++s) {
     const double factor = static_cast<double>(sizes[s]) / final_size;
-    const torch::Tensor content_s = resize_longest_side(content, sizes[s]);
+    const torch::Tensor content_s = resize_longest_side(prepared_content, sizes[s]);
     m.check_size(content_s, "the content image at this scale");
     std::vector<torch::Tensor> styles_s;
-    for (const auto& style : styles) {
+    for (const auto& style : prepared_styles) {
       const int longest = static_cast<int>(std::lround(std::max(style.size(-2), style.size(-1)) * factor));
       styles_s.push_back(resize_longest_side(style, std::max(1, longest)));
       m.check_size(styles_s.back(), "the style image at this scale");
     }
-    Impl::Targets targets{m.content_targets(content_s), m.style_targets(styles_s, style_blend)};
+    const Impl::Targets targets{m.content_targets(content, sizes[s], content_s), m.style_targets(styles_s, style_blend)};
     const torch::Tensor start =
         resize_to(image, content_s.size(-2), content_s.size(-1)).to(m.device, torch::kFloat32).clamp(0.0, 1.0).clone();
     ProgressCallback scaled;
@@ -293,22 +336,25 @@ Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tens
         Progress with_scale = progress;
         with_scale.scale = static_cast<int>(s) + 1;
         with_scale.scales = static_cast<int>(sizes.size());
+        if (luminance) with_scale.image = combine_luminance_and_chroma(progress.image, content.to(m.device));
         return callback(with_scale);
       };
     }
-    result = m.options.optimizer == OptimizerKind::Adam ? m.optimize_adam(start, targets, scaled)
-                                                        : m.optimize_lbfgs(start, targets, scaled);
+    result = o.optimizer == OptimizerKind::Adam ? m.optimize_adam(start, targets, scaled)
+                                                : m.optimize_lbfgs(start, targets, scaled);
     image = result.image;
     if (result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure) break;
   }
   result.image = result.image.to(torch::kCPU);
+  if (luminance) result.image = combine_luminance_and_chroma(result.image, content);
   return result;
 }
 
 LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& content,
                               const std::vector<torch::Tensor>& styles) {
   Impl& m = *impl_;
-  Impl::Targets targets{m.content_targets(content), m.style_targets(styles, {})};
+  const int size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
+  const Impl::Targets targets{m.content_targets(content, size, content), m.style_targets(styles, {})};
   torch::NoGradGuard no_grad;
   return Progress{0, 0, m.losses(image.to(m.device, torch::kFloat32), targets), 0, {}}.values();
 }

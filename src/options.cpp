@@ -1,5 +1,6 @@
 #include "stylize/options.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -94,6 +95,24 @@ void validate(const Options& o) {
   if (!std::isfinite(o.eps) || o.eps <= 0) {
     throw OptionError("--eps must be a finite number > 0, got " + std::to_string(o.eps));
   }
+  if (!std::isfinite(o.style_scale) || o.style_scale <= 0 || o.style_scale > 16) {
+    throw OptionError("--style-scale must be a number in (0, 16], got " + std::to_string(o.style_scale));
+  }
+  for (double w : o.style_blend) require_finite_non_negative(w, "--style-weights");
+  if (!o.style_blend.empty()) {
+    double sum = 0;
+    for (double w : o.style_blend) sum += w;
+    if (sum <= 0) throw OptionError("--style-weights add up to 0; give at least one style a positive weight");
+    if (o.style_blend.size() != o.style_paths.size() && !o.style_paths.empty()) {
+      throw OptionError("--style-weights gives " + std::to_string(o.style_blend.size()) + " weights for " +
+                        std::to_string(o.style_paths.size()) + " style images");
+    }
+  }
+  if (o.init.empty()) throw OptionError("--init must be content, noise, style or the path of an image");
+  if (o.start_iteration < 0 || o.start_iteration >= o.iterations) {
+    throw OptionError("cannot resume at iteration " + std::to_string(o.start_iteration) + " of " +
+                      std::to_string(o.iterations) + "; raise --iterations to continue further");
+  }
   if (o.scales < 1 || o.scales > 10) throw OptionError("--scales must be between 1 and 10, got " + std::to_string(o.scales));
   if (o.min_size < 0 || o.min_size > o.size) {
     throw OptionError("--min-size must be between 0 (automatic) and --size, got " + std::to_string(o.min_size));
@@ -103,6 +122,48 @@ void validate(const Options& o) {
   if (o.save_every < 0) throw OptionError("--save-every must be >= 0 (0: never)");
   validate_layers(o.content_layers, "--content-layers");
   validate_layers(o.style_layers, "--style-layers");
+}
+
+const std::vector<std::string>& preset_names() {
+  static const std::vector<std::string> names = {"tutorial", "gatys", "fast"};
+  return names;
+}
+
+void apply_preset(const std::string& preset, Options& o, const std::vector<std::string>& explicit_flags) {
+  if (preset.empty()) return;
+  const auto given = [&](const char* flag) {
+    return std::find(explicit_flags.begin(), explicit_flags.end(), flag) != explicit_flags.end();
+  };
+  const Options defaults;
+  if (preset == "tutorial") {
+    return;  // the defaults are the tutorial's
+  }
+  if (preset == "gatys") {
+    // Gatys, Ecker and Bethge (2015): content relu4_2, style relu1_1..relu5_1
+    // equally weighted, L-BFGS from white noise, no total variation, average
+    // pooling, alpha/beta = 1e-3 in the paper's normalization (which, at 512
+    // px, is content 4e3 : style 1 in stylize's).
+    if (!given("--content-layers")) o.content_layers = {{"relu4_2", 1.0}};
+    if (!given("--style-layers")) o.style_layers = defaults.style_layers;
+    if (!given("--optimizer")) o.optimizer = OptimizerKind::Lbfgs;
+    if (!given("--init")) o.init = "noise";
+    if (!given("--content-weight")) o.content_weight = 4e3;
+    if (!given("--style-weight")) o.style_weight = 1.0;
+    if (!given("--tv-weight")) o.tv_weight = 0.0;
+    if (!given("--pooling")) o.pooling = Pooling::Avg;
+    return;
+  }
+  if (preset == "fast") {
+    // Most iterations where they are cheap: three scales (128, 256, 512 px at
+    // the default size), fewer iterations each, the fastest precision.
+    if (!given("--scales")) o.scales = 3;
+    if (!given("--iterations")) o.iterations = 300;
+    if (!given("--precision")) o.precision = Precision::Auto;
+    return;
+  }
+  std::string known;
+  for (const auto& name : preset_names()) known += (known.empty() ? "" : ", ") + name;
+  throw OptionError("unknown preset '" + preset + "'; choose one of " + known);
 }
 
 std::string to_string(DeviceKind kind) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -26,6 +27,30 @@ void check_output_path(const std::string& path);
 // name in the same directory and renamed over `path`, so a failure never
 // leaves a half-written file. Throws OutputError.
 void save_image(const torch::Tensor& image, const std::string& path);
+
+// True for the file extensions stylize reads as images (used to list a folder of styles).
+bool has_image_extension(const std::string& path);
+
+// One curve of a loss plot.
+struct PlotSeries {
+  std::string name;
+  std::vector<double> x, y;
+};
+
+// Draws loss curves (log-scale y) with axes, ticks and a legend, and saves the
+// picture like save_image. Throws OutputError.
+void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& title, const std::string& path);
+
+// A labelled image for a contact sheet.
+struct SheetTile {
+  torch::Tensor image;  // (1, 3, H, W) in [0, 1]
+  std::string label;
+};
+
+// Lays rows of labelled tiles out on a white sheet (each tile scaled to
+// `tile_height` pixels) and saves it like save_image. Throws OutputError.
+void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const std::string& path,
+                        int tile_height = 256);
 
 // Resizes an image tensor so that its longest side is `longest_side`, with
 // antialiasing when shrinking. Differentiable; keeps dtype and device.

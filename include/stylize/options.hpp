@@ -14,6 +14,7 @@ enum class Precision { Auto, Fp32, Bf16, Fp16 };
 enum class OptimizerKind { Adam, Lbfgs };
 enum class Pooling { Max, Avg };
 enum class TvNorm { L1, L2 };
+enum class PreserveColors { None, Luminance, Histogram };
 
 // A network layer by name ("relu4_2") and the relative weight of its loss term.
 struct LayerWeight {
@@ -29,8 +30,16 @@ struct Options {
   std::string weights_path;  // empty: $STYLIZE_WEIGHTS, then models/vgg19.safetensors
 
   // Image sizes, in pixels along the longest side.
-  int size = 512;        // content and output
-  int style_size = 0;    // 0: same as size
+  int size = 512;            // content and output
+  int style_size = 0;        // 0: style_scale * size
+  double style_scale = 1.0;  // style size relative to the output: bigger means bigger brush strokes
+
+  // Styles and colours.
+  std::vector<double> style_blend;  // one weight per style image (normalized); empty: equal
+  PreserveColors preserve_colors = PreserveColors::None;
+  // Start image: "content", "noise" (uniform, from `seed`), "style" (the first
+  // style image stretched to the content's size) or the path of an image.
+  std::string init = "content";
 
   // Loss terms. Layer weights are normalized to sum to one within each list,
   // so the default equal weights divide each term by its number of layers.
@@ -63,9 +72,19 @@ struct Options {
   int threads = 0;  // 0: one per available core
   uint64_t seed = 0;
 
-  // Progress and intermediate output (used by the front end).
+  // Iterations already done by an earlier run this one resumes (the init image
+  // is then that run's checkpoint); counting continues from there.
+  int start_iteration = 0;
+
+  // Front end only: progress, intermediate output, batches and reports.
   int print_every = 100;  // 0: never
   int save_every = 0;     // 0: never
+  bool each_style = false;  // one output per style image instead of one blended output
+  std::string output_template = "{content}_{style}.png";  // with each_style; also {n}
+  std::string report_path;  // JSON report of the run
+  std::string plot_path;    // loss curves as an image
+  std::string sheet_path;   // contact sheet of inputs and results
+  std::string preset;       // tutorial, gatys or fast; explicit flags override it
 };
 
 // Throws OptionError naming the first option whose value is unusable.
@@ -74,6 +93,12 @@ void validate(const Options& options);
 // Parses "relu1_1,relu2_1:0.5" into layers with weights (default 1).
 // Throws OptionError for an unknown layer name or a bad weight.
 std::vector<LayerWeight> parse_layer_list(const std::string& text, const std::string& option_name);
+
+// Applies a named preset to `options`, leaving alone every field whose flag
+// name is in `explicit_flags` (e.g. "--iterations"). Throws OptionError for an
+// unknown preset.
+void apply_preset(const std::string& preset, Options& options, const std::vector<std::string>& explicit_flags);
+const std::vector<std::string>& preset_names();
 
 std::string to_string(DeviceKind kind);
 std::string to_string(Precision precision);
