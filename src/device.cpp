@@ -3,6 +3,9 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include <ATen/Context.h>
@@ -15,6 +18,7 @@
 
 #ifdef STYLIZE_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <cuda_runtime_api.h>
 #endif
 
 #include "stylize/errors.hpp"
@@ -74,6 +78,54 @@ torch::Dtype dtype_of(Precision precision) {
     case Precision::Fp16: return torch::kFloat16;
     default: return torch::kFloat32;
   }
+}
+
+namespace {
+
+// A number from a one-line file such as /sys/fs/cgroup/memory.max; -1 if absent or "max".
+double read_number(const char* path) {
+  std::ifstream file(path);
+  std::string text;
+  if (!(file >> text) || text == "max") return -1;
+  try {
+    return std::stod(text);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+double mem_available_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return -1;
+}
+
+}  // namespace
+
+double available_memory_bytes(const torch::Device& device) {
+  double available = -1;
+  if (device.is_cpu()) {
+    available = mem_available_bytes();
+    const double limit = read_number("/sys/fs/cgroup/memory.max");
+    const double used = read_number("/sys/fs/cgroup/memory.current");
+    if (limit > 0 && used >= 0 && (available < 0 || limit - used < available)) available = limit - used;
+  }
+#ifdef STYLIZE_WITH_CUDA
+  if (device.is_cuda()) {
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) available = static_cast<double>(free_bytes);
+  }
+#endif
+  if (const char* cap = std::getenv("STYLIZE_MEMORY_LIMIT_MB"); cap && *cap) {
+    const double cap_bytes = std::atof(cap) * 1024 * 1024;
+    if (cap_bytes > 0 && (available < 0 || cap_bytes < available)) available = cap_bytes;
+  }
+  return available;
 }
 
 int available_cores() {

@@ -273,6 +273,33 @@ std::vector<int> scale_sizes(int final_size, int scales, int min_size, int small
   return sizes;
 }
 
+double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype) {
+  // Activation elements per input pixel of every layer output up to the
+  // deepest (each block halves both sides), and the weights in both copies.
+  const auto& names = vgg19_layer_names();
+  const std::vector<int64_t> widths = net.widths();
+  double elements = 0, scale = 1.0, weights = 0;
+  int64_t channels = 3;
+  size_t conv = 0;
+  for (const auto& name : names) {
+    if (name == net.deepest_layer()) {
+      elements += channels * scale;
+      break;
+    }
+    if (name.rfind("conv", 0) == 0) {
+      weights += 9.0 * channels * widths[conv];
+      channels = widths[conv++];
+    } else if (name.rfind("pool", 0) == 0) {
+      scale /= 4;
+    }
+    elements += channels * scale;
+  }
+  const double bytes_per_element = 1.1 * torch::elementSize(dtype) + 0.8;  // fitted, see README
+  constexpr double kRuntimeBytes = 300.0 * (1 << 20);
+  return kRuntimeBytes + weights * (4 + torch::elementSize(dtype)) +
+         1.25 * elements * static_cast<double>(height * width) * bytes_per_element;
+}
+
 Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
                      const ProgressCallback& callback, const std::vector<double>& style_blend,
                      const torch::Tensor& init) {
@@ -307,6 +334,7 @@ Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tens
   if (luminance) image = luminance_image(image);
 
   const int final_size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
+  check_memory(content.size(-2), content.size(-1));
   // The first scale must be large enough for every image to reach the deepest layer.
   const auto needed_factor = [&](const torch::Tensor& t) {
     return static_cast<double>(m.net->min_input_side()) / std::min(t.size(-2), t.size(-1));
@@ -348,6 +376,34 @@ Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tens
   result.image = result.image.to(torch::kCPU);
   if (luminance) result.image = combine_luminance_and_chroma(result.image, content);
   return result;
+}
+
+void Stylizer::check_memory(int64_t height, int64_t width) const {
+  const Impl& m = *impl_;
+  const double available = available_memory_bytes(m.device);
+  const torch::Dtype dtype = dtype_of(m.precision);
+  const double needed = estimate_memory_bytes(*m.net, height, width, dtype);
+  if (available < 0 || needed <= available) return;
+  // The largest longest side, in steps of 32 px, that fits.
+  const int64_t longest = std::max(height, width);
+  int64_t fits = 0;
+  for (int64_t side = longest - 32; side >= 32; side -= 32) {
+    if (estimate_memory_bytes(*m.net, height * side / longest, width * side / longest, dtype) <= available) {
+      fits = side;
+      break;
+    }
+  }
+  const auto gib = [](double bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GiB", bytes / (1 << 30));
+    return std::string(text);
+  };
+  std::string advice = fits > 0 ? "; the largest size that fits is about --size " + std::to_string(fits)
+                                : "; even the smallest sizes do not fit";
+  if (m.precision == Precision::Fp32 && m.device.is_cpu() && cpu_has_fast_bf16()) advice += ", or use --precision bf16";
+  throw ResourceError("stylizing a " + std::to_string(width) + "x" + std::to_string(height) + " image on " +
+                      m.device.str() + " needs about " + gib(needed) + " of memory but only " + gib(available) +
+                      " is available" + advice);
 }
 
 LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& content,

@@ -1,6 +1,7 @@
 // The only translation unit that includes OpenCV.
 #include "stylize/image_io.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -147,9 +148,16 @@ void check_output_path(const std::string& path) {
     throw OutputError("cannot write output '" + path + "': directory '" + dir.string() +
                       "' does not exist; create it first");
   }
-  if (::access(dir.c_str(), W_OK) != 0) {
-    throw OutputError("cannot write output '" + path + "': directory '" + dir.string() + "' is not writable");
+  // Create and remove a probe file: access(W_OK) says yes to root on read-only
+  // or special file systems, and a long run must not end in a failed write.
+  const fs::path probe = dir / (".stylize-probe-" + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    throw OutputError("cannot write output '" + path + "': directory '" + dir.string() +
+                      "' is not writable (" + std::strerror(errno) + ")");
   }
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 namespace {

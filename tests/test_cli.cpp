@@ -1,12 +1,17 @@
 // End-to-end tests of the stylize executable: exit codes, messages, outputs.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "stylize/image_io.hpp"
+#include "stylize/safetensors.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -56,6 +61,8 @@ class Cli : public ::testing::Test {
     }
   }
 
+
+ public:
   TempDir dir;
   std::string content, style, output;
 };
@@ -144,6 +151,302 @@ TEST_F(Cli, BadOutputPaths) {
   const RunResult r = run_stylize(quick("-o " + content));
   EXPECT_EQ(r.exit_code, 6) << r.output;
   EXPECT_NE(r.output.find("also an input"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace stylize
+
+// ---------------------------------------------------------------------------
+// Artist's controls and batch work.
+
+namespace stylize {
+namespace {
+
+using test::TempDir;
+
+class CliFeatures : public Cli {};
+
+TEST_F(CliFeatures, EachStyleEqualsSeparateRunsAndNamesByTemplate) {
+  const std::string style2 = dir.file("style2.png");
+  save_image(test::pattern_image(32, 32, 2.9), style2);
+  const std::string base = "--content " + content + " --weights " + test::fixture("vgg19_tiny.safetensors") +
+                           " --size 48 --iterations 3 --threads 1 -q ";
+  const RunResult batch = run_stylize(base + "--style " + style + " --style " + style2 + " --each-style" +
+                                      " --output-template " + dir.file("{content}-{style}-{n}.png"));
+  ASSERT_EQ(batch.exit_code, 0) << batch.output;
+  const std::string first = dir.file("content-style-1.png"), second = dir.file("content-style2-2.png");
+  ASSERT_TRUE(fs::exists(first));
+  ASSERT_TRUE(fs::exists(second));
+  ASSERT_EQ(run_stylize(base + "--style " + style2 + " -o " + dir.file("alone.png")).exit_code, 0);
+  EXPECT_EQ(test::read_file(second), test::read_file(dir.file("alone.png"))) << "batch runs must equal single runs";
+}
+
+TEST_F(CliFeatures, StyleFolderGivesOneOutputPerStyle) {
+  const std::string styles = dir.file("styles");
+  fs::create_directory(styles);
+  save_image(test::pattern_image(32, 32, 0.5), styles + "/a.png");
+  save_image(test::pattern_image(32, 32, 1.5), styles + "/b.jpg");
+  test::write_file(styles + "/notes.txt", "not an image");
+  const RunResult r = run_stylize("--content " + content + " --style " + styles + " --weights " +
+                                  test::fixture("vgg19_tiny.safetensors") + " --size 48 -n 2 -q --output-template " +
+                                  dir.file("out_{style}.png"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir.file("out_a.png")));
+  EXPECT_TRUE(fs::exists(dir.file("out_b.png")));
+}
+
+TEST_F(CliFeatures, TemplateThatCollidesIsRefused) {
+  const RunResult r = run_stylize(quick("--style " + style + " --each-style --output-template " + dir.file("same.png")));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("{style}"), std::string::npos) << r.output;
+}
+
+TEST_F(CliFeatures, ReportHoldsEveryIteration) {
+  const RunResult r = run_stylize(quick("--iterations 5 --report " + dir.file("run.json") + " --plot " +
+                                        dir.file("losses.png") + " --sheet " + dir.file("sheet.png")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json report = nlohmann::json::parse(test::read_file(dir.file("run.json")));
+  ASSERT_EQ(report["runs"].size(), 1u);
+  const auto& iterations = report["runs"][0]["iterations"];
+  ASSERT_EQ(iterations.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(iterations[i]["iteration"], i + 1);
+    EXPECT_GT(iterations[i]["total"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(report["options"]["iterations"], 5);
+  EXPECT_FALSE(report["precision"].get<std::string>().empty());
+  EXPECT_GT(report["peak_memory_mib"].get<double>(), 0.0);
+  EXPECT_EQ(report["weights"]["input_convention"], "torchvision");
+  EXPECT_EQ(load_image(dir.file("losses.png"), "plot").size(0), 1);
+  EXPECT_GT(load_image(dir.file("sheet.png"), "sheet").size(3), 40 * 3);
+}
+
+TEST_F(CliFeatures, NoiseInitIsReproducibleWithASeed) {
+  const auto run_seed = [&](int seed, const std::string& out) {
+    return run_stylize(quick("--init noise --seed " + std::to_string(seed) + " -q -o " + dir.file(out))).exit_code;
+  };
+  ASSERT_EQ(run_seed(7, "a.png"), 0);
+  ASSERT_EQ(run_seed(7, "b.png"), 0);
+  ASSERT_EQ(run_seed(8, "c.png"), 0);
+  EXPECT_EQ(test::read_file(dir.file("a.png")), test::read_file(dir.file("b.png")));
+  EXPECT_NE(test::read_file(dir.file("a.png")), test::read_file(dir.file("c.png")));
+}
+
+TEST_F(CliFeatures, InitFromStyleOrFile) {
+  EXPECT_EQ(run_stylize(quick("--init style -q")).exit_code, 0);
+  const RunResult missing = run_stylize(quick("--init " + dir.file("nope.png")));
+  EXPECT_EQ(missing.exit_code, 3) << missing.output;
+  EXPECT_NE(missing.output.find("init image"), std::string::npos) << missing.output;
+}
+
+TEST_F(CliFeatures, PresetsApplyAndExplicitFlagsWin) {
+  RunResult r = run_stylize(quick("--preset gatys --iterations 3 --report " + dir.file("g.json")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json report = nlohmann::json::parse(test::read_file(dir.file("g.json")));
+  EXPECT_EQ(report["options"]["optimizer"], "lbfgs");
+  EXPECT_EQ(report["options"]["init"], "noise");
+  EXPECT_EQ(report["options"]["content_layers"][0]["layer"], "relu4_2");
+  EXPECT_EQ(report["options"]["iterations"], 3);
+  r = run_stylize(quick("--preset gatys --optimizer adam --iterations 2 --report " + dir.file("g2.json")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  report = nlohmann::json::parse(test::read_file(dir.file("g2.json")));
+  EXPECT_EQ(report["options"]["optimizer"], "adam");
+  EXPECT_EQ(run_stylize(quick("--preset picasso")).exit_code, 2);
+}
+
+TEST_F(CliFeatures, StyleScaleResizesTheStyle) {
+  // 48 px output, style at a quarter: 12 px, too small for relu5_1.
+  const RunResult r = run_stylize(quick("--style-scale 0.25"));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("style image"), std::string::npos) << r.output;
+  EXPECT_EQ(run_stylize(quick("--style-scale 2 -q")).exit_code, 0);
+}
+
+TEST_F(CliFeatures, BlendWeightsAreChecked) {
+  EXPECT_EQ(run_stylize(quick("--style " + style + " --style-weights 0.7,0.3 -q")).exit_code, 0);
+  EXPECT_EQ(run_stylize(quick("--style-weights 0.7,0.3")).exit_code, 2);  // one style, two weights
+  EXPECT_EQ(run_stylize(quick("--style " + style + " --style-weights 1,-1")).exit_code, 2);
+}
+
+TEST_F(CliFeatures, PreserveColorsModesRun) {
+  for (const std::string mode : {"luminance", "histogram"}) {
+    EXPECT_EQ(run_stylize(quick("--preserve-colors " + mode + " -q")).exit_code, 0) << mode;
+  }
+  EXPECT_EQ(run_stylize(quick("--preserve-colors sepia")).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace stylize
+
+// ---------------------------------------------------------------------------
+// Robustness: the bad-input matrix of README, interruption, numeric failure.
+
+namespace stylize {
+namespace {
+
+class CliRobustness : public Cli {};
+
+TEST_F(CliRobustness, BadImages) {
+  test::write_file(dir.file("empty.png"), "");
+  expect_failure(run_stylize(quick("--content " + dir.file("empty.png"))), 3, "empty");
+  const std::string png = test::read_file(content);
+  test::write_file(dir.file("half.png"), png.substr(0, png.size() / 2));
+  expect_failure(run_stylize(quick("--style " + dir.file("half.png"))), 3, "half.png");
+  save_image(test::pattern_image(10, 20, 0.1), dir.file("thin.png"));  // 20 wide, 10 tall
+  expect_failure(run_stylize(quick("--content " + dir.file("thin.png") + " --size 20")), 3, "at least 16 pixels");
+}
+
+TEST_F(CliRobustness, AbsurdNumbers) {
+  expect_failure(run_stylize(quick("--size 0")), 2, "--size");
+  expect_failure(run_stylize(quick("--size 100000")), 2, "--size");
+  expect_failure(run_stylize(quick("--tv-weight nan")), 2, "--tv-weight");
+  expect_failure(run_stylize(quick("--content-weight inf")), 2, "--content-weight");
+  expect_failure(run_stylize(quick("--lr -1")), 2, "--lr");
+  expect_failure(run_stylize(quick("--iterations -5")), 2, "--iterations");
+}
+
+TEST_F(CliRobustness, UnwritableOutputDirectory) {
+  std::string target;
+  if (::geteuid() == 0) {
+    target = "/proc/stylize-out.png";  // root may write anywhere but here
+  } else {
+    fs::create_directory(dir.file("locked"));
+    fs::permissions(dir.file("locked"), fs::perms::owner_read | fs::perms::owner_exec);
+    target = dir.file("locked/out.png");
+  }
+  const RunResult r = run_stylize(quick("-o " + target));
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("not writable"), std::string::npos) << r.output;
+}
+
+TEST_F(CliRobustness, BadWeightsFiles) {
+  const std::string good = test::read_file(test::fixture("vgg19_tiny.safetensors"));
+  test::write_file(dir.file("truncated.safetensors"), good.substr(0, good.size() - 1000));
+  expect_failure(run_stylize(quick("--weights " + dir.file("truncated.safetensors"))), 4, "truncated");
+  // Swap two layers' shapes in the header: same bytes, wrong chain.
+  std::string swapped = good;
+  const auto at = swapped.find("[6,4,3,3]");
+  ASSERT_NE(at, std::string::npos);
+  swapped.replace(at, 9, "[4,6,3,3]");
+  test::write_file(dir.file("shapes.safetensors"), swapped);
+  expect_failure(run_stylize(quick("--weights " + dir.file("shapes.safetensors"))), 4, "shapes");
+  // NaN in the last bias (the data section ends with the classifier's bias: corrupt the conv before it).
+  const auto reader = SafetensorsReader::open(test::fixture("vgg19_tiny.safetensors"));
+  uint64_t header = 0;
+  for (int i = 7; i >= 0; --i) header = (header << 8) | static_cast<unsigned char>(good[i]);
+  std::string nan_file = good;
+  nan_file.replace(8 + header + reader.tensors().at("features.34.bias").begin, 4, std::string("\x00\x00\xc0\x7f", 4));
+  test::write_file(dir.file("nan.safetensors"), nan_file);
+  const RunResult r = run_stylize(quick("--weights " + dir.file("nan.safetensors") + " --style-layers relu1_1,pool5"));
+  expect_failure(r, 4, "NaN");
+}
+
+TEST_F(CliRobustness, CudaWithoutCuda) {
+  const RunResult r = run_stylize(quick("--device cuda"));
+  if (r.exit_code == 0) GTEST_SKIP() << "this machine has CUDA";
+  expect_failure(r, 5, "--device cuda");
+}
+
+TEST_F(CliRobustness, RefusesRunsThatDoNotFitInMemory) {
+  const RunResult r = run_stylize(quick(), "env STYLIZE_MEMORY_LIMIT_MB=50");
+  expect_failure(r, 8, "needs about");
+}
+
+TEST_F(CliRobustness, NumericFailureSavesTheLastGoodImage) {
+  // 1e38 is a finite double but overflows the float32 loss.
+  const RunResult r = run_stylize(quick("--style-weight 1e38"));
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("NaN or infinite"), std::string::npos) << r.output;
+  ASSERT_TRUE(fs::exists(output));
+  EXPECT_EQ(load_image(output, "output").sizes(), (std::vector<int64_t>{1, 3, 48, 40}));
+}
+
+// A child process whose merged stdout and stderr can be read as it runs.
+struct Child {
+  pid_t pid = -1;
+  int fd = -1;
+};
+
+Child spawn(const std::vector<std::string>& arguments) {
+  int fds[2];
+  if (::pipe(fds) != 0) return {};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::dup2(fds[1], STDERR_FILENO);
+    ::close(fds[0]);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(STYLIZE_BINARY));
+    for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(STYLIZE_BINARY, argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  return {pid, fds[0]};
+}
+
+// Reads until `needle` appears or the child closes its output (bounded by the test's own timeout).
+std::string read_until(const Child& child, const std::string& needle, std::string sofar = "") {
+  char buffer[4096];
+  while (sofar.find(needle) == std::string::npos) {
+    const ssize_t n = ::read(child.fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    sofar.append(buffer, static_cast<size_t>(n));
+  }
+  return sofar;
+}
+
+int wait_exit_code(const Child& child) {
+  int status = 0;
+  ::waitpid(child.pid, &status, 0);
+  ::close(child.fd);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void interrupt_and_check(Cli& cli, int signal, int expected_code) {
+  const Child child = spawn({"--content", cli.content, "--style", cli.style, "-o", cli.output, "--weights",
+                             test::fixture("vgg19_tiny.safetensors"), "--size", "48", "--iterations", "100000",
+                             "--print-every", "1", "--threads", "1"});
+  ASSERT_GT(child.pid, 0);
+  const std::string before = read_until(child, "iter 3/");
+  ASSERT_NE(before.find("iter 3/"), std::string::npos) << before;
+  ::kill(child.pid, signal);
+  const std::string after = read_until(child, "\x04never", before);  // read to the end
+  EXPECT_EQ(wait_exit_code(child), expected_code) << after;
+  EXPECT_NE(after.find("saved the current image to " + cli.output), std::string::npos) << after;
+  ASSERT_TRUE(fs::exists(cli.output));
+  EXPECT_EQ(load_image(cli.output, "output").sizes(), (std::vector<int64_t>{1, 3, 48, 40}));
+  ASSERT_TRUE(fs::exists(cli.output + ".json")) << "the checkpoint record for --resume";
+  for (const auto& entry : fs::directory_iterator(cli.dir.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+  }
+}
+
+TEST_F(CliRobustness, InterruptSavesTheImageAndResumeContinues) {
+  interrupt_and_check(*this, SIGINT, 130);
+  const nlohmann::json record = nlohmann::json::parse(test::read_file(output + ".json"));
+  const int done = record["iteration"];
+  EXPECT_GE(done, 3);
+  const RunResult resumed = run_stylize("--resume " + output + " --content " + content + " --style " + style +
+                                        " --weights " + test::fixture("vgg19_tiny.safetensors") +
+                                        " --size 48 --threads 1 --print-every 1 --iterations " +
+                                        std::to_string(done + 2));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("iter " + std::to_string(done + 1) + "/" + std::to_string(done + 2)),
+            std::string::npos)
+      << resumed.output;
+  EXPECT_EQ(resumed.output.find("iter 1/"), std::string::npos) << resumed.output;
+  EXPECT_FALSE(fs::exists(output + ".json")) << "a finished run removes its checkpoint record";
+}
+
+TEST_F(CliRobustness, TermSavesTheImageToo) { interrupt_and_check(*this, SIGTERM, 143); }
+
+TEST_F(CliRobustness, ResumeNeedsACheckpoint) {
+  save_image(test::pattern_image(48, 40, 0.2), dir.file("orphan.png"));
+  const RunResult r = run_stylize(quick("--resume " + dir.file("orphan.png")));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("checkpoint record"), std::string::npos) << r.output;
 }
 
 }  // namespace

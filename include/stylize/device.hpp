@@ -22,6 +22,11 @@ torch::Dtype dtype_of(Precision precision);
 // True when the processor has native bfloat16 matrix support (AMX-BF16 or AVX512-BF16).
 bool cpu_has_fast_bf16();
 
+// Memory this process can still use on `device`, in bytes: on the CPU the
+// smaller of MemAvailable and the cgroup limit, on CUDA the free device memory.
+// STYLIZE_MEMORY_LIMIT_MB, when set, caps it (for tests and shared machines).
+double available_memory_bytes(const torch::Device& device);
+
 // Cores this process may run on (sched_getaffinity), at least 1.
 int available_cores();
 

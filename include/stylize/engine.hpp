@@ -59,6 +59,12 @@ struct Result {
 // never below `smallest_allowed`; duplicates removed.
 std::vector<int> scale_sizes(int final_size, int scales, int min_size, int smallest_allowed = 1);
 
+// Rough peak memory, in bytes, of optimizing an image of height x width with
+// `net` in `dtype`: saved activations and gradients of every layer up to the
+// deepest one, plus the runtime and weights. Calibrated on CPU peak RSS
+// measurements at 128-512 px (README, "Memory").
+double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype);
+
 class Stylizer {
  public:
   // Resolves device and precision, builds the network from `weights` up to the
@@ -74,7 +80,8 @@ class Stylizer {
   // Style images are used at the size they are given (scaled along with the
   // content in a coarse-to-fine run). The image starts from `init` (resized to
   // the content's size) or, when undefined, from the content. Throws
-  // OptionError or ImageError for unusable inputs.
+  // OptionError or ImageError for unusable inputs, ResourceError when the
+  // estimated memory exceeds what the device has available.
   Result run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
              const ProgressCallback& callback = {}, const std::vector<double>& style_blend = {},
              const torch::Tensor& init = {});
@@ -84,6 +91,9 @@ class Stylizer {
   // optimizing (used by tests and tools).
   LossValues evaluate(const torch::Tensor& image, const torch::Tensor& content,
                       const std::vector<torch::Tensor>& styles);
+
+  // Throws ResourceError when an image of height x width would not fit in memory.
+  void check_memory(int64_t height, int64_t width) const;
 
   torch::Device device() const;
   Precision precision() const;

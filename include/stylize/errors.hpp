@@ -44,6 +44,12 @@ class OutputError : public Error {
   using Error::Error;
 };
 
+// The run needs more memory than the device has available.
+class ResourceError : public Error {
+ public:
+  using Error::Error;
+};
+
 // The optimization produced a non-finite loss.
 class NumericError : public Error {
  public:

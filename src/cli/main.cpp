@@ -43,6 +43,7 @@ enum ExitCode : int {
   kDeviceError = 5,
   kOutputError = 6,
   kNumericError = 7,
+  kResourceError = 8,
   // Interrupted: 128 + the signal (130 for SIGINT, 143 for SIGTERM).
 };
 
@@ -533,6 +534,9 @@ int main(int argc, char** argv) {
   } catch (const stylize::OutputError& e) {
     spdlog::error("{}", e.what());
     return kOutputError;
+  } catch (const stylize::ResourceError& e) {
+    spdlog::error("{}", e.what());
+    return kResourceError;
   } catch (const stylize::Error& e) {
     spdlog::error("{}", e.what());
     return kInternalError;
