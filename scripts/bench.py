@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Driver of scripts/bench.sh (see there). Prints tables; asserts nothing."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.environ.get("BUILD_DIR", os.path.join(ROOT, "build"))
+WORK = os.path.join(BUILD, "bench")
+STYLIZE = os.path.join(BUILD, "stylize")
+SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "256 512 1024").split()]
+ITERATIONS = {256: 8, 512: 5, 1024: 3}
+
+
+def write_png(path, width, height, seed):
+    """A deterministic colourful RGB PNG (stdlib only)."""
+    import random
+    rng = random.Random(seed)
+    rows = []
+    for y in range(height):
+        row = bytearray([0])
+        for x in range(width):
+            row += bytes(((x * 7 + y * 3 + rng.randrange(40)) % 256, (x * y // 64 + seed * 40) % 256,
+                          (y * 5 + rng.randrange(60)) % 256))
+        rows.append(bytes(row))
+    raw = zlib.compress(b"".join(rows), 6)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
+                chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+
+
+def weights_file():
+    for candidate in (os.environ.get("STYLIZE_WEIGHTS", ""), os.path.join(ROOT, "models", "vgg19.safetensors")):
+        if candidate and os.path.isfile(candidate):
+            return candidate, "real"
+    path = os.path.join(WORK, "vgg19_random.safetensors")
+    if not os.path.exists(path):
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make_fixtures.py"), "--full-size", path],
+                       check=True, stdout=subprocess.DEVNULL)
+    return path, "random (fixed seed)"
+
+
+def stylize(size, precision, iterations, extra=(), device="cpu"):
+    content, style = os.path.join(WORK, f"content_{size}.png"), os.path.join(WORK, f"style_{size}.png")
+    for path, seed in ((content, 1), (style, 2)):
+        if not os.path.exists(path):
+            write_png(path, size, size, seed)
+    report = os.path.join(WORK, "report.json")
+    command = [STYLIZE, "-c", content, "-s", style, "-o", os.path.join(WORK, "out.png"), "--weights", WEIGHTS,
+               "--size", str(size), "-n", str(iterations), "--precision", precision, "--device", device,
+               "--report", report, "-q", *extra]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        return None
+    with open(report) as f:
+        return json.load(f)
+
+
+def steady_seconds(report):
+    times = [it["seconds"] for it in report["runs"][0]["iterations"]]
+    steady = times[1:] if len(times) > 1 else times
+    return sum(steady) / len(steady)
+
+
+def reference(size, iterations):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "reference_pytorch.py"), "--bench",
+                             "--size", str(size), "--iterations", str(iterations), "--weights", WEIGHTS],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def has_cuda():
+    return stylize(256, "auto", 2, device="cuda") is not None
+
+
+def speed_table():
+    print(f"weights: {WEIGHTS_KIND}; threads: {os.cpu_count()}; each row one process, same machine, same run\n")
+    header = f"{'size':>6} {'setting':<22} {'s/it':>8} {'peak MiB':>9} {'vs PyTorch':>11}"
+    print(header)
+    print("-" * len(header))
+    cuda = has_cuda()
+    for size in SIZES:
+        n = ITERATIONS.get(size, 3)
+        ref = reference(size, n)
+        rows = [("pytorch eager fp32", ref["seconds_per_iteration"], ref["peak_rss_mib"])] if ref else []
+        for precision in ("fp32", "bf16"):
+            report = stylize(size, precision, n)
+            if report:
+                rows.append((f"stylize {precision}", steady_seconds(report), report["peak_memory_mib"]))
+        if cuda:
+            report = stylize(size, "auto", max(n, 20), device="cuda")
+            if report:
+                rows.append(("stylize cuda auto", steady_seconds(report), report["peak_memory_mib"]))
+        for name, seconds, peak in rows:
+            ratio = f"{ref['seconds_per_iteration'] / seconds:10.2f}x" if ref else "n/a"
+            print(f"{size:>6} {name:<22} {seconds:8.3f} {peak:9.0f} {ratio:>11}")
+        sys.stdout.flush()
+
+
+def time_to_loss():
+    size, budget = 256, 500
+    print(f"\ntime to reach the loss of single-scale Adam after {budget} iterations ({size} px, bf16 where available)")
+    base = stylize(size, "auto", budget)
+    target = base["runs"][0]["iterations"][-1]["total"]
+    settings = [("adam", []), ("lbfgs", ["--optimizer", "lbfgs"]), ("adam, 2 scales", ["--scales", "2"]),
+                ("adam, 3 scales", ["--scales", "3"]), ("lbfgs, 2 scales", ["--optimizer", "lbfgs", "--scales", "2"])]
+    print(f"target total loss {target:.3e}")
+    print(f"{'setting':<18} {'seconds':>8} {'iterations':>11}")
+    for name, extra in settings:
+        report = base if name == "adam" else stylize(size, "auto", budget, extra)
+        if report is None:
+            print(f"{name:<18} {'failed':>8}")
+            continue
+        its = report["runs"][0]["iterations"]
+        final_scale = max(it["scale"] for it in its)
+        elapsed, reached = 0.0, None
+        for count, it in enumerate(its, start=1):
+            elapsed += it["seconds"]
+            if it["scale"] == final_scale and it["total"] <= target:
+                reached = (elapsed, count)
+                break
+        if reached:
+            print(f"{name:<18} {reached[0]:8.1f} {reached[1]:11d}")
+        else:
+            print(f"{name:<18} {'not reached':>8} (in {elapsed:.1f} s, {len(its)} iterations)")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    os.makedirs(WORK, exist_ok=True)
+    WEIGHTS, WEIGHTS_KIND = weights_file()
+    speed_table()
+    if not os.environ.get("BENCH_SKIP_TTL"):
+        time_to_loss()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Benchmark: seconds per iteration and peak memory of stylize (fp32 and bf16;
+# CUDA too when present) against the same algorithm in PyTorch eager mode
+# (scripts/reference_pytorch.py), at 256, 512 and 1024 px, in one run on this
+# machine; then time-to-loss of the optimizer and coarse-to-fine settings.
+#
+#   scripts/bench.sh                    # everything (about 15-25 minutes on 2 cores)
+#   BENCH_SIZES="256 512" scripts/bench.sh
+#   BENCH_SKIP_TTL=1 scripts/bench.sh   # skip the time-to-loss part
+#
+# Uses the real weights when found (STYLIZE_WEIGHTS, models/vgg19.safetensors),
+# else full-size VGG19 weights made with a fixed seed (build/bench/, never committed).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/scripts/setup.sh" >&2
+torch_python="${PYTHON:-/usr/bin/python3}"
+if ! "$torch_python" -c "import torch" 2>/dev/null; then
+  echo "bench: the PyTorch reference needs Debian's python3-torch (sudo apt-get install python3-torch)" >&2
+  exit 1
+fi
+exec "$torch_python" "$root/scripts/bench.py" "$@"
