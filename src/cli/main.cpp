@@ -22,6 +22,7 @@
 #include "stylize/options.hpp"
 #include "stylize/vgg.hpp"
 #include "stylize/weights.hpp"
+#include "weights_command.hpp"
 
 namespace fs = std::filesystem;
 
@@ -62,6 +63,7 @@ struct CliSettings {
   std::string tv_norm = "l1";
   bool quiet = false;
   bool verbose = false;
+  bool offline = false;  // --offline: never download weights
 };
 
 template <typename T>
@@ -126,7 +128,8 @@ int run(const stylize::Options& options, const CliSettings& settings) {
   std::vector<std::string> layers;
   for (const auto& l : options.content_layers) layers.push_back(l.layer);
   for (const auto& l : options.style_layers) layers.push_back(l.layer);
-  const std::string weights_path = stylize::resolve_weights_path(options.weights_path);
+  const std::string weights_path =
+      stylize::cli::find_or_download_weights(options.weights_path, settings.offline, settings.quiet);
   const stylize::VggWeights weights = stylize::load_vgg19_weights(weights_path, stylize::convs_needed(layers));
   stylize::Stylizer stylizer(options, weights);
   spdlog::debug("weights {} ({}, {} convention), network up to {}", weights_path, weights.format,
@@ -200,6 +203,7 @@ int run(const stylize::Options& options, const CliSettings& settings) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "weights") return stylize::cli::weights_main(argc - 1, argv + 1);
   stylize::Options options;
   CliSettings settings;
   CLI::App app{"stylize: repaint a photo in the style of a painting (Gatys et al. neural style transfer)", "stylize"};
@@ -207,6 +211,7 @@ int main(int argc, char** argv) {
   // --style collects every occurrence.
   app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", std::string("stylize ") + STYLIZE_VERSION);
+  app.footer("Weights: stylize weights list|verify|info|download (see stylize weights --help)");
 
   app.add_option("-c,--content", options.content_path, "Content image (the photo to repaint)")
       ->required()
@@ -222,8 +227,10 @@ int main(int argc, char** argv) {
       ->group("Images");
 
   app.add_option("--weights", options.weights_path,
-                 "VGG19 weights file (safetensors); default $STYLIZE_WEIGHTS, then models/vgg19.safetensors")
+                 "VGG19 weights file (safetensors or Keras .h5); default $STYLIZE_WEIGHTS, models/, the cache, "
+                 "else downloaded (see `stylize weights --help`)")
       ->group("Model");
+  app.add_flag("--offline", settings.offline, "Never download weights (also STYLIZE_OFFLINE=1)")->group("Model");
   app.add_option("--content-layers", settings.content_layers, "Content layers, optionally layer:weight, comma separated")
       ->group("Model");
   app.add_option("--style-layers", settings.style_layers, "Style layers, optionally layer:weight, comma separated")
