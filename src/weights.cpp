@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "stylize/download.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/safetensors.hpp"
+#include "weights_internal.hpp"
 
 #ifndef STYLIZE_MODELS_DIR
 #define STYLIZE_MODELS_DIR ""
@@ -23,6 +25,18 @@ constexpr int kTorchvisionIndex[16] = {0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 2
 
 // Metadata key written by scripts/convert_weights.py; absent means torchvision.
 constexpr const char* kConventionKey = "stylize.input_convention";
+
+bool has_signature(const std::string& path, const char* signature, size_t length, size_t offset = 0) {
+  std::ifstream file(path, std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(offset));
+  std::string head(length, '\0');
+  file.read(head.data(), static_cast<std::streamsize>(length));
+  return file && std::memcmp(head.data(), signature, length) == 0;
+}
+
+}  // namespace
+
+namespace detail {
 
 void check_shapes(const std::string& path, const std::vector<ConvWeights>& convs) {
   int64_t expected_in = 3;
@@ -48,14 +62,13 @@ void check_shapes(const std::string& path, const std::vector<ConvWeights>& convs
   }
 }
 
-bool has_signature(const std::string& path, const char* signature, size_t length) {
-  std::ifstream file(path, std::ios::binary);
-  std::string head(length, '\0');
-  file.read(head.data(), static_cast<std::streamsize>(length));
-  return file && std::memcmp(head.data(), signature, length) == 0;
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string text = "(";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? "," : "") + std::to_string(shape[i]);
+  return text + ")";
 }
 
-}  // namespace
+}  // namespace detail
 
 InputConvention InputConvention::torchvision() {
   InputConvention c;
@@ -96,6 +109,7 @@ VggWeights read_vgg19_safetensors(const std::string& path, int num_convs) {
   VggWeights weights;
   weights.path = path;
   weights.format = "safetensors";
+  weights.metadata = reader.metadata();
   if (auto it = reader.metadata().find(kConventionKey); it != reader.metadata().end()) {
     auto convention = InputConvention::by_name(it->second);
     if (!convention) {
@@ -131,7 +145,7 @@ VggWeights read_vgg19_safetensors(const std::string& path, int num_convs) {
     conv.bias = reader.read_floats(bias_key);
     weights.convs.push_back(std::move(conv));
   }
-  check_shapes(path, weights.convs);
+  detail::check_shapes(path, weights.convs);
   return weights;
 }
 
@@ -144,25 +158,50 @@ VggWeights load_vgg19_weights(const std::string& path, int num_convs) {
   if (fs::is_directory(path, error)) {
     throw WeightsError("cannot read weights file '" + path + "': it is a directory, not a file");
   }
+  // HDF5's signature is at offset 0, or at 512, 1024, ... after a user block.
   static const char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";
-  if (has_signature(path, kHdf5Signature, 8)) {
-    throw WeightsError("weights file '" + path +
-                       "' is HDF5 (Keras); this build reads safetensors only: convert it with "
-                       "scripts/convert_weights.py");
+  for (size_t offset : {0, 512, 1024, 2048}) {
+    if (has_signature(path, kHdf5Signature, 8, offset)) return read_vgg19_keras_hdf5(path, num_convs);
+  }
+  const std::string convert = "; convert it with: /usr/bin/python3 scripts/convert_weights.py '" + path +
+                              "' vgg19.safetensors (see README, \"Weights\")";
+  // torch.save: a zip archive, or (legacy) a pickle starting with torch's magic number.
+  static const char kLegacyTorchSignature[] = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+  if (has_signature(path, "PK\x03\x04", 4) || has_signature(path, kLegacyTorchSignature, 14)) {
+    throw WeightsError("weights file '" + path + "' is a PyTorch checkpoint (.pth), which stylize does not read" +
+                       convert);
+  }
+  if (has_signature(path, "MATLAB", 6)) {
+    throw WeightsError("weights file '" + path + "' is a MATLAB (MatConvNet) file, which stylize does not read" +
+                       convert);
   }
   return read_vgg19_safetensors(path, num_convs);
+}
+
+std::string weights_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg && fs::path(xdg).is_absolute()) {
+    return (fs::path(xdg) / "stylize").string();
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) return (fs::path(home) / ".cache" / "stylize").string();
+  return "";
 }
 
 std::vector<std::string> default_weights_candidates() {
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("STYLIZE_WEIGHTS"); env && *env) candidates.emplace_back(env);
-  candidates.emplace_back("models/vgg19.safetensors");
   const std::string built_in = STYLIZE_MODELS_DIR;
-  if (!built_in.empty()) candidates.push_back(built_in + "/vgg19.safetensors");
+  for (const std::string& dir : {std::string("models"), built_in}) {
+    if (dir.empty()) continue;
+    candidates.push_back(dir + "/vgg19.safetensors");
+    candidates.push_back(dir + "/" + kDefaultWeightsFileName);
+  }
+  if (const std::string cache = weights_cache_dir(); !cache.empty()) {
+    candidates.push_back(cache + "/" + kDefaultWeightsFileName);
+  }
   return candidates;
 }
 
-std::string resolve_weights_path(const std::string& explicit_path) {
+std::optional<std::string> find_weights(const std::string& explicit_path) {
   std::error_code error;
   if (!explicit_path.empty()) {
     if (!fs::exists(explicit_path, error)) {
@@ -174,14 +213,26 @@ std::string resolve_weights_path(const std::string& explicit_path) {
     throw WeightsError(std::string("cannot read weights file '") + env +
                        "' named by STYLIZE_WEIGHTS: file not found");
   }
-  std::string looked;
   for (const auto& candidate : default_weights_candidates()) {
     if (fs::is_regular_file(candidate, error)) return candidate;
-    looked += (looked.empty() ? "" : ", ") + candidate;
   }
-  throw WeightsError("no VGG19 weights found (looked for " + looked +
-                     "). Run scripts/download_models.sh to download them (about 550 MB, needs internet), "
-                     "or pass --weights PATH, or set STYLIZE_WEIGHTS=PATH");
+  return std::nullopt;
+}
+
+std::string how_to_get_weights() {
+  const DownloadSource source = default_download_source();
+  const std::string cache = weights_cache_dir();
+  return "download " + source.url + " (" + source.size_text + ", " + source.checksum_name() + " " +
+         source.checksum + ") and save it as " + (cache.empty() ? std::string("models") : cache) + "/" +
+         kDefaultWeightsFileName + ", or run scripts/download_models.sh (torchvision weights, 575 MB), " +
+         "or pass --weights PATH, or set STYLIZE_WEIGHTS=PATH";
+}
+
+std::string resolve_weights_path(const std::string& explicit_path) {
+  if (auto found = find_weights(explicit_path)) return *found;
+  std::string looked;
+  for (const auto& candidate : default_weights_candidates()) looked += (looked.empty() ? "" : ", ") + candidate;
+  throw WeightsError("no VGG19 weights found (looked for " + looked + "). To get them: " + how_to_get_weights());
 }
 
 }  // namespace stylize

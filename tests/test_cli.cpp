@@ -132,9 +132,11 @@ TEST_F(Cli, WrongWeightsFile) {
 
 TEST_F(Cli, NoWeightsAnywhereSaysHowToGetThem) {
   const std::string flags = "--content " + content + " --style " + style + " -o " + output + " --iterations 1";
-  const RunResult r = run_stylize(flags, "env -u STYLIZE_WEIGHTS");
+  // Offline, with an empty cache: nothing may be downloaded in a test.
+  const RunResult r = run_stylize(flags, "env -u STYLIZE_WEIGHTS STYLIZE_OFFLINE=1 XDG_CACHE_HOME=" + dir.file("cache"));
   if (r.exit_code == 0) GTEST_SKIP() << "real weights are installed in models/";
   expect_failure(r, 4, "download_models.sh");
+  EXPECT_NE(r.output.find("offline mode"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, NegativeWeightAndZeroIterations) {

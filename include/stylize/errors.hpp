@@ -32,6 +32,15 @@ class WeightsError : public Error {
   using Error::Error;
 };
 
+// Weights could not be downloaded (network error, HTTP error, wrong checksum,
+// offline mode). A WeightsError, so front ends that handle missing weights
+// handle it too; the message names the URL, the reason and where to put the
+// file by hand.
+class DownloadError : public WeightsError {
+ public:
+  using WeightsError::WeightsError;
+};
+
 // The requested compute device or precision is not available.
 class DeviceError : public Error {
  public:

@@ -26,6 +26,7 @@
 #include "stylize/options.hpp"
 #include "stylize/vgg.hpp"
 #include "stylize/weights.hpp"
+#include "weights_command.hpp"
 
 namespace fs = std::filesystem;
 using stylize::cli::ProgressPrinter;
@@ -72,6 +73,7 @@ struct CliSettings {
   bool output_given = false;
   bool quiet = false;
   bool verbose = false;
+  bool offline = false;  // --offline: never download weights
 };
 
 template <typename T>
@@ -278,7 +280,8 @@ int run(stylize::Options options, const CliSettings& settings) {
   std::vector<std::string> layers;
   for (const auto& l : options.content_layers) layers.push_back(l.layer);
   for (const auto& l : options.style_layers) layers.push_back(l.layer);
-  const std::string weights_path = stylize::resolve_weights_path(options.weights_path);
+  const std::string weights_path =
+      stylize::cli::find_or_download_weights(options.weights_path, settings.offline, settings.quiet);
   const stylize::VggWeights weights = stylize::load_vgg19_weights(weights_path, stylize::convs_needed(layers));
   stylize::Stylizer stylizer(options, weights);
   const stylize::cli::SessionInfo session{weights_path,
@@ -398,6 +401,7 @@ int run(stylize::Options options, const CliSettings& settings) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "weights") return stylize::cli::weights_main(argc - 1, argv + 1);
   stylize::Options options;
   CliSettings settings;
   CLI::App app{"stylize: repaint a photo in the style of a painting (Gatys et al. neural style transfer)", "stylize"};
@@ -405,7 +409,10 @@ int main(int argc, char** argv) {
   // --style collects every occurrence.
   app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", std::string("stylize ") + STYLIZE_VERSION);
-  app.footer("Example: stylize -c photo.jpg -s painting.jpg -o out.png\nExit codes and more examples: README.md");
+  app.footer(
+      "Example: stylize -c photo.jpg -s painting.jpg -o out.png\n"
+      "Weights: stylize weights list|verify|info|download (see stylize weights --help)\n"
+      "Exit codes and more examples: README.md");
 
   app.add_option("-c,--content", options.content_path, "Content image (the photo to repaint)")->group("Images");
   app.add_option("-s,--style", options.style_paths,
@@ -438,8 +445,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(stylize::preset_names()))
       ->group("Model");
   app.add_option("--weights", options.weights_path,
-                 "VGG19 weights file (safetensors); default $STYLIZE_WEIGHTS, then models/vgg19.safetensors")
+                 "VGG19 weights file (safetensors or Keras .h5); default $STYLIZE_WEIGHTS, models/, the cache, "
+                 "else downloaded (see `stylize weights --help`)")
       ->group("Model");
+  app.add_flag("--offline", settings.offline, "Never download weights (also STYLIZE_OFFLINE=1)")->group("Model");
   app.add_option("--content-layers", settings.content_layers, "Content layers, optionally layer:weight, comma separated")
       ->group("Model");
   app.add_option("--style-layers", settings.style_layers, "Style layers, optionally layer:weight, comma separated")

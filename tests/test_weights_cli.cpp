@@ -1,0 +1,171 @@
+// The stylize executable and weights: `stylize weights ...`, the first-run
+// download (from a server on 127.0.0.1) and runs with no weights and no network.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "stylize/digest.hpp"
+#include "stylize/image_io.hpp"
+#include "stylize/weights.hpp"
+#include "test_http_server.hpp"
+#include "test_util.hpp"
+
+namespace stylize {
+namespace {
+
+namespace fs = std::filesystem;
+using test::fixture;
+
+test::CommandResult stylize_command(const std::string& arguments, const std::string& environment = "") {
+  return test::run_command("env " + environment + " " + STYLIZE_BINARY + " " + arguments);
+}
+
+// Every file under `root`, for "nothing was left behind" checks.
+std::vector<std::string> files_under(const fs::path& root) {
+  std::vector<std::string> files;
+  std::error_code error;
+  if (!fs::exists(root, error)) return files;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) files.push_back(entry.path().string());
+  return files;
+}
+
+TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
+  const test::CommandResult r = stylize_command("weights info " + fixture("keras2_vgg19_notop_tiny.h5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const std::string needle : {"keras-hdf5", "caffe: BGR, 0-255, minus the mean (103.939, 116.779, 123.68)",
+                                   "keras.keras_version = 2.9.0", "conv1_1   (4,3,3,3)", "conv5_4   (8,8,3,3)"}) {
+    EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
+  }
+  const test::CommandResult converted =
+      stylize_command("weights info " + fixture("vgg19_matconvnet_tiny.converted.safetensors"));
+  ASSERT_EQ(converted.exit_code, 0) << converted.output;
+  EXPECT_NE(converted.output.find("stylize.source_format = matconvnet"), std::string::npos) << converted.output;
+
+  // Bad files exit with the weights code, bad subcommands with the usage code.
+  const test::CommandResult broken = stylize_command("weights info " + fixture("keras_vgg19_missing_layer_tiny.h5"));
+  EXPECT_EQ(broken.exit_code, 4) << broken.output;
+  EXPECT_NE(broken.output.find("block4_conv2"), std::string::npos) << broken.output;
+  EXPECT_EQ(stylize_command("weights frobnicate").exit_code, 2);
+}
+
+TEST(WeightsCommand, VerifyComparesWithThePublishedChecksum) {
+  test::TempDir dir;
+  // A file with the Keras name but other contents: the MD5 Keras publishes does not match.
+  const std::string impostor = dir.file(kDefaultWeightsFileName);
+  fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), impostor);
+  const test::CommandResult bad = stylize_command("weights verify " + impostor);
+  EXPECT_EQ(bad.exit_code, 4) << bad.output;
+  EXPECT_NE(bad.output.find("CHECKSUM MISMATCH"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("253f8cb515780f3b799900260a226db6"), std::string::npos) << bad.output;
+
+  // A file nobody publishes a checksum for: reported as such, and read.
+  const test::CommandResult unknown = stylize_command("weights verify " + fixture("keras_vgg19_notop_tiny.h5"));
+  EXPECT_EQ(unknown.exit_code, 0) << unknown.output;
+  EXPECT_NE(unknown.output.find("no published checksum"), std::string::npos) << unknown.output;
+  EXPECT_NE(unknown.output.find("readable: VGG19, keras-hdf5, caffe"), std::string::npos) << unknown.output;
+
+  const test::CommandResult unreadable =
+      stylize_command("weights verify " + fixture("keras_vgg19_missing_layer_tiny.h5"));
+  EXPECT_EQ(unreadable.exit_code, 4) << unreadable.output;
+  EXPECT_NE(unreadable.output.find("UNREADABLE"), std::string::npos) << unreadable.output;
+}
+
+TEST(WeightsCommand, ListShowsWhereKnownFilesAreAndWhetherTheyVerify) {
+  if (auto found = find_weights("")) GTEST_SKIP() << "weights are installed (" << *found << ")";
+  test::TempDir dir;
+  fs::create_directories(dir.path() / "stylize");
+  const std::string cached = (dir.path() / "stylize" / kDefaultWeightsFileName).string();
+  fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), cached);
+  const test::CommandResult r =
+      stylize_command("weights list", "-u STYLIZE_WEIGHTS XDG_CACHE_HOME=" + dir.path().string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const std::string needle :
+       {std::string("vgg19-dcbb9e9d.pth"), std::string("imagenet-vgg-verydeep-19.mat"), cached + "  CHECKSUM MISMATCH",
+        std::string("[used by default]"), "stylize uses: " + cached}) {
+    EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
+  }
+}
+
+class FirstRunCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto found = find_weights("")) GTEST_SKIP() << "weights are installed (" << *found << ")";
+    content = dir.file("content.png");
+    style = dir.file("style.png");
+    output = dir.file("out.png");
+    save_image(test::pattern_image(32, 32, 0.3), content);
+    save_image(test::pattern_image(32, 32, 1.7), style);
+  }
+  std::string run_flags() const {
+    return "--content " + content + " --style " + style + " -o " + output + " --size 32 --iterations 2 --threads 1";
+  }
+  std::string cache() const { return dir.file("xdg"); }
+
+  test::TempDir dir;
+  std::string content, style, output;
+};
+
+TEST_F(FirstRunCli, DownloadsVerifiedWeightsThenStylizes) {
+  const fs::path www = dir.path() / "www";
+  fs::create_directories(www);
+  fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), www / "keras_tiny.h5");
+  const std::string md5 = file_digest((www / "keras_tiny.h5").string(), DigestAlgorithm::Md5);
+  test::HttpServer server(www.string(), dir.file("requests.log"));
+  ASSERT_TRUE(server.running());
+  const std::string environment = "-u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() +
+                                  " STYLIZE_WEIGHTS_URL=" + server.url("cut-once/keras_tiny.h5") +
+                                  " STYLIZE_WEIGHTS_CHECKSUM=" + md5;
+  const test::CommandResult r = stylize_command(run_flags(), environment);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string cached = cache() + "/stylize/" + kDefaultWeightsFileName;
+  EXPECT_TRUE(fs::exists(cached));
+  EXPECT_TRUE(fs::exists(output));
+  // Not a terminal: plain lines, no bar drawn with carriage returns.
+  for (const std::string needle :
+       {"downloading the VGG19 weights from " + server.url("cut-once/keras_tiny.h5"), std::string("attempt 2"),
+        std::string("resuming after"), "verified and saved " + cached}) {
+    EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
+  }
+  EXPECT_EQ(r.output.find('\r'), std::string::npos) << r.output;
+  EXPECT_EQ(server.requests().size(), 2u);  // cut off once, resumed once
+
+  // The next run uses the cached file without the network.
+  fs::remove(output);
+  const test::CommandResult again = stylize_command(run_flags() + " --offline", environment);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
+TEST_F(FirstRunCli, NoWeightsAndOfflineExitsWithInstructionsAndNoFiles) {
+  for (const std::string mode : {"--offline", ""}) {
+    const std::string environment = std::string("-u STYLIZE_WEIGHTS -u STYLIZE_WEIGHTS_URL XDG_CACHE_HOME=") + cache() +
+                                    (mode.empty() ? " STYLIZE_OFFLINE=1" : " STYLIZE_OFFLINE=");
+    const test::CommandResult r = stylize_command(run_flags() + " " + mode, environment);
+    EXPECT_EQ(r.exit_code, 4) << r.output;
+    for (const std::string needle :
+         {std::string("offline mode"), std::string("https://storage.googleapis.com/tensorflow/keras-applications/"),
+          "save it as " + cache() + "/stylize/" + kDefaultWeightsFileName, std::string("--weights PATH")}) {
+      EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
+    }
+  }
+  EXPECT_EQ(files_under(cache()), std::vector<std::string>{});
+  EXPECT_FALSE(fs::exists(output));
+}
+
+TEST_F(FirstRunCli, NoNetworkExitsWithTheUrlAndNoPartialFiles) {
+  // Nothing listens on 127.0.0.1:1: the connection is refused, as without a network.
+  const std::string environment = "-u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() +
+                                  " STYLIZE_WEIGHTS_URL=http://127.0.0.1:1/vgg19.h5";
+  const test::CommandResult r = stylize_command(run_flags(), environment);
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("cannot download http://127.0.0.1:1/vgg19.h5"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("save it as " + cache() + "/stylize/" + kDefaultWeightsFileName), std::string::npos)
+      << r.output;
+  EXPECT_EQ(files_under(cache()), std::vector<std::string>{});
+  EXPECT_FALSE(fs::exists(output));
+}
+
+}  // namespace
+}  // namespace stylize
