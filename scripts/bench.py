@@ -107,7 +107,7 @@ def speed_table():
 
 
 def time_to_loss():
-    size, budget = 256, 500
+    size, budget = int(os.environ.get("BENCH_TTL_SIZE", "256")), 500
     print(f"\ntime to reach the loss of single-scale Adam after {budget} iterations ({size} px, bf16 where available)")
     base = stylize(size, "auto", budget)
     target = base["runs"][0]["iterations"][-1]["total"]
