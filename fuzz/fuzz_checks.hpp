@@ -44,6 +44,11 @@ inline std::string check_safetensors(const std::string& bytes) {
   return "";
 }
 
+// fuzz_image decodes with this limit rather than kMaxImagePixels, so that an
+// image it accepts decodes well inside the fuzzer's memory and time limits;
+// the code that refuses larger images is the same.
+constexpr int64_t kFuzzMaxPixels = 4 * 1000 * 1000;
+
 struct ImageOutcome {
   std::string problem;  // "" when handled as documented
   bool decoded = false;
@@ -52,12 +57,12 @@ struct ImageOutcome {
   std::string error;      // the ImageError's message, when refused
 };
 
-// Accepted inputs must decode to a (1, 3, H, W) float32 image in [0, 1]; the
-// others must be refused with an ImageError.
-inline ImageOutcome check_image(const std::string& bytes) {
+// Accepted inputs must decode to a (1, 3, H, W) float32 image in [0, 1] of at
+// most `max_pixels` pixels; the others must be refused with an ImageError.
+inline ImageOutcome check_image(const std::string& bytes, int64_t max_pixels = kFuzzMaxPixels) {
   ImageOutcome outcome;
   try {
-    const torch::Tensor image = decode_image(bytes, "fuzz image");
+    const torch::Tensor image = decode_image(bytes, "fuzz image", max_pixels);
     outcome.decoded = true;
     if (image.dim() != 4 || image.size(0) != 1 || image.size(1) != 3 || image.size(2) < 1 || image.size(3) < 1) {
       outcome.problem = "decoded to a tensor of shape " + c10::str(image.sizes()) + ", not (1, 3, H, W)";
@@ -65,7 +70,10 @@ inline ImageOutcome check_image(const std::string& bytes) {
     }
     outcome.height = image.size(2);
     outcome.width = image.size(3);
-    if (image.scalar_type() != torch::kFloat32) {
+    if (outcome.height * outcome.width > max_pixels) {
+      outcome.problem = "decoded " + std::to_string(outcome.height * outcome.width) + " pixels, more than " +
+                        std::to_string(max_pixels);
+    } else if (image.scalar_type() != torch::kFloat32) {
       outcome.problem = std::string("decoded to ") + c10::toString(image.scalar_type()) + ", not float32";
     } else {
       const float low = image.min().item<float>();
