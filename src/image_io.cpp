@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -104,12 +105,67 @@ class ScopedDecodeLimit {
   }
 };
 
+bool has_at(const std::string& bytes, size_t at, const char* text, size_t length) {
+  return bytes.size() >= at + length && std::memcmp(bytes.data() + at, text, length) == 0;
+}
+
+// Whether OpenCV 4.6 may choose, by this signature, one of its decoders that
+// read only from a file: Radiance HDR, PFM, Sun raster, OpenEXR, DICOM (GDCM),
+// NITF and DTED (GDAL). For those, cv::imdecode writes the bytes to a temporary
+// file in /tmp and leaves it there when decoding fails with an exception (found
+// by fuzz_image: a 109-byte Sun raster file; malformed PFM headers do the same).
+// The test is looser than OpenCV's, so that no such input reaches cv::imdecode.
+bool needs_file(const std::string& b) {
+  return has_at(b, 0, "#?", 2) || (b.size() >= 2 && b[0] == 'P' && (b[1] == 'f' || b[1] == 'F')) ||
+         has_at(b, 0, "\x59\xa6\x6a\x95", 4) || has_at(b, 0, "\x76\x2f\x31\x01", 4) || has_at(b, 0, "NITF", 4) ||
+         has_at(b, 128, "DICM", 4) || has_at(b, 140, "DTED", 4);
+}
+
+// A copy of an encoded image in a directory of its own, removed with the object,
+// so that OpenCV reads it with cv::imread, which makes no temporary file.
+class TemporaryImageFile {
+ public:
+  TemporaryImageFile(const std::string& bytes, const std::string& what) {
+    std::error_code error;
+    std::string pattern = (fs::temp_directory_path(error) / "stylize-image-XXXXXX").string();
+    if (error || ::mkdtemp(pattern.data()) == nullptr) {
+      throw ImageError("cannot read " + what + ": cannot create a temporary file to decode it in (" +
+                       std::strerror(errno) + ")");
+    }
+    dir_ = pattern;
+    path_ = (dir_ / "image").string();
+    std::ofstream out(path_, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+      const std::string reason = std::strerror(errno);
+      remove();
+      throw ImageError("cannot read " + what + ": cannot write a temporary file to decode it in (" + reason + ")");
+    }
+  }
+  ~TemporaryImageFile() { remove(); }
+  TemporaryImageFile(const TemporaryImageFile&) = delete;
+  TemporaryImageFile& operator=(const TemporaryImageFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  void remove() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  fs::path dir_;
+  std::string path_;
+};
+
 // Decodes to a 3-channel float32 BGR image in [0, 1].
 cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels) {
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {
     throw ImageError("cannot read " + what + ": the file is larger than 2 GB");
   }
   const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  std::unique_ptr<TemporaryImageFile> file;
+  if (needs_file(bytes)) file = std::make_unique<TemporaryImageFile>(bytes, what);
+  const auto decode = [&](int flags) { return file ? cv::imread(file->path(), flags) : cv::imdecode(buffer, flags); };
   cv::Mat image;
   {
     const ScopedDecodeLimit limit(max_pixels);
@@ -118,10 +174,10 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
       // ignores orientation, so it is only kept for images that have alpha.
       const int oriented = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
       if (is_jpeg(bytes)) {
-        image = cv::imdecode(buffer, oriented);
+        image = decode(oriented);
       } else {
-        image = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-        if (!image.empty() && image.channels() != 4) image = cv::imdecode(buffer, oriented);
+        image = decode(cv::IMREAD_UNCHANGED);
+        if (!image.empty() && image.channels() != 4) image = decode(oriented);
       }
     } catch (const cv::Exception& e) {
       limit.check(what);

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include "stylize/errors.hpp"
 #include "stylize/image_io.hpp"
@@ -181,6 +183,49 @@ TEST(ImageIo, RefusesHugeImagesBeforeAllocatingThem) {
   } catch (const ImageError& e) {
     EXPECT_NE(std::string(e.what()).find("7 x 5 pixels"), std::string::npos) << e.what();
   }
+}
+
+// Sets an environment variable for the life of the object.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(ImageIo, FormatsOpenCvReadsFromFilesLeaveNoTemporaryFile) {
+  // OpenCV decodes PFM, Radiance HDR and Sun raster only from a file: it wrote
+  // one in /tmp for them and left it behind when the header was malformed.
+  TempDir temp;
+  const ScopedEnv opencv_temp("OPENCV_TEMP_PATH", temp.path().string());
+  const ScopedEnv tmpdir("TMPDIR", temp.path().string());
+  std::string floats;
+  for (const float v : {1.0f, 0.5f, 0.0f, 0.25f, 0.75f, 1.0f}) floats.append(reinterpret_cast<const char*>(&v), 4);
+  const std::string pfm = "PF\n2 1\n-1.0\n" + floats;
+  const std::string hdr = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 2\n" + std::string("\x80\x40\x20\x81\x10\x20\x40\x80", 8);
+  const std::string sun = std::string("\x59\xa6\x6a\x95\0\0\0\x02\0\0\0\x01\0\0\0\x18\0\0\0\x06\0\0\0\x01\0\0\0\0\0\0\0\0", 32) +
+                          std::string("\x00\x00\xff\xff\x00\x00", 6);
+  for (const std::string& image : {pfm, hdr, sun}) {
+    EXPECT_EQ(decode_image(image, "file-only image").sizes(), (std::vector<int64_t>{1, 3, 1, 2})) << image.substr(0, 2);
+  }
+  EXPECT_NEAR(decode_image(pfm, "pfm")[0][0][0][0].item<float>(), 1.0f, 1e-6);
+  for (const std::string& broken : {std::string("Pf\n\xff\xff"), std::string("PF\n2 1\n-1.0\n"), std::string("#?RADIANCE\n"),
+                                    std::string("\x59\xa6\x6a\x95\xff\xff\xff\xff", 8)}) {
+    EXPECT_THROW(decode_image(broken, "broken image"), ImageError);
+  }
+  EXPECT_EQ(count_files(temp.path()), 0u);
 }
 
 TEST(ImageIo, RefusesUnwritableOutputsWithoutLeavingFiles) {
