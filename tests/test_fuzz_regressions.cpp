@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -45,18 +44,18 @@ TEST(FuzzRegressions, Safetensors) {
 TEST(FuzzRegressions, Image) {
   const auto files = regression_inputs("fuzz_image");
   ASSERT_FALSE(files.empty());
-  // As in scripts/fuzz.sh: OpenCV's temporary files go to a directory of their
-  // own, which must stay empty. (CTest runs every test in its own process.)
-  test::TempDir opencv_temp;
-  ASSERT_EQ(::setenv("OPENCV_TEMP_PATH", opencv_temp.path().c_str(), 1), 0);
+  // As in scripts/fuzz.sh, OpenCV's temporary files go to a directory of their
+  // own, and so do stylize's (TMPDIR); it must stay empty.
+  const test::TempDir temp;
+  const test::ScopedEnv opencv_temp("OPENCV_TEMP_PATH", temp.path().string());
+  const test::ScopedEnv tmpdir("TMPDIR", temp.path().string());
   for (const auto& file : files) {
     SCOPED_TRACE(file.string());
     fuzz::ImageOutcome outcome;
     EXPECT_NO_THROW(outcome = fuzz::check_image(test::read_file(file.string())));
     EXPECT_EQ(outcome.problem, "");
-    EXPECT_EQ(count_files(opencv_temp.path()), 0u) << "a temporary file was left behind";
+    EXPECT_EQ(count_files(temp.path()), 0u) << "a temporary file was left behind";
   }
-  ::unsetenv("OPENCV_TEMP_PATH");
 }
 
 }  // namespace

@@ -1,8 +1,6 @@
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <optional>
 
 #include "stylize/errors.hpp"
 #include "stylize/image_io.hpp"
@@ -185,32 +183,12 @@ TEST(ImageIo, RefusesHugeImagesBeforeAllocatingThem) {
   }
 }
 
-// Sets an environment variable for the life of the object.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 TEST(ImageIo, FormatsOpenCvReadsFromFilesLeaveNoTemporaryFile) {
   // OpenCV decodes PFM, Radiance HDR and Sun raster only from a file: it wrote
   // one in /tmp for them and left it behind when the header was malformed.
   TempDir temp;
-  const ScopedEnv opencv_temp("OPENCV_TEMP_PATH", temp.path().string());
-  const ScopedEnv tmpdir("TMPDIR", temp.path().string());
+  const test::ScopedEnv opencv_temp("OPENCV_TEMP_PATH", temp.path().string());
+  const test::ScopedEnv tmpdir("TMPDIR", temp.path().string());
   std::string floats;
   for (const float v : {1.0f, 0.5f, 0.0f, 0.25f, 0.75f, 1.0f}) floats.append(reinterpret_cast<const char*>(&v), 4);
   const std::string pfm = "PF\n2 1\n-1.0\n" + floats;
