@@ -6,6 +6,7 @@
 #   scripts/setup.sh            # build into build/
 #   BUILD_DIR=out scripts/setup.sh
 #   CMAKE_PREFIX_PATH=/opt/libtorch scripts/setup.sh   # an official (CUDA) LibTorch
+#   BUILD_DIR=build-asan CMAKE_ARGS="-DSTYLIZE_SANITIZE=ON" scripts/setup.sh
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,7 +37,9 @@ if update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep 
   echo "setup: warning: the reference BLAS is selected; run: sudo update-alternatives --auto libblas.so.3-x86_64-linux-gnu" >&2
 fi
 
-if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+# Extra configure options, e.g. CMAKE_ARGS="-DSTYLIZE_SANITIZE=ON" (scripts/test.sh --sanitize).
+read -r -a cmake_args <<< "${CMAKE_ARGS:-}"
+if [ ! -f "$build_dir/CMakeCache.txt" ] || [ ${#cmake_args[@]} -gt 0 ]; then
+  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cmake_args[@]}"
 fi
 cmake --build "$build_dir"

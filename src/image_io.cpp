@@ -6,11 +6,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -36,22 +40,155 @@ bool is_jpeg(const std::string& bytes) {
          static_cast<unsigned char>(bytes[1]) == 0xD8 && static_cast<unsigned char>(bytes[2]) == 0xFF;
 }
 
-// Decodes to a 3-channel float32 BGR image in [0, 1].
-cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what) {
-  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-  cv::Mat image;
-  try {
-    // IMREAD_COLOR applies EXIF orientation; IMREAD_UNCHANGED keeps alpha but
-    // ignores orientation, so it is only kept for images that have alpha.
-    const int oriented = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
-    if (is_jpeg(bytes)) {
-      image = cv::imdecode(buffer, oriented);
-    } else {
-      image = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-      if (!image.empty() && image.channels() != 4) image = cv::imdecode(buffer, oriented);
+// OpenCV allocates an image's pixels from the size its header claims before it
+// decodes any pixel data, and its own limit (OPENCV_IO_MAX_IMAGE_PIXELS, 2^30
+// pixels) is read from the environment once, when the library is loaded. So a
+// 20-byte PNM header or a 156-byte JPEG header claiming 30000 x 30000 pixels
+// gets 2.7 GB allocated, and a PNG or JPEG that does hold that many pixels of
+// one colour compresses to a few megabytes (a decompression bomb), then costs
+// four times as much again in stylize's float copies. While an image is
+// decoded, every cv::Mat is allocated through this allocator, which refuses one
+// of more pixels than the decoding thread allows; other threads and all other
+// times are not limited.
+struct DecodeLimit {
+  int64_t max_pixels = 0;  // 0: no decode running on this thread
+  int64_t refused_rows = 0, refused_cols = 0;
+};
+thread_local DecodeLimit t_decode_limit;
+
+class LimitingAllocator : public cv::MatAllocator {
+ public:
+  cv::UMatData* allocate(int dims, const int* sizes, int type, void* data, size_t* step, cv::AccessFlag flags,
+                         cv::UMatUsageFlags usage) const override {
+    DecodeLimit& limit = t_decode_limit;
+    if (data == nullptr && limit.max_pixels > 0) {
+      int64_t pixels = 1;  // saturates at INT64_MAX
+      for (int i = 0; i < dims; ++i) {
+        const int64_t size = std::max(sizes[i], 0);
+        pixels = size != 0 && pixels > INT64_MAX / size ? INT64_MAX : pixels * size;
+      }
+      if (pixels > limit.max_pixels) {
+        limit.refused_rows = dims >= 1 ? sizes[0] : 0;
+        limit.refused_cols = dims >= 2 ? sizes[1] : 1;
+        CV_Error(cv::Error::StsNoMem, "image larger than stylize's limit");
+      }
     }
-  } catch (const cv::Exception& e) {
-    throw ImageError("cannot read " + what + ": the image data is corrupt (" + e.err + ")");
+    return cv::Mat::getStdAllocator()->allocate(dims, sizes, type, data, step, flags, usage);
+  }
+  bool allocate(cv::UMatData* data, cv::AccessFlag flags, cv::UMatUsageFlags usage) const override {
+    return cv::Mat::getStdAllocator()->allocate(data, flags, usage);
+  }
+  void deallocate(cv::UMatData* data) const override { cv::Mat::getStdAllocator()->deallocate(data); }
+};
+
+// Limits the cv::Mat allocations of this thread to `max_pixels` while in scope.
+class ScopedDecodeLimit {
+ public:
+  explicit ScopedDecodeLimit(int64_t max_pixels) {
+    // Never destroyed: OpenCV uses it as its default allocator until exit.
+    static std::once_flag installed;
+    std::call_once(installed, [] { cv::Mat::setDefaultAllocator(new LimitingAllocator()); });
+    t_decode_limit = DecodeLimit{std::max<int64_t>(max_pixels, 1), 0, 0};
+  }
+  ~ScopedDecodeLimit() { t_decode_limit = DecodeLimit{}; }
+  ScopedDecodeLimit(const ScopedDecodeLimit&) = delete;
+  ScopedDecodeLimit& operator=(const ScopedDecodeLimit&) = delete;
+  // Throws the ImageError for an image refused as too large, if one was.
+  void check(const std::string& what) const {
+    const DecodeLimit& limit = t_decode_limit;
+    if (limit.refused_rows == 0 && limit.refused_cols == 0) return;
+    throw too_large(what, std::to_string(limit.refused_cols) + " x " + std::to_string(limit.refused_rows) + " pixels");
+  }
+  ImageError too_large(const std::string& what, const std::string& size) const {
+    char megapixels[64];
+    std::snprintf(megapixels, sizeof megapixels, "%.1f", static_cast<double>(t_decode_limit.max_pixels) / 1e6);
+    return ImageError("cannot read " + what + ": it is too large (" + size + "; stylize reads images of up to " +
+                      megapixels + " megapixels); scale it down first");
+  }
+};
+
+bool has_at(const std::string& bytes, size_t at, const char* text, size_t length) {
+  return bytes.size() >= at + length && std::memcmp(bytes.data() + at, text, length) == 0;
+}
+
+// Whether OpenCV 4.6 may choose, by this signature, one of its decoders that
+// read only from a file: Radiance HDR, PFM, Sun raster, OpenEXR, DICOM (GDCM),
+// NITF and DTED (GDAL). For those, cv::imdecode writes the bytes to a temporary
+// file in /tmp and leaves it there when decoding fails with an exception (found
+// by fuzz_image: a 109-byte Sun raster file; malformed PFM headers do the same).
+// The test is looser than OpenCV's, so that no such input reaches cv::imdecode.
+bool needs_file(const std::string& b) {
+  return has_at(b, 0, "#?", 2) || (b.size() >= 2 && b[0] == 'P' && (b[1] == 'f' || b[1] == 'F')) ||
+         has_at(b, 0, "\x59\xa6\x6a\x95", 4) || has_at(b, 0, "\x76\x2f\x31\x01", 4) || has_at(b, 0, "NITF", 4) ||
+         has_at(b, 128, "DICM", 4) || has_at(b, 140, "DTED", 4);
+}
+
+// A copy of an encoded image in a directory of its own, removed with the object,
+// so that OpenCV reads it with cv::imread, which makes no temporary file.
+class TemporaryImageFile {
+ public:
+  TemporaryImageFile(const std::string& bytes, const std::string& what) {
+    std::error_code error;
+    std::string pattern = (fs::temp_directory_path(error) / "stylize-image-XXXXXX").string();
+    if (error || ::mkdtemp(pattern.data()) == nullptr) {
+      throw ImageError("cannot read " + what + ": cannot create a temporary file to decode it in (" +
+                       std::strerror(errno) + ")");
+    }
+    dir_ = pattern;
+    path_ = (dir_ / "image").string();
+    std::ofstream out(path_, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+      const std::string reason = std::strerror(errno);
+      remove();
+      throw ImageError("cannot read " + what + ": cannot write a temporary file to decode it in (" + reason + ")");
+    }
+  }
+  ~TemporaryImageFile() { remove(); }
+  TemporaryImageFile(const TemporaryImageFile&) = delete;
+  TemporaryImageFile& operator=(const TemporaryImageFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  void remove() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  fs::path dir_;
+  std::string path_;
+};
+
+// Decodes to a 3-channel float32 BGR image in [0, 1].
+cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels) {
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) {
+    throw ImageError("cannot read " + what + ": the file is larger than 2 GB");
+  }
+  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  std::unique_ptr<TemporaryImageFile> file;
+  if (needs_file(bytes)) file = std::make_unique<TemporaryImageFile>(bytes, what);
+  const auto decode = [&](int flags) { return file ? cv::imread(file->path(), flags) : cv::imdecode(buffer, flags); };
+  cv::Mat image;
+  {
+    const ScopedDecodeLimit limit(max_pixels);
+    try {
+      // IMREAD_COLOR applies EXIF orientation; IMREAD_UNCHANGED keeps alpha but
+      // ignores orientation, so it is only kept for images that have alpha.
+      const int oriented = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
+      if (is_jpeg(bytes)) {
+        image = decode(oriented);
+      } else {
+        image = decode(cv::IMREAD_UNCHANGED);
+        if (!image.empty() && image.channels() != 4) image = decode(oriented);
+      }
+    } catch (const cv::Exception& e) {
+      limit.check(what);
+      // OpenCV's own limits (OPENCV_IO_MAX_IMAGE_WIDTH, _HEIGHT, _PIXELS).
+      if (e.err.find("CV_IO_MAX_IMAGE") != std::string::npos) throw limit.too_large(what, "more than OpenCV accepts");
+      throw ImageError("cannot read " + what + ": the image data is corrupt (" + e.err + ")");
+    }
+    // OpenCV swallows exceptions thrown while a decoder reads pixel data.
+    limit.check(what);
   }
   if (image.empty() || image.cols < 1 || image.rows < 1) {
     throw ImageError("cannot read " + what +
@@ -112,8 +249,8 @@ cv::Mat resize_mat_longest_side(const cv::Mat& image, int longest_side) {
 
 }  // namespace
 
-torch::Tensor decode_image(const std::string& bytes, const std::string& display_name) {
-  return bgr_float_to_tensor(decode_to_bgr_float(bytes, display_name));
+torch::Tensor decode_image(const std::string& bytes, const std::string& display_name, int64_t max_pixels) {
+  return bgr_float_to_tensor(decode_to_bgr_float(bytes, display_name, max_pixels));
 }
 
 torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side) {
@@ -126,7 +263,7 @@ torch::Tensor load_image(const std::string& path, const std::string& role, int l
   std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   if (file.bad()) throw ImageError("cannot read " + what + ": read error");
   if (bytes.empty()) throw ImageError("cannot read " + what + ": the file is empty");
-  const cv::Mat image = resize_mat_longest_side(decode_to_bgr_float(bytes, what), longest_side);
+  const cv::Mat image = resize_mat_longest_side(decode_to_bgr_float(bytes, what, kMaxImagePixels), longest_side);
   return bgr_float_to_tensor(image);
 }
 

@@ -142,8 +142,15 @@ void SafetensorsReader::parse() {
     const auto& dtype = entry["dtype"];
     const auto& shape = entry["shape"];
     const auto& offsets = entry["data_offsets"];
-    if (!dtype.is_string() || dtype_size(dtype.get<std::string>()) == 0) {
-      throw WeightsError(bad + "has an unknown dtype " + dtype.dump());
+    if (!dtype.is_string()) {
+      // Not printed: dumping a hostile, deeply nested value recursed until the
+      // stack overflowed (a 400 KB header of nested arrays crashed stylize).
+      throw WeightsError(bad + "has a dtype that is not a string");
+    }
+    if (dtype_size(dtype.get<std::string>()) == 0) {
+      const std::string& name = dtype.get_ref<const std::string&>();
+      throw WeightsError(bad + "has an unknown dtype \"" + (name.size() <= 32 ? name : name.substr(0, 32) + "...") +
+                         "\"");
     }
     if (!shape.is_array() || !offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
         !offsets[1].is_number_unsigned()) {
@@ -152,12 +159,17 @@ void SafetensorsReader::parse() {
     TensorInfo info;
     info.dtype = dtype.get<std::string>();
     uint64_t numel = 1;
+    // The product of the nonzero dimensions: a zero dimension must not hide
+    // absurd ones after it (a shape [0, 2^64 - 1] was accepted and read back
+    // as the dimension -1).
+    uint64_t nonzero = 1;
     for (const auto& dim : shape) {
       if (!dim.is_number_unsigned()) throw WeightsError(bad + "has a negative or non-integer dimension");
       const uint64_t d = dim.get<uint64_t>();
-      if (d != 0 && numel > std::numeric_limits<uint64_t>::max() / 8 / d) {
+      if (d != 0 && nonzero > std::numeric_limits<uint64_t>::max() / 8 / d) {
         throw WeightsError(bad + "has a shape too large to be real");
       }
+      if (d != 0) nonzero *= d;
       numel *= d;
       info.shape.push_back(static_cast<int64_t>(d));
     }

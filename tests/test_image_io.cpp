@@ -122,6 +122,90 @@ TEST(ImageIo, ExplainsUnreadableFiles) {
   EXPECT_THROW(load_image(dir.file("truncated.png"), "style image"), ImageError);
 }
 
+void append_be32(std::string& bytes, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) bytes += static_cast<char>((v >> shift) & 0xff);
+}
+
+std::string png_chunk(const std::string& type, const std::string& data) {
+  std::string chunk;
+  append_be32(chunk, static_cast<uint32_t>(data.size()));
+  const std::string body = type + data;
+  uint32_t crc = 0xffffffffu;
+  for (const char c : body) {
+    crc ^= static_cast<unsigned char>(c);
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  chunk += body;
+  append_be32(chunk, ~crc);
+  return chunk;
+}
+
+// An 8-bit RGB PNG of the given size without pixel data (an empty zlib stream).
+std::string png_header(uint32_t width, uint32_t height) {
+  std::string ihdr;
+  append_be32(ihdr, width);
+  append_be32(ihdr, height);
+  ihdr += std::string("\x08\x02\0\0\0", 5);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) +
+         png_chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) + png_chunk("IEND", "");
+}
+
+void expect_too_large(const std::string& bytes, const std::string& needle) {
+  try {
+    decode_image(bytes, "huge image");
+    FAIL() << "expected ImageError for " << needle;
+  } catch (const ImageError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("huge image"), std::string::npos) << message;
+    EXPECT_NE(message.find("too large"), std::string::npos) << message;
+    EXPECT_NE(message.find(needle), std::string::npos) << message;
+  }
+}
+
+TEST(ImageIo, RefusesHugeImagesBeforeAllocatingThem) {
+  // Headers claiming 0.4 to 10 gigapixels: refused before their pixels are
+  // allocated (2.7 GB for the PNM), with a message saying so.
+  expect_too_large("P6\n30000 30000\n255\n" + std::string(12, '\0'), "30000 x 30000 pixels");
+  expect_too_large(png_header(30000, 30000), "30000 x 30000 pixels");
+  expect_too_large(png_header(100000, 100000), "more than OpenCV accepts");
+  expect_too_large("P7\nWIDTH 20000\nHEIGHT 20000\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n" + std::string(16, '\0'),
+                   "20000 x 20000 pixels");
+  // The limit is inclusive and applies to what is decoded, whatever the format.
+  TempDir dir;
+  save_image(test::pattern_image(5, 7, 0.5), dir.file("small.png"));
+  const std::string png = test::read_file(dir.file("small.png"));
+  EXPECT_EQ(decode_image(png, "small", 35).sizes(), (std::vector<int64_t>{1, 3, 5, 7}));
+  try {
+    decode_image(png, "small", 34);
+    FAIL() << "expected ImageError";
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find("7 x 5 pixels"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ImageIo, FormatsOpenCvReadsFromFilesLeaveNoTemporaryFile) {
+  // OpenCV decodes PFM, Radiance HDR and Sun raster only from a file: it wrote
+  // one in /tmp for them and left it behind when the header was malformed.
+  TempDir temp;
+  const test::ScopedEnv opencv_temp("OPENCV_TEMP_PATH", temp.path().string());
+  const test::ScopedEnv tmpdir("TMPDIR", temp.path().string());
+  std::string floats;
+  for (const float v : {1.0f, 0.5f, 0.0f, 0.25f, 0.75f, 1.0f}) floats.append(reinterpret_cast<const char*>(&v), 4);
+  const std::string pfm = "PF\n2 1\n-1.0\n" + floats;
+  const std::string hdr = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 2\n" + std::string("\x80\x40\x20\x81\x10\x20\x40\x80", 8);
+  const std::string sun = std::string("\x59\xa6\x6a\x95\0\0\0\x02\0\0\0\x01\0\0\0\x18\0\0\0\x06\0\0\0\x01\0\0\0\0\0\0\0\0", 32) +
+                          std::string("\x00\x00\xff\xff\x00\x00", 6);
+  for (const std::string& image : {pfm, hdr, sun}) {
+    EXPECT_EQ(decode_image(image, "file-only image").sizes(), (std::vector<int64_t>{1, 3, 1, 2})) << image.substr(0, 2);
+  }
+  EXPECT_NEAR(decode_image(pfm, "pfm")[0][0][0][0].item<float>(), 1.0f, 1e-6);
+  for (const std::string& broken : {std::string("Pf\n\xff\xff"), std::string("PF\n2 1\n-1.0\n"), std::string("#?RADIANCE\n"),
+                                    std::string("\x59\xa6\x6a\x95\xff\xff\xff\xff", 8)}) {
+    EXPECT_THROW(decode_image(broken, "broken image"), ImageError);
+  }
+  EXPECT_EQ(count_files(temp.path()), 0u);
+}
+
 TEST(ImageIo, RefusesUnwritableOutputsWithoutLeavingFiles) {
   TempDir dir;
   const torch::Tensor image = test::pattern_image(8, 8, 0.4);

@@ -78,6 +78,29 @@ TEST(Safetensors, RejectsMalformedFiles) {
                "too large");
 }
 
+TEST(Safetensors, RejectsHostileHeadersWithoutCrashing) {
+  const std::string four_bytes("\0\0\0\0", 4);
+  // A zero dimension used to hide absurd dimensions after it (read back as -1).
+  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", ""),
+               "too large");
+  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[0,2305843009213693952,8],"data_offsets":[0,0]}})", ""),
+               "too large");
+  // A deeply nested dtype used to be printed in the error, recursively, until
+  // the stack overflowed.
+  const std::string nested = std::string(200000, '[') + std::string(200000, ']');
+  expect_error(make_file(R"({"x":{"dtype":)" + nested + R"(,"shape":[1],"data_offsets":[0,4]}})", four_bytes),
+               "not a string");
+  // An unknown dtype is named, but not at any length.
+  expect_error(make_file(R"({"x":{"dtype":")" + std::string(100000, 'Q') + R"(","shape":[1],"data_offsets":[0,4]}})",
+                         four_bytes),
+               "unknown dtype \"QQQQ");
+  // Empty tensors are fine.
+  const SafetensorsReader reader = SafetensorsReader::from_bytes(
+      make_file(R"({"e":{"dtype":"F32","shape":[3,0,5],"data_offsets":[0,0]}})", ""), "e.safetensors");
+  EXPECT_EQ(reader.tensors().at("e").numel(), 0);
+  EXPECT_TRUE(reader.read_floats("e").empty());
+}
+
 TEST(Safetensors, RejectsATruncatedFile) {
   const std::string bytes = test::read_file(fixture("vgg19_tiny.safetensors"));
   ASSERT_GT(bytes.size(), 1000u);

@@ -2,6 +2,7 @@
 // In memory an image is a float32 tensor of shape (1, 3, H, W), RGB, in [0, 1].
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -9,14 +10,22 @@
 
 namespace stylize {
 
+// Largest image stylize decodes, in pixels (width x height): 2^27, about 134
+// megapixels (16384 x 8192). A file whose header claims more is refused with an
+// ImageError before memory is allocated for its pixels, so a small hostile
+// file (a decompression bomb) cannot exhaust memory.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 27;
+
 // Reads any format OpenCV decodes (8- or 16-bit, float, grayscale, with or
 // without alpha), applies EXIF orientation, flattens alpha over white, and
 // resizes so the longest side is `longest_side` pixels (0: keep the size).
 // `role` names the image in errors ("content image"). Throws ImageError.
 torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side = 0);
 
-// Decodes an encoded image held in memory (for tests and fuzzing). Throws ImageError.
-torch::Tensor decode_image(const std::string& bytes, const std::string& display_name);
+// Decodes an encoded image held in memory (for tests and fuzzing), refusing
+// images of more than `max_pixels` pixels. Throws ImageError.
+torch::Tensor decode_image(const std::string& bytes, const std::string& display_name,
+                           int64_t max_pixels = kMaxImagePixels);
 
 // Checks, before any work is done, that `path` can be written later: a known
 // image extension, an existing writable directory. Throws OutputError.
