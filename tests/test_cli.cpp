@@ -20,22 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 using test::TempDir;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
+using RunResult = test::CommandResult;
 
 RunResult run_stylize(const std::string& arguments, const std::string& prefix = "") {
-  const std::string command = prefix + " " + std::string(STYLIZE_BINARY) + " " + arguments + " 2>&1";
-  RunResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+  return test::run_command(prefix + " " + std::string(STYLIZE_BINARY) + " " + arguments);
 }
 
 class Cli : public ::testing::Test {
