@@ -206,6 +206,24 @@ TEST(ImageIo, FormatsOpenCvReadsFromFilesLeaveNoTemporaryFile) {
   EXPECT_EQ(count_files(temp.path()), 0u);
 }
 
+TEST(ImageIo, RefusesDicom) {
+  // GDCM, OpenCV's DICOM decoder, aborts the process on some malformed files.
+  std::string dicom = std::string(128, '\0') + "DICM" + std::string("\x02\x00\x00\x00UL\x04\x00", 8);
+  try {
+    decode_image(dicom, "scan");
+    FAIL() << "expected ImageError";
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find("DICOM images are not supported"), std::string::npos) << e.what();
+  }
+  // Other formats are not mistaken for it.
+  TempDir dir;
+  save_image(test::pattern_image(60, 60, 0.5), dir.file("big.bmp"));
+  std::string bmp = test::read_file(dir.file("big.bmp"));
+  ASSERT_GT(bmp.size(), 132u);
+  bmp.replace(128, 4, "DICM");
+  EXPECT_EQ(decode_image(bmp, "bmp").sizes(), (std::vector<int64_t>{1, 3, 60, 60}));
+}
+
 TEST(ImageIo, RefusesUnwritableOutputsWithoutLeavingFiles) {
   TempDir dir;
   const torch::Tensor image = test::pattern_image(8, 8, 0.4);
