@@ -10,6 +10,7 @@
 #include <torch/optim/lbfgs.h>
 
 #include "stylize/color.hpp"
+#include "stylize/cpu_allocator.hpp"
 #include "stylize/device.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/image_io.hpp"
@@ -372,6 +373,8 @@ Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tens
                                                 : m.optimize_lbfgs(start, targets, scaled);
     image = result.image;
     if (result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure) break;
+    // The next scale's blocks have other sizes: do not keep this scale's cached.
+    if (s + 1 < sizes.size()) release_cached_cpu_memory();
   }
   result.image = result.image.to(torch::kCPU);
   if (luminance) result.image = combine_luminance_and_chroma(result.image, content);

@@ -19,6 +19,7 @@
 
 #include "progress.hpp"
 #include "report.hpp"
+#include "stylize/cpu_allocator.hpp"
 #include "stylize/device.hpp"
 #include "stylize/engine.hpp"
 #include "stylize/errors.hpp"
@@ -263,6 +264,7 @@ void check_outputs(const std::vector<Job>& jobs, const stylize::Options& options
 
 int run(stylize::Options options, const CliSettings& settings) {
   const int threads = stylize::configure_threads(options.threads);
+  stylize::use_caching_cpu_allocator();
   if (options.content_path.empty()) {
     throw stylize::OptionError("no content image: give the photo to stylize with --content FILE");
   }
