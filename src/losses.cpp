@@ -2,6 +2,8 @@
 
 #include <torch/autograd.h>
 
+#include "matmul.hpp"
+
 namespace stylize {
 
 namespace {
@@ -17,32 +19,41 @@ torch::Tensor as_matrix(const torch::Tensor& f) {
   return is_channels_last(f) ? f.permute({0, 2, 3, 1}).reshape({n, locations, c}) : f.reshape({n, c, locations});
 }
 
-// G = M M^T / L computed in float32 whatever the features' dtype. The backward
-// pass, dM = (dG + dG^T) M / L, is one matrix product in the features' own
-// dtype and layout (bf16 on AMX is several times faster than fp32, and the
-// network's gradient is in that dtype anyway), and only the features, not a
-// float32 copy of them, are kept for it.
+// Matrix product on the CPU through oneDNN when it can, else torch::bmm (on float32 copies when `out` is float32).
+torch::Tensor bmm(const torch::Tensor& a, const torch::Tensor& b, torch::Dtype out) {
+  torch::Tensor product = cpu_bmm(a, b, out);
+  if (product.defined()) return product;
+  return torch::bmm(a.to(out), b.to(out));
+}
+
+// G = M M^T / L computed in float32 whatever the features' dtype (on the CPU
+// with oneDNN straight from the bf16 features, with float32 accumulation; else
+// from a float32 copy). The backward pass, dM = (dG + dG^T) M / L, is one
+// matrix product in the features' own dtype and layout (bf16 on AMX is several
+// times faster than fp32, and the network's gradient is in that dtype anyway),
+// and only the features, not a float32 copy of them, are kept for it.
 class GramFunction : public torch::autograd::Function<GramFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& features) {
     ctx->save_for_backward({features});
-    const torch::Tensor m = as_matrix(features).to(torch::kFloat32);
-    const double locations = static_cast<double>(features.size(2) * features.size(3));
-    return (is_channels_last(features) ? torch::bmm(m.transpose(1, 2), m) : torch::bmm(m, m.transpose(1, 2))) /
-           locations;
+    const torch::Tensor m = as_matrix(features);
+    const torch::Tensor rows = is_channels_last(features) ? m.transpose(1, 2) : m;  // (N, C, L)
+    return bmm(rows, rows.transpose(1, 2), torch::kFloat32)
+        .div_(static_cast<double>(features.size(2) * features.size(3)));
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     const torch::Tensor features = ctx->get_saved_variables()[0];
     const int64_t n = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
+    const torch::Dtype dtype = features.scalar_type();
     const torch::Tensor& g = grads[0];
-    const torch::Tensor s = ((g + g.transpose(1, 2)) / static_cast<double>(h * w)).to(features.scalar_type());
+    const torch::Tensor s = ((g + g.transpose(1, 2)) / static_cast<double>(h * w)).to(dtype);
     const torch::Tensor m = as_matrix(features);
     if (is_channels_last(features)) {
-      return {torch::bmm(m, s).view({n, h, w, c}).permute({0, 3, 1, 2})};
+      return {bmm(m, s, dtype).view({n, h, w, c}).permute({0, 3, 1, 2})};
     }
-    return {torch::bmm(s, m).view({n, c, h, w})};
+    return {bmm(s, m, dtype).view({n, c, h, w})};
   }
 };
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "matmul.hpp"
 #include "stylize/losses.hpp"
 #include "test_util.hpp"
 
@@ -29,6 +30,41 @@ TEST(Losses, GramMatrixIsTheSameForChannelsLastAndReducedPrecision) {
   const torch::Tensor bf16 = gram_matrix(features.to(torch::kBFloat16));
   EXPECT_EQ(bf16.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(torch::allclose(bf16, expected, 2e-2, 1e-2));
+}
+
+TEST(Losses, GramMatrixOfBf16FeaturesIsComputedInFloat32) {
+  // bf16 features are exact in float32; their Gram matrix must be their exact
+  // product up to float32 rounding (1e-6), not rounded to bf16 (4e-3).
+  for (const bool channels_last : {false, true}) {
+    torch::Tensor features = torch::rand({2, 64, 24, 20}).to(torch::kBFloat16);
+    if (channels_last) features = features.contiguous(torch::MemoryFormat::ChannelsLast);
+    const torch::Tensor m = features.to(torch::kFloat64).reshape({2, 64, 480});
+    const torch::Tensor exact = torch::bmm(m, m.transpose(1, 2)) / 480.0;
+    const torch::Tensor gram = gram_matrix(features);
+    EXPECT_EQ(gram.scalar_type(), torch::kFloat32);
+    const double error = ((gram.to(torch::kFloat64) - exact).abs().max() / exact.abs().max()).item<double>();
+    EXPECT_LT(error, 1e-5) << "channels_last " << channels_last;
+  }
+}
+
+TEST(Losses, OneDnnProductMatchesTorchOnStridedViews) {
+  if (!cpu_bmm_available()) GTEST_SKIP() << "built without oneDNN (STYLIZE_WITH_DNNL)";
+  const torch::Tensor x = torch::randn({3, 40, 24});
+  for (const torch::Dtype dtype : {torch::kFloat32, torch::kBFloat16}) {
+    const torch::Tensor a = x.to(dtype);
+    const torch::Tensor expected = torch::bmm(a.to(torch::kFloat32).transpose(1, 2), a.to(torch::kFloat32));
+    const torch::Tensor product = cpu_bmm(a.transpose(1, 2), a, torch::kFloat32);  // (3, 24, 24)
+    ASSERT_TRUE(product.defined());
+    EXPECT_EQ(product.scalar_type(), torch::kFloat32);
+    EXPECT_TRUE(torch::allclose(product, expected, 1e-5, 1e-4));
+    const torch::Tensor same_dtype = cpu_bmm(a, a.transpose(1, 2), dtype);  // (3, 40, 40)
+    EXPECT_EQ(same_dtype.scalar_type(), dtype);
+    EXPECT_TRUE(torch::allclose(same_dtype.to(torch::kFloat32),
+                                torch::bmm(a.to(torch::kFloat32), a.to(torch::kFloat32).transpose(1, 2)), 1e-2, 1e-1));
+  }
+  // What oneDNN does not take is left to torch::bmm.
+  EXPECT_FALSE(cpu_bmm(x.to(torch::kFloat64), x.to(torch::kFloat64).transpose(1, 2), torch::kFloat64).defined());
+  EXPECT_FALSE(cpu_bmm(x, x, torch::kFloat32).defined());  // shapes do not chain
 }
 
 TEST(Losses, GramGradientMatchesAutograd) {
