@@ -56,7 +56,9 @@ torch::Tensor match_luminance(const torch::Tensor& source, const torch::Tensor& 
 
 torch::Tensor combine_luminance_and_chroma(const torch::Tensor& luma, const torch::Tensor& color) {
   const torch::Tensor y = rgb_to_ycbcr(luma).narrow(1, 0, 1);
-  const torch::Tensor chroma = rgb_to_ycbcr(resize_to(color, luma.size(-2), luma.size(-1))).narrow(1, 1, 2);
+  const torch::Tensor chroma = rgb_to_ycbcr(resize_to(color, luma.size(-2), luma.size(-1)))
+                                   .narrow(1, 1, 2)
+                                   .expand({y.size(0), -1, -1, -1});  // one colour image for a batch of lumas
   return ycbcr_to_rgb(torch::cat({y, chroma}, 1)).clamp(0.0, 1.0);
 }
 

@@ -42,8 +42,8 @@ struct StopRequested {};
 
 }  // namespace
 
-LossValues Progress::values() const {
-  const torch::Tensor host = losses.detach().to(torch::kCPU, torch::kFloat64);
+LossValues Progress::values(int member) const {
+  const torch::Tensor host = losses.detach().view({-1, 4})[member].to(torch::kCPU, torch::kFloat64).contiguous();
   const double* v = host.data_ptr<double>();
   return {v[0], v[1], v[2], v[3]};
 }
@@ -63,8 +63,8 @@ struct Stylizer::Impl {
   std::vector<torch::Tensor> cached_content_targets;
 
   struct Targets {
-    std::vector<torch::Tensor> content;  // feature maps, float32
-    std::vector<torch::Tensor> grams;    // blended Gram matrices, float32
+    std::vector<torch::Tensor> content;  // feature maps (1, C, H, W), float32, shared by the batch
+    std::vector<torch::Tensor> grams;    // blended Gram matrices (B, C, C), float32: one per batch member
   };
 
   void check_size(const torch::Tensor& image, const std::string& what) const {
@@ -91,12 +91,26 @@ struct Stylizer::Impl {
     return targets;
   }
 
-  torch::Tensor initial_image(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const {
+  // The start image of each batch member (B, 3, H, W); members differ only
+  // with --init style (each member's first style).
+  torch::Tensor initial_image(const torch::Tensor& content, const std::vector<std::vector<torch::Tensor>>& members) const {
     const std::string& init = options.init;
-    if (init == "content") return content;
-    if (init == "noise") return torch::rand(content.sizes(), torch::kFloat32);
-    if (init == "style") return resize_to(styles.front(), content.size(-2), content.size(-1)).clamp(0.0, 1.0);
-    return resize_to(load_image(init, "init image"), content.size(-2), content.size(-1)).clamp(0.0, 1.0);
+    const int64_t batch = static_cast<int64_t>(members.size());
+    torch::Tensor one;
+    if (init == "content") {
+      one = content;
+    } else if (init == "noise") {
+      one = torch::rand(content.sizes(), torch::kFloat32);  // the same noise as a run of one
+    } else if (init == "style") {
+      std::vector<torch::Tensor> firsts;
+      for (const auto& styles : members) {
+        firsts.push_back(resize_to(styles.front(), content.size(-2), content.size(-1)).clamp(0.0, 1.0));
+      }
+      return torch::cat(firsts);
+    } else {
+      one = resize_to(load_image(init, "init image"), content.size(-2), content.size(-1)).clamp(0.0, 1.0);
+    }
+    return one.expand({batch, -1, -1, -1}).contiguous();
   }
 
   std::vector<torch::Tensor> style_targets(const std::vector<torch::Tensor>& styles, std::vector<double> blend) {
@@ -118,23 +132,53 @@ struct Stylizer::Impl {
     return grams;
   }
 
-  // (total, style, content, tv) of `image`, float32, on the device.
+  // (B, 4): (total, style, content, tv) of each member of `image`, float32, on the device.
   torch::Tensor losses(const torch::Tensor& image, const Targets& targets) {
     const auto features = net->forward(image);
-    torch::Tensor content = torch::zeros({}, image.options());
+    const int64_t batch = image.size(0);
+    const auto zeros = torch::zeros({batch}, image.options());
+    torch::Tensor content = zeros;
     for (size_t i = 0; i < content_count; ++i) {
       content = content + content_weights[i] * content_loss(features[i], targets.content[i]);
     }
-    torch::Tensor style = torch::zeros({}, image.options());
+    torch::Tensor style = zeros;
     for (size_t j = 0; j < targets.grams.size(); ++j) {
       style = style + style_weights[j] * style_loss(features[content_count + j], targets.grams[j]);
     }
     const torch::Tensor tv = options.tv_weight * total_variation(image, options.tv_norm);
-    return torch::stack({content + style + tv, style, content, tv});
+    return torch::stack({content + style + tv, style, content, tv}, 1);
   }
 
-  Result optimize_adam(torch::Tensor image, const Targets& targets, const ProgressCallback& callback);
-  Result optimize_lbfgs(torch::Tensor image, const Targets& targets, const ProgressCallback& callback);
+  // The longest side of each scale: the first must be large enough for the
+  // content and every style to reach the deepest layer.
+  std::vector<int> schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const {
+    const auto needed_factor = [&](const torch::Tensor& t) {
+      return static_cast<double>(net->min_input_side()) / std::min(t.size(-2), t.size(-1));
+    };
+    double min_factor = needed_factor(content);
+    for (const auto& style : styles) min_factor = std::max(min_factor, needed_factor(style));
+    const int final_size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
+    const int smallest_allowed = static_cast<int>(std::ceil(min_factor * final_size));
+    return scale_sizes(final_size, options.scales, options.min_size, smallest_allowed);
+  }
+
+  // One run over the scales for a batch of members, each with its own styles
+  // (blended by `blend` when a member has several). Members are independent:
+  // each gets exactly the updates it would get alone.
+  std::vector<Result> stylize(const torch::Tensor& content, const std::vector<std::vector<torch::Tensor>>& members,
+                              const std::vector<double>& blend, const torch::Tensor& init,
+                              const ProgressCallback& callback);
+
+  void check_memory(int64_t height, int64_t width, int64_t batch) const;
+
+  struct Outcome {
+    torch::Tensor image;   // (B, 3, H, W)
+    torch::Tensor losses;  // (B, 4) of the last iteration run, on the host
+    int iterations_done = 0;
+    StopReason stop_reason = StopReason::Finished;
+  };
+  Outcome optimize_adam(torch::Tensor image, const Targets& targets, const ProgressCallback& callback);
+  Outcome optimize_lbfgs(torch::Tensor image, const Targets& targets, const ProgressCallback& callback);
 };
 
 Stylizer::Stylizer(const Options& options, const VggWeights& weights) : impl_(std::make_unique<Impl>()) {
@@ -163,31 +207,34 @@ torch::Device Stylizer::device() const { return impl_->device; }
 Precision Stylizer::precision() const { return impl_->precision; }
 const Vgg19Features& Stylizer::network() const { return *impl_->net; }
 
-Result Stylizer::Impl::optimize_adam(torch::Tensor image, const Targets& targets, const ProgressCallback& callback) {
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, const Targets& targets,
+                                                      const ProgressCallback& callback) {
   image.requires_grad_(true);
   torch::optim::Adam optimizer(
       {image}, torch::optim::AdamOptions(options.lr).betas({options.beta1, options.beta2}).eps(options.eps));
   // fp16 gradients underflow for the tiny style-loss gradients: scale the loss
   // up for the backward pass and the gradient back down (dynamic loss scaling).
   double loss_scale = precision == Precision::Fp16 ? 65536.0 : 1.0;
-  Result result;
-  result.iterations_done = options.start_iteration;
+  Outcome outcome;
+  outcome.iterations_done = options.start_iteration;
+  torch::Tensor values;
   for (int iteration = options.start_iteration + 1; iteration <= options.iterations; ++iteration) {
     const auto start = Clock::now();
     optimizer.zero_grad();
-    const torch::Tensor values = losses(image, targets);
-    (values[0] * loss_scale).backward();
+    values = losses(image, targets);
+    // The members' losses are independent, so the gradient of their sum is each member's own.
+    const torch::Tensor total = values.select(1, 0).sum();
+    (total * loss_scale).backward();
     torch::Tensor& grad = image.mutable_grad();
     if (loss_scale != 1.0) grad.div_(loss_scale);
     // One host sync per step: never let a non-finite loss or gradient reach Adam's state.
-    if (!torch::isfinite(values[0]).item<bool>() || !torch::isfinite(grad).all().item<bool>()) {
-      if (loss_scale > 1.0 && torch::isfinite(values[0]).item<bool>()) {
+    if (!torch::isfinite(total).item<bool>() || !torch::isfinite(grad).all().item<bool>()) {
+      if (loss_scale > 1.0 && torch::isfinite(total).item<bool>()) {
         loss_scale /= 2;  // gradient overflowed in fp16: retry this iteration
         --iteration;
         continue;
       }
-      result.stop_reason = StopReason::NumericFailure;
-      result.last_losses = Progress{iteration, options.iterations, values.detach(), 0, {}}.values();
+      outcome.stop_reason = StopReason::NumericFailure;
       break;
     }
     optimizer.step();
@@ -195,21 +242,21 @@ Result Stylizer::Impl::optimize_adam(torch::Tensor image, const Targets& targets
       torch::NoGradGuard no_grad;
       image.clamp_(0.0, 1.0);
     }
-    result.iterations_done = iteration;
+    outcome.iterations_done = iteration;
     Progress progress{iteration, options.iterations, values.detach(),
                       std::chrono::duration<double>(Clock::now() - start).count(), image.detach()};
     if (callback && !callback(progress)) {
-      result.stop_reason = StopReason::Interrupted;
-      result.last_losses = progress.values();
+      outcome.stop_reason = StopReason::Interrupted;
       break;
     }
-    if (iteration == options.iterations) result.last_losses = progress.values();
   }
-  result.image = image.detach();
-  return result;
+  if (values.defined()) outcome.losses = values.detach().to(torch::kCPU);
+  outcome.image = image.detach();
+  return outcome;
 }
 
-Result Stylizer::Impl::optimize_lbfgs(torch::Tensor image, const Targets& targets, const ProgressCallback& callback) {
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(torch::Tensor image, const Targets& targets,
+                                                       const ProgressCallback& callback) {
   image.requires_grad_(true);
   // An iteration is one evaluation of the loss, as in the original Lua
   // neural-style; torch's L-BFGS with a strong Wolfe line search runs them all
@@ -221,7 +268,8 @@ Result Stylizer::Impl::optimize_lbfgs(torch::Tensor image, const Targets& target
                                              .tolerance_grad(1e-7)
                                              .tolerance_change(1e-9)
                                              .line_search_fn("strong_wolfe"));
-  Result result;
+  Outcome outcome;
+  outcome.iterations_done = options.start_iteration;
   int evaluations = 0;
   auto last = Clock::now();
   auto closure = [&]() -> torch::Tensor {
@@ -232,33 +280,33 @@ Result Stylizer::Impl::optimize_lbfgs(torch::Tensor image, const Targets& target
     }
     optimizer.zero_grad();
     const torch::Tensor values = losses(image, targets);
-    values[0].backward();
-    const int iteration = options.start_iteration + ++evaluations;
-    if (!torch::isfinite(values[0]).item<bool>() || !torch::isfinite(image.grad()).all().item<bool>()) {
-      result.stop_reason = StopReason::NumericFailure;
-      result.last_losses = Progress{iteration, options.iterations, values.detach(), 0, {}}.values();
+    const torch::Tensor total = values.select(1, 0).sum();
+    total.backward();
+    outcome.losses = values.detach().to(torch::kCPU);
+    if (!torch::isfinite(total).item<bool>() || !torch::isfinite(image.grad()).all().item<bool>()) {
+      outcome.stop_reason = StopReason::NumericFailure;
       throw StopRequested{};
     }
-    result.iterations_done = iteration;
+    const int iteration = options.start_iteration + ++evaluations;
+    outcome.iterations_done = iteration;
     const auto now = Clock::now();
     Progress progress{iteration, options.iterations, values.detach(),
                       std::chrono::duration<double>(now - last).count(), image.detach()};
     last = now;
-    result.last_losses = progress.values();
     if (callback && !callback(progress)) {
-      result.stop_reason = StopReason::Interrupted;
+      outcome.stop_reason = StopReason::Interrupted;
       throw StopRequested{};
     }
-    return values[0];
+    return total;
   };
   try {
     optimizer.step(closure);
-    if (result.iterations_done < options.iterations) result.stop_reason = StopReason::Converged;
+    if (outcome.iterations_done < options.iterations) outcome.stop_reason = StopReason::Converged;
   } catch (const StopRequested&) {
   }
   torch::NoGradGuard no_grad;
-  result.image = image.detach().clamp(0.0, 1.0);
-  return result;
+  outcome.image = image.detach().clamp(0.0, 1.0);
+  return outcome;
 }
 
 std::vector<int> scale_sizes(int final_size, int scales, int min_size, int smallest_allowed) {
@@ -274,7 +322,8 @@ std::vector<int> scale_sizes(int final_size, int scales, int min_size, int small
   return sizes;
 }
 
-double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype) {
+double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype,
+                             int64_t batch) {
   // Activation elements per input pixel of every layer output up to the
   // deepest (each block halves both sides), and the weights in both copies.
   const auto& names = vgg19_layer_names();
@@ -298,100 +347,140 @@ double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t w
   const double bytes_per_element = 1.1 * torch::elementSize(dtype) + 0.8;  // fitted, see README
   constexpr double kRuntimeBytes = 300.0 * (1 << 20);
   return kRuntimeBytes + weights * (4 + torch::elementSize(dtype)) +
-         1.25 * elements * static_cast<double>(height * width) * bytes_per_element;
+         1.25 * elements * static_cast<double>(batch * height * width) * bytes_per_element;
 }
 
 Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
                      const ProgressCallback& callback, const std::vector<double>& style_blend,
                      const torch::Tensor& init) {
-  Impl& m = *impl_;
-  const Options& o = m.options;
-  torch::manual_seed(o.seed);
   if (styles.empty()) throw OptionError("at least one style image is needed (--style)");
   if (!style_blend.empty() && style_blend.size() != styles.size()) {
     throw OptionError("--style-weights gives " + std::to_string(style_blend.size()) + " weights for " +
                       std::to_string(styles.size()) + " style images");
   }
+  return impl_->stylize(content, {styles}, style_blend, init, callback).front();
+}
+
+std::vector<Result> Stylizer::run_batch(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
+                                        const ProgressCallback& callback, const torch::Tensor& init) {
+  if (styles.empty()) throw OptionError("at least one style image is needed (--style)");
+  if (styles.size() > 1 && impl_->options.optimizer != OptimizerKind::Adam) {
+    throw OptionError("only Adam runs styles as one batch: L-BFGS's line search would couple them");
+  }
+  std::vector<std::vector<torch::Tensor>> members;
+  for (const auto& style : styles) members.push_back({style});
+  return impl_->stylize(content, members, {}, init, callback);
+}
+
+std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
+                                            const std::vector<std::vector<torch::Tensor>>& members,
+                                            const std::vector<double>& blend, const torch::Tensor& init,
+                                            const ProgressCallback& callback) {
+  const Options& o = options;
+  torch::manual_seed(o.seed);
   if (o.start_iteration > 0 && o.scales > 1) {
     throw OptionError("resuming is supported for single-scale runs only (--scales 1)");
   }
+  const int64_t batch = static_cast<int64_t>(members.size());
 
   // Colour preservation works on what the network sees: luminance only, or
   // styles recoloured to the content's palette.
   const bool luminance = o.preserve_colors == PreserveColors::Luminance;
-  std::vector<torch::Tensor> prepared_styles;
-  for (const auto& style : styles) {
-    if (luminance) {
-      prepared_styles.push_back(match_luminance(luminance_image(style), content));
-    } else if (o.preserve_colors == PreserveColors::Histogram) {
-      prepared_styles.push_back(match_color_statistics(style, content));
-    } else {
-      prepared_styles.push_back(style);
+  std::vector<std::vector<torch::Tensor>> prepared_members;
+  for (const auto& styles : members) {
+    std::vector<torch::Tensor> prepared;
+    for (const auto& style : styles) {
+      if (luminance) {
+        prepared.push_back(match_luminance(luminance_image(style), content));
+      } else if (o.preserve_colors == PreserveColors::Histogram) {
+        prepared.push_back(match_color_statistics(style, content));
+      } else {
+        prepared.push_back(style);
+      }
     }
+    prepared_members.push_back(prepared);
   }
   const torch::Tensor prepared_content = luminance ? luminance_image(content) : content;
-  torch::Tensor image = init.defined() ? resize_to(init, content.size(-2), content.size(-1)).clamp(0.0, 1.0)
-                                       : m.initial_image(content, styles);
+  torch::Tensor image = init.defined() ? resize_to(init, content.size(-2), content.size(-1))
+                                             .clamp(0.0, 1.0)
+                                             .expand({batch, -1, -1, -1})
+                                             .contiguous()
+                                       : initial_image(content, members);
   if (luminance) image = luminance_image(image);
 
   const int final_size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
-  check_memory(content.size(-2), content.size(-1));
-  // The first scale must be large enough for every image to reach the deepest layer.
-  const auto needed_factor = [&](const torch::Tensor& t) {
-    return static_cast<double>(m.net->min_input_side()) / std::min(t.size(-2), t.size(-1));
-  };
-  double min_factor = needed_factor(content);
-  for (const auto& style : styles) min_factor = std::max(min_factor, needed_factor(style));
-  const int smallest_allowed = static_cast<int>(std::ceil(min_factor * final_size));
-  const std::vector<int> sizes = scale_sizes(final_size, o.scales, o.min_size, smallest_allowed);
+  check_memory(content.size(-2), content.size(-1), batch);
+  const std::vector<int> sizes = schedule(content, members.front());
+  for (const auto& styles : members) {
+    if (schedule(content, styles) != sizes) {
+      throw OptionError("these styles need different coarse-to-fine sizes and cannot run as one batch");
+    }
+  }
 
-  Result result;
+  Outcome outcome;
   for (size_t s = 0; s < sizes.size(); ++s) {
     const double factor = static_cast<double>(sizes[s]) / final_size;
     const torch::Tensor content_s = resize_longest_side(prepared_content, sizes[s]);
-    m.check_size(content_s, "the content image at this scale");
-    std::vector<torch::Tensor> styles_s;
-    for (const auto& style : prepared_styles) {
-      const int longest = static_cast<int>(std::lround(std::max(style.size(-2), style.size(-1)) * factor));
-      styles_s.push_back(resize_longest_side(style, std::max(1, longest)));
-      m.check_size(styles_s.back(), "the style image at this scale");
+    check_size(content_s, "the content image at this scale");
+    Targets targets{content_targets(content, sizes[s], content_s), {}};
+    for (const auto& styles : prepared_members) {
+      std::vector<torch::Tensor> styles_s;
+      for (const auto& style : styles) {
+        const int longest = static_cast<int>(std::lround(std::max(style.size(-2), style.size(-1)) * factor));
+        styles_s.push_back(resize_longest_side(style, std::max(1, longest)));
+        check_size(styles_s.back(), "the style image at this scale");
+      }
+      const std::vector<torch::Tensor> grams = style_targets(styles_s, blend);
+      for (size_t j = 0; j < grams.size(); ++j) {
+        if (targets.grams.size() <= j) targets.grams.push_back(grams[j]);
+        else targets.grams[j] = torch::cat({targets.grams[j], grams[j]});
+      }
     }
-    const Impl::Targets targets{m.content_targets(content, sizes[s], content_s), m.style_targets(styles_s, style_blend)};
     const torch::Tensor start =
-        resize_to(image, content_s.size(-2), content_s.size(-1)).to(m.device, torch::kFloat32).clamp(0.0, 1.0).clone();
+        resize_to(image, content_s.size(-2), content_s.size(-1)).to(device, torch::kFloat32).clamp(0.0, 1.0).clone();
     ProgressCallback scaled;
     if (callback) {
       scaled = [&, s](const Progress& progress) {
         Progress with_scale = progress;
         with_scale.scale = static_cast<int>(s) + 1;
         with_scale.scales = static_cast<int>(sizes.size());
-        if (luminance) with_scale.image = combine_luminance_and_chroma(progress.image, content.to(m.device));
+        if (luminance) with_scale.image = combine_luminance_and_chroma(progress.image, content.to(device));
         return callback(with_scale);
       };
     }
-    result = o.optimizer == OptimizerKind::Adam ? m.optimize_adam(start, targets, scaled)
-                                                : m.optimize_lbfgs(start, targets, scaled);
-    image = result.image;
-    if (result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure) break;
+    outcome = o.optimizer == OptimizerKind::Adam ? optimize_adam(start, targets, scaled)
+                                                 : optimize_lbfgs(start, targets, scaled);
+    image = outcome.image;
+    if (outcome.stop_reason == StopReason::Interrupted || outcome.stop_reason == StopReason::NumericFailure) break;
     // The next scale's blocks have other sizes: do not keep this scale's cached.
     if (s + 1 < sizes.size()) release_cached_cpu_memory();
   }
-  result.image = result.image.to(torch::kCPU);
-  if (luminance) result.image = combine_luminance_and_chroma(result.image, content);
-  return result;
+  torch::Tensor images = outcome.image.to(torch::kCPU);
+  if (luminance) images = combine_luminance_and_chroma(images, content);
+  std::vector<Result> results;
+  for (int64_t b = 0; b < batch; ++b) {
+    Result result;
+    result.image = images.narrow(0, b, 1).contiguous();
+    result.iterations_done = outcome.iterations_done;
+    result.stop_reason = outcome.stop_reason;
+    if (outcome.losses.defined()) result.last_losses = Progress{0, 0, outcome.losses, 0, {}}.values(static_cast<int>(b));
+    results.push_back(result);
+  }
+  return results;
 }
 
-void Stylizer::check_memory(int64_t height, int64_t width) const {
-  const Impl& m = *impl_;
-  const double available = available_memory_bytes(m.device);
-  const torch::Dtype dtype = dtype_of(m.precision);
-  const double needed = estimate_memory_bytes(*m.net, height, width, dtype);
+void Stylizer::check_memory(int64_t height, int64_t width, int64_t batch) const { impl_->check_memory(height, width, batch); }
+
+void Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch) const {
+  const double available = available_memory_bytes(device);
+  const torch::Dtype dtype = dtype_of(precision);
+  const double needed = estimate_memory_bytes(*net, height, width, dtype, batch);
   if (available < 0 || needed <= available) return;
   // The largest longest side, in steps of 32 px, that fits.
   const int64_t longest = std::max(height, width);
   int64_t fits = 0;
   for (int64_t side = longest - 32; side >= 32; side -= 32) {
-    if (estimate_memory_bytes(*m.net, height * side / longest, width * side / longest, dtype) <= available) {
+    if (estimate_memory_bytes(*net, height * side / longest, width * side / longest, dtype, batch) <= available) {
       fits = side;
       break;
     }
@@ -403,10 +492,27 @@ void Stylizer::check_memory(int64_t height, int64_t width) const {
   };
   std::string advice = fits > 0 ? "; the largest size that fits is about --size " + std::to_string(fits)
                                 : "; even the smallest sizes do not fit";
-  if (m.precision == Precision::Fp32 && m.device.is_cpu() && cpu_has_fast_bf16()) advice += ", or use --precision bf16";
-  throw ResourceError("stylizing a " + std::to_string(width) + "x" + std::to_string(height) + " image on " +
-                      m.device.str() + " needs about " + gib(needed) + " of memory but only " + gib(available) +
-                      " is available" + advice);
+  if (batch > 1) advice += ", or use a smaller --batch";
+  if (precision == Precision::Fp32 && device.is_cpu() && cpu_has_fast_bf16()) advice += ", or use --precision bf16";
+  const std::string what = batch > 1 ? std::to_string(batch) + " images of " : "a ";
+  throw ResourceError("stylizing " + what + std::to_string(width) + "x" + std::to_string(height) + " image" +
+                      (batch > 1 ? "s" : "") + " on " + device.str() + " needs about " + gib(needed) +
+                      " of memory but only " + gib(available) + " is available" + advice);
+}
+
+std::vector<int> Stylizer::schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const {
+  return impl_->schedule(content, styles);
+}
+
+int Stylizer::batch_capacity(int64_t height, int64_t width, int limit) const {
+  const Impl& m = *impl_;
+  const double available = available_memory_bytes(m.device);
+  int fits = 1;
+  while (fits < limit && (available < 0 || estimate_memory_bytes(*m.net, height, width, dtype_of(m.precision),
+                                                                 fits + 1) <= available)) {
+    ++fits;
+  }
+  return fits;
 }
 
 LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& content,

@@ -69,11 +69,11 @@ torch::Tensor mse(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 torch::Tensor content_loss(const torch::Tensor& features, const torch::Tensor& target_features) {
-  return mse(features, target_features);
+  return (features.to(torch::kFloat32) - target_features.to(torch::kFloat32)).square().mean({1, 2, 3});
 }
 
 torch::Tensor style_loss(const torch::Tensor& features, const torch::Tensor& target_gram) {
-  return mse(gram_matrix(features), target_gram);
+  return (gram_matrix(features) - target_gram.to(torch::kFloat32)).square().mean({1, 2});
 }
 
 torch::Tensor total_variation(const torch::Tensor& image, TvNorm norm) {
@@ -81,8 +81,8 @@ torch::Tensor total_variation(const torch::Tensor& image, TvNorm norm) {
   const int64_t h = x.size(-2), w = x.size(-1);
   const torch::Tensor dy = x.narrow(-2, 1, h - 1) - x.narrow(-2, 0, h - 1);
   const torch::Tensor dx = x.narrow(-1, 1, w - 1) - x.narrow(-1, 0, w - 1);
-  if (norm == TvNorm::L1) return dy.abs().sum() + dx.abs().sum();
-  return dy.square().sum() + dx.square().sum();
+  if (norm == TvNorm::L1) return dy.abs().sum({1, 2, 3}) + dx.abs().sum({1, 2, 3});
+  return dy.square().sum({1, 2, 3}) + dx.square().sum({1, 2, 3});
 }
 
 }  // namespace stylize

@@ -118,6 +118,7 @@ void validate(const Options& o) {
     throw OptionError("--min-size must be between 0 (automatic) and --size, got " + std::to_string(o.min_size));
   }
   if (o.threads < 0) throw OptionError("--threads must be >= 0 (0: all cores)");
+  if (o.batch < 0) throw OptionError("--batch must be >= 0 (0: automatic)");
   if (o.print_every < 0) throw OptionError("--print-every must be >= 0 (0: never)");
   if (o.save_every < 0) throw OptionError("--save-every must be >= 0 (0: never)");
   validate_layers(o.content_layers, "--content-layers");

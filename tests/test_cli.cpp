@@ -161,14 +161,36 @@ TEST_F(CliFeatures, EachStyleEqualsSeparateRunsAndNamesByTemplate) {
   save_image(test::pattern_image(32, 32, 2.9), style2);
   const std::string base = "--content " + content + " --weights " + test::fixture("vgg19_tiny.safetensors") +
                            " --size 48 --iterations 3 --threads 1 -q ";
-  const RunResult batch = run_stylize(base + "--style " + style + " --style " + style2 + " --each-style" +
-                                      " --output-template " + dir.file("{content}-{style}-{n}.png"));
-  ASSERT_EQ(batch.exit_code, 0) << batch.output;
+  // --batch 1: one style after the other, so bit-identical to separate runs.
+  const RunResult each = run_stylize(base + "--style " + style + " --style " + style2 + " --each-style --batch 1" +
+                                     " --output-template " + dir.file("{content}-{style}-{n}.png"));
+  ASSERT_EQ(each.exit_code, 0) << each.output;
   const std::string first = dir.file("content-style-1.png"), second = dir.file("content-style2-2.png");
   ASSERT_TRUE(fs::exists(first));
   ASSERT_TRUE(fs::exists(second));
   ASSERT_EQ(run_stylize(base + "--style " + style2 + " -o " + dir.file("alone.png")).exit_code, 0);
-  EXPECT_EQ(test::read_file(second), test::read_file(dir.file("alone.png"))) << "batch runs must equal single runs";
+  EXPECT_EQ(test::read_file(second), test::read_file(dir.file("alone.png"))) << "each-style runs must equal single runs";
+}
+
+TEST_F(CliFeatures, BatchedStylesEqualSeparateRuns) {
+  const std::string style2 = dir.file("style2.png"), style3 = dir.file("style3.png");
+  save_image(test::pattern_image(32, 32, 2.9), style2);
+  save_image(test::pattern_image(40, 32, 1.3), style3);
+  const std::string base = "--content " + content + " --weights " + test::fixture("vgg19_tiny.safetensors") +
+                           " --size 48 --iterations 3 --threads 1 --print-every 3 ";
+  const RunResult batch = run_stylize(base + "--style " + style + " --style " + style2 + " --style " + style3 +
+                                      " --each-style --batch 3 --output-template " + dir.file("b_{style}.png"));
+  ASSERT_EQ(batch.exit_code, 0) << batch.output;
+  EXPECT_NE(batch.output.find("these 3 styles as one batch"), std::string::npos) << batch.output;
+  // One progress line per member, ending with its output's name.
+  EXPECT_NE(batch.output.find(" s/it  b_style3.png"), std::string::npos) << batch.output;
+  for (const std::string& s : {style, style2, style3}) {
+    ASSERT_EQ(run_stylize(base + "-q --style " + s + " -o " + dir.file("alone.png")).exit_code, 0);
+    const torch::Tensor batched = load_image(dir.file("b_" + fs::path(s).stem().string() + ".png"), "batched");
+    const torch::Tensor alone = load_image(dir.file("alone.png"), "alone");
+    // Batched convolutions round differently; at most one 8-bit level apart.
+    EXPECT_LE((batched - alone).abs().max().item<float>(), 1.01f / 255) << s;
+  }
 }
 
 TEST_F(CliFeatures, StyleFolderGivesOneOutputPerStyle) {

@@ -160,7 +160,7 @@ TEST(Engine, CoarseToFineEndsAtTheContentSize) {
 TEST(Engine, Bf16StaysCloseToFp32) {
   Options options = tiny_options();
   options.content_weight = 10;
-  options.lr = 0.01;
+  options.lr = 1e-2;
   options.iterations = 100;
   const torch::Tensor content = test::pattern_image(64, 64, 0.3);
   const torch::Tensor style = test::pattern_image(64, 64, 1.9);
@@ -197,6 +197,100 @@ TEST(Engine, BlendingAStyleWithItselfChangesNothing) {
   // A different second style does change the result.
   const Result mixed = stylizer.run(content, {style, content}, {}, {0.5, 0.5});
   EXPECT_GT((one.image - mixed.image).abs().max().item<float>(), 1e-3f);
+}
+
+// Each member of a batch ends where a run with its style alone ends, up to
+// rounding: batched convolutions sum in another order (3e-8 after one update
+// here). The runs are kept short because these tiny-network runs amplify
+// rounding differences chaotically (to 1e-2 after 8 updates, the same in two
+// unbatched runs whose learning rates differ by 1e-4 relative; see
+// Bf16StaysCloseToFp32).
+void expect_batch_matches_separate_runs(Options options) {
+  // The L1 total variation's gradient is a sign, which turns rounding-level
+  // differences into visible ones; L2 keeps the comparison smooth.
+  options.tv_norm = TvNorm::L2;
+  const torch::Tensor content = test::pattern_image(32, 40, 0.1);
+  const std::vector<torch::Tensor> styles = {test::pattern_image(32, 32, 2.0), test::pattern_image(48, 32, 0.7),
+                                             test::pattern_image(40, 40, 3.1)};
+  Stylizer stylizer(options, tiny_weights());
+  ASSERT_EQ(stylizer.schedule(content, {styles[0]}), stylizer.schedule(content, {styles[1]}));
+  int calls = 0;
+  const std::vector<Result> batch = stylizer.run_batch(content, styles, [&](const Progress& p) {
+    EXPECT_EQ(p.losses.size(0), 3);
+    EXPECT_EQ(p.image.size(0), 3);
+    ++calls;
+    return true;
+  });
+  EXPECT_EQ(calls, options.iterations * options.scales);
+  ASSERT_EQ(batch.size(), styles.size());
+  for (size_t i = 0; i < styles.size(); ++i) {
+    const Result alone = stylizer.run(content, {styles[i]});
+    EXPECT_EQ(batch[i].image.sizes(), alone.image.sizes());
+    EXPECT_LT((batch[i].image - alone.image).abs().max().item<float>(), 1e-5f) << "style " << i;
+    EXPECT_NEAR(batch[i].last_losses.total, alone.last_losses.total, 1e-5 * alone.last_losses.total) << "style " << i;
+    EXPECT_EQ(batch[i].iterations_done, alone.iterations_done);
+  }
+  // The members really differ.
+  EXPECT_GT((batch[0].image - batch[1].image).abs().max().item<float>(), 1e-3f);
+}
+
+TEST(Engine, BatchOfStylesMatchesSeparateRuns) {
+  Options options = tiny_options();
+  options.iterations = 2;
+  options.style_weight = 1e4;
+  expect_batch_matches_separate_runs(options);
+}
+
+TEST(Engine, BatchMatchesSeparateRunsWithNoiseLuminanceAndScales) {
+  Options options = tiny_options();
+  options.iterations = 2;
+  options.style_weight = 1e4;
+  options.init = "noise";
+  options.preserve_colors = PreserveColors::Luminance;
+  options.scales = 2;
+  options.min_size = 20;
+  expect_batch_matches_separate_runs(options);
+}
+
+TEST(Engine, BatchMembersGetTheirOwnGradientScale) {
+  // Adam with a huge epsilon steps in proportion to the gradient, so a member
+  // whose gradient the batch scaled (say, a mean over members instead of a
+  // sum) would move less than alone. A content-dominated run from noise keeps
+  // the gradient well-conditioned (style gradients amplify rounding here).
+  Options options = tiny_options();
+  options.iterations = 1;
+  options.eps = 1e3;
+  options.lr = 1e-2;
+  options.init = "noise";
+  options.tv_norm = TvNorm::L2;
+  const torch::Tensor content = test::pattern_image(32, 32, 0.1);
+  const torch::Tensor style = test::pattern_image(32, 32, 2.0);
+  Stylizer stylizer(options, tiny_weights());
+  const Result alone = stylizer.run(content, {style});
+  const std::vector<Result> batch = stylizer.run_batch(content, {style, content, style});
+  // One update moves pixels by up to 1e-2; a batch-scaled gradient changes that by 3e-3, rounding by 3e-6.
+  EXPECT_LT((batch[0].image - alone.image).abs().max().item<float>(), 1e-4f);
+  EXPECT_LT((batch[2].image - alone.image).abs().max().item<float>(), 1e-4f);
+}
+
+TEST(Engine, BatchRefusesStylesWithDifferentSchedules) {
+  Options options = tiny_options();
+  options.scales = 2;
+  options.min_size = 16;
+  Stylizer stylizer(options, tiny_weights());
+  const torch::Tensor content = test::pattern_image(32, 32, 0.1);
+  // A narrow style raises the first scale so that it still reaches the deepest layer.
+  const torch::Tensor wide = test::pattern_image(32, 32, 2.0), narrow = test::pattern_image(48, 20, 0.7);
+  ASSERT_NE(stylizer.schedule(content, {wide}), stylizer.schedule(content, {narrow}));
+  EXPECT_THROW(stylizer.run_batch(content, {wide, narrow}), OptionError);
+}
+
+TEST(Engine, BatchNeedsAdam) {
+  Options options = tiny_options();
+  options.optimizer = OptimizerKind::Lbfgs;
+  Stylizer stylizer(options, tiny_weights());
+  const torch::Tensor image = test::pattern_image(32, 32, 0.1);
+  EXPECT_THROW(stylizer.run_batch(image, {image, image}), OptionError);
 }
 
 TEST(Engine, RefusesImagesTooSmallForTheLayers) {

@@ -104,9 +104,27 @@ TEST(Losses, TotalVariation) {
   EXPECT_FLOAT_EQ(total_variation(torch::full({1, 3, 4, 4}, 0.3f)).item<float>(), 0.f);
 }
 
+TEST(Losses, AreGivenPerBatchMember) {
+  const torch::Tensor a = torch::rand({1, 4, 6, 5}), b = torch::rand({1, 4, 6, 5}) * 2;
+  const torch::Tensor batch = torch::cat({a, b});
+  const torch::Tensor target = torch::rand({1, 4, 6, 5});
+  const torch::Tensor grams = torch::cat({gram_matrix(b), gram_matrix(a)});  // one target per member
+  const torch::Tensor content = content_loss(batch, target);
+  const torch::Tensor style = style_loss(batch, grams);
+  const torch::Tensor tv = total_variation(batch);
+  ASSERT_EQ(content.sizes(), (std::vector<int64_t>{2}));
+  ASSERT_EQ(style.sizes(), (std::vector<int64_t>{2}));
+  ASSERT_EQ(tv.sizes(), (std::vector<int64_t>{2}));
+  EXPECT_FLOAT_EQ(content[0].item<float>(), content_loss(a, target).item<float>());
+  EXPECT_FLOAT_EQ(content[1].item<float>(), content_loss(b, target).item<float>());
+  EXPECT_FLOAT_EQ(style[0].item<float>(), style_loss(a, gram_matrix(b)).item<float>());
+  EXPECT_FLOAT_EQ(style[1].item<float>(), style_loss(b, gram_matrix(a)).item<float>());
+  EXPECT_FLOAT_EQ(tv[1].item<float>(), total_variation(b).item<float>());
+}
+
 TEST(Losses, AreDifferentiable) {
   const torch::Tensor image = torch::rand({1, 3, 8, 8}, torch::requires_grad());
-  (total_variation(image) + style_loss(image, torch::zeros({1, 3, 3}))).backward();
+  (total_variation(image) + style_loss(image, torch::zeros({1, 3, 3}))).sum().backward();
   ASSERT_TRUE(image.grad().defined());
   EXPECT_GT(image.grad().abs().sum().item<float>(), 0.f);
 }

@@ -25,16 +25,16 @@ struct Progress {
   int iteration = 0;   // 1-based
   int iterations = 0;  // iterations of this run
   // The losses of the image this iteration started from (before its update):
-  // a 4-element float32 tensor (total, style, content, tv) left on the device;
-  // values() copies it to the host.
+  // a (B, 4) float32 tensor, a row (total, style, content, tv) per batch member
+  // (B = 1 for run()), left on the device; values() copies a row to the host.
   torch::Tensor losses;
   double seconds = 0;  // wall time of this iteration
-  // The image after this iteration's update: (1, 3, H, W), float32, in [0, 1].
+  // The images after this iteration's update: (B, 3, H, W), float32, in [0, 1].
   torch::Tensor image;
   int scale = 1;   // 1-based scale of a coarse-to-fine run
   int scales = 1;
 
-  LossValues values() const;
+  LossValues values(int member = 0) const;
 };
 
 // Called after every iteration; return false to stop the run early.
@@ -61,9 +61,10 @@ std::vector<int> scale_sizes(int final_size, int scales, int min_size, int small
 
 // Rough peak memory, in bytes, of optimizing an image of height x width with
 // `net` in `dtype`: saved activations and gradients of every layer up to the
-// deepest one, plus the runtime and weights. Calibrated on CPU peak RSS
-// measurements at 128-512 px (README, "Memory").
-double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype);
+// deepest one (for each of `batch` images), plus the runtime and weights.
+// Calibrated on CPU peak RSS measurements at 128-1024 px (README, "Memory").
+double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype,
+                             int64_t batch = 1);
 
 class Stylizer {
  public:
@@ -86,14 +87,29 @@ class Stylizer {
              const ProgressCallback& callback = {}, const std::vector<double>& style_blend = {},
              const torch::Tensor& init = {});
 
+  // Stylizes `content` with each style separately, as one batch: every member
+  // gets exactly the updates a run() with that style alone would get (same
+  // seed, same start), but the network runs once per iteration for all of
+  // them. Adam only, and the styles must share one schedule() (else OptionError).
+  // Progress reports (B, 4) losses and (B, 3, H, W) images; one Result per style.
+  std::vector<Result> run_batch(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
+                                const ProgressCallback& callback = {}, const torch::Tensor& init = {});
+
+  // The longest side of each scale run() uses for `content` with `styles`
+  // (one size unless Options::scales > 1). Styles batched together must share it.
+  std::vector<int> schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const;
+
+  // How many images of height x width fit in one batch by the memory
+  // estimate, from 1 up to `limit`.
+  int batch_capacity(int64_t height, int64_t width, int limit) const;
 
   // Losses of `image` against the targets of `content` and `styles`, without
   // optimizing (used by tests and tools).
   LossValues evaluate(const torch::Tensor& image, const torch::Tensor& content,
                       const std::vector<torch::Tensor>& styles);
 
-  // Throws ResourceError when an image of height x width would not fit in memory.
-  void check_memory(int64_t height, int64_t width) const;
+  // Throws ResourceError when `batch` images of height x width would not fit in memory.
+  void check_memory(int64_t height, int64_t width, int64_t batch = 1) const;
 
   torch::Device device() const;
   Precision precision() const;

@@ -81,6 +81,12 @@ struct Options {
   int save_every = 0;     // 0: never
   bool each_style = false;  // one output per style image instead of one blended output
   std::string output_template = "{content}_{style}.png";  // with each_style; also {n}
+  // With each_style and Adam: how many styles run as one batch (the network
+  // runs once per iteration for all of them). 0: automatic, as many as fit in
+  // memory on CUDA (at most 16); on the CPU up to 4 for images of at most
+  // 200x200 pixels (measured: 1.9x faster per image at 128x96 px, only 1.05x
+  // at 256x192 px, where two cores are already busy), else 1.
+  int batch = 0;
   std::string report_path;  // JSON report of the run
   std::string plot_path;    // loss curves as an image
   std::string sheet_path;   // contact sheet of inputs and results

@@ -237,6 +237,39 @@ std::vector<Job> make_jobs(const stylize::Options& options) {
   return jobs;
 }
 
+// Consecutive jobs that run as one batch. Only one-style jobs (--each-style)
+// with Adam batch, up to --batch of them (automatic: see Options::batch) and as
+// many as the memory estimate allows, and only styles that share a
+// coarse-to-fine schedule.
+std::vector<std::vector<size_t>> group_jobs(const std::vector<Job>& jobs, const stylize::Options& options,
+                                            const stylize::Stylizer& stylizer, const torch::Tensor& content,
+                                            const std::vector<torch::Tensor>& styles, bool resuming) {
+  int size = 1;
+  if (options.each_style && options.optimizer == stylize::OptimizerKind::Adam && !resuming && jobs.size() > 1) {
+    const int64_t h = content.size(2), w = content.size(3);
+    int wanted = options.batch;
+    if (wanted == 0) wanted = stylizer.device().is_cuda() ? 16 : (h * w <= 200 * 200 ? 4 : 1);
+    wanted = std::min<int>(wanted, static_cast<int>(jobs.size()));
+    size = stylizer.batch_capacity(h, w, wanted);
+    if (options.batch > 1 && size < wanted) {
+      spdlog::warn("--batch {}: only {} images of {}x{} fit in memory at once; running {} at a time", options.batch,
+                   size, w, h, size);
+    }
+  }
+  std::vector<std::vector<size_t>> groups;
+  std::vector<int> group_schedule;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const std::vector<int> schedule = size > 1 ? stylizer.schedule(content, {styles[jobs[j].styles.front()]})
+                                               : std::vector<int>{};
+    if (groups.empty() || static_cast<int>(groups.back().size()) >= size || schedule != group_schedule) {
+      groups.emplace_back();
+      group_schedule = schedule;
+    }
+    groups.back().push_back(j);
+  }
+  return groups;
+}
+
 void check_outputs(const std::vector<Job>& jobs, const stylize::Options& options) {
   std::vector<std::string> inputs = options.style_paths;
   inputs.push_back(options.content_path);
@@ -305,25 +338,33 @@ int run(stylize::Options options, const CliSettings& settings) {
   for (const auto& path : options.style_paths) styles.push_back(stylize::load_image(path, "style image", style_size));
 
   ProgressPrinter printer(options.print_every, settings.quiet);
-  std::vector<RunRecord> records;
-  std::vector<torch::Tensor> results;
   int exit_code = kOk;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  for (const Job& job : jobs) {
-    std::vector<torch::Tensor> job_styles;
-    std::vector<std::string> job_style_paths;
+  const std::vector<std::vector<size_t>> groups =
+      group_jobs(jobs, options, stylizer, content, styles, !settings.resume.empty());
+  std::vector<RunRecord> records(jobs.size());
+  std::vector<torch::Tensor> results(jobs.size());
+  size_t jobs_done = 0;
+  for (const auto& group : groups) {
+    std::vector<torch::Tensor> group_styles;  // with --each-style: one per member
+    std::vector<std::string> labels;
     std::vector<double> blend;
-    for (size_t i : job.styles) {
-      job_styles.push_back(styles[i]);
-      job_style_paths.push_back(options.style_paths[i]);
-      if (!options.style_blend.empty() && !options.each_style) blend.push_back(options.style_blend[i]);
+    for (size_t j : group) {
+      const Job& job = jobs[j];
+      std::vector<std::string> job_style_paths;
+      for (size_t i : job.styles) {
+        group_styles.push_back(styles[i]);
+        job_style_paths.push_back(options.style_paths[i]);
+        if (!options.style_blend.empty() && !options.each_style) blend.push_back(options.style_blend[i]);
+      }
+      spdlog::info("stylizing {} ({}x{}) with {}: {} iterations -> {}", options.content_path, content.size(3),
+                   content.size(2), fmt::join(job_style_paths, ", "), options.iterations, job.output);
+      records[j].output = job.output;
+      records[j].styles = job_style_paths;
+      labels.push_back(jobs.size() > 1 ? job.label : "");
     }
-    spdlog::info("stylizing {} ({}x{}) with {}: {} iterations -> {}", options.content_path, content.size(3),
-                 content.size(2), fmt::join(job_style_paths, ", "), options.iterations, job.output);
-    RunRecord record;
-    record.output = job.output;
-    record.styles = job_style_paths;
+    if (group.size() > 1) spdlog::info("running these {} styles as one batch", group.size());
     const bool keep_history = !options.report_path.empty() || !options.plot_path.empty();
     const auto started = std::chrono::steady_clock::now();
     const auto callback = [&](const stylize::Progress& p) {
@@ -331,50 +372,60 @@ int run(stylize::Options options, const CliSettings& settings) {
         printer.clear_bar();
         spdlog::info("scale {}/{}: {}x{}", p.scale, p.scales, p.image.size(3), p.image.size(2));
       }
-      printer.update(p, jobs.size() > 1 ? job.label : "");
-      if (keep_history) record.iterations.push_back({p.scale, p.iteration, p.values(), p.seconds});
+      printer.update(p, labels);
       const bool last = p.iteration == p.iterations;
-      if (options.save_every > 0 && p.iteration % options.save_every == 0 && !last) {
-        const std::string path = intermediate_path(job.output, p.iteration, p.scale, p.scales);
-        stylize::save_image(p.image, path);
-        if (p.scales == 1) write_checkpoint(path, p.iteration, options);
-        spdlog::debug("saved {}", path);
+      for (size_t m = 0; m < group.size(); ++m) {
+        if (keep_history) records[group[m]].iterations.push_back({p.scale, p.iteration, p.values(m), p.seconds});
+        if (options.save_every > 0 && p.iteration % options.save_every == 0 && !last) {
+          const std::string path = intermediate_path(jobs[group[m]].output, p.iteration, p.scale, p.scales);
+          stylize::save_image(p.image.narrow(0, m, 1), path);
+          if (p.scales == 1) write_checkpoint(path, p.iteration, options);
+          spdlog::debug("saved {}", path);
+        }
       }
       return g_signal.load() == 0;
     };
-    const stylize::Result result = stylizer.run(content, job_styles, callback, blend);
+    const std::vector<stylize::Result> group_results =
+        group.size() > 1 ? stylizer.run_batch(content, group_styles, callback)
+                         : std::vector<stylize::Result>{stylizer.run(content, group_styles, callback, blend)};
     printer.clear_bar();
-    stylize::save_image(result.image, job.output);
-    record.iterations_done = result.iterations_done;
-    record.stop_reason = stylize::cli::to_string(result.stop_reason);
-    record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    records.push_back(record);
-    results.push_back(result.image);
-
-    if (result.stop_reason == stylize::StopReason::Interrupted) {
-      write_checkpoint(job.output, result.iterations_done, options);
-      spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
-                   result.iterations_done, options.iterations, job.output, job.output);
-      exit_code = 128 + g_signal.load();
-      break;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    for (size_t m = 0; m < group.size(); ++m) {
+      const Job& job = jobs[group[m]];
+      const stylize::Result& result = group_results[m];
+      stylize::save_image(result.image, job.output);
+      RunRecord& record = records[group[m]];
+      record.iterations_done = result.iterations_done;
+      record.stop_reason = stylize::cli::to_string(result.stop_reason);
+      record.seconds = seconds;
+      results[group[m]] = result.image;
+      ++jobs_done;
+      if (result.stop_reason == stylize::StopReason::Interrupted) {
+        write_checkpoint(job.output, result.iterations_done, options);
+        spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
+                     result.iterations_done, options.iterations, job.output, job.output);
+        exit_code = 128 + g_signal.load();
+      } else if (result.stop_reason == stylize::StopReason::NumericFailure) {
+        spdlog::error(
+            "the loss became NaN or infinite at iteration {}; saved the last good image to {}. "
+            "Try a lower --lr or --style-weight, or --precision fp32",
+            result.iterations_done + 1, job.output);
+        exit_code = kNumericError;
+      } else {
+        std::error_code ignored;
+        fs::remove(checkpoint_path(job.output), ignored);  // a finished image needs no resume record
+        if (result.stop_reason == stylize::StopReason::Converged) {
+          spdlog::info("L-BFGS converged after {} of {} iterations; wrote {}", result.iterations_done,
+                       options.iterations, job.output);
+        } else {
+          spdlog::info("wrote {} ({:.1f} s)", job.output, record.seconds);
+        }
+      }
     }
-    if (result.stop_reason == stylize::StopReason::NumericFailure) {
-      spdlog::error(
-          "the loss became NaN or infinite at iteration {}; saved the last good image to {}. "
-          "Try a lower --lr or --style-weight, or --precision fp32",
-          result.iterations_done + 1, job.output);
-      exit_code = kNumericError;
-      break;
-    }
-    std::error_code ignored;
-    fs::remove(checkpoint_path(job.output), ignored);  // a finished image needs no resume record
-    if (result.stop_reason == stylize::StopReason::Converged) {
-      spdlog::info("L-BFGS converged after {} of {} iterations; wrote {}", result.iterations_done,
-                   options.iterations, job.output);
-    } else {
-      spdlog::info("wrote {} ({:.1f} s)", job.output, record.seconds);
-    }
+    if (exit_code != kOk) break;
   }
+  records.resize(jobs_done);
+  results.resize(jobs_done);
 
   if (!options.sheet_path.empty()) {
     std::vector<std::vector<stylize::SheetTile>> rows;
@@ -438,6 +489,9 @@ int main(int argc, char** argv) {
   app.add_option("--init", options.init, "Start image: content, noise, style, or the path of an image")
       ->group("Images");
   app.add_flag("--each-style", options.each_style, "One output per style image instead of one blend")
+      ->group("Batch");
+  app.add_option("--batch", options.batch,
+                 "With --each-style: styles optimized together as one batch (0: automatic; 1: one at a time)")
       ->group("Batch");
   app.add_option("--output-template", options.output_template,
                  "Output names with --each-style: {content}, {style} (file stems) and {n}")

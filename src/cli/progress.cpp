@@ -33,23 +33,29 @@ void ProgressPrinter::clear_bar() {
   bar_visible_ = false;
 }
 
-void ProgressPrinter::update(const Progress& p, const std::string& label) {
+void ProgressPrinter::update(const Progress& p, const std::string& label) { update(p, std::vector<std::string>{label}); }
+
+void ProgressPrinter::update(const Progress& p, const std::vector<std::string>& labels) {
   if (quiet_) return;
   interval_seconds_ += p.seconds;
   ++interval_iterations_;
   smoothed_seconds_ = smoothed_seconds_ == 0 ? p.seconds : 0.9 * smoothed_seconds_ + 0.1 * p.seconds;
   const bool last = p.iteration == p.iterations;
   if (print_every_ > 0 && (p.iteration % print_every_ == 0 || last)) {
-    const LossValues v = p.values();
     clear_bar();
-    // The documented, parseable shape: losses before this iteration's update.
-    std::printf("iter %d/%d  total %.2e  style %.2e  content %.2e  tv %.2e  %.2f s/it\n", p.iteration, p.iterations,
-                v.total, v.style, v.content, v.tv, interval_seconds_ / interval_iterations_);
+    for (size_t m = 0; m < labels.size(); ++m) {
+      const LossValues v = p.values(static_cast<int>(m));
+      // The documented, parseable shape: losses before this iteration's update
+      // (a batch member's line ends with its output's name).
+      std::printf("iter %d/%d  total %.2e  style %.2e  content %.2e  tv %.2e  %.2f s/it%s%s\n", p.iteration,
+                  p.iterations, v.total, v.style, v.content, v.tv, interval_seconds_ / interval_iterations_,
+                  labels.size() > 1 ? "  " : "", labels.size() > 1 ? labels[m].c_str() : "");
+    }
     std::fflush(stdout);
     interval_seconds_ = 0;
     interval_iterations_ = 0;
   }
-  if (bar_) draw_bar(p, label);
+  if (bar_) draw_bar(p, labels.size() > 1 ? std::to_string(labels.size()) + " styles" : labels.front());
 }
 
 void ProgressPrinter::draw_bar(const Progress& p, const std::string& label) {

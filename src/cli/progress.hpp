@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "stylize/engine.hpp"
 
@@ -17,6 +18,8 @@ class ProgressPrinter {
 
   // Called for every iteration of a run; `label` names the run in the bar.
   void update(const Progress& progress, const std::string& label);
+  // The same for a batch: one progress line per member, ending with its label.
+  void update(const Progress& progress, const std::vector<std::string>& labels);
   // Clears the bar (before other messages are printed, and at the end of a run).
   void clear_bar();
 
