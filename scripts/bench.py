@@ -69,9 +69,10 @@ def steady_seconds(report):
     return sum(steady) / len(steady)
 
 
-def reference(size, iterations):
+def reference(size, iterations, threads=0):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "reference_pytorch.py"), "--bench",
-                             "--size", str(size), "--iterations", str(iterations), "--weights", WEIGHTS],
+                             "--size", str(size), "--iterations", str(iterations), "--weights", WEIGHTS,
+                             "--threads", str(threads)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         return None
@@ -83,15 +84,23 @@ def has_cuda():
 
 
 def speed_table():
-    print(f"weights: {WEIGHTS_KIND}; threads: {os.cpu_count()}; each row one process, same machine, same run\n")
-    header = f"{'size':>6} {'setting':<22} {'s/it':>8} {'peak MiB':>9} {'vs PyTorch':>11}"
+    cores = os.cpu_count()
+    print(f"weights: {WEIGHTS_KIND}; {cores} cores; each row one process, same machine, same run")
+    print(f"ratios: seconds per iteration of the PyTorch eager reference with {cores} threads (x{cores}t) and with "
+          "1 thread, the default of Debian's PyTorch, as a plain script runs it (x1t)\n")
+    header = f"{'size':>6} {'setting':<26} {'s/it':>8} {'peak MiB':>9} {'x' + str(cores) + 't':>8} {'x1t':>8}"
     print(header)
     print("-" * len(header))
     cuda = has_cuda()
     for size in SIZES:
         n = ITERATIONS.get(size, 3)
-        ref = reference(size, n)
-        rows = [("pytorch eager fp32", ref["seconds_per_iteration"], ref["peak_rss_mib"])] if ref else []
+        ref = reference(size, n, cores)
+        plain = reference(size, min(n, 3), 1)
+        rows = []
+        if ref:
+            rows.append((f"pytorch eager fp32, {cores}t", ref["seconds_per_iteration"], ref["peak_rss_mib"]))
+        if plain:
+            rows.append(("pytorch eager fp32, 1t", plain["seconds_per_iteration"], plain["peak_rss_mib"]))
         for precision in ("fp32", "bf16"):
             report = stylize(size, precision, n)
             if report:
@@ -100,9 +109,12 @@ def speed_table():
             report = stylize(size, "auto", max(n, 20), device="cuda")
             if report:
                 rows.append(("stylize cuda auto", steady_seconds(report), report["peak_memory_mib"]))
+
+        def ratio(base, seconds):
+            return f"{base['seconds_per_iteration'] / seconds:7.2f}x" if base else "n/a"
+
         for name, seconds, peak in rows:
-            ratio = f"{ref['seconds_per_iteration'] / seconds:10.2f}x" if ref else "n/a"
-            print(f"{size:>6} {name:<22} {seconds:8.3f} {peak:9.0f} {ratio:>11}")
+            print(f"{size:>6} {name:<26} {seconds:8.3f} {peak:9.0f} {ratio(ref, seconds):>8} {ratio(plain, seconds):>8}")
         sys.stdout.flush()
 
 
