@@ -186,7 +186,12 @@ Stylizer::Stylizer(const Options& options, const VggWeights& weights) : impl_(st
   Impl& m = *impl_;
   m.options = options;
   m.device = resolve_device(options.device);
-  m.precision = resolve_precision(options.precision, m.device);
+  // L-BFGS's line search compares loss values, and a reduced-precision
+  // network's are flat below its rounding, where L-BFGS takes its first step
+  // (it then stops after a few evaluations): automatic precision is fp32 for it.
+  m.precision = options.optimizer == OptimizerKind::Lbfgs && options.precision == Precision::Auto
+                    ? resolve_precision(Precision::Fp32, m.device)
+                    : resolve_precision(options.precision, m.device);
   std::vector<std::string> outputs = layer_names(options.content_layers);
   m.content_count = outputs.size();
   for (const auto& name : layer_names(options.style_layers)) outputs.push_back(name);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "stylize/device.hpp"
 #include "stylize/engine.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/safetensors.hpp"
@@ -88,6 +89,7 @@ TEST(Engine, TwentyAdamStepsLowerTheLoss) {
                                      recorder.callback());
   ASSERT_EQ(recorder.losses.size(), 20u);
   EXPECT_EQ(result.iterations_done, 20);
+  for (auto& l : recorder.losses) printf("%g %g %g %g\n", l.total, l.style, l.content, l.tv);
   EXPECT_EQ(result.stop_reason, StopReason::Finished);
   EXPECT_LT(recorder.losses.back().total, 0.9 * recorder.losses.front().total);
   for (const auto& l : recorder.losses) EXPECT_NEAR(l.total, l.style + l.content + l.tv, 1e-6 * l.total);
@@ -109,6 +111,22 @@ TEST(Engine, LbfgsLowersTheLossAndStaysInRange) {
   EXPECT_LT(recorder.losses.back().total, 0.5 * recorder.losses.front().total);
   EXPECT_GE(result.image.min().item<float>(), 0.f);
   EXPECT_LE(result.image.max().item<float>(), 1.f);
+}
+
+TEST(Engine, LbfgsRunsInFp32UnlessAskedOtherwise) {
+  // L-BFGS's line search compares loss values; a bf16 network's are flat below
+  // its rounding (0.4%), where L-BFGS's first step lies, so a bf16 run
+  // "converges" after a few evaluations. Automatic precision picks fp32 for it.
+  Options options = tiny_options();
+  options.optimizer = OptimizerKind::Lbfgs;
+  options.precision = Precision::Auto;
+  EXPECT_EQ(Stylizer(options, tiny_weights()).precision(), Precision::Fp32);
+  options.precision = Precision::Bf16;
+  EXPECT_EQ(Stylizer(options, tiny_weights()).precision(), Precision::Bf16);
+  options.optimizer = OptimizerKind::Adam;
+  options.precision = Precision::Auto;
+  EXPECT_EQ(Stylizer(options, tiny_weights()).precision(),
+            cpu_has_fast_bf16() ? Precision::Bf16 : Precision::Fp32);
 }
 
 TEST(Engine, StopsWhenTheCallbackSaysSo) {
