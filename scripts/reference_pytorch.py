@@ -180,7 +180,8 @@ def bench(args):
     stylize(net, content, style, args.iterations, on_iteration=tick)
     steady = times[1:] if len(times) > 1 else times
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"size": args.size, "seconds_per_iteration": sum(steady) / len(steady),
+    # The median: robust to warm-up iterations and to bursts of load on a shared machine.
+    print(json.dumps({"size": args.size, "seconds_per_iteration": float(np.median(steady)),
                       "peak_rss_mib": round(peak_mib, 1), "threads": torch.get_num_threads()}))
 
 
