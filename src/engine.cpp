@@ -430,7 +430,8 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     const double factor = static_cast<double>(sizes[s]) / final_size;
     const torch::Tensor content_s = resize_longest_side(prepared_content, sizes[s]);
     check_size(content_s, "the content image at this scale");
-    Targets targets{content_targets(content, sizes[s], content_s), {}};
+    // Per style layer, the members' target Grams, stacked into (B, C, C).
+    std::vector<std::vector<torch::Tensor>> member_grams;
     for (const auto& styles : prepared_members) {
       std::vector<torch::Tensor> styles_s;
       for (const auto& style : styles) {
@@ -439,11 +440,11 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         check_size(styles_s.back(), "the style image at this scale");
       }
       const std::vector<torch::Tensor> grams = style_targets(styles_s, blend);
-      for (size_t j = 0; j < grams.size(); ++j) {
-        if (targets.grams.size() <= j) targets.grams.push_back(grams[j]);
-        else targets.grams[j] = torch::cat({targets.grams[j], grams[j]});
-      }
+      member_grams.resize(grams.size());
+      for (size_t j = 0; j < grams.size(); ++j) member_grams[j].push_back(grams[j]);
     }
+    Targets targets{content_targets(content, sizes[s], content_s), {}};
+    for (const auto& grams : member_grams) targets.grams.push_back(torch::cat(grams));
     const torch::Tensor start =
         resize_to(image, content_s.size(-2), content_s.size(-1)).to(device, torch::kFloat32).clamp(0.0, 1.0).clone();
     ProgressCallback scaled;
