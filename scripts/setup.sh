@@ -40,7 +40,8 @@ fi
 
 # Extra configure options, e.g. CMAKE_ARGS="-DSTYLIZE_SANITIZE=ON" (scripts/test.sh --sanitize).
 read -r -a cmake_args <<< "${CMAKE_ARGS:-}"
-if [ ! -f "$build_dir/CMakeCache.txt" ] || [ ${#cmake_args[@]} -gt 0 ]; then
+# A configure that failed leaves CMakeCache.txt but no build.ninja: configure again then.
+if [ ! -f "$build_dir/build.ninja" ] || [ ${#cmake_args[@]} -gt 0 ]; then
   cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cmake_args[@]}"
 fi
 cmake --build "$build_dir"
