@@ -23,17 +23,12 @@
 #include <torch/nn/functional/upsampling.h>
 
 #include "stylize/errors.hpp"
+#include "stylize/io/icc_container.hpp"
 
 namespace stylize {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string lower_extension(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext;
-}
 
 bool is_jpeg(const std::string& bytes) {
   return bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
@@ -168,8 +163,9 @@ class TemporaryImageFile {
   std::string path_;
 };
 
-// Decodes to a 3-channel float32 BGR image in [0, 1].
-cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels) {
+// Decodes to a 3-channel float32 BGR image in [0, 1]; sets `bit_depth` to the
+// file's bits per channel (8, 16, or 32 for floating point).
+cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels, int& bit_depth) {
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {
     throw ImageError("cannot read " + what + ": the file is larger than 2 GB");
   }
@@ -209,10 +205,10 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
 
   double scale = 1.0;
   switch (image.depth()) {
-    case CV_8U: scale = 1.0 / 255.0; break;
-    case CV_16U: scale = 1.0 / 65535.0; break;
+    case CV_8U: scale = 1.0 / 255.0, bit_depth = 8; break;
+    case CV_16U: scale = 1.0 / 65535.0, bit_depth = 16; break;
     case CV_32F:
-    case CV_64F: scale = 1.0; break;
+    case CV_64F: scale = 1.0, bit_depth = 32; break;
     default:
       throw ImageError("cannot read " + what + ": unsupported pixel type (expected 8-bit, 16-bit or float)");
   }
@@ -259,13 +255,26 @@ cv::Mat resize_mat_longest_side(const cv::Mat& image, int longest_side) {
   return cv::min(cv::max(resized, 0.0), 1.0);
 }
 
-}  // namespace
-
-torch::Tensor decode_image(const std::string& bytes, const std::string& display_name, int64_t max_pixels) {
-  return bgr_float_to_tensor(decode_to_bgr_float(bytes, display_name, max_pixels));
+// Decodes, resizes, and converts to sRGB from the file's profile.
+DecodedImage decode(const std::string& bytes, const std::string& what, int64_t max_pixels, int longest_side) {
+  DecodedImage decoded;
+  const cv::Mat bgr = decode_to_bgr_float(bytes, what, max_pixels, decoded.bit_depth);
+  decoded.pixels = bgr_float_to_tensor(resize_mat_longest_side(bgr, longest_side));
+  apply_embedded_profile(bytes, what, decoded);
+  return decoded;
 }
 
-torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side) {
+}  // namespace
+
+DecodedImage read_image_bytes(const std::string& bytes, const std::string& display_name, int64_t max_pixels) {
+  return decode(bytes, display_name, max_pixels, 0);
+}
+
+torch::Tensor decode_image(const std::string& bytes, const std::string& display_name, int64_t max_pixels) {
+  return read_image_bytes(bytes, display_name, max_pixels).pixels;
+}
+
+DecodedImage read_image(const std::string& path, const std::string& role, int longest_side) {
   const std::string what = role + " '" + path + "'";
   std::error_code error;
   if (!fs::exists(path, error)) throw ImageError("cannot read " + what + ": file not found");
@@ -275,17 +284,19 @@ torch::Tensor load_image(const std::string& path, const std::string& role, int l
   std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   if (file.bad()) throw ImageError("cannot read " + what + ": read error");
   if (bytes.empty()) throw ImageError("cannot read " + what + ": the file is empty");
-  const cv::Mat image = resize_mat_longest_side(decode_to_bgr_float(bytes, what, kMaxImagePixels), longest_side);
-  return bgr_float_to_tensor(image);
+  return decode(bytes, what, kMaxImagePixels, longest_side);
+}
+
+torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side) {
+  return read_image(path, role, longest_side).pixels;
 }
 
 void check_output_path(const std::string& path) {
   if (path.empty()) throw OutputError("the output path is empty; give one with -o FILE.png");
-  const std::string ext = lower_extension(path);
-  static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"};
-  if (std::find(known.begin(), known.end(), ext) == known.end() || !cv::haveImageWriter(path)) {
-    throw OutputError("cannot write output '" + path + "': unknown image extension '" + ext +
-                      "' (use .png, .jpg, .webp, .tif or .bmp)");
+  check_output_format(path, 1, 1, 8);  // a known extension
+  if (!cv::haveImageWriter(path)) {
+    throw OutputError("cannot write output '" + path + "': this OpenCV has no encoder for '" + image_extension(path) +
+                      "' files; use .png, .jpg or .tif");
   }
   std::error_code error;
   if (fs::is_directory(path, error)) {
@@ -311,30 +322,37 @@ void check_output_path(const std::string& path) {
 
 namespace {
 
-cv::Mat tensor_to_bgr8(const torch::Tensor& image, const std::string& path) {
+torch::Tensor as_chw(const torch::Tensor& image, const std::string& path) {
   torch::Tensor chw = image.detach();
-  if (chw.dim() == 4) chw = chw.squeeze(0);
+  if (chw.dim() == 4 && chw.size(0) == 1) chw = chw.squeeze(0);
   if (chw.dim() != 3 || chw.size(0) != 3) {
-    throw OutputError("cannot write output '" + path + "': expected a (3, H, W) image tensor");
+    throw OutputError("cannot write output '" + path + "': expected a (3, H, W) image tensor, got " +
+                      c10::str(image.sizes()));
   }
-  const torch::Tensor hwc = chw.to(torch::kCPU, torch::kFloat32)
+  return chw;
+}
+
+// An 8- or 16-bit BGR Mat of a (3, H, W) image, rounded from float.
+cv::Mat tensor_to_bgr(const torch::Tensor& image, const std::string& path, int bit_depth) {
+  const torch::Tensor hwc = as_chw(image, path)
+                                .to(torch::kCPU, torch::kFloat32)
                                 .nan_to_num(0.0)
                                 .clamp(0.0, 1.0)
-                                .mul(255.0)
-                                .round()
-                                .to(torch::kUInt8)
                                 .permute({1, 2, 0})
                                 .contiguous();
-  const cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr());
-  cv::Mat bgr;
-  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);  // copies out of the tensor
+  const cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_32FC3, hwc.data_ptr());
+  cv::Mat quantized, bgr;
+  // Rounds to nearest: 0.5 / 65535 at 16 bits.
+  rgb.convertTo(quantized, bit_depth == 16 ? CV_16U : CV_8U, bit_depth == 16 ? 65535.0 : 255.0);
+  cv::cvtColor(quantized, bgr, cv::COLOR_RGB2BGR);
   return bgr;
 }
 
-// Encodes by extension and writes through a temporary file and a rename.
-void write_mat_atomically(const cv::Mat& bgr, const std::string& path) {
+// Encodes by extension, embeds `icc` where the format holds a profile, and
+// writes through a temporary file and a rename.
+void write_mat_atomically(const cv::Mat& bgr, const std::string& path, const std::string& icc) {
   check_output_path(path);
-  const std::string ext = lower_extension(path);
+  const std::string ext = image_extension(path);
   std::vector<int> params;
   if (ext == ".jpg" || ext == ".jpeg") params = {cv::IMWRITE_JPEG_QUALITY, 95};
   if (ext == ".webp") params = {cv::IMWRITE_WEBP_QUALITY, 95};
@@ -346,6 +364,14 @@ void write_mat_atomically(const cv::Mat& bgr, const std::string& path) {
     throw OutputError("cannot write output '" + path + "': encoding failed (" + e.err + ")");
   }
   if (!ok) throw OutputError("cannot write output '" + path + "': encoding as " + ext + " failed");
+  std::string file(encoded.begin(), encoded.end());
+  if (extension_holds_icc_profile(ext)) {
+    try {
+      file = embed_icc_profile(file, icc);
+    } catch (const OutputError& e) {
+      throw OutputError("cannot write output '" + path + "': " + e.what());
+    }
+  }
 
   const fs::path target(path);
   const fs::path temporary =
@@ -353,7 +379,7 @@ void write_mat_atomically(const cv::Mat& bgr, const std::string& path) {
   std::error_code error;
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(encoded.data()), static_cast<std::streamsize>(encoded.size()));
+    out.write(file.data(), static_cast<std::streamsize>(file.size()));
     out.close();
     if (!out) {
       const std::string reason = std::strerror(errno);
@@ -371,15 +397,19 @@ void write_mat_atomically(const cv::Mat& bgr, const std::string& path) {
 
 }  // namespace
 
-void save_image(const torch::Tensor& image, const std::string& path) {
+void save_image(const torch::Tensor& image, const std::string& path, const ImageEncoding& encoding) {
   check_output_path(path);
-  write_mat_atomically(tensor_to_bgr8(image, path), path);
+  const torch::Tensor chw = as_chw(image, path);
+  check_output_format(path, chw.size(2), chw.size(1), encoding.bit_depth);
+  const torch::Tensor pixels = convert_from_srgb(chw, encoding.profile);  // unchanged for sRGB
+  write_mat_atomically(tensor_to_bgr(pixels, path, encoding.bit_depth), path,
+                       encoding.profile.empty() ? srgb_icc_profile() : encoding.profile.icc);
 }
 
 bool has_image_extension(const std::string& path) {
   static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff",
                                                  ".bmp", ".ppm", ".pgm",  ".pnm",  ".exr", ".hdr"};
-  return std::find(known.begin(), known.end(), lower_extension(path)) != known.end();
+  return std::find(known.begin(), known.end(), image_extension(path)) != known.end();
 }
 
 void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& title, const std::string& path) {
@@ -431,7 +461,7 @@ void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& ti
     cv::line(canvas, {width - right + 15, y - 5}, {width - right + 45, y - 5}, colour, 2, cv::LINE_AA);
     cv::putText(canvas, series[k].name, {width - right + 52, y}, font, 0.5, black, 1, cv::LINE_AA);
   }
-  write_mat_atomically(canvas, path);
+  write_mat_atomically(canvas, path, srgb_icc_profile());
 }
 
 void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const std::string& path, int tile_height) {
@@ -441,7 +471,7 @@ void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const s
   for (size_t r = 0; r < rows.size(); ++r) {
     int row_width = margin;
     for (const auto& tile : rows[r]) {
-      cv::Mat bgr = tensor_to_bgr8(tile.image, path);
+      cv::Mat bgr = tensor_to_bgr(tile.image, path, 8);
       const int w = std::max(1, static_cast<int>(std::lround(double(bgr.cols) * tile_height / bgr.rows)));
       cv::Mat resized;
       cv::resize(bgr, resized, cv::Size(w, tile_height), 0, 0, w < bgr.cols ? cv::INTER_AREA : cv::INTER_CUBIC);
@@ -468,7 +498,7 @@ void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const s
       x += tile.cols + margin;
     }
   }
-  write_mat_atomically(sheet, path);
+  write_mat_atomically(sheet, path, srgb_icc_profile());
 }
 
 torch::Tensor resize_to(const torch::Tensor& image, int64_t height, int64_t width) {

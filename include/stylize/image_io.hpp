@@ -1,5 +1,5 @@
 // Image files in and out. This is the only part of stylize that uses OpenCV.
-// In memory an image is a float32 tensor of shape (1, 3, H, W), RGB, in [0, 1].
+// In memory an image is a float32 tensor of shape (1, 3, H, W), sRGB, in [0, 1].
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,8 @@
 #include <vector>
 
 #include <torch/types.h>
+
+#include "stylize/io/image_format.hpp"
 
 namespace stylize {
 
@@ -17,13 +19,22 @@ namespace stylize {
 constexpr int64_t kMaxImagePixels = int64_t{1} << 27;
 
 // Reads any format OpenCV decodes (8- or 16-bit, float, grayscale, with or
-// without alpha), applies EXIF orientation, flattens alpha over white, and
-// resizes so the longest side is `longest_side` pixels (0: keep the size).
-// `role` names the image in errors ("content image"). Throws ImageError.
+// without alpha), applies EXIF orientation, flattens alpha over white, resizes
+// so the longest side is `longest_side` pixels (0: keep the size), and converts
+// the pixels to sRGB from the file's ICC profile, if it has one
+// (apply_embedded_profile). Returns the pixels with the file's bit depth and
+// profile. `role` names the image in errors ("content image"). Throws ImageError.
+DecodedImage read_image(const std::string& path, const std::string& role, int longest_side = 0);
+
+// read_image's pixels only.
 torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side = 0);
 
-// Decodes an encoded image held in memory (for tests and fuzzing), refusing
-// images of more than `max_pixels` pixels. Throws ImageError.
+// Decodes an encoded image held in memory (for tests and fuzzing) like
+// read_image, refusing images of more than `max_pixels` pixels. Throws ImageError.
+DecodedImage read_image_bytes(const std::string& bytes, const std::string& display_name,
+                              int64_t max_pixels = kMaxImagePixels);
+
+// read_image_bytes's pixels only.
 torch::Tensor decode_image(const std::string& bytes, const std::string& display_name,
                            int64_t max_pixels = kMaxImagePixels);
 
@@ -31,11 +42,13 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& display_
 // image extension, an existing writable directory. Throws OutputError.
 void check_output_path(const std::string& path);
 
-// Writes a (1, 3, H, W) or (3, H, W) tensor in [0, 1] by the path's extension
-// (png, jpg, jpeg, webp, tif, tiff, bmp). The file is written to a temporary
-// name in the same directory and renamed over `path`, so a failure never
-// leaves a half-written file. Throws OutputError.
-void save_image(const torch::Tensor& image, const std::string& path);
+// Writes a (1, 3, H, W) or (3, H, W) sRGB tensor in [0, 1] by the path's
+// extension (png, jpg, jpeg, webp, tif, tiff, bmp), at the encoding's bit depth
+// (16: PNG and TIFF, straight from float) and in its colour profile, which is
+// embedded (sRGB by default; BMP holds none). The file is written to a
+// temporary name in the same directory and renamed over `path`, so a failure
+// never leaves a half-written file. Throws OutputError.
+void save_image(const torch::Tensor& image, const std::string& path, const ImageEncoding& encoding = {});
 
 // True for the file extensions stylize reads as images (used to list a folder of styles).
 bool has_image_extension(const std::string& path);
@@ -47,7 +60,7 @@ struct PlotSeries {
 };
 
 // Draws loss curves (log-scale y) with axes, ticks and a legend, and saves the
-// picture like save_image. Throws OutputError.
+// picture like save_image (8-bit sRGB). Throws OutputError.
 void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& title, const std::string& path);
 
 // A labelled image for a contact sheet.

@@ -1,0 +1,37 @@
+// Finds and embeds ICC profiles in encoded PNG, JPEG, TIFF and WebP files.
+// OpenCV's imgcodecs neither reads nor writes profiles, so stylize reads them
+// from the bytes itself: PNG's iCCP chunk (zlib), JPEG's APP2 "ICC_PROFILE"
+// markers (one profile may be split over up to 255 of them), TIFF's tag 34675
+// in the first image directory (classic and BigTIFF, either byte order), and
+// WebP's ICCP chunk. Every read is bounds-checked against the buffer; the
+// fuzz_image target feeds it arbitrary bytes (fuzz/README.md).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace stylize {
+
+// Largest ICC profile stylize reads: 16 MB (real profiles, printer profiles
+// with large tables included, stay under 10 MB; a JPEG holds at most
+// 255 x 65519 bytes).
+constexpr size_t kMaxIccProfileBytes = 16 * 1000 * 1000;
+
+// The ICC profile embedded in an encoded image, or "" when it has none (or is
+// in another format). Throws ImageError when the container holds a profile
+// that cannot be read back whole: a bad checksum, a missing part, a corrupt
+// compressed stream, an offset outside the file, more than kMaxIccProfileBytes.
+std::string read_icc_profile(const std::string& encoded);
+
+// Whether files with this extension (".png", ".jpg", ...) can carry a profile.
+bool extension_holds_icc_profile(const std::string& extension);
+
+// Returns the encoded image with `icc` embedded in it, replacing any profile it
+// had (PNG: an iCCP chunk after IHDR, sRGB chunks dropped; JPEG: APP2 markers
+// after SOI and JFIF; TIFF: a new first directory with tag 34675, classic TIFF
+// only; WebP: an ICCP chunk, turning a simple file into the extended format).
+// Throws OutputError when the bytes are not such a file or the profile does
+// not fit (JPEG: 255 x 65519 bytes).
+std::string embed_icc_profile(const std::string& encoded, const std::string& icc);
+
+}  // namespace stylize
