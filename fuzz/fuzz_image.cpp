@@ -1,6 +1,9 @@
 // libFuzzer target: the image decoder on arbitrary bytes. Every input must
 // decode to a (1, 3, H, W) float32 image in [0, 1] or be refused with an
-// ImageError (fuzz_checks.hpp), and must leave no temporary file behind.
+// ImageError (fuzz_checks.hpp), and must leave no temporary file behind. The
+// ICC profile reader and writer of src/io/icc_container.cpp get every input
+// too: the reader must return a bounded profile or refuse with ImageError, and
+// a profile embedded into the input must read back whole.
 // Anything else (a failed check, another exception, a crash, a sanitizer
 // report, a leak, an allocation beyond -malloc_limit_mb, a timeout) is a bug.
 // See fuzz/README.md.
@@ -71,7 +74,7 @@ int format_of(const std::string& b) {
   if (starts_with(b, "\xff\x4f\xff\x51", 4)) return 12;
   if (starts_with(b, "DICM", 4, 128)) return 13;
   if (starts_with(b, "\x76\x2f\x31\x01", 4)) return 14;
-  if (starts_with(b, "NITF", 4)) return 15;  // GDAL
+  if (starts_with(b, "NITF", 4)) return 15;       // GDAL
   if (starts_with(b, "DTED", 4, 140)) return 16;  // GDAL
   return 0;
 }
@@ -127,9 +130,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);
   const stylize::fuzz::ImageOutcome outcome = stylize::fuzz::check_image(bytes);
-  if (!outcome.problem.empty()) {
-    std::fprintf(stderr, "fuzz_image: %s\n", outcome.problem.c_str());
-    std::abort();
+  const stylize::fuzz::IccOutcome icc = stylize::fuzz::check_icc_profile(bytes);
+  for (const std::string& problem : {outcome.problem, icc.problem}) {
+    if (!problem.empty()) {
+      std::fprintf(stderr, "fuzz_image: %s\n", problem.c_str());
+      std::abort();
+    }
   }
   size_t hash = static_cast<size_t>(format_of(bytes));
   if (outcome.decoded) {
@@ -137,11 +143,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     hash = combine(hash, log2_bucket(outcome.height));
     hash = combine(hash, log2_bucket(outcome.width));
     hash = combine(hash, outcome.constant);
+    hash = combine(hash, static_cast<size_t>(outcome.bit_depth));
+    hash = combine(hash, outcome.profile * 2 + outcome.warned);
   } else {
     hash = combine(hash, 2);
     hash = combine(hash, std::hash<std::string>()(outcome.error));
   }
   mark_outcome(hash);
+  // The profile reader's outcome on its own edges: found (log2 of its size),
+  // refused, or none; and whether a profile could be embedded.
+  mark_outcome(combine(combine(static_cast<size_t>(format_of(bytes)) + 7919, icc.refused ? 99 : log2_bucket(icc.found)),
+                       icc.embedded));
   if (g_temp_dir != nullptr && !temp_dir_is_empty()) std::abort();
   return 0;
 }

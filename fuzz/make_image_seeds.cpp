@@ -1,13 +1,20 @@
 // Writes a small seed corpus for fuzz_image into the directory given as the
 // only argument: tiny images in every format and pixel type OpenCV can encode
-// here (8/16-bit and float, grey, colour and alpha, EXIF orientation, ...).
+// here (8/16-bit and float, grey, colour and alpha, EXIF orientation, ...),
+// and PNG, JPEG, TIFF and WebP files with ICC profiles (Display P3, grey,
+// stylize's sRGB; a JPEG profile split over several APP2 markers).
 // scripts/fuzz.sh runs it before fuzzing, so no image corpus is committed.
+#include <lcms2.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+
+#include "stylize/io/color_profile.hpp"
+#include "stylize/io/icc_container.hpp"
 
 namespace {
 
@@ -47,6 +54,62 @@ cv::Mat gradient(int w, int h, int depth, int channels) {
   cv::Mat converted;
   image.convertTo(converted, depth, scale);
   return converted;
+}
+
+std::string saved_profile(cmsHPROFILE profile) {
+  cmsUInt32Number size = 0;
+  cmsSaveProfileToMem(profile, nullptr, &size);
+  std::string bytes(size, '\0');
+  cmsSaveProfileToMem(profile, bytes.data(), &size);
+  cmsCloseProfile(profile);
+  return bytes;
+}
+
+std::string display_p3() {
+  const cmsCIExyY white = {0.3127, 0.3290, 1.0};
+  const cmsCIExyYTRIPLE primaries = {{0.680, 0.320, 1.0}, {0.265, 0.690, 1.0}, {0.150, 0.060, 1.0}};
+  const cmsFloat64Number srgb_curve[5] = {2.4, 1.0 / 1.055, 0.055 / 1.055, 1.0 / 12.92, 0.04045};
+  cmsToneCurve* curve = cmsBuildParametricToneCurve(nullptr, 4, srgb_curve);
+  cmsToneCurve* curves[3] = {curve, curve, curve};
+  const std::string bytes = saved_profile(cmsCreateRGBProfile(&white, &primaries, curves));
+  cmsFreeToneCurve(curve);
+  return bytes;
+}
+
+std::string gray_gamma22() {
+  cmsToneCurve* curve = cmsBuildGamma(nullptr, 2.2);
+  const std::string bytes = saved_profile(cmsCreateGrayProfile(cmsD50_xyY(), curve));
+  cmsFreeToneCurve(curve);
+  return bytes;
+}
+
+void write_string(const std::string& path, const std::string& bytes) {
+  write_bytes(path, std::vector<uchar>(bytes.begin(), bytes.end()));
+}
+
+// Encodes `image` as `ext` with `icc` embedded.
+void save_with_profile(const std::string& dir, const std::string& name, const std::string& ext, const cv::Mat& image,
+                       const std::string& icc) {
+  std::vector<uchar> bytes;
+  if (!cv::imencode(ext, image, bytes)) return;
+  write_string(dir + "/" + name + ext, stylize::embed_icc_profile(std::string(bytes.begin(), bytes.end()), icc));
+}
+
+// A JPEG whose profile is split over APP2 markers of at most 1000 bytes each
+// (writers split at 65519 bytes; any size is valid).
+void save_jpeg_split_profile(const std::string& dir, const cv::Mat& image, const std::string& icc) {
+  std::vector<uchar> bytes;
+  if (!cv::imencode(".jpg", image, bytes)) return;
+  std::string jpeg(bytes.begin(), bytes.end()), markers;
+  const size_t part = 1000, count = (icc.size() + part - 1) / part;
+  for (size_t i = 0; i < count; ++i) {
+    const std::string data = icc.substr(i * part, part);
+    const size_t length = 2 + 14 + data.size();
+    markers += std::string("\xff\xe2") + static_cast<char>(length >> 8) + static_cast<char>(length & 0xff);
+    markers += std::string("ICC_PROFILE\0", 12) + static_cast<char>(i + 1) + static_cast<char>(count) + data;
+  }
+  jpeg.insert(2, markers);
+  write_string(dir + "/icc_split.jpg", jpeg);
 }
 
 }  // namespace
@@ -95,11 +158,22 @@ int main(int argc, char** argv) {
   // A JPEG with an EXIF orientation (rotate 90 degrees), as cameras write them.
   std::vector<uchar> jpeg;
   cv::imencode(".jpg", gradient(8, 4, CV_8U, 3), jpeg);
-  const unsigned char exif[] = {0xff, 0xe1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0x00, 0x2a,
-                                0x00, 0x00, 0x00, 0x08, 0x00, 0x01, 0x01, 0x12, 0x00, 0x03, 0x00, 0x00,
-                                0x00, 0x01, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+  const unsigned char exif[] = {0xff, 0xe1, 0x00, 0x22, 'E',  'x',  'i',  'f',  0,    0,    'M',  'M',
+                                0x00, 0x2a, 0x00, 0x00, 0x00, 0x08, 0x00, 0x01, 0x01, 0x12, 0x00, 0x03,
+                                0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
   jpeg.insert(jpeg.begin() + 2, exif, exif + sizeof exif);
   write_bytes(dir + "/exif_rotated.jpg", jpeg);
+
+  const std::string p3 = display_p3();
+  const cv::Mat colour = gradient(w, h, CV_8U, 3);
+  for (const std::string ext : {".png", ".jpg", ".tif", ".webp"}) {
+    save_with_profile(dir, "icc_p3", ext, colour, p3);
+    save_with_profile(dir, "icc_srgb", ext, colour, stylize::srgb_icc_profile());
+  }
+  save_with_profile(dir, "icc_p3_u16", ".png", gradient(w, h, CV_16U, 3), p3);
+  save_with_profile(dir, "icc_p3_u16", ".tif", gradient(w, h, CV_16U, 3), p3);
+  save_with_profile(dir, "icc_gray", ".png", gradient(w, h, CV_8U, 1), gray_gamma22());
+  save_jpeg_split_profile(dir, colour, p3);
 
   std::printf("make_image_seeds: wrote %d images to %s\n", g_written, dir.c_str());
   return g_written > 0 ? 0 : 1;

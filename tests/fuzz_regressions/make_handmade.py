@@ -45,6 +45,34 @@ def jpeg_header(width, height):
     return soi + dqt + sof + dht + sos + b"\x00" * 16 + b"\xff\xd9"
 
 
+def with_iccp(png_bytes, data):
+    """The PNG with an iCCP chunk holding `data` right after IHDR."""
+    return png_bytes[:33] + png_chunk(b"iCCP", data) + png_bytes[33:]
+
+
+def icc_app2(sequence, count, data):
+    return b"\xff\xe2" + struct.pack(">H", 2 + 14 + len(data)) + b"ICC_PROFILE\0" + bytes([sequence, count]) + data
+
+
+def tiff_rgb_2x2(icc_count, icc_offset):
+    """A little-endian, uncompressed 2x2 RGB TIFF whose ICC profile tag points
+    at `icc_offset`."""
+    entries = [(256, 3, 1, 2), (257, 3, 1, 2), (258, 3, 3, 0), (259, 3, 1, 1), (262, 3, 1, 2), (273, 4, 1, 0),
+               (277, 3, 1, 3), (278, 3, 1, 2), (279, 4, 1, 12), (34675, 7, icc_count, icc_offset)]
+    ifd_size = 2 + 12 * len(entries) + 4
+    bits_at = 8 + ifd_size
+    pixels_at = bits_at + 6
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        value = bits_at if tag == 258 else pixels_at if tag == 273 else value
+        if kind == 3 and count == 1:
+            ifd += struct.pack("<HHIHH", tag, kind, count, value, 0)
+        else:
+            ifd += struct.pack("<HHII", tag, kind, count, value)
+    ifd += struct.pack("<I", 0)
+    return b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<HHH", 8, 8, 8) + bytes(range(0, 240, 20))
+
+
 def safetensors(header, data=b""):
     text = header if isinstance(header, bytes) else json.dumps(header, separators=(",", ":")).encode()
     return struct.pack("<Q", len(text)) + text + data
@@ -64,6 +92,21 @@ def main():
           struct.pack("<IiiHHIIiiII", 40, 4, -0x7FFFFFFF, 1, 24, 0, 16, 2835, 2835, 0, 0) + b"\0" * 16)
     write("fuzz_image", "png_truncated_ihdr.png", png(16, 16, 16)[:20])
     write("fuzz_image", "empty", b"")
+    # ICC profiles that cannot be read whole (src/io/icc_container.cpp): the
+    # image decodes, the profile is ignored with a warning.
+    write("fuzz_image", "png_iccp_zlib_bomb.png",
+          with_iccp(png(4, 4, 4), b"bomb\0\0" + zlib.compress(b"\0" * (20 << 20), 9)))
+    bad_crc = bytearray(with_iccp(png(4, 4, 4), b"icc\0\0" + zlib.compress(b"\1" * 500)))
+    bad_crc[33 + 8 + 10] ^= 1
+    write("fuzz_image", "png_iccp_bad_crc.png", bytes(bad_crc))
+    header = jpeg_header(8, 8)
+    write("fuzz_image", "jpeg_icc_part_2_of_3_missing.jpg",
+          header[:2] + icc_app2(1, 3, b"\1" * 100) + icc_app2(3, 3, b"\3" * 100) + header[2:])
+    write("fuzz_image", "tiff_icc_offset_past_end.tif", tiff_rgb_2x2(1000, 0x7FFFFFF0))
+    write("fuzz_image", "tiff_icc_count_2_32_minus_1.tif", tiff_rgb_2x2(0xFFFFFFFF, 8))
+    write("fuzz_image", "webp_iccp_past_end.webp",
+          b"RIFF" + struct.pack("<I", 4 + 18 + 8) + b"WEBP" + b"VP8X" + struct.pack("<I", 10) + b"\x20" + b"\0" * 9 +
+          b"ICCP" + struct.pack("<I", 0xFFFFFF00))
 
     # Safetensors.
     write("fuzz_safetensors", "truncated_length.safetensors", b"\x10\x00\x00")
