@@ -126,6 +126,9 @@ torch::Tensor apply(cmsHTRANSFORM transform, const torch::Tensor& image, bool gr
   return batched ? out.unsqueeze(0) : out;
 }
 
+// No profile, or stylize's own sRGB profile (its outputs): nothing to convert.
+bool is_srgb(const ColorProfile& profile) { return profile.empty() || profile.icc == srgb_icc_profile(); }
+
 }  // namespace
 
 ColorProfile parse_color_profile(const std::string& icc) {
@@ -187,7 +190,7 @@ const std::string& srgb_icc_profile() {
 }
 
 torch::Tensor convert_to_srgb(const torch::Tensor& image, const ColorProfile& profile) {
-  if (profile.empty()) return image;
+  if (is_srgb(profile)) return image;
   if (!convertible(image)) throw ImageError("cannot convert a " + c10::str(image.sizes()) + " tensor to sRGB");
   const Profile from = open_profile(profile.icc);
   const Profile srgb = open_srgb();
@@ -199,7 +202,7 @@ torch::Tensor convert_to_srgb(const torch::Tensor& image, const ColorProfile& pr
 }
 
 torch::Tensor convert_from_srgb(const torch::Tensor& image, const ColorProfile& profile) {
-  if (profile.empty()) return image;
+  if (is_srgb(profile)) return image;
   if (!profile.output_problem.empty()) {
     throw OutputError("cannot convert the output into the ICC profile '" + profile.name +
                       "': " + profile.output_problem);

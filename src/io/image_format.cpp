@@ -111,8 +111,7 @@ void apply_embedded_profile(const std::string& encoded, const std::string& what,
     if (profile.gray && !is_grey(image.pixels)) {
       throw ImageError("its ICC profile '" + profile.name + "' is a grayscale profile, but the pixels are in colour");
     }
-    // stylize's own sRGB profile (its outputs): nothing to convert.
-    if (icc != srgb_icc_profile()) image.pixels = convert_to_srgb(image.pixels, profile);
+    image.pixels = convert_to_srgb(image.pixels, profile);
     image.profile = std::move(profile);
   } catch (const ImageError& e) {
     image.warnings.push_back(what + ": " + e.what() + "; ignoring the profile and reading the pixels as sRGB");

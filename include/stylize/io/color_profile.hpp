@@ -36,18 +36,20 @@ struct ColorProfile {
 // saying what is wrong (without naming the file: the caller does).
 ColorProfile parse_color_profile(const std::string& icc);
 
-// lcms2's sRGB profile (cmsCreate_sRGBProfile, ICC v4, about 3 KB), the profile
+// lcms2's sRGB profile (cmsCreate_sRGBProfile, ICC v4, 588 bytes), the profile
 // outputs are tagged with.
 const std::string& srgb_icc_profile();
 
 // Converts a float (1, 3, H, W) or (3, H, W) CPU image in [0, 1] from `profile`
-// to sRGB, clipped to [0, 1]. An empty profile returns the image unchanged. A
-// gray profile reads the first channel (the caller checks that the pixels are
-// grey). Throws ImageError when lcms2 cannot build the transform.
+// to sRGB, clipped to [0, 1]. An empty profile, or srgb_icc_profile() itself,
+// returns the image unchanged. A gray profile reads the first channel (the
+// caller checks that the pixels are grey). Throws ImageError when lcms2 cannot
+// build the transform.
 torch::Tensor convert_to_srgb(const torch::Tensor& image, const ColorProfile& profile);
 
 // Converts a float sRGB image in [0, 1] into `profile` (an RGB profile with an
-// empty output_problem), clipped to [0, 1]. Throws OutputError otherwise.
+// empty output_problem), clipped to [0, 1]; unchanged for an empty profile or
+// srgb_icc_profile(). Throws OutputError otherwise.
 torch::Tensor convert_from_srgb(const torch::Tensor& image, const ColorProfile& profile);
 
 }  // namespace stylize
