@@ -79,8 +79,8 @@ inline ImageOutcome check_image(const std::string& bytes, int64_t max_pixels = k
       const float low = image.min().item<float>();
       const float high = image.max().item<float>();
       if (!(low >= 0.0f && high <= 1.0f)) {
-        outcome.problem = "decoded values from " + std::to_string(low) + " to " + std::to_string(high) +
-                          ", not in [0, 1]";
+        outcome.problem =
+            "decoded values from " + std::to_string(low) + " to " + std::to_string(high) + ", not in [0, 1]";
       }
       outcome.constant = low == high;
     }

@@ -9,14 +9,13 @@
 namespace stylize {
 namespace {
 
-torch::Tensor matrix(std::vector<double> values) {
-  return torch::tensor(values, torch::kFloat64).view({3, 3});
-}
+torch::Tensor matrix(std::vector<double> values) { return torch::tensor(values, torch::kFloat64).view({3, 3}); }
 
 // Applies a 3x3 colour matrix and an offset to (N, 3, H, W) pixels.
 torch::Tensor transform(const torch::Tensor& image, const torch::Tensor& m, const torch::Tensor& offset) {
   const torch::Tensor x = image.to(torch::kFloat64);
-  const torch::Tensor y = torch::einsum("ij,njhw->nihw", {m.to(x.device()), x}) + offset.to(x.device()).view({1, 3, 1, 1});
+  const torch::Tensor y =
+      torch::einsum("ij,njhw->nihw", {m.to(x.device()), x}) + offset.to(x.device()).view({1, 3, 1, 1});
   return y.to(image.scalar_type());
 }
 
@@ -29,8 +28,8 @@ torch::Tensor symmetric_power(const torch::Tensor& s, double p) {
 }  // namespace
 
 torch::Tensor rgb_to_ycbcr(const torch::Tensor& rgb) {
-  static const torch::Tensor m = matrix({0.299f, 0.587f, 0.114f,          //
-                                         -0.168736f, -0.331264f, 0.5f,   //
+  static const torch::Tensor m = matrix({0.299f, 0.587f, 0.114f,        //
+                                         -0.168736f, -0.331264f, 0.5f,  //
                                          0.5f, -0.418688f, -0.081312f});
   return transform(rgb, m, torch::tensor({0.0, 0.5, 0.5}, torch::kFloat64));
 }

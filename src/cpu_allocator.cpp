@@ -118,7 +118,7 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
   mutable std::mutex mutex_;
-  mutable std::multimap<size_t, void*> free_;    // cached blocks by size
+  mutable std::multimap<size_t, void*> free_;       // cached blocks by size
   mutable std::unordered_map<void*, size_t> live_;  // large blocks in use
   mutable size_t cached_bytes_ = 0;
   mutable size_t hits_ = 0;

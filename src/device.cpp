@@ -28,8 +28,10 @@ namespace stylize {
 torch::Device resolve_device(DeviceKind kind) {
   const bool cuda = torch::cuda::is_available();
   switch (kind) {
-    case DeviceKind::Cpu: return torch::kCPU;
-    case DeviceKind::Auto: return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+    case DeviceKind::Cpu:
+      return torch::kCPU;
+    case DeviceKind::Auto:
+      return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
     case DeviceKind::Cuda:
       if (!cuda) {
         throw DeviceError(
@@ -74,9 +76,12 @@ Precision resolve_precision(Precision requested, const torch::Device& device) {
 
 torch::Dtype dtype_of(Precision precision) {
   switch (precision) {
-    case Precision::Bf16: return torch::kBFloat16;
-    case Precision::Fp16: return torch::kFloat16;
-    default: return torch::kFloat32;
+    case Precision::Bf16:
+      return torch::kBFloat16;
+    case Precision::Fp16:
+      return torch::kFloat16;
+    default:
+      return torch::kFloat32;
   }
 }
 

@@ -94,7 +94,8 @@ struct Stylizer::Impl {
 
   // The start image of each batch member (B, 3, H, W); members differ only
   // with --init style (each member's first style).
-  torch::Tensor initial_image(const torch::Tensor& content, const std::vector<std::vector<torch::Tensor>>& members) const {
+  torch::Tensor initial_image(const torch::Tensor& content,
+                              const std::vector<std::vector<torch::Tensor>>& members) const {
     const std::string& init = options.init;
     const int64_t batch = static_cast<int64_t>(members.size());
     torch::Tensor one;
@@ -298,8 +299,8 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(torch::Tensor image, cons
     const int iteration = options.start_iteration + ++evaluations;
     outcome.iterations_done = iteration;
     const auto now = Clock::now();
-    Progress progress{iteration, options.iterations, values.detach(),
-                      std::chrono::duration<double>(now - last).count(), image.detach()};
+    Progress progress{iteration, options.iterations, values.detach(), std::chrono::duration<double>(now - last).count(),
+                      image.detach()};
     last = now;
     if (callback && !callback(progress)) {
       outcome.stop_reason = StopReason::Interrupted;
@@ -409,11 +410,10 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     prepared_members.push_back(prepared);
   }
   const torch::Tensor prepared_content = luminance ? luminance_image(content) : content;
-  torch::Tensor image = init.defined() ? resize_to(init, content.size(-2), content.size(-1))
-                                             .clamp(0.0, 1.0)
-                                             .expand({batch, -1, -1, -1})
-                                             .contiguous()
-                                       : initial_image(content, members);
+  torch::Tensor image =
+      init.defined()
+          ? resize_to(init, content.size(-2), content.size(-1)).clamp(0.0, 1.0).expand({batch, -1, -1, -1}).contiguous()
+          : initial_image(content, members);
   if (luminance) image = luminance_image(image);
 
   const int final_size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
@@ -472,13 +472,16 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     result.image = images.narrow(0, b, 1).contiguous();
     result.iterations_done = outcome.iterations_done;
     result.stop_reason = outcome.stop_reason;
-    if (outcome.losses.defined()) result.last_losses = Progress{0, 0, outcome.losses, 0, {}}.values(static_cast<int>(b));
+    if (outcome.losses.defined())
+      result.last_losses = Progress{0, 0, outcome.losses, 0, {}}.values(static_cast<int>(b));
     results.push_back(result);
   }
   return results;
 }
 
-void Stylizer::check_memory(int64_t height, int64_t width, int64_t batch) const { impl_->check_memory(height, width, batch); }
+void Stylizer::check_memory(int64_t height, int64_t width, int64_t batch) const {
+  impl_->check_memory(height, width, batch);
+}
 
 void Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch) const {
   const double available = available_memory_bytes(device);
@@ -517,8 +520,8 @@ int Stylizer::batch_capacity(int64_t height, int64_t width, int limit) const {
   const Impl& m = *impl_;
   const double available = available_memory_bytes(m.device);
   int fits = 1;
-  while (fits < limit && (available < 0 || estimate_memory_bytes(*m.net, height, width, dtype_of(m.precision),
-                                                                 fits + 1) <= available)) {
+  while (fits < limit && (available < 0 ||
+                          estimate_memory_bytes(*m.net, height, width, dtype_of(m.precision), fits + 1) <= available)) {
     ++fits;
   }
   return fits;

@@ -17,10 +17,10 @@
 #include <mutex>
 #include <vector>
 
+#include <torch/nn/functional/upsampling.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <torch/nn/functional/upsampling.h>
 
 #include "stylize/errors.hpp"
 
@@ -209,10 +209,16 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
 
   double scale = 1.0;
   switch (image.depth()) {
-    case CV_8U: scale = 1.0 / 255.0; break;
-    case CV_16U: scale = 1.0 / 65535.0; break;
+    case CV_8U:
+      scale = 1.0 / 255.0;
+      break;
+    case CV_16U:
+      scale = 1.0 / 65535.0;
+      break;
     case CV_32F:
-    case CV_64F: scale = 1.0; break;
+    case CV_64F:
+      scale = 1.0;
+      break;
     default:
       throw ImageError("cannot read " + what + ": unsupported pixel type (expected 8-bit, 16-bit or float)");
   }
@@ -220,8 +226,11 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
   image.convertTo(converted, CV_32F, scale);
   cv::patchNaNs(converted, 0.0);
   switch (converted.channels()) {
-    case 1: cv::cvtColor(converted, converted, cv::COLOR_GRAY2BGR); break;
-    case 3: break;
+    case 1:
+      cv::cvtColor(converted, converted, cv::COLOR_GRAY2BGR);
+      break;
+    case 3:
+      break;
     case 4: {  // flatten alpha over white
       std::vector<cv::Mat> planes;
       cv::split(converted, planes);
@@ -302,8 +311,8 @@ void check_output_path(const std::string& path) {
   const fs::path probe = dir / (".stylize-probe-" + std::to_string(::getpid()));
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {
-    throw OutputError("cannot write output '" + path + "': directory '" + dir.string() +
-                      "' is not writable (" + std::strerror(errno) + ")");
+    throw OutputError("cannot write output '" + path + "': directory '" + dir.string() + "' is not writable (" +
+                      std::strerror(errno) + ")");
   }
   ::close(fd);
   ::unlink(probe.c_str());
@@ -412,8 +421,8 @@ void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& ti
     const double x = x_min + (x_max - x_min) * k / 5;
     const int xp = static_cast<int>(px(x));
     cv::line(canvas, {xp, top}, {xp, height - bottom}, grid, 1);
-    cv::putText(canvas, std::to_string(static_cast<long long>(std::llround(x))), {xp - 15, height - bottom + 22},
-                font, 0.5, black, 1, cv::LINE_AA);
+    cv::putText(canvas, std::to_string(static_cast<long long>(std::llround(x))), {xp - 15, height - bottom + 22}, font,
+                0.5, black, 1, cv::LINE_AA);
   }
   cv::rectangle(canvas, {left, top}, {width - right, height - bottom}, black, 1);
   cv::putText(canvas, "iteration", {(width - right + left) / 2 - 35, height - 15}, font, 0.55, black, 1, cv::LINE_AA);
@@ -487,7 +496,8 @@ torch::Tensor resize_longest_side(const torch::Tensor& image, int longest_side) 
   const int64_t longest = std::max(h, w);
   if (longest_side <= 0 || longest == longest_side) return image;
   const double factor = static_cast<double>(longest_side) / longest;
-  return resize_to(image, std::max<int64_t>(1, std::llround(h * factor)), std::max<int64_t>(1, std::llround(w * factor)));
+  return resize_to(image, std::max<int64_t>(1, std::llround(h * factor)),
+                   std::max<int64_t>(1, std::llround(w * factor)));
 }
 
 }  // namespace stylize

@@ -11,9 +11,12 @@ namespace {
 
 dnnl::memory::data_type dnnl_type(torch::Dtype dtype) {
   switch (dtype) {
-    case torch::kFloat32: return dnnl::memory::data_type::f32;
-    case torch::kBFloat16: return dnnl::memory::data_type::bf16;
-    default: return dnnl::memory::data_type::undef;
+    case torch::kFloat32:
+      return dnnl::memory::data_type::f32;
+    case torch::kBFloat16:
+      return dnnl::memory::data_type::bf16;
+    default:
+      return dnnl::memory::data_type::undef;
   }
 }
 
@@ -43,11 +46,11 @@ torch::Tensor cpu_bmm(const torch::Tensor& a, const torch::Tensor& b, torch::Dty
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, out_md), attr, engine);
     torch::Tensor scratch = torch::empty({static_cast<int64_t>(pd.scratchpad_desc().get_size())}, torch::kUInt8);
     dnnl::stream stream(engine);
-    dnnl::matmul(pd).execute(stream, {{DNNL_ARG_SRC, dnnl::memory(a_md, engine, a.data_ptr())},
-                                      {DNNL_ARG_WEIGHTS, dnnl::memory(b_md, engine, b.data_ptr())},
-                                      {DNNL_ARG_DST, dnnl::memory(out_md, engine, out.data_ptr())},
-                                      {DNNL_ARG_SCRATCHPAD, dnnl::memory(pd.scratchpad_desc(), engine,
-                                                                         scratch.data_ptr())}});
+    dnnl::matmul(pd).execute(stream,
+                             {{DNNL_ARG_SRC, dnnl::memory(a_md, engine, a.data_ptr())},
+                              {DNNL_ARG_WEIGHTS, dnnl::memory(b_md, engine, b.data_ptr())},
+                              {DNNL_ARG_DST, dnnl::memory(out_md, engine, out.data_ptr())},
+                              {DNNL_ARG_SCRATCHPAD, dnnl::memory(pd.scratchpad_desc(), engine, scratch.data_ptr())}});
     stream.wait();
   } catch (const dnnl::error&) {
     return {};  // e.g. strides oneDNN does not take: let torch::bmm do it

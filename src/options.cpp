@@ -10,9 +10,7 @@
 namespace stylize {
 namespace {
 
-std::string known_layers_hint() {
-  return "use names such as relu1_1, relu4_2, conv5_1 or pool3 (see --help)";
-}
+std::string known_layers_hint() { return "use names such as relu1_1, relu4_2, conv5_1 or pool3 (see --help)"; }
 
 void require_finite_non_negative(double value, const std::string& flag) {
   if (!std::isfinite(value) || value < 0) {
@@ -59,8 +57,8 @@ std::vector<LayerWeight> parse_layer_list(const std::string& text, const std::st
         used = 0;
       }
       if (used == 0 || used != weight_text.size()) {
-        throw OptionError(option_name + ": cannot read the weight '" + weight_text + "' of layer '" +
-                          layer.layer + "'; write layer:weight, e.g. relu1_1:0.5");
+        throw OptionError(option_name + ": cannot read the weight '" + weight_text + "' of layer '" + layer.layer +
+                          "'; write layer:weight, e.g. relu1_1:0.5");
       }
     }
     layers.push_back(layer);
@@ -113,7 +111,8 @@ void validate(const Options& o) {
     throw OptionError("cannot resume at iteration " + std::to_string(o.start_iteration) + " of " +
                       std::to_string(o.iterations) + "; raise --iterations to continue further");
   }
-  if (o.scales < 1 || o.scales > 10) throw OptionError("--scales must be between 1 and 10, got " + std::to_string(o.scales));
+  if (o.scales < 1 || o.scales > 10)
+    throw OptionError("--scales must be between 1 and 10, got " + std::to_string(o.scales));
   if (o.min_size < 0 || o.min_size > o.size) {
     throw OptionError("--min-size must be between 0 (automatic) and --size, got " + std::to_string(o.min_size));
   }
@@ -169,25 +168,30 @@ void apply_preset(const std::string& preset, Options& o, const std::vector<std::
 
 std::string to_string(DeviceKind kind) {
   switch (kind) {
-    case DeviceKind::Auto: return "auto";
-    case DeviceKind::Cpu: return "cpu";
-    case DeviceKind::Cuda: return "cuda";
+    case DeviceKind::Auto:
+      return "auto";
+    case DeviceKind::Cpu:
+      return "cpu";
+    case DeviceKind::Cuda:
+      return "cuda";
   }
   return "?";
 }
 
 std::string to_string(Precision precision) {
   switch (precision) {
-    case Precision::Auto: return "auto";
-    case Precision::Fp32: return "fp32";
-    case Precision::Bf16: return "bf16";
-    case Precision::Fp16: return "fp16";
+    case Precision::Auto:
+      return "auto";
+    case Precision::Fp32:
+      return "fp32";
+    case Precision::Bf16:
+      return "bf16";
+    case Precision::Fp16:
+      return "fp16";
   }
   return "?";
 }
 
-std::string to_string(OptimizerKind kind) {
-  return kind == OptimizerKind::Adam ? "adam" : "lbfgs";
-}
+std::string to_string(OptimizerKind kind) { return kind == OptimizerKind::Adam ? "adam" : "lbfgs"; }
 
 }  // namespace stylize

@@ -135,8 +135,7 @@ void SafetensorsReader::parse() {
       continue;
     }
     const std::string bad = where + ": tensor '" + key + "' ";
-    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
-        !entry.contains("data_offsets")) {
+    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
       throw WeightsError(bad + "needs dtype, shape and data_offsets");
     }
     const auto& dtype = entry["dtype"];
@@ -176,8 +175,8 @@ void SafetensorsReader::parse() {
     info.begin = offsets[0].get<uint64_t>();
     info.end = offsets[1].get<uint64_t>();
     if (info.begin > info.end || info.end > data_size) {
-      throw WeightsError(bad + "points past the end of the file (data_offsets [" + std::to_string(info.begin) +
-                         ", " + std::to_string(info.end) + "], data section has " + std::to_string(data_size) +
+      throw WeightsError(bad + "points past the end of the file (data_offsets [" + std::to_string(info.begin) + ", " +
+                         std::to_string(info.end) + "], data section has " + std::to_string(data_size) +
                          " bytes): the file is truncated or corrupt");
     }
     if (info.end - info.begin != numel * dtype_size(info.dtype)) {

@@ -79,11 +79,11 @@ Vgg19Features::Vgg19Features(const VggWeights& weights, std::vector<std::string>
   }
   for (int i = 0; i < needed; ++i) {
     const ConvWeights& w = weights.convs[i];
-    auto conv = torch::nn::Conv2d(
-        torch::nn::Conv2dOptions(w.in_channels, w.out_channels, {w.kernel_h, w.kernel_w}).padding(1));
+    auto conv =
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(w.in_channels, w.out_channels, {w.kernel_h, w.kernel_w}).padding(1));
     torch::NoGradGuard no_grad;
-    conv->weight.copy_(torch::from_blob(const_cast<float*>(w.weight.data()),
-                                        {w.out_channels, w.in_channels, w.kernel_h, w.kernel_w}));
+    conv->weight.copy_(
+        torch::from_blob(const_cast<float*>(w.weight.data()), {w.out_channels, w.in_channels, w.kernel_h, w.kernel_w}));
     conv->bias.copy_(torch::from_blob(const_cast<float*>(w.bias.data()), {w.out_channels}));
     convs_.push_back(register_module(w.name, conv));
   }
@@ -139,7 +139,9 @@ std::vector<torch::Tensor> Vgg19Features::forward(const torch::Tensor& image) {
   size_t conv_index = 0;
   for (int i = 0; i <= last_layer_; ++i) {
     switch (kind_of(names[i])) {
-      case LayerKind::Conv: x = convs_[conv_index++]->forward(x); break;
+      case LayerKind::Conv:
+        x = convs_[conv_index++]->forward(x);
+        break;
       case LayerKind::Relu:
         // In place unless the conv output itself is wanted: saves one
         // activation-sized buffer per layer, which matters at 1024 px.

@@ -47,8 +47,8 @@ void check_shapes(const std::string& path, const std::vector<ConvWeights>& convs
                          "; the file is not a VGG19");
     }
     if (conv.kernel_h != 3 || conv.kernel_w != 3) {
-      throw WeightsError("weights file '" + path + "': " + conv.name + " has a " + std::to_string(conv.kernel_h) +
-                         "x" + std::to_string(conv.kernel_w) + " kernel, VGG19 uses 3x3");
+      throw WeightsError("weights file '" + path + "': " + conv.name + " has a " + std::to_string(conv.kernel_h) + "x" +
+                         std::to_string(conv.kernel_w) + " kernel, VGG19 uses 3x3");
     }
     for (const auto* values : {&conv.weight, &conv.bias}) {
       for (float v : *values) {
@@ -98,9 +98,9 @@ std::optional<InputConvention> InputConvention::by_name(const std::string& name)
 }
 
 const std::vector<std::string>& vgg19_conv_names() {
-  static const std::vector<std::string> names = {
-      "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv3_4",
-      "conv4_1", "conv4_2", "conv4_3", "conv4_4", "conv5_1", "conv5_2", "conv5_3", "conv5_4"};
+  static const std::vector<std::string> names = {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2",
+                                                 "conv3_3", "conv3_4", "conv4_1", "conv4_2", "conv4_3", "conv4_4",
+                                                 "conv5_1", "conv5_2", "conv5_3", "conv5_4"};
   return names;
 }
 
@@ -210,8 +210,7 @@ std::optional<std::string> find_weights(const std::string& explicit_path) {
     return explicit_path;
   }
   if (const char* env = std::getenv("STYLIZE_WEIGHTS"); env && *env && !fs::exists(env, error)) {
-    throw WeightsError(std::string("cannot read weights file '") + env +
-                       "' named by STYLIZE_WEIGHTS: file not found");
+    throw WeightsError(std::string("cannot read weights file '") + env + "' named by STYLIZE_WEIGHTS: file not found");
   }
   for (const auto& candidate : default_weights_candidates()) {
     if (fs::is_regular_file(candidate, error)) return candidate;
@@ -222,9 +221,9 @@ std::optional<std::string> find_weights(const std::string& explicit_path) {
 std::string how_to_get_weights() {
   const DownloadSource source = default_download_source();
   const std::string cache = weights_cache_dir();
-  return "download " + source.url + " (" + source.size_text + ", " + source.checksum_name() + " " +
-         source.checksum + ") and save it as " + (cache.empty() ? std::string("models") : cache) + "/" +
-         kDefaultWeightsFileName + ", or run scripts/download_models.sh (torchvision weights, 575 MB), " +
+  return "download " + source.url + " (" + source.size_text + ", " + source.checksum_name() + " " + source.checksum +
+         ") and save it as " + (cache.empty() ? std::string("models") : cache) + "/" + kDefaultWeightsFileName +
+         ", or run scripts/download_models.sh (torchvision weights, 575 MB), " +
          "or pass --weights PATH, or set STYLIZE_WEIGHTS=PATH";
 }
 

@@ -49,7 +49,6 @@ class Cli : public ::testing::Test {
     }
   }
 
-
  public:
   TempDir dir;
   std::string content, style, output;
@@ -84,9 +83,9 @@ TEST_F(Cli, SavesIntermediateImages) {
 TEST_F(Cli, RealImagesWhenPresent) {
   const std::string tiny = std::string(STYLIZE_SHARED_IMAGES_DIR) + "/tiny/";
   if (!fs::exists(tiny + "content_48x64.png")) GTEST_SKIP() << "shared images not present";
-  const RunResult r = run_stylize("--content " + tiny + "content_48x64.png --style " + tiny + "style_32x32.png -o " +
-                                  output + " --weights " + test::fixture("vgg19_tiny.safetensors") +
-                                  " --size 64 --iterations 3 -q");
+  const RunResult r =
+      run_stylize("--content " + tiny + "content_48x64.png --style " + tiny + "style_32x32.png -o " + output +
+                  " --weights " + test::fixture("vgg19_tiny.safetensors") + " --size 64 --iterations 3 -q");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(load_image(output, "output").sizes(), (std::vector<int64_t>{1, 3, 64, 48}));
 }
@@ -121,7 +120,8 @@ TEST_F(Cli, WrongWeightsFile) {
 TEST_F(Cli, NoWeightsAnywhereSaysHowToGetThem) {
   const std::string flags = "--content " + content + " --style " + style + " -o " + output + " --iterations 1";
   // Offline, with an empty cache: nothing may be downloaded in a test.
-  const RunResult r = run_stylize(flags, "env -u STYLIZE_WEIGHTS STYLIZE_OFFLINE=1 XDG_CACHE_HOME=" + dir.file("cache"));
+  const RunResult r =
+      run_stylize(flags, "env -u STYLIZE_WEIGHTS STYLIZE_OFFLINE=1 XDG_CACHE_HOME=" + dir.file("cache"));
   if (r.exit_code == 0) GTEST_SKIP() << "real weights are installed in models/";
   expect_failure(r, 4, "download_models.sh");
   EXPECT_NE(r.output.find("offline mode"), std::string::npos) << r.output;
@@ -169,7 +169,8 @@ TEST_F(CliFeatures, EachStyleEqualsSeparateRunsAndNamesByTemplate) {
   ASSERT_TRUE(fs::exists(first));
   ASSERT_TRUE(fs::exists(second));
   ASSERT_EQ(run_stylize(base + "--style " + style2 + " -o " + dir.file("alone.png")).exit_code, 0);
-  EXPECT_EQ(test::read_file(second), test::read_file(dir.file("alone.png"))) << "each-style runs must equal single runs";
+  EXPECT_EQ(test::read_file(second), test::read_file(dir.file("alone.png")))
+      << "each-style runs must equal single runs";
 }
 
 TEST_F(CliFeatures, BatchedStylesEqualSeparateRuns) {
@@ -208,7 +209,8 @@ TEST_F(CliFeatures, StyleFolderGivesOneOutputPerStyle) {
 }
 
 TEST_F(CliFeatures, TemplateThatCollidesIsRefused) {
-  const RunResult r = run_stylize(quick("--style " + style + " --each-style --output-template " + dir.file("same.png")));
+  const RunResult r =
+      run_stylize(quick("--style " + style + " --each-style --output-template " + dir.file("same.png")));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("{style}"), std::string::npos) << r.output;
 }
@@ -440,13 +442,12 @@ TEST_F(CliRobustness, InterruptSavesTheImageAndResumeContinues) {
   const nlohmann::json record = nlohmann::json::parse(test::read_file(output + ".json"));
   const int done = record["iteration"];
   EXPECT_GE(done, 3);
-  const RunResult resumed = run_stylize("--resume " + output + " --content " + content + " --style " + style +
-                                        " --weights " + test::fixture("vgg19_tiny.safetensors") +
-                                        " --size 48 --threads 1 --print-every 1 --iterations " +
-                                        std::to_string(done + 2));
+  const RunResult resumed =
+      run_stylize("--resume " + output + " --content " + content + " --style " + style + " --weights " +
+                  test::fixture("vgg19_tiny.safetensors") + " --size 48 --threads 1 --print-every 1 --iterations " +
+                  std::to_string(done + 2));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_NE(resumed.output.find("iter " + std::to_string(done + 1) + "/" + std::to_string(done + 2)),
-            std::string::npos)
+  EXPECT_NE(resumed.output.find("iter " + std::to_string(done + 1) + "/" + std::to_string(done + 2)), std::string::npos)
       << resumed.output;
   EXPECT_EQ(resumed.output.find("iter 1/"), std::string::npos) << resumed.output;
   EXPECT_FALSE(fs::exists(output + ".json")) << "a finished run removes its checkpoint record";

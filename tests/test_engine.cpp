@@ -75,7 +75,8 @@ TEST(Engine, MatchesThePyTorchReference) {
       const double values[4] = {actual.total, actual.style, actual.content, actual.tv};
       for (int k = 0; k < 4; ++k) {
         const double want = expected[k];
-        EXPECT_NEAR(values[k], want, 1e-4 * std::abs(want) + 1e-9) << "term " << k << " after " << updates << " updates";
+        EXPECT_NEAR(values[k], want, 1e-4 * std::abs(want) + 1e-9)
+            << "term " << k << " after " << updates << " updates";
       }
     }
   }
@@ -85,8 +86,8 @@ TEST(Engine, TwentyAdamStepsLowerTheLoss) {
   Options options = tiny_options();
   Stylizer stylizer(options, tiny_weights());
   Recorder recorder;
-  const Result result = stylizer.run(test::pattern_image(32, 32, 0.1), {test::pattern_image(32, 32, 2.0)},
-                                     recorder.callback());
+  const Result result =
+      stylizer.run(test::pattern_image(32, 32, 0.1), {test::pattern_image(32, 32, 2.0)}, recorder.callback());
   ASSERT_EQ(recorder.losses.size(), 20u);
   EXPECT_EQ(result.iterations_done, 20);
   for (auto& l : recorder.losses) printf("%g %g %g %g\n", l.total, l.style, l.content, l.tv);
@@ -104,8 +105,8 @@ TEST(Engine, LbfgsLowersTheLossAndStaysInRange) {
   options.style_weight = 1e4;
   Stylizer stylizer(options, tiny_weights());
   Recorder recorder;
-  const Result result = stylizer.run(test::pattern_image(32, 32, 0.1), {test::pattern_image(32, 32, 2.0)},
-                                     recorder.callback());
+  const Result result =
+      stylizer.run(test::pattern_image(32, 32, 0.1), {test::pattern_image(32, 32, 2.0)}, recorder.callback());
   ASSERT_FALSE(recorder.losses.empty());
   EXPECT_LE(result.iterations_done, 20);
   EXPECT_LT(recorder.losses.back().total, 0.5 * recorder.losses.front().total);
@@ -125,8 +126,7 @@ TEST(Engine, LbfgsRunsInFp32UnlessAskedOtherwise) {
   EXPECT_EQ(Stylizer(options, tiny_weights()).precision(), Precision::Bf16);
   options.optimizer = OptimizerKind::Adam;
   options.precision = Precision::Auto;
-  EXPECT_EQ(Stylizer(options, tiny_weights()).precision(),
-            cpu_has_fast_bf16() ? Precision::Bf16 : Precision::Fp32);
+  EXPECT_EQ(Stylizer(options, tiny_weights()).precision(), cpu_has_fast_bf16() ? Precision::Bf16 : Precision::Fp32);
 }
 
 TEST(Engine, StopsWhenTheCallbackSaysSo) {
@@ -151,11 +151,11 @@ TEST(Engine, CoarseToFineEndsAtTheContentSize) {
   EXPECT_EQ(scale_sizes(20, 4, 0, 19), (std::vector<int>{19, 20}));
   Stylizer stylizer(options, tiny_weights());
   std::vector<std::pair<int, int64_t>> seen;  // (scale, width)
-  const Result result = stylizer.run(test::pattern_image(48, 64, 0.1), {test::pattern_image(64, 64, 2.0)},
-                                     [&](const Progress& p) {
-                                       seen.emplace_back(p.scale, p.image.size(3));
-                                       return true;
-                                     });
+  const Result result =
+      stylizer.run(test::pattern_image(48, 64, 0.1), {test::pattern_image(64, 64, 2.0)}, [&](const Progress& p) {
+        seen.emplace_back(p.scale, p.image.size(3));
+        return true;
+      });
   ASSERT_EQ(seen.size(), 12u);
   // 16 px wide would make the content 12 px tall, too small for relu5_x: the first scale grows to 22.
   EXPECT_EQ(seen.front(), std::make_pair(1, int64_t{22}));

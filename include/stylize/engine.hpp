@@ -31,7 +31,7 @@ struct Progress {
   double seconds = 0;  // wall time of this iteration
   // The images after this iteration's update: (B, 3, H, W), float32, in [0, 1].
   torch::Tensor image;
-  int scale = 1;   // 1-based scale of a coarse-to-fine run
+  int scale = 1;  // 1-based scale of a coarse-to-fine run
   int scales = 1;
 
   LossValues values(int member = 0) const;

@@ -77,9 +77,9 @@ struct Options {
   int start_iteration = 0;
 
   // Front end only: progress, intermediate output, batches and reports.
-  int print_every = 100;  // 0: never
-  int save_every = 0;     // 0: never
-  bool each_style = false;  // one output per style image instead of one blended output
+  int print_every = 100;                                  // 0: never
+  int save_every = 0;                                     // 0: never
+  bool each_style = false;                                // one output per style image instead of one blended output
   std::string output_template = "{content}_{style}.png";  // with each_style; also {n}
   // With each_style and Adam: how many styles run as one batch (the network
   // runs once per iteration for all of them). 0: automatic, as many as fit in

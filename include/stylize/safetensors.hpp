@@ -16,9 +16,9 @@
 namespace stylize {
 
 struct TensorInfo {
-  std::string dtype;             // "F32", "F16", "BF16", "F64", ...
+  std::string dtype;  // "F32", "F16", "BF16", "F64", ...
   std::vector<int64_t> shape;
-  uint64_t begin = 0;            // byte offsets into the data section
+  uint64_t begin = 0;  // byte offsets into the data section
   uint64_t end = 0;
   int64_t numel() const;
 };

@@ -30,8 +30,7 @@ class Vgg19Features : public torch::nn::Module {
   // Builds the network up to the deepest of `outputs` from `weights`, which
   // must hold at least that many convolutions with consistent shapes.
   // Throws WeightsError or OptionError.
-  Vgg19Features(const VggWeights& weights, std::vector<std::string> outputs,
-                Pooling pooling = Pooling::Max);
+  Vgg19Features(const VggWeights& weights, std::vector<std::string> outputs, Pooling pooling = Pooling::Max);
 
   // image: (N, 3, H, W), RGB in [0, 1], any floating dtype. Returns the
   // activations of each requested layer, in the order they were requested,

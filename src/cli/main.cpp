@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "progress.hpp"
 #include "report.hpp"
@@ -229,8 +229,8 @@ std::vector<Job> make_jobs(const stylize::Options& options) {
     output = replace_all(output, "{style}", fs::path(options.style_paths[i]).stem().string());
     output = replace_all(output, "{n}", std::to_string(i + 1));
     if (!seen.insert(output).second) {
-      throw stylize::OptionError("--output-template '" + options.output_template + "' gives two styles the same output '" +
-                                 output + "'; include {style} or {n}");
+      throw stylize::OptionError("--output-template '" + options.output_template +
+                                 "' gives two styles the same output '" + output + "'; include {style} or {n}");
     }
     jobs.push_back({{i}, output, fs::path(output).filename().string()});
   }
@@ -259,8 +259,8 @@ std::vector<std::vector<size_t>> group_jobs(const std::vector<Job>& jobs, const 
   std::vector<std::vector<size_t>> groups;
   std::vector<int> group_schedule;
   for (size_t j = 0; j < jobs.size(); ++j) {
-    const std::vector<int> schedule = size > 1 ? stylizer.schedule(content, {styles[jobs[j].styles.front()]})
-                                               : std::vector<int>{};
+    const std::vector<int> schedule =
+        size > 1 ? stylizer.schedule(content, {styles[jobs[j].styles.front()]}) : std::vector<int>{};
     if (groups.empty() || static_cast<int>(groups.back().size()) >= size || schedule != group_schedule) {
       groups.emplace_back();
       group_schedule = schedule;
@@ -332,8 +332,8 @@ int run(stylize::Options options, const CliSettings& settings) {
   spdlog::info("device {}, precision {}, {} threads", session.device, session.precision, threads);
 
   const torch::Tensor content = stylize::load_image(options.content_path, "content image", options.size);
-  const int style_size = options.style_size > 0 ? options.style_size
-                                                : static_cast<int>(std::lround(options.size * options.style_scale));
+  const int style_size =
+      options.style_size > 0 ? options.style_size : static_cast<int>(std::lround(options.size * options.style_scale));
   std::vector<torch::Tensor> styles;
   for (const auto& path : options.style_paths) styles.push_back(stylize::load_image(path, "style image", style_size));
 
@@ -430,7 +430,8 @@ int run(stylize::Options options, const CliSettings& settings) {
   if (!options.sheet_path.empty()) {
     std::vector<std::vector<stylize::SheetTile>> rows;
     for (size_t j = 0; j < results.size(); ++j) {
-      std::vector<stylize::SheetTile> row = {{content, "content: " + fs::path(options.content_path).filename().string()}};
+      std::vector<stylize::SheetTile> row = {
+          {content, "content: " + fs::path(options.content_path).filename().string()}};
       for (size_t i : jobs[j].styles) {
         row.push_back({styles[i], "style: " + fs::path(options.style_paths[i]).filename().string()});
       }
@@ -488,8 +489,7 @@ int main(int argc, char** argv) {
       ->group("Images");
   app.add_option("--init", options.init, "Start image: content, noise, style, or the path of an image")
       ->group("Images");
-  app.add_flag("--each-style", options.each_style, "One output per style image instead of one blend")
-      ->group("Batch");
+  app.add_flag("--each-style", options.each_style, "One output per style image instead of one blend")->group("Batch");
   app.add_option("--batch", options.batch,
                  "With --each-style: styles optimized together as one batch (0: automatic; 1: one at a time)")
       ->group("Batch");
@@ -505,7 +505,8 @@ int main(int argc, char** argv) {
                  "else downloaded (see `stylize weights --help`)")
       ->group("Model");
   app.add_flag("--offline", settings.offline, "Never download weights (also STYLIZE_OFFLINE=1)")->group("Model");
-  app.add_option("--content-layers", settings.content_layers, "Content layers, optionally layer:weight, comma separated")
+  app.add_option("--content-layers", settings.content_layers,
+                 "Content layers, optionally layer:weight, comma separated")
       ->group("Model");
   app.add_option("--style-layers", settings.style_layers, "Style layers, optionally layer:weight, comma separated")
       ->group("Model");
@@ -565,8 +566,9 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("stylize");
   logger->set_pattern("%^%l%$: %v");
   spdlog::set_default_logger(logger);
-  spdlog::set_level(settings.quiet ? spdlog::level::err
-                                   : settings.verbose ? spdlog::level::debug : spdlog::level::info);
+  spdlog::set_level(settings.quiet     ? spdlog::level::err
+                    : settings.verbose ? spdlog::level::debug
+                                       : spdlog::level::info);
 
   try {
     options.device = choice_value(settings.device, kDevices);

@@ -33,7 +33,9 @@ void ProgressPrinter::clear_bar() {
   bar_visible_ = false;
 }
 
-void ProgressPrinter::update(const Progress& p, const std::string& label) { update(p, std::vector<std::string>{label}); }
+void ProgressPrinter::update(const Progress& p, const std::string& label) {
+  update(p, std::vector<std::string>{label});
+}
 
 void ProgressPrinter::update(const Progress& p, const std::vector<std::string>& labels) {
   if (quiet_) return;
@@ -71,9 +73,8 @@ void ProgressPrinter::draw_bar(const Progress& p, const std::string& label) {
   std::string scale;
   if (p.scales > 1) scale = " scale " + std::to_string(p.scale) + "/" + std::to_string(p.scales);
   const double eta = smoothed_seconds_ * (p.iterations - p.iteration);
-  std::fprintf(stderr, "\r\033[K%s%s [%s] %d/%d %3.0f%%  %.2f s/it  ETA %s", label.c_str(), scale.c_str(),
-               bar.c_str(), p.iteration, p.iterations, 100 * fraction, smoothed_seconds_,
-               format_duration(eta).c_str());
+  std::fprintf(stderr, "\r\033[K%s%s [%s] %d/%d %3.0f%%  %.2f s/it  ETA %s", label.c_str(), scale.c_str(), bar.c_str(),
+               p.iteration, p.iterations, 100 * fraction, smoothed_seconds_, format_duration(eta).c_str());
   std::fflush(stderr);
   bar_visible_ = true;
 }

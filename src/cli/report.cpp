@@ -26,10 +26,14 @@ double peak_memory_mib() {
 
 std::string to_string(StopReason reason) {
   switch (reason) {
-    case StopReason::Finished: return "finished";
-    case StopReason::Interrupted: return "interrupted";
-    case StopReason::Converged: return "converged";
-    case StopReason::NumericFailure: return "numeric-failure";
+    case StopReason::Finished:
+      return "finished";
+    case StopReason::Interrupted:
+      return "interrupted";
+    case StopReason::Converged:
+      return "converged";
+    case StopReason::NumericFailure:
+      return "numeric-failure";
   }
   return "unknown";
 }
