@@ -1,5 +1,5 @@
-// The downloader against a real HTTP server on 127.0.0.1 (tests/http_server.py),
-// the first-run resolution of weights, and the checksums it relies on.
+// The fetch wing: the downloader against a real HTTP server on 127.0.0.1
+// (tests/http_server.py), and the checksums it relies on.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,10 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "stylize/digest.hpp"
-#include "stylize/download.hpp"
 #include "stylize/errors.hpp"
-#include "stylize/weights.hpp"
+#include "stylize/fetch/digest.hpp"
+#include "stylize/fetch/download.hpp"
 #include "test_http_server.hpp"
 #include "test_util.hpp"
 
@@ -95,10 +94,10 @@ class Download : public ::testing::Test {
   std::string download_error(const DownloadRequest& r) {
     try {
       download_file(r);
-    } catch (const DownloadError& e) {
+    } catch (const FetchError& e) {
       return e.what();
     }
-    return "(no DownloadError)";
+    return "(no FetchError)";
   }
 
   test::TempDir dir;
@@ -185,9 +184,26 @@ TEST_F(Download, InterruptedRunLeavesAPartialFileTheNextRunResumes) {
 TEST_F(Download, ServerIgnoringRangeStartsOver) {
   fs::create_directories(fs::path(destination).parent_path());
   test::write_file(partial(), payload.substr(0, 1000));
-  download_file(request("no-range/payload.bin"));
+  DownloadRequest r = request("no-range/payload.bin");
+  r.max_attempts = 1;  // starting over is not counted as another attempt
+  download_file(r);
   EXPECT_EQ(test::read_file(destination), payload);
-  EXPECT_EQ(server->requests(), std::vector<std::string>{"GET /no-range/payload.bin bytes=1000-"});
+  const std::vector<std::string> expected = {"GET /no-range/payload.bin bytes=1000-", "GET /no-range/payload.bin -"};
+  EXPECT_EQ(server->requests(), expected);
+}
+
+TEST_F(Download, PartialFileLongerThanTheServersStartsOver) {
+  // The size is not known in advance (a mirror's checksum), so only the server
+  // can tell that the partial file is too long: HTTP 416.
+  fs::create_directories(fs::path(destination).parent_path());
+  test::write_file(partial(), payload + "trailing bytes");
+  DownloadRequest r = request("files/payload.bin");
+  r.expected_size = 0;
+  download_file(r);
+  EXPECT_EQ(test::read_file(destination), payload);
+  EXPECT_FALSE(fs::exists(partial()));
+  const std::vector<std::string> expected = {"GET /files/payload.bin bytes=300014-", "GET /files/payload.bin -"};
+  EXPECT_EQ(server->requests(), expected);
 }
 
 TEST_F(Download, StalePartialFileIsDiscardedAndDownloadedAgain) {
@@ -225,84 +241,6 @@ TEST_F(Download, ConnectionRefusedFailsAtOnceWithoutFiles) {
   EXPECT_NE(message.find("cannot download http://127.0.0.1:1/payload.bin"), std::string::npos) << message;
   EXPECT_NE(message.find("save it as " + destination), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(dir.file("cache")));
-}
-
-// First-run resolution with the default source redirected to the local server.
-class FirstRun : public Download {
- protected:
-  void SetUp() override {
-    Download::SetUp();
-    if (HasFatalFailure()) return;
-    if (auto found = find_weights("")) GTEST_SKIP() << "weights are installed (" << *found << ")";
-  }
-  std::string cache() const { return dir.file("xdg"); }
-  test::ScopedEnv no_weights{"STYLIZE_WEIGHTS", std::nullopt};
-  test::ScopedEnv xdg{"XDG_CACHE_HOME", dir.file("xdg")};
-  test::ScopedEnv online{"STYLIZE_OFFLINE", std::nullopt};
-};
-
-TEST_F(FirstRun, OfflineSaysHowToGetTheWeightsAndTouchesNothing) {
-  test::ScopedEnv url("STYLIZE_WEIGHTS_URL", server->url("files/payload.bin"));
-  for (const bool from_environment : {false, true}) {
-    test::ScopedEnv offline("STYLIZE_OFFLINE", from_environment ? std::optional<std::string>("1") : std::nullopt);
-    try {
-      resolve_or_download_weights("", /*offline=*/!from_environment);
-      FAIL() << "expected a WeightsError";
-    } catch (const WeightsError& e) {
-      const std::string message = e.what();
-      EXPECT_NE(message.find("offline mode"), std::string::npos) << message;
-      EXPECT_NE(message.find(server->url("files/payload.bin")), std::string::npos) << message;
-      EXPECT_NE(message.find(cache() + "/stylize/" + kDefaultWeightsFileName), std::string::npos) << message;
-    }
-  }
-  EXPECT_TRUE(server->requests().empty());
-  EXPECT_FALSE(fs::exists(cache()));
-}
-
-TEST_F(FirstRun, DownloadsIntoTheCacheOnce) {
-  test::ScopedEnv url("STYLIZE_WEIGHTS_URL", server->url("files/payload.bin"));
-  test::ScopedEnv checksum("STYLIZE_WEIGHTS_CHECKSUM", md5);
-  const std::string expected = cache() + "/stylize/" + kDefaultWeightsFileName;
-  EXPECT_EQ(weights_cache_dir(), cache() + "/stylize");
-  EXPECT_EQ(resolve_or_download_weights("", false), expected);
-  EXPECT_EQ(test::read_file(expected), payload);
-  EXPECT_EQ(resolve_or_download_weights("", false), expected);
-  EXPECT_EQ(server->requests().size(), 1u) << "the cached file is used without downloading again";
-}
-
-TEST(WeightsLookup, CacheCatalogAndOfflineSwitch) {
-  // The cache: $XDG_CACHE_HOME/stylize, else ~/.cache/stylize; searched last.
-  test::ScopedEnv home("HOME", "/home/someone");
-  {
-    test::ScopedEnv xdg("XDG_CACHE_HOME", "/var/cache/me");
-    EXPECT_EQ(weights_cache_dir(), "/var/cache/me/stylize");
-  }
-  test::ScopedEnv xdg("XDG_CACHE_HOME", std::nullopt);
-  EXPECT_EQ(weights_cache_dir(), "/home/someone/.cache/stylize");
-  const auto candidates = default_weights_candidates();
-  EXPECT_EQ(candidates.back(), std::string("/home/someone/.cache/stylize/") + kDefaultWeightsFileName);
-
-  // The default download: Keras's notop file and the MD5 Keras publishes for it.
-  test::ScopedEnv url("STYLIZE_WEIGHTS_URL", std::nullopt);
-  test::ScopedEnv checksum("STYLIZE_WEIGHTS_CHECKSUM", std::nullopt);
-  const DownloadSource source = default_download_source();
-  EXPECT_EQ(source.url,
-            "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
-            "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5");
-  EXPECT_EQ(source.checksum, "253f8cb515780f3b799900260a226db6");
-  EXPECT_EQ(source.checksum_name(), "MD5");
-  EXPECT_EQ(source.size, 80134624u);
-  EXPECT_EQ(source.file_name, kDefaultWeightsFileName);
-  for (const auto& known : known_weights()) {
-    EXPECT_TRUE(known.checksum.empty() || digest_algorithm_for(known.checksum)) << known.file_name;
-    EXPECT_EQ(find_known_weights(known.file_name), &known);
-  }
-  // STYLIZE_OFFLINE: anything but empty, 0, false or no.
-  for (const auto& [value, offline] : std::vector<std::pair<std::optional<std::string>, bool>>{
-           {std::nullopt, false}, {"", false}, {"0", false}, {"false", false}, {"1", true}, {"yes", true}}) {
-    test::ScopedEnv env("STYLIZE_OFFLINE", value);
-    EXPECT_EQ(offline_from_environment(), offline) << (value ? *value : "(unset)");
-  }
 }
 
 }  // namespace

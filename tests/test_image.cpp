@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "stylize/color.hpp"
-#include "stylize/engine.hpp"
+#include "stylize/core/engine.hpp"
+#include "stylize/io/image.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -32,7 +32,7 @@ TEST(Color, HistogramMatchingMovesMeanAndCovariance) {
 }
 
 TEST(Color, LuminanceTransferKeepsTheContentsChroma) {
-  Options options = test::tiny_options();
+  StylizeOptions options = test::tiny_options();
   options.preserve_colors = PreserveColors::Luminance;
   options.style_weight = 1.0;
   options.iterations = 20;

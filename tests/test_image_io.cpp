@@ -3,7 +3,8 @@
 #include <filesystem>
 
 #include "stylize/errors.hpp"
-#include "stylize/image_io.hpp"
+#include "stylize/io/image.hpp"
+#include "stylize/io/image_io.hpp"
 #include "test_util.hpp"
 
 namespace stylize {

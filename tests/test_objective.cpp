@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "matmul.hpp"
-#include "stylize/losses.hpp"
+#include "core/matmul.hpp"
+#include "stylize/core/objective.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -83,9 +83,11 @@ TEST(Losses, GramGradientMatchesAutograd) {
   }
 }
 
-TEST(Losses, MeanSquaredError) {
-  EXPECT_FLOAT_EQ(mse(torch::tensor({1.f, 2.f, 3.f}), torch::tensor({1.f, 0.f, 0.f})).item<float>(), 13.f / 3);
+TEST(Losses, ContentLossIsTheMeanSquaredError) {
   EXPECT_FLOAT_EQ(content_loss(torch::ones({1, 2, 3, 3}), torch::zeros({1, 2, 3, 3})).item<float>(), 1.f);
+  const torch::Tensor a = torch::tensor({1.f, 2.f, 3.f}).view({1, 3, 1, 1});
+  const torch::Tensor b = torch::tensor({1.f, 0.f, 0.f}).view({1, 3, 1, 1});
+  EXPECT_FLOAT_EQ(content_loss(a, b).item<float>(), 13.f / 3);
 }
 
 TEST(Losses, StyleLossComparesGramMatrices) {
@@ -127,6 +129,125 @@ TEST(Losses, AreDifferentiable) {
   (total_variation(image) + style_loss(image, torch::zeros({1, 3, 3}))).sum().backward();
   ASSERT_TRUE(image.grad().defined());
   EXPECT_GT(image.grad().abs().sum().item<float>(), 0.f);
+}
+
+// ---------------------------------------------------------------------------
+// The objective: terms, their layers, and evaluation in pieces.
+
+// A stand-in for the network: relu1_1 at stride 1 and relu2_1 at stride 2,
+// both smooth functions of the pixels, so gradients reach the image.
+Features fake_features(const torch::Tensor& image) {
+  const torch::Tensor relu1_1 = image * 2.0 + 0.1;
+  const torch::Tensor relu2_1 = torch::avg_pool2d(image * image, {2, 2}, {2, 2});
+  return Features({"relu1_1", "relu2_1"}, {relu1_1, relu2_1});
+}
+
+Objective small_objective(TvNorm norm) {
+  StylizeOptions options;
+  options.content_layers = {{"relu1_1", 1.0}};
+  options.style_layers = {{"relu1_1", 1.0}, {"relu2_1", 3.0}};
+  options.tv_norm = norm;
+  Objective objective = make_objective(options, 1.0);
+  TargetInputs inputs;
+  inputs.content = test::pattern_image(10, 12, 0.4);
+  inputs.content_source = inputs.content;
+  inputs.size = 12;
+  inputs.styles = {{test::pattern_image(8, 8, 1.3)}};
+  inputs.features = fake_features;
+  objective.prepare(inputs);
+  return objective;
+}
+
+TEST(Objective, AsksForTheLayersOfItsTermsAndSumsThem) {
+  const Objective objective = small_objective(TvNorm::L1);
+  EXPECT_EQ(objective.term_names(), (std::vector<std::string>{"style", "content", "tv"}));
+  EXPECT_EQ(objective.layers(), (std::vector<std::string>{"relu1_1", "relu2_1"})) << "each layer once";
+  const torch::Tensor image = torch::cat({test::pattern_image(10, 12, 0.1), test::pattern_image(10, 12, 2.2)});
+  const torch::Tensor losses = objective.evaluate(image, fake_features);
+  ASSERT_EQ(losses.sizes(), (std::vector<int64_t>{2, 4}));
+  for (int64_t b = 0; b < 2; ++b) {
+    EXPECT_NEAR(losses[b][0].item<double>(), (losses[b][1] + losses[b][2] + losses[b][3]).item<double>(),
+                1e-6 * losses[b][0].item<double>());
+  }
+  EXPECT_FLOAT_EQ(losses[1][3].item<float>(), 30 * total_variation(image.narrow(0, 1, 1)).item<float>());
+  const torch::Tensor one = objective.evaluate(image.narrow(0, 1, 1), fake_features);
+  EXPECT_TRUE(torch::allclose(one[0], losses[1])) << "batch members are evaluated independently";
+}
+
+// Rows [top, top + height) of a 10x12 image as a tile, cut with two rows of halo
+// (the stand-in network needs none; the halo is what the TV term reads).
+Piece tile(const torch::Tensor& image, int64_t top, int64_t height) {
+  const int64_t cut_top = std::max<int64_t>(0, top - 2), cut_end = std::min<int64_t>(10, top + height + 2);
+  const torch::Tensor cut = image.narrow(2, cut_top, cut_end - cut_top);
+  return Piece(cut, fake_features(cut), {cut_top, 0, cut_end - cut_top, 12}, {top, 0, height, 12}, 10, 12);
+}
+
+TEST(Objective, StatisticsOfTilesAddUpToTheWholeImages) {
+  for (const TvNorm norm : {TvNorm::L1, TvNorm::L2}) {
+    const Objective objective = small_objective(norm);
+    const torch::Tensor image = test::pattern_image(10, 12, 0.7);
+    const Piece whole(image, fake_features(image));
+    // Rows 0-3, 4-7 and 8-9: aligned to relu2_1's stride 2, the last one at the border.
+    const std::vector<Piece> tiles = {tile(image, 0, 4), tile(image, 4, 4), tile(image, 8, 2)};
+    for (const auto& term : objective.terms()) {
+      const std::vector<torch::Tensor> expected = term->statistics(whole);
+      std::vector<torch::Tensor> summed;
+      for (const Piece& piece : tiles) {
+        const std::vector<torch::Tensor> part = term->statistics(piece);
+        if (summed.empty()) {
+          summed = part;
+        } else {
+          for (size_t k = 0; k < part.size(); ++k) summed[k] = summed[k] + part[k];
+        }
+      }
+      ASSERT_EQ(summed.size(), expected.size()) << term->name();
+      for (size_t k = 0; k < expected.size(); ++k) {
+        EXPECT_TRUE(torch::allclose(summed[k], expected[k], 1e-5, 1e-6)) << term->name() << " statistic " << k;
+      }
+      EXPECT_NEAR(term->loss(summed).item<double>(), term->loss(expected).item<double>(),
+                  1e-5 * std::abs(term->loss(expected).item<double>()))
+          << term->name();
+    }
+  }
+}
+
+TEST(Objective, TiledBackwardWithFixedStatisticGradientsEqualsTheWholeImages) {
+  // The procedure objective.hpp describes: statistics summed over tiles
+  // without gradient, dL/dS from them, then each tile's backward of sum(s * dL/dS).
+  const Objective objective = small_objective(TvNorm::L2);
+  const torch::Tensor pixels = test::pattern_image(10, 12, 1.1);
+  torch::Tensor image = pixels.clone().requires_grad_(true);
+  objective.evaluate(image, fake_features).select(1, 0).sum().backward();
+  const torch::Tensor expected = image.grad().clone();
+
+  const auto tiles_of = [](const torch::Tensor& x) {
+    return std::vector<Piece>{tile(x, 0, 4), tile(x, 4, 4), tile(x, 8, 2)};
+  };
+  torch::Tensor tiled = pixels.clone().requires_grad_(true);
+  for (const auto& term : objective.terms()) {
+    std::vector<torch::Tensor> sums;
+    {
+      torch::NoGradGuard no_grad;
+      for (const Piece& piece : tiles_of(tiled)) {
+        const auto part = term->statistics(piece);
+        if (sums.empty()) {
+          sums = part;
+        } else {
+          for (size_t k = 0; k < part.size(); ++k) sums[k] = sums[k] + part[k];
+        }
+      }
+    }
+    for (auto& s : sums) s.requires_grad_(true);
+    term->loss(sums).sum().backward();
+    for (const Piece& piece : tiles_of(tiled)) {
+      const auto part = term->statistics(piece);
+      torch::Tensor surrogate = torch::zeros({});
+      for (size_t k = 0; k < part.size(); ++k) surrogate = surrogate + (part[k] * sums[k].grad()).sum();
+      surrogate.backward();
+    }
+  }
+  EXPECT_TRUE(torch::allclose(tiled.grad(), expected, 1e-4, 1e-6))
+      << (tiled.grad() - expected).abs().max().item<float>();
 }
 
 }  // namespace

@@ -3,8 +3,8 @@
 #include <cstring>
 
 #include "stylize/errors.hpp"
-#include "stylize/safetensors.hpp"
-#include "stylize/weights.hpp"
+#include "stylize/weights/safetensors.hpp"
+#include "stylize/weights/weights.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -208,7 +208,7 @@ TEST(VggWeights, ExplainsMissingAndForeignFiles) {
   test::write_file(dir.file("keras.h5"), std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, '\0'));
   EXPECT_THROW(load_vgg19_weights(dir.file("keras.h5")), WeightsError);
   try {
-    resolve_weights_path(dir.file("missing.safetensors"));
+    load_vgg19_weights(dir.file("missing.safetensors"));
     FAIL();
   } catch (const WeightsError& e) {
     EXPECT_NE(std::string(e.what()).find("file not found"), std::string::npos);

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "stylize/core/vgg19.hpp"
 #include "stylize/errors.hpp"
-#include "stylize/vgg.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -22,6 +22,56 @@ TEST(Vgg19, LayerNames) {
   EXPECT_EQ(vgg19_layer_index("relu4_2"), 22);  // torchvision's features[22]
   EXPECT_EQ(vgg19_layer_index("relu6_1"), -1);
   EXPECT_EQ(vgg19_layer_index("22"), -1);
+}
+
+TEST(Vgg19, TheLayerTableHasBlocksWidthsAndConvolutions) {
+  const auto& layers = vgg19_layers();
+  ASSERT_EQ(layers.size(), 37u);
+  EXPECT_EQ(vgg19_conv_names().size(), 16u);
+  EXPECT_EQ(vgg19_conv_names()[8], "conv4_1");
+  EXPECT_EQ(layers[vgg19_layer_index("relu4_2")].kind, LayerKind::Relu);
+  EXPECT_EQ(layers[vgg19_layer_index("relu4_2")].block, 4);
+  EXPECT_EQ(layers[vgg19_layer_index("relu4_2")].conv, 9);  // conv4_2, the tenth convolution
+  EXPECT_EQ(layers[vgg19_layer_index("pool3")].kind, LayerKind::Pool);
+  EXPECT_EQ(layers[vgg19_layer_index("conv1_2")].width, 64);
+  EXPECT_EQ(layers[vgg19_layer_index("conv3_4")].width, 256);
+  EXPECT_EQ(layers[vgg19_layer_index("pool5")].width, 512);
+  // torchvision's features Sequential has the same order: its conv keys are the table's indices.
+  EXPECT_EQ(vgg19_layer_index("conv5_4"), 34);
+  EXPECT_EQ(vgg19_layer_index("conv3_1"), 10);
+}
+
+TEST(Vgg19, ReceptiveFieldsAndStrides) {
+  // A 3x3 conv adds 2 locations of its input to the field, a 2x2 pool 1, and
+  // each pool doubles the stride. (The same rule gives VGG16's published
+  // 196 pixels for conv5_3 and 212 for pool5; VGG19 has one more conv in each
+  // of blocks 3 to 5.)
+  EXPECT_EQ(receptive_field(vgg19_layer_index("conv1_1")).size, 3);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu1_2")).size, 5);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).size, 6);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).stride, 2);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu2_1")).size, 10);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool3")).size, 52);  // 16 + 4 convs x 2 x 4
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu5_1")).size, 156);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu5_1")).stride, 16);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool5")).size, 268);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool5")).stride, 32);
+  // Changing one pixel changes no more locations of the layer than its field covers.
+  Vgg19Features net(tiny_weights(), {"relu3_1"});
+  const ReceptiveField field = receptive_field(vgg19_layer_index("relu3_1"));
+  EXPECT_EQ(field.size, 24);
+  EXPECT_EQ(field.stride, 4);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor image = test::pattern_image(64, 64, 0.3);
+  const torch::Tensor base = net.forward(image)[0];
+  torch::Tensor changed = image.clone();
+  changed.index_put_({0, torch::indexing::Slice(), 32, 40}, 0.0);
+  const torch::Tensor moved = (net.forward(changed)[0] - base).abs().sum(torch::IntArrayRef{0, 1}).nonzero();
+  ASSERT_GT(moved.size(0), 0);
+  for (const int dim : {0, 1}) {
+    const int64_t span = moved.select(1, dim).max().item<int64_t>() - moved.select(1, dim).min().item<int64_t>() + 1;
+    EXPECT_LE(span, field.size / field.stride + 1) << "dimension " << dim;
+  }
 }
 
 TEST(Vgg19, ConvolutionsNeeded) {

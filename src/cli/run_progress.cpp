@@ -1,41 +1,23 @@
-#include "progress.hpp"
-
-#include <unistd.h>
+#include "run_progress.hpp"
 
 #include <cstdio>
 
 namespace stylize::cli {
 
-namespace {
-
-std::string format_duration(double seconds) {
-  const long total = static_cast<long>(seconds + 0.5);
-  char text[32];
-  if (total >= 3600) {
-    std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", total / 3600, (total / 60) % 60, total % 60);
-  } else {
-    std::snprintf(text, sizeof text, "%ld:%02ld", total / 60, total % 60);
+std::string progress_line(int iteration, int iterations, const LossValues& values, double seconds_per_iteration) {
+  char text[64];
+  std::snprintf(text, sizeof text, "iter %d/%d  total %.2e", iteration, iterations, values.total);
+  std::string line = text;
+  for (const auto& [name, value] : values.terms) {
+    std::snprintf(text, sizeof text, "%.2e", value);
+    line += "  " + name + " " + text;
   }
-  return text;
+  std::snprintf(text, sizeof text, "  %.2f s/it", seconds_per_iteration);
+  return line + text;
 }
-
-}  // namespace
 
 ProgressPrinter::ProgressPrinter(int print_every, bool quiet)
-    : print_every_(print_every), quiet_(quiet), bar_(!quiet && ::isatty(STDERR_FILENO) == 1) {}
-
-ProgressPrinter::~ProgressPrinter() { clear_bar(); }
-
-void ProgressPrinter::clear_bar() {
-  if (!bar_visible_) return;
-  std::fputs("\r\033[K", stderr);
-  std::fflush(stderr);
-  bar_visible_ = false;
-}
-
-void ProgressPrinter::update(const Progress& p, const std::string& label) {
-  update(p, std::vector<std::string>{label});
-}
+    : print_every_(print_every), quiet_(quiet), bar_(!quiet) {}
 
 void ProgressPrinter::update(const Progress& p, const std::vector<std::string>& labels) {
   if (quiet_) return;
@@ -44,39 +26,25 @@ void ProgressPrinter::update(const Progress& p, const std::vector<std::string>& 
   smoothed_seconds_ = smoothed_seconds_ == 0 ? p.seconds : 0.9 * smoothed_seconds_ + 0.1 * p.seconds;
   const bool last = p.iteration == p.iterations;
   if (print_every_ > 0 && (p.iteration % print_every_ == 0 || last)) {
-    clear_bar();
+    bar_.clear();
     for (size_t m = 0; m < labels.size(); ++m) {
-      const LossValues v = p.values(static_cast<int>(m));
       // The documented, parseable shape: losses before this iteration's update
       // (a batch member's line ends with its output's name).
-      std::printf("iter %d/%d  total %.2e  style %.2e  content %.2e  tv %.2e  %.2f s/it%s%s\n", p.iteration,
-                  p.iterations, v.total, v.style, v.content, v.tv, interval_seconds_ / interval_iterations_,
-                  labels.size() > 1 ? "  " : "", labels.size() > 1 ? labels[m].c_str() : "");
+      const std::string line = progress_line(p.iteration, p.iterations, p.values(static_cast<int>(m)),
+                                             interval_seconds_ / interval_iterations_);
+      std::printf("%s%s%s\n", line.c_str(), labels.size() > 1 ? "  " : "", labels.size() > 1 ? labels[m].c_str() : "");
     }
     std::fflush(stdout);
     interval_seconds_ = 0;
     interval_iterations_ = 0;
   }
-  if (bar_) draw_bar(p, labels.size() > 1 ? std::to_string(labels.size()) + " styles" : labels.front());
-}
-
-void ProgressPrinter::draw_bar(const Progress& p, const std::string& label) {
-  const auto now = std::chrono::steady_clock::now();
-  const bool last = p.iteration == p.iterations;
-  if (!last && now - last_draw_ < std::chrono::milliseconds(100)) return;
-  last_draw_ = now;
-  constexpr int kWidth = 30;
-  const double fraction = static_cast<double>(p.iteration) / p.iterations;
-  const int filled = static_cast<int>(fraction * kWidth);
-  std::string bar(filled, '#');
-  bar.resize(kWidth, '.');
-  std::string scale;
-  if (p.scales > 1) scale = " scale " + std::to_string(p.scale) + "/" + std::to_string(p.scales);
-  const double eta = smoothed_seconds_ * (p.iterations - p.iteration);
-  std::fprintf(stderr, "\r\033[K%s%s [%s] %d/%d %3.0f%%  %.2f s/it  ETA %s", label.c_str(), scale.c_str(), bar.c_str(),
-               p.iteration, p.iterations, 100 * fraction, smoothed_seconds_, format_duration(eta).c_str());
-  std::fflush(stderr);
-  bar_visible_ = true;
+  if (!bar_.active()) return;
+  std::string label = labels.size() > 1 ? std::to_string(labels.size()) + " styles" : labels.front();
+  if (p.scales > 1) label += " scale " + std::to_string(p.scale) + "/" + std::to_string(p.scales);
+  char detail[96];
+  std::snprintf(detail, sizeof detail, "%d/%d  %.2f s/it  ETA %s", p.iteration, p.iterations, smoothed_seconds_,
+                format_duration(smoothed_seconds_ * (p.iterations - p.iteration)).c_str());
+  bar_.draw(label, static_cast<double>(p.iteration) / p.iterations, detail, last);
 }
 
 }  // namespace stylize::cli

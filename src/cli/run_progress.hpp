@@ -1,12 +1,12 @@
-// Progress output of the stylize CLI: the fixed-shape progress lines on
-// standard output, and on a terminal a live bar with ETA on standard error.
+// Progress of a run: the fixed-shape progress lines on standard output (README,
+// "Progress"), and on a terminal the bar with an ETA (terminal_bar.hpp).
 #pragma once
 
-#include <chrono>
 #include <string>
 #include <vector>
 
-#include "stylize/engine.hpp"
+#include "stylize/core/engine.hpp"
+#include "terminal_bar.hpp"
 
 namespace stylize::cli {
 
@@ -14,26 +14,24 @@ class ProgressPrinter {
  public:
   // print_every: iterations between progress lines (0: none). quiet: no output at all.
   ProgressPrinter(int print_every, bool quiet);
-  ~ProgressPrinter();
 
-  // Called for every iteration of a run; `label` names the run in the bar.
-  void update(const Progress& progress, const std::string& label);
-  // The same for a batch: one progress line per member, ending with its label.
+  // Called for every iteration of a batch: one progress line per member,
+  // ending with its label when there are several.
   void update(const Progress& progress, const std::vector<std::string>& labels);
   // Clears the bar (before other messages are printed, and at the end of a run).
-  void clear_bar();
+  void clear_bar() { bar_.clear(); }
 
  private:
-  void draw_bar(const Progress& progress, const std::string& label);
-
   int print_every_;
   bool quiet_;
-  bool bar_;  // standard error is a terminal
-  bool bar_visible_ = false;
+  TerminalBar bar_;
   double interval_seconds_ = 0;
   int interval_iterations_ = 0;
   double smoothed_seconds_ = 0;  // exponential moving average of s/it, for the ETA
-  std::chrono::steady_clock::time_point last_draw_{};
 };
+
+// "iter 100/1000  total 1.24e+06  style 5.80e+05  content 6.40e+05  tv 2.10e+04  0.42 s/it":
+// the losses of `values` in the order of its terms.
+std::string progress_line(int iteration, int iterations, const LossValues& values, double seconds_per_iteration);
 
 }  // namespace stylize::cli

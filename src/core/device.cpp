@@ -1,6 +1,10 @@
-#include "stylize/device.hpp"
+#include "stylize/core/device.hpp"
 
 #include <sched.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -144,6 +148,19 @@ int configure_threads(int threads) {
   const int count = threads > 0 ? threads : available_cores();
   torch::set_num_threads(count);
   return count;
+}
+
+void keep_freed_cpu_memory() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, -1);
+#endif
+}
+
+void release_freed_cpu_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
 }
 
 }  // namespace stylize

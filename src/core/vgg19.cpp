@@ -1,4 +1,4 @@
-#include "stylize/vgg.hpp"
+#include "stylize/core/vgg19.hpp"
 
 #include <algorithm>
 
@@ -7,62 +7,6 @@
 #include "stylize/errors.hpp"
 
 namespace stylize {
-namespace {
-
-// Convolutions per block of VGG19 (configuration E).
-constexpr int kBlockConvs[5] = {2, 2, 4, 4, 4};
-
-std::vector<std::string> make_layer_names() {
-  std::vector<std::string> names;
-  for (int block = 1; block <= 5; ++block) {
-    for (int i = 1; i <= kBlockConvs[block - 1]; ++i) {
-      const std::string suffix = std::to_string(block) + "_" + std::to_string(i);
-      names.push_back("conv" + suffix);
-      names.push_back("relu" + suffix);
-    }
-    names.push_back("pool" + std::to_string(block));
-  }
-  return names;
-}
-
-enum class LayerKind { Conv, Relu, Pool };
-
-LayerKind kind_of(const std::string& name) {
-  if (name.rfind("conv", 0) == 0) return LayerKind::Conv;
-  if (name.rfind("relu", 0) == 0) return LayerKind::Relu;
-  return LayerKind::Pool;
-}
-
-// Convolutions computed up to and including layer `index`.
-int convs_through(int index) {
-  const auto& names = vgg19_layer_names();
-  return static_cast<int>(std::count_if(names.begin(), names.begin() + index + 1,
-                                        [](const std::string& n) { return kind_of(n) == LayerKind::Conv; }));
-}
-
-}  // namespace
-
-const std::vector<std::string>& vgg19_layer_names() {
-  static const std::vector<std::string> names = make_layer_names();
-  return names;
-}
-
-int vgg19_layer_index(const std::string& layer) {
-  const auto& names = vgg19_layer_names();
-  const auto it = std::find(names.begin(), names.end(), layer);
-  return it == names.end() ? -1 : static_cast<int>(it - names.begin());
-}
-
-int convs_needed(const std::vector<std::string>& layers) {
-  int deepest = -1;
-  for (const auto& layer : layers) {
-    const int index = vgg19_layer_index(layer);
-    if (index < 0) throw OptionError("unknown VGG19 layer '" + layer + "'; use names such as relu4_2 or pool3");
-    deepest = std::max(deepest, index);
-  }
-  if (deepest < 0) throw OptionError("no VGG19 layers were requested");
-  return convs_through(deepest);
-}
 
 Vgg19Features::Vgg19Features(const VggWeights& weights, std::vector<std::string> outputs, Pooling pooling)
     : outputs_(std::move(outputs)), pooling_(pooling), convention_(weights.convention) {
@@ -117,12 +61,7 @@ std::vector<int64_t> Vgg19Features::widths() const {
   return result;
 }
 
-int64_t Vgg19Features::min_input_side() const {
-  const auto& names = vgg19_layer_names();
-  const auto pools = std::count_if(names.begin(), names.begin() + last_layer_ + 1,
-                                   [](const std::string& n) { return kind_of(n) == LayerKind::Pool; });
-  return int64_t{1} << pools;
-}
+int64_t Vgg19Features::min_input_side() const { return receptive_field(last_layer_).stride; }
 
 torch::Tensor Vgg19Features::normalize(const torch::Tensor& image) const {
   torch::Tensor x = image.to(torch::kFloat32);
@@ -135,10 +74,10 @@ std::vector<torch::Tensor> Vgg19Features::forward(const torch::Tensor& image) {
   std::vector<torch::Tensor> results(outputs_.size());
   torch::Tensor x = normalize(image).to(dtype_);
   if (channels_last_) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  const auto& names = vgg19_layer_names();
+  const auto& layers = vgg19_layers();
   size_t conv_index = 0;
   for (int i = 0; i <= last_layer_; ++i) {
-    switch (kind_of(names[i])) {
+    switch (layers[i].kind) {
       case LayerKind::Conv:
         x = convs_[conv_index++]->forward(x);
         break;

@@ -1,10 +1,11 @@
-#include "stylize/color.hpp"
+#include "stylize/io/image.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
+#include <torch/nn/functional/upsampling.h>
 #include <torch/torch.h>
-
-#include "stylize/image_io.hpp"
 
 namespace stylize {
 namespace {
@@ -26,6 +27,26 @@ torch::Tensor symmetric_power(const torch::Tensor& s, double p) {
 }
 
 }  // namespace
+
+torch::Tensor resize_to(const torch::Tensor& image, int64_t height, int64_t width) {
+  if (image.size(-2) == height && image.size(-1) == width) return image;
+  namespace F = torch::nn::functional;
+  const bool shrinking = height < image.size(-2) || width < image.size(-1);
+  return F::interpolate(image, F::InterpolateFuncOptions()
+                                   .size(std::vector<int64_t>{height, width})
+                                   .mode(torch::kBilinear)
+                                   .align_corners(false)
+                                   .antialias(shrinking));
+}
+
+torch::Tensor resize_longest_side(const torch::Tensor& image, int longest_side) {
+  const int64_t h = image.size(-2), w = image.size(-1);
+  const int64_t longest = std::max(h, w);
+  if (longest_side <= 0 || longest == longest_side) return image;
+  const double factor = static_cast<double>(longest_side) / longest;
+  return resize_to(image, std::max<int64_t>(1, std::llround(h * factor)),
+                   std::max<int64_t>(1, std::llround(w * factor)));
+}
 
 torch::Tensor rgb_to_ycbcr(const torch::Tensor& rgb) {
   static const torch::Tensor m = matrix({0.299f, 0.587f, 0.114f,        //

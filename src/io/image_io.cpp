@@ -1,5 +1,8 @@
-// The only translation unit that includes OpenCV.
-#include "stylize/image_io.hpp"
+// Image files in and out through OpenCV: decoding (with its limits and the
+// formats refused for safety), encoding, and the output path checks. The only
+// translation unit of the library that includes OpenCV (cli/figures.cpp draws
+// the plot and the contact sheet with it).
+#include "stylize/io/image_io.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,12 +20,12 @@
 #include <mutex>
 #include <vector>
 
-#include <torch/nn/functional/upsampling.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "stylize/errors.hpp"
+#include "stylize/io/file.hpp"
 
 namespace stylize {
 namespace fs = std::filesystem;
@@ -288,7 +291,11 @@ torch::Tensor load_image(const std::string& path, const std::string& role, int l
   return bgr_float_to_tensor(image);
 }
 
-void check_output_path(const std::string& path) {
+namespace {
+
+// The extensions stylize writes, and whether OpenCV has an encoder for `path`'s.
+// Throws OutputError naming the extensions it can write.
+void check_image_extension(const std::string& path) {
   if (path.empty()) throw OutputError("the output path is empty; give one with -o FILE.png");
   const std::string ext = lower_extension(path);
   static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"};
@@ -296,6 +303,12 @@ void check_output_path(const std::string& path) {
     throw OutputError("cannot write output '" + path + "': unknown image extension '" + ext +
                       "' (use .png, .jpg, .webp, .tif or .bmp)");
   }
+}
+
+}  // namespace
+
+void check_output_path(const std::string& path) {
+  check_image_extension(path);
   std::error_code error;
   if (fs::is_directory(path, error)) {
     throw OutputError("cannot write output '" + path + "': it is a directory; give a file name such as out.png");
@@ -340,9 +353,11 @@ cv::Mat tensor_to_bgr8(const torch::Tensor& image, const std::string& path) {
   return bgr;
 }
 
-// Encodes by extension and writes through a temporary file and a rename.
-void write_mat_atomically(const cv::Mat& bgr, const std::string& path) {
-  check_output_path(path);
+}  // namespace
+
+void save_image(const torch::Tensor& image, const std::string& path) {
+  check_image_extension(path);
+  const cv::Mat bgr = tensor_to_bgr8(image, path);
   const std::string ext = lower_extension(path);
   std::vector<int> params;
   if (ext == ".jpg" || ext == ".jpeg") params = {cv::IMWRITE_JPEG_QUALITY, 95};
@@ -355,149 +370,14 @@ void write_mat_atomically(const cv::Mat& bgr, const std::string& path) {
     throw OutputError("cannot write output '" + path + "': encoding failed (" + e.err + ")");
   }
   if (!ok) throw OutputError("cannot write output '" + path + "': encoding as " + ext + " failed");
-
-  const fs::path target(path);
-  const fs::path temporary =
-      target.parent_path() / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()));
-  std::error_code error;
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(encoded.data()), static_cast<std::streamsize>(encoded.size()));
-    out.close();
-    if (!out) {
-      const std::string reason = std::strerror(errno);
-      fs::remove(temporary, error);
-      throw OutputError("cannot write output '" + path + "': " + reason);
-    }
-  }
-  fs::rename(temporary, target, error);
-  if (error) {
-    const std::string reason = error.message();
-    fs::remove(temporary, error);
-    throw OutputError("cannot write output '" + path + "': " + reason);
-  }
-}
-
-}  // namespace
-
-void save_image(const torch::Tensor& image, const std::string& path) {
-  check_output_path(path);
-  write_mat_atomically(tensor_to_bgr8(image, path), path);
+  write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(encoded.data()), encoded.size()),
+                        "output");
 }
 
 bool has_image_extension(const std::string& path) {
   static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff",
                                                  ".bmp", ".ppm", ".pgm",  ".pnm",  ".exr", ".hdr"};
   return std::find(known.begin(), known.end(), lower_extension(path)) != known.end();
-}
-
-void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& title, const std::string& path) {
-  const int width = 900, height = 540, left = 90, right = 160, top = 50, bottom = 60;
-  cv::Mat canvas(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
-  double x_min = 1e300, x_max = -1e300, y_min = 1e300, y_max = -1e300;
-  for (const auto& s : series) {
-    for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if (!(s.y[i] > 0) || !std::isfinite(s.y[i])) continue;  // log scale: positive values only
-      x_min = std::min(x_min, s.x[i]);
-      x_max = std::max(x_max, s.x[i]);
-      y_min = std::min(y_min, std::log10(s.y[i]));
-      y_max = std::max(y_max, std::log10(s.y[i]));
-    }
-  }
-  if (x_min > x_max) x_min = 0, x_max = 1, y_min = 0, y_max = 1;
-  y_min = std::floor(y_min);
-  y_max = std::max(std::ceil(y_max), y_min + 1);
-  if (x_max <= x_min) x_max = x_min + 1;
-  const auto px = [&](double x) { return left + (x - x_min) / (x_max - x_min) * (width - left - right); };
-  const auto py = [&](double log_y) { return top + (y_max - log_y) / (y_max - y_min) * (height - top - bottom); };
-  const cv::Scalar black(0, 0, 0), grid(225, 225, 225);
-  const int font = cv::FONT_HERSHEY_SIMPLEX;
-  for (int e = static_cast<int>(y_min); e <= static_cast<int>(y_max); ++e) {
-    const int y = static_cast<int>(py(e));
-    cv::line(canvas, {left, y}, {width - right, y}, grid, 1);
-    cv::putText(canvas, "1e" + std::to_string(e), {10, y + 5}, font, 0.5, black, 1, cv::LINE_AA);
-  }
-  for (int k = 0; k <= 5; ++k) {
-    const double x = x_min + (x_max - x_min) * k / 5;
-    const int xp = static_cast<int>(px(x));
-    cv::line(canvas, {xp, top}, {xp, height - bottom}, grid, 1);
-    cv::putText(canvas, std::to_string(static_cast<long long>(std::llround(x))), {xp - 15, height - bottom + 22}, font,
-                0.5, black, 1, cv::LINE_AA);
-  }
-  cv::rectangle(canvas, {left, top}, {width - right, height - bottom}, black, 1);
-  cv::putText(canvas, "iteration", {(width - right + left) / 2 - 35, height - 15}, font, 0.55, black, 1, cv::LINE_AA);
-  cv::putText(canvas, title, {left, 30}, font, 0.65, black, 1, cv::LINE_AA);
-  static const cv::Scalar colours[] = {{40, 40, 40}, {200, 80, 30}, {40, 150, 40}, {30, 60, 220}, {150, 50, 150}};
-  for (size_t k = 0; k < series.size(); ++k) {
-    const cv::Scalar colour = colours[k % 5];
-    std::vector<cv::Point> points;
-    for (size_t i = 0; i < series[k].x.size() && i < series[k].y.size(); ++i) {
-      if (!(series[k].y[i] > 0) || !std::isfinite(series[k].y[i])) continue;
-      points.emplace_back(static_cast<int>(px(series[k].x[i])), static_cast<int>(py(std::log10(series[k].y[i]))));
-    }
-    if (points.size() > 1) cv::polylines(canvas, points, false, colour, 2, cv::LINE_AA);
-    const int y = top + 20 + 25 * static_cast<int>(k);
-    cv::line(canvas, {width - right + 15, y - 5}, {width - right + 45, y - 5}, colour, 2, cv::LINE_AA);
-    cv::putText(canvas, series[k].name, {width - right + 52, y}, font, 0.5, black, 1, cv::LINE_AA);
-  }
-  write_mat_atomically(canvas, path);
-}
-
-void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const std::string& path, int tile_height) {
-  const int margin = 12, label_height = 26;
-  std::vector<std::vector<cv::Mat>> scaled(rows.size());
-  int width = margin;
-  for (size_t r = 0; r < rows.size(); ++r) {
-    int row_width = margin;
-    for (const auto& tile : rows[r]) {
-      cv::Mat bgr = tensor_to_bgr8(tile.image, path);
-      const int w = std::max(1, static_cast<int>(std::lround(double(bgr.cols) * tile_height / bgr.rows)));
-      cv::Mat resized;
-      cv::resize(bgr, resized, cv::Size(w, tile_height), 0, 0, w < bgr.cols ? cv::INTER_AREA : cv::INTER_CUBIC);
-      scaled[r].push_back(resized);
-      row_width += w + margin;
-    }
-    width = std::max(width, row_width);
-  }
-  const int height = margin + static_cast<int>(rows.size()) * (tile_height + label_height + margin);
-  cv::Mat sheet(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
-  for (size_t r = 0; r < rows.size(); ++r) {
-    int x = margin;
-    const int y = margin + static_cast<int>(r) * (tile_height + label_height + margin);
-    for (size_t t = 0; t < rows[r].size(); ++t) {
-      const cv::Mat& tile = scaled[r][t];
-      tile.copyTo(sheet(cv::Rect(x, y, tile.cols, tile.rows)));
-      std::string label = rows[r][t].label;
-      // Shorten labels that would overflow their tile.
-      while (label.size() > 4 && cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, nullptr).width > tile.cols) {
-        label = label.substr(0, label.size() - 4) + "...";
-      }
-      cv::putText(sheet, label, {x, y + tile_height + 18}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 0, 0), 1,
-                  cv::LINE_AA);
-      x += tile.cols + margin;
-    }
-  }
-  write_mat_atomically(sheet, path);
-}
-
-torch::Tensor resize_to(const torch::Tensor& image, int64_t height, int64_t width) {
-  if (image.size(-2) == height && image.size(-1) == width) return image;
-  namespace F = torch::nn::functional;
-  const bool shrinking = height < image.size(-2) || width < image.size(-1);
-  return F::interpolate(image, F::InterpolateFuncOptions()
-                                   .size(std::vector<int64_t>{height, width})
-                                   .mode(torch::kBilinear)
-                                   .align_corners(false)
-                                   .antialias(shrinking));
-}
-
-torch::Tensor resize_longest_side(const torch::Tensor& image, int longest_side) {
-  const int64_t h = image.size(-2), w = image.size(-1);
-  const int64_t longest = std::max(h, w);
-  if (longest_side <= 0 || longest == longest_side) return image;
-  const double factor = static_cast<double>(longest_side) / longest;
-  return resize_to(image, std::max<int64_t>(1, std::llround(h * factor)),
-                   std::max<int64_t>(1, std::llround(w * factor)));
 }
 
 }  // namespace stylize

@@ -1,4 +1,4 @@
-// Helpers shared by the weights readers (src/weights.cpp, src/weights_hdf5.cpp).
+// Helpers shared by the weights readers (src/weights/*.cpp).
 // Not part of the public interface.
 #pragma once
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "stylize/weights.hpp"
+#include "stylize/weights/weights.hpp"
 
 namespace stylize::detail {
 

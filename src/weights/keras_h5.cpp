@@ -1,6 +1,9 @@
 // Reader for Keras HDF5 weight files (model.save_weights() in Keras 1 and 2,
 // e.g. vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5), through the HDF5
-// C library. The only translation unit that includes hdf5.h.
+// C library. The only translation unit that includes hdf5.h. (The C++ API,
+// H5Cpp.h, would replace the Handle class below but not the checks and
+// messages that make up most of this file, and it reports every failure as one
+// exception type, so each call would still need its own translation.)
 //
 // Layout (keras/engine/saving.py, save_weights_to_hdf5_group):
 //   /                        attrs: layer_names (list of strings; may be split into
@@ -18,18 +21,23 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "internal.hpp"
+#include "isolated.hpp"
 #include "stylize/errors.hpp"
-#include "stylize/weights.hpp"
-#include "weights_internal.hpp"
+#include "stylize/vgg19_layers.hpp"
+#include "stylize/weights/keras_h5.hpp"
 
 namespace stylize {
 namespace {
+
+namespace fs = std::filesystem;
 
 // Largest tensor accepted (elements); VGG19's largest convolution has 2.4M.
 constexpr hsize_t kMaxElements = hsize_t{1} << 26;
@@ -95,8 +103,17 @@ class KerasFile {
     throw WeightsError("cannot read weights file '" + path_ + "': " + what);
   }
 
-  void open() {
-    file_ = Handle(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  // Opens the file at path_, or with `image` the file held in memory.
+  void open(const std::string* image = nullptr) {
+    Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    if (image) {
+      // The core driver reads a copy of the bytes; nothing touches the disk.
+      if (!access.valid() || H5Pset_fapl_core(access.get(), 1 << 16, /*backing_store=*/0) < 0 ||
+          H5Pset_file_image(access.get(), const_cast<char*>(image->data()), image->size()) < 0) {
+        fail("cannot be opened in memory");
+      }
+    }
+    file_ = Handle(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, access.valid() ? access.get() : H5P_DEFAULT), H5Fclose);
     if (!file_.valid()) fail("not a readable HDF5 file (truncated or corrupt?); download it again");
     root_ = Handle(H5Gopen2(file_.get(), "/", H5P_DEFAULT), H5Gclose);
     if (!root_.valid()) fail("cannot open the HDF5 root group; the file is corrupt");
@@ -316,21 +333,36 @@ class KerasFile {
   hsize_t expected_in_ = 3;
 };
 
+VggWeights read_keras(const std::string& path, const std::string* image, int num_convs) {
+  if (num_convs < 1 || num_convs > 16) throw WeightsError("a VGG19 has 1 to 16 convolutions");
+  // In a child process (isolated.hpp): libhdf5 can crash or hang on a corrupt
+  // file. Reading takes well under a second per megabyte.
+  std::error_code error;
+  const double megabytes = static_cast<double>(image ? image->size() : fs::file_size(path, error)) / 1e6;
+  return detail::read_in_child(path, 5 + (error ? 0 : megabytes), [&] {
+    SilenceHdf5Errors silence;
+    KerasFile file(path);
+    file.open(image);
+    VggWeights weights;
+    weights.path = path;
+    weights.format = "keras-hdf5";
+    weights.convention = InputConvention::caffe();
+    weights.metadata = file.metadata();
+    for (int i = 0; i < num_convs; ++i) weights.convs.push_back(file.read_conv(vgg19_conv_names()[i]));
+    detail::check_shapes(path, weights.convs);
+    return weights;
+  });
+}
+
 }  // namespace
 
 VggWeights read_vgg19_keras_hdf5(const std::string& path, int num_convs) {
-  if (num_convs < 1 || num_convs > 16) throw WeightsError("a VGG19 has 1 to 16 convolutions");
-  SilenceHdf5Errors silence;
-  KerasFile file(path);
-  file.open();
-  VggWeights weights;
-  weights.path = path;
-  weights.format = "keras-hdf5";
-  weights.convention = InputConvention::caffe();
-  weights.metadata = file.metadata();
-  for (int i = 0; i < num_convs; ++i) weights.convs.push_back(file.read_conv(vgg19_conv_names()[i]));
-  detail::check_shapes(path, weights.convs);
-  return weights;
+  return read_keras(path, nullptr, num_convs);
+}
+
+VggWeights read_vgg19_keras_hdf5_bytes(const std::string& bytes, const std::string& display_name, int num_convs) {
+  if (bytes.empty()) throw WeightsError("cannot read weights file '" + display_name + "': the file is empty");
+  return read_keras(display_name, &bytes, num_convs);
 }
 
 }  // namespace stylize

@@ -1,4 +1,4 @@
-#include "stylize/safetensors.hpp"
+#include "stylize/weights/safetensors.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -9,10 +9,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "internal.hpp"
 #include "stylize/errors.hpp"
+#include "stylize/vgg19_layers.hpp"
 
 namespace stylize {
 namespace {
+
+// Metadata key written by scripts/convert_weights.py; absent means torchvision.
+constexpr const char* kConventionKey = "stylize.input_convention";
 
 // Largest JSON header accepted; real headers are a few kilobytes.
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
@@ -235,6 +240,52 @@ std::vector<float> SafetensorsReader::read_floats(const std::string& tensor_name
     for (size_t i = 0; i < count; ++i) values[i] = bf16_to_float(u16(i));
   }
   return values;
+}
+
+VggWeights read_vgg19_safetensors(const std::string& path, int num_convs) {
+  const SafetensorsReader reader = SafetensorsReader::open(path);
+  VggWeights weights;
+  weights.path = path;
+  weights.format = "safetensors";
+  weights.metadata = reader.metadata();
+  if (auto it = reader.metadata().find(kConventionKey); it != reader.metadata().end()) {
+    auto convention = InputConvention::by_name(it->second);
+    if (!convention) {
+      throw WeightsError("weights file '" + path + "' declares an unknown input convention '" + it->second +
+                         "' (expected torchvision or caffe)");
+    }
+    weights.convention = *convention;
+  }
+  for (int i = 0; i < num_convs; ++i) {
+    const std::string& name = vgg19_conv_names()[i];
+    // torchvision's features Sequential holds the layers in the table's order.
+    const std::string prefix = "features." + std::to_string(vgg19_layer_index(name));
+    const std::string weight_key = prefix + ".weight";
+    const std::string bias_key = prefix + ".bias";
+    for (const auto& key : {weight_key, bias_key}) {
+      if (!reader.contains(key)) {
+        throw WeightsError("weights file '" + path + "' has no tensor '" + key + "' (VGG19 layer " + name +
+                           "); expected a VGG19 with torchvision key names features.0.weight ... features.34.bias");
+      }
+    }
+    const auto& shape = reader.tensors().at(weight_key).shape;
+    const auto& bias_shape = reader.tensors().at(bias_key).shape;
+    if (shape.size() != 4 || bias_shape.size() != 1 || bias_shape[0] != shape[0]) {
+      throw WeightsError("weights file '" + path + "': " + weight_key + " / " + bias_key +
+                         " do not have the shapes of a convolution (out, in, kh, kw) / (out)");
+    }
+    ConvWeights conv;
+    conv.name = name;
+    conv.out_channels = shape[0];
+    conv.in_channels = shape[1];
+    conv.kernel_h = shape[2];
+    conv.kernel_w = shape[3];
+    conv.weight = reader.read_floats(weight_key);
+    conv.bias = reader.read_floats(bias_key);
+    weights.convs.push_back(std::move(conv));
+  }
+  detail::check_shapes(path, weights.convs);
+  return weights;
 }
 
 }  // namespace stylize

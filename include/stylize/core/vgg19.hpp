@@ -1,7 +1,8 @@
 // The feature extractor: the 16 convolutions of VGG19 (configuration E) with
 // their ReLUs and 2x2 pools, addressed by layer name (conv1_1, relu1_1, pool1,
-// ... relu5_4, pool5). Parameters are frozen; the network is built only up to
-// the deepest layer a run needs and its channel widths come from the weights.
+// ... relu5_4, pool5; the table is stylize/vgg19_layers.hpp). Parameters are
+// frozen; the network is built only up to the deepest layer a run needs and its
+// channel widths come from the weights.
 #pragma once
 
 #include <string>
@@ -10,20 +11,11 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
 
-#include "stylize/options.hpp"
-#include "stylize/weights.hpp"
+#include "stylize/types.hpp"
+#include "stylize/vgg19_layers.hpp"
+#include "stylize/weights/weights.hpp"
 
 namespace stylize {
-
-// All 37 layer names of the VGG19 feature stack, in order.
-const std::vector<std::string>& vgg19_layer_names();
-
-// Position of `layer` in vgg19_layer_names(), or -1 if it is not a layer name.
-int vgg19_layer_index(const std::string& layer);
-
-// Number of convolutions needed to compute `layers` (1..16). Throws OptionError
-// for an unknown layer name.
-int convs_needed(const std::vector<std::string>& layers);
 
 class Vgg19Features : public torch::nn::Module {
  public:

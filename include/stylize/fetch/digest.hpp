@@ -1,14 +1,13 @@
-// MD5 and SHA-256 of files, to verify downloaded weights. Keras publishes an
-// MD5 for its VGG19 file, Hugging Face a SHA-256 for timm's; a checksum is told
-// apart by its length, as Keras's get_file does (32 hex digits: MD5, 64: SHA-256).
-// Self-contained implementations (RFC 1321, FIPS 180-4): no OpenSSL dependency
-// for two small, well-specified functions. MD5 is used only to check a file
-// against the digest its publisher gives, never for security.
+// MD5 and SHA-256 of bytes and files (OpenSSL's EVP interface), to verify
+// downloads against the digest their publisher gives. Keras publishes an MD5
+// for its VGG19 file, Hugging Face a SHA-256 for timm's; a checksum is told
+// apart by its length, as Keras's get_file does (32 hex digits: MD5, 64:
+// SHA-256). MD5 is used only to compare a file with its published digest,
+// never for security.
 #pragma once
 
-#include <array>
 #include <cstddef>
-#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -20,19 +19,18 @@ enum class DigestAlgorithm { Md5, Sha256 };
 class Digest {
  public:
   explicit Digest(DigestAlgorithm algorithm);
+  ~Digest();
+  Digest(const Digest&) = delete;
+  Digest& operator=(const Digest&) = delete;
   void update(const void* data, size_t size);
   // Lowercase hex digest; the object must not be updated afterwards.
   std::string hex();
   DigestAlgorithm algorithm() const { return algorithm_; }
 
  private:
-  void block(const unsigned char* data);
-
+  struct Context;
   DigestAlgorithm algorithm_;
-  std::array<uint32_t, 8> state_{};
-  std::array<unsigned char, 64> buffer_{};
-  size_t buffered_ = 0;
-  uint64_t length_ = 0;  // bytes hashed
+  std::unique_ptr<Context> context_;
 };
 
 // "MD5" or "SHA-256".
@@ -42,11 +40,7 @@ std::string digest_name(DigestAlgorithm algorithm);
 // hex digits.
 std::optional<DigestAlgorithm> digest_algorithm_for(const std::string& checksum);
 
-// Lowercase hex digest of a file. Throws WeightsError if it cannot be read.
+// Lowercase hex digest of a file. Throws FetchError if it cannot be read.
 std::string file_digest(const std::string& path, DigestAlgorithm algorithm);
-
-// Whether `path` has `checksum` (MD5 or SHA-256 by length, case-insensitive).
-// Throws WeightsError if the file cannot be read or the checksum is malformed.
-bool file_matches_checksum(const std::string& path, const std::string& checksum);
 
 }  // namespace stylize

@@ -1,11 +1,22 @@
-// Colour operations on (N, 3, H, W) RGB tensors in [0, 1], for colour
-// preservation (Gatys et al. 2016, "Preserving Color in Neural Artistic Style
-// Transfer"): luminance-only transfer and colour histogram matching.
+// Operations on images in memory: (N, 3, H, W) float tensors, RGB in [0, 1].
+// Resizing, and the colour operations of colour preservation (Gatys et al.
+// 2016, "Preserving Color in Neural Artistic Style Transfer"): luminance-only
+// transfer and colour histogram matching. No file formats here (image_io.hpp).
 #pragma once
+
+#include <cstdint>
+#include <utility>
 
 #include <torch/types.h>
 
 namespace stylize {
+
+// Resizes an image tensor so that its longest side is `longest_side`, with
+// antialiasing when shrinking. Differentiable; keeps dtype and device.
+torch::Tensor resize_longest_side(const torch::Tensor& image, int longest_side);
+
+// Resizes an image tensor to exactly (height, width) (bilinear, antialiased when shrinking).
+torch::Tensor resize_to(const torch::Tensor& image, int64_t height, int64_t width);
 
 // Full-range YCbCr (JPEG/BT.601): Y in [0, 1], Cb and Cr centred on 0.5.
 torch::Tensor rgb_to_ycbcr(const torch::Tensor& rgb);

@@ -1,10 +1,9 @@
-// Image files in and out. This is the only part of stylize that uses OpenCV.
+// Image files in and out (OpenCV behind this header; no OpenCV type in it).
 // In memory an image is a float32 tensor of shape (1, 3, H, W), RGB, in [0, 1].
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include <torch/types.h>
 
@@ -28,44 +27,16 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& display_
                            int64_t max_pixels = kMaxImagePixels);
 
 // Checks, before any work is done, that `path` can be written later: a known
-// image extension, an existing writable directory. Throws OutputError.
+// image extension, an existing directory in which a file can be created (it
+// creates and removes a probe file once). Throws OutputError.
 void check_output_path(const std::string& path);
 
 // Writes a (1, 3, H, W) or (3, H, W) tensor in [0, 1] by the path's extension
-// (png, jpg, jpeg, webp, tif, tiff, bmp). The file is written to a temporary
-// name in the same directory and renamed over `path`, so a failure never
-// leaves a half-written file. Throws OutputError.
+// (png, jpg, jpeg, webp, tif, tiff, bmp) with write_file_atomically (file.hpp),
+// so a failure never leaves a half-written file. Throws OutputError.
 void save_image(const torch::Tensor& image, const std::string& path);
 
 // True for the file extensions stylize reads as images (used to list a folder of styles).
 bool has_image_extension(const std::string& path);
-
-// One curve of a loss plot.
-struct PlotSeries {
-  std::string name;
-  std::vector<double> x, y;
-};
-
-// Draws loss curves (log-scale y) with axes, ticks and a legend, and saves the
-// picture like save_image. Throws OutputError.
-void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& title, const std::string& path);
-
-// A labelled image for a contact sheet.
-struct SheetTile {
-  torch::Tensor image;  // (1, 3, H, W) in [0, 1]
-  std::string label;
-};
-
-// Lays rows of labelled tiles out on a white sheet (each tile scaled to
-// `tile_height` pixels) and saves it like save_image. Throws OutputError.
-void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const std::string& path,
-                        int tile_height = 256);
-
-// Resizes an image tensor so that its longest side is `longest_side`, with
-// antialiasing when shrinking. Differentiable; keeps dtype and device.
-torch::Tensor resize_longest_side(const torch::Tensor& image, int longest_side);
-
-// Resizes an image tensor to exactly (height, width).
-torch::Tensor resize_to(const torch::Tensor& image, int64_t height, int64_t width);
 
 }  // namespace stylize

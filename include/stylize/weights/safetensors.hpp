@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "stylize/weights/weights.hpp"
+
 namespace stylize {
 
 struct TensorInfo {
@@ -50,5 +52,11 @@ class SafetensorsReader {
   std::map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
 };
+
+// Reads the first `num_convs` convolutions of a VGG19 from a safetensors file
+// with torchvision key names (features.0.weight ... features.34.bias). The
+// input convention comes from the `stylize.input_convention` metadata entry
+// (torchvision when absent). Throws WeightsError.
+VggWeights read_vgg19_safetensors(const std::string& path, int num_convs = 16);
 
 }  // namespace stylize

@@ -1,6 +1,7 @@
-// VGG19 weights in memory, independent of the file format they came from, and
-// the readers for the formats stylize understands. Readers do not depend on
-// LibTorch: they produce plain float arrays that the network copies in.
+// VGG19 weights in memory, independent of the file format they came from.
+// The readers (safetensors.hpp, keras_h5.hpp) do not depend on LibTorch: they
+// produce plain float arrays that the network copies in. Layer names come from
+// the layer table (stylize/vgg19_layers.hpp).
 #pragma once
 
 #include <array>
@@ -59,52 +60,10 @@ struct VggWeights {
   std::map<std::string, std::string> metadata;
 };
 
-// The 16 convolution names of VGG19 (configuration E), in order.
-const std::vector<std::string>& vgg19_conv_names();
-
 // Reads the first `num_convs` convolutions (1..16) of a VGG19 from `path`,
-// choosing the reader by the file's signature (HDF5: Keras; otherwise
-// safetensors). PyTorch and MATLAB files are recognized and refused with the
-// command that converts them. Throws WeightsError.
+// choosing the reader by the file's signature (HDF5: Keras, keras_h5.hpp;
+// otherwise safetensors, safetensors.hpp). PyTorch and MATLAB files are
+// recognized and refused with the command that converts them. Throws WeightsError.
 VggWeights load_vgg19_weights(const std::string& path, int num_convs = 16);
-
-// Reader for a safetensors file with torchvision key names
-// (features.0.weight ... features.34.bias). The input convention comes from the
-// `stylize.input_convention` metadata entry (torchvision when absent).
-// Throws WeightsError.
-VggWeights read_vgg19_safetensors(const std::string& path, int num_convs = 16);
-
-// Reader for a Keras HDF5 weights file (save_weights() of Keras 1 or 2, e.g.
-// vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5): layers block1_conv1 ...
-// block5_conv4, kernels (kh, kw, in, out) transposed to (out, in, kh, kw),
-// Caffe input convention. Implemented in src/weights_hdf5.cpp. Throws WeightsError.
-VggWeights read_vgg19_keras_hdf5(const std::string& path, int num_convs = 16);
-
-// File name of the default weights, Keras's VGG19 "notop" file; it is
-// downloaded into weights_cache_dir() on first use (see download.hpp).
-constexpr const char* kDefaultWeightsFileName = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5";
-
-// Where downloaded weights are kept: $XDG_CACHE_HOME/stylize, else
-// $HOME/.cache/stylize; empty when neither variable is set.
-std::string weights_cache_dir();
-
-// Where weights are looked for, in order, when no --weights is given:
-// $STYLIZE_WEIGHTS; models/vgg19.safetensors and models/<kDefaultWeightsFileName>
-// under the current directory, then in the models/ folder of the source tree
-// this binary was built from; then <kDefaultWeightsFileName> in
-// weights_cache_dir().
-std::vector<std::string> default_weights_candidates();
-
-// The weights file to use: `explicit_path` when given (it must exist), else
-// $STYLIZE_WEIGHTS when set (it must exist), else the first existing default
-// candidate, else nullopt. Throws WeightsError when a named file is missing.
-std::optional<std::string> find_weights(const std::string& explicit_path);
-
-// Like find_weights, but throws WeightsError saying how to get weights when
-// none is found. Never downloads (see resolve_or_download_weights in download.hpp).
-std::string resolve_weights_path(const std::string& explicit_path);
-
-// One line a person can follow to get the default weights by hand.
-std::string how_to_get_weights();
 
 }  // namespace stylize
