@@ -10,8 +10,8 @@
 
 #include "codec_oracle.hpp"
 #include "stylize/errors.hpp"
-#include "stylize/image_io.hpp"
 #include "stylize/io/icc_container.hpp"
+#include "stylize/io/image_io.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
