@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -353,6 +354,46 @@ std::string lcms_description(const std::string& icc) {
 uint32_t crc32_of(const std::string& bytes) {
   return static_cast<uint32_t>(
       crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+}
+
+RawImage chart(int width, int height, int bit_depth, const std::string& icc) {
+  std::vector<float> srgb;
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      srgb.push_back(0.1f + 0.8f * x / (width - 1));
+      srgb.push_back(0.1f + 0.8f * y / (height - 1));
+      srgb.push_back(0.1f + 0.8f * static_cast<float>((x + 2 * y) % 7) / 6);
+    }
+  }
+  const std::vector<float> values = icc.empty() ? srgb : lcms_transform(lcms_srgb_profile(), icc, srgb, 3);
+  RawImage image;
+  image.width = width;
+  image.height = height;
+  image.bit_depth = bit_depth;
+  const double top = bit_depth == 16 ? 65535.0 : 255.0;
+  for (const float v : values)
+    image.samples.push_back(static_cast<uint16_t>(std::lround(std::clamp(v, 0.f, 1.f) * top)));
+  image.icc = icc;
+  return image;
+}
+
+std::vector<float> normalized(const RawImage& image) {
+  std::vector<float> values;
+  const float top = image.bit_depth == 16 ? 65535.f : 255.f;
+  for (const uint16_t v : image.samples) values.push_back(v / top);
+  return values;
+}
+
+int max_sample_difference(const RawImage& a, const RawImage& b) {
+  if (a.samples.size() != b.samples.size()) {
+    throw std::runtime_error("max_sample_difference: " + std::to_string(a.samples.size()) + " samples against " +
+                             std::to_string(b.samples.size()));
+  }
+  int worst = 0;
+  for (size_t i = 0; i < a.samples.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<int>(a.samples[i]) - static_cast<int>(b.samples[i])));
+  }
+  return worst;
 }
 
 }  // namespace stylize::test

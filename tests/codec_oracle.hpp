@@ -48,6 +48,16 @@ std::vector<float> lcms_transform(const std::string& from_icc, const std::string
 std::string lcms_srgb_profile();
 std::string lcms_description(const std::string& icc);  // "" when lcms2 cannot open it
 
+// A w x h RGB chart whose values come from sRGB colours in [0.1, 0.9] (so that
+// they stay inside sRGB's gamut when the chart is in Display P3), converted
+// into `icc` when it is given (lcms_transform), at `bit_depth` bits, tagged
+// with `icc`.
+RawImage chart(int width, int height, int bit_depth, const std::string& icc = "");
+// The samples of `image` in [0, 1], interleaved.
+std::vector<float> normalized(const RawImage& image);
+// The largest difference between two images' samples (throws when they are not as many).
+int max_sample_difference(const RawImage& a, const RawImage& b);
+
 uint32_t crc32_of(const std::string& bytes);  // zlib's CRC-32, as PNG chunks use it
 
 }  // namespace stylize::test

@@ -48,6 +48,8 @@ TEST(CliArgs, DefaultsAreTheTutorials) {
   EXPECT_EQ(p.size, 512);
   EXPECT_EQ(p.output_path, "out.png");
   EXPECT_FALSE(p.output_given);
+  EXPECT_EQ(p.bit_depth, 0) << "automatic: from the content image";
+  EXPECT_FALSE(p.keep_profile);
   EXPECT_EQ(p.print_every, 100);
   EXPECT_EQ(p.options.iterations, 1000);
   EXPECT_EQ(p.options.content_layers.size(), 1u);
@@ -60,7 +62,8 @@ TEST(CliArgs, DefaultsAreTheTutorials) {
 
 TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
   const CliParams p = parse_flags(
-      "-c c.png -s a.png --style b.png -o o.jpg --size 300 --style-size 200 --style-scale 1.5 "
+      "-c c.png -s a.png --style b.png -o o.jpg --bit-depth 16 --keep-profile --size 300 --style-size 200 "
+      "--style-scale 1.5 "
       "--style-weights 0.7,0.3 --preserve-colors Luminance --init noise --each-style --batch 3 "
       "--output-template {n}.png --weights w.h5 --offline --content-layers relu4_2:2,relu5_1 "
       "--style-layers relu1_1,relu2_1:0.5 --pooling avg --content-weight 5 --style-weight 6 --tv-weight 7 "
@@ -71,6 +74,8 @@ TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
   EXPECT_EQ(p.style_paths, (std::vector<std::string>{"a.png", "b.png"}));
   EXPECT_EQ(p.output_path, "o.jpg");
   EXPECT_TRUE(p.output_given);
+  EXPECT_EQ(p.bit_depth, 16);
+  EXPECT_TRUE(p.keep_profile);
   EXPECT_EQ(p.size, 300);
   EXPECT_EQ(p.style_size, 200);
   EXPECT_DOUBLE_EQ(p.style_scale, 1.5);
@@ -116,8 +121,10 @@ TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
 }
 
 TEST(CliArgs, ARepeatedFlagOverridesAndInitTakesAPath) {
-  const CliParams p = parse_flags("--size 100 --size 200 --init photo.png");
+  const CliParams p = parse_flags("--size 100 --size 200 --init photo.png --bit-depth 16 --bit-depth 8");
   EXPECT_EQ(p.size, 200);
+  EXPECT_EQ(p.bit_depth, 8);
+  EXPECT_EQ(parse_flags("--bit-depth 16 --bit-depth auto").bit_depth, 0);
   EXPECT_EQ(p.init, "photo.png");
   EXPECT_EQ(p.options.init, InitMode::Image);
   EXPECT_EQ(init_mode("STYLE"), InitMode::Style);
@@ -127,7 +134,8 @@ TEST(CliArgs, ARepeatedFlagOverridesAndInitTakesAPath) {
 
 TEST(CliArgs, UnknownWordsFlagsAndPresetsAreUsageErrors) {
   for (const std::string bad : {"--device gpu", "--precision fp8", "--optimizer sgd", "--pooling min", "--tv-norm l3",
-                                "--preserve-colors sepia", "--preset picasso", "--bogus-flag", "--size ten"}) {
+                                "--preserve-colors sepia", "--preset picasso", "--bogus-flag", "--size ten",
+                                "--bit-depth 12", "--bit-depth 32", "--bit-depth", "--keep-profile=maybe"}) {
     EXPECT_THROW(parse_flags(bad), CLI::ParseError) << bad;
   }
   CliParams params;
@@ -222,7 +230,7 @@ TEST(CliArgs, HelpShowsEveryFlagWithItsDefault) {
   const std::string help = app.help();
   for (const std::string needle :
        {"--content", "--style-weight", "0.01", "relu5_2", "relu1_1,relu2_1", "--tv-weight", "30", "1000",
-        "{auto,cpu,cuda}=auto", "{adam,lbfgs}=adam", "{l1,l2}=l1", "=out.png"}) {
+        "{auto,cpu,cuda}=auto", "{adam,lbfgs}=adam", "{l1,l2}=l1", "=out.png", "{auto,8,16}=auto", "--keep-profile"}) {
     EXPECT_NE(help.find(needle), std::string::npos) << needle << "\n" << help;
   }
   EXPECT_THROW(app.parse("--version", false), CLI::CallForVersion);
@@ -278,6 +286,36 @@ TEST(Jobs, EachStyleNamesOutputsByTemplateAndRefusesCollisions) {
   ASSERT_EQ(blend.size(), 1u);
   EXPECT_EQ(blend[0].styles, (std::vector<size_t>{0, 1}));
   EXPECT_EQ(blend[0].output, "mix.png");
+}
+
+TEST(Jobs, OutputsMustHoldTheBitDepthAskedForBeforeAnyWork) {
+  test::TempDir dir;
+  const auto params = [&](const std::string& output, const std::string& flags) {
+    return parse_flags("-c " + dir.file("c.png") + " -s " + dir.file("s.png") + " -o " + dir.file(output) + " " +
+                       flags);
+  };
+  for (const auto& [output, flags] : std::vector<std::pair<std::string, std::string>>{{"out.png", "--bit-depth 16"},
+                                                                                      {"out.tif", "--bit-depth 16"},
+                                                                                      {"out.jpg", "--bit-depth 8"},
+                                                                                      {"out.jpg", "--bit-depth auto"},
+                                                                                      {"out.webp", ""}}) {
+    const CliParams p = params(output, flags);
+    EXPECT_NO_THROW(check_outputs(make_jobs(p), p)) << output << " " << flags;
+  }
+  for (const std::string output : {"out.jpg", "out.webp", "out.bmp"}) {
+    const CliParams p = params(output, "--bit-depth 16");
+    try {
+      check_outputs(make_jobs(p), p);
+      ADD_FAILURE() << output << " with --bit-depth 16 was accepted";
+    } catch (const OutputError& e) {
+      EXPECT_NE(std::string(e.what()).find("holds 8 bits per channel, not 16; write .png or .tif"), std::string::npos)
+          << e.what();
+    }
+  }
+  // Every output of --each-style is checked.
+  const CliParams each =
+      params("x.png", "-s b.png --each-style --bit-depth 16 --output-template " + dir.file("{n}.jpg"));
+  EXPECT_THROW(check_outputs(make_jobs(each), each), OutputError);
 }
 
 TEST(Jobs, AStyleFolderStandsForItsImagesAndTurnsOnEachStyle) {

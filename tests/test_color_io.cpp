@@ -17,39 +17,11 @@
 namespace stylize {
 namespace {
 
+using test::chart;
+using test::max_sample_difference;
+using test::normalized;
 using test::RawImage;
 using test::TempDir;
-
-// A w x h RGB chart whose values come from sRGB colours in [0.1, 0.9] (so that
-// they stay inside sRGB's gamut when the chart is in Display P3), converted
-// into `icc` when it is given, at `bit_depth` bits.
-RawImage chart(int width, int height, int bit_depth, const std::string& icc = "") {
-  std::vector<float> srgb;
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) {
-      srgb.push_back(0.1f + 0.8f * x / (width - 1));
-      srgb.push_back(0.1f + 0.8f * y / (height - 1));
-      srgb.push_back(0.1f + 0.8f * static_cast<float>((x + 2 * y) % 7) / 6);
-    }
-  }
-  const std::vector<float> values = icc.empty() ? srgb : test::lcms_transform(test::lcms_srgb_profile(), icc, srgb, 3);
-  RawImage image;
-  image.width = width;
-  image.height = height;
-  image.bit_depth = bit_depth;
-  const double top = bit_depth == 16 ? 65535.0 : 255.0;
-  for (const float v : values)
-    image.samples.push_back(static_cast<uint16_t>(std::lround(std::clamp(v, 0.f, 1.f) * top)));
-  image.icc = icc;
-  return image;
-}
-
-std::vector<float> normalized(const RawImage& image) {
-  std::vector<float> values;
-  const float top = image.bit_depth == 16 ? 65535.f : 255.f;
-  for (const uint16_t v : image.samples) values.push_back(v / top);
-  return values;
-}
 
 // (1, 3, H, W) -> interleaved RGB values.
 std::vector<float> interleaved(const torch::Tensor& pixels) {
@@ -64,15 +36,6 @@ float max_difference(const std::vector<float>& decoded, const std::vector<float>
   float worst = 0;
   for (size_t i = 0; i < std::min(decoded.size(), expected.size()); ++i) {
     worst = std::max(worst, std::abs(decoded[i] - std::clamp(expected[i], 0.f, 1.f)));
-  }
-  return worst;
-}
-
-int max_sample_difference(const RawImage& a, const RawImage& b) {
-  EXPECT_EQ(a.samples.size(), b.samples.size());
-  int worst = 0;
-  for (size_t i = 0; i < std::min(a.samples.size(), b.samples.size()); ++i) {
-    worst = std::max(worst, std::abs(static_cast<int>(a.samples[i]) - static_cast<int>(b.samples[i])));
   }
   return worst;
 }
@@ -375,18 +338,7 @@ TEST(ColorIo, OrientationAndSizeLimitStillApply) {
   // EXIF orientation with a profile: both honoured.
   RawImage raw = chart(8, 4, 8);
   raw.icc = test::display_p3_profile();
-  std::string jpeg = test::jpeg_encode(raw);
-  const std::string exif = std::string(
-                               "\xff\xe1\x00\x22"
-                               "Exif\x00\x00"
-                               "MM\x00\x2a\x00\x00\x00\x08",
-                               18) +
-                           std::string(
-                               "\x00\x01"
-                               "\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00"
-                               "\x00\x00\x00\x00",
-                               18);
-  jpeg.insert(2, exif);
+  const std::string jpeg = test::with_exif_rotation(test::jpeg_encode(raw));
   const DecodedImage rotated = read_image_bytes(jpeg, "rotated");
   EXPECT_EQ(rotated.pixels.sizes(), (std::vector<int64_t>{1, 3, 8, 4}));
   EXPECT_EQ(rotated.profile.icc, raw.icc);

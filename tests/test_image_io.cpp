@@ -79,20 +79,7 @@ TEST(ImageIo, FlattensAlphaOverWhite) {
 TEST(ImageIo, AppliesExifOrientation) {
   TempDir dir;
   save_image(test::pattern_image(4, 8, 0.1), dir.file("plain.jpg"));  // 8 wide, 4 tall
-  std::string jpeg = test::read_file(dir.file("plain.jpg"));
-  // APP1 Exif segment, big-endian TIFF, one IFD entry: Orientation (0x0112) = 6 (rotate 90 degrees).
-  const std::string exif = std::string(
-                               "\xff\xe1\x00\x22"
-                               "Exif\x00\x00"
-                               "MM\x00\x2a\x00\x00\x00\x08",
-                               18) +
-                           std::string(
-                               "\x00\x01"
-                               "\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00"
-                               "\x00\x00\x00\x00",
-                               18);
-  jpeg.insert(2, exif);
-  test::write_file(dir.file("rotated.jpg"), jpeg);
+  test::write_file(dir.file("rotated.jpg"), test::with_exif_rotation(test::read_file(dir.file("plain.jpg"))));
   EXPECT_EQ(load_image(dir.file("plain.jpg"), "test image").sizes(), (std::vector<int64_t>{1, 3, 4, 8}));
   EXPECT_EQ(load_image(dir.file("rotated.jpg"), "test image").sizes(), (std::vector<int64_t>{1, 3, 8, 4}));
 }

@@ -102,6 +102,23 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
+// `jpeg` with an APP1 Exif segment after its SOI marker: big-endian TIFF, one
+// IFD entry, Orientation (0x0112) = 6 (rotate 90 degrees clockwise).
+inline std::string with_exif_rotation(std::string jpeg) {
+  const std::string exif = std::string(
+                               "\xff\xe1\x00\x22"
+                               "Exif\x00\x00"
+                               "MM\x00\x2a\x00\x00\x00\x08",
+                               18) +
+                           std::string(
+                               "\x00\x01"
+                               "\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00"
+                               "\x00\x00\x00\x00",
+                               18);
+  jpeg.insert(2, exif);
+  return jpeg;
+}
+
 // A smooth colourful (1, 3, h, w) image in [0, 1], different for each phase.
 inline torch::Tensor pattern_image(int64_t h, int64_t w, double phase) {
   auto y = torch::linspace(0, 1, h).view({h, 1});

@@ -65,6 +65,15 @@ void build_parser(CLI::App& app, CliParams& p) {
       ->group("Images");
   app.add_option("-o,--output", p.output_path, "Output image; format by extension (png, jpg, webp, tif, bmp)")
       ->group("Images");
+  app.add_option_function<std::string>(
+         "--bit-depth", [&p](const std::string& word) { p.bit_depth = word == "auto" ? 0 : std::stoi(word); },
+         "Bits per channel of the output: 8, or 16 (PNG and TIFF); auto: 16 when the content image has more than 8")
+      ->check(CLI::IsMember({"auto", "8", "16"}))
+      ->default_str("auto")
+      ->group("Images");
+  app.add_flag("--keep-profile", p.keep_profile,
+               "Convert the output back into the content image's ICC colour profile and embed it (default: sRGB)")
+      ->group("Images");
   app.add_option("--size", p.size, "Longest side of the content and output, in pixels")->group("Images");
   app.add_option("--style-size", p.style_size, "Longest side of the style images (0: --style-scale x --size)")
       ->group("Images");

@@ -75,6 +75,9 @@ void check_outputs(const std::vector<Job>& jobs, const CliParams& params) {
   inputs.push_back(params.content_path);
   for (const auto& job : jobs) {
     check_output_path(job.output);
+    // The bit depth the format must hold, known before the content is read
+    // (choose_output_encoding checks the rest once it is).
+    if (params.bit_depth != 0) check_output_format(job.output, 0, 0, params.bit_depth);
     std::error_code error;
     for (const auto& input : inputs) {
       if (fs::exists(job.output, error) && fs::equivalent(job.output, input, error)) {

@@ -21,6 +21,11 @@ struct CliParams {
   bool output_given = false;  // -o was given (a resumed run otherwise writes over the image it resumes)
   std::string weights_path;   // empty: $STYLIZE_WEIGHTS, models/, the cache, else a download
   bool offline = false;       // --offline: never download weights
+  // Output encoding (choose_output_encoding): bits per channel, 0 for automatic
+  // (16 when the content has more than 8 and the format holds 16), and whether
+  // the output is converted back into the content image's colour profile.
+  int bit_depth = 0;
+  bool keep_profile = false;
 
   // Image sizes, in pixels along the longest side.
   int size = 512;            // content and output

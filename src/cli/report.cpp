@@ -33,6 +33,8 @@ nlohmann::json options_json(const CliParams& p) {
       {"styles", p.style_paths},
       {"style_blend", p.style_blend},
       {"output", p.output_path},
+      {"bit_depth", p.bit_depth == 0 ? nlohmann::json("auto") : nlohmann::json(p.bit_depth)},
+      {"keep_profile", p.keep_profile},
       {"size", p.size},
       {"style_size", p.style_size},
       {"style_scale", p.style_scale},
@@ -84,6 +86,8 @@ void write_report(const std::string& path, const CliParams& params, const Sessio
       iterations.push_back(entry);
     }
     run_list.push_back({{"output", run.output},
+                        {"bit_depth", run.bit_depth},
+                        {"color_profile", run.color_profile},
                         {"styles", run.styles},
                         {"iterations_done", run.iterations_done},
                         {"stop_reason", to_string(run.stop_reason)},

@@ -20,6 +20,8 @@ struct IterationRecord {
 // One output image.
 struct RunRecord {
   std::string output;
+  int bit_depth = 8;                   // bits per channel of the output
+  std::string color_profile = "sRGB";  // the output's colour profile (--keep-profile)
   std::vector<std::string> styles;
   std::vector<IterationRecord> iterations;
   int iterations_done = 0;

@@ -57,6 +57,35 @@ std::vector<std::vector<size_t>> group_jobs(const std::vector<Job>& jobs, const 
   return groups;
 }
 
+// Reads an input image (converted to sRGB from its colour profile, if it has
+// one) and prints what the reader warns about, such as an unusable profile.
+DecodedImage read_input(const std::string& path, const std::string& role, int longest_side) {
+  DecodedImage image = read_image(path, role, longest_side);
+  for (const auto& warning : image.warnings) spdlog::warn("{}", warning);
+  if (!image.profile.empty()) {
+    spdlog::debug("{} '{}': {}-bit, colour profile '{}', converted to sRGB", role, path, image.bit_depth,
+                  image.profile.name);
+  }
+  return image;
+}
+
+// The encoding of every image a job writes (the result, intermediate images,
+// the image saved when interrupted), chosen once from the content image.
+// Throws OutputError for a format that cannot hold it.
+std::vector<ImageEncoding> choose_encodings(const std::vector<Job>& jobs, const CliParams& params,
+                                            const DecodedImage& content) {
+  std::vector<ImageEncoding> encodings;
+  for (const auto& job : jobs) {
+    encodings.push_back(choose_output_encoding(job.output, content, params.bit_depth, params.keep_profile));
+    const ImageEncoding& encoding = encodings.back();
+    if (encoding.bit_depth != 8 || !encoding.profile.empty()) {
+      spdlog::info("{}: {} bits per channel, colour profile '{}'", job.output, encoding.bit_depth,
+                   encoding.profile.empty() ? "sRGB" : encoding.profile.name);
+    }
+  }
+  return encodings;
+}
+
 }  // namespace
 
 int stylize_command(CliParams params) {
@@ -74,6 +103,17 @@ int stylize_command(CliParams params) {
   const std::vector<Job> jobs = make_jobs(params);
   check_outputs(jobs, params);
 
+  // The images first: a bad one is reported before weights are looked for or downloaded.
+  const DecodedImage content_image = read_input(params.content_path, "content image", params.size);
+  const torch::Tensor& content = content_image.pixels;
+  const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
+  const int style_size =
+      params.style_size > 0 ? params.style_size : static_cast<int>(std::lround(params.size * params.style_scale));
+  std::vector<torch::Tensor> styles;
+  for (const auto& path : params.style_paths) styles.push_back(read_input(path, "style image", style_size).pixels);
+  const torch::Tensor init =
+      params.options.init == InitMode::Image ? read_input(params.init, "init image", 0).pixels : torch::Tensor();
+
   const std::string weights_path = find_or_download_weights(params.weights_path, params.offline, params.quiet);
   const int convs = convs_needed(make_objective(params.options, 1.0).layers());
   const VggWeights weights = load_vgg19_weights(weights_path, convs);
@@ -89,14 +129,6 @@ int stylize_command(CliParams params) {
   spdlog::debug("weights {} ({}, {} convention), network up to {}", weights_path, weights.format,
                 weights.convention.name, session.deepest_layer);
   spdlog::info("device {}, precision {}, {} threads", session.device, session.precision, threads);
-
-  const torch::Tensor content = load_image(params.content_path, "content image", params.size);
-  const int style_size =
-      params.style_size > 0 ? params.style_size : static_cast<int>(std::lround(params.size * params.style_scale));
-  std::vector<torch::Tensor> styles;
-  for (const auto& path : params.style_paths) styles.push_back(load_image(path, "style image", style_size));
-  const torch::Tensor init =
-      params.options.init == InitMode::Image ? load_image(params.init, "init image") : torch::Tensor();
 
   ProgressPrinter printer(params.print_every, params.quiet);
   int exit_code = kOk;
@@ -122,6 +154,8 @@ int stylize_command(CliParams params) {
       spdlog::info("stylizing {} ({}x{}) with {}: {} iterations -> {}", params.content_path, content.size(3),
                    content.size(2), fmt::join(job_style_paths, ", "), iterations, job.output);
       records[j].output = job.output;
+      records[j].bit_depth = encodings[j].bit_depth;
+      if (!encodings[j].profile.empty()) records[j].color_profile = encodings[j].profile.name;
       records[j].styles = job_style_paths;
       labels.push_back(jobs.size() > 1 ? job.label : "");
     }
@@ -141,7 +175,7 @@ int stylize_command(CliParams params) {
         }
         if (params.save_every > 0 && p.iteration % params.save_every == 0 && !last) {
           const std::string path = intermediate_path(jobs[group[m]].output, p.iteration, p.scale, p.scales);
-          save_image(p.image.narrow(0, static_cast<int64_t>(m), 1), path);
+          save_image(p.image.narrow(0, static_cast<int64_t>(m), 1), path, encodings[group[m]]);
           if (p.scales == 1) write_checkpoint(path, p.iteration, params);
           spdlog::debug("saved {}", path);
         }
@@ -156,7 +190,7 @@ int stylize_command(CliParams params) {
     for (size_t m = 0; m < group.size(); ++m) {
       const Job& job = jobs[group[m]];
       const Result& result = group_results[m];
-      save_image(result.image, job.output);
+      save_image(result.image, job.output, encodings[group[m]]);
       RunRecord& record = records[group[m]];
       record.iterations_done = result.iterations_done;
       record.stop_reason = result.stop_reason;
