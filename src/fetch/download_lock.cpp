@@ -41,7 +41,7 @@ bool fetch_once(const std::string& destination, const std::function<bool()>& rea
     told = true;
     if (std::chrono::steady_clock::now() >= deadline) {
       const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options.wait_limit).count();
-      throw DownloadError("waited " + std::to_string(seconds) + " s for another process to download " + destination +
+      throw FetchError("waited " + std::to_string(seconds) + " s for another process to download " + destination +
                           " (" + holder.reason + "); if that process is stuck, stop it, or remove " +
                           download_lock_path(destination) + " once it is gone");
     }

@@ -115,7 +115,7 @@ TEST(DownloadLock, KilledDownloaderIsTakenOver) {
   EXPECT_TRUE(leftover_locks(dir.path()).empty());
 }
 
-TEST(DownloadLock, WaitingPastTheLimitIsADownloadError) {
+TEST(DownloadLock, WaitingPastTheLimitIsAFetchError) {
   ScratchDir dir;
   const std::string destination = dir.file("w.h5");
   // A live holder (this process) that never finishes.
@@ -129,7 +129,7 @@ TEST(DownloadLock, WaitingPastTheLimitIsADownloadError) {
     fetch_once(
         destination, [] { return false; }, [] { FAIL() << "fetched while another process holds the lock"; }, options);
     FAIL() << "no error after the wait limit";
-  } catch (const DownloadError& e) {
+  } catch (const FetchError& e) {
     EXPECT_NE(std::string(e.what()).find(download_lock_path(destination)), std::string::npos) << e.what();
   }
   EXPECT_TRUE(told);
@@ -140,8 +140,8 @@ TEST(DownloadLock, FailedFetchReleasesTheLockAndTheNextRunTriesAgain) {
   const std::string destination = dir.file("w.h5");
   EXPECT_THROW(
       fetch_once(
-          destination, [&] { return verified(destination); }, [] { throw DownloadError("HTTP 503"); }, fast_options()),
-      DownloadError);
+          destination, [&] { return verified(destination); }, [] { throw FetchError("HTTP 503"); }, fast_options()),
+      FetchError);
   EXPECT_FALSE(std::filesystem::exists(download_lock_path(destination)));
   EXPECT_TRUE(fetch_once(
       destination, [&] { return verified(destination); }, [&] { slow_download(destination, dir.file("log")); },

@@ -15,7 +15,7 @@ namespace stylize {
 
 struct DownloadLockOptions {
   LockTiming timing{std::chrono::seconds(5), std::chrono::seconds(30)};
-  // The longest wait for another process's download before giving up with a DownloadError.
+  // The longest wait for another process's download before giving up with a FetchError.
   std::chrono::milliseconds wait_limit{std::chrono::minutes(30)};
   std::chrono::milliseconds poll{std::chrono::milliseconds(250)};
   // Called once when this process starts waiting, with who holds the lock (for a message).
@@ -34,7 +34,7 @@ std::string download_lock_path(const std::string& destination);
 //    lock (then checks ready() again; if that process failed, this one tries)
 //    or for its lock to go stale (then takes it over).
 // The lock is released whatever fetch() does. Creates the destination's
-// directory. Throws DownloadError when the wait exceeds options.wait_limit,
+// directory. Throws FetchError when the wait exceeds options.wait_limit,
 // OutputError when the lock cannot be created, and what fetch() throws.
 bool fetch_once(const std::string& destination, const std::function<bool()>& ready, const std::function<void()>& fetch,
                 const DownloadLockOptions& options = {});
