@@ -42,8 +42,8 @@ bool fetch_once(const std::string& destination, const std::function<bool()>& rea
     if (std::chrono::steady_clock::now() >= deadline) {
       const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(options.wait_limit).count();
       throw FetchError("waited " + std::to_string(seconds) + " s for another process to download " + destination +
-                          " (" + holder.reason + "); if that process is stuck, stop it, or remove " +
-                          download_lock_path(destination) + " once it is gone");
+                       " (" + holder.reason + "); if that process is stuck, stop it, or remove " +
+                       download_lock_path(destination) + " once it is gone");
     }
     std::this_thread::sleep_for(options.poll);
     if (ready()) return false;
