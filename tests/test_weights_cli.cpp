@@ -206,6 +206,41 @@ TEST_F(FirstRunCli, DownloadsVerifiedWeightsThenStylizes) {
   EXPECT_EQ(server.requests().size(), 2u);
 }
 
+// A hundred array tasks starting together on one cache: one downloads, the
+// others wait for its verified file (a lock file in the cache directory).
+TEST_F(FirstRunCli, ProcessesStartedTogetherDownloadOnce) {
+  const fs::path www = dir.path() / "www";
+  fs::create_directories(www);
+  fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), www / "keras_tiny.h5");
+  const std::string md5 = file_digest((www / "keras_tiny.h5").string(), DigestAlgorithm::Md5);
+  test::HttpServer server(www.string(), dir.file("requests.log"));
+  ASSERT_TRUE(server.running());
+  // /slow/ takes 2 s, so the four processes overlap.
+  const std::string environment = "env -u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() +
+                                  " STYLIZE_WEIGHTS_URL=" + server.url("slow/keras_tiny.h5") +
+                                  " STYLIZE_WEIGHTS_CHECKSUM=" + md5;
+  std::string script;
+  for (int i = 0; i < 4; ++i) {
+    const std::string log = dir.file("run" + std::to_string(i));
+    script +=
+        "(" + environment + " " + STYLIZE_BINARY + " weights download >" + log + " 2>&1; echo $? >" + log + ".rc) & ";
+  }
+  const test::CommandResult r = test::run_command(script + "wait");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string cached = cache() + "/stylize/" + kDefaultWeightsFileName;
+  std::string logs;
+  for (int i = 0; i < 4; ++i) {
+    const std::string log = test::read_file(dir.file("run" + std::to_string(i)));
+    logs += log;
+    EXPECT_EQ(test::read_file(dir.file("run" + std::to_string(i) + ".rc")), "0\n") << log;
+    EXPECT_NE(log.find(cached + "\n"), std::string::npos) << log;
+  }
+  EXPECT_EQ(server.requests().size(), 1u) << logs;
+  EXPECT_EQ(files_under(cache()), (std::vector<std::string>{cache() + "/stylize", cached}))
+      << "no lock, no partial file left\n"
+      << logs;
+}
+
 TEST_F(FirstRunCli, NoWeightsAndOfflineExitsWithInstructionsAndNoFiles) {
   for (const std::string mode : {"--offline", ""}) {
     const std::string environment = std::string("-u STYLIZE_WEIGHTS -u STYLIZE_WEIGHTS_URL XDG_CACHE_HOME=") + cache() +
