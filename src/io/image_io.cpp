@@ -18,6 +18,7 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -321,7 +322,12 @@ void check_output_path(const std::string& path) {
   }
   // Create and remove a probe file: access(W_OK) says yes to root on read-only
   // or special file systems, and a long run must not end in a failed write.
-  const fs::path probe = dir / (".stylize-probe-" + std::to_string(::getpid()));
+  // Named by host, pid and a random number: the pods of a Kubernetes Job on
+  // one shared volume often have the same pid.
+  char host[256] = "";
+  ::gethostname(host, sizeof host - 1);
+  const fs::path probe = dir / (".stylize-probe-" + std::string(host) + "-" + std::to_string(::getpid()) + "-" +
+                                std::to_string(std::random_device{}()));
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {
     throw OutputError("cannot write output '" + path + "': directory '" + dir.string() + "' is not writable (" +
