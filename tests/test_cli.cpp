@@ -16,6 +16,7 @@
 
 #include "stylize/io/image_io.hpp"
 #include "stylize/weights/safetensors.hpp"
+#include "test_process.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -68,6 +69,31 @@ TEST_F(Cli, StylizesTinyImages) {
   EXPECT_NE(r.output.find("iter 4/4  total "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(" s/it\n"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("iter 1/4"), std::string::npos) << r.output;
+}
+
+// The peak memory (MiB) an --estimate run prints, or -1.
+double estimated_mib(const std::string& output) {
+  const std::string key = "peak memory: ";
+  const size_t at = output.find(key);
+  return at == std::string::npos ? -1.0 : std::stod(output.substr(at + key.size()));
+}
+
+TEST_F(Cli, EstimatePrintsMemoryAndTimeAndWritesNothing) {
+  const RunResult small = run_stylize(quick("--estimate --size 48 --precision fp32"));
+  ASSERT_EQ(small.exit_code, 0) << small.output;
+  EXPECT_NE(small.output.find("for 40x48 px in fp32 on cpu (sbatch --mem=1G"), std::string::npos) << small.output;
+  EXPECT_NE(small.output.find(" s per iteration at this size, measured here with 1 thread(s): about "),
+            std::string::npos)
+      << small.output;
+  EXPECT_FALSE(fs::exists(output)) << "--estimate writes nothing";
+  const RunResult large = run_stylize(quick("--estimate --size 96 --precision fp32"));
+  ASSERT_EQ(large.exit_code, 0) << large.output;
+  EXPECT_GT(estimated_mib(large.output), estimated_mib(small.output)) << small.output << large.output;
+  EXPECT_GT(estimated_mib(small.output), 0) << small.output;
+  // Beyond the memory there is: the estimate, then the run's own refusal.
+  const RunResult too_big = run_stylize(quick("--estimate"), "env STYLIZE_MEMORY_LIMIT_MB=50");
+  EXPECT_EQ(too_big.exit_code, 8) << too_big.output;
+  EXPECT_NE(too_big.output.find("peak memory: "), std::string::npos) << too_big.output;
 }
 
 TEST_F(Cli, ResizesToSizeAndKeepsAspect) {
@@ -352,61 +378,20 @@ TEST_F(CliRobustness, NumericFailureSavesTheLastGoodImage) {
   EXPECT_NE(r.output.find("NaN or infinite"), std::string::npos) << r.output;
   ASSERT_TRUE(fs::exists(output));
   EXPECT_EQ(load_image(output, "output").sizes(), (std::vector<int64_t>{1, 3, 48, 40}));
-}
-
-// A child process whose merged stdout and stderr can be read as it runs.
-struct Child {
-  pid_t pid = -1;
-  int fd = -1;
-};
-
-Child spawn(const std::vector<std::string>& arguments) {
-  int fds[2];
-  if (::pipe(fds) != 0) return {};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::dup2(fds[1], STDERR_FILENO);
-    ::close(fds[0]);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(STYLIZE_BINARY));
-    for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(STYLIZE_BINARY, argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  return {pid, fds[0]};
-}
-
-// Reads until `needle` appears or the child closes its output (bounded by the test's own timeout).
-std::string read_until(const Child& child, const std::string& needle, std::string sofar = "") {
-  char buffer[4096];
-  while (sofar.find(needle) == std::string::npos) {
-    const ssize_t n = ::read(child.fd, buffer, sizeof buffer);
-    if (n <= 0) break;
-    sofar.append(buffer, static_cast<size_t>(n));
-  }
-  return sofar;
-}
-
-int wait_exit_code(const Child& child) {
-  int status = 0;
-  ::waitpid(child.pid, &status, 0);
-  ::close(child.fd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  // Not finished: its checkpoint record says so (a batch resumes it instead of skipping it).
+  EXPECT_TRUE(fs::exists(output + ".json")) << r.output;
 }
 
 void interrupt_and_check(Cli& cli, int signal, int expected_code) {
-  const Child child = spawn({"--content", cli.content, "--style", cli.style, "-o", cli.output, "--weights",
-                             test::fixture("vgg19_tiny.safetensors"), "--size", "48", "--iterations", "100000",
-                             "--print-every", "1", "--threads", "1"});
+  const test::Child child = test::spawn_stylize({"--content", cli.content, "--style", cli.style, "-o", cli.output,
+                                                 "--weights", test::fixture("vgg19_tiny.safetensors"), "--size", "48",
+                                                 "--iterations", "100000", "--print-every", "1", "--threads", "1"});
   ASSERT_GT(child.pid, 0);
-  const std::string before = read_until(child, "iter 3/");
+  const std::string before = test::read_until(child, "iter 3/");
   ASSERT_NE(before.find("iter 3/"), std::string::npos) << before;
   ::kill(child.pid, signal);
-  const std::string after = read_until(child, "\x04never", before);  // read to the end
-  EXPECT_EQ(wait_exit_code(child), expected_code) << after;
+  const std::string after = test::read_to_end(child, before);
+  EXPECT_EQ(test::wait_exit_code(child), expected_code) << after;
   EXPECT_NE(after.find("saved the current image to " + cli.output), std::string::npos) << after;
   ASSERT_TRUE(fs::exists(cli.output));
   EXPECT_EQ(load_image(cli.output, "output").sizes(), (std::vector<int64_t>{1, 3, 48, 40}));

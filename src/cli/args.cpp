@@ -56,6 +56,7 @@ void build_parser(CLI::App& app, CliParams& p) {
   app.footer(
       "Example: stylize -c photo.jpg -s painting.jpg -o out.png\n"
       "Weights: stylize weights list|verify|info|download (see stylize weights --help)\n"
+      "Many images, several workers or a cluster: stylize batch (see stylize batch --help)\n"
       "Exit codes and more examples: README.md");
 
   app.add_option("-c,--content", p.content_path, "Content image (the photo to repaint)")->group("Images");
@@ -138,8 +139,38 @@ void build_parser(CLI::App& app, CliParams& p) {
       ->group("Output");
   app.add_option("--plot", p.plot_path, "Draw the loss curves into an image")->group("Output");
   app.add_option("--sheet", p.sheet_path, "Contact sheet of the content, the styles and the results")->group("Output");
+  app.add_flag("--estimate", p.estimate,
+               "Print the peak memory (for sbatch --mem, a pod's memory request) and the seconds per iteration, "
+               "measured over a few iterations; writes nothing")
+      ->group("Output");
   app.add_flag("-q,--quiet", p.quiet, "Print errors only")->group("Output");
   app.add_flag("-v,--verbose", p.verbose, "Print details (weights, timings)")->group("Output");
+}
+
+void build_batch_parser(CLI::App& app, BatchParams& p) {
+  build_parser(app, p.run);
+  app.name("stylize batch");
+  app.description(
+      "stylize batch: every content image with every style image, one output each; several workers (processes, "
+      "Slurm array tasks, Kubernetes pods) share the list, and an interrupted job is resumed");
+  for (const char* flag : {"--content", "--output", "--each-style", "--batch", "--resume", "--style-weights",
+                           "--report", "--plot", "--sheet", "--estimate"}) {
+    app.remove_option(app.get_option(flag));
+  }
+  app.add_option("-c,--content", p.contents, "Content images and folders of them (the photos)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group("Images");
+  app.get_option("--style")->description("Style images and folders of them (the paintings)");
+  app.get_option("--output-template")
+      ->description("Output of each job: {content}, {style} (file stems), {n} (job number); folders are created");
+  app.add_option("--shard", p.shard,
+                 "Run shard I of N of the jobs (0 <= I < N); default from SLURM_ARRAY_TASK_ID and "
+                 "SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and STYLIZE_SHARD_COUNT, else every job")
+      ->group("Batch");
+  app.footer(
+      "Example: stylize batch -c photos/ -s paintings/ --output-template 'out/{content}_{style}.png'\n"
+      "Outputs that exist without a checkpoint record (out.png.json) are done and skipped; with one they are "
+      "resumed.\nOn a Slurm cluster or Kubernetes: README.md, \"On a cluster\"");
 }
 
 InitMode init_mode(const std::string& text) {
@@ -149,7 +180,8 @@ InitMode init_mode(const std::string& text) {
 }
 
 void finish_parse(const CLI::App& app, CliParams& params) {
-  params.output_given = app.get_option("--output")->count() > 0;
+  const CLI::Option* output = app.get_option_no_throw("--output");  // absent from stylize batch
+  params.output_given = output != nullptr && output->count() > 0;
   std::vector<std::string> explicit_flags;
   for (const CLI::Option* option : app.get_options()) {
     if (option->count() > 0) explicit_flags.push_back(option->get_name(false, true));

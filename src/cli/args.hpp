@@ -21,6 +21,12 @@ void build_parser(CLI::App& app, CliParams& params);
 // and resolves --init. Throws OptionError.
 void finish_parse(const CLI::App& app, CliParams& params);
 
+// The parser of `stylize batch`: build_parser()'s flags without those that
+// name one run's inputs and outputs (-o, --each-style, --batch, --resume,
+// --style-weights, --report, --plot, --sheet, --estimate), with -c taking several files
+// and folders, and --shard. Call finish_parse(app, params.run) after parsing.
+void build_batch_parser(CLI::App& app, BatchParams& params);
+
 // Throws OptionError naming the first front-end value that is unusable (the
 // engine's options are checked once, by the Stylizer that reads them).
 void validate_params(const CliParams& params);

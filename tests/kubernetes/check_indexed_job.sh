@@ -4,15 +4,17 @@
 # once, the manifest's environment, /data on a temporary directory), makes
 # every output exactly once.
 #
-#   tests/kubernetes/check_indexed_job.sh WORKER FIXTURE_IMAGE MANIFEST
+#   tests/kubernetes/check_indexed_job.sh STYLIZE FIXTURE_IMAGE MANIFEST [FLAG...]
 #
 # kubectl parses the manifest client-side without a cluster (`kubectl label
 # --local --dry-run=client -o json`: `apply`/`create --dry-run=client` need an
 # API server for discovery, even with --validate=false). The structure
 # (Indexed completion, podFailurePolicy, shard count = completions) is checked
-# on kubectl's JSON. WORKER stands in for the image's `stylize`.
+# on kubectl's JSON. STYLIZE (the built executable) stands in for the image's
+# `stylize`; the FLAGs are appended to the manifest's (the tiny test weights).
 set -euo pipefail
 worker="$(realpath "$1")" fixture="$(realpath "$2")" manifest="$(realpath "$3")"
+shift 3  # the rest: flags appended to the manifest's (tiny weights and sizes for the test)
 
 if ! command -v kubectl >/dev/null; then
   message="kubectl is missing: install kubernetes-client (scripts/setup.sh does)"
@@ -29,7 +31,7 @@ HOME="$work" KUBECONFIG="$work/kubeconfig" kubectl label --local --dry-run=clien
   stylize-check=1 >"$work/objects.json"
 
 # The checks, and the pods' command lines (one per index) for the run below.
-python3 - "$work/objects.json" "$work/data" "$worker" >"$work/pods" <<'EOF'
+python3 - "$work/objects.json" "$work/data" "$worker" "$@" >"$work/pods" <<'EOF'
 import json, shlex, sys
 text = open(sys.argv[1]).read()
 decoder, objects, at = json.JSONDecoder(), [], 0
@@ -67,7 +69,7 @@ volume = pod["volumes"][0]["persistentVolumeClaim"]["claimName"]
 if not claims or claims[0]["metadata"]["name"] != volume: fail("the volume's claim %r is not in the file" % volume)
 if "ReadWriteMany" not in claims[0]["spec"]["accessModes"]: fail("the shared volume must be ReadWriteMany")
 mount = container["volumeMounts"][0]["mountPath"]
-command = [sys.argv[3]] + container["command"][1:] + [a.replace(mount, sys.argv[2]) for a in container["args"]]
+command = [sys.argv[3]] + container["command"][1:] + [a.replace(mount, sys.argv[2]) for a in container["args"]] + sys.argv[4:]
 for index in range(spec["completions"]):
     variables = ["JOB_COMPLETION_INDEX=%d" % index] + ["%s=%s" % (k, v.replace(mount, sys.argv[2])) for k, v in env.items()]
     print(" ".join(shlex.quote(part) for part in variables + command))
@@ -80,7 +82,7 @@ for name in x y z; do cp "$fixture" "$work/data/paintings/$name.ppm"; done
 pids=()
 index=0
 while read -r line; do
-  eval "FAKE_STYLIZE_DONE_LOG=\"\$work/done.log\" env $line" >"$work/pod_$index.log" 2>&1 &
+  eval "env $line" >"$work/pod_$index.log" 2>&1 &
   pids+=($!)
   index=$((index + 1))
 done <"$work/pods"
@@ -88,14 +90,13 @@ for i in "${!pids[@]}"; do
   wait "${pids[$i]}" || { cat "$work/pod_$i.log"; echo "FAIL: pod $i exited $?" >&2; exit 1; }
 done
 for i in "${!pids[@]}"; do
-  grep -q "^shard $i/${#pids[@]}:" "$work/pod_$i.log" || { cat "$work/pod_$i.log"; echo "FAIL: pod $i ran another shard" >&2; exit 1; }
+  grep -q "shard $i/${#pids[@]} (JOB_COMPLETION_INDEX=$i)" "$work/pod_$i.log" || { cat "$work/pod_$i.log"; echo "FAIL: pod $i ran another shard" >&2; exit 1; }
 done
 outputs="$(find "$work/data/out" -name '*.png' | wc -l)"
 [ "$outputs" -eq 9 ] || { echo "FAIL: expected 9 outputs, found $outputs" >&2; exit 1; }
-if [ -f "$work/done.log" ]; then  # the stand-in worker logs each job it finished
-  [ "$(cut -d' ' -f1 "$work/done.log" | sort -u | wc -l)" -eq 9 ] && [ "$(wc -l <"$work/done.log")" -eq 9 ] ||
-    { cat "$work/done.log"; echo "FAIL: a job ran twice or not at all" >&2; exit 1; }
-fi
+written="$(cat "$work"/pod_*.log | grep -o "wrote $work/data/out/[a-z_]*.png" | sort || true)"
+[ "$(wc -l <<<"$written")" -eq 9 ] && [ "$(uniq <<<"$written" | wc -l)" -eq 9 ] ||
+  { echo "$written"; echo "FAIL: a job ran twice or not at all" >&2; exit 1; }
 leftovers="$(find "$work/data/out" -name '*.lock*' -o -name '*.json')"
 [ -z "$leftovers" ] || { echo "FAIL: left behind: $leftovers" >&2; exit 1; }
 echo "indexed-job.yaml: valid; ${#pids[@]} indexes made the 9 outputs once each"
