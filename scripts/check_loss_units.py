@@ -9,11 +9,11 @@ normalized loss units do not depend on how a VGG19 file scales its features:
   folded    keras_vgg19_notop_tiny.h5 (Caffe convention) against
             keras_vgg19_tiny_folded_torchvision.safetensors (the preprocessing
             folded into conv1_1, tagged torchvision): losses equal to 1e-3 at
-            128 px, the style/content gradient ratio to 1e-2 (0.3% seen). Only the zero-padded border
-            differs: zero in torchvision space is (-0.41, -0.50, -0.005) in Caffe
-            space, 0.2% of relu1_1's largest value on the border pixels; at 32 px,
-            where the border's influence reaches most of the deep layers, the
-            losses differ by up to 3e-3.
+            128 px, the style/content gradient ratio to 1e-2 (0.3% seen). Only
+            the zero-padded border differs: zero in torchvision space is
+            (-0.41, -0.50, -0.005) in Caffe space, 0.2% of relu1_1's largest
+            value on the border pixels; at 32 px, where the border's influence
+            reaches most of the deep layers, the losses differ by up to 3e-3.
 
 Prints a JSON summary; exits 1 when a check fails. Run by CTest (ReferenceLossUnits).
 """
