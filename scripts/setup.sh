@@ -16,7 +16,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopencv-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
   libopenblas0-pthread  # Debian's default reference BLAS makes torch::mm about 10x slower
-  libhdf5-dev libcurl4-openssl-dev  # Keras .h5 weights; first-run download of the weights
+  libhdf5-dev libcurl4-openssl-dev libssl-dev  # Keras .h5 weights; first-run download of the weights and its checksums
   libdnnl-dev  # oneDNN: bf16 x bf16 -> fp32 Gram matrices on the CPU (AMX), 5-10x faster than fp32 matmuls
   python3 python3-numpy python3-torch python3-h5py python3-scipy  # scripts/convert_weights.py and its tests
 )

@@ -4,9 +4,9 @@
 
 #include "stylize/core/loss_units.hpp"
 #include "stylize/errors.hpp"
-#include "stylize/losses.hpp"
-#include "stylize/vgg.hpp"
-#include "stylize/weights.hpp"
+#include "stylize/core/objective.hpp"
+#include "stylize/core/vgg19.hpp"
+#include "stylize/weights/weights.hpp"
 #include "test_util.hpp"
 
 namespace stylize {

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "stylize/errors.hpp"
-#include "stylize/vgg.hpp"
+#include "stylize/vgg19_layers.hpp"
 
 namespace stylize {
 namespace {
