@@ -3,8 +3,6 @@
 tests and the baseline for benchmarks. Needs Debian's python3-torch.
 
   reference_pytorch.py --golden                      # rewrite tests/fixtures/golden_losses_v2.json
-  reference_pytorch.py --golden-v1                   # rewrite tests/fixtures/golden_losses.json (the
-                                                     # algorithm before issue 11, until the engine switches)
   reference_pytorch.py --bench --size 512 --iterations 5 [--weights W]
                                                      # seconds per iteration, peak memory
 
@@ -37,8 +35,9 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 TORCHVISION_INDEX = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
 BLOCK_CONVS = [2, 2, 4, 4, 4]
-# feature_scale: only for the pre-issue-11 algorithm (--golden-v1), which
-# multiplied content terms by feature_scale^2 and style terms by feature_scale^4.
+# feature_scale: what stylize before issue 11 multiplied a torchvision file's
+# content terms by (squared) and style terms by (to the fourth); kept only so
+# check_loss_units.py can show what that guess did to a folded network.
 CONVENTIONS = {
     "torchvision": dict(bgr=False, scale=1.0, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225],
                         feature_scale=255.0 * (0.229 + 0.224 + 0.225) / 3.0),
@@ -197,42 +196,30 @@ def objective(net, o, content_targets, style_targets, content_norms, style_norms
 
 def prepare(net, content, style, o):
     """The objective of stylizing `content` with `style` (image -> [total, style, content, tv]) and the size
-    factor. o["units"] defaults by the network's convention; o["legacy"]: the algorithm before issue 11
-    (the 57.6 feature scale, no size factor)."""
+    factor. o["units"] defaults by the network's convention."""
     nc = len(o["content_layers"])
     units = o.get("units", default_units(net.convention))
     with torch.no_grad():
         content_targets = net(content)[:nc]
         style_targets = [gram_matrix(f) for f in net(style)[nc:]]
-    if o.get("legacy", False):
-        k = net.feature_scale
-        content_norms, style_norms, factor = [k ** 2] * nc, [k ** 4] * len(style_targets), 1.0
-    else:
-        content_norms = [normalizer(t, reference_magnitudes(layer)[0], units)
-                         for t, layer in zip(content_targets, o["content_layers"])]
-        style_norms = [normalizer(t, reference_magnitudes(layer)[1], units)
-                       for t, layer in zip(style_targets, o["style_layers"])]
-        factor = size_factor(*content.shape[-2:])
+    content_norms = [normalizer(t, reference_magnitudes(layer)[0], units)
+                     for t, layer in zip(content_targets, o["content_layers"])]
+    style_norms = [normalizer(t, reference_magnitudes(layer)[1], units)
+                   for t, layer in zip(style_targets, o["style_layers"])]
+    factor = size_factor(*content.shape[-2:])
     return objective(net, o, content_targets, style_targets, content_norms, style_norms, factor), factor
 
 
 def stylize(net, content, style, iterations, o=DEFAULTS, on_iteration=None):
-    """Adam from the content image (PyTorch's Adam with o["legacy"], else TensorFlow's)."""
-    legacy = o.get("legacy", False)
+    """TensorFlow's Adam from the content image."""
     losses, factor = prepare(net, content, style, o)
     image = content.clone().requires_grad_(True)
-    if legacy:
-        torch_adam = torch.optim.Adam([image], lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
-    else:
-        adam = TfAdam(image, o["lr"], o["beta1"], o["beta2"], o["eps"] * factor)
+    adam = TfAdam(image, o["lr"], o["beta1"], o["beta2"], o["eps"] * factor)
     for iteration in range(1, iterations + 1):
         image.grad = None
         values = losses(image)
         values[0].backward()
-        if legacy:
-            torch_adam.step()
-        else:
-            adam.step(image.data, image.grad)
+        adam.step(image.data, image.grad)
         with torch.no_grad():
             image.clamp_(0, 1)
         if on_iteration:
@@ -251,13 +238,6 @@ GOLDEN_RUNS = {
                      content_weight=1e6, style_weight=10.0, tv_weight=3.0)),
     "normalized": ("vgg19_tiny.safetensors", DEFAULTS),
 }
-# Before issue 11, on vgg19_tiny (torchvision convention, with the 57.6 feature scale).
-GOLDEN_RUNS_V1 = {
-    "tutorial": ("vgg19_tiny.safetensors", DEFAULTS),
-    "relu4_2": ("vgg19_tiny.safetensors",
-                dict(DEFAULTS, content_layers=["relu4_2"], style_layers=["relu1_1", "relu2_1", "relu3_1"],
-                     content_weight=1e2, style_weight=1e-3, tv_weight=3.0)),
-}
 GOLDEN_CHECKPOINTS = [0, 1, 5, 10, 20]
 
 
@@ -266,11 +246,10 @@ def parity_images():
     return (torch.from_numpy(images[k].copy()) for k in ("content", "style"))
 
 
-def golden(v1=False):
+def golden():
     content, style = parity_images()
     runs = {}
-    for name, (weights, options) in (GOLDEN_RUNS_V1 if v1 else GOLDEN_RUNS).items():
-        options = dict(options, legacy=True) if v1 else options
+    for name, (weights, options) in GOLDEN_RUNS.items():
         net = Vgg19Features(os.path.join(FIXTURES, weights), options["content_layers"] + options["style_layers"])
         losses = {}
 
@@ -279,22 +258,12 @@ def golden(v1=False):
                 losses[str(iteration - 1)] = values
 
         stylize(net, content, style, max(GOLDEN_CHECKPOINTS) + 1, options, on_iteration=record)
-        options = {k: v for k, v in options.items() if k != "legacy"}
-        if v1:
-            runs[name] = {"options": options, "losses_after_updates": losses}
-        else:
-            units = options.get("units", default_units(net.convention))
-            runs[name] = {"weights": weights, "options": dict(options, units=units),
-                          "losses_after_updates": losses}
-    if v1:
-        result = {"description": "losses [total, style, content, tv] after N Adam updates, written by "
-                                 "scripts/reference_pytorch.py --golden with torch " + torch.__version__,
-                  "weights": "vgg19_tiny.safetensors", "images": "parity_images.safetensors", "runs": runs}
-    else:
-        result = {"description": "losses [total, style, content, tv] after N TensorFlow-Adam updates, written by "
-                                 "scripts/reference_pytorch.py --golden with torch " + torch.__version__,
-                  "images": "parity_images.safetensors", "runs": runs}
-    path = os.path.join(FIXTURES, "golden_losses.json" if v1 else "golden_losses_v2.json")
+        units = options.get("units", default_units(net.convention))
+        runs[name] = {"weights": weights, "options": dict(options, units=units), "losses_after_updates": losses}
+    result = {"description": "losses [total, style, content, tv] after N TensorFlow-Adam updates, written by "
+                             "scripts/reference_pytorch.py --golden with torch " + torch.__version__,
+              "images": "parity_images.safetensors", "runs": runs}
+    path = os.path.join(FIXTURES, "golden_losses_v2.json")
     with open(path, "w") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
@@ -327,16 +296,14 @@ def bench(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--golden", action="store_true", help="rewrite tests/fixtures/golden_losses_v2.json")
-    parser.add_argument("--golden-v1", action="store_true",
-                        help="rewrite tests/fixtures/golden_losses.json (the pre-issue-11 algorithm)")
     parser.add_argument("--bench", action="store_true", help="time iterations on random images")
     parser.add_argument("--weights", default=os.path.join(FIXTURES, "vgg19_tiny.safetensors"))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
-    if args.golden or args.golden_v1:
-        golden(v1=args.golden_v1)
+    if args.golden:
+        golden()
     elif args.bench:
         bench(args)
     else:

@@ -3,9 +3,9 @@
 #include <cmath>
 
 #include "stylize/core/loss_units.hpp"
-#include "stylize/errors.hpp"
 #include "stylize/core/objective.hpp"
 #include "stylize/core/vgg19.hpp"
+#include "stylize/errors.hpp"
 #include "stylize/weights/weights.hpp"
 #include "test_util.hpp"
 
@@ -76,12 +76,16 @@ VggWeights full_size_random() {
 }
 
 TEST(LossUnits, WordsAndDefaults) {
-  EXPECT_EQ(parse_loss_units("tutorial"), LossUnits::Tutorial);
-  EXPECT_EQ(parse_loss_units("normalized"), LossUnits::Normalized);
-  EXPECT_FALSE(parse_loss_units("normalised").has_value());
+  EXPECT_EQ(parse<LossUnits>("tutorial"), LossUnits::Tutorial);
+  EXPECT_EQ(parse<LossUnits>("normalized"), LossUnits::Normalized);
+  EXPECT_FALSE(parse<LossUnits>("normalised").has_value());
   EXPECT_EQ(to_string(LossUnits::Normalized), "normalized");
   EXPECT_EQ(default_loss_units("caffe"), LossUnits::Tutorial);  // the Keras file: exactly the tutorial
   EXPECT_EQ(default_loss_units("torchvision"), LossUnits::Normalized);
+  EXPECT_EQ(resolve_loss_units(LossUnits::Auto, "caffe"), LossUnits::Tutorial);
+  EXPECT_EQ(resolve_loss_units(LossUnits::Auto, "torchvision"), LossUnits::Normalized);
+  EXPECT_EQ(resolve_loss_units(LossUnits::Normalized, "caffe"), LossUnits::Normalized);
+  EXPECT_EQ(resolve_loss_units(LossUnits::Tutorial, "torchvision"), LossUnits::Tutorial);
 }
 
 TEST(LossUnits, ReferenceMagnitudesAreTheKerasNetworksPerBlock) {

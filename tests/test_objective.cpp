@@ -147,7 +147,7 @@ Objective small_objective(TvNorm norm) {
   options.content_layers = {{"relu1_1", 1.0}};
   options.style_layers = {{"relu1_1", 1.0}, {"relu2_1", 3.0}};
   options.tv_norm = norm;
-  Objective objective = make_objective(options, 1.0);
+  Objective objective = make_objective(options, LossUnits::Tutorial);
   TargetInputs inputs;
   inputs.content = test::pattern_image(10, 12, 0.4);
   inputs.content_source = inputs.content;
@@ -169,7 +169,9 @@ TEST(Objective, AsksForTheLayersOfItsTermsAndSumsThem) {
     EXPECT_NEAR(losses[b][0].item<double>(), (losses[b][1] + losses[b][2] + losses[b][3]).item<double>(),
                 1e-6 * losses[b][0].item<double>());
   }
-  EXPECT_FLOAT_EQ(losses[1][3].item<float>(), 30 * total_variation(image.narrow(0, 1, 1)).item<float>());
+  // Total variation is a sum: times (512 / 12)^2 for the 10x12 content, as if it were 512 px.
+  EXPECT_FLOAT_EQ(losses[1][3].item<float>(),
+                  30 * (512.0 / 12) * (512.0 / 12) * total_variation(image.narrow(0, 1, 1)).item<float>());
   const torch::Tensor one = objective.evaluate(image.narrow(0, 1, 1), fake_features);
   EXPECT_TRUE(torch::allclose(one[0], losses[1])) << "batch members are evaluated independently";
 }

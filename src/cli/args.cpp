@@ -102,6 +102,11 @@ void build_parser(CLI::App& app, CliParams& p) {
       ->group("Model");
   add_choice(app, "--pooling", o.pooling, "Pooling layers")->group("Model");
 
+  add_choice(app, "--loss-units", o.loss_units,
+             "Units of the content and style losses: tutorial (the tutorial's raw means, for its Keras network), "
+             "normalized (relative to their targets: the same balance with any VGG19 file); auto: tutorial for "
+             "Caffe-convention weights, else normalized")
+      ->group("Loss");
   app.add_option("--content-weight", o.content_weight, "Weight of the content loss")->group("Loss");
   app.add_option("--style-weight", o.style_weight, "Weight of the style loss")->group("Loss");
   app.add_option("--tv-weight", o.tv_weight, "Weight of the total variation (smoothness) loss")->group("Loss");
@@ -115,6 +120,10 @@ void build_parser(CLI::App& app, CliParams& p) {
   app.add_option("--beta1", o.beta1, "Adam beta1")->group("Optimization");
   app.add_option("--beta2", o.beta2, "Adam beta2")->group("Optimization");
   app.add_option("--eps", o.eps, "Adam epsilon")->group("Optimization");
+  add_choice(app, "--adam-epsilon", o.adam_epsilon,
+             "Where Adam adds --eps: to sqrt(v) as TensorFlow (the tutorial), or to the bias-corrected sqrt(v) "
+             "as PyTorch")
+      ->group("Optimization");
   app.add_option("--scales", o.scales, "Coarse to fine: number of sizes to optimize at, ending at --size")
       ->group("Optimization");
   app.add_option("--min-size", o.min_size, "Coarse to fine: the first scale's size (0: --size / 2^(scales-1))")

@@ -75,7 +75,7 @@ int stylize_command(CliParams params) {
   check_outputs(jobs, params);
 
   const std::string weights_path = find_or_download_weights(params.weights_path, params.offline, params.quiet);
-  const int convs = convs_needed(make_objective(params.options, 1.0).layers());
+  const int convs = convs_needed(make_objective(params.options, LossUnits::Tutorial).layers());
   const VggWeights weights = load_vgg19_weights(weights_path, convs);
   Stylizer stylizer(params.options, weights);
   const SessionInfo session{weights_path,
@@ -85,10 +85,12 @@ int stylize_command(CliParams params) {
                             to_string(stylizer.precision()),
                             threads,
                             stylizer.network().widths(),
-                            stylizer.network().deepest_layer()};
+                            stylizer.network().deepest_layer(),
+                            to_string(stylizer.loss_units())};
   spdlog::debug("weights {} ({}, {} convention), network up to {}", weights_path, weights.format,
                 weights.convention.name, session.deepest_layer);
-  spdlog::info("device {}, precision {}, {} threads", session.device, session.precision, threads);
+  spdlog::info("device {}, precision {}, {} threads; losses in {} units", session.device, session.precision, threads,
+               session.loss_units);
 
   const torch::Tensor content = load_image(params.content_path, "content image", params.size);
   const int style_size =

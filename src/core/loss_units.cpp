@@ -49,16 +49,12 @@ torch::Tensor normalizer(const torch::Tensor& target, double reference, const st
 
 }  // namespace
 
-std::string to_string(LossUnits units) { return units == LossUnits::Tutorial ? "tutorial" : "normalized"; }
-
-std::optional<LossUnits> parse_loss_units(const std::string& word) {
-  if (word == "tutorial") return LossUnits::Tutorial;
-  if (word == "normalized") return LossUnits::Normalized;
-  return std::nullopt;
-}
-
 LossUnits default_loss_units(const std::string& input_convention) {
   return input_convention == "caffe" ? LossUnits::Tutorial : LossUnits::Normalized;
+}
+
+LossUnits resolve_loss_units(LossUnits requested, const std::string& input_convention) {
+  return requested == LossUnits::Auto ? default_loss_units(input_convention) : requested;
 }
 
 ReferenceMagnitudes reference_magnitudes(const std::string& layer) {
@@ -68,13 +64,13 @@ ReferenceMagnitudes reference_magnitudes(const std::string& layer) {
 
 torch::Tensor content_normalizer(const torch::Tensor& target, const std::string& layer, LossUnits units) {
   const double reference = reference_magnitudes(layer).feature_mean_square;
-  if (units == LossUnits::Tutorial) return torch::ones({target.size(0)}, target.options().dtype(torch::kFloat32));
+  if (units != LossUnits::Normalized) return torch::ones({target.size(0)}, target.options().dtype(torch::kFloat32));
   return normalizer(target, reference, "the content image's feature map at " + layer);
 }
 
 torch::Tensor style_normalizer(const torch::Tensor& target_gram, const std::string& layer, LossUnits units) {
   const double reference = reference_magnitudes(layer).gram_mean_square;
-  if (units == LossUnits::Tutorial) {
+  if (units != LossUnits::Normalized) {
     return torch::ones({target_gram.size(0)}, target_gram.options().dtype(torch::kFloat32));
   }
   return normalizer(target_gram, reference, "the style image's Gram matrix at " + layer);

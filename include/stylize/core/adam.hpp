@@ -14,12 +14,9 @@
 
 #include <torch/types.h>
 
-namespace stylize {
+#include "stylize/types.hpp"  // AdamEpsilon
 
-enum class AdamEpsilon {
-  TensorFlow,  // eps added to sqrt(v) before bias correction (TF, Keras; the tutorial)
-  PyTorch,     // eps added to the bias-corrected sqrt(v_hat) (torch.optim.Adam)
-};
+namespace stylize {
 
 struct AdamSettings {
   double lr = 0.02;

@@ -29,16 +29,17 @@
 
 #include <torch/types.h>
 
+#include "stylize/types.hpp"  // LossUnits
+
 namespace stylize {
-
-enum class LossUnits { Tutorial, Normalized };
-
-std::string to_string(LossUnits units);
-std::optional<LossUnits> parse_loss_units(const std::string& word);  // "tutorial" or "normalized"
 
 // tutorial for Caffe-convention files (the Keras default: the run stays exactly
 // the tutorial), normalized for every other input convention.
 LossUnits default_loss_units(const std::string& input_convention);
+
+// The units a run uses: `requested`, or for LossUnits::Auto the default of the
+// weights' input convention.
+LossUnits resolve_loss_units(LossUnits requested, const std::string& input_convention);
 
 // Typical magnitudes of a layer's features in the Keras (Caffe) VGG19 at 512 px:
 // the mean square of the feature maps and of the Gram matrix's entries
@@ -53,7 +54,7 @@ ReferenceMagnitudes reference_magnitudes(const std::string& layer);
 // Factors that turn each member's tutorial-unit term into `units`: (N,)
 // float32 on the target's device, from content targets (N, C, H, W) (N = 1
 // when shared by a batch) or style target Grams (N, C, C), e.g. a blend of
-// styles. Ones in tutorial units. Throws ImageError when a target is all zero
+// styles. Ones unless `units` is normalized. Throws ImageError when a target is all zero
 // (there is no magnitude to be relative to).
 torch::Tensor content_normalizer(const torch::Tensor& target, const std::string& layer, LossUnits units);
 torch::Tensor style_normalizer(const torch::Tensor& target_gram, const std::string& layer, LossUnits units);
