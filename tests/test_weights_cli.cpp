@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "cli/weights_source.hpp"
@@ -51,6 +52,43 @@ TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   EXPECT_EQ(broken.exit_code, 4) << broken.output;
   EXPECT_NE(broken.output.find("block4_conv2"), std::string::npos) << broken.output;
   EXPECT_EQ(stylize_command("weights frobnicate").exit_code, 2);
+}
+
+// The columns of `layer`'s row in `stylize weights stats` output (empty if none).
+std::vector<std::string> stats_row(const std::string& output, const std::string& layer) {
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> row;
+    for (std::string word; words >> word;) row.push_back(word);
+    if (!row.empty() && row.front() == layer) return row;
+  }
+  return {};
+}
+
+TEST(WeightsCommand, StatsPrintsEachLayersMagnitudes) {
+  // vgg19_tiny_rescaled has conv1_1's filters and bias times a = 0.403358727 (its
+  // metadata), so its relu1_1 features are a times the original's: mean square
+  // a^2, Gram entries' mean square a^4 (printed to 4 digits).
+  const auto stats = [](const std::string& weights) {
+    return stylize_command("weights stats " + fixture(weights) + " " + fixture("batch_seed.ppm") + " --size 32");
+  };
+  const test::CommandResult original = stats("vgg19_tiny.safetensors");
+  const test::CommandResult rescaled = stats("vgg19_tiny_rescaled.safetensors");
+  ASSERT_EQ(original.exit_code, 0) << original.output;
+  ASSERT_EQ(rescaled.exit_code, 0) << rescaled.output;
+  for (const char* layer : {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1", "relu5_2"}) {
+    EXPECT_EQ(stats_row(original.output, layer).size(), 7u) << layer << "\n" << original.output;
+  }
+  const std::vector<std::string> a = stats_row(original.output, "relu1_1"), b = stats_row(rescaled.output, "relu1_1");
+  ASSERT_EQ(a.size(), 7u);
+  ASSERT_EQ(b.size(), 7u);
+  const double a2 = 0.403358727 * 0.403358727;
+  EXPECT_NEAR(std::stod(b[2]) / std::stod(a[2]), a2, a2 * 2e-3) << "mean F^2";
+  EXPECT_NEAR(std::stod(b[6]) / std::stod(a[6]), a2 * a2, a2 * a2 * 2e-3) << "Gram ratio to Keras";
+  EXPECT_EQ(a[3], b[3]) << "the share of zeros does not change";
+  // No images: a usage error.
+  EXPECT_EQ(stylize_command("weights stats " + fixture("vgg19_tiny.safetensors")).exit_code, 2);
 }
 
 TEST(WeightsCommand, VerifyComparesWithThePublishedChecksum) {
