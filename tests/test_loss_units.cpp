@@ -3,9 +3,9 @@
 #include <cmath>
 
 #include "stylize/core/loss_units.hpp"
-#include "stylize/errors.hpp"
 #include "stylize/core/objective.hpp"
 #include "stylize/core/vgg19.hpp"
+#include "stylize/errors.hpp"
 #include "stylize/weights/weights.hpp"
 #include "test_util.hpp"
 
