@@ -19,7 +19,12 @@ packages=(
   libhdf5-dev libcurl4-openssl-dev libssl-dev  # Keras .h5 weights; first-run download of the weights and its checksums
   libdnnl-dev  # oneDNN: bf16 x bf16 -> fp32 Gram matrices on the CPU (AMX), 5-10x faster than fp32 matmuls
   python3 python3-numpy python3-torch python3-h5py python3-scipy  # scripts/convert_weights.py and its tests
+  slurm-wlm munge  # tests/slurm: the Slurm array test starts a single-node Slurm (its own munged, slurmctld, slurmd)
 )
+# tests/kubernetes parses the Kubernetes manifest with kubectl (client side, no
+# cluster): Debian's kubernetes-client, unless a kubectl is installed already
+# (another package's kubectl, such as Google Cloud SDK's, conflicts with it).
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

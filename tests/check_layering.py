@@ -22,8 +22,9 @@ ALLOWED = {
     "io": {"base"},
     "weights": {"base"},
     "fetch": {"base"},
+    "batch": {"base"},
     "core": {"base", "io", "weights"},
-    "cli": {"base", "io", "weights", "fetch", "core"},
+    "cli": {"base", "io", "weights", "fetch", "batch", "core"},
     "build": {"base"},  # src/sanitizer_options.cpp
 }
 
@@ -38,7 +39,7 @@ CONFINED = {
     "CLI/": None,  # the cli wing only (checked below)
     "spdlog/": None,
 }
-NO_TORCH = {"weights", "fetch", "base"}
+NO_TORCH = {"weights", "fetch", "batch", "base"}
 TORCH_PREFIXES = ("torch/", "ATen/", "c10/")
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.MULTILINE)
