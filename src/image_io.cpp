@@ -1,4 +1,4 @@
-// The only translation unit that includes OpenCV.
+// Image files through OpenCV (with src/io/, the only code that includes OpenCV).
 #include "stylize/image_io.hpp"
 
 #include <fcntl.h>
@@ -22,6 +22,7 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/nn/functional/upsampling.h>
 
+#include "io/opencv_tensor.hpp"
 #include "stylize/errors.hpp"
 
 namespace stylize {
@@ -239,6 +240,10 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
   return cv::min(cv::max(converted, 0.0), 1.0);
 }
 
+}  // namespace
+
+namespace detail {
+
 torch::Tensor bgr_float_to_tensor(const cv::Mat& bgr) {
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
@@ -259,10 +264,10 @@ cv::Mat resize_mat_longest_side(const cv::Mat& image, int longest_side) {
   return cv::min(cv::max(resized, 0.0), 1.0);
 }
 
-}  // namespace
+}  // namespace detail
 
 torch::Tensor decode_image(const std::string& bytes, const std::string& display_name, int64_t max_pixels) {
-  return bgr_float_to_tensor(decode_to_bgr_float(bytes, display_name, max_pixels));
+  return detail::bgr_float_to_tensor(decode_to_bgr_float(bytes, display_name, max_pixels));
 }
 
 torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side) {
@@ -275,8 +280,9 @@ torch::Tensor load_image(const std::string& path, const std::string& role, int l
   std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   if (file.bad()) throw ImageError("cannot read " + what + ": read error");
   if (bytes.empty()) throw ImageError("cannot read " + what + ": the file is empty");
-  const cv::Mat image = resize_mat_longest_side(decode_to_bgr_float(bytes, what, kMaxImagePixels), longest_side);
-  return bgr_float_to_tensor(image);
+  const cv::Mat image =
+      detail::resize_mat_longest_side(decode_to_bgr_float(bytes, what, kMaxImagePixels), longest_side);
+  return detail::bgr_float_to_tensor(image);
 }
 
 void check_output_path(const std::string& path) {
@@ -309,9 +315,7 @@ void check_output_path(const std::string& path) {
   ::unlink(probe.c_str());
 }
 
-namespace {
-
-cv::Mat tensor_to_bgr8(const torch::Tensor& image, const std::string& path) {
+cv::Mat detail::tensor_to_bgr8(const torch::Tensor& image, const std::string& path) {
   torch::Tensor chw = image.detach();
   if (chw.dim() == 4) chw = chw.squeeze(0);
   if (chw.dim() != 3 || chw.size(0) != 3) {
@@ -330,6 +334,8 @@ cv::Mat tensor_to_bgr8(const torch::Tensor& image, const std::string& path) {
   cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);  // copies out of the tensor
   return bgr;
 }
+
+namespace {
 
 // Encodes by extension and writes through a temporary file and a rename.
 void write_mat_atomically(const cv::Mat& bgr, const std::string& path) {
@@ -373,7 +379,7 @@ void write_mat_atomically(const cv::Mat& bgr, const std::string& path) {
 
 void save_image(const torch::Tensor& image, const std::string& path) {
   check_output_path(path);
-  write_mat_atomically(tensor_to_bgr8(image, path), path);
+  write_mat_atomically(detail::tensor_to_bgr8(image, path), path);
 }
 
 bool has_image_extension(const std::string& path) {
@@ -441,7 +447,7 @@ void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const s
   for (size_t r = 0; r < rows.size(); ++r) {
     int row_width = margin;
     for (const auto& tile : rows[r]) {
-      cv::Mat bgr = tensor_to_bgr8(tile.image, path);
+      cv::Mat bgr = detail::tensor_to_bgr8(tile.image, path);
       const int w = std::max(1, static_cast<int>(std::lround(double(bgr.cols) * tile_height / bgr.rows)));
       cv::Mat resized;
       cv::resize(bgr, resized, cv::Size(w, tile_height), 0, 0, w < bgr.cols ? cv::INTER_AREA : cv::INTER_CUBIC);

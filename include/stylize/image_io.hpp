@@ -1,4 +1,5 @@
-// Image files in and out. This is the only part of stylize that uses OpenCV.
+// Image files in and out. With the video I/O and optical flow (stylize/io/),
+// this is the only part of stylize that uses OpenCV.
 // In memory an image is a float32 tensor of shape (1, 3, H, W), RGB, in [0, 1].
 #pragma once
 
