@@ -4,8 +4,11 @@
 //
 // Debian 12's OpenCV 4.6 (FFmpeg 5.1 with libx264, libx265, libvpx, libaom)
 // writes all of these; avc1 (H.264) is the default for .mp4, .m4v, .mov and
-// .mkv because every player decodes it; OpenCV encodes it at x264's default
-// quality (CRF 23: 35 dB PSNR on a 512x288 photograph, 0.3 Mbit/s at 25 fps).
+// .mkv because every player decodes it. OpenCV encodes it at x264's default
+// quality (CRF 23: 35 dB PSNR on a 512x288 photograph, 0.3 Mbit/s at 25 fps),
+// after an RGB to YUV conversion that it does not let us configure and that
+// is biased by about one level (a gray of 128 is stored as Y, U, V = 125, 127,
+// 127 instead of 126, 128, 128). Frame patterns keep the exact pixels.
 #include <unistd.h>
 
 #include <algorithm>
