@@ -22,19 +22,19 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/nn/functional/upsampling.h>
 
-#include "io/opencv_tensor.hpp"
+#include "io/io_detail.hpp"
 #include "stylize/errors.hpp"
 
 namespace stylize {
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string lower_extension(const std::string& path) {
+std::string detail::lower_extension(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
   return ext;
 }
+
+namespace {
 
 bool is_jpeg(const std::string& bytes) {
   return bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
@@ -287,7 +287,7 @@ torch::Tensor load_image(const std::string& path, const std::string& role, int l
 
 void check_output_path(const std::string& path) {
   if (path.empty()) throw OutputError("the output path is empty; give one with -o FILE.png");
-  const std::string ext = lower_extension(path);
+  const std::string ext = detail::lower_extension(path);
   static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"};
   if (std::find(known.begin(), known.end(), ext) == known.end() || !cv::haveImageWriter(path)) {
     throw OutputError("cannot write output '" + path + "': unknown image extension '" + ext +
@@ -340,7 +340,7 @@ namespace {
 // Encodes by extension and writes through a temporary file and a rename.
 void write_mat_atomically(const cv::Mat& bgr, const std::string& path) {
   check_output_path(path);
-  const std::string ext = lower_extension(path);
+  const std::string ext = detail::lower_extension(path);
   std::vector<int> params;
   if (ext == ".jpg" || ext == ".jpeg") params = {cv::IMWRITE_JPEG_QUALITY, 95};
   if (ext == ".webp") params = {cv::IMWRITE_WEBP_QUALITY, 95};
@@ -385,7 +385,7 @@ void save_image(const torch::Tensor& image, const std::string& path) {
 bool has_image_extension(const std::string& path) {
   static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff",
                                                  ".bmp", ".ppm", ".pgm",  ".pnm",  ".exr", ".hdr"};
-  return std::find(known.begin(), known.end(), lower_extension(path)) != known.end();
+  return std::find(known.begin(), known.end(), detail::lower_extension(path)) != known.end();
 }
 
 void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& title, const std::string& path) {

@@ -1,6 +1,8 @@
 // Optical flow, warping and the reliability mask (stylize/io/flow.hpp).
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <torch/nn/functional/vision.h>
 
 #include "clip.hpp"
@@ -44,12 +46,17 @@ torch::Tensor constant_flow(int64_t h, int64_t w, double u, double v) {
 
 struct Shift {
   double dx, dy;
+  const char* name;
 };
+
+std::ostream& operator<<(std::ostream& out, const Shift& shift) {
+  return out << "(" << shift.dx << ", " << shift.dy << ") px per frame";
+}
 
 class FlowOfTranslation : public ::testing::TestWithParam<Shift> {};
 
 TEST_P(FlowOfTranslation, DisRecoversTheShiftAwayFromTheBorders) {
-  const auto [dx, dy] = GetParam();
+  const auto [dx, dy, name] = GetParam();
   const torch::Tensor big = texture(kHeight + 32, kWidth + 32);
   for (int t = 0; t < 3; ++t) {
     const torch::Tensor a = moving_frame(big, t, dx, dy), b = moving_frame(big, t + 1, dx, dy);
@@ -65,7 +72,7 @@ TEST_P(FlowOfTranslation, DisRecoversTheShiftAwayFromTheBorders) {
 }
 
 TEST_P(FlowOfTranslation, MaskMarksTheRevealedStripAndTrustsTheInterior) {
-  const auto [dx, dy] = GetParam();
+  const auto [dx, dy, name] = GetParam();
   const torch::Tensor big = texture(kHeight + 32, kWidth + 32);
   const torch::Tensor previous = moving_frame(big, 1, dx, dy), next = moving_frame(big, 2, dx, dy);
   const FrameMotion motion = frame_motion(next, previous);
@@ -102,10 +109,9 @@ TEST_P(FlowOfTranslation, MaskMarksTheRevealedStripAndTrustsTheInterior) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shifts, FlowOfTranslation,
-                         ::testing::Values(Shift{2, 1}, Shift{3, 0}, Shift{-2, 2}, Shift{1.5, 0.5}),
-                         [](const ::testing::TestParamInfo<Shift>& info) {
-                           return "case" + std::to_string(info.index);
-                         });
+                         ::testing::Values(Shift{2, 1, "right2_down1"}, Shift{3, 0, "right3"},
+                                           Shift{-2, 2, "left2_down2"}, Shift{1.5, 0.5, "right1p5_down0p5"}),
+                         [](const ::testing::TestParamInfo<Shift>& info) { return std::string(info.param.name); });
 
 TEST(Flow, IsDeterministic) {
   const torch::Tensor big = texture(kHeight + 32, kWidth + 32, 3);

@@ -149,6 +149,13 @@ std::string unwritable_reason(const std::string& path, const std::string& codec 
   return "";
 }
 
+// Skips (or fails under STYLIZE_TESTS_REQUIRE_ALL=1) unless this OpenCV can write `path`.
+#define SKIP_UNLESS_WRITABLE(path)                        \
+  do {                                                    \
+    const std::string reason = unwritable_reason(path);   \
+    if (!reason.empty()) STYLIZE_REQUIRE_OR_SKIP(reason); \
+  } while (0)
+
 struct Container {
   std::string extension, codec;
   // Lossy codecs. Besides, OpenCV's FFmpeg writer converts RGB to YUV with a
@@ -159,13 +166,16 @@ struct Container {
   double max_mean_error;
 };
 
+std::ostream& operator<<(std::ostream& out, const Container& container) {
+  return out << container.extension << " with " << container.codec;
+}
+
 class VideoFile : public ::testing::TestWithParam<Container> {};
 
 TEST_P(VideoFile, RoundTripsFramesAndFrameRate) {
   const test::TempDir dir;
   const std::string path = dir.file("clip" + GetParam().extension);
-  const std::string missing = unwritable_reason(path);
-  if (!missing.empty()) STYLIZE_REQUIRE_OR_SKIP(missing);
+  SKIP_UNLESS_WRITABLE(path);
   const std::vector<torch::Tensor> frames = clip(8);
   {
     VideoFileWriter writer(path, 12.0, 64, 48);
@@ -200,8 +210,7 @@ INSTANTIATE_TEST_SUITE_P(Containers, VideoFile,
 TEST(VideoFileWriter, CropsOddSizesToEven) {
   const test::TempDir dir;
   const std::string path = dir.file("odd.avi");
-  const std::string missing = unwritable_reason(path);
-  if (!missing.empty()) STYLIZE_REQUIRE_OR_SKIP(missing);
+  SKIP_UNLESS_WRITABLE(path);
   {
     VideoFileWriter writer(path, 25.0, 63, 47);
     EXPECT_EQ(writer.width(), 62);
@@ -219,8 +228,7 @@ TEST(VideoFileWriter, CropsOddSizesToEven) {
 TEST(VideoFileWriter, LeavesNothingBehindWhenNotFinished) {
   const test::TempDir dir;
   const std::string path = dir.file("clip.avi");
-  const std::string missing = unwritable_reason(path);
-  if (!missing.empty()) STYLIZE_REQUIRE_OR_SKIP(missing);
+  SKIP_UNLESS_WRITABLE(path);
   {
     VideoFileWriter writer(path, 25.0, 64, 48);
     writer.write(test::pattern_image(48, 64, 0));
@@ -238,8 +246,7 @@ TEST(VideoFileWriter, LeavesNothingBehindWhenNotFinished) {
 TEST(VideoOutput, IsCheckedBeforeTheRun) {
   const test::TempDir dir;
   // Writable: nothing is left behind by the check.
-  const std::string missing = unwritable_reason(dir.file("out.mp4"));
-  if (!missing.empty()) STYLIZE_REQUIRE_OR_SKIP(missing);
+  SKIP_UNLESS_WRITABLE(dir.file("out.mp4"));
   EXPECT_NO_THROW(check_video_output(dir.file("out_%05d.png")));
   EXPECT_TRUE(fs::is_empty(dir.path()));
   // Not writable, with the reason.

@@ -9,7 +9,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/videoio.hpp>
 
-#include "opencv_tensor.hpp"
+#include "io_detail.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/image_io.hpp"
 #include "stylize/io/video_io.hpp"

@@ -18,7 +18,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/videoio.hpp>
 
-#include "opencv_tensor.hpp"
+#include "io_detail.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/image_io.hpp"
 #include "stylize/io/video_io.hpp"
@@ -27,12 +27,6 @@ namespace stylize {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string lower_extension(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext;
-}
 
 // The codecs tried for a container, best first.
 std::vector<std::string> default_codecs(const std::string& ext) {
@@ -56,11 +50,11 @@ struct VideoFileWriter::Impl {
   cv::VideoWriter writer;
 };
 
-bool has_video_extension(const std::string& path) { return !default_codecs(lower_extension(path)).empty(); }
+bool has_video_extension(const std::string& path) { return !default_codecs(detail::lower_extension(path)).empty(); }
 
 VideoFileWriter::VideoFileWriter(const std::string& path, double fps, int width, int height, const std::string& codec)
     : impl_(std::make_unique<Impl>()), path_(path), width_(width & ~1), height_(height & ~1) {
-  const std::string ext = lower_extension(path);
+  const std::string ext = detail::lower_extension(path);
   if (!has_video_extension(path)) {
     throw OutputError("cannot write video '" + path + "': unknown video extension '" + ext + "' (use " +
                       kVideoExtensions + ", or a frame pattern such as out/frame_%05d.png)");

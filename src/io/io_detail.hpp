@@ -1,6 +1,6 @@
-// Conversions between OpenCV images and stylize's image tensors, shared by the
-// image and video readers and writers (defined in image_io.cpp). Internal to
-// the library: only its OpenCV translation units include this.
+// Helpers shared by the image and video readers and writers (defined in
+// image_io.cpp): conversions between OpenCV images and stylize's image
+// tensors, file extensions. Internal to the library's I/O.
 #pragma once
 
 #include <string>
@@ -9,6 +9,9 @@
 #include <opencv2/core.hpp>
 
 namespace stylize::detail {
+
+// The extension of `path` in lower case, with its dot (".png"), or "".
+std::string lower_extension(const std::string& path);
 
 // A 3-channel float32 BGR image in [0, 1] as a (1, 3, H, W) float32 RGB tensor (a copy).
 torch::Tensor bgr_float_to_tensor(const cv::Mat& bgr);
