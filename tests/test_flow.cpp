@@ -124,6 +124,16 @@ TEST(Flow, OfIdenticalFramesIsZero) {
   EXPECT_LT(optical_flow(a, a).abs().max().item<double>(), 0.05);
 }
 
+TEST(Flow, HandlesFramesSmallerThanDisPatches) {
+  // DIS itself crashes on these sizes (less than 12 px, or less than 16 high and 50 wide).
+  for (const auto& [h, w] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {2, 3}, {11, 11}, {12, 100}, {15, 500}}) {
+    const torch::Tensor a = texture(h, w, 2);
+    const FrameMotion motion = frame_motion(a, a);
+    EXPECT_EQ(motion.backward.sizes(), (std::vector<int64_t>{h, w, 2}));
+    EXPECT_LT(motion.backward.abs().max().item<double>(), 0.05) << h << "x" << w;
+  }
+}
+
 TEST(Flow, RefusesFramesOfDifferentSizes) {
   EXPECT_THROW(optical_flow(torch::rand({1, 3, 48, 64}), torch::rand({1, 3, 48, 60})), std::invalid_argument);
   EXPECT_THROW(warp(torch::rand({1, 3, 48, 64}), torch::zeros({48, 60, 2})), std::invalid_argument);

@@ -16,6 +16,7 @@
 // blurs. At 256x144 MEDIUM measured 0.10-0.14 px in 0.03 s.
 #include "stylize/io/flow.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -74,15 +75,23 @@ torch::Tensor optical_flow(const torch::Tensor& from, const torch::Tensor& to) {
   if (from.size(2) != to.size(2) || from.size(3) != to.size(3)) {
     throw std::invalid_argument("optical_flow: the two frames differ in size");
   }
-  const cv::Mat a = luminance8(from), b = luminance8(to);
-  torch::Tensor flow = torch::zeros({from.size(2), from.size(3), 2}, torch::kFloat32);
-  cv::Mat result = as_mat(flow);
+  cv::Mat a = luminance8(from), b = luminance8(to);
+  const int height = a.rows, width = a.cols;
+  // DIS crashes (reads out of bounds) on frames less than 12 pixels on a side,
+  // or less than 16 high and 50 or more wide: pad small frames by repeating
+  // their borders, and crop the flow.
+  constexpr int kMinSide = 32;
+  if (height < kMinSide || width < kMinSide) {
+    const int bottom = std::max(kMinSide - height, 0), right = std::max(kMinSide - width, 0);
+    cv::copyMakeBorder(a, a, 0, bottom, 0, right, cv::BORDER_REPLICATE);
+    cv::copyMakeBorder(b, b, 0, bottom, 0, right, cv::BORDER_REPLICATE);
+  }
+  cv::Mat result;
   const cv::Ptr<cv::DISOpticalFlow> dis = cv::DISOpticalFlow::create(cv::DISOpticalFlow::PRESET_MEDIUM);
   dis->calc(a, b, result);
-  if (result.data != static_cast<uchar*>(flow.data_ptr())) {  // DIS allocated its own buffer after all
-    cv::Mat target = as_mat(flow);
-    result.copyTo(target);
-  }
+  torch::Tensor flow = torch::empty({height, width, 2}, torch::kFloat32);
+  cv::Mat target = as_mat(flow);
+  result(cv::Rect(0, 0, width, height)).copyTo(target);
   return flow;
 }
 
