@@ -42,6 +42,14 @@ fi
 
 echo "downloading $url"
 echo "       to $dest"
+# curl is not on a minimal Debian: install it the way scripts/setup.sh installs packages.
+if ! command -v curl >/dev/null && ! command -v wget >/dev/null; then
+  echo "installing curl"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends curl ca-certificates
+fi
 if command -v curl >/dev/null; then
   # -C - resumes a partial download; --fail turns HTTP errors into an exit code.
   curl --fail --location --retry 3 --continue-at - --output "$partial" "$url" || {
@@ -49,14 +57,11 @@ if command -v curl >/dev/null; then
     echo "Or download $url by hand and save it as $dest" >&2
     exit 1
   }
-elif command -v wget >/dev/null; then
+else
   wget --continue --tries=3 --output-document="$partial" "$url" || {
     echo "error: download failed. Run this script again to resume, or save $url as $dest by hand" >&2
     exit 1
   }
-else
-  echo "error: neither curl nor wget is installed (sudo apt-get install curl)" >&2
-  exit 1
 fi
 
 if ! verify "$partial"; then

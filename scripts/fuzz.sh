@@ -51,7 +51,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+if [ ! -f "$build_dir/build.ninja" ]; then  # also after a configure that failed
   cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
     -DSTYLIZE_FUZZ=ON -DSTYLIZE_BUILD_TESTS=OFF
 fi
