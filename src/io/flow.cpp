@@ -5,15 +5,18 @@
 // descent and 5 variational refinement iterations). Measured on 6-frame pans
 // (4, 1.5 px per frame) and zooms (1% per frame with a 6 px pan) over
 // tubingen.jpg and lake_sherburne.jpg at 512x288, against the exact flow, 1/16
-// of the width away from the borders: MEDIUM's mean endpoint error is
-// 0.06-0.14 px with at most 0.4% of the pixels off by more than 0.5 px, in
-// about 0.2-0.4 s per flow here (2 shared cores); FAST and ULTRAFAST are 5-10x
-// faster but 0.14-0.48 px off on average, with 2-40% of the pixels off by more
-// than 0.5 px, which smears the warped previous frame; MEDIUM at the finest
-// scale 0 is 2-4x more accurate (0.02-0.05 px) but 5-7x slower (1.3-1.8 s per
-// flow), which is a tenth of a frame's optimization time on the CPU and more
-// than all of it on a GPU, for an error already below what bilinear warping
-// blurs. At 256x144 MEDIUM measured 0.10-0.14 px in 0.03 s.
+// of the width away from the borders, on a quiet moment of this 2-core host:
+//   FAST, ULTRAFAST     0.14-0.47 px mean error, 2-40% of pixels > 0.5 px off,  2-5 ms per flow
+//   MEDIUM              0.05-0.11 px,            at most 0.03%,                 27-42 ms
+//   MEDIUM, finest 0    0.02-0.06 px,            at most 0.01%,                 160-220 ms
+// FAST's errors smear the warped previous frame. Finest scale 0 halves
+// MEDIUM's error for 5x the time: on the CPU that is still small next to a
+// frame's optimization (0.3-0.4 s per iteration at 512 px), but on a GPU,
+// where a frame is optimized many times faster, the flows (two per previous
+// frame used) would become a large share of the time, for an error already
+// below what bilinear warping blurs. At 256x144 MEDIUM measured 0.10-0.14 px
+// in 5-30 ms per flow. DIS gives the same flow bit for bit whatever OpenCV's
+// thread count (1, 2, 4 and 8 tried).
 #include "stylize/io/flow.hpp"
 
 #include <algorithm>

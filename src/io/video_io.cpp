@@ -91,10 +91,12 @@ class ImageFileSource : public FrameSource {
     const std::string role = "frame " + std::to_string(index + 1);
     torch::Tensor frame = load_image(paths_[index], role, longest_side_);
     if (index > 0 && (frame.size(2) != info_.height || frame.size(3) != info_.width)) {
+      const std::string resized =
+          longest_side_ > 0 ? " (resized to the longest side " + std::to_string(longest_side_) + ")" : "";
       throw ImageError("cannot read " + role + " '" + paths_[index] + "': it is " +
                        size_text(frame.size(3), frame.size(2)) + " pixels but frame 1 is " +
-                       size_text(info_.width, info_.height) + " (after resizing to the longest side " +
-                       std::to_string(longest_side_) + "); all frames of a video must have the same size");
+                       size_text(info_.width, info_.height) + resized +
+                       "; all frames of a video must have the same size");
     }
     return frame;
   }
