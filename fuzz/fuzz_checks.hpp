@@ -12,37 +12,11 @@
 
 #include <torch/types.h>
 
+#include "fuzz_checks_weights.hpp"
 #include "stylize/errors.hpp"
-#include "stylize/image_io.hpp"
-#include "stylize/safetensors.hpp"
+#include "stylize/io/image_io.hpp"
 
 namespace stylize::fuzz {
-
-// Accepted inputs must parse, and every tensor must read back with as many
-// values as its shape says, or be refused with a WeightsError.
-inline std::string check_safetensors(const std::string& bytes) {
-  try {
-    const auto reader = SafetensorsReader::from_bytes(bytes, "fuzz.safetensors");
-    for (const auto& [name, info] : reader.tensors()) {
-      for (const int64_t dim : info.shape) {
-        if (dim < 0) return "tensor '" + name + "' was accepted with the dimension " + std::to_string(dim);
-      }
-      if (info.begin > info.end) return "tensor '" + name + "' was accepted with begin > end";
-      try {
-        const std::vector<float> values = reader.read_floats(name);
-        if (values.size() != static_cast<uint64_t>(info.numel())) {
-          return "tensor '" + name + "' read back " + std::to_string(values.size()) + " values for " +
-                 std::to_string(info.numel()) + " elements";
-        }
-      } catch (const WeightsError&) {
-        // An integer or 8-bit dtype: refused, as documented.
-      }
-    }
-  } catch (const WeightsError&) {
-    // The documented way to refuse a file.
-  }
-  return "";
-}
 
 // fuzz_image decodes with this limit rather than kMaxImagePixels, so that an
 // image it accepts decodes well inside the fuzzer's memory and time limits;
@@ -79,8 +53,8 @@ inline ImageOutcome check_image(const std::string& bytes, int64_t max_pixels = k
       const float low = image.min().item<float>();
       const float high = image.max().item<float>();
       if (!(low >= 0.0f && high <= 1.0f)) {
-        outcome.problem = "decoded values from " + std::to_string(low) + " to " + std::to_string(high) +
-                          ", not in [0, 1]";
+        outcome.problem =
+            "decoded values from " + std::to_string(low) + " to " + std::to_string(high) + ", not in [0, 1]";
       }
       outcome.constant = low == high;
     }

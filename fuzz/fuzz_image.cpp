@@ -71,7 +71,7 @@ int format_of(const std::string& b) {
   if (starts_with(b, "\xff\x4f\xff\x51", 4)) return 12;
   if (starts_with(b, "DICM", 4, 128)) return 13;
   if (starts_with(b, "\x76\x2f\x31\x01", 4)) return 14;
-  if (starts_with(b, "NITF", 4)) return 15;  // GDAL
+  if (starts_with(b, "NITF", 4)) return 15;       // GDAL
   if (starts_with(b, "DTED", 4, 140)) return 16;  // GDAL
   return 0;
 }

@@ -1,5 +1,5 @@
 // libFuzzer target: the safetensors reader on arbitrary bytes. Every input must
-// parse and read back, or be refused with a WeightsError (fuzz_checks.hpp).
+// parse and read back, or be refused with a WeightsError (fuzz_checks_weights.hpp).
 // Anything else (a failed check, another exception, a crash, a sanitizer
 // report, a leak, an allocation beyond -malloc_limit_mb, a timeout) is a bug.
 // See fuzz/README.md.
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "fuzz_checks.hpp"
+#include "fuzz_checks_weights.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string problem = stylize::fuzz::check_safetensors(std::string(reinterpret_cast<const char*>(data), size));

@@ -20,7 +20,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
-all_targets=(fuzz_safetensors fuzz_image)
+all_targets=(fuzz_safetensors fuzz_image fuzz_keras_h5)
 
 seconds="${1:-60}"
 [ $# -gt 0 ] && shift
@@ -66,6 +66,7 @@ make_seeds() {
   case "$target" in
     fuzz_safetensors) cp "$root"/tests/fixtures/*.safetensors "$dir"/ ;;
     fuzz_image) "$build_dir/fuzz/make_image_seeds" "$dir" >/dev/null ;;
+    fuzz_keras_h5) cp "$root"/tests/fixtures/*.h5 "$dir"/ ;;
   esac
   if [ -d "$root/tests/fuzz_regressions/$target" ]; then
     find "$root/tests/fuzz_regressions/$target" -maxdepth 1 -type f ! -name '*.md' -exec cp {} "$dir"/ \;

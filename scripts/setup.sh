@@ -18,7 +18,7 @@ packages=(
   # libopencv-dev depends on libopencv-video-dev (DIS optical flow) and libopencv-videoio-dev, whose FFmpeg
   # (libavcodec59) depends on libx264, libx265, libvpx and libaom: stylize video reads and writes video files.
   libopenblas0-pthread  # Debian's default reference BLAS makes torch::mm about 10x slower
-  libhdf5-dev libcurl4-openssl-dev  # Keras .h5 weights; first-run download of the weights
+  libhdf5-dev libcurl4-openssl-dev libssl-dev  # Keras .h5 weights; first-run download of the weights and its checksums
   libdnnl-dev  # oneDNN: bf16 x bf16 -> fp32 Gram matrices on the CPU (AMX), 5-10x faster than fp32 matmuls
   python3 python3-numpy python3-torch python3-h5py python3-scipy  # scripts/convert_weights.py and its tests
 )

@@ -1,4 +1,8 @@
-// End-to-end tests of the stylize executable: exit codes, messages, outputs.
+// End-to-end tests of the stylize executable: what needs a process (exit
+// codes, messages, files written or not, signals). Flag parsing and checks
+// are tested in-process in tests/test_cli_args.cpp. Over 400 lines: one case
+// per row of README's bad-input table and per documented behaviour of a run
+// (outputs, batches, reports, signals, resume), which share one fixture.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "stylize/image_io.hpp"
-#include "stylize/safetensors.hpp"
+#include "stylize/io/image_io.hpp"
+#include "stylize/weights/safetensors.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -49,7 +53,6 @@ class Cli : public ::testing::Test {
     }
   }
 
-
  public:
   TempDir dir;
   std::string content, style, output;
@@ -84,22 +87,11 @@ TEST_F(Cli, SavesIntermediateImages) {
 TEST_F(Cli, RealImagesWhenPresent) {
   const std::string tiny = std::string(STYLIZE_SHARED_IMAGES_DIR) + "/tiny/";
   if (!fs::exists(tiny + "content_48x64.png")) GTEST_SKIP() << "shared images not present";
-  const RunResult r = run_stylize("--content " + tiny + "content_48x64.png --style " + tiny + "style_32x32.png -o " +
-                                  output + " --weights " + test::fixture("vgg19_tiny.safetensors") +
-                                  " --size 64 --iterations 3 -q");
+  const RunResult r =
+      run_stylize("--content " + tiny + "content_48x64.png --style " + tiny + "style_32x32.png -o " + output +
+                  " --weights " + test::fixture("vgg19_tiny.safetensors") + " --size 64 --iterations 3 -q");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(load_image(output, "output").sizes(), (std::vector<int64_t>{1, 3, 64, 48}));
-}
-
-TEST_F(Cli, HelpShowsDefaultsAndVersionWorks) {
-  const RunResult help = run_stylize("--help");
-  EXPECT_EQ(help.exit_code, 0);
-  for (const std::string needle : {"--content", "--style-weight", "0.01", "relu5_2", "--tv-weight", "30", "1000"}) {
-    EXPECT_NE(help.output.find(needle), std::string::npos) << needle;
-  }
-  const RunResult version = run_stylize("--version");
-  EXPECT_EQ(version.exit_code, 0);
-  EXPECT_NE(version.output.find("stylize "), std::string::npos);
 }
 
 TEST_F(Cli, MissingContentFile) {
@@ -121,18 +113,22 @@ TEST_F(Cli, WrongWeightsFile) {
 TEST_F(Cli, NoWeightsAnywhereSaysHowToGetThem) {
   const std::string flags = "--content " + content + " --style " + style + " -o " + output + " --iterations 1";
   // Offline, with an empty cache: nothing may be downloaded in a test.
-  const RunResult r = run_stylize(flags, "env -u STYLIZE_WEIGHTS STYLIZE_OFFLINE=1 XDG_CACHE_HOME=" + dir.file("cache"));
+  const RunResult r =
+      run_stylize(flags, "env -u STYLIZE_WEIGHTS STYLIZE_OFFLINE=1 XDG_CACHE_HOME=" + dir.file("cache"));
   if (r.exit_code == 0) GTEST_SKIP() << "real weights are installed in models/";
   expect_failure(r, 4, "download_models.sh");
   EXPECT_NE(r.output.find("offline mode"), std::string::npos) << r.output;
 }
 
-TEST_F(Cli, NegativeWeightAndZeroIterations) {
-  expect_failure(run_stylize(quick("--style-weight -1")), 2, "--style-weight");
-  expect_failure(run_stylize(quick("--iterations 0")), 2, "--iterations");
+TEST_F(Cli, BadFlagsExitWithTheUsageCodeAndWriteNothing) {
+  // One of each path to exit code 2: the engine's check, the front end's, a
+  // layer list, a word, an unknown flag.
+  expect_failure(run_stylize(quick("--style-weight -1")), 2, "--style-weight must be a finite number >= 0, got -1");
+  expect_failure(run_stylize(quick("--size 0")), 2, "--size must be at least 16 pixels, got 0");
   expect_failure(run_stylize(quick("--style-layers relu1_1,relu9_9")), 2, "relu9_9");
   expect_failure(run_stylize(quick("--device gpu")), 2, "--device");
   expect_failure(run_stylize(quick("--bogus-flag")), 2, "bogus");
+  EXPECT_EQ(run_stylize("--version").exit_code, 0);
 }
 
 TEST_F(Cli, BadOutputPaths) {
@@ -169,7 +165,8 @@ TEST_F(CliFeatures, EachStyleEqualsSeparateRunsAndNamesByTemplate) {
   ASSERT_TRUE(fs::exists(first));
   ASSERT_TRUE(fs::exists(second));
   ASSERT_EQ(run_stylize(base + "--style " + style2 + " -o " + dir.file("alone.png")).exit_code, 0);
-  EXPECT_EQ(test::read_file(second), test::read_file(dir.file("alone.png"))) << "each-style runs must equal single runs";
+  EXPECT_EQ(test::read_file(second), test::read_file(dir.file("alone.png")))
+      << "each-style runs must equal single runs";
 }
 
 TEST_F(CliFeatures, BatchedStylesEqualSeparateRuns) {
@@ -207,12 +204,6 @@ TEST_F(CliFeatures, StyleFolderGivesOneOutputPerStyle) {
   EXPECT_TRUE(fs::exists(dir.file("out_b.png")));
 }
 
-TEST_F(CliFeatures, TemplateThatCollidesIsRefused) {
-  const RunResult r = run_stylize(quick("--style " + style + " --each-style --output-template " + dir.file("same.png")));
-  EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("{style}"), std::string::npos) << r.output;
-}
-
 TEST_F(CliFeatures, ReportHoldsEveryIteration) {
   const RunResult r = run_stylize(quick("--iterations 5 --report " + dir.file("run.json") + " --plot " +
                                         dir.file("losses.png") + " --sheet " + dir.file("sheet.png")));
@@ -224,6 +215,10 @@ TEST_F(CliFeatures, ReportHoldsEveryIteration) {
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(iterations[i]["iteration"], i + 1);
     EXPECT_GT(iterations[i]["total"].get<double>(), 0.0);
+    // Every term by name, adding up to the total.
+    const double sum = iterations[i]["style"].get<double>() + iterations[i]["content"].get<double>() +
+                       iterations[i]["tv"].get<double>();
+    EXPECT_NEAR(sum, iterations[i]["total"].get<double>(), 1e-5 * sum);
   }
   EXPECT_EQ(report["options"]["iterations"], 5);
   EXPECT_FALSE(report["precision"].get<std::string>().empty());
@@ -251,19 +246,16 @@ TEST_F(CliFeatures, InitFromStyleOrFile) {
   EXPECT_NE(missing.output.find("init image"), std::string::npos) << missing.output;
 }
 
-TEST_F(CliFeatures, PresetsApplyAndExplicitFlagsWin) {
-  RunResult r = run_stylize(quick("--preset gatys --iterations 3 --report " + dir.file("g.json")));
+TEST_F(CliFeatures, APresetRunsAndShowsInTheReport) {
+  const RunResult r = run_stylize(quick("--preset gatys --iterations 3 --report " + dir.file("g.json")));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  nlohmann::json report = nlohmann::json::parse(test::read_file(dir.file("g.json")));
+  const nlohmann::json report = nlohmann::json::parse(test::read_file(dir.file("g.json")));
   EXPECT_EQ(report["options"]["optimizer"], "lbfgs");
   EXPECT_EQ(report["options"]["init"], "noise");
+  EXPECT_EQ(report["options"]["pooling"], "avg");
   EXPECT_EQ(report["options"]["content_layers"][0]["layer"], "relu4_2");
   EXPECT_EQ(report["options"]["iterations"], 3);
-  r = run_stylize(quick("--preset gatys --optimizer adam --iterations 2 --report " + dir.file("g2.json")));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  report = nlohmann::json::parse(test::read_file(dir.file("g2.json")));
-  EXPECT_EQ(report["options"]["optimizer"], "adam");
-  EXPECT_EQ(run_stylize(quick("--preset picasso")).exit_code, 2);
+  EXPECT_EQ(report["options"]["preset"], "gatys");
 }
 
 TEST_F(CliFeatures, StyleScaleResizesTheStyle) {
@@ -274,17 +266,15 @@ TEST_F(CliFeatures, StyleScaleResizesTheStyle) {
   EXPECT_EQ(run_stylize(quick("--style-scale 2 -q")).exit_code, 0);
 }
 
-TEST_F(CliFeatures, BlendWeightsAreChecked) {
+TEST_F(CliFeatures, BlendWeightsRun) {
   EXPECT_EQ(run_stylize(quick("--style " + style + " --style-weights 0.7,0.3 -q")).exit_code, 0);
   EXPECT_EQ(run_stylize(quick("--style-weights 0.7,0.3")).exit_code, 2);  // one style, two weights
-  EXPECT_EQ(run_stylize(quick("--style " + style + " --style-weights 1,-1")).exit_code, 2);
 }
 
 TEST_F(CliFeatures, PreserveColorsModesRun) {
   for (const std::string mode : {"luminance", "histogram"}) {
     EXPECT_EQ(run_stylize(quick("--preserve-colors " + mode + " -q")).exit_code, 0) << mode;
   }
-  EXPECT_EQ(run_stylize(quick("--preserve-colors sepia")).exit_code, 2);
 }
 
 }  // namespace
@@ -306,15 +296,6 @@ TEST_F(CliRobustness, BadImages) {
   expect_failure(run_stylize(quick("--style " + dir.file("half.png"))), 3, "half.png");
   save_image(test::pattern_image(10, 20, 0.1), dir.file("thin.png"));  // 20 wide, 10 tall
   expect_failure(run_stylize(quick("--content " + dir.file("thin.png") + " --size 20")), 3, "at least 16 pixels");
-}
-
-TEST_F(CliRobustness, AbsurdNumbers) {
-  expect_failure(run_stylize(quick("--size 0")), 2, "--size");
-  expect_failure(run_stylize(quick("--size 100000")), 2, "--size");
-  expect_failure(run_stylize(quick("--tv-weight nan")), 2, "--tv-weight");
-  expect_failure(run_stylize(quick("--content-weight inf")), 2, "--content-weight");
-  expect_failure(run_stylize(quick("--lr -1")), 2, "--lr");
-  expect_failure(run_stylize(quick("--iterations -5")), 2, "--iterations");
 }
 
 TEST_F(CliRobustness, UnwritableOutputDirectory) {
@@ -440,13 +421,12 @@ TEST_F(CliRobustness, InterruptSavesTheImageAndResumeContinues) {
   const nlohmann::json record = nlohmann::json::parse(test::read_file(output + ".json"));
   const int done = record["iteration"];
   EXPECT_GE(done, 3);
-  const RunResult resumed = run_stylize("--resume " + output + " --content " + content + " --style " + style +
-                                        " --weights " + test::fixture("vgg19_tiny.safetensors") +
-                                        " --size 48 --threads 1 --print-every 1 --iterations " +
-                                        std::to_string(done + 2));
+  const RunResult resumed =
+      run_stylize("--resume " + output + " --content " + content + " --style " + style + " --weights " +
+                  test::fixture("vgg19_tiny.safetensors") + " --size 48 --threads 1 --print-every 1 --iterations " +
+                  std::to_string(done + 2));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_NE(resumed.output.find("iter " + std::to_string(done + 1) + "/" + std::to_string(done + 2)),
-            std::string::npos)
+  EXPECT_NE(resumed.output.find("iter " + std::to_string(done + 1) + "/" + std::to_string(done + 2)), std::string::npos)
       << resumed.output;
   EXPECT_EQ(resumed.output.find("iter 1/"), std::string::npos) << resumed.output;
   EXPECT_FALSE(fs::exists(output + ".json")) << "a finished run removes its checkpoint record";

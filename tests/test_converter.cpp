@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <string>
 
-#include "stylize/safetensors.hpp"
-#include "stylize/weights.hpp"
+#include "stylize/weights/safetensors.hpp"
+#include "stylize/weights/weights.hpp"
 #include "test_util.hpp"
 
 namespace stylize {

@@ -41,6 +41,17 @@ TEST(FuzzRegressions, Safetensors) {
   }
 }
 
+TEST(FuzzRegressions, KerasHdf5) {
+  const auto files = regression_inputs("fuzz_keras_h5");
+  ASSERT_FALSE(files.empty());
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.string());
+    std::string problem;
+    EXPECT_NO_THROW(problem = fuzz::check_keras_h5(test::read_file(file.string())));
+    EXPECT_EQ(problem, "");
+  }
+}
+
 TEST(FuzzRegressions, Image) {
   const auto files = regression_inputs("fuzz_image");
   ASSERT_FALSE(files.empty());

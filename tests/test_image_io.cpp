@@ -3,7 +3,8 @@
 #include <filesystem>
 
 #include "stylize/errors.hpp"
-#include "stylize/image_io.hpp"
+#include "stylize/io/image.hpp"
+#include "stylize/io/image_io.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -80,8 +81,16 @@ TEST(ImageIo, AppliesExifOrientation) {
   save_image(test::pattern_image(4, 8, 0.1), dir.file("plain.jpg"));  // 8 wide, 4 tall
   std::string jpeg = test::read_file(dir.file("plain.jpg"));
   // APP1 Exif segment, big-endian TIFF, one IFD entry: Orientation (0x0112) = 6 (rotate 90 degrees).
-  const std::string exif = std::string("\xff\xe1\x00\x22" "Exif\x00\x00" "MM\x00\x2a\x00\x00\x00\x08", 18) +
-                           std::string("\x00\x01" "\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00" "\x00\x00\x00\x00", 18);
+  const std::string exif = std::string(
+                               "\xff\xe1\x00\x22"
+                               "Exif\x00\x00"
+                               "MM\x00\x2a\x00\x00\x00\x08",
+                               18) +
+                           std::string(
+                               "\x00\x01"
+                               "\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00"
+                               "\x00\x00\x00\x00",
+                               18);
   jpeg.insert(2, exif);
   test::write_file(dir.file("rotated.jpg"), jpeg);
   EXPECT_EQ(load_image(dir.file("plain.jpg"), "test image").sizes(), (std::vector<int64_t>{1, 3, 4, 8}));
@@ -168,8 +177,9 @@ TEST(ImageIo, RefusesHugeImagesBeforeAllocatingThem) {
   expect_too_large("P6\n30000 30000\n255\n" + std::string(12, '\0'), "30000 x 30000 pixels");
   expect_too_large(png_header(30000, 30000), "30000 x 30000 pixels");
   expect_too_large(png_header(100000, 100000), "more than OpenCV accepts");
-  expect_too_large("P7\nWIDTH 20000\nHEIGHT 20000\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n" + std::string(16, '\0'),
-                   "20000 x 20000 pixels");
+  expect_too_large(
+      "P7\nWIDTH 20000\nHEIGHT 20000\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n" + std::string(16, '\0'),
+      "20000 x 20000 pixels");
   // The limit is inclusive and applies to what is decoded, whatever the format.
   TempDir dir;
   save_image(test::pattern_image(5, 7, 0.5), dir.file("small.png"));
@@ -192,15 +202,17 @@ TEST(ImageIo, FormatsOpenCvReadsFromFilesLeaveNoTemporaryFile) {
   std::string floats;
   for (const float v : {1.0f, 0.5f, 0.0f, 0.25f, 0.75f, 1.0f}) floats.append(reinterpret_cast<const char*>(&v), 4);
   const std::string pfm = "PF\n2 1\n-1.0\n" + floats;
-  const std::string hdr = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 2\n" + std::string("\x80\x40\x20\x81\x10\x20\x40\x80", 8);
-  const std::string sun = std::string("\x59\xa6\x6a\x95\0\0\0\x02\0\0\0\x01\0\0\0\x18\0\0\0\x06\0\0\0\x01\0\0\0\0\0\0\0\0", 32) +
-                          std::string("\x00\x00\xff\xff\x00\x00", 6);
+  const std::string hdr =
+      "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 2\n" + std::string("\x80\x40\x20\x81\x10\x20\x40\x80", 8);
+  const std::string sun =
+      std::string("\x59\xa6\x6a\x95\0\0\0\x02\0\0\0\x01\0\0\0\x18\0\0\0\x06\0\0\0\x01\0\0\0\0\0\0\0\0", 32) +
+      std::string("\x00\x00\xff\xff\x00\x00", 6);
   for (const std::string& image : {pfm, hdr, sun}) {
     EXPECT_EQ(decode_image(image, "file-only image").sizes(), (std::vector<int64_t>{1, 3, 1, 2})) << image.substr(0, 2);
   }
   EXPECT_NEAR(decode_image(pfm, "pfm")[0][0][0][0].item<float>(), 1.0f, 1e-6);
-  for (const std::string& broken : {std::string("Pf\n\xff\xff"), std::string("PF\n2 1\n-1.0\n"), std::string("#?RADIANCE\n"),
-                                    std::string("\x59\xa6\x6a\x95\xff\xff\xff\xff", 8)}) {
+  for (const std::string& broken : {std::string("Pf\n\xff\xff"), std::string("PF\n2 1\n-1.0\n"),
+                                    std::string("#?RADIANCE\n"), std::string("\x59\xa6\x6a\x95\xff\xff\xff\xff", 8)}) {
     EXPECT_THROW(decode_image(broken, "broken image"), ImageError);
   }
   EXPECT_EQ(count_files(temp.path()), 0u);

@@ -3,8 +3,8 @@
 #include <cstring>
 
 #include "stylize/errors.hpp"
-#include "stylize/safetensors.hpp"
-#include "stylize/weights.hpp"
+#include "stylize/weights/safetensors.hpp"
+#include "stylize/weights/weights.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -49,8 +49,9 @@ TEST(Safetensors, ReadsEveryFloatDtype) {
 }
 
 TEST(Safetensors, ReadsMetadata) {
-  const std::string file = make_file(R"({"__metadata__":{"format":"pt"},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
-                                     std::string("\0\0\x80\x3f", 4));
+  const std::string file =
+      make_file(R"({"__metadata__":{"format":"pt"},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                std::string("\0\0\x80\x3f", 4));
   const SafetensorsReader reader = SafetensorsReader::from_bytes(file, "m.safetensors");
   EXPECT_EQ(reader.metadata().at("format"), "pt");
   EXPECT_EQ(reader.read_floats("x"), std::vector<float>{1.0f});
@@ -62,20 +63,21 @@ TEST(Safetensors, RejectsMalformedFiles) {
   expect_error(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}", "header length");
   expect_error(make_file("{not json", ""), "not a JSON object");
   expect_error(make_file("[1,2]", ""), "not a JSON object");
-  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", four_bytes),
-               "past the end");
+  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", four_bytes), "past the end");
   expect_error(make_file(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", four_bytes), "need 8");
   expect_error(make_file(R"({"x":{"dtype":"Q7","shape":[1],"data_offsets":[0,4]}})", four_bytes), "unknown dtype");
   expect_error(make_file(R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", four_bytes), "negative");
   expect_error(make_file(R"({"x":{"dtype":"F32","shape":[1]}})", four_bytes), "data_offsets");
   expect_error(make_file(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", four_bytes), "past the end");
-  expect_error(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                         four_bytes + four_bytes),
-               "share bytes");
+  expect_error(
+      make_file(
+          R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+          four_bytes + four_bytes),
+      "share bytes");
   expect_error(make_file(R"({"__metadata__":{"a":1}})", ""), "must be a string");
-  expect_error(make_file(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}})",
-                         four_bytes),
-               "too large");
+  expect_error(
+      make_file(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}})", four_bytes),
+      "too large");
 }
 
 TEST(Safetensors, RejectsHostileHeadersWithoutCrashing) {
@@ -152,7 +154,8 @@ class WeightsFileTest : public ::testing::Test {
 };
 
 TEST_F(WeightsFileTest, MissingLayerIsNamed) {
-  const std::string path = edited([](std::string& h) { h.replace(h.find("features.28.weight"), 18, "features.99.weight"); });
+  const std::string path =
+      edited([](std::string& h) { h.replace(h.find("features.28.weight"), 18, "features.99.weight"); });
   try {
     load_vgg19_weights(path);
     FAIL() << "expected WeightsError";
@@ -165,14 +168,14 @@ TEST_F(WeightsFileTest, MissingLayerIsNamed) {
 }
 
 TEST_F(WeightsFileTest, ConventionComesFromMetadata) {
-  std::string path = edited([](std::string& h) {
-    h.replace(h.find("\"format\":\"pt\""), 13, "\"stylize.input_convention\":\"caffe\"");
-  });
+  std::string path = edited(
+      [](std::string& h) { h.replace(h.find("\"format\":\"pt\""), 13, "\"stylize.input_convention\":\"caffe\""); });
   const VggWeights weights = load_vgg19_weights(path, 1);
   EXPECT_EQ(weights.convention.name, "caffe");
   EXPECT_TRUE(weights.convention.bgr);
   EXPECT_FLOAT_EQ(weights.convention.scale, 255.0f);
-  path = edited([](std::string& h) { h.replace(h.find("\"format\":\"pt\""), 13, "\"stylize.input_convention\":\"rgb\""); });
+  path = edited(
+      [](std::string& h) { h.replace(h.find("\"format\":\"pt\""), 13, "\"stylize.input_convention\":\"rgb\""); });
   EXPECT_THROW(load_vgg19_weights(path, 1), WeightsError);
 }
 
@@ -205,7 +208,7 @@ TEST(VggWeights, ExplainsMissingAndForeignFiles) {
   test::write_file(dir.file("keras.h5"), std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, '\0'));
   EXPECT_THROW(load_vgg19_weights(dir.file("keras.h5")), WeightsError);
   try {
-    resolve_weights_path(dir.file("missing.safetensors"));
+    load_vgg19_weights(dir.file("missing.safetensors"));
     FAIL();
   } catch (const WeightsError& e) {
     EXPECT_NE(std::string(e.what()).find("file not found"), std::string::npos);

@@ -15,7 +15,7 @@
 
 #include <torch/torch.h>
 
-#include "stylize/options.hpp"
+#include "stylize/core/options.hpp"
 
 namespace stylize::test {
 
@@ -67,6 +67,15 @@ inline CommandResult run_command(const std::string& command) {
   return result;
 }
 
+// Whether the stylize executable finds weights without a download: in
+// models/ of the current directory or of its installation (the source tree for
+// build/stylize), $STYLIZE_WEIGHTS left out and `cache_dir` as XDG_CACHE_HOME.
+inline bool binary_finds_weights(const std::string& cache_dir) {
+  const CommandResult r = run_command("env -u STYLIZE_WEIGHTS XDG_CACHE_HOME=" + cache_dir + " " +
+                                      std::string(STYLIZE_BINARY) + " weights list");
+  return r.output.find("stylize uses: ") != std::string::npos;
+}
+
 // Sets (or, with nullopt, unsets) an environment variable for the object's lifetime.
 class ScopedEnv {
  public:
@@ -105,12 +114,10 @@ inline torch::Tensor pattern_image(int64_t h, int64_t w, double phase) {
 }
 
 // Options for fast CPU tests with the tiny fixture weights.
-inline Options tiny_options() {
-  Options options;
+inline StylizeOptions tiny_options() {
+  StylizeOptions options;
   options.device = DeviceKind::Cpu;
   options.precision = Precision::Fp32;
-  options.threads = 1;
-  options.size = 32;
   options.iterations = 20;
   return options;
 }

@@ -8,10 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "stylize/core/vgg19.hpp"
 #include "stylize/errors.hpp"
-#include "stylize/safetensors.hpp"
-#include "stylize/vgg.hpp"
-#include "stylize/weights.hpp"
+#include "stylize/weights/keras_h5.hpp"
+#include "stylize/weights/safetensors.hpp"
+#include "stylize/weights/weights.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -93,6 +94,48 @@ TEST(KerasHdf5, ErrorsNameTheFileTheLayerAndTheShapes) {
     message = error_of([&] { load_vgg19_weights(path); });
     EXPECT_NE(message.find(path), std::string::npos) << keep << ": " << message;
   }
+}
+
+TEST(KerasHdf5, ReadsAFileHeldInMemoryAsItReadsTheFile) {
+  for (const std::string name : {"keras_vgg19_notop_tiny.h5", "keras2_vgg19_notop_tiny.h5"}) {
+    const VggWeights from_file = read_vgg19_keras_hdf5(fixture(name));
+    const VggWeights from_bytes = read_vgg19_keras_hdf5_bytes(test::read_file(fixture(name)), name);
+    EXPECT_EQ(from_bytes.path, name);
+    EXPECT_EQ(from_bytes.metadata, from_file.metadata);
+    ASSERT_EQ(from_bytes.convs.size(), from_file.convs.size());
+    for (size_t i = 0; i < from_file.convs.size(); ++i) {
+      EXPECT_EQ(from_bytes.convs[i].weight, from_file.convs[i].weight) << name << " " << i;
+    }
+  }
+  const std::string bytes = test::read_file(fixture("keras_vgg19_notop_tiny.h5"));
+  for (const std::string& damaged :
+       {bytes.substr(0, bytes.size() / 2), std::string("\x89HDF\r\n\x1a\n", 8), std::string()}) {
+    const std::string message = error_of([&] { read_vgg19_keras_hdf5_bytes(damaged, "memory.h5"); });
+    EXPECT_NE(message.find("cannot read weights file 'memory.h5'"), std::string::npos) << message;
+  }
+  EXPECT_NE(error_of([&] {
+              read_vgg19_keras_hdf5_bytes(test::read_file(fixture("hdf5_not_keras.h5")), "x.h5");
+            }).find("layer_names"),
+            std::string::npos);
+}
+
+TEST(KerasHdf5, FilesThatCrashOrHangTheHdf5LibraryAreCorruptFiles) {
+  // Found by fuzz_keras_h5: libhdf5 crashes on the first and loops forever on
+  // the second. Read in a child process, each is a WeightsError.
+  const std::string regressions = std::string(STYLIZE_FUZZ_REGRESSIONS_DIR) + "/fuzz_keras_h5/";
+  for (const std::string name : {"global_heap_segv.h5", "global_heap_endless_loop.h5"}) {
+    const std::string path = regressions + name;
+    const std::string message = error_of([&] { load_vgg19_weights(path); });
+    EXPECT_NE(message.find("cannot read weights file '" + path + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find("the file is corrupt"), std::string::npos) << message;
+  }
+  // What the child reads comes back whole, metadata included.
+  const VggWeights weights = load_vgg19_weights(fixture("keras2_vgg19_notop_tiny.h5"), 3);
+  EXPECT_EQ(weights.metadata.at("keras.backend"), "tensorflow");
+  EXPECT_EQ(weights.convention.name, "caffe");
+  ASSERT_EQ(weights.convs.size(), 3u);
+  EXPECT_EQ(weights.convs[2].name, "conv2_1");
+  EXPECT_EQ(weights.convs[2].weight.size(), static_cast<size_t>(weights.convs[2].out_channels * 4 * 9));
 }
 
 TEST(WeightFormats, ConvertedFilesDeclareTheirConventionOriginalsAskToBeConverted) {

@@ -1,14 +1,17 @@
-// The stylize executable and weights: `stylize weights ...`, the first-run
-// download (from a server on 127.0.0.1) and runs with no weights and no network.
+// Weights from the command line: `stylize weights ...`, the first-run download
+// (from a server on 127.0.0.1; in-process through cli::find_or_download_weights
+// and end to end) and runs with no weights and no network.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
 
-#include "stylize/digest.hpp"
-#include "stylize/image_io.hpp"
-#include "stylize/weights.hpp"
+#include "cli/weights_source.hpp"
+#include "stylize/errors.hpp"
+#include "stylize/fetch/digest.hpp"
+#include "stylize/io/image_io.hpp"
+#include "stylize/weights/catalog.hpp"
 #include "test_http_server.hpp"
 #include "test_util.hpp"
 
@@ -34,8 +37,8 @@ std::vector<std::string> files_under(const fs::path& root) {
 TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   const test::CommandResult r = stylize_command("weights info " + fixture("keras2_vgg19_notop_tiny.h5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const std::string needle : {"keras-hdf5", "caffe: BGR, 0-255, minus the mean (103.939, 116.779, 123.68)",
-                                   "keras.keras_version = 2.9.0", "conv1_1   (4,3,3,3)", "conv5_4   (8,8,3,3)"}) {
+  for (const std::string& needle : {"keras-hdf5", "caffe: BGR, 0-255, minus the mean (103.939, 116.779, 123.68)",
+                                    "keras.keras_version = 2.9.0", "conv1_1   (4,3,3,3)", "conv5_4   (8,8,3,3)"}) {
     EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
   }
   const test::CommandResult converted =
@@ -73,25 +76,90 @@ TEST(WeightsCommand, VerifyComparesWithThePublishedChecksum) {
 }
 
 TEST(WeightsCommand, ListShowsWhereKnownFilesAreAndWhetherTheyVerify) {
-  if (auto found = find_weights("")) GTEST_SKIP() << "weights are installed (" << *found << ")";
   test::TempDir dir;
+  if (test::binary_finds_weights(dir.file("empty-cache"))) GTEST_SKIP() << "weights are installed";
   fs::create_directories(dir.path() / "stylize");
   const std::string cached = (dir.path() / "stylize" / kDefaultWeightsFileName).string();
   fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), cached);
   const test::CommandResult r =
       stylize_command("weights list", "-u STYLIZE_WEIGHTS XDG_CACHE_HOME=" + dir.path().string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const std::string needle :
+  for (const std::string& needle :
        {std::string("vgg19-dcbb9e9d.pth"), std::string("imagenet-vgg-verydeep-19.mat"), cached + "  CHECKSUM MISMATCH",
         std::string("[used by default]"), "stylize uses: " + cached}) {
     EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
   }
 }
 
+// First-run resolution in-process, with the default source redirected to the local server.
+class FirstRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (find_weights("")) GTEST_SKIP() << "weights are installed";
+    fs::create_directories(dir.path() / "www");
+    payload = std::string(50000, 'w');
+    test::write_file((dir.path() / "www" / "payload.bin").string(), payload);
+    md5 = file_digest((dir.path() / "www" / "payload.bin").string(), DigestAlgorithm::Md5);
+    server = std::make_unique<test::HttpServer>((dir.path() / "www").string(), dir.file("requests.log"));
+    ASSERT_TRUE(server->running()) << "could not start tests/http_server.py with " << STYLIZE_TEST_PYTHON;
+  }
+  std::string cache() const { return dir.file("xdg"); }
+
+  test::TempDir dir;
+  std::string payload, md5;
+  std::unique_ptr<test::HttpServer> server;
+  test::ScopedEnv no_weights{"STYLIZE_WEIGHTS", std::nullopt};
+  test::ScopedEnv xdg{"XDG_CACHE_HOME", dir.file("xdg")};
+  test::ScopedEnv online{"STYLIZE_OFFLINE", std::nullopt};
+};
+
+TEST_F(FirstRun, OfflineSaysHowToGetTheWeightsAndTouchesNothing) {
+  test::ScopedEnv url("STYLIZE_WEIGHTS_URL", server->url("files/payload.bin"));
+  for (const bool from_environment : {false, true}) {
+    test::ScopedEnv offline("STYLIZE_OFFLINE", from_environment ? std::optional<std::string>("1") : std::nullopt);
+    try {
+      cli::find_or_download_weights("", /*offline=*/!from_environment, /*quiet=*/true);
+      FAIL() << "expected a WeightsError";
+    } catch (const WeightsError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("offline mode"), std::string::npos) << message;
+      EXPECT_NE(message.find(server->url("files/payload.bin")), std::string::npos) << message;
+      EXPECT_NE(message.find(cache() + "/stylize/" + kDefaultWeightsFileName), std::string::npos) << message;
+    }
+  }
+  EXPECT_TRUE(server->requests().empty());
+  EXPECT_FALSE(fs::exists(cache()));
+}
+
+TEST_F(FirstRun, DownloadsIntoTheCacheOnce) {
+  test::ScopedEnv url("STYLIZE_WEIGHTS_URL", server->url("files/payload.bin"));
+  test::ScopedEnv checksum("STYLIZE_WEIGHTS_CHECKSUM", md5);
+  const std::string expected = cache() + "/stylize/" + kDefaultWeightsFileName;
+  EXPECT_EQ(weights_cache_dir(), cache() + "/stylize");
+  EXPECT_EQ(cli::find_or_download_weights("", false, true), expected);
+  EXPECT_EQ(test::read_file(expected), payload);
+  EXPECT_EQ(cli::find_or_download_weights("", false, true), expected);
+  EXPECT_EQ(server->requests().size(), 1u) << "the cached file is used without downloading again";
+}
+
+TEST_F(FirstRun, AFailedDownloadIsAFetchErrorSayingWhereToPutTheFile) {
+  test::ScopedEnv url("STYLIZE_WEIGHTS_URL", server->url("files/missing.bin"));
+  test::ScopedEnv checksum("STYLIZE_WEIGHTS_CHECKSUM", md5);
+  try {
+    cli::find_or_download_weights("", false, true);
+    FAIL() << "expected a FetchError";
+  } catch (const FetchError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("HTTP 404"), std::string::npos) << message;
+    EXPECT_NE(message.find("save it as " + cache() + "/stylize/" + kDefaultWeightsFileName), std::string::npos)
+        << message;
+  }
+}
+
 class FirstRunCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (auto found = find_weights("")) GTEST_SKIP() << "weights are installed (" << *found << ")";
+    if (test::binary_finds_weights(cache())) GTEST_SKIP() << "weights are installed";
     content = dir.file("content.png");
     style = dir.file("style.png");
     output = dir.file("out.png");
@@ -123,7 +191,7 @@ TEST_F(FirstRunCli, DownloadsVerifiedWeightsThenStylizes) {
   EXPECT_TRUE(fs::exists(cached));
   EXPECT_TRUE(fs::exists(output));
   // Not a terminal: plain lines, no bar drawn with carriage returns.
-  for (const std::string needle :
+  for (const std::string& needle :
        {"downloading the VGG19 weights from " + server.url("cut-once/keras_tiny.h5"), std::string("attempt 2"),
         std::string("resuming after"), "verified and saved " + cached}) {
     EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
@@ -144,7 +212,7 @@ TEST_F(FirstRunCli, NoWeightsAndOfflineExitsWithInstructionsAndNoFiles) {
                                     (mode.empty() ? " STYLIZE_OFFLINE=1" : " STYLIZE_OFFLINE=");
     const test::CommandResult r = stylize_command(run_flags() + " " + mode, environment);
     EXPECT_EQ(r.exit_code, 4) << r.output;
-    for (const std::string needle :
+    for (const std::string& needle :
          {std::string("offline mode"), std::string("https://storage.googleapis.com/tensorflow/keras-applications/"),
           "save it as " + cache() + "/stylize/" + kDefaultWeightsFileName, std::string("--weights PATH")}) {
       EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;

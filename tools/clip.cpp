@@ -8,7 +8,7 @@
 #include <torch/nn/functional/vision.h>
 #include <torch/torch.h>
 
-#include "stylize/image_io.hpp"
+#include "stylize/io/image_io.hpp"
 
 namespace stylize::clip {
 namespace F = torch::nn::functional;

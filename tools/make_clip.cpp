@@ -12,7 +12,7 @@
 
 #include "clip.hpp"
 #include "stylize/errors.hpp"
-#include "stylize/image_io.hpp"
+#include "stylize/io/image_io.hpp"
 #include "stylize/io/video_io.hpp"
 
 int main(int argc, char** argv) {

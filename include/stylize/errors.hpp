@@ -32,13 +32,13 @@ class WeightsError : public Error {
   using Error::Error;
 };
 
-// Weights could not be downloaded (network error, HTTP error, wrong checksum,
-// offline mode). A WeightsError, so front ends that handle missing weights
-// handle it too; the message names the URL, the reason and where to put the
-// file by hand.
-class DownloadError : public WeightsError {
+// A download failed (network error, HTTP error, wrong size or checksum) or a
+// checksum could not be computed. Thrown by the fetch wing, which knows
+// nothing about weights; the message names the URL, the reason and where to
+// put the file by hand.
+class FetchError : public Error {
  public:
-  using WeightsError::WeightsError;
+  using Error::Error;
 };
 
 // The requested compute device or precision is not available.
@@ -55,12 +55,6 @@ class OutputError : public Error {
 
 // The run needs more memory than the device has available.
 class ResourceError : public Error {
- public:
-  using Error::Error;
-};
-
-// The optimization produced a non-finite loss.
-class NumericError : public Error {
  public:
   using Error::Error;
 };

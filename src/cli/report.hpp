@@ -1,12 +1,12 @@
-// What the CLI records about a run, for --report (JSON), --plot and --sheet.
+// What the CLI records about a run, for --report (JSON) and --plot.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "stylize/engine.hpp"
-#include "stylize/options.hpp"
-#include "stylize/weights.hpp"
+#include "params.hpp"
+#include "stylize/core/engine.hpp"
 
 namespace stylize::cli {
 
@@ -23,7 +23,7 @@ struct RunRecord {
   std::vector<std::string> styles;
   std::vector<IterationRecord> iterations;
   int iterations_done = 0;
-  std::string stop_reason;
+  StopReason stop_reason = StopReason::Finished;
   double seconds = 0;
 };
 
@@ -41,16 +41,9 @@ struct SessionInfo {
 // Peak resident memory of this process so far, in MiB.
 double peak_memory_mib();
 
-// Writes the JSON report atomically. Throws OutputError.
-void write_report(const std::string& path, const Options& options, const SessionInfo& session,
+// Writes the JSON report atomically: the options, the session, and every
+// iteration's losses (the total and each term, by name). Throws OutputError.
+void write_report(const std::string& path, const CliParams& params, const SessionInfo& session,
                   const std::vector<RunRecord>& runs);
-
-// Loss curves of one run (total, style, content, tv against iteration).
-void write_plot(const std::string& path, const RunRecord& run);
-
-std::string to_string(StopReason reason);
-
-// Writes `text` to `path` through a temporary file and a rename. Throws OutputError.
-void write_text_atomically(const std::string& path, const std::string& text);
 
 }  // namespace stylize::cli

@@ -1,34 +1,27 @@
-// `stylize weights list|verify|info|download`, and the download progress display.
+// `stylize weights list|verify|info|download`.
 #include "weights_command.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "stylize/digest.hpp"
-#include "stylize/download.hpp"
+#include "exit_codes.hpp"
 #include "stylize/errors.hpp"
-#include "stylize/weights.hpp"
+#include "stylize/fetch/digest.hpp"
+#include "stylize/weights/catalog.hpp"
+#include "stylize/weights/weights.hpp"
+#include "weights_source.hpp"
 
 namespace stylize::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr int kOk = 0;
-constexpr int kUsageError = 2;
-constexpr int kWeightsError = 4;  // as main.cpp: weights missing, unreadable, unverified
 
 std::string megabytes(uint64_t bytes) {
   char text[32];
@@ -40,86 +33,6 @@ std::string megabytes(uint64_t bytes) {
   return text;
 }
 
-// Renders download progress on stderr: a bar redrawn in place on a terminal,
-// a line every 10% otherwise (logs, CI).
-class ProgressDisplay {
- public:
-  explicit ProgressDisplay(bool quiet) : quiet_(quiet), tty_(::isatty(STDERR_FILENO) == 1) {}
-
-  bool update(const DownloadProgress& p) {
-    if (quiet_) return true;
-    using Clock = std::chrono::steady_clock;
-    const auto now = Clock::now();
-    switch (p.stage) {
-      case DownloadProgress::Stage::Starting:
-        end_bar();
-        if (p.attempt == 1) {
-          spdlog::info("downloading the VGG19 weights from {}", p.url);
-          spdlog::info("to {}", p.destination);
-        } else {
-          spdlog::info("the transfer broke off; attempt {}", p.attempt);
-        }
-        if (p.resumed_from > 0) spdlog::info("resuming after the {} already downloaded", megabytes(p.resumed_from));
-        next_percent_ = 10;
-        started_ = now;
-        break;
-      case DownloadProgress::Stage::Transferring: {
-        const double seconds = std::chrono::duration<double>(now - started_).count();
-        const double rate = seconds > 0 ? static_cast<double>(p.bytes - p.resumed_from) / seconds : 0.0;
-        if (tty_) {
-          if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100) && p.bytes != p.total) break;
-          last_draw_ = now;
-          draw_bar(p, rate);
-        } else if (p.total > 0) {
-          const int percent = static_cast<int>(100 * p.bytes / p.total);
-          if (percent >= next_percent_) {
-            std::fprintf(stderr, "downloaded %d%% (%s of %s)\n", percent, megabytes(p.bytes).c_str(),
-                         megabytes(p.total).c_str());
-            next_percent_ = percent / 10 * 10 + 10;
-          }
-        }
-        break;
-      }
-      case DownloadProgress::Stage::Verifying:
-        end_bar();
-        spdlog::info("checking the checksum of {}", megabytes(p.bytes));
-        break;
-      case DownloadProgress::Stage::Done:
-        spdlog::info("verified and saved {}", p.destination);
-        break;
-    }
-    return true;
-  }
-
- private:
-  void draw_bar(const DownloadProgress& p, double rate) {
-    constexpr int kWidth = 30;
-    std::string bar;
-    if (p.total > 0) {
-      const int filled = static_cast<int>(kWidth * std::min<uint64_t>(p.bytes, p.total) / p.total);
-      bar = "[" + std::string(filled, '=') + (filled < kWidth ? ">" : "") +
-            std::string(std::max(0, kWidth - filled - 1), ' ') + "]";
-      std::fprintf(stderr, "\r%3d%% %s %s / %s  %.1f MB/s ", static_cast<int>(100 * p.bytes / p.total), bar.c_str(),
-                   megabytes(p.bytes).c_str(), megabytes(p.total).c_str(), rate / 1e6);
-    } else {
-      std::fprintf(stderr, "\r%s  %.1f MB/s ", megabytes(p.bytes).c_str(), rate / 1e6);
-    }
-    std::fflush(stderr);
-    drawn_ = true;
-  }
-  void end_bar() {
-    if (drawn_) std::fputc('\n', stderr);
-    drawn_ = false;
-  }
-
-  bool quiet_;
-  bool tty_;
-  bool drawn_ = false;
-  int next_percent_ = 10;
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_draw_{};
-};
-
 std::string describe_convention(const InputConvention& c) {
   char text[200];
   if (c.bgr) {
@@ -130,20 +43,6 @@ std::string describe_convention(const InputConvention& c) {
                   c.mean[0], c.mean[1], c.mean[2], c.std[0], c.std[1], c.std[2]);
   }
   return text;
-}
-
-// Directories searched for weights, in order (from default_weights_candidates()).
-std::vector<std::string> search_directories() {
-  const char* env = std::getenv("STYLIZE_WEIGHTS");
-  std::vector<std::string> directories;
-  for (const auto& candidate : default_weights_candidates()) {
-    if (env && candidate == env) continue;
-    const std::string directory = fs::path(candidate).parent_path().string();
-    if (std::find(directories.begin(), directories.end(), directory) == directories.end()) {
-      directories.push_back(directory);
-    }
-  }
-  return directories;
 }
 
 struct CheckResult {
@@ -208,7 +107,7 @@ int run_list() {
     if (auto found = find_weights("")) used = *found;
   } catch (const WeightsError&) {
   }
-  const auto directories = search_directories();
+  const auto directories = weights_search_directories();
   std::printf("Known VGG19 weights files (README, \"Weights\"); stylize looks in: %s%s\n",
               std::getenv("STYLIZE_WEIGHTS") ? "$STYLIZE_WEIGHTS, " : "",
               [&] {
@@ -229,7 +128,7 @@ int run_list() {
       std::string status;
       try {
         status = check_file(path, &known).text;
-      } catch (const WeightsError& e) {
+      } catch (const Error& e) {
         status = e.what();
       }
       std::printf("  %s  %s%s\n", path.c_str(), status.c_str(), path == used ? "  [used by default]" : "");
@@ -278,7 +177,7 @@ int run_verify(const std::string& path) {
   if (!path.empty()) return verify_one(path);
   int status = kOk;
   bool any = false;
-  for (const auto& directory : search_directories()) {
+  for (const auto& directory : weights_search_directories()) {
     for (const auto& known : known_weights()) {
       const std::string candidate = (fs::path(directory) / known.file_name).string();
       std::error_code error;
@@ -320,12 +219,6 @@ int run_info(const std::string& path) {
 
 }  // namespace
 
-std::string find_or_download_weights(const std::string& explicit_path, bool offline, bool quiet) {
-  auto display = std::make_shared<ProgressDisplay>(quiet);
-  return resolve_or_download_weights(explicit_path, offline,
-                                     [display](const DownloadProgress& p) { return display->update(p); });
-}
-
 int weights_main(int argc, char** argv) {
   CLI::App app{"Find, verify, inspect and download the VGG19 weights stylize uses", "stylize weights"};
   app.require_subcommand(1);
@@ -347,9 +240,6 @@ int weights_main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kOk : kUsageError;
   }
-  auto logger = spdlog::stderr_color_mt("stylize weights");
-  logger->set_pattern("%^%l%$: %v");
-  spdlog::set_default_logger(logger);
   try {
     if (list->parsed()) return run_list();
     if (verify->parsed()) return run_verify(verify_path);
@@ -359,12 +249,8 @@ int weights_main(int argc, char** argv) {
       std::printf("%s\n", path.c_str());
       return kOk;
     }
-  } catch (const WeightsError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return kWeightsError;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: internal error: %s\n", e.what());
-    return 1;
+    return report_error(e);
   }
   return kUsageError;
 }

@@ -11,7 +11,7 @@
 
 #include "io_detail.hpp"
 #include "stylize/errors.hpp"
-#include "stylize/image_io.hpp"
+#include "stylize/io/image_io.hpp"
 #include "stylize/io/video_io.hpp"
 
 namespace stylize {

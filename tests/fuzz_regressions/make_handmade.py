@@ -81,6 +81,14 @@ def main():
           safetensors(b'{"x":{"dtype":' + b"[" * 5000 + b"]" * 5000 + b',"shape":[1],"data_offsets":[0,4]}}',
                       b"\0" * 4))
 
+    # Keras HDF5, made from the tiny fixture.
+    with open(os.path.join(HERE, "..", "fixtures", "keras_vgg19_notop_tiny.h5"), "rb") as f:
+        keras = f.read()
+    write("fuzz_keras_h5", "truncated_half.h5", keras[: len(keras) // 2])
+    write("fuzz_keras_h5", "superblock_only.h5", keras[:96])
+    write("fuzz_keras_h5", "signature_then_zeros.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    write("fuzz_keras_h5", "empty", b"")
+
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,143 @@
+// The optimization loop. A Stylizer owns the objective (objective.hpp) and the
+// truncated, frozen feature network it needs; run() prepares the objective's
+// targets once per scale, then updates the image with Adam or L-BFGS,
+// reporting through a callback. It never prints and never reads files.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "stylize/core/objective.hpp"
+#include "stylize/core/options.hpp"
+#include "stylize/core/vgg19.hpp"
+#include "stylize/weights/weights.hpp"
+
+namespace stylize {
+
+// The losses of one image: the total and each term's weighted loss, named as
+// the objective's terms are ("style", "content", "tv" for the default one).
+struct LossValues {
+  double total = 0;
+  std::vector<std::pair<std::string, double>> terms;
+  // The loss of the term called `name`; throws std::out_of_range if there is none.
+  double operator[](const std::string& name) const;
+};
+
+struct Progress {
+  int iteration = 0;   // 1-based
+  int iterations = 0;  // iterations of this run
+  // The losses of the image this iteration started from (before its update):
+  // a (B, 1 + terms) float32 tensor, a row (total, then each term) per batch
+  // member (B = 1 for run()), left on the device; values() copies a row to the host.
+  torch::Tensor losses;
+  std::vector<std::string> terms;  // the names of the columns after the total
+  double seconds = 0;              // wall time of this iteration
+  // The images after this iteration's update: (B, 3, H, W), float32, in [0, 1].
+  torch::Tensor image;
+  int scale = 1;  // 1-based scale of a coarse-to-fine run
+  int scales = 1;
+
+  LossValues values(int member = 0) const;
+};
+
+// Called after every iteration; return false to stop the run early.
+using ProgressCallback = std::function<bool(const Progress&)>;
+
+struct Result {
+  torch::Tensor image;  // (1, 3, H, W), float32, on the CPU, in [0, 1]
+  int iterations_done = 0;
+  StopReason stop_reason = StopReason::Finished;
+  LossValues last_losses;  // losses of the last iteration run
+};
+
+// Longest side of each scale of a coarse-to-fine run: `scales` sizes growing
+// geometrically from `min_size` (0: final_size / 2^(scales-1)) to `final_size`,
+// never below `smallest_allowed`; duplicates removed.
+std::vector<int> scale_sizes(int final_size, int scales, int min_size, int smallest_allowed = 1);
+
+// Rough peak memory, in bytes, of optimizing an image of height x width with
+// `net` in `dtype`: saved activations and gradients of every layer up to the
+// deepest one (for each of `batch` images), plus the runtime and weights.
+// Calibrated on CPU peak RSS measurements at 128-1024 px (README, "Memory").
+double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype,
+                             int64_t batch = 1);
+
+// Runs of one style each, grouped into batches (Stylizer::plan_batches).
+struct BatchPlan {
+  std::vector<std::vector<size_t>> batches;  // indices into the styles, consecutive, in order
+  int wanted = 1;                            // the batch size asked for (automatic: see plan_batches)
+  int fits = 1;                              // how many of those fit in memory at once
+};
+
+class Stylizer {
+ public:
+  // Resolves device and precision, builds the objective of `options`
+  // (make_objective) or the one given, and the network from `weights` up to the
+  // deepest layer the objective reads, frozen. Throws OptionError,
+  // WeightsError or DeviceError.
+  Stylizer(const StylizeOptions& options, const VggWeights& weights);
+  Stylizer(const StylizeOptions& options, const VggWeights& weights, Objective objective);
+  ~Stylizer();
+  Stylizer(const Stylizer&) = delete;
+  Stylizer& operator=(const Stylizer&) = delete;
+
+  // Stylizes `content` (1, 3, H, W, float32 in [0, 1], any size) with the
+  // styles, blended by `style_blend` (normalized; empty means equal weights).
+  // Style images are used at the size they are given (scaled along with the
+  // content in a coarse-to-fine run). The image starts from `init` when it is
+  // defined (resized to the content's size; required with InitMode::Image),
+  // else as StylizeOptions::init says. Throws OptionError or ImageError for
+  // unusable inputs, ResourceError when the estimated memory exceeds what the
+  // device has available.
+  Result run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
+             const ProgressCallback& callback = {}, const std::vector<double>& style_blend = {},
+             const torch::Tensor& init = {});
+
+  // Stylizes `content` with each style separately, as one batch: every member
+  // gets exactly the updates a run() with that style alone would get (same
+  // seed, same start), but the network runs once per iteration for all of
+  // them. Adam only, and the styles must share one schedule() (else OptionError).
+  // Progress reports (B, 1 + terms) losses and (B, 3, H, W) images; one Result per style.
+  std::vector<Result> run_batch(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
+                                const ProgressCallback& callback = {}, const torch::Tensor& init = {});
+
+  // The longest side of each scale run() uses for `content` with `styles`
+  // (one size unless StylizeOptions::scales > 1). Styles batched together must share it.
+  std::vector<int> schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const;
+
+  // How many images of height x width fit in one batch by the memory
+  // estimate, from 1 up to `limit`.
+  int batch_capacity(int64_t height, int64_t width, int limit) const;
+
+  // Groups runs of `content` with one style each into batches for run_batch():
+  // `requested` styles per batch (0: automatic: on CUDA up to 16; on the CPU 4
+  // for images of at most 200x200 pixels, where batching measured 1.9x faster
+  // per image at 128x96 px against 1.05x at 256x192 px, else 1), never more than
+  // the memory estimate allows, and only consecutive styles that share a
+  // schedule. With L-BFGS every batch has one style.
+  BatchPlan plan_batches(const torch::Tensor& content, const std::vector<torch::Tensor>& styles, int requested) const;
+
+  // Losses of `image` against the targets of `content` and `styles`, without
+  // optimizing (used by tests and tools).
+  LossValues evaluate(const torch::Tensor& image, const torch::Tensor& content,
+                      const std::vector<torch::Tensor>& styles);
+
+  // Throws ResourceError when `batch` images of height x width would not fit in memory.
+  void check_memory(int64_t height, int64_t width, int64_t batch = 1) const;
+
+  torch::Device device() const;
+  Precision precision() const;
+  const Vgg19Features& network() const;
+  const Objective& objective() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace stylize

@@ -1,0 +1,234 @@
+// The loss of style transfer as a set of small terms (content, style Gram,
+// total variation; later masked style, temporal) that an Objective owns, asks
+// the network for, prepares once per scale and sums. The optimizer loop only
+// calls Objective::evaluate, so a new term changes nothing there.
+//
+// Every term is written as "statistics of a piece, then loss of statistics":
+//   statistics(piece): tensors computed from one piece of the image (the whole
+//     image, or a tile) whose SUM over the pieces of a partition is the
+//     statistic of the whole image: a Gram matrix divided by the whole map's
+//     locations, a sum of squared differences divided by the whole map's size.
+//   loss(statistics): each batch member's weighted loss from the statistics of
+//     the whole image.
+// Evaluating the whole image is loss(statistics(Piece(image, features))).
+//
+// A tiled evaluation (an image too large for the device) will use the same
+// terms without changing them:
+//   1. without gradient, for every tile (cut with a halo of
+//      receptive_field(deepest layer).size pixels, rounded up to its stride, so
+//      that the features of the region it owns are exact): run the network,
+//      make a Piece with the owned and cut windows, add up statistics(piece);
+//   2. with gradient on the summed statistics S only: L = loss(S); backward
+//      gives dL/dS, held fixed from here on;
+//   3. for every tile again, with gradient: s = statistics(piece), backward of
+//      sum(s * dL/dS); the image gradients of the tiles add up to dL/dimage.
+// For local terms (content, total variation, temporal) loss is linear in the
+// statistics (dL/dS = 1), so step 1 is needed only for their values; global
+// terms (a Gram) need it to fix dL/dG before any tile's backward.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "stylize/core/options.hpp"
+
+namespace stylize {
+
+// Gram matrix of (N, C, H, W) features: (N, C, C) in float32, divided by H*W
+// (the number of spatial locations), as the TensorFlow tutorial does. On the
+// CPU with oneDNN it is computed straight from bf16 features; its backward
+// pass is hand-written (one matrix product in the features' dtype).
+torch::Tensor gram_matrix(const torch::Tensor& features);
+
+// The plain loss functions, per batch member: (N,) for (N, C, H, W) inputs, in
+// float32 whatever the inputs' dtype, so the members of a batch are optimized
+// exactly as they would be one at a time.
+// Content: mean squared error of each member's features against the target (1 or N, C, H, W).
+torch::Tensor content_loss(const torch::Tensor& features, const torch::Tensor& target_features);
+// Style: mean squared error between each member's Gram matrix and its target Gram (1 or N, C, C).
+torch::Tensor style_loss(const torch::Tensor& features, const torch::Tensor& target_gram);
+// Total variation: L1 is the sum of absolute differences of neighbouring pixels
+// (tf.image.total_variation), L2 the sum of their squares.
+torch::Tensor total_variation(const torch::Tensor& image, TvNorm norm = TvNorm::L1);
+
+// The layers the network computed for one image batch, by name.
+class Features {
+ public:
+  Features() = default;
+  Features(std::vector<std::string> layers, std::vector<torch::Tensor> maps);
+  // The map of `layer`; throws std::out_of_range when it was not computed.
+  const torch::Tensor& operator[](const std::string& layer) const;
+
+ private:
+  std::vector<std::string> layers_;
+  std::vector<torch::Tensor> maps_;
+};
+
+// The network as the objective sees it: the layers of Objective::layers() of an
+// (N, 3, H, W) float32 image in [0, 1].
+using FeatureExtractor = std::function<Features(const torch::Tensor& image)>;
+
+// Rows [top, top + height) and columns [left, left + width) of an image, in pixels.
+struct Window {
+  int64_t top = 0, left = 0, height = 0, width = 0;
+};
+
+// The part of the image a loss is evaluated on: the whole image, or a tile that
+// owns `owned` of the whole image and was cut from it as `cut` (owned plus a
+// halo), both in whole-image pixels and aligned to the deepest layer's stride.
+class Piece {
+ public:
+  // The whole image and its features.
+  Piece(torch::Tensor image, Features features);
+  // A tile of an image of whole_height x whole_width pixels.
+  Piece(torch::Tensor image, Features features, Window cut, Window owned, int64_t whole_height, int64_t whole_width);
+
+  const torch::Tensor& image() const { return image_; }
+  const torch::Tensor& features(const std::string& layer) const { return features_[layer]; }
+  bool whole() const { return whole_; }
+
+  // The owned region in the coordinates of this piece's maps at `stride` (the
+  // image: 1; a layer's features: its receptive_field().stride).
+  Window owned_window(int64_t stride) const;
+  // The owned part of such a map (the map itself for the whole image).
+  torch::Tensor owned(const torch::Tensor& map, int64_t stride) const;
+  // The owned part of a map of the WHOLE image at `stride` (a target, a mask).
+  torch::Tensor owned_of_whole(const torch::Tensor& whole_map, int64_t stride) const;
+  // Locations of the whole image's map at `stride`: what a mean over it divides by.
+  int64_t whole_locations(int64_t stride) const;
+
+ private:
+  torch::Tensor image_;
+  Features features_;
+  bool whole_ = true;
+  Window cut_, owned_;
+  int64_t whole_height_ = 0, whole_width_ = 0;
+};
+
+// What the terms get to compute their targets for one scale of a run. The
+// engine resizes and prepares the images (colour preservation); new inputs (a
+// region mask, a warped previous frame) are added here, and the terms that use
+// them resize them to a layer or to the scale themselves.
+struct TargetInputs {
+  torch::Tensor content;         // (1, 3, h, w) on the device, as the network sees it at this scale
+  torch::Tensor content_source;  // the content given to run(), unchanged: a key for caching targets
+  int size = 0;                  // longest side of this scale
+  // Per batch member: its style images at this scale, prepared like the content.
+  std::vector<std::vector<torch::Tensor>> styles;
+  std::vector<double> blend;  // weights of a member's styles (normalized); empty: equal
+  FeatureExtractor features;  // the network, to be called without gradient
+};
+
+// One term of the objective.
+class LossTerm {
+ public:
+  virtual ~LossTerm() = default;
+  // "content", "style", "tv": the key of its column in progress, reports and plots.
+  virtual std::string name() const = 0;
+  // The network layers it reads (none for terms on the image alone).
+  virtual std::vector<std::string> layers() const = 0;
+  // Computes its targets for a scale; called once per scale before any evaluation.
+  virtual void prepare(const TargetInputs& inputs) = 0;
+  // See the top of this file: statistics of a piece, summable over pieces...
+  virtual std::vector<torch::Tensor> statistics(const Piece& piece) const = 0;
+  // ...and each batch member's weighted loss (B,), float32, from the whole image's statistics.
+  virtual torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const = 0;
+};
+
+// A term over network layers, each with a weight (normalized to sum to one,
+// times the term's weight): the base of the content and style terms.
+class LayerTerm : public LossTerm {
+ public:
+  LayerTerm(const std::vector<LayerWeight>& layers, double weight);
+  std::vector<std::string> layers() const override { return names_; }
+
+ protected:
+  // sum over layers of weights_[i] * values[i], each (B,).
+  torch::Tensor weighted_sum(const std::vector<torch::Tensor>& values) const;
+
+  std::vector<std::string> names_;
+  std::vector<double> weights_;
+};
+
+// Content: mean squared error of feature maps against the content's.
+class ContentTerm : public LayerTerm {
+ public:
+  using LayerTerm::LayerTerm;
+  std::string name() const override { return "content"; }
+  void prepare(const TargetInputs& inputs) override;
+  std::vector<torch::Tensor> statistics(const Piece& piece) const override;
+  torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const override { return weighted_sum(statistics); }
+
+ private:
+  std::vector<torch::Tensor> targets_;  // (1, C, h, w) float32 per layer
+  torch::Tensor cached_source_;         // the content and size the targets were computed for
+  int cached_size_ = 0;
+};
+
+// Style: mean squared error of Gram matrices against the styles' (a member's
+// several styles blended).
+class StyleTerm : public LayerTerm {
+ public:
+  using LayerTerm::LayerTerm;
+  std::string name() const override { return "style"; }
+  void prepare(const TargetInputs& inputs) override;
+  std::vector<torch::Tensor> statistics(const Piece& piece) const override;
+  torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const override;
+
+ private:
+  std::vector<torch::Tensor> targets_;  // (B, C, C) float32 per layer: one blended Gram per member
+};
+
+// Total variation of the image, times `weight`.
+class TotalVariationTerm : public LossTerm {
+ public:
+  TotalVariationTerm(TvNorm norm, double weight) : norm_(norm), weight_(weight) {}
+  std::string name() const override { return "tv"; }
+  std::vector<std::string> layers() const override { return {}; }
+  void prepare(const TargetInputs&) override {}
+  std::vector<torch::Tensor> statistics(const Piece& piece) const override;
+  torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const override;
+
+ private:
+  TvNorm norm_;
+  double weight_;
+};
+
+class Objective {
+ public:
+  // Adds a term; returns it, so a caller can keep setting its inputs (e.g. a temporal term's previous frame).
+  template <typename Term>
+  Term& add(std::unique_ptr<Term> term) {
+    Term& added = *term;
+    terms_.push_back(std::move(term));
+    return added;
+  }
+  // The terms, in order (a tiled evaluation calls their statistics and loss itself).
+  const std::vector<std::unique_ptr<LossTerm>>& terms() const { return terms_; }
+  // The names of the terms, in order.
+  std::vector<std::string> term_names() const;
+  // Every layer a term reads, once each, in the order the terms ask for them:
+  // what the network must compute (it is cut after the deepest).
+  std::vector<std::string> layers() const;
+  // Computes every term's targets for one scale.
+  void prepare(const TargetInputs& inputs);
+  // Losses of the whole image (B, 3, H, W): (B, 1 + terms) float32 on the
+  // image's device, the total then each term's weighted loss.
+  torch::Tensor evaluate(const torch::Tensor& image, const FeatureExtractor& network) const;
+
+ private:
+  std::vector<std::unique_ptr<LossTerm>> terms_;
+};
+
+// The objective of Gatys et al. as the options configure it: style, content and
+// total variation, in that order. `feature_scale` expresses the network's
+// features in Caffe units (InputConvention::feature_scale): content weights are
+// multiplied by its square, style weights by its fourth power.
+Objective make_objective(const StylizeOptions& options, double feature_scale);
+
+}  // namespace stylize

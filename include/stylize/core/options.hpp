@@ -1,0 +1,73 @@
+// What the engine reads: the settings of the objective, the optimizer, the
+// scales and the device. Nothing about files, sizes of loading, outputs or
+// cadence: those are the front end's (src/cli/params.hpp). Defaults reproduce
+// the TensorFlow neural style transfer tutorial (Keras VGG19, Adam).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "stylize/types.hpp"
+
+namespace stylize {
+
+// A network layer by name ("relu4_2") and the relative weight of its loss term.
+struct LayerWeight {
+  std::string layer;
+  double weight = 1.0;
+};
+
+struct StylizeOptions {
+  // Colours and the start image (InitMode::Image: the image given to run()).
+  PreserveColors preserve_colors = PreserveColors::None;
+  InitMode init = InitMode::Content;
+
+  // Loss terms. Layer weights are normalized to sum to one within each list,
+  // so the default equal weights divide each term by its number of layers.
+  std::vector<LayerWeight> content_layers = {{"relu5_2", 1.0}};
+  std::vector<LayerWeight> style_layers = {
+      {"relu1_1", 1.0}, {"relu2_1", 1.0}, {"relu3_1", 1.0}, {"relu4_1", 1.0}, {"relu5_1", 1.0}};
+  double content_weight = 1e4;
+  double style_weight = 1e-2;
+  double tv_weight = 30.0;
+  TvNorm tv_norm = TvNorm::L1;  // L1: sum of absolute differences, as tf.image.total_variation
+  Pooling pooling = Pooling::Max;
+
+  // Optimizer. For L-BFGS an iteration is one evaluation of the loss.
+  OptimizerKind optimizer = OptimizerKind::Adam;
+  int iterations = 1000;  // per scale
+  double lr = 0.02;       // Adam's step size (L-BFGS uses a line search)
+  double beta1 = 0.99;
+  double beta2 = 0.999;
+  double eps = 0.1;
+
+  // Coarse to fine: optimize at `scales` sizes growing geometrically from
+  // `min_size` (0: the content's longest side / 2^(scales-1)) to the content's
+  // size, each scale starting from the previous result upsampled.
+  int scales = 1;
+  int min_size = 0;
+
+  // Compute.
+  DeviceKind device = DeviceKind::Auto;
+  Precision precision = Precision::Auto;
+  uint64_t seed = 0;
+
+  // Iterations already done by an earlier run this one resumes (the init image
+  // is then that run's result); counting continues from there.
+  int start_iteration = 0;
+};
+
+// Throws OptionError naming the first option whose value is unusable (the
+// messages name the command-line flags). The Stylizer calls it.
+void validate(const StylizeOptions& options);
+
+// Throws OptionError unless `layers` is a non-empty list of VGG19 layer names
+// with finite, non-negative weights that do not all vanish; `flag` names the list.
+void validate_layers(const std::vector<LayerWeight>& layers, const std::string& flag);
+
+// Throws OptionError unless `blend` is empty or holds one finite, non-negative
+// weight per style (`styles` of them), not all zero.
+void validate_blend(const std::vector<double>& blend, size_t styles);
+
+}  // namespace stylize

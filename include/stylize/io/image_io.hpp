@@ -1,0 +1,42 @@
+// Image files in and out (OpenCV behind this header; no OpenCV type in it).
+// In memory an image is a float32 tensor of shape (1, 3, H, W), RGB, in [0, 1].
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <torch/types.h>
+
+namespace stylize {
+
+// Largest image stylize decodes, in pixels (width x height): 2^27, about 134
+// megapixels (16384 x 8192). A file whose header claims more is refused with an
+// ImageError before memory is allocated for its pixels, so a small hostile
+// file (a decompression bomb) cannot exhaust memory.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 27;
+
+// Reads any format OpenCV decodes (8- or 16-bit, float, grayscale, with or
+// without alpha), applies EXIF orientation, flattens alpha over white, and
+// resizes so the longest side is `longest_side` pixels (0: keep the size).
+// `role` names the image in errors ("content image"). Throws ImageError.
+torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side = 0);
+
+// Decodes an encoded image held in memory (for tests and fuzzing), refusing
+// images of more than `max_pixels` pixels. Throws ImageError.
+torch::Tensor decode_image(const std::string& bytes, const std::string& display_name,
+                           int64_t max_pixels = kMaxImagePixels);
+
+// Checks, before any work is done, that `path` can be written later: a known
+// image extension, an existing directory in which a file can be created (it
+// creates and removes a probe file once). Throws OutputError.
+void check_output_path(const std::string& path);
+
+// Writes a (1, 3, H, W) or (3, H, W) tensor in [0, 1] by the path's extension
+// (png, jpg, jpeg, webp, tif, tiff, bmp) with write_file_atomically (file.hpp),
+// so a failure never leaves a half-written file. Throws OutputError.
+void save_image(const torch::Tensor& image, const std::string& path);
+
+// True for the file extensions stylize reads as images (used to list a folder of styles).
+bool has_image_extension(const std::string& path);
+
+}  // namespace stylize

@@ -1,0 +1,233 @@
+#include "args.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "stylize/errors.hpp"
+
+#ifndef STYLIZE_VERSION
+#define STYLIZE_VERSION "unknown"
+#endif
+
+namespace stylize::cli {
+namespace {
+
+std::string join(const std::vector<std::string>& words, const char* separator) {
+  std::string text;
+  for (const auto& word : words) text += (text.empty() ? "" : separator) + word;
+  return text;
+}
+
+// A flag taking one of an enumeration's words (types.hpp); the help lists them.
+template <typename T>
+CLI::Option* add_choice(CLI::App& app, const std::string& flag, T& target, const std::string& description) {
+  return app
+      .add_option_function<std::string>(
+          flag, [&target](const std::string& word) { target = *parse<T>(word); }, description)
+      ->check(CLI::IsMember(words<T>(), CLI::ignore_case))
+      ->default_str(to_string(target));
+}
+
+std::string layer_list_text(const std::vector<LayerWeight>& layers) {
+  std::vector<std::string> names;
+  for (const auto& layer : layers) names.push_back(layer.layer);
+  return join(names, ",");
+}
+
+// A flag taking a list of layers with optional weights.
+CLI::Option* add_layers(CLI::App& app, const std::string& flag, std::vector<LayerWeight>& target,
+                        const std::string& description) {
+  return app
+      .add_option_function<std::string>(
+          flag, [&target, flag](const std::string& text) { target = parse_layer_list(text, flag); }, description)
+      ->default_str(layer_list_text(target));
+}
+
+}  // namespace
+
+void build_parser(CLI::App& app, CliParams& p) {
+  StylizeOptions& o = p.options;
+  app.name("stylize");
+  app.description("stylize: repaint a photo in the style of a painting (Gatys et al. neural style transfer)");
+  // A repeated flag overrides the earlier one (handy with shell aliases);
+  // --style collects every occurrence.
+  app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.set_version_flag("--version", std::string("stylize ") + STYLIZE_VERSION);
+  app.footer(
+      "Example: stylize -c photo.jpg -s painting.jpg -o out.png\n"
+      "Weights: stylize weights list|verify|info|download (see stylize weights --help)\n"
+      "Exit codes and more examples: README.md");
+
+  app.add_option("-c,--content", p.content_path, "Content image (the photo to repaint)")->group("Images");
+  app.add_option("-s,--style", p.style_paths,
+                 "Style image (the painting); repeat to blend several, or give a folder for one output per style")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group("Images");
+  app.add_option("-o,--output", p.output_path, "Output image; format by extension (png, jpg, webp, tif, bmp)")
+      ->group("Images");
+  app.add_option("--size", p.size, "Longest side of the content and output, in pixels")->group("Images");
+  app.add_option("--style-size", p.style_size, "Longest side of the style images (0: --style-scale x --size)")
+      ->group("Images");
+  app.add_option("--style-scale", p.style_scale,
+                 "Style image size relative to the output; larger gives larger brush strokes")
+      ->group("Images");
+  app.add_option_function<std::string>(
+         "--style-weights",
+         [&p](const std::string& text) { p.style_blend = parse_number_list(text, "--style-weights"); },
+         "Blend weights of the style images, e.g. 0.7,0.3")
+      ->group("Images");
+  add_choice(app, "--preserve-colors", o.preserve_colors,
+             "Keep the content's colours: luminance-only transfer, or the style recoloured to the content's palette")
+      ->group("Images");
+  app.add_option("--init", p.init, "Start image: content, noise, style, or the path of an image")->group("Images");
+  app.add_flag("--each-style", p.each_style, "One output per style image instead of one blend")->group("Batch");
+  app.add_option("--batch", p.batch,
+                 "With --each-style: styles optimized together as one batch (0: automatic; 1: one at a time)")
+      ->group("Batch");
+  app.add_option("--output-template", p.output_template,
+                 "Output names with --each-style: {content}, {style} (file stems) and {n}")
+      ->group("Batch");
+
+  app.add_option("--preset", p.preset, "tutorial (the defaults), gatys (the paper) or fast; flags override it")
+      ->check(CLI::IsMember(preset_names()))
+      ->group("Model");
+  app.add_option("--weights", p.weights_path,
+                 "VGG19 weights file (safetensors or Keras .h5); default $STYLIZE_WEIGHTS, models/, the cache, "
+                 "else downloaded (see `stylize weights --help`)")
+      ->group("Model");
+  app.add_flag("--offline", p.offline, "Never download weights (also STYLIZE_OFFLINE=1)")->group("Model");
+  add_layers(app, "--content-layers", o.content_layers, "Content layers, optionally layer:weight, comma separated")
+      ->group("Model");
+  add_layers(app, "--style-layers", o.style_layers, "Style layers, optionally layer:weight, comma separated")
+      ->group("Model");
+  add_choice(app, "--pooling", o.pooling, "Pooling layers")->group("Model");
+
+  app.add_option("--content-weight", o.content_weight, "Weight of the content loss")->group("Loss");
+  app.add_option("--style-weight", o.style_weight, "Weight of the style loss")->group("Loss");
+  app.add_option("--tv-weight", o.tv_weight, "Weight of the total variation (smoothness) loss")->group("Loss");
+  add_choice(app, "--tv-norm", o.tv_norm, "Total variation: sum of absolute (l1) or squared (l2) differences")
+      ->group("Loss");
+
+  add_choice(app, "--optimizer", o.optimizer, "Optimizer; for lbfgs an iteration is one loss evaluation")
+      ->group("Optimization");
+  app.add_option("-n,--iterations", o.iterations, "Iterations (per scale)")->group("Optimization");
+  app.add_option("--lr", o.lr, "Adam learning rate")->group("Optimization");
+  app.add_option("--beta1", o.beta1, "Adam beta1")->group("Optimization");
+  app.add_option("--beta2", o.beta2, "Adam beta2")->group("Optimization");
+  app.add_option("--eps", o.eps, "Adam epsilon")->group("Optimization");
+  app.add_option("--scales", o.scales, "Coarse to fine: number of sizes to optimize at, ending at --size")
+      ->group("Optimization");
+  app.add_option("--min-size", o.min_size, "Coarse to fine: the first scale's size (0: --size / 2^(scales-1))")
+      ->group("Optimization");
+  app.add_option("--seed", o.seed, "Random seed (noise init)")->group("Optimization");
+  app.add_option("--resume", p.resume,
+                 "Continue from a saved image (out.png or out_0300.png) and the iteration recorded beside it")
+      ->group("Optimization");
+
+  add_choice(app, "--device", o.device, "Compute device; auto picks CUDA when available")->group("Compute");
+  add_choice(app, "--precision", o.precision,
+             "Network precision; auto: bf16 where the hardware has it. Losses are always fp32")
+      ->group("Compute");
+  app.add_option("--threads", p.threads, "CPU threads (0: all available cores)")->group("Compute");
+
+  app.add_option("--print-every", p.print_every, "Print a progress line every N iterations (0: never)")
+      ->group("Output");
+  app.add_option("--save-every", p.save_every, "Save an intermediate image every N iterations (0: never)")
+      ->group("Output");
+  app.add_option("--report", p.report_path, "Write a JSON report: options, device, losses of every iteration")
+      ->group("Output");
+  app.add_option("--plot", p.plot_path, "Draw the loss curves into an image")->group("Output");
+  app.add_option("--sheet", p.sheet_path, "Contact sheet of the content, the styles and the results")->group("Output");
+  app.add_flag("-q,--quiet", p.quiet, "Print errors only")->group("Output");
+  app.add_flag("-v,--verbose", p.verbose, "Print details (weights, timings)")->group("Output");
+}
+
+InitMode init_mode(const std::string& text) {
+  if (text.empty()) throw OptionError("--init must be content, noise, style or the path of an image");
+  const auto mode = parse<InitMode>(text);
+  return mode && *mode != InitMode::Image ? *mode : InitMode::Image;
+}
+
+void finish_parse(const CLI::App& app, CliParams& params) {
+  params.output_given = app.get_option("--output")->count() > 0;
+  std::vector<std::string> explicit_flags;
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->count() > 0) explicit_flags.push_back(option->get_name(false, true));
+  }
+  apply_preset(params.preset, params, explicit_flags);
+  params.options.init = init_mode(params.init);
+}
+
+std::vector<LayerWeight> parse_layer_list(const std::string& text, const std::string& flag) {
+  std::vector<LayerWeight> layers;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    // Trim spaces so "relu1_1, relu2_1" works.
+    const auto first = item.find_first_not_of(" \t");
+    const auto last = item.find_last_not_of(" \t");
+    if (first == std::string::npos) continue;
+    item = item.substr(first, last - first + 1);
+    LayerWeight layer;
+    const auto colon = item.find(':');
+    layer.layer = item.substr(0, colon);
+    if (colon != std::string::npos) {
+      const std::string weight_text = item.substr(colon + 1);
+      size_t used = 0;
+      try {
+        layer.weight = std::stod(weight_text, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != weight_text.size()) {
+        throw OptionError(flag + ": cannot read the weight '" + weight_text + "' of layer '" + layer.layer +
+                          "'; write layer:weight, e.g. relu1_1:0.5");
+      }
+    }
+    layers.push_back(layer);
+  }
+  validate_layers(layers, flag);
+  return layers;
+}
+
+std::vector<double> parse_number_list(const std::string& text, const std::string& flag) {
+  std::vector<double> values;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0) throw OptionError(flag + ": cannot read '" + item + "' as a number; write e.g. 0.7,0.3");
+    values.push_back(value);
+  }
+  return values;
+}
+
+void validate_params(const CliParams& p) {
+  if (p.size < 16) throw OptionError("--size must be at least 16 pixels, got " + std::to_string(p.size));
+  if (p.size > 16384) {
+    throw OptionError("--size " + std::to_string(p.size) + " is too large (at most 16384 pixels)");
+  }
+  if (p.style_size != 0 && (p.style_size < 16 || p.style_size > 16384)) {
+    throw OptionError("--style-size must be between 16 and 16384 pixels (or 0 for --size), got " +
+                      std::to_string(p.style_size));
+  }
+  if (!std::isfinite(p.style_scale) || p.style_scale <= 0 || p.style_scale > 16) {
+    throw OptionError("--style-scale must be a number in (0, 16], got " + std::to_string(p.style_scale));
+  }
+  if (p.options.min_size > p.size) {
+    throw OptionError("--min-size must be between 0 (automatic) and --size, got " + std::to_string(p.options.min_size));
+  }
+  validate_blend(p.style_blend, p.style_paths.size());
+  if (p.threads < 0) throw OptionError("--threads must be >= 0 (0: all cores)");
+  if (p.batch < 0) throw OptionError("--batch must be >= 0 (0: automatic)");
+  if (p.print_every < 0) throw OptionError("--print-every must be >= 0 (0: never)");
+  if (p.save_every < 0) throw OptionError("--save-every must be >= 0 (0: never)");
+}
+
+}  // namespace stylize::cli

@@ -1,0 +1,30 @@
+// The resume record: beside an image a run saved when it was interrupted, or
+// with --save-every, a small JSON file (out.png -> out.png.json) recording the
+// iteration reached, which --resume reads.
+#pragma once
+
+#include <string>
+
+#include "params.hpp"
+
+namespace stylize::cli {
+
+// out.png -> out.png.json
+std::string checkpoint_path(const std::string& image);
+
+// Writes the record of `image`, reached at `iteration` (atomically). Throws OutputError.
+void write_checkpoint(const std::string& image, int iteration, const CliParams& params);
+
+// Removes the record of `image`, if any (a finished image needs none).
+void remove_checkpoint(const std::string& image);
+
+// --resume IMAGE: the run continues from IMAGE (the start image) at the
+// iteration recorded beside it, writing to IMAGE unless -o was given.
+// Throws OptionError when the record is missing or malformed.
+void apply_resume(CliParams& params);
+
+// The name of an intermediate image: out.png -> out_0100.png (out_s2_0100.png
+// in a coarse-to-fine run).
+std::string intermediate_path(const std::string& output, int iteration, int scale, int scales);
+
+}  // namespace stylize::cli

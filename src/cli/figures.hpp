@@ -1,0 +1,30 @@
+// Pictures of a run: the loss curves (--plot) and a labelled contact sheet of
+// the inputs and results (--sheet). Drawn with OpenCV, saved with
+// stylize::save_image (so atomically, by extension).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "report.hpp"
+
+namespace stylize::cli {
+
+// Loss curves of one run (the total and each term against iteration, log-scale
+// y, scales one after the other), with axes, ticks and a legend. Throws OutputError.
+void write_plot(const std::string& path, const RunRecord& run);
+
+// A labelled image for a contact sheet.
+struct SheetTile {
+  torch::Tensor image;  // (1, 3, H, W) in [0, 1]
+  std::string label;
+};
+
+// Lays rows of labelled tiles out on a white sheet (each tile scaled to
+// `tile_height` pixels) and saves it. Throws OutputError.
+void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const std::string& path,
+                        int tile_height = 256);
+
+}  // namespace stylize::cli

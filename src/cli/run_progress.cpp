@@ -1,0 +1,50 @@
+#include "run_progress.hpp"
+
+#include <cstdio>
+
+namespace stylize::cli {
+
+std::string progress_line(int iteration, int iterations, const LossValues& values, double seconds_per_iteration) {
+  char text[64];
+  std::snprintf(text, sizeof text, "iter %d/%d  total %.2e", iteration, iterations, values.total);
+  std::string line = text;
+  for (const auto& [name, value] : values.terms) {
+    std::snprintf(text, sizeof text, "%.2e", value);
+    line += "  " + name + " " + text;
+  }
+  std::snprintf(text, sizeof text, "  %.2f s/it", seconds_per_iteration);
+  return line + text;
+}
+
+ProgressPrinter::ProgressPrinter(int print_every, bool quiet)
+    : print_every_(print_every), quiet_(quiet), bar_(!quiet) {}
+
+void ProgressPrinter::update(const Progress& p, const std::vector<std::string>& labels) {
+  if (quiet_) return;
+  interval_seconds_ += p.seconds;
+  ++interval_iterations_;
+  smoothed_seconds_ = smoothed_seconds_ == 0 ? p.seconds : 0.9 * smoothed_seconds_ + 0.1 * p.seconds;
+  const bool last = p.iteration == p.iterations;
+  if (print_every_ > 0 && (p.iteration % print_every_ == 0 || last)) {
+    bar_.clear();
+    for (size_t m = 0; m < labels.size(); ++m) {
+      // The documented, parseable shape: losses before this iteration's update
+      // (a batch member's line ends with its output's name).
+      const std::string line = progress_line(p.iteration, p.iterations, p.values(static_cast<int>(m)),
+                                             interval_seconds_ / interval_iterations_);
+      std::printf("%s%s%s\n", line.c_str(), labels.size() > 1 ? "  " : "", labels.size() > 1 ? labels[m].c_str() : "");
+    }
+    std::fflush(stdout);
+    interval_seconds_ = 0;
+    interval_iterations_ = 0;
+  }
+  if (!bar_.active()) return;
+  std::string label = labels.size() > 1 ? std::to_string(labels.size()) + " styles" : labels.front();
+  if (p.scales > 1) label += " scale " + std::to_string(p.scale) + "/" + std::to_string(p.scales);
+  char detail[96];
+  std::snprintf(detail, sizeof detail, "%d/%d  %.2f s/it  ETA %s", p.iteration, p.iterations, smoothed_seconds_,
+                format_duration(smoothed_seconds_ * (p.iterations - p.iteration)).c_str());
+  bar_.draw(label, static_cast<double>(p.iteration) / p.iterations, detail, last);
+}
+
+}  // namespace stylize::cli

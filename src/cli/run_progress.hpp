@@ -1,0 +1,37 @@
+// Progress of a run: the fixed-shape progress lines on standard output (README,
+// "Progress"), and on a terminal the bar with an ETA (terminal_bar.hpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "stylize/core/engine.hpp"
+#include "terminal_bar.hpp"
+
+namespace stylize::cli {
+
+class ProgressPrinter {
+ public:
+  // print_every: iterations between progress lines (0: none). quiet: no output at all.
+  ProgressPrinter(int print_every, bool quiet);
+
+  // Called for every iteration of a batch: one progress line per member,
+  // ending with its label when there are several.
+  void update(const Progress& progress, const std::vector<std::string>& labels);
+  // Clears the bar (before other messages are printed, and at the end of a run).
+  void clear_bar() { bar_.clear(); }
+
+ private:
+  int print_every_;
+  bool quiet_;
+  TerminalBar bar_;
+  double interval_seconds_ = 0;
+  int interval_iterations_ = 0;
+  double smoothed_seconds_ = 0;  // exponential moving average of s/it, for the ETA
+};
+
+// "iter 100/1000  total 1.24e+06  style 5.80e+05  content 6.40e+05  tv 2.10e+04  0.42 s/it":
+// the losses of `values` in the order of its terms.
+std::string progress_line(int iteration, int iterations, const LossValues& values, double seconds_per_iteration);
+
+}  // namespace stylize::cli

@@ -1,0 +1,216 @@
+#include "stylize_command.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+
+#include "args.hpp"
+#include "checkpoint.hpp"
+#include "exit_codes.hpp"
+#include "figures.hpp"
+#include "jobs.hpp"
+#include "report.hpp"
+#include "run_progress.hpp"
+#include "stylize/core/device.hpp"
+#include "stylize/core/engine.hpp"
+#include "stylize/errors.hpp"
+#include "stylize/io/image_io.hpp"
+#include "stylize/weights/weights.hpp"
+#include "weights_source.hpp"
+
+namespace stylize::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<int> g_signal{0};
+
+extern "C" void on_signal(int signal) {
+  if (g_signal.exchange(signal) != 0) {
+    // Second signal: leave at once, without saving.
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+}
+
+// Consecutive jobs that run as one batch: with --each-style (and not resuming),
+// as Stylizer::plan_batches groups their styles; otherwise one job at a time.
+std::vector<std::vector<size_t>> group_jobs(const std::vector<Job>& jobs, const CliParams& params,
+                                            const Stylizer& stylizer, const torch::Tensor& content,
+                                            const std::vector<torch::Tensor>& styles) {
+  if (params.each_style && params.resume.empty()) {
+    std::vector<torch::Tensor> job_styles;
+    for (const auto& job : jobs) job_styles.push_back(styles[job.styles.front()]);
+    const BatchPlan plan = stylizer.plan_batches(content, job_styles, params.batch);
+    if (params.batch > 1 && plan.fits < plan.wanted) {
+      spdlog::warn("--batch {}: only {} images of {}x{} fit in memory at once; running {} at a time", params.batch,
+                   plan.fits, content.size(3), content.size(2), plan.fits);
+    }
+    return plan.batches;
+  }
+  std::vector<std::vector<size_t>> groups;
+  for (size_t j = 0; j < jobs.size(); ++j) groups.push_back({j});
+  return groups;
+}
+
+}  // namespace
+
+int stylize_command(CliParams params) {
+  const int threads = configure_threads(params.threads);
+  keep_freed_cpu_memory();
+  if (params.content_path.empty()) {
+    throw OptionError("no content image: give the photo to stylize with --content FILE");
+  }
+  if (params.style_paths.empty()) {
+    throw OptionError("no style image: give a painting with --style FILE (or a folder of them)");
+  }
+  expand_style_folders(params);
+  if (!params.resume.empty()) apply_resume(params);
+  validate_params(params);
+  const std::vector<Job> jobs = make_jobs(params);
+  check_outputs(jobs, params);
+
+  const std::string weights_path = find_or_download_weights(params.weights_path, params.offline, params.quiet);
+  const int convs = convs_needed(make_objective(params.options, 1.0).layers());
+  const VggWeights weights = load_vgg19_weights(weights_path, convs);
+  Stylizer stylizer(params.options, weights);
+  const SessionInfo session{weights_path,
+                            weights.format,
+                            weights.convention.name,
+                            stylizer.device().str(),
+                            to_string(stylizer.precision()),
+                            threads,
+                            stylizer.network().widths(),
+                            stylizer.network().deepest_layer()};
+  spdlog::debug("weights {} ({}, {} convention), network up to {}", weights_path, weights.format,
+                weights.convention.name, session.deepest_layer);
+  spdlog::info("device {}, precision {}, {} threads", session.device, session.precision, threads);
+
+  const torch::Tensor content = load_image(params.content_path, "content image", params.size);
+  const int style_size =
+      params.style_size > 0 ? params.style_size : static_cast<int>(std::lround(params.size * params.style_scale));
+  std::vector<torch::Tensor> styles;
+  for (const auto& path : params.style_paths) styles.push_back(load_image(path, "style image", style_size));
+  const torch::Tensor init =
+      params.options.init == InitMode::Image ? load_image(params.init, "init image") : torch::Tensor();
+
+  ProgressPrinter printer(params.print_every, params.quiet);
+  int exit_code = kOk;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const std::vector<std::vector<size_t>> groups = group_jobs(jobs, params, stylizer, content, styles);
+  std::vector<RunRecord> records(jobs.size());
+  std::vector<torch::Tensor> results(jobs.size());
+  size_t jobs_done = 0;
+  const int iterations = params.options.iterations;
+  for (const auto& group : groups) {
+    std::vector<torch::Tensor> group_styles;  // with --each-style: one per member
+    std::vector<std::string> labels;
+    std::vector<double> blend;
+    for (size_t j : group) {
+      const Job& job = jobs[j];
+      std::vector<std::string> job_style_paths;
+      for (size_t i : job.styles) {
+        group_styles.push_back(styles[i]);
+        job_style_paths.push_back(params.style_paths[i]);
+        if (!params.style_blend.empty() && !params.each_style) blend.push_back(params.style_blend[i]);
+      }
+      spdlog::info("stylizing {} ({}x{}) with {}: {} iterations -> {}", params.content_path, content.size(3),
+                   content.size(2), fmt::join(job_style_paths, ", "), iterations, job.output);
+      records[j].output = job.output;
+      records[j].styles = job_style_paths;
+      labels.push_back(jobs.size() > 1 ? job.label : "");
+    }
+    if (group.size() > 1) spdlog::info("running these {} styles as one batch", group.size());
+    const bool keep_history = !params.report_path.empty() || !params.plot_path.empty();
+    const auto started = std::chrono::steady_clock::now();
+    const auto callback = [&](const Progress& p) {
+      if (p.iteration == params.options.start_iteration + 1 && p.scales > 1) {
+        printer.clear_bar();
+        spdlog::info("scale {}/{}: {}x{}", p.scale, p.scales, p.image.size(3), p.image.size(2));
+      }
+      printer.update(p, labels);
+      const bool last = p.iteration == p.iterations;
+      for (size_t m = 0; m < group.size(); ++m) {
+        if (keep_history) {
+          records[group[m]].iterations.push_back({p.scale, p.iteration, p.values(static_cast<int>(m)), p.seconds});
+        }
+        if (params.save_every > 0 && p.iteration % params.save_every == 0 && !last) {
+          const std::string path = intermediate_path(jobs[group[m]].output, p.iteration, p.scale, p.scales);
+          save_image(p.image.narrow(0, static_cast<int64_t>(m), 1), path);
+          if (p.scales == 1) write_checkpoint(path, p.iteration, params);
+          spdlog::debug("saved {}", path);
+        }
+      }
+      return g_signal.load() == 0;
+    };
+    const std::vector<Result> group_results =
+        group.size() > 1 ? stylizer.run_batch(content, group_styles, callback, init)
+                         : std::vector<Result>{stylizer.run(content, group_styles, callback, blend, init)};
+    printer.clear_bar();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    for (size_t m = 0; m < group.size(); ++m) {
+      const Job& job = jobs[group[m]];
+      const Result& result = group_results[m];
+      save_image(result.image, job.output);
+      RunRecord& record = records[group[m]];
+      record.iterations_done = result.iterations_done;
+      record.stop_reason = result.stop_reason;
+      record.seconds = seconds;
+      results[group[m]] = result.image;
+      ++jobs_done;
+      if (result.stop_reason == StopReason::Interrupted) {
+        write_checkpoint(job.output, result.iterations_done, params);
+        spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
+                     result.iterations_done, iterations, job.output, job.output);
+        exit_code = 128 + g_signal.load();
+      } else if (result.stop_reason == StopReason::NumericFailure) {
+        spdlog::error(
+            "the loss became NaN or infinite at iteration {}; saved the last good image to {}. "
+            "Try a lower --lr or --style-weight, or --precision fp32",
+            result.iterations_done + 1, job.output);
+        exit_code = kNumericError;
+      } else {
+        remove_checkpoint(job.output);  // a finished image needs no resume record
+        if (result.stop_reason == StopReason::Converged) {
+          spdlog::info("L-BFGS converged after {} of {} iterations; wrote {}", result.iterations_done, iterations,
+                       job.output);
+        } else {
+          spdlog::info("wrote {} ({:.1f} s)", job.output, record.seconds);
+        }
+      }
+    }
+    if (exit_code != kOk) break;
+  }
+  records.resize(jobs_done);
+  results.resize(jobs_done);
+
+  if (!params.sheet_path.empty()) {
+    std::vector<std::vector<SheetTile>> rows;
+    for (size_t j = 0; j < results.size(); ++j) {
+      std::vector<SheetTile> row = {{content, "content: " + fs::path(params.content_path).filename().string()}};
+      for (size_t i : jobs[j].styles) {
+        row.push_back({styles[i], "style: " + fs::path(params.style_paths[i]).filename().string()});
+      }
+      row.push_back({results[j], "result: " + jobs[j].label});
+      rows.push_back(row);
+    }
+    save_contact_sheet(rows, params.sheet_path);
+    spdlog::info("wrote contact sheet {}", params.sheet_path);
+  }
+  if (!params.plot_path.empty() && !records.empty()) {
+    write_plot(params.plot_path, records.back());
+    spdlog::info("wrote loss plot {}", params.plot_path);
+  }
+  if (!params.report_path.empty()) {
+    write_report(params.report_path, params, session, records);
+    spdlog::info("wrote report {}", params.report_path);
+  }
+  return exit_code;
+}
+
+}  // namespace stylize::cli

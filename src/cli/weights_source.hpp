@@ -1,0 +1,21 @@
+// Where a run's weights come from: the catalog's lookup (weights/catalog.hpp),
+// else the default file downloaded into the cache (fetch/download.hpp), with
+// its progress on standard error; else a message saying how to get them.
+#pragma once
+
+#include <string>
+
+namespace stylize::cli {
+
+// One line a person can follow to get the default weights by hand.
+std::string how_to_get_weights();
+
+// The weights file for a run: --weights, $STYLIZE_WEIGHTS, models/, the cache,
+// else the default weights downloaded into the cache (unless `offline` or
+// STYLIZE_OFFLINE), with a progress bar on stderr when it is a terminal and a
+// line every 10% otherwise; nothing with `quiet`. Throws WeightsError (no
+// weights and no download allowed or possible) or FetchError (the download
+// failed), each saying how to get the file.
+std::string find_or_download_weights(const std::string& explicit_path, bool offline, bool quiet);
+
+}  // namespace stylize::cli

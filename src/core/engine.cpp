@@ -1,0 +1,365 @@
+// The runs of a Stylizer: colour preparation, scales, Adam and L-BFGS. The loss
+// is the objective's (objective.cpp); memory and batch planning are in plan.cpp.
+#include <ATen/Context.h>
+#include <torch/autograd.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/lbfgs.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "stylize/core/device.hpp"
+#include "stylize/errors.hpp"
+#include "stylize/io/image.hpp"
+#include "stylizer_impl.hpp"
+
+namespace stylize {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Raised inside the L-BFGS closure to leave torch's step() when the callback
+// asks to stop.
+struct StopRequested {};
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+}  // namespace
+
+double LossValues::operator[](const std::string& name) const {
+  for (const auto& [term, value] : terms) {
+    if (term == name) return value;
+  }
+  throw std::out_of_range("no loss term named " + name);
+}
+
+LossValues Progress::values(int member) const {
+  const torch::Tensor row =
+      losses.detach().view({-1, static_cast<int64_t>(terms.size()) + 1})[member].to(torch::kCPU, torch::kFloat64);
+  const torch::Tensor host = row.contiguous();
+  const double* v = host.data_ptr<double>();
+  LossValues values;
+  values.total = v[0];
+  for (size_t k = 0; k < terms.size(); ++k) values.terms.emplace_back(terms[k], v[k + 1]);
+  return values;
+}
+
+Stylizer::Stylizer(const StylizeOptions& options, const VggWeights& weights)
+    : Stylizer(options, weights, make_objective(options, weights.convention.feature_scale)) {}
+
+Stylizer::Stylizer(const StylizeOptions& options, const VggWeights& weights, Objective objective)
+    : impl_(std::make_unique<Impl>()) {
+  validate(options);
+  Impl& m = *impl_;
+  m.options = options;
+  m.device = resolve_device(options.device);
+  // L-BFGS's line search compares loss values, and a reduced-precision
+  // network's are flat below its rounding, where L-BFGS takes its first step
+  // (it then stops after a few evaluations): automatic precision is fp32 for it.
+  m.precision = options.optimizer == OptimizerKind::Lbfgs && options.precision == Precision::Auto
+                    ? resolve_precision(Precision::Fp32, m.device)
+                    : resolve_precision(options.precision, m.device);
+  m.objective = std::move(objective);
+  m.net = std::make_shared<Vgg19Features>(weights, m.objective.layers(), options.pooling);
+  // Reduced precision runs best in channels-last layout (oneDNN on CPU,
+  // tensor cores on CUDA); fp32 on CPU too benefits from it with oneDNN.
+  m.net->configure(m.device, dtype_of(m.precision), /*channels_last=*/true);
+  // Every iteration runs the same convolution shapes: let cuDNN pick the fastest algorithms once.
+  if (m.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+}
+
+Stylizer::~Stylizer() = default;
+
+torch::Device Stylizer::device() const { return impl_->device; }
+Precision Stylizer::precision() const { return impl_->precision; }
+const Vgg19Features& Stylizer::network() const { return *impl_->net; }
+const Objective& Stylizer::objective() const { return impl_->objective; }
+
+Features Stylizer::Impl::features(const torch::Tensor& image) const { return {net->outputs(), net->forward(image)}; }
+
+torch::Tensor Stylizer::Impl::losses(const torch::Tensor& image) const {
+  return objective.evaluate(image, [this](const torch::Tensor& x) { return features(x); });
+}
+
+Progress Stylizer::Impl::progress(int iteration, const torch::Tensor& values, double seconds,
+                                  const torch::Tensor& image) const {
+  Progress p;
+  p.iteration = iteration;
+  p.iterations = options.iterations;
+  p.losses = values;
+  p.terms = objective.term_names();
+  p.seconds = seconds;
+  p.image = image;
+  return p;
+}
+
+void Stylizer::Impl::check_size(const torch::Tensor& image, const std::string& what) const {
+  const int64_t minimum = net->min_input_side();
+  if (image.size(-2) < minimum || image.size(-1) < minimum) {
+    throw ImageError(what + " is " + std::to_string(image.size(-1)) + "x" + std::to_string(image.size(-2)) +
+                     " pixels, but layer " + net->deepest_layer() + " needs at least " + std::to_string(minimum) +
+                     " pixels on each side; use a larger --size/--style-size or shallower layers");
+  }
+}
+
+torch::Tensor Stylizer::Impl::initial_image(const torch::Tensor& content,
+                                            const std::vector<std::vector<torch::Tensor>>& members,
+                                            const torch::Tensor& init) const {
+  const int64_t batch = static_cast<int64_t>(members.size());
+  torch::Tensor one;
+  if (init.defined()) {
+    one = resize_to(init, content.size(-2), content.size(-1)).clamp(0.0, 1.0);
+  } else {
+    switch (options.init) {
+      case InitMode::Content:
+        one = content;
+        break;
+      case InitMode::Noise:
+        one = torch::rand(content.sizes(), torch::kFloat32);
+        break;  // the same noise as a run of one
+      case InitMode::Style: {
+        // Members differ: each starts from its first style.
+        std::vector<torch::Tensor> firsts;
+        for (const auto& styles : members) {
+          firsts.push_back(resize_to(styles.front(), content.size(-2), content.size(-1)).clamp(0.0, 1.0));
+        }
+        return torch::cat(firsts);
+      }
+      case InitMode::Image:
+        throw OptionError("the start image is an image (--init PATH), but none was given to run()");
+    }
+  }
+  return one.expand({batch, -1, -1, -1}).contiguous();
+}
+
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, const ProgressCallback& callback) {
+  image.requires_grad_(true);
+  torch::optim::Adam optimizer(
+      {image}, torch::optim::AdamOptions(options.lr).betas({options.beta1, options.beta2}).eps(options.eps));
+  // fp16 gradients underflow for the tiny style-loss gradients: scale the loss
+  // up for the backward pass and the gradient back down (dynamic loss scaling).
+  double loss_scale = precision == Precision::Fp16 ? 65536.0 : 1.0;
+  Outcome outcome;
+  outcome.iterations_done = options.start_iteration;
+  torch::Tensor values;
+  for (int iteration = options.start_iteration + 1; iteration <= options.iterations; ++iteration) {
+    const auto start = Clock::now();
+    optimizer.zero_grad();
+    values = losses(image);
+    // The members' losses are independent, so the gradient of their sum is each member's own.
+    const torch::Tensor total = values.select(1, 0).sum();
+    (total * loss_scale).backward();
+    torch::Tensor& grad = image.mutable_grad();
+    if (loss_scale != 1.0) grad.div_(loss_scale);
+    // One host sync per step: never let a non-finite loss or gradient reach Adam's state.
+    if (!torch::isfinite(total).item<bool>() || !torch::isfinite(grad).all().item<bool>()) {
+      if (loss_scale > 1.0 && torch::isfinite(total).item<bool>()) {
+        loss_scale /= 2;  // gradient overflowed in fp16: retry this iteration
+        --iteration;
+        continue;
+      }
+      outcome.stop_reason = StopReason::NumericFailure;
+      break;
+    }
+    optimizer.step();
+    {
+      torch::NoGradGuard no_grad;
+      image.clamp_(0.0, 1.0);
+    }
+    outcome.iterations_done = iteration;
+    if (callback && !callback(progress(iteration, values.detach(), seconds_since(start), image.detach()))) {
+      outcome.stop_reason = StopReason::Interrupted;
+      break;
+    }
+  }
+  if (values.defined()) outcome.losses = values.detach().to(torch::kCPU);
+  outcome.image = image.detach();
+  return outcome;
+}
+
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(torch::Tensor image, const ProgressCallback& callback) {
+  image.requires_grad_(true);
+  // An iteration is one evaluation of the loss, as in the original Lua
+  // neural-style; torch's L-BFGS with a strong Wolfe line search runs them all
+  // in one step() and stops early once it has converged.
+  torch::optim::LBFGS optimizer({image}, torch::optim::LBFGSOptions(1.0)
+                                             .max_iter(options.iterations - options.start_iteration)
+                                             .max_eval(options.iterations - options.start_iteration)
+                                             .history_size(100)
+                                             .tolerance_grad(1e-7)
+                                             .tolerance_change(1e-9)
+                                             .line_search_fn("strong_wolfe"));
+  Outcome outcome;
+  outcome.iterations_done = options.start_iteration;
+  int evaluations = 0;
+  auto last = Clock::now();
+  auto closure = [&]() -> torch::Tensor {
+    // Box constraint: project onto [0, 1] before every evaluation.
+    {
+      torch::NoGradGuard no_grad;
+      image.clamp_(0.0, 1.0);
+    }
+    optimizer.zero_grad();
+    const torch::Tensor values = losses(image);
+    const torch::Tensor total = values.select(1, 0).sum();
+    total.backward();
+    outcome.losses = values.detach().to(torch::kCPU);
+    if (!torch::isfinite(total).item<bool>() || !torch::isfinite(image.grad()).all().item<bool>()) {
+      outcome.stop_reason = StopReason::NumericFailure;
+      throw StopRequested{};
+    }
+    const int iteration = options.start_iteration + ++evaluations;
+    outcome.iterations_done = iteration;
+    const double seconds = seconds_since(last);
+    last = Clock::now();
+    if (callback && !callback(progress(iteration, values.detach(), seconds, image.detach()))) {
+      outcome.stop_reason = StopReason::Interrupted;
+      throw StopRequested{};
+    }
+    return total;
+  };
+  try {
+    optimizer.step(closure);
+    if (outcome.iterations_done < options.iterations) outcome.stop_reason = StopReason::Converged;
+  } catch (const StopRequested&) {
+  }
+  torch::NoGradGuard no_grad;
+  outcome.image = image.detach().clamp(0.0, 1.0);
+  return outcome;
+}
+
+Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
+                     const ProgressCallback& callback, const std::vector<double>& style_blend,
+                     const torch::Tensor& init) {
+  if (styles.empty()) throw OptionError("at least one style image is needed (--style)");
+  validate_blend(style_blend, styles.size());
+  return impl_->stylize(content, {styles}, style_blend, init, callback).front();
+}
+
+std::vector<Result> Stylizer::run_batch(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
+                                        const ProgressCallback& callback, const torch::Tensor& init) {
+  if (styles.empty()) throw OptionError("at least one style image is needed (--style)");
+  if (styles.size() > 1 && impl_->options.optimizer != OptimizerKind::Adam) {
+    throw OptionError("only Adam runs styles as one batch: L-BFGS's line search would couple them");
+  }
+  std::vector<std::vector<torch::Tensor>> members;
+  for (const auto& style : styles) members.push_back({style});
+  return impl_->stylize(content, members, {}, init, callback);
+}
+
+std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
+                                            const std::vector<std::vector<torch::Tensor>>& members,
+                                            const std::vector<double>& blend, const torch::Tensor& init,
+                                            const ProgressCallback& callback) {
+  const StylizeOptions& o = options;
+  torch::manual_seed(o.seed);
+  if (o.start_iteration > 0 && o.scales > 1) {
+    throw OptionError("resuming is supported for single-scale runs only (--scales 1)");
+  }
+  const int64_t batch = static_cast<int64_t>(members.size());
+
+  // Colour preservation works on what the network sees: luminance only, or
+  // styles recoloured to the content's palette.
+  const bool luminance = o.preserve_colors == PreserveColors::Luminance;
+  std::vector<std::vector<torch::Tensor>> prepared_members;
+  for (const auto& styles : members) {
+    std::vector<torch::Tensor> prepared;
+    for (const auto& style : styles) {
+      if (luminance) {
+        prepared.push_back(match_luminance(luminance_image(style), content));
+      } else if (o.preserve_colors == PreserveColors::Histogram) {
+        prepared.push_back(match_color_statistics(style, content));
+      } else {
+        prepared.push_back(style);
+      }
+    }
+    prepared_members.push_back(prepared);
+  }
+  const torch::Tensor prepared_content = luminance ? luminance_image(content) : content;
+  torch::Tensor image = initial_image(content, members, init);
+  if (luminance) image = luminance_image(image);
+
+  const int final_size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
+  check_memory(content.size(-2), content.size(-1), batch);
+  const std::vector<int> sizes = schedule(content, members.front());
+  for (const auto& styles : members) {
+    if (schedule(content, styles) != sizes) {
+      throw OptionError("these styles need different coarse-to-fine sizes and cannot run as one batch");
+    }
+  }
+
+  Outcome outcome;
+  for (size_t s = 0; s < sizes.size(); ++s) {
+    const double factor = static_cast<double>(sizes[s]) / final_size;
+    TargetInputs inputs;
+    inputs.content = resize_longest_side(prepared_content, sizes[s]);
+    check_size(inputs.content, "the content image at this scale");
+    inputs.content = inputs.content.to(device);
+    inputs.content_source = content;
+    inputs.size = sizes[s];
+    for (const auto& styles : prepared_members) {
+      std::vector<torch::Tensor> styles_s;
+      for (const auto& style : styles) {
+        const int longest = static_cast<int>(std::lround(std::max(style.size(-2), style.size(-1)) * factor));
+        styles_s.push_back(resize_longest_side(style, std::max(1, longest)));
+        check_size(styles_s.back(), "the style image at this scale");
+        styles_s.back() = styles_s.back().to(device);
+      }
+      inputs.styles.push_back(styles_s);
+    }
+    inputs.blend = blend;
+    inputs.features = [this](const torch::Tensor& x) { return features(x); };
+    objective.prepare(inputs);
+    const torch::Tensor start = resize_to(image, inputs.content.size(-2), inputs.content.size(-1))
+                                    .to(device, torch::kFloat32)
+                                    .clamp(0.0, 1.0)
+                                    .clone();
+    ProgressCallback scaled;
+    if (callback) {
+      scaled = [&, s](const Progress& progress) {
+        Progress with_scale = progress;
+        with_scale.scale = static_cast<int>(s) + 1;
+        with_scale.scales = static_cast<int>(sizes.size());
+        if (luminance) with_scale.image = combine_luminance_and_chroma(progress.image, content.to(device));
+        return callback(with_scale);
+      };
+    }
+    outcome = o.optimizer == OptimizerKind::Adam ? optimize_adam(start, scaled) : optimize_lbfgs(start, scaled);
+    image = outcome.image;
+    if (outcome.stop_reason == StopReason::Interrupted || outcome.stop_reason == StopReason::NumericFailure) break;
+    // The next scale's blocks have other sizes: do not keep this scale's cached.
+    if (s + 1 < sizes.size()) release_freed_cpu_memory();
+  }
+  torch::Tensor images = outcome.image.to(torch::kCPU);
+  if (luminance) images = combine_luminance_and_chroma(images, content);
+  std::vector<Result> results;
+  for (int64_t b = 0; b < batch; ++b) {
+    Result result;
+    result.image = images.narrow(0, b, 1).contiguous();
+    result.iterations_done = outcome.iterations_done;
+    result.stop_reason = outcome.stop_reason;
+    if (outcome.losses.defined()) result.last_losses = progress(0, outcome.losses, 0, {}).values(static_cast<int>(b));
+    results.push_back(result);
+  }
+  return results;
+}
+
+LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& content,
+                              const std::vector<torch::Tensor>& styles) {
+  Impl& m = *impl_;
+  TargetInputs inputs;
+  inputs.content = content.to(m.device);
+  inputs.content_source = content;
+  inputs.size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
+  std::vector<torch::Tensor> on_device;
+  for (const auto& style : styles) on_device.push_back(style.to(m.device));
+  inputs.styles = {on_device};
+  inputs.features = [&m](const torch::Tensor& x) { return m.features(x); };
+  m.objective.prepare(inputs);
+  torch::NoGradGuard no_grad;
+  return m.progress(0, m.losses(image.to(m.device, torch::kFloat32)), 0, {}).values();
+}
+
+}  // namespace stylize

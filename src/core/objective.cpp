@@ -1,0 +1,304 @@
+#include "stylize/core/objective.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <torch/autograd.h>
+
+#include "matmul.hpp"
+#include "stylize/vgg19_layers.hpp"
+
+namespace stylize {
+
+namespace {
+
+bool is_channels_last(const torch::Tensor& t) {
+  return !t.is_contiguous() && t.is_contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
+// The features as a batch of matrices without copying: (N, L, C) for
+// channels-last tensors (use M^T M), (N, C, L) otherwise (use M M^T).
+torch::Tensor as_matrix(const torch::Tensor& f) {
+  const int64_t n = f.size(0), c = f.size(1), locations = f.size(2) * f.size(3);
+  return is_channels_last(f) ? f.permute({0, 2, 3, 1}).reshape({n, locations, c}) : f.reshape({n, c, locations});
+}
+
+// Matrix product on the CPU through oneDNN when it can, else torch::bmm (on float32 copies when `out` is float32).
+torch::Tensor bmm(const torch::Tensor& a, const torch::Tensor& b, torch::Dtype out) {
+  torch::Tensor product = cpu_bmm(a, b, out);
+  if (product.defined()) return product;
+  return torch::bmm(a.to(out), b.to(out));
+}
+
+// G = M M^T / L computed in float32 whatever the features' dtype (on the CPU
+// with oneDNN straight from the bf16 features, with float32 accumulation; else
+// from a float32 copy). The backward pass, dM = (dG + dG^T) M / L, is one
+// matrix product in the features' own dtype and layout (bf16 on AMX is several
+// times faster than fp32, and the network's gradient is in that dtype anyway),
+// and only the features, not a float32 copy of them, are kept for it.
+class GramFunction : public torch::autograd::Function<GramFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& features) {
+    ctx->save_for_backward({features});
+    const torch::Tensor m = as_matrix(features);
+    const torch::Tensor rows = is_channels_last(features) ? m.transpose(1, 2) : m;  // (N, C, L)
+    return bmm(rows, rows.transpose(1, 2), torch::kFloat32)
+        .div_(static_cast<double>(features.size(2) * features.size(3)));
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const torch::Tensor features = ctx->get_saved_variables()[0];
+    const int64_t n = features.size(0), c = features.size(1), h = features.size(2), w = features.size(3);
+    const torch::Dtype dtype = features.scalar_type();
+    const torch::Tensor& g = grads[0];
+    const torch::Tensor s = ((g + g.transpose(1, 2)) / static_cast<double>(h * w)).to(dtype);
+    const torch::Tensor m = as_matrix(features);
+    if (is_channels_last(features)) {
+      return {bmm(m, s, dtype).view({n, h, w, c}).permute({0, 3, 1, 2})};
+    }
+    return {bmm(s, m, dtype).view({n, c, h, w})};
+  }
+};
+
+}  // namespace
+
+torch::Tensor gram_matrix(const torch::Tensor& features) {
+  TORCH_CHECK(features.dim() == 4, "gram_matrix expects (N, C, H, W) features");
+  return GramFunction::apply(features);
+}
+
+torch::Tensor content_loss(const torch::Tensor& features, const torch::Tensor& target_features) {
+  return (features.to(torch::kFloat32) - target_features.to(torch::kFloat32)).square().mean({1, 2, 3});
+}
+
+torch::Tensor style_loss(const torch::Tensor& features, const torch::Tensor& target_gram) {
+  return (gram_matrix(features) - target_gram.to(torch::kFloat32)).square().mean({1, 2});
+}
+
+torch::Tensor total_variation(const torch::Tensor& image, TvNorm norm) {
+  const torch::Tensor x = image.to(torch::kFloat32);
+  const int64_t h = x.size(-2), w = x.size(-1);
+  const torch::Tensor dy = x.narrow(-2, 1, h - 1) - x.narrow(-2, 0, h - 1);
+  const torch::Tensor dx = x.narrow(-1, 1, w - 1) - x.narrow(-1, 0, w - 1);
+  if (norm == TvNorm::L1) return dy.abs().sum({1, 2, 3}) + dx.abs().sum({1, 2, 3});
+  return dy.square().sum({1, 2, 3}) + dx.square().sum({1, 2, 3});
+}
+
+Features::Features(std::vector<std::string> layers, std::vector<torch::Tensor> maps)
+    : layers_(std::move(layers)), maps_(std::move(maps)) {}
+
+const torch::Tensor& Features::operator[](const std::string& layer) const {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i] == layer) return maps_[i];
+  }
+  throw std::out_of_range("layer " + layer + " was not computed by the network");
+}
+
+Piece::Piece(torch::Tensor image, Features features)
+    : image_(std::move(image)),
+      features_(std::move(features)),
+      whole_height_(image_.size(-2)),
+      whole_width_(image_.size(-1)) {
+  cut_ = owned_ = {0, 0, whole_height_, whole_width_};
+}
+
+Piece::Piece(torch::Tensor image, Features features, Window cut, Window owned, int64_t whole_height,
+             int64_t whole_width)
+    : image_(std::move(image)),
+      features_(std::move(features)),
+      whole_(false),
+      cut_(cut),
+      owned_(owned),
+      whole_height_(whole_height),
+      whole_width_(whole_width) {}
+
+Window Piece::owned_window(int64_t stride) const {
+  // Windows are aligned to the deepest stride, so only the image's own bottom
+  // and right borders round (down, as pooling does).
+  const int64_t top = owned_.top / stride, left = owned_.left / stride;
+  return {top - cut_.top / stride, left - cut_.left / stride, (owned_.top + owned_.height) / stride - top,
+          (owned_.left + owned_.width) / stride - left};
+}
+
+torch::Tensor Piece::owned(const torch::Tensor& map, int64_t stride) const {
+  if (whole_) return map;
+  const Window w = owned_window(stride);
+  return map.narrow(-2, w.top, w.height).narrow(-1, w.left, w.width);
+}
+
+torch::Tensor Piece::owned_of_whole(const torch::Tensor& whole_map, int64_t stride) const {
+  if (whole_) return whole_map;
+  const Window w = owned_window(stride);
+  return whole_map.narrow(-2, owned_.top / stride, w.height).narrow(-1, owned_.left / stride, w.width);
+}
+
+int64_t Piece::whole_locations(int64_t stride) const { return (whole_height_ / stride) * (whole_width_ / stride); }
+
+namespace {
+
+// Layer weights normalized to sum to one, times the term's global weight.
+std::vector<double> normalized(const std::vector<LayerWeight>& layers, double weight) {
+  double sum = 0;
+  for (const auto& layer : layers) sum += layer.weight;
+  std::vector<double> weights;
+  for (const auto& layer : layers) weights.push_back(weight * layer.weight / sum);
+  return weights;
+}
+
+std::vector<std::string> names_of(const std::vector<LayerWeight>& layers) {
+  std::vector<std::string> names;
+  for (const auto& layer : layers) names.push_back(layer.layer);
+  return names;
+}
+
+int64_t stride_of(const std::string& layer) { return receptive_field(vgg19_layer_index(layer)).stride; }
+
+}  // namespace
+
+LayerTerm::LayerTerm(const std::vector<LayerWeight>& layers, double weight)
+    : names_(names_of(layers)), weights_(normalized(layers, weight)) {}
+
+torch::Tensor LayerTerm::weighted_sum(const std::vector<torch::Tensor>& values) const {
+  torch::Tensor total = torch::zeros_like(values.front());
+  for (size_t i = 0; i < values.size(); ++i) total = total + weights_[i] * values[i];
+  return total;
+}
+
+void ContentTerm::prepare(const TargetInputs& inputs) {
+  // One content stylized with many styles, one after the other: compute its targets once.
+  if (cached_source_.defined() && cached_source_.is_same(inputs.content_source) && cached_size_ == inputs.size) return;
+  torch::NoGradGuard no_grad;
+  const Features features = inputs.features(inputs.content);
+  targets_.clear();
+  for (const auto& layer : names_) targets_.push_back(features[layer].to(torch::kFloat32));
+  cached_source_ = inputs.content_source;
+  cached_size_ = inputs.size;
+}
+
+std::vector<torch::Tensor> ContentTerm::statistics(const Piece& piece) const {
+  std::vector<torch::Tensor> result;
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (piece.whole()) {
+      result.push_back(content_loss(piece.features(names_[i]), targets_[i]));
+      continue;
+    }
+    const int64_t stride = stride_of(names_[i]);
+    const torch::Tensor features = piece.owned(piece.features(names_[i]), stride).to(torch::kFloat32);
+    const torch::Tensor difference = features - piece.owned_of_whole(targets_[i], stride);
+    result.push_back(difference.square().sum({1, 2, 3}) /
+                     static_cast<double>(features.size(1) * piece.whole_locations(stride)));
+  }
+  return result;
+}
+
+void StyleTerm::prepare(const TargetInputs& inputs) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::vector<torch::Tensor>> member_grams(names_.size());  // per layer, per member
+  for (const auto& styles : inputs.styles) {
+    std::vector<double> blend = inputs.blend;
+    if (blend.empty()) blend.assign(styles.size(), 1.0);
+    double sum = 0;
+    for (double w : blend) sum += w;
+    std::vector<torch::Tensor> grams;
+    for (size_t s = 0; s < styles.size(); ++s) {
+      const Features features = inputs.features(styles[s]);
+      for (size_t j = 0; j < names_.size(); ++j) {
+        const torch::Tensor gram = gram_matrix(features[names_[j]]) * (blend[s] / sum);
+        if (s == 0) {
+          grams.push_back(gram);
+        } else {
+          grams[j] += gram;
+        }
+      }
+    }
+    for (size_t j = 0; j < names_.size(); ++j) member_grams[j].push_back(grams[j]);
+  }
+  targets_.clear();
+  for (const auto& grams : member_grams) targets_.push_back(torch::cat(grams));
+}
+
+std::vector<torch::Tensor> StyleTerm::statistics(const Piece& piece) const {
+  std::vector<torch::Tensor> grams;
+  for (const auto& layer : names_) {
+    if (piece.whole()) {
+      grams.push_back(gram_matrix(piece.features(layer)));
+      continue;
+    }
+    // The tile's share of the whole image's Gram matrix.
+    const int64_t stride = stride_of(layer);
+    const torch::Tensor owned = piece.owned(piece.features(layer), stride);
+    const double share = static_cast<double>(owned.size(2) * owned.size(3)) / piece.whole_locations(stride);
+    grams.push_back(gram_matrix(owned) * share);
+  }
+  return grams;
+}
+
+torch::Tensor StyleTerm::loss(const std::vector<torch::Tensor>& grams) const {
+  std::vector<torch::Tensor> errors;
+  for (size_t j = 0; j < grams.size(); ++j) errors.push_back((grams[j] - targets_[j]).square().mean({1, 2}));
+  return weighted_sum(errors);
+}
+
+std::vector<torch::Tensor> TotalVariationTerm::statistics(const Piece& piece) const {
+  if (piece.whole()) return {total_variation(piece.image(), norm_)};
+  // The differences between an owned pixel and its neighbour below or to the
+  // right, where the piece has that neighbour (its halo; none at the image's border).
+  const torch::Tensor x = piece.image().to(torch::kFloat32);
+  const Window w = piece.owned_window(1);
+  const int64_t rows = std::min(w.height, x.size(-2) - 1 - w.top), columns = std::min(w.width, x.size(-1) - 1 - w.left);
+  const auto part = [&](int64_t top, int64_t left, int64_t height, int64_t width) {
+    return x.narrow(-2, top, height).narrow(-1, left, width);
+  };
+  const torch::Tensor dy = part(w.top + 1, w.left, rows, w.width) - part(w.top, w.left, rows, w.width);
+  const torch::Tensor dx = part(w.top, w.left + 1, w.height, columns) - part(w.top, w.left, w.height, columns);
+  if (norm_ == TvNorm::L1) return {dy.abs().sum({1, 2, 3}) + dx.abs().sum({1, 2, 3})};
+  return {dy.square().sum({1, 2, 3}) + dx.square().sum({1, 2, 3})};
+}
+
+torch::Tensor TotalVariationTerm::loss(const std::vector<torch::Tensor>& statistics) const {
+  return weight_ * statistics.front();
+}
+
+std::vector<std::string> Objective::term_names() const {
+  std::vector<std::string> names;
+  for (const auto& term : terms_) names.push_back(term->name());
+  return names;
+}
+
+std::vector<std::string> Objective::layers() const {
+  std::vector<std::string> layers;
+  for (const auto& term : terms_) {
+    for (const auto& layer : term->layers()) {
+      if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);
+    }
+  }
+  return layers;
+}
+
+void Objective::prepare(const TargetInputs& inputs) {
+  for (const auto& term : terms_) term->prepare(inputs);
+}
+
+torch::Tensor Objective::evaluate(const torch::Tensor& image, const FeatureExtractor& network) const {
+  const Piece piece(image, layers().empty() ? Features() : network(image));
+  std::vector<torch::Tensor> columns(1);
+  for (const auto& term : terms_) {
+    columns.push_back(term->loss(term->statistics(piece)));
+    columns.front() = columns.size() == 2 ? columns.back() : columns.front() + columns.back();
+  }
+  if (terms_.empty()) columns.front() = torch::zeros({image.size(0)}, image.options().dtype(torch::kFloat32));
+  return torch::stack(columns, 1);
+}
+
+Objective make_objective(const StylizeOptions& options, double feature_scale) {
+  // Loss weights are calibrated for Caffe-convention networks (0-255 input).
+  const double k = feature_scale;
+  Objective objective;
+  objective.add(std::make_unique<StyleTerm>(options.style_layers, options.style_weight * k * k * k * k));
+  objective.add(std::make_unique<ContentTerm>(options.content_layers, options.content_weight * k * k));
+  objective.add(std::make_unique<TotalVariationTerm>(options.tv_norm, options.tv_weight));
+  return objective;
+}
+
+}  // namespace stylize

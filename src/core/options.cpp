@@ -1,0 +1,81 @@
+#include "stylize/core/options.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "stylize/errors.hpp"
+#include "stylize/vgg19_layers.hpp"
+
+namespace stylize {
+namespace {
+
+std::string known_layers_hint() { return "use names such as relu1_1, relu4_2, conv5_1 or pool3 (see --help)"; }
+
+void require_finite_non_negative(double value, const std::string& flag) {
+  if (!std::isfinite(value) || value < 0) {
+    std::ostringstream message;
+    message << flag << " must be a finite number >= 0, got " << value;
+    throw OptionError(message.str());
+  }
+}
+
+}  // namespace
+
+void validate_layers(const std::vector<LayerWeight>& layers, const std::string& flag) {
+  if (layers.empty()) throw OptionError(flag + " needs at least one layer; " + known_layers_hint());
+  double sum = 0;
+  for (const auto& layer : layers) {
+    if (vgg19_layer_index(layer.layer) < 0) {
+      throw OptionError(flag + ": unknown layer '" + layer.layer + "'; " + known_layers_hint());
+    }
+    require_finite_non_negative(layer.weight, flag + " weight of " + layer.layer);
+    sum += layer.weight;
+  }
+  if (sum <= 0) throw OptionError(flag + ": the layer weights add up to 0; give at least one a positive weight");
+}
+
+void validate_blend(const std::vector<double>& blend, size_t styles) {
+  if (blend.empty()) return;
+  double sum = 0;
+  for (double w : blend) {
+    require_finite_non_negative(w, "--style-weights");
+    sum += w;
+  }
+  if (sum <= 0) throw OptionError("--style-weights add up to 0; give at least one style a positive weight");
+  if (blend.size() != styles) {
+    throw OptionError("--style-weights gives " + std::to_string(blend.size()) + " weights for " +
+                      std::to_string(styles) + " style images");
+  }
+}
+
+void validate(const StylizeOptions& o) {
+  if (o.iterations < 1) {
+    throw OptionError("--iterations must be at least 1, got " + std::to_string(o.iterations));
+  }
+  require_finite_non_negative(o.content_weight, "--content-weight");
+  require_finite_non_negative(o.style_weight, "--style-weight");
+  require_finite_non_negative(o.tv_weight, "--tv-weight");
+  if (!std::isfinite(o.lr) || o.lr <= 0) {
+    throw OptionError("--lr must be a finite number > 0, got " + std::to_string(o.lr));
+  }
+  if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1)) {
+    throw OptionError("--beta1 and --beta2 must be in [0, 1)");
+  }
+  if (!std::isfinite(o.eps) || o.eps <= 0) {
+    throw OptionError("--eps must be a finite number > 0, got " + std::to_string(o.eps));
+  }
+  if (o.start_iteration < 0 || o.start_iteration >= o.iterations) {
+    throw OptionError("cannot resume at iteration " + std::to_string(o.start_iteration) + " of " +
+                      std::to_string(o.iterations) + "; raise --iterations to continue further");
+  }
+  if (o.scales < 1 || o.scales > 10) {
+    throw OptionError("--scales must be between 1 and 10, got " + std::to_string(o.scales));
+  }
+  if (o.min_size < 0) {
+    throw OptionError("--min-size must be between 0 (automatic) and --size, got " + std::to_string(o.min_size));
+  }
+  validate_layers(o.content_layers, "--content-layers");
+  validate_layers(o.style_layers, "--style-layers");
+}
+
+}  // namespace stylize

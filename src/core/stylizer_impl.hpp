@@ -1,0 +1,54 @@
+// The state of a Stylizer, shared by engine.cpp (the runs) and plan.cpp (memory
+// and batch planning). Internal to stylize_core.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "stylize/core/engine.hpp"
+
+namespace stylize {
+
+struct Stylizer::Impl {
+  StylizeOptions options;
+  torch::Device device = torch::kCPU;
+  Precision precision = Precision::Fp32;
+  Objective objective;
+  std::shared_ptr<Vgg19Features> net;
+
+  // The network as the objective calls it.
+  Features features(const torch::Tensor& image) const;
+  // Throws ImageError when `image` is too small for the deepest layer.
+  void check_size(const torch::Tensor& image, const std::string& what) const;
+  // The longest side of each scale: the first must be large enough for the
+  // content and every style to reach the deepest layer.
+  std::vector<int> schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const;
+  void check_memory(int64_t height, int64_t width, int64_t batch) const;
+
+  // The start image of each batch member (B, 3, H, W).
+  torch::Tensor initial_image(const torch::Tensor& content, const std::vector<std::vector<torch::Tensor>>& members,
+                              const torch::Tensor& init) const;
+  // One run over the scales for a batch of members, each with its own styles
+  // (blended by `blend` when a member has several). Members are independent:
+  // each gets exactly the updates it would get alone.
+  std::vector<Result> stylize(const torch::Tensor& content, const std::vector<std::vector<torch::Tensor>>& members,
+                              const std::vector<double>& blend, const torch::Tensor& init,
+                              const ProgressCallback& callback);
+
+  struct Outcome {
+    torch::Tensor image;   // (B, 3, H, W)
+    torch::Tensor losses;  // (B, 1 + terms) of the last iteration run, on the host
+    int iterations_done = 0;
+    StopReason stop_reason = StopReason::Finished;
+  };
+  Outcome optimize_adam(torch::Tensor image, const ProgressCallback& callback);
+  Outcome optimize_lbfgs(torch::Tensor image, const ProgressCallback& callback);
+  // Losses of `image` under the prepared objective, (B, 1 + terms).
+  torch::Tensor losses(const torch::Tensor& image) const;
+  // A Progress of this run's terms.
+  Progress progress(int iteration, const torch::Tensor& losses, double seconds, const torch::Tensor& image) const;
+};
+
+}  // namespace stylize

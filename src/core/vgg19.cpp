@@ -1,0 +1,102 @@
+#include "stylize/core/vgg19.hpp"
+
+#include <algorithm>
+
+#include <torch/nn/functional/pooling.h>
+
+#include "stylize/errors.hpp"
+
+namespace stylize {
+
+Vgg19Features::Vgg19Features(const VggWeights& weights, std::vector<std::string> outputs, Pooling pooling)
+    : outputs_(std::move(outputs)), pooling_(pooling), convention_(weights.convention) {
+  const int needed = convs_needed(outputs_);
+  if (static_cast<int>(weights.convs.size()) < needed) {
+    throw WeightsError("weights '" + weights.path + "' hold " + std::to_string(weights.convs.size()) +
+                       " convolutions but the requested layers need " + std::to_string(needed));
+  }
+  output_slot_.assign(vgg19_layer_names().size(), -1);
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    const int index = vgg19_layer_index(outputs_[i]);
+    last_layer_ = std::max(last_layer_, index);
+    if (output_slot_[index] < 0) output_slot_[index] = static_cast<int>(i);
+  }
+  for (int i = 0; i < needed; ++i) {
+    const ConvWeights& w = weights.convs[i];
+    auto conv =
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(w.in_channels, w.out_channels, {w.kernel_h, w.kernel_w}).padding(1));
+    torch::NoGradGuard no_grad;
+    conv->weight.copy_(
+        torch::from_blob(const_cast<float*>(w.weight.data()), {w.out_channels, w.in_channels, w.kernel_h, w.kernel_w}));
+    conv->bias.copy_(torch::from_blob(const_cast<float*>(w.bias.data()), {w.out_channels}));
+    convs_.push_back(register_module(w.name, conv));
+  }
+  for (auto& parameter : parameters()) parameter.requires_grad_(false);
+  eval();
+
+  std::vector<float> scale(3), shift(3);
+  for (int c = 0; c < 3; ++c) {
+    scale[c] = convention_.scale / convention_.std[c];
+    shift[c] = -convention_.mean[c] / convention_.std[c];
+  }
+  scale_ = torch::tensor(scale).view({1, 3, 1, 1});
+  shift_ = torch::tensor(shift).view({1, 3, 1, 1});
+}
+
+void Vgg19Features::configure(torch::Device device, torch::Dtype dtype, bool channels_last) {
+  dtype_ = dtype;
+  channels_last_ = channels_last;
+  torch::NoGradGuard no_grad;
+  for (auto& conv : convs_) {
+    conv->to(device, dtype);
+    if (channels_last) conv->weight.set_data(conv->weight.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  scale_ = scale_.to(device);
+  shift_ = shift_.to(device);
+}
+
+std::vector<int64_t> Vgg19Features::widths() const {
+  std::vector<int64_t> result;
+  for (const auto& conv : convs_) result.push_back(conv->options.out_channels());
+  return result;
+}
+
+int64_t Vgg19Features::min_input_side() const { return receptive_field(last_layer_).stride; }
+
+torch::Tensor Vgg19Features::normalize(const torch::Tensor& image) const {
+  torch::Tensor x = image.to(torch::kFloat32);
+  if (convention_.bgr) x = x.flip({1});
+  return torch::addcmul(shift_, x, scale_);
+}
+
+std::vector<torch::Tensor> Vgg19Features::forward(const torch::Tensor& image) {
+  TORCH_CHECK(image.dim() == 4 && image.size(1) == 3, "expected an (N, 3, H, W) image");
+  std::vector<torch::Tensor> results(outputs_.size());
+  torch::Tensor x = normalize(image).to(dtype_);
+  if (channels_last_) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  const auto& layers = vgg19_layers();
+  size_t conv_index = 0;
+  for (int i = 0; i <= last_layer_; ++i) {
+    switch (layers[i].kind) {
+      case LayerKind::Conv:
+        x = convs_[conv_index++]->forward(x);
+        break;
+      case LayerKind::Relu:
+        // In place unless the conv output itself is wanted: saves one
+        // activation-sized buffer per layer, which matters at 1024 px.
+        x = output_slot_[i - 1] >= 0 ? torch::relu(x) : torch::relu_(x);
+        break;
+      case LayerKind::Pool:
+        x = pooling_ == Pooling::Max ? torch::max_pool2d(x, {2, 2}, {2, 2}) : torch::avg_pool2d(x, {2, 2}, {2, 2});
+        break;
+    }
+    if (output_slot_[i] >= 0) results[output_slot_[i]] = x;
+  }
+  // A layer requested twice shares the tensor computed once.
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    if (!results[i].defined()) results[i] = results[output_slot_[vgg19_layer_index(outputs_[i])]];
+  }
+  return results;
+}
+
+}  // namespace stylize

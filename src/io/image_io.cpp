@@ -1,0 +1,382 @@
+// Image files in and out through OpenCV: decoding (with its limits and the
+// formats refused for safety), encoding, and the output path checks. With the
+// video I/O and optical flow (io/video_io.cpp, io/video_writer.cpp, io/flow.cpp)
+// the only code of the library that includes OpenCV (cli/figures.cpp draws the
+// plot and the contact sheet with it).
+#include "stylize/io/image_io.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "io_detail.hpp"
+#include "stylize/errors.hpp"
+#include "stylize/io/file.hpp"
+
+namespace stylize {
+namespace fs = std::filesystem;
+
+std::string detail::lower_extension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+namespace {
+
+bool is_jpeg(const std::string& bytes) {
+  return bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
+         static_cast<unsigned char>(bytes[1]) == 0xD8 && static_cast<unsigned char>(bytes[2]) == 0xFF;
+}
+
+// OpenCV allocates an image's pixels from the size its header claims before it
+// decodes any pixel data, and its own limit (OPENCV_IO_MAX_IMAGE_PIXELS, 2^30
+// pixels) is read from the environment once, when the library is loaded. So a
+// 20-byte PNM header or a 156-byte JPEG header claiming 30000 x 30000 pixels
+// gets 2.7 GB allocated, and a PNG or JPEG that does hold that many pixels of
+// one colour compresses to a few megabytes (a decompression bomb), then costs
+// four times as much again in stylize's float copies. While an image is
+// decoded, every cv::Mat is allocated through this allocator, which refuses one
+// of more pixels than the decoding thread allows; other threads and all other
+// times are not limited.
+struct DecodeLimit {
+  int64_t max_pixels = 0;  // 0: no decode running on this thread
+  int64_t refused_rows = 0, refused_cols = 0;
+};
+thread_local DecodeLimit t_decode_limit;
+
+class LimitingAllocator : public cv::MatAllocator {
+ public:
+  cv::UMatData* allocate(int dims, const int* sizes, int type, void* data, size_t* step, cv::AccessFlag flags,
+                         cv::UMatUsageFlags usage) const override {
+    DecodeLimit& limit = t_decode_limit;
+    if (data == nullptr && limit.max_pixels > 0) {
+      int64_t pixels = 1;  // saturates at INT64_MAX
+      for (int i = 0; i < dims; ++i) {
+        const int64_t size = std::max(sizes[i], 0);
+        pixels = size != 0 && pixels > INT64_MAX / size ? INT64_MAX : pixels * size;
+      }
+      if (pixels > limit.max_pixels) {
+        limit.refused_rows = dims >= 1 ? sizes[0] : 0;
+        limit.refused_cols = dims >= 2 ? sizes[1] : 1;
+        CV_Error(cv::Error::StsNoMem, "image larger than stylize's limit");
+      }
+    }
+    return cv::Mat::getStdAllocator()->allocate(dims, sizes, type, data, step, flags, usage);
+  }
+  bool allocate(cv::UMatData* data, cv::AccessFlag flags, cv::UMatUsageFlags usage) const override {
+    return cv::Mat::getStdAllocator()->allocate(data, flags, usage);
+  }
+  void deallocate(cv::UMatData* data) const override { cv::Mat::getStdAllocator()->deallocate(data); }
+};
+
+// Limits the cv::Mat allocations of this thread to `max_pixels` while in scope.
+class ScopedDecodeLimit {
+ public:
+  explicit ScopedDecodeLimit(int64_t max_pixels) {
+    // Never destroyed: OpenCV uses it as its default allocator until exit.
+    static std::once_flag installed;
+    std::call_once(installed, [] { cv::Mat::setDefaultAllocator(new LimitingAllocator()); });
+    t_decode_limit = DecodeLimit{std::max<int64_t>(max_pixels, 1), 0, 0};
+  }
+  ~ScopedDecodeLimit() { t_decode_limit = DecodeLimit{}; }
+  ScopedDecodeLimit(const ScopedDecodeLimit&) = delete;
+  ScopedDecodeLimit& operator=(const ScopedDecodeLimit&) = delete;
+  // Throws the ImageError for an image refused as too large, if one was.
+  void check(const std::string& what) const {
+    const DecodeLimit& limit = t_decode_limit;
+    if (limit.refused_rows == 0 && limit.refused_cols == 0) return;
+    throw too_large(what, std::to_string(limit.refused_cols) + " x " + std::to_string(limit.refused_rows) + " pixels");
+  }
+  ImageError too_large(const std::string& what, const std::string& size) const {
+    char megapixels[64];
+    std::snprintf(megapixels, sizeof megapixels, "%.1f", static_cast<double>(t_decode_limit.max_pixels) / 1e6);
+    return ImageError("cannot read " + what + ": it is too large (" + size + "; stylize reads images of up to " +
+                      megapixels + " megapixels); scale it down first");
+  }
+};
+
+bool has_at(const std::string& bytes, size_t at, const char* text, size_t length) {
+  return bytes.size() >= at + length && std::memcmp(bytes.data() + at, text, length) == 0;
+}
+
+// Whether OpenCV 4.6 may choose, by this signature, one of its decoders that
+// read only from a file: Radiance HDR, PFM, Sun raster, OpenEXR, DICOM (GDCM),
+// NITF and DTED (GDAL). For those, cv::imdecode writes the bytes to a temporary
+// file in /tmp and leaves it there when decoding fails with an exception (found
+// by fuzz_image: a 109-byte Sun raster file; malformed PFM headers do the same).
+// The test is looser than OpenCV's, so that no such input reaches cv::imdecode.
+bool needs_file(const std::string& b) {
+  return has_at(b, 0, "#?", 2) || (b.size() >= 2 && b[0] == 'P' && (b[1] == 'f' || b[1] == 'F')) ||
+         has_at(b, 0, "\x59\xa6\x6a\x95", 4) || has_at(b, 0, "\x76\x2f\x31\x01", 4) || has_at(b, 0, "NITF", 4) ||
+         has_at(b, 128, "DICM", 4) || has_at(b, 140, "DTED", 4);
+}
+
+// Whether OpenCV would hand the bytes to its DICOM decoder (GDCM): "DICM" at
+// offset 128, and none of the formats OpenCV tests first by a fixed prefix.
+// Debian's GDCM aborts the whole process (a failed assert) on some malformed
+// files (found by fuzz_image: 134 bytes), so stylize refuses DICOM outright.
+bool is_dicom(const std::string& b) {
+  return has_at(b, 128, "DICM", 4) && !has_at(b, 0, "\x89PNG\r\n\x1a\n", 8) && !is_jpeg(b) && !has_at(b, 0, "BM", 2) &&
+         !has_at(b, 0, "II*\0", 4) && !has_at(b, 0, "MM\0*", 4);
+}
+
+// A copy of an encoded image in a directory of its own, removed with the object,
+// so that OpenCV reads it with cv::imread, which makes no temporary file.
+class TemporaryImageFile {
+ public:
+  TemporaryImageFile(const std::string& bytes, const std::string& what) {
+    std::error_code error;
+    std::string pattern = (fs::temp_directory_path(error) / "stylize-image-XXXXXX").string();
+    if (error || ::mkdtemp(pattern.data()) == nullptr) {
+      throw ImageError("cannot read " + what + ": cannot create a temporary file to decode it in (" +
+                       std::strerror(errno) + ")");
+    }
+    dir_ = pattern;
+    path_ = (dir_ / "image").string();
+    std::ofstream out(path_, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+      const std::string reason = std::strerror(errno);
+      remove();
+      throw ImageError("cannot read " + what + ": cannot write a temporary file to decode it in (" + reason + ")");
+    }
+  }
+  ~TemporaryImageFile() { remove(); }
+  TemporaryImageFile(const TemporaryImageFile&) = delete;
+  TemporaryImageFile& operator=(const TemporaryImageFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  void remove() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  fs::path dir_;
+  std::string path_;
+};
+
+// Decodes to a 3-channel float32 BGR image in [0, 1].
+cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels) {
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) {
+    throw ImageError("cannot read " + what + ": the file is larger than 2 GB");
+  }
+  if (is_dicom(bytes)) {
+    throw ImageError("cannot read " + what + ": DICOM images are not supported; convert it to PNG or TIFF first");
+  }
+  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  std::unique_ptr<TemporaryImageFile> file;
+  if (needs_file(bytes)) file = std::make_unique<TemporaryImageFile>(bytes, what);
+  const auto decode = [&](int flags) { return file ? cv::imread(file->path(), flags) : cv::imdecode(buffer, flags); };
+  cv::Mat image;
+  {
+    const ScopedDecodeLimit limit(max_pixels);
+    try {
+      // IMREAD_COLOR applies EXIF orientation; IMREAD_UNCHANGED keeps alpha but
+      // ignores orientation, so it is only kept for images that have alpha.
+      const int oriented = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
+      if (is_jpeg(bytes)) {
+        image = decode(oriented);
+      } else {
+        image = decode(cv::IMREAD_UNCHANGED);
+        if (!image.empty() && image.channels() != 4) image = decode(oriented);
+      }
+    } catch (const cv::Exception& e) {
+      limit.check(what);
+      // OpenCV's own limits (OPENCV_IO_MAX_IMAGE_WIDTH, _HEIGHT, _PIXELS).
+      if (e.err.find("CV_IO_MAX_IMAGE") != std::string::npos) throw limit.too_large(what, "more than OpenCV accepts");
+      throw ImageError("cannot read " + what + ": the image data is corrupt (" + e.err + ")");
+    }
+    // OpenCV swallows exceptions thrown while a decoder reads pixel data.
+    limit.check(what);
+  }
+  if (image.empty() || image.cols < 1 || image.rows < 1) {
+    throw ImageError("cannot read " + what +
+                     ": not an image in a format OpenCV can decode (png, jpg, webp, tif, bmp, ...), or truncated");
+  }
+
+  double scale = 1.0;
+  switch (image.depth()) {
+    case CV_8U:
+      scale = 1.0 / 255.0;
+      break;
+    case CV_16U:
+      scale = 1.0 / 65535.0;
+      break;
+    case CV_32F:
+    case CV_64F:
+      scale = 1.0;
+      break;
+    default:
+      throw ImageError("cannot read " + what + ": unsupported pixel type (expected 8-bit, 16-bit or float)");
+  }
+  cv::Mat converted;
+  image.convertTo(converted, CV_32F, scale);
+  cv::patchNaNs(converted, 0.0);
+  switch (converted.channels()) {
+    case 1:
+      cv::cvtColor(converted, converted, cv::COLOR_GRAY2BGR);
+      break;
+    case 3:
+      break;
+    case 4: {  // flatten alpha over white
+      std::vector<cv::Mat> planes;
+      cv::split(converted, planes);
+      cv::Mat alpha = cv::min(cv::max(planes[3], 0.0), 1.0);
+      cv::Mat inverse = 1.0 - alpha;
+      for (int c = 0; c < 3; ++c) planes[c] = planes[c].mul(alpha) + inverse;
+      planes.resize(3);
+      cv::merge(planes, converted);
+      break;
+    }
+    default:
+      throw ImageError("cannot read " + what + ": it has " + std::to_string(converted.channels()) +
+                       " channels (expected 1, 3 or 4)");
+  }
+  return cv::min(cv::max(converted, 0.0), 1.0);
+}
+
+}  // namespace
+
+torch::Tensor detail::bgr_float_to_tensor(const cv::Mat& bgr) {
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  if (!rgb.isContinuous()) rgb = rgb.clone();
+  return torch::from_blob(rgb.data, {1, rgb.rows, rgb.cols, 3}, torch::kFloat32)
+      .permute({0, 3, 1, 2})
+      .contiguous();  // copies out of the Mat's memory
+}
+
+cv::Mat detail::resize_mat_longest_side(const cv::Mat& image, int longest_side) {
+  const int longest = std::max(image.cols, image.rows);
+  if (longest_side <= 0 || longest == longest_side) return image;
+  const double factor = static_cast<double>(longest_side) / longest;
+  const int width = std::max(1, static_cast<int>(std::lround(image.cols * factor)));
+  const int height = std::max(1, static_cast<int>(std::lround(image.rows * factor)));
+  cv::Mat resized;
+  cv::resize(image, resized, cv::Size(width, height), 0, 0, factor < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
+  return cv::min(cv::max(resized, 0.0), 1.0);
+}
+
+torch::Tensor decode_image(const std::string& bytes, const std::string& display_name, int64_t max_pixels) {
+  return detail::bgr_float_to_tensor(decode_to_bgr_float(bytes, display_name, max_pixels));
+}
+
+torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side) {
+  const std::string what = role + " '" + path + "'";
+  std::error_code error;
+  if (!fs::exists(path, error)) throw ImageError("cannot read " + what + ": file not found");
+  if (fs::is_directory(path, error)) throw ImageError("cannot read " + what + ": it is a directory, not an image");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ImageError("cannot read " + what + ": " + std::strerror(errno));
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (file.bad()) throw ImageError("cannot read " + what + ": read error");
+  if (bytes.empty()) throw ImageError("cannot read " + what + ": the file is empty");
+  const cv::Mat image =
+      detail::resize_mat_longest_side(decode_to_bgr_float(bytes, what, kMaxImagePixels), longest_side);
+  return detail::bgr_float_to_tensor(image);
+}
+
+namespace {
+
+// The extensions stylize writes, and whether OpenCV has an encoder for `path`'s.
+// Throws OutputError naming the extensions it can write.
+void check_image_extension(const std::string& path) {
+  if (path.empty()) throw OutputError("the output path is empty; give one with -o FILE.png");
+  const std::string ext = detail::lower_extension(path);
+  static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"};
+  if (std::find(known.begin(), known.end(), ext) == known.end() || !cv::haveImageWriter(path)) {
+    throw OutputError("cannot write output '" + path + "': unknown image extension '" + ext +
+                      "' (use .png, .jpg, .webp, .tif or .bmp)");
+  }
+}
+
+}  // namespace
+
+void check_output_path(const std::string& path) {
+  check_image_extension(path);
+  std::error_code error;
+  if (fs::is_directory(path, error)) {
+    throw OutputError("cannot write output '" + path + "': it is a directory; give a file name such as out.png");
+  }
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, error)) {
+    throw OutputError("cannot write output '" + path + "': directory '" + dir.string() +
+                      "' does not exist; create it first");
+  }
+  // Create and remove a probe file: access(W_OK) says yes to root on read-only
+  // or special file systems, and a long run must not end in a failed write.
+  const fs::path probe = dir / (".stylize-probe-" + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    throw OutputError("cannot write output '" + path + "': directory '" + dir.string() + "' is not writable (" +
+                      std::strerror(errno) + ")");
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+cv::Mat detail::tensor_to_bgr8(const torch::Tensor& image, const std::string& path) {
+  torch::Tensor chw = image.detach();
+  if (chw.dim() == 4) chw = chw.squeeze(0);
+  if (chw.dim() != 3 || chw.size(0) != 3) {
+    throw OutputError("cannot write output '" + path + "': expected a (3, H, W) image tensor");
+  }
+  const torch::Tensor hwc = chw.to(torch::kCPU, torch::kFloat32)
+                                .nan_to_num(0.0)
+                                .clamp(0.0, 1.0)
+                                .mul(255.0)
+                                .round()
+                                .to(torch::kUInt8)
+                                .permute({1, 2, 0})
+                                .contiguous();
+  const cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr());
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);  // copies out of the tensor
+  return bgr;
+}
+
+void save_image(const torch::Tensor& image, const std::string& path) {
+  check_image_extension(path);
+  const cv::Mat bgr = detail::tensor_to_bgr8(image, path);
+  const std::string ext = detail::lower_extension(path);
+  std::vector<int> params;
+  if (ext == ".jpg" || ext == ".jpeg") params = {cv::IMWRITE_JPEG_QUALITY, 95};
+  if (ext == ".webp") params = {cv::IMWRITE_WEBP_QUALITY, 95};
+  std::vector<uchar> encoded;
+  bool ok = false;
+  try {
+    ok = cv::imencode(ext, bgr, encoded, params);
+  } catch (const cv::Exception& e) {
+    throw OutputError("cannot write output '" + path + "': encoding failed (" + e.err + ")");
+  }
+  if (!ok) throw OutputError("cannot write output '" + path + "': encoding as " + ext + " failed");
+  write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(encoded.data()), encoded.size()),
+                        "output");
+}
+
+bool has_image_extension(const std::string& path) {
+  static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff",
+                                                 ".bmp", ".ppm", ".pgm",  ".pnm",  ".exr", ".hdr"};
+  return std::find(known.begin(), known.end(), detail::lower_extension(path)) != known.end();
+}
+
+}  // namespace stylize

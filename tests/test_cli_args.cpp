@@ -1,0 +1,310 @@
+// The stylize command line in-process: every flag reaching CliParams or
+// StylizeOptions, the word tables, presets, the front end's own checks, the
+// jobs a command makes and the one exit-code table. (tests/test_cli.cpp runs
+// the executable for what needs a process.)
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "cli/args.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/jobs.hpp"
+#include "cli/run_progress.hpp"
+#include "stylize/errors.hpp"
+#include "stylize/io/image_io.hpp"
+#include "test_util.hpp"
+
+namespace stylize::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Parses `command_line` as the stylize executable does (without running it).
+CliParams parse_flags(const std::string& command_line) {
+  CliParams params;
+  CLI::App app;
+  build_parser(app, params);
+  app.parse(command_line, /*program_name_included=*/false);
+  finish_parse(app, params);
+  return params;
+}
+
+// The OptionError message of parsing and validating `command_line`, or "".
+std::string option_error(const std::string& command_line) {
+  try {
+    CliParams params = parse_flags(command_line);
+    validate_params(params);
+    validate(params.options);
+  } catch (const OptionError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(CliArgs, DefaultsAreTheTutorials) {
+  const CliParams p = parse_flags("");
+  const StylizeOptions defaults;
+  EXPECT_EQ(p.size, 512);
+  EXPECT_EQ(p.output_path, "out.png");
+  EXPECT_FALSE(p.output_given);
+  EXPECT_EQ(p.print_every, 100);
+  EXPECT_EQ(p.options.iterations, 1000);
+  EXPECT_EQ(p.options.content_layers.size(), 1u);
+  EXPECT_EQ(p.options.content_layers[0].layer, "relu5_2");
+  EXPECT_EQ(p.options.style_layers.size(), 5u);
+  EXPECT_DOUBLE_EQ(p.options.style_weight, defaults.style_weight);
+  EXPECT_EQ(p.options.init, InitMode::Content);
+  EXPECT_EQ(p.options.optimizer, OptimizerKind::Adam);
+}
+
+TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
+  const CliParams p = parse_flags(
+      "-c c.png -s a.png --style b.png -o o.jpg --size 300 --style-size 200 --style-scale 1.5 "
+      "--style-weights 0.7,0.3 --preserve-colors Luminance --init noise --each-style --batch 3 "
+      "--output-template {n}.png --weights w.h5 --offline --content-layers relu4_2:2,relu5_1 "
+      "--style-layers relu1_1,relu2_1:0.5 --pooling avg --content-weight 5 --style-weight 6 --tv-weight 7 "
+      "--tv-norm l2 --optimizer lbfgs -n 42 --lr 0.5 --beta1 0.5 --beta2 0.6 --eps 0.7 --scales 2 --min-size 100 "
+      "--seed 9 --resume r.png --device cpu --precision bf16 --threads 3 --print-every 4 --save-every 5 "
+      "--report r.json --plot p.png --sheet s.png -q -v");
+  EXPECT_EQ(p.content_path, "c.png");
+  EXPECT_EQ(p.style_paths, (std::vector<std::string>{"a.png", "b.png"}));
+  EXPECT_EQ(p.output_path, "o.jpg");
+  EXPECT_TRUE(p.output_given);
+  EXPECT_EQ(p.size, 300);
+  EXPECT_EQ(p.style_size, 200);
+  EXPECT_DOUBLE_EQ(p.style_scale, 1.5);
+  EXPECT_EQ(p.style_blend, (std::vector<double>{0.7, 0.3}));
+  EXPECT_EQ(p.options.preserve_colors, PreserveColors::Luminance);
+  EXPECT_EQ(p.init, "noise");
+  EXPECT_EQ(p.options.init, InitMode::Noise);
+  EXPECT_TRUE(p.each_style);
+  EXPECT_EQ(p.batch, 3);
+  EXPECT_EQ(p.output_template, "{n}.png");
+  EXPECT_EQ(p.weights_path, "w.h5");
+  EXPECT_TRUE(p.offline);
+  ASSERT_EQ(p.options.content_layers.size(), 2u);
+  EXPECT_EQ(p.options.content_layers[0].layer, "relu4_2");
+  EXPECT_DOUBLE_EQ(p.options.content_layers[0].weight, 2.0);
+  ASSERT_EQ(p.options.style_layers.size(), 2u);
+  EXPECT_DOUBLE_EQ(p.options.style_layers[1].weight, 0.5);
+  EXPECT_EQ(p.options.pooling, Pooling::Avg);
+  EXPECT_DOUBLE_EQ(p.options.content_weight, 5);
+  EXPECT_DOUBLE_EQ(p.options.style_weight, 6);
+  EXPECT_DOUBLE_EQ(p.options.tv_weight, 7);
+  EXPECT_EQ(p.options.tv_norm, TvNorm::L2);
+  EXPECT_EQ(p.options.optimizer, OptimizerKind::Lbfgs);
+  EXPECT_EQ(p.options.iterations, 42);
+  EXPECT_DOUBLE_EQ(p.options.lr, 0.5);
+  EXPECT_DOUBLE_EQ(p.options.beta1, 0.5);
+  EXPECT_DOUBLE_EQ(p.options.beta2, 0.6);
+  EXPECT_DOUBLE_EQ(p.options.eps, 0.7);
+  EXPECT_EQ(p.options.scales, 2);
+  EXPECT_EQ(p.options.min_size, 100);
+  EXPECT_EQ(p.options.seed, 9u);
+  EXPECT_EQ(p.resume, "r.png");
+  EXPECT_EQ(p.options.device, DeviceKind::Cpu);
+  EXPECT_EQ(p.options.precision, Precision::Bf16);
+  EXPECT_EQ(p.threads, 3);
+  EXPECT_EQ(p.print_every, 4);
+  EXPECT_EQ(p.save_every, 5);
+  EXPECT_EQ(p.report_path, "r.json");
+  EXPECT_EQ(p.plot_path, "p.png");
+  EXPECT_EQ(p.sheet_path, "s.png");
+  EXPECT_TRUE(p.quiet);
+  EXPECT_TRUE(p.verbose);
+}
+
+TEST(CliArgs, ARepeatedFlagOverridesAndInitTakesAPath) {
+  const CliParams p = parse_flags("--size 100 --size 200 --init photo.png");
+  EXPECT_EQ(p.size, 200);
+  EXPECT_EQ(p.init, "photo.png");
+  EXPECT_EQ(p.options.init, InitMode::Image);
+  EXPECT_EQ(init_mode("STYLE"), InitMode::Style);
+  EXPECT_EQ(init_mode("image"), InitMode::Image);  // a file called "image"
+  EXPECT_THROW(init_mode(""), OptionError);
+}
+
+TEST(CliArgs, UnknownWordsFlagsAndPresetsAreUsageErrors) {
+  for (const std::string bad : {"--device gpu", "--precision fp8", "--optimizer sgd", "--pooling min", "--tv-norm l3",
+                                "--preserve-colors sepia", "--preset picasso", "--bogus-flag", "--size ten"}) {
+    EXPECT_THROW(parse_flags(bad), CLI::ParseError) << bad;
+  }
+  CliParams params;
+  CLI::App app;
+  build_parser(app, params);
+  try {
+    app.parse("--device gpu", false);
+    FAIL();
+  } catch (const CLI::ParseError& e) {
+    EXPECT_NE(std::string(e.what()).find("--device"), std::string::npos) << e.what();
+    EXPECT_NE(app.exit(e), 0) << "main maps a nonzero CLI11 exit to 2";
+  }
+}
+
+TEST(CliArgs, LayerListsAreParsedWithWeightsAndChecked) {
+  const auto layers = parse_layer_list("relu1_1:0.2, relu2_1", "--style-layers");
+  ASSERT_EQ(layers.size(), 2u);
+  EXPECT_EQ(layers[0].layer, "relu1_1");
+  EXPECT_DOUBLE_EQ(layers[0].weight, 0.2);
+  EXPECT_DOUBLE_EQ(layers[1].weight, 1.0);
+  EXPECT_THROW(parse_layer_list("relu1_1,relu9_1", "--style-layers"), OptionError);
+  EXPECT_THROW(parse_layer_list("relu1_1:abc", "--style-layers"), OptionError);
+  EXPECT_THROW(parse_layer_list("relu1_1:0", "--style-layers"), OptionError);
+  EXPECT_NE(option_error("--style-layers relu1_1,relu9_9").find("--style-layers: unknown layer 'relu9_9'"),
+            std::string::npos);
+  EXPECT_NE(option_error("--content-layers relu4_2:x").find("cannot read the weight 'x'"), std::string::npos);
+  EXPECT_EQ(parse_number_list("0.7,0.3", "--style-weights"), (std::vector<double>{0.7, 0.3}));
+  EXPECT_THROW(parse_number_list("0.7,abc", "--style-weights"), OptionError);
+}
+
+TEST(CliArgs, AbsurdNumbersAreRefusedWithTheFlagsName) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--size 0", "--size must be at least 16 pixels, got 0"},
+      {"--size 100000", "--size 100000 is too large (at most 16384 pixels)"},
+      {"--style-size 8", "--style-size must be between 16 and 16384"},
+      {"--style-scale 0", "--style-scale must be a number in (0, 16]"},
+      {"--min-size 600", "--min-size must be between 0 (automatic) and --size"},
+      {"--threads -1", "--threads must be >= 0"},
+      {"--batch -2", "--batch must be >= 0"},
+      {"--print-every -1", "--print-every must be >= 0"},
+      {"--save-every -1", "--save-every must be >= 0"},
+      {"--iterations 0", "--iterations must be at least 1, got 0"},
+      {"--iterations -5", "--iterations must be at least 1"},
+      {"--style-weight -1", "--style-weight must be a finite number >= 0, got -1"},
+      {"--tv-weight nan", "--tv-weight must be a finite number >= 0"},
+      {"--content-weight inf", "--content-weight must be a finite number >= 0"},
+      {"--lr -1", "--lr must be a finite number > 0"},
+      {"--beta1 1", "--beta1 and --beta2 must be in [0, 1)"},
+      {"--eps 0", "--eps must be a finite number > 0"},
+      {"--scales 11", "--scales must be between 1 and 10"},
+      {"-s a.png --style-weights 0.7,0.3", "--style-weights gives 2 weights for 1 style images"},
+      {"-s a.png -s b.png --style-weights 1,-1", "--style-weights must be a finite number >= 0"},
+      {"-s a.png -s b.png --style-weights 0,0", "--style-weights add up to 0"},
+  };
+  for (const auto& [command_line, message] : cases) {
+    EXPECT_NE(option_error(command_line).find(message), std::string::npos)
+        << command_line << " gave: " << option_error(command_line);
+  }
+  EXPECT_EQ(option_error("-s a.png -s b.png --style-weights 0.7,0.3 --size 16 --min-size 16"), "");
+}
+
+TEST(CliArgs, PresetsApplyAndExplicitFlagsWin) {
+  CliParams p = parse_flags("--preset gatys --iterations 3");
+  EXPECT_EQ(p.options.optimizer, OptimizerKind::Lbfgs);
+  EXPECT_EQ(p.init, "noise");
+  EXPECT_EQ(p.options.init, InitMode::Noise);
+  ASSERT_EQ(p.options.content_layers.size(), 1u);
+  EXPECT_EQ(p.options.content_layers[0].layer, "relu4_2");
+  EXPECT_EQ(p.options.pooling, Pooling::Avg);
+  EXPECT_DOUBLE_EQ(p.options.tv_weight, 0.0);
+  EXPECT_DOUBLE_EQ(p.options.content_weight, 4e3);
+  EXPECT_EQ(p.options.iterations, 3) << "an explicit flag wins over the preset";
+
+  p = parse_flags("--preset gatys --optimizer adam --init content --tv-weight 2");
+  EXPECT_EQ(p.options.optimizer, OptimizerKind::Adam);
+  EXPECT_EQ(p.options.init, InitMode::Content);
+  EXPECT_DOUBLE_EQ(p.options.tv_weight, 2.0);
+
+  p = parse_flags("--preset fast");
+  EXPECT_EQ(p.options.scales, 3);
+  EXPECT_EQ(p.options.iterations, 300);
+  p = parse_flags("--preset tutorial");
+  EXPECT_EQ(p.options.iterations, 1000);
+  EXPECT_EQ(preset_names(), (std::vector<std::string>{"tutorial", "gatys", "fast"}));
+  EXPECT_THROW(apply_preset("picasso", p, {}), OptionError);
+}
+
+TEST(CliArgs, HelpShowsEveryFlagWithItsDefault) {
+  CliParams params;
+  CLI::App app;
+  build_parser(app, params);
+  const std::string help = app.help();
+  for (const std::string needle :
+       {"--content", "--style-weight", "0.01", "relu5_2", "relu1_1,relu2_1", "--tv-weight", "30", "1000",
+        "{auto,cpu,cuda}=auto", "{adam,lbfgs}=adam", "{l1,l2}=l1", "=out.png"}) {
+    EXPECT_NE(help.find(needle), std::string::npos) << needle << "\n" << help;
+  }
+  EXPECT_THROW(app.parse("--version", false), CLI::CallForVersion);
+}
+
+TEST(WordTables, EveryEnumRoundTripsThroughItsWords) {
+  EXPECT_EQ(words<DeviceKind>(), (std::vector<std::string>{"auto", "cpu", "cuda"}));
+  EXPECT_EQ(words<Precision>(), (std::vector<std::string>{"auto", "fp32", "bf16", "fp16"}));
+  EXPECT_EQ(words<PreserveColors>(), (std::vector<std::string>{"none", "luminance", "histogram"}));
+  EXPECT_EQ(to_string(StopReason::NumericFailure), "numeric-failure");
+  EXPECT_EQ(to_string(TvNorm::L2), "l2");
+  EXPECT_EQ(parse<OptimizerKind>("LBFGS"), OptimizerKind::Lbfgs);
+  EXPECT_EQ(parse<Pooling>("avg"), Pooling::Avg);
+  EXPECT_FALSE(parse<Pooling>("average").has_value());
+  EXPECT_FALSE(parse<Pooling>("").has_value());
+  const auto round_trip = [](auto value) { return parse<decltype(value)>(to_string(value)) == value; };
+  for (const auto v : {InitMode::Content, InitMode::Noise, InitMode::Style, InitMode::Image})
+    EXPECT_TRUE(round_trip(v));
+  for (const auto v : {StopReason::Finished, StopReason::Interrupted, StopReason::Converged})
+    EXPECT_TRUE(round_trip(v));
+}
+
+TEST(ExitCodes, OneTableMapsEveryErrorKind) {
+  EXPECT_EQ(exit_code_for(OptionError("x")), 2);
+  EXPECT_EQ(exit_code_for(ImageError("x")), 3);
+  EXPECT_EQ(exit_code_for(WeightsError("x")), 4);
+  EXPECT_EQ(exit_code_for(FetchError("x")), 4);
+  EXPECT_EQ(exit_code_for(DeviceError("x")), 5);
+  EXPECT_EQ(exit_code_for(OutputError("x")), 6);
+  EXPECT_EQ(exit_code_for(ResourceError("x")), 8);
+  EXPECT_EQ(exit_code_for(Error("x")), 1);
+  EXPECT_EQ(exit_code_for(std::runtime_error("x")), 1);
+}
+
+TEST(Jobs, EachStyleNamesOutputsByTemplateAndRefusesCollisions) {
+  CliParams p =
+      parse_flags("-c dir/photo.jpg -s a.png -s b/c.jpg --each-style --output-template out/{content}_{style}_{n}.png");
+  const std::vector<Job> jobs = make_jobs(p);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0].output, "out/photo_a_1.png");
+  EXPECT_EQ(jobs[1].output, "out/photo_c_2.png");
+  EXPECT_EQ(jobs[1].styles, (std::vector<size_t>{1}));
+  EXPECT_EQ(jobs[1].label, "photo_c_2.png");
+  p.output_template = "same.png";
+  try {
+    make_jobs(p);
+    FAIL();
+  } catch (const OptionError& e) {
+    EXPECT_NE(std::string(e.what()).find("{style}"), std::string::npos) << e.what();
+  }
+  // Without --each-style: one job blending every style.
+  const std::vector<Job> blend = make_jobs(parse_flags("-c x.png -s a.png -s b.png -o mix.png"));
+  ASSERT_EQ(blend.size(), 1u);
+  EXPECT_EQ(blend[0].styles, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(blend[0].output, "mix.png");
+}
+
+TEST(Jobs, AStyleFolderStandsForItsImagesAndTurnsOnEachStyle) {
+  test::TempDir dir;
+  fs::create_directory(dir.file("styles"));
+  save_image(test::pattern_image(8, 8, 0.5), dir.file("styles/b.png"));
+  save_image(test::pattern_image(8, 8, 0.6), dir.file("styles/a.jpg"));
+  test::write_file(dir.file("styles/notes.txt"), "not an image");
+  CliParams p = parse_flags("-c x.png -s one.png -s " + dir.file("styles"));
+  expand_style_folders(p);
+  EXPECT_TRUE(p.each_style);
+  EXPECT_EQ(p.style_paths, (std::vector<std::string>{"one.png", dir.file("styles/a.jpg"), dir.file("styles/b.png")}));
+  fs::create_directory(dir.file("empty"));
+  p = parse_flags("-c x.png -s " + dir.file("empty"));
+  EXPECT_THROW(expand_style_folders(p), ImageError);
+}
+
+TEST(RunProgress, LinesKeepTheirDocumentedShapeAndFollowTheTerms) {
+  LossValues values;
+  values.total = 1.24e6;
+  values.terms = {{"style", 5.8e5}, {"content", 6.4e5}, {"tv", 2.1e4}};
+  EXPECT_EQ(progress_line(100, 1000, values, 0.42),
+            "iter 100/1000  total 1.24e+06  style 5.80e+05  content 6.40e+05  tv 2.10e+04  0.42 s/it");
+  values.terms.push_back({"temporal", 3.0});
+  EXPECT_EQ(progress_line(1, 2, values, 1.5),
+            "iter 1/2  total 1.24e+06  style 5.80e+05  content 6.40e+05  tv 2.10e+04  temporal 3.00e+00  1.50 s/it");
+}
+
+}  // namespace
+}  // namespace stylize::cli

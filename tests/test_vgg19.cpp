@@ -1,0 +1,142 @@
+#include <gtest/gtest.h>
+
+#include "stylize/core/vgg19.hpp"
+#include "stylize/errors.hpp"
+#include "test_util.hpp"
+
+namespace stylize {
+namespace {
+
+const VggWeights& tiny_weights() {
+  static const VggWeights weights = load_vgg19_weights(test::fixture("vgg19_tiny.safetensors"));
+  return weights;
+}
+
+TEST(Vgg19, LayerNames) {
+  const auto& names = vgg19_layer_names();
+  ASSERT_EQ(names.size(), 37u);  // 16 convs, 16 relus, 5 pools
+  EXPECT_EQ(names.front(), "conv1_1");
+  EXPECT_EQ(names[1], "relu1_1");
+  EXPECT_EQ(names[4], "pool1");
+  EXPECT_EQ(names.back(), "pool5");
+  EXPECT_EQ(vgg19_layer_index("relu4_2"), 22);  // torchvision's features[22]
+  EXPECT_EQ(vgg19_layer_index("relu6_1"), -1);
+  EXPECT_EQ(vgg19_layer_index("22"), -1);
+}
+
+TEST(Vgg19, TheLayerTableHasBlocksWidthsAndConvolutions) {
+  const auto& layers = vgg19_layers();
+  ASSERT_EQ(layers.size(), 37u);
+  EXPECT_EQ(vgg19_conv_names().size(), 16u);
+  EXPECT_EQ(vgg19_conv_names()[8], "conv4_1");
+  EXPECT_EQ(layers[vgg19_layer_index("relu4_2")].kind, LayerKind::Relu);
+  EXPECT_EQ(layers[vgg19_layer_index("relu4_2")].block, 4);
+  EXPECT_EQ(layers[vgg19_layer_index("relu4_2")].conv, 9);  // conv4_2, the tenth convolution
+  EXPECT_EQ(layers[vgg19_layer_index("pool3")].kind, LayerKind::Pool);
+  EXPECT_EQ(layers[vgg19_layer_index("conv1_2")].width, 64);
+  EXPECT_EQ(layers[vgg19_layer_index("conv3_4")].width, 256);
+  EXPECT_EQ(layers[vgg19_layer_index("pool5")].width, 512);
+  // torchvision's features Sequential has the same order: its conv keys are the table's indices.
+  EXPECT_EQ(vgg19_layer_index("conv5_4"), 34);
+  EXPECT_EQ(vgg19_layer_index("conv3_1"), 10);
+}
+
+TEST(Vgg19, ReceptiveFieldsAndStrides) {
+  // A 3x3 conv adds 2 locations of its input to the field, a 2x2 pool 1, and
+  // each pool doubles the stride. (The same rule gives VGG16's published
+  // 196 pixels for conv5_3 and 212 for pool5; VGG19 has one more conv in each
+  // of blocks 3 to 5.)
+  EXPECT_EQ(receptive_field(vgg19_layer_index("conv1_1")).size, 3);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu1_2")).size, 5);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).size, 6);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).stride, 2);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu2_1")).size, 10);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool3")).size, 52);  // 16 + 4 convs x 2 x 4
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu5_1")).size, 156);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu5_1")).stride, 16);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool5")).size, 268);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool5")).stride, 32);
+  // Changing one pixel changes no more locations of the layer than its field covers.
+  Vgg19Features net(tiny_weights(), {"relu3_1"});
+  const ReceptiveField field = receptive_field(vgg19_layer_index("relu3_1"));
+  EXPECT_EQ(field.size, 24);
+  EXPECT_EQ(field.stride, 4);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor image = test::pattern_image(64, 64, 0.3);
+  const torch::Tensor base = net.forward(image)[0];
+  torch::Tensor changed = image.clone();
+  changed.index_put_({0, torch::indexing::Slice(), 32, 40}, 0.0);
+  const torch::Tensor moved = (net.forward(changed)[0] - base).abs().sum(torch::IntArrayRef{0, 1}).nonzero();
+  ASSERT_GT(moved.size(0), 0);
+  for (const int dim : {0, 1}) {
+    const int64_t span = moved.select(1, dim).max().item<int64_t>() - moved.select(1, dim).min().item<int64_t>() + 1;
+    EXPECT_LE(span, field.size / field.stride + 1) << "dimension " << dim;
+  }
+}
+
+TEST(Vgg19, ConvolutionsNeeded) {
+  EXPECT_EQ(convs_needed({"relu1_1"}), 1);
+  EXPECT_EQ(convs_needed({"relu1_1", "relu4_1"}), 9);
+  EXPECT_EQ(convs_needed({"relu5_2", "relu1_1"}), 14);
+  EXPECT_EQ(convs_needed({"pool5"}), 16);
+  EXPECT_THROW(convs_needed({"relu9_9"}), OptionError);
+}
+
+TEST(Vgg19, ForwardShapesFollowTheWeights) {
+  Vgg19Features net(tiny_weights(), {"relu1_1", "relu2_1", "relu5_2", "pool5", "conv3_1"});
+  const auto features = net.forward(test::pattern_image(32, 32, 0.5));
+  ASSERT_EQ(features.size(), 5u);
+  EXPECT_EQ(features[0].sizes(), (std::vector<int64_t>{1, 4, 32, 32}));
+  EXPECT_EQ(features[1].sizes(), (std::vector<int64_t>{1, 6, 16, 16}));
+  EXPECT_EQ(features[2].sizes(), (std::vector<int64_t>{1, 8, 2, 2}));
+  EXPECT_EQ(features[3].sizes(), (std::vector<int64_t>{1, 8, 1, 1}));
+  EXPECT_EQ(features[4].sizes(), (std::vector<int64_t>{1, 8, 8, 8}));
+  EXPECT_GE(features[0].min().item<float>(), 0.f);  // after a ReLU
+  EXPECT_LT(features[4].min().item<float>(), 0.f);  // a conv output, before its ReLU
+  EXPECT_EQ(net.min_input_side(), 32);
+}
+
+TEST(Vgg19, IsTruncatedAfterTheDeepestLayerAndFrozen) {
+  Vgg19Features net(tiny_weights(), {"relu3_1", "relu1_1"});
+  EXPECT_EQ(net.widths(), (std::vector<int64_t>{4, 4, 6, 6, 8}));
+  EXPECT_EQ(net.deepest_layer(), "relu3_1");
+  EXPECT_EQ(net.min_input_side(), 4);
+  for (const auto& parameter : net.parameters()) EXPECT_FALSE(parameter.requires_grad());
+  EXPECT_FALSE(net.is_training());
+}
+
+TEST(Vgg19, RepeatedLayersShareOneComputation) {
+  Vgg19Features net(tiny_weights(), {"relu2_1", "relu2_1"});
+  const auto features = net.forward(test::pattern_image(8, 8, 0.5));
+  EXPECT_TRUE(features[0].is_same(features[1]));
+}
+
+TEST(Vgg19, Bf16ChannelsLastMatchesFp32) {
+  Vgg19Features reference(tiny_weights(), {"relu3_1", "relu5_1"});
+  Vgg19Features fast(tiny_weights(), {"relu3_1", "relu5_1"});
+  fast.configure(torch::kCPU, torch::kBFloat16, /*channels_last=*/true);
+  const torch::Tensor image = test::pattern_image(32, 32, 1.1);
+  const auto expected = reference.forward(image);
+  const auto actual = fast.forward(image);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(actual[i].scalar_type(), torch::kBFloat16);
+    const float scale = expected[i].abs().max().item<float>();
+    EXPECT_LT((actual[i].to(torch::kFloat32) - expected[i]).abs().max().item<float>(), 0.05f * scale) << i;
+  }
+}
+
+TEST(Vgg19, GradientsReachTheImage) {
+  Vgg19Features net(tiny_weights(), {"relu4_1"});
+  const torch::Tensor image = test::pattern_image(16, 16, 0.2).requires_grad_(true);
+  net.forward(image)[0].sum().backward();
+  EXPECT_GT(image.grad().abs().sum().item<float>(), 0.f);
+}
+
+TEST(Vgg19, RefusesTooFewWeights) {
+  VggWeights weights = tiny_weights();
+  weights.convs.resize(5);
+  EXPECT_THROW(Vgg19Features(weights, {"relu4_1"}), WeightsError);
+}
+
+}  // namespace
+}  // namespace stylize
