@@ -122,4 +122,19 @@ inline StylizeOptions tiny_options() {
   return options;
 }
 
+// Whether tests must not skip for something scripts/setup.sh installs
+// (STYLIZE_TESTS_REQUIRE_ALL=1, which scripts/test.sh and CI set).
+inline bool require_all() {
+  const char* value = std::getenv("STYLIZE_TESTS_REQUIRE_ALL");
+  return value != nullptr && std::string(value) == "1";
+}
+
 }  // namespace stylize::test
+
+// Skips the test for a missing capability that setup.sh provides, or fails it
+// under STYLIZE_TESTS_REQUIRE_ALL=1. Use in a test body.
+#define STYLIZE_REQUIRE_OR_SKIP(reason)                                                         \
+  do {                                                                                          \
+    if (::stylize::test::require_all()) FAIL() << (reason) << " (STYLIZE_TESTS_REQUIRE_ALL=1)"; \
+    GTEST_SKIP() << (reason);                                                                   \
+  } while (0)
