@@ -48,7 +48,7 @@ TEST(Losses, GramMatrixOfBf16FeaturesIsComputedInFloat32) {
 }
 
 TEST(Losses, OneDnnProductMatchesTorchOnStridedViews) {
-  if (!cpu_bmm_available()) GTEST_SKIP() << "built without oneDNN (STYLIZE_WITH_DNNL)";
+  if (!cpu_bmm_available()) STYLIZE_SKIP_UNLESS_REQUIRED("built without oneDNN (STYLIZE_WITH_DNNL)");
   const torch::Tensor x = torch::randn({3, 40, 24});
   for (const torch::Dtype dtype : {torch::kFloat32, torch::kBFloat16}) {
     const torch::Tensor a = x.to(dtype);
@@ -95,7 +95,6 @@ TEST(Losses, StyleLossComparesGramMatrices) {
   // Against a zero target: mean of the squared Gram entries.
   const float expected = (7.5f * 7.5f + 2 * 1.25f * 1.25f + 0.5f * 0.5f) / 4;
   EXPECT_FLOAT_EQ(style_loss(features, torch::zeros({1, 2, 2})).item<float>(), expected);
-  EXPECT_FLOAT_EQ(style_loss(features, gram_matrix(features)).item<float>(), 0.f);
 }
 
 TEST(Losses, TotalVariation) {
@@ -124,12 +123,7 @@ TEST(Losses, AreGivenPerBatchMember) {
   EXPECT_FLOAT_EQ(tv[1].item<float>(), total_variation(b).item<float>());
 }
 
-TEST(Losses, AreDifferentiable) {
-  const torch::Tensor image = torch::rand({1, 3, 8, 8}, torch::requires_grad());
-  (total_variation(image) + style_loss(image, torch::zeros({1, 3, 3}))).sum().backward();
-  ASSERT_TRUE(image.grad().defined());
-  EXPECT_GT(image.grad().abs().sum().item<float>(), 0.f);
-}
+// Gradients against finite differences, blend and per-layer weights: tests/test_objective_weights.cpp.
 
 // ---------------------------------------------------------------------------
 // The objective: terms, their layers, and evaluation in pieces.
