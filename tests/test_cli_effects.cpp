@@ -30,9 +30,12 @@ using test::RunResult;
 class CliEffects : public test::Cli {
  protected:
   torch::Tensor image(const std::string& name) const { return load_image(dir.file(name), name); }
-  // A -q run of quick(extra) into dir/name; fails the test when it fails.
-  torch::Tensor run_into(const std::string& name, const std::string& extra) {
-    const RunResult r = run_stylize(quick("-q -o " + dir.file(name) + " " + extra));
+  // A -q run of quick(extra) into dir/name (without quick()'s style when `own_styles`,
+  // as --style accumulates); fails the test when it fails.
+  torch::Tensor run_into(const std::string& name, const std::string& extra, bool own_styles = false) {
+    std::string flags = quick("-q -o " + dir.file(name) + " " + extra);
+    if (own_styles) flags.replace(flags.find("--style " + style + " "), 9 + style.size(), "");
+    const RunResult r = run_stylize(flags);
     EXPECT_EQ(r.exit_code, 0) << extra << "\n" << r.output;
     return fs::exists(dir.file(name)) ? image(name) : torch::zeros({1, 3, 1, 1});
   }
@@ -82,12 +85,14 @@ TEST_F(CliEffects, InitStyleStartsFromTheStyleImage) {
 TEST_F(CliEffects, BlendWeightsFollowTheirStylesAndAreNormalized) {
   const std::string other = dir.file("other.png");
   save_image(test::pattern_image(32, 32, 2.9) * 0.4, other);
-  const std::string ab = "--style " + style + " --style " + other;
-  const torch::Tensor a73 = run_into("a73.png", ab + " --style-weights 0.7,0.3");
-  const torch::Tensor ba37 =
-      run_into("ba37.png", "--style " + other + " --style " + style + " --style-weights 0.3,0.7");
-  const torch::Tensor a37 = run_into("a37.png", ab + " --style-weights 0.3,0.7");
-  const torch::Tensor a73x10 = run_into("a73x10.png", ab + " --style-weights 7,3");
+  const std::string ab = "--iterations 6 --lr 0.1 --style-weight 1 --style " + style + " --style " + other;
+  const torch::Tensor a73 = run_into("a73.png", ab + " --style-weights 0.7,0.3", true);
+  const torch::Tensor ba37 = run_into(
+      "ba37.png",
+      "--iterations 6 --lr 0.1 --style-weight 1 --style " + other + " --style " + style + " --style-weights 0.3,0.7",
+      true);
+  const torch::Tensor a37 = run_into("a37.png", ab + " --style-weights 0.3,0.7", true);
+  const torch::Tensor a73x10 = run_into("a73x10.png", ab + " --style-weights 7,3", true);
   EXPECT_LE(max_difference(a73, ba37), kOneLevel) << "a weight belongs to its style";
   EXPECT_LE(max_difference(a73, a73x10), kOneLevel) << "weights are normalized";
   EXPECT_GT(max_difference(a73, a37), 4 * kOneLevel) << "the weights must matter";
