@@ -150,10 +150,10 @@ std::string unwritable_reason(const std::string& path, const std::string& codec 
 }
 
 // Skips (or fails under STYLIZE_TESTS_REQUIRE_ALL=1) unless this OpenCV can write `path`.
-#define SKIP_UNLESS_WRITABLE(path)                        \
-  do {                                                    \
-    const std::string reason = unwritable_reason(path);   \
-    if (!reason.empty()) STYLIZE_REQUIRE_OR_SKIP(reason); \
+#define SKIP_UNLESS_WRITABLE(path)                             \
+  do {                                                         \
+    const std::string reason = unwritable_reason(path);        \
+    if (!reason.empty()) STYLIZE_SKIP_UNLESS_REQUIRED(reason); \
   } while (0)
 
 struct Container {
