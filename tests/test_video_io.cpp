@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "stylize/errors.hpp"
+#include "stylize/io/image.hpp"
 #include "stylize/io/image_io.hpp"
 #include "stylize/io/video_io.hpp"
 #include "test_util.hpp"

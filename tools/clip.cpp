@@ -8,6 +8,7 @@
 #include <torch/nn/functional/vision.h>
 #include <torch/torch.h>
 
+#include "stylize/io/image.hpp"
 #include "stylize/io/image_io.hpp"
 
 namespace stylize::clip {
