@@ -105,7 +105,9 @@ TEST_P(FlowOfTranslation, MaskMarksTheRevealedStripAndTrustsTheInterior) {
   EXPECT_GT(reliable.sum().item<double>(), kWidth * kHeight / 2);
   EXPECT_LT(with_flow, with_exact_flow + 0.003) << "exact flow: " << with_exact_flow;
   EXPECT_LT(with_flow, 0.25 * unwarped) << "unwarped: " << unwarped;
-  if (dx == std::floor(dx) && dy == std::floor(dy)) EXPECT_LT(with_flow, 0.005);
+  if (dx == std::floor(dx) && dy == std::floor(dy)) {
+    EXPECT_LT(with_flow, 0.005);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shifts, FlowOfTranslation,
