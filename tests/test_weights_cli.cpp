@@ -45,8 +45,8 @@ std::vector<std::string> files_under(const fs::path& root) {
 TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   const test::CommandResult r = stylize_command("weights info " + fixture("keras2_vgg19_notop_tiny.h5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const std::string& needle : {"keras-hdf5", "caffe: BGR, 0-255, minus the mean (103.939, 116.779, 123.68)",
-                                    "keras.keras_version = 2.9.0", "conv1_1   (4,3,3,3)", "conv5_4   (8,8,3,3)"}) {
+  for (const char* needle : {"keras-hdf5", "caffe: BGR, 0-255, minus the mean (103.939, 116.779, 123.68)",
+                             "keras.keras_version = 2.9.0", "conv1_1   (4,3,3,3)", "conv5_4   (8,8,3,3)"}) {
     EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
   }
   const test::CommandResult converted =
