@@ -26,6 +26,14 @@ test::CommandResult stylize_command(const std::string& arguments, const std::str
   return test::run_command("env " + environment + " " + STYLIZE_BINARY + " " + arguments);
 }
 
+// stylize as a user without any weights runs it: in `dir`, with `cache` as
+// XDG_CACHE_HOME, whatever is installed on this machine (test::isolated_environment).
+test::CommandResult stylize_without_weights(const std::string& arguments, const test::TempDir& dir,
+                                            const std::string& cache, const std::string& environment = "") {
+  return test::run_command(test::isolated_environment(dir.path().string(), cache) + " env " + environment + " " +
+                           STYLIZE_ISOLATED_BINARY + " " + arguments);
+}
+
 // Every file under `root`, for "nothing was left behind" checks.
 std::vector<std::string> files_under(const fs::path& root) {
   std::vector<std::string> files;
@@ -38,8 +46,8 @@ std::vector<std::string> files_under(const fs::path& root) {
 TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   const test::CommandResult r = stylize_command("weights info " + fixture("keras2_vgg19_notop_tiny.h5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const std::string& needle : {"keras-hdf5", "caffe: BGR, 0-255, minus the mean (103.939, 116.779, 123.68)",
-                                    "keras.keras_version = 2.9.0", "conv1_1   (4,3,3,3)", "conv5_4   (8,8,3,3)"}) {
+  for (const char* needle : {"keras-hdf5", "caffe: BGR, 0-255, minus the mean (103.939, 116.779, 123.68)",
+                             "keras.keras_version = 2.9.0", "conv1_1   (4,3,3,3)", "conv5_4   (8,8,3,3)"}) {
     EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
   }
   const test::CommandResult converted =
@@ -115,12 +123,13 @@ TEST(WeightsCommand, VerifyComparesWithThePublishedChecksum) {
 
 TEST(WeightsCommand, ListShowsWhereKnownFilesAreAndWhetherTheyVerify) {
   test::TempDir dir;
-  if (test::binary_finds_weights(dir.file("empty-cache"))) GTEST_SKIP() << "weights are installed";
-  fs::create_directories(dir.path() / "stylize");
-  const std::string cached = (dir.path() / "stylize" / kDefaultWeightsFileName).string();
+  const std::string cache = dir.file("cache");
+  const test::CommandResult none = stylize_without_weights("weights list", dir, cache);
+  EXPECT_EQ(none.output.find("stylize uses: "), std::string::npos) << none.output;
+  fs::create_directories(cache + "/stylize");
+  const std::string cached = cache + "/stylize/" + kDefaultWeightsFileName;
   fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), cached);
-  const test::CommandResult r =
-      stylize_command("weights list", "-u STYLIZE_WEIGHTS XDG_CACHE_HOME=" + dir.path().string());
+  const test::CommandResult r = stylize_without_weights("weights list", dir, cache);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const std::string& needle :
        {std::string("vgg19-dcbb9e9d.pth"), std::string("imagenet-vgg-verydeep-19.mat"), cached + "  CHECKSUM MISMATCH",
@@ -133,7 +142,7 @@ TEST(WeightsCommand, ListShowsWhereKnownFilesAreAndWhetherTheyVerify) {
 class FirstRun : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (find_weights("")) GTEST_SKIP() << "weights are installed";
+    ASSERT_FALSE(find_weights("")) << "test::HiddenWeights must hide every installed weights file";
     fs::create_directories(dir.path() / "www");
     payload = std::string(50000, 'w');
     test::write_file((dir.path() / "www" / "payload.bin").string(), payload);
@@ -146,7 +155,7 @@ class FirstRun : public ::testing::Test {
   test::TempDir dir;
   std::string payload, md5;
   std::unique_ptr<test::HttpServer> server;
-  test::ScopedEnv no_weights{"STYLIZE_WEIGHTS", std::nullopt};
+  test::HiddenWeights hidden{dir.path()};
   test::ScopedEnv xdg{"XDG_CACHE_HOME", dir.file("xdg")};
   test::ScopedEnv online{"STYLIZE_OFFLINE", std::nullopt};
 };
@@ -197,7 +206,6 @@ TEST_F(FirstRun, AFailedDownloadIsAFetchErrorSayingWhereToPutTheFile) {
 class FirstRunCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (test::binary_finds_weights(cache())) GTEST_SKIP() << "weights are installed";
     content = dir.file("content.png");
     style = dir.file("style.png");
     output = dir.file("out.png");
@@ -208,6 +216,9 @@ class FirstRunCli : public ::testing::Test {
     return "--content " + content + " --style " + style + " -o " + output + " --size 32 --iterations 2 --threads 1";
   }
   std::string cache() const { return dir.file("xdg"); }
+  test::CommandResult stylize(const std::string& arguments, const std::string& environment) const {
+    return stylize_without_weights(arguments, dir, cache(), environment);
+  }
 
   test::TempDir dir;
   std::string content, style, output;
@@ -223,7 +234,7 @@ TEST_F(FirstRunCli, DownloadsVerifiedWeightsThenStylizes) {
   const std::string environment = "-u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() +
                                   " STYLIZE_WEIGHTS_URL=" + server.url("cut-once/keras_tiny.h5") +
                                   " STYLIZE_WEIGHTS_CHECKSUM=" + md5;
-  const test::CommandResult r = stylize_command(run_flags(), environment);
+  const test::CommandResult r = stylize(run_flags(), environment);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string cached = cache() + "/stylize/" + kDefaultWeightsFileName;
   EXPECT_TRUE(fs::exists(cached));
@@ -239,7 +250,7 @@ TEST_F(FirstRunCli, DownloadsVerifiedWeightsThenStylizes) {
 
   // The next run uses the cached file without the network.
   fs::remove(output);
-  const test::CommandResult again = stylize_command(run_flags() + " --offline", environment);
+  const test::CommandResult again = stylize(run_flags() + " --offline", environment);
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(server.requests().size(), 2u);
 }
@@ -248,7 +259,7 @@ TEST_F(FirstRunCli, NoWeightsAndOfflineExitsWithInstructionsAndNoFiles) {
   for (const std::string mode : {"--offline", ""}) {
     const std::string environment = std::string("-u STYLIZE_WEIGHTS -u STYLIZE_WEIGHTS_URL XDG_CACHE_HOME=") + cache() +
                                     (mode.empty() ? " STYLIZE_OFFLINE=1" : " STYLIZE_OFFLINE=");
-    const test::CommandResult r = stylize_command(run_flags() + " " + mode, environment);
+    const test::CommandResult r = stylize(run_flags() + " " + mode, environment);
     EXPECT_EQ(r.exit_code, 4) << r.output;
     for (const std::string& needle :
          {std::string("offline mode"), std::string("https://storage.googleapis.com/tensorflow/keras-applications/"),
@@ -264,7 +275,7 @@ TEST_F(FirstRunCli, NoNetworkExitsWithTheUrlAndNoPartialFiles) {
   // Nothing listens on 127.0.0.1:1: the connection is refused, as without a network.
   const std::string environment = "-u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() +
                                   " STYLIZE_WEIGHTS_URL=http://127.0.0.1:1/vgg19.h5";
-  const test::CommandResult r = stylize_command(run_flags(), environment);
+  const test::CommandResult r = stylize(run_flags(), environment);
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("cannot download http://127.0.0.1:1/vgg19.h5"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("save it as " + cache() + "/stylize/" + kDefaultWeightsFileName), std::string::npos)

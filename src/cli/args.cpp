@@ -161,7 +161,9 @@ void finish_parse(const CLI::App& app, CliParams& params) {
   params.output_given = app.get_option("--output")->count() > 0;
   std::vector<std::string> explicit_flags;
   for (const CLI::Option* option : app.get_options()) {
-    if (option->count() > 0) explicit_flags.push_back(option->get_name(false, true));
+    // By each long name ("--iterations"), also for options with a short one ("-n,--iterations").
+    if (option->count() == 0) continue;
+    for (const std::string& name : option->get_lnames()) explicit_flags.push_back("--" + name);
   }
   apply_preset(params.preset, params, explicit_flags);
   params.options.init = init_mode(params.init);

@@ -1,7 +1,8 @@
 // Image files in and out through OpenCV: decoding (with its limits and the
-// formats refused for safety), encoding, and the output path checks. The only
-// translation unit of the library that includes OpenCV (cli/figures.cpp draws
-// the plot and the contact sheet with it).
+// formats refused for safety), encoding, and the output path checks. With the
+// video I/O and optical flow (io/video_io.cpp, io/video_writer.cpp, io/flow.cpp)
+// the only code of the library that includes OpenCV (cli/figures.cpp draws the
+// plot and the contact sheet with it).
 #include "stylize/io/image_io.hpp"
 
 #include <fcntl.h>
@@ -24,19 +25,20 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "io_detail.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/file.hpp"
 
 namespace stylize {
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string lower_extension(const std::string& path) {
+std::string detail::lower_extension(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
   return ext;
 }
+
+namespace {
 
 bool is_jpeg(const std::string& bytes) {
   return bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
@@ -251,7 +253,9 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
   return cv::min(cv::max(converted, 0.0), 1.0);
 }
 
-torch::Tensor bgr_float_to_tensor(const cv::Mat& bgr) {
+}  // namespace
+
+torch::Tensor detail::bgr_float_to_tensor(const cv::Mat& bgr) {
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   if (!rgb.isContinuous()) rgb = rgb.clone();
@@ -260,7 +264,7 @@ torch::Tensor bgr_float_to_tensor(const cv::Mat& bgr) {
       .contiguous();  // copies out of the Mat's memory
 }
 
-cv::Mat resize_mat_longest_side(const cv::Mat& image, int longest_side) {
+cv::Mat detail::resize_mat_longest_side(const cv::Mat& image, int longest_side) {
   const int longest = std::max(image.cols, image.rows);
   if (longest_side <= 0 || longest == longest_side) return image;
   const double factor = static_cast<double>(longest_side) / longest;
@@ -271,10 +275,8 @@ cv::Mat resize_mat_longest_side(const cv::Mat& image, int longest_side) {
   return cv::min(cv::max(resized, 0.0), 1.0);
 }
 
-}  // namespace
-
 torch::Tensor decode_image(const std::string& bytes, const std::string& display_name, int64_t max_pixels) {
-  return bgr_float_to_tensor(decode_to_bgr_float(bytes, display_name, max_pixels));
+  return detail::bgr_float_to_tensor(decode_to_bgr_float(bytes, display_name, max_pixels));
 }
 
 torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side) {
@@ -287,8 +289,9 @@ torch::Tensor load_image(const std::string& path, const std::string& role, int l
   std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   if (file.bad()) throw ImageError("cannot read " + what + ": read error");
   if (bytes.empty()) throw ImageError("cannot read " + what + ": the file is empty");
-  const cv::Mat image = resize_mat_longest_side(decode_to_bgr_float(bytes, what, kMaxImagePixels), longest_side);
-  return bgr_float_to_tensor(image);
+  const cv::Mat image =
+      detail::resize_mat_longest_side(decode_to_bgr_float(bytes, what, kMaxImagePixels), longest_side);
+  return detail::bgr_float_to_tensor(image);
 }
 
 namespace {
@@ -297,7 +300,7 @@ namespace {
 // Throws OutputError naming the extensions it can write.
 void check_image_extension(const std::string& path) {
   if (path.empty()) throw OutputError("the output path is empty; give one with -o FILE.png");
-  const std::string ext = lower_extension(path);
+  const std::string ext = detail::lower_extension(path);
   static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"};
   if (std::find(known.begin(), known.end(), ext) == known.end() || !cv::haveImageWriter(path)) {
     throw OutputError("cannot write output '" + path + "': unknown image extension '" + ext +
@@ -331,9 +334,7 @@ void check_output_path(const std::string& path) {
   ::unlink(probe.c_str());
 }
 
-namespace {
-
-cv::Mat tensor_to_bgr8(const torch::Tensor& image, const std::string& path) {
+cv::Mat detail::tensor_to_bgr8(const torch::Tensor& image, const std::string& path) {
   torch::Tensor chw = image.detach();
   if (chw.dim() == 4) chw = chw.squeeze(0);
   if (chw.dim() != 3 || chw.size(0) != 3) {
@@ -353,12 +354,10 @@ cv::Mat tensor_to_bgr8(const torch::Tensor& image, const std::string& path) {
   return bgr;
 }
 
-}  // namespace
-
 void save_image(const torch::Tensor& image, const std::string& path) {
   check_image_extension(path);
-  const cv::Mat bgr = tensor_to_bgr8(image, path);
-  const std::string ext = lower_extension(path);
+  const cv::Mat bgr = detail::tensor_to_bgr8(image, path);
+  const std::string ext = detail::lower_extension(path);
   std::vector<int> params;
   if (ext == ".jpg" || ext == ".jpeg") params = {cv::IMWRITE_JPEG_QUALITY, 95};
   if (ext == ".webp") params = {cv::IMWRITE_WEBP_QUALITY, 95};
@@ -377,7 +376,7 @@ void save_image(const torch::Tensor& image, const std::string& path) {
 bool has_image_extension(const std::string& path) {
   static const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff",
                                                  ".bmp", ".ppm", ".pgm",  ".pnm",  ".exr", ".hdr"};
-  return std::find(known.begin(), known.end(), lower_extension(path)) != known.end();
+  return std::find(known.begin(), known.end(), detail::lower_extension(path)) != known.end();
 }
 
 }  // namespace stylize
