@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -99,6 +100,27 @@ inline std::string read_until(const Child& child, const std::string& needle, std
     sofar.append(buffer, static_cast<size_t>(n));
   }
   return sofar;
+}
+
+// Waits until `signal` is no longer pending for process `pid` (the kernel has
+// run its handler), polling /proc/PID/status every millisecond; false after
+// `deadline_s` seconds or when the process is gone.
+inline bool wait_signal_delivered(pid_t pid, int signal, int deadline_s = 10) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(deadline_s);
+  const unsigned long long bit = 1ULL << (signal - 1);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    if (!status) return false;
+    bool pending = false;
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("SigPnd:", 0) == 0 || line.rfind("ShdPnd:", 0) == 0) {
+        pending = pending || (std::stoull(line.substr(7), nullptr, 16) & bit) != 0;
+      }
+    }
+    if (!pending) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
 }
 
 // The child's exit code; a child still running after `deadline_s` seconds is
