@@ -79,13 +79,14 @@ def default_units(convention):
 
 
 class TfAdam:
-    """TensorFlow/Keras Adam, elementwise, float32 state:
+    """TensorFlow/Keras Adam, elementwise, state in the parameter's dtype (float32
+    as in TensorFlow, float64 for the exact checks):
     x -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
 
     def __init__(self, param, lr, beta1, beta2, eps):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
-        self.m = torch.zeros_like(param, dtype=torch.float32)
-        self.v = torch.zeros_like(param, dtype=torch.float32)
+        self.m = torch.zeros_like(param)
+        self.v = torch.zeros_like(param)
         self.t = 0
 
     @torch.no_grad()
