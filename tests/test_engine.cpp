@@ -49,7 +49,8 @@ double psnr(const torch::Tensor& a, const torch::Tensor& b) {
 
 // The C++ engine against scripts/reference_pytorch.py (TensorFlow's Adam, loss
 // units, size-normalized TV and epsilon) on the same weights and images
-// (tests/fixtures/golden_losses_v2.json), within a relative 1e-4: the tutorial's
+// (tests/fixtures/golden_losses_v2.json), within a relative 1e-4 (more only where
+// the reference itself is chaotic, see below): the tutorial's
 // defaults on the Keras fixture (T4), other layers and weights, and the defaults
 // on a torchvision-convention file (normalized units).
 TEST(Engine, MatchesThePyTorchReference) {
@@ -85,7 +86,13 @@ TEST(Engine, MatchesThePyTorchReference) {
       const double values[4] = {actual.total, actual["style"], actual["content"], actual["tv"]};
       for (int k = 0; k < 4; ++k) {
         const double want = expected[k];
-        EXPECT_NEAR(values[k], want, 1e-4 * std::abs(want) + 1e-9)
+        // Relative 1e-4, or a tenth of what a 1e-7 change of the start image
+        // does to this value in the reference where that is more (rounding is
+        // amplified there: the tutorial's content term after 20 updates moves
+        // by 2.5e-2, and here differs by 5e-4); never more than 1e-2.
+        const double sensitivity = run["sensitivity_after_updates"][updates][k];
+        const double tolerance = std::min(1e-2, std::max(1e-4, sensitivity / 10));
+        EXPECT_NEAR(values[k], want, tolerance * std::abs(want) + 1e-9)
             << "term " << k << " after " << updates << " updates";
       }
     }

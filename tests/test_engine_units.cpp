@@ -52,7 +52,7 @@ std::pair<double, double> gradient_norms(const VggWeights& weights, LossUnits un
 }
 
 // T1: the tiny network with every layer's filters rescaled by a_l in [0.3, 3]
-// (biases by the running product): the same losses, the same 20 Adam steps.
+// (biases by the running product): the same losses, the same Adam steps.
 TEST(EngineUnits, NormalizedUnitsIgnoreAPerLayerRescale) {
   const VggWeights original = load("vgg19_tiny.safetensors"), rescaled = load("vgg19_tiny_rescaled.safetensors");
   const torch::Tensor content = test::pattern_image(32, 32, 0.1), style = test::pattern_image(32, 32, 2.0);
@@ -63,6 +63,12 @@ TEST(EngineUnits, NormalizedUnitsIgnoreAPerLayerRescale) {
   const LossValues a = Stylizer(options, original).evaluate(image, content, {style});
   const LossValues b = Stylizer(options, rescaled).evaluate(image, content, {style});
   EXPECT_LT(worst_relative(a, b), 1e-5);
+  // Two Adam steps (moments included) give the same image. Not twenty: in
+  // float32 the trajectory at 32 px is chaotic as ReLUs switch. Measured: the
+  // rescale separates the images by 7e-6 after 2 steps, 4e-4 after 5, 0.019
+  // after 20, and so does a random 1e-6 change of the start image (0.016 after
+  // 20). scripts/check_loss_units.py compares 20 steps in float64.
+  options.iterations = 2;
   const Result ra = Stylizer(options, original).run(content, {style});
   const Result rb = Stylizer(options, rescaled).run(content, {style});
   EXPECT_LT((ra.image - rb.image).abs().max().item<double>(), 1e-4);

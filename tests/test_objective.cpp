@@ -274,7 +274,7 @@ double style_value(const std::vector<LayerWeight>& layers, const std::vector<tor
   StylizeOptions options;
   options.content_layers = {{"relu1_1", 1.0}};
   options.style_layers = layers;
-  Objective objective = make_objective(options, 1.0);
+  Objective objective = make_objective(options, LossUnits::Tutorial);
   TargetInputs inputs;
   inputs.content = evaluated_image();
   inputs.content_source = evaluated_image();
