@@ -234,8 +234,8 @@ int run_stats(const std::string& path, const std::vector<std::string>& images, i
     const std::vector<torch::Tensor> features = net.forward(load_image(image_path, "image", size));
     for (size_t i = 0; i < layers.size(); ++i) stats.add(layers[i], features[i]);
   }
-  std::printf("%s (%s convention), %zu image(s) at longest side %d px\n", path.c_str(),
-              weights.convention.name.c_str(), images.size(), size);
+  std::printf("%s (%s convention), %zu image(s) at longest side %d px\n", path.c_str(), weights.convention.name.c_str(),
+              images.size(), size);
   std::printf("%-8s %11s %11s %7s %11s %11s %11s\n", "layer", "mean", "mean F^2", "zeros", "mean G^2", "F^2/Keras",
               "G^2/Keras");
   for (const auto& s : stats.results()) {
