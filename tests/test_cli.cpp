@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "child_process.hpp"
 #include "stylize/io/image_io.hpp"
 #include "stylize/weights/safetensors.hpp"
 #include "test_util.hpp"
@@ -354,48 +355,13 @@ TEST_F(CliRobustness, NumericFailureSavesTheLastGoodImage) {
   EXPECT_EQ(load_image(output, "output").sizes(), (std::vector<int64_t>{1, 3, 48, 40}));
 }
 
-// A child process whose merged stdout and stderr can be read as it runs.
-struct Child {
-  pid_t pid = -1;
-  int fd = -1;
-};
+// Child processes whose merged output is read as they run (child_process.hpp).
+using test::Child;
+using test::read_until;
 
-Child spawn(const std::vector<std::string>& arguments) {
-  int fds[2];
-  if (::pipe(fds) != 0) return {};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::dup2(fds[1], STDERR_FILENO);
-    ::close(fds[0]);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(STYLIZE_BINARY));
-    for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(STYLIZE_BINARY, argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  return {pid, fds[0]};
-}
+Child spawn(const std::vector<std::string>& arguments) { return test::spawn(STYLIZE_BINARY, arguments); }
 
-// Reads until `needle` appears or the child closes its output (bounded by the test's own timeout).
-std::string read_until(const Child& child, const std::string& needle, std::string sofar = "") {
-  char buffer[4096];
-  while (sofar.find(needle) == std::string::npos) {
-    const ssize_t n = ::read(child.fd, buffer, sizeof buffer);
-    if (n <= 0) break;
-    sofar.append(buffer, static_cast<size_t>(n));
-  }
-  return sofar;
-}
-
-int wait_exit_code(const Child& child) {
-  int status = 0;
-  ::waitpid(child.pid, &status, 0);
-  ::close(child.fd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+int wait_exit_code(const Child& child) { return test::wait_child(child).code; }
 
 void interrupt_and_check(Cli& cli, int signal, int expected_code) {
   const Child child = spawn({"--content", cli.content, "--style", cli.style, "-o", cli.output, "--weights",
