@@ -1,9 +1,13 @@
 #include "args.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
+#include "sizes.hpp"
 #include "stylize/errors.hpp"
 
 #ifndef STYLIZE_VERSION
@@ -151,9 +155,25 @@ InitMode init_mode(const std::string& text) {
   return mode && *mode != InitMode::Image ? *mode : InitMode::Image;
 }
 
+// -o and --output-template name different outputs: say when one is not used.
+// (A style folder turns on --each-style, as expand_style_folders does.)
+static void warn_unused_output_flags(const CLI::App& app, const CliParams& params) {
+  std::error_code error;
+  bool each_style = params.each_style;
+  for (const auto& path : params.style_paths) each_style = each_style || std::filesystem::is_directory(path, error);
+  if (app.get_option("--output-template")->count() > 0 && !each_style) {
+    spdlog::warn("--output-template names the outputs of --each-style (or a style folder) only; writing {}",
+                 params.output_path);
+  }
+  if (params.output_given && each_style && params.resume.empty()) {
+    spdlog::warn("-o {} is not used with --each-style (or a style folder): outputs are named by --output-template",
+                 params.output_path);
+  }
+}
+
 void finish_parse(const CLI::App& app, CliParams& params) {
   params.output_given = app.get_option("--output")->count() > 0;
-  params.template_given = app.get_option("--output-template")->count() > 0;
+  warn_unused_output_flags(app, params);
   std::vector<std::string> explicit_flags;
   for (const CLI::Option* option : app.get_options()) {
     if (option->count() > 0) explicit_flags.push_back(option->get_name(false, true));

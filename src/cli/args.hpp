@@ -25,10 +25,6 @@ void finish_parse(const CLI::App& app, CliParams& params);
 // engine's options are checked once, by the Stylizer that reads them).
 void validate_params(const CliParams& params);
 
-// The longest side the style images are loaded at: --style-size, else
-// --style-scale x --size rounded, at least 1.
-int style_side(const CliParams& params);
-
 // The start image a --init text means: content, noise or style, else the path of an image.
 InitMode init_mode(const std::string& text);
 

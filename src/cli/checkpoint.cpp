@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include "args.hpp"
+#include "sizes.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/file.hpp"
 

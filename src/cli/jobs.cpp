@@ -121,18 +121,18 @@ void check_outputs(const std::vector<Job>& jobs, const CliParams& params) {
     outputs.push_back({job.output, image_flag});
     // Written when the run is interrupted: a directory there would lose the record.
     check_writable(checkpoint_path(job.output), "resume record");
-    outputs.push_back({checkpoint_path(job.output), "the resume record of '" + job.output + "'"});
+    outputs.push_back({checkpoint_path(job.output), "the resume record"});
   }
   if (!params.report_path.empty()) {
     check_writable(params.report_path, "report");
     outputs.push_back({params.report_path, "--report"});
   }
   if (!params.plot_path.empty()) {
-    check_output_path(params.plot_path, "plot");
+    check_output_path(params.plot_path);
     outputs.push_back({params.plot_path, "--plot"});
   }
   if (!params.sheet_path.empty()) {
-    check_output_path(params.sheet_path, "contact sheet");
+    check_output_path(params.sheet_path);
     outputs.push_back({params.sheet_path, "--sheet"});
   }
   for (size_t o = 0; o < outputs.size(); ++o) {

@@ -24,10 +24,8 @@ void expand_style_folders(CliParams& params);
 // OptionError when the template gives two styles the same output.
 std::vector<Job> make_jobs(const CliParams& params);
 
-// Checks before any work that every output (images, resume records, report,
-// plot, sheet) can be written, that none is an input (content, style, --init)
-// and that no two are the same file; then removes the temporaries that killed
-// runs left beside them. Throws OutputError.
+// Checks before any work that every output can be written and none is an
+// input. Throws OutputError.
 void check_outputs(const std::vector<Job>& jobs, const CliParams& params);
 
 }  // namespace stylize::cli

@@ -37,7 +37,6 @@ struct CliParams {
   // time (0: automatic, Stylizer::plan_batches).
   bool each_style = false;
   std::string output_template = "{content}_{style}.png";  // also {n}
-  bool template_given = false;                            // --output-template was given
   int batch = 0;
 
   int threads = 0;          // 0: one per available core

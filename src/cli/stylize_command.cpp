@@ -15,6 +15,7 @@
 #include "jobs.hpp"
 #include "report.hpp"
 #include "run_progress.hpp"
+#include "sizes.hpp"
 #include "stylize/core/device.hpp"
 #include "stylize/core/engine.hpp"
 #include "stylize/errors.hpp"
@@ -67,14 +68,6 @@ int stylize_command(CliParams params) {
     throw OptionError("no style image: give a painting with --style FILE (or a folder of them)");
   }
   expand_style_folders(params);
-  if (params.template_given && !params.each_style) {
-    spdlog::warn("--output-template names the outputs of --each-style (or a style folder) only; writing {}",
-                 params.output_path);
-  }
-  if (params.output_given && params.each_style && params.resume.empty()) {
-    spdlog::warn("-o {} is not used with --each-style (or a style folder): outputs are named by --output-template",
-                 params.output_path);
-  }
   if (!params.resume.empty()) apply_resume(params);
   validate_params(params);
   const int threads = configure_threads(params.threads);

@@ -278,8 +278,12 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& display_
 
 namespace {
 
-// The bytes of an image file, refusing more than `max_bytes` while reading, so
-// that a device or pipe without end (/dev/zero) cannot exhaust memory.
+// Largest image file stylize reads, in bytes (1 GiB: an uncompressed 16-bit
+// RGB TIFF of kMaxImagePixels is 768 MiB). Reading stops there, so an endless
+// input (/dev/zero, a pipe) is refused instead of filling memory.
+constexpr uint64_t kMaxImageFileBytes = uint64_t{1} << 30;
+
+// The bytes of an image file, refusing more than `max_bytes` while reading.
 std::string read_image_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
   const auto too_large = [&] {
     return ImageError("cannot read " + what + ": it is larger than " + std::to_string(max_bytes >> 20) +
@@ -302,14 +306,14 @@ std::string read_image_file(const std::string& path, const std::string& what, ui
 
 }  // namespace
 
-torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side, uint64_t max_bytes) {
+torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side) {
   const std::string what = role + " '" + path + "'";
   std::error_code error;
   const bool exists = fs::exists(path, error);
   if (error) throw ImageError("cannot read " + what + ": " + error.message());  // e.g. a symbolic link loop
   if (!exists) throw ImageError("cannot read " + what + ": file not found");
   if (fs::is_directory(path, error)) throw ImageError("cannot read " + what + ": it is a directory, not an image");
-  const std::string bytes = read_image_file(path, what, max_bytes);
+  const std::string bytes = read_image_file(path, what, kMaxImageFileBytes);
   if (bytes.empty()) throw ImageError("cannot read " + what + ": the file is empty");
   const cv::Mat image = resize_mat_longest_side(decode_to_bgr_float(bytes, what, kMaxImagePixels), longest_side);
   return bgr_float_to_tensor(image);
@@ -319,7 +323,8 @@ namespace {
 
 // The extensions stylize writes, and whether OpenCV has an encoder for `path`'s.
 // Throws OutputError naming the extensions it can write.
-void check_image_extension(const std::string& path, const std::string& what = "output") {
+void check_image_extension(const std::string& path) {
+  const std::string what = "output";
   if (path.empty()) throw OutputError("the " + what + " path is empty; give one such as out.png");
   const std::string ext = lower_extension(path);
   if (ext.empty()) {
@@ -335,9 +340,9 @@ void check_image_extension(const std::string& path, const std::string& what = "o
 
 }  // namespace
 
-void check_output_path(const std::string& path, const std::string& what) {
-  check_image_extension(path, what);
-  check_writable(path, what);
+void check_output_path(const std::string& path) {
+  check_image_extension(path);
+  check_writable(path, "output");
 }
 
 namespace {

@@ -15,18 +15,11 @@ namespace stylize {
 // file (a decompression bomb) cannot exhaust memory.
 constexpr int64_t kMaxImagePixels = int64_t{1} << 27;
 
-// Largest image file stylize reads, in bytes (1 GiB: an uncompressed 16-bit
-// RGB TIFF of kMaxImagePixels is 768 MiB). Reading stops there, so an endless
-// input (/dev/zero, a pipe) is refused instead of filling memory.
-constexpr uint64_t kMaxImageFileBytes = uint64_t{1} << 30;
-
 // Reads any format OpenCV decodes (8- or 16-bit, float, grayscale, with or
 // without alpha), applies EXIF orientation, flattens alpha over white, and
 // resizes so the longest side is `longest_side` pixels (0: keep the size).
-// `role` names the image in errors ("content image"). Throws ImageError, also
-// for a file of more than `max_bytes`.
-torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side = 0,
-                         uint64_t max_bytes = kMaxImageFileBytes);
+// `role` names the image in errors ("content image"). Throws ImageError.
+torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side = 0);
 
 // Decodes an encoded image held in memory (for tests and fuzzing), refusing
 // images of more than `max_pixels` pixels. Throws ImageError.
@@ -34,10 +27,9 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& display_
                            int64_t max_pixels = kMaxImagePixels);
 
 // Checks, before any work is done, that `path` can be written later: a known
-// image extension, not a directory, an existing directory in which a file can
-// be created (check_writable, file.hpp). `what` names it in errors ("plot").
-// Throws OutputError.
-void check_output_path(const std::string& path, const std::string& what = "output");
+// image extension, an existing directory in which a file can be created (it
+// creates and removes a probe file once). Throws OutputError.
+void check_output_path(const std::string& path);
 
 // Writes a (1, 3, H, W) or (3, H, W) tensor in [0, 1] by the path's extension
 // (png, jpg, jpeg, webp, tif, tiff, bmp) with write_file_atomically (file.hpp),
