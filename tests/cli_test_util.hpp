@@ -4,18 +4,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "child_process.hpp"
 #include "stylize/io/image_io.hpp"
 #include "test_util.hpp"
 
@@ -56,89 +50,10 @@ class Cli : public ::testing::Test {
   std::string content, style, output;
 };
 
-// A child process whose merged stdout and stderr can be read as it runs.
-struct Child {
-  pid_t pid = -1;
-  int fd = -1;
-};
+// The stylize executable as a child process whose output is read as it runs
+// (child_process.hpp), with deadlines instead of hangs.
+inline Child spawn(const std::vector<std::string>& arguments) { return spawn(STYLIZE_BINARY, arguments); }
 
-inline Child spawn(const std::vector<std::string>& arguments) {
-  int fds[2];
-  if (::pipe(fds) != 0) return {};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::dup2(fds[1], STDERR_FILENO);
-    ::close(fds[0]);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(STYLIZE_BINARY));
-    for (const auto& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(STYLIZE_BINARY, argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  return {pid, fds[0]};
-}
-
-// Reads until `needle` appears, the child closes its output, or `deadline_s`
-// seconds pass without it (then the test fails instead of hanging).
-inline std::string read_until(const Child& child, const std::string& needle, std::string sofar = "",
-                              int deadline_s = 120) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(deadline_s);
-  char buffer[4096];
-  while (sofar.find(needle) == std::string::npos) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    pollfd fd{child.fd, POLLIN, 0};
-    if (left <= 0 || ::poll(&fd, 1, static_cast<int>(left)) <= 0) {
-      ADD_FAILURE() << "no '" << needle << "' from the child within " << deadline_s << " s; it printed:\n" << sofar;
-      break;
-    }
-    const ssize_t n = ::read(child.fd, buffer, sizeof buffer);
-    if (n <= 0) break;
-    sofar.append(buffer, static_cast<size_t>(n));
-  }
-  return sofar;
-}
-
-// Waits until `signal` is no longer pending for process `pid` (the kernel has
-// run its handler), polling /proc/PID/status every millisecond; false after
-// `deadline_s` seconds or when the process is gone.
-inline bool wait_signal_delivered(pid_t pid, int signal, int deadline_s = 10) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(deadline_s);
-  const unsigned long long bit = 1ULL << (signal - 1);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    if (!status) return false;
-    bool pending = false;
-    for (std::string line; std::getline(status, line);) {
-      if (line.rfind("SigPnd:", 0) == 0 || line.rfind("ShdPnd:", 0) == 0) {
-        pending = pending || (std::stoull(line.substr(7), nullptr, 16) & bit) != 0;
-      }
-    }
-    if (!pending) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return false;
-}
-
-// The child's exit code; a child still running after `deadline_s` seconds is
-// killed (and the test fails) instead of hanging the test.
-inline int wait_exit_code(const Child& child, int deadline_s = 60) {
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(deadline_s);
-  while (::waitpid(child.pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ADD_FAILURE() << "the child did not exit within " << deadline_s << " s; killed";
-      ::kill(child.pid, SIGKILL);
-      ::waitpid(child.pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::close(child.fd);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+inline int wait_exit_code(const Child& child, int deadline_s = 120) { return wait_child(child, deadline_s).code; }
 
 }  // namespace stylize::test

@@ -15,6 +15,7 @@
 #include "jobs.hpp"
 #include "report.hpp"
 #include "run_progress.hpp"
+#include "sizes.hpp"
 #include "stylize/core/device.hpp"
 #include "stylize/core/engine.hpp"
 #include "stylize/errors.hpp"
@@ -60,8 +61,6 @@ std::vector<std::vector<size_t>> group_jobs(const std::vector<Job>& jobs, const 
 }  // namespace
 
 int stylize_command(CliParams params) {
-  const int threads = configure_threads(params.threads);
-  keep_freed_cpu_memory();
   if (params.content_path.empty()) {
     throw OptionError("no content image: give the photo to stylize with --content FILE");
   }
@@ -71,10 +70,17 @@ int stylize_command(CliParams params) {
   expand_style_folders(params);
   if (!params.resume.empty()) apply_resume(params);
   validate_params(params);
+  const int threads = configure_threads(params.threads);
+  keep_freed_cpu_memory();
   const std::vector<Job> jobs = make_jobs(params);
   check_outputs(jobs, params);
 
   const std::string weights_path = find_or_download_weights(params.weights_path, params.offline, params.quiet);
+  // From here on a signal stops the run and saves what it reached (a download
+  // before this point stops at once). A closed standard output (`| head`) only
+  // loses progress lines.
+  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
   const int convs = convs_needed(make_objective(params.options, LossUnits::Tutorial).layers());
   const VggWeights weights = load_vgg19_weights(weights_path, convs);
   Stylizer stylizer(params.options, weights);
@@ -93,17 +99,23 @@ int stylize_command(CliParams params) {
                session.loss_units);
 
   const torch::Tensor content = load_image(params.content_path, "content image", params.size);
-  const int style_size =
-      params.style_size > 0 ? params.style_size : static_cast<int>(std::lround(params.size * params.style_scale));
+  const int style_size = style_side(params);
   std::vector<torch::Tensor> styles;
   for (const auto& path : params.style_paths) styles.push_back(load_image(path, "style image", style_size));
   const torch::Tensor init =
       params.options.init == InitMode::Image ? load_image(params.init, "init image") : torch::Tensor();
+  if (init.defined() && (init.size(2) != content.size(2) || init.size(3) != content.size(3))) {
+    spdlog::warn("the {} image {} is {}x{}, the content {}x{}; it is stretched to the content's size",
+                 params.resume.empty() ? "--init" : "--resume", params.init, init.size(3), init.size(2),
+                 content.size(3), content.size(2));
+  }
 
+  if (g_signal.load() != 0) {
+    spdlog::warn("interrupted before the first iteration; nothing was written");
+    return 128 + g_signal.load();
+  }
   ProgressPrinter printer(params.print_every, params.quiet);
   int exit_code = kOk;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   const std::vector<std::vector<size_t>> groups = group_jobs(jobs, params, stylizer, content, styles);
   std::vector<RunRecord> records(jobs.size());
   std::vector<torch::Tensor> results(jobs.size());
@@ -166,9 +178,18 @@ int stylize_command(CliParams params) {
       results[group[m]] = result.image;
       ++jobs_done;
       if (result.stop_reason == StopReason::Interrupted) {
-        write_checkpoint(job.output, result.iterations_done, params);
-        spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
-                     result.iterations_done, iterations, job.output, job.output);
+        if (params.options.scales > 1) {
+          // The engine resumes single-scale runs only: offer what works.
+          remove_checkpoint(job.output);
+          spdlog::warn(
+              "interrupted at iteration {}/{}; saved the current image to {} (a coarse-to-fine run cannot be "
+              "resumed; refine it with --init {} --scales 1 and another -o)",
+              result.iterations_done, iterations, job.output, job.output);
+        } else {
+          write_checkpoint(job.output, result.iterations_done, params);
+          spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
+                       result.iterations_done, iterations, job.output, job.output);
+        }
         exit_code = 128 + g_signal.load();
       } else if (result.stop_reason == StopReason::NumericFailure) {
         spdlog::error(
@@ -191,26 +212,38 @@ int stylize_command(CliParams params) {
   records.resize(jobs_done);
   results.resize(jobs_done);
 
-  if (!params.sheet_path.empty()) {
-    std::vector<std::vector<SheetTile>> rows;
-    for (size_t j = 0; j < results.size(); ++j) {
-      std::vector<SheetTile> row = {{content, "content: " + fs::path(params.content_path).filename().string()}};
-      for (size_t i : jobs[j].styles) {
-        row.push_back({styles[i], "style: " + fs::path(params.style_paths[i]).filename().string()});
-      }
-      row.push_back({results[j], "result: " + jobs[j].label});
-      rows.push_back(row);
+  // The side outputs come last, and their failure (checked writable before
+  // the run, so only e.g. a full disk) keeps the images: it says so, exit 6.
+  const auto write_side_output = [&](const std::string& what, const std::string& path, const auto& write) {
+    try {
+      write();
+      spdlog::info("wrote {} {}", what, path);
+    } catch (const OutputError& error) {
+      spdlog::error("{}; the image{} written before it {} kept", error.what(), jobs_done == 1 ? "" : "s",
+                    jobs_done == 1 ? "is" : "are");
+      if (exit_code == kOk) exit_code = kOutputError;
     }
-    save_contact_sheet(rows, params.sheet_path);
-    spdlog::info("wrote contact sheet {}", params.sheet_path);
+  };
+  if (!params.sheet_path.empty()) {
+    write_side_output("contact sheet", params.sheet_path, [&] {
+      std::vector<std::vector<SheetTile>> rows;
+      for (size_t j = 0; j < results.size(); ++j) {
+        std::vector<SheetTile> row = {{content, "content: " + fs::path(params.content_path).filename().string()}};
+        for (size_t i : jobs[j].styles) {
+          row.push_back({styles[i], "style: " + fs::path(params.style_paths[i]).filename().string()});
+        }
+        row.push_back({results[j], "result: " + jobs[j].label});
+        rows.push_back(row);
+      }
+      save_contact_sheet(rows, params.sheet_path);
+    });
   }
   if (!params.plot_path.empty() && !records.empty()) {
-    write_plot(params.plot_path, records.back());
-    spdlog::info("wrote loss plot {}", params.plot_path);
+    write_side_output("loss plot", params.plot_path, [&] { write_plot(params.plot_path, records.back()); });
   }
   if (!params.report_path.empty()) {
-    write_report(params.report_path, params, session, records);
-    spdlog::info("wrote report {}", params.report_path);
+    write_side_output("report", params.report_path,
+                      [&] { write_report(params.report_path, params, session, records); });
   }
   return exit_code;
 }
