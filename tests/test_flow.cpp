@@ -163,13 +163,13 @@ TEST(Warp, InterpolatesBilinearlyAndKeepsAnyChannelCount) {
   EXPECT_TRUE(torch::allclose(out.narrow(3, 0, 8), expected, 0, 1e-5));
 }
 
-TEST(Reliability, ConsistentFlowsAreReliableExceptWhereTheyLeaveTheFrame) {
+TEST(FlowReliability, ConsistentFlowsAreReliableExceptWhereTheyLeaveTheFrame) {
   const torch::Tensor mask = flow_reliability(constant_flow(10, 12, -2, 0), constant_flow(10, 12, 2, 0));
   EXPECT_EQ(mask.narrow(1, 0, 2).sum().item<double>(), 0.0);  // came from outside frame i-1
   EXPECT_EQ(mask.narrow(1, 2, 10).min().item<double>(), 1.0);
 }
 
-TEST(Reliability, DisagreeingFlowsMarkADisocclusion) {
+TEST(FlowReliability, DisagreeingFlowsMarkADisocclusion) {
   // Backward says pixels came from 3 px to the left; forward says nothing moved.
   torch::Tensor forward = constant_flow(10, 12, 3, 0);
   forward.narrow(0, 4, 3).narrow(1, 4, 4).zero_();  // inconsistent where the backward flow lands, x = 4..7
@@ -181,7 +181,7 @@ TEST(Reliability, DisagreeingFlowsMarkADisocclusion) {
   EXPECT_EQ(small.narrow(1, 3, 9).min().item<double>(), 1.0);
 }
 
-TEST(Reliability, MarksMotionBoundaries) {
+TEST(FlowReliability, MarksMotionBoundaries) {
   // Left half still, right half moving right by 4 px: forward and backward agree
   // everywhere except at the edge of the moving part.
   torch::Tensor backward = torch::zeros({8, 16, 2}), forward = torch::zeros({8, 16, 2});
