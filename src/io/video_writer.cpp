@@ -20,6 +20,7 @@
 
 #include "io_detail.hpp"
 #include "stylize/errors.hpp"
+#include "stylize/io/file.hpp"
 #include "stylize/io/image_io.hpp"
 #include "stylize/io/video_io.hpp"
 
@@ -67,16 +68,10 @@ VideoFileWriter::VideoFileWriter(const std::string& path, double fps, int width,
                       std::to_string(height) + " pixels are too small for a video codec");
   }
   if (!(fps > 0)) throw OutputError("cannot write video '" + path + "': the frame rate must be positive");
+  check_writable(path, "video");  // not a directory, in an existing writable directory
   std::error_code error;
-  if (fs::is_directory(path, error)) {
-    throw OutputError("cannot write video '" + path + "': it is a directory; give a file name such as out.mp4");
-  }
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
-  if (!fs::is_directory(dir, error)) {
-    throw OutputError("cannot write video '" + path + "': directory '" + dir.string() +
-                      "' does not exist; create it first");
-  }
   // The temporary name keeps the extension: FFmpeg picks the container by it.
   temporary_ = (dir / ("." + fs::path(path).stem().string() + ".partial-" + std::to_string(::getpid()) + ext)).string();
   const std::vector<std::string> codecs = codec.empty() ? default_codecs(ext) : std::vector<std::string>{codec};
