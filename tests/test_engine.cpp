@@ -20,10 +20,7 @@ namespace {
 
 using test::tiny_options;
 
-const VggWeights& tiny_weights() {
-  static const VggWeights weights = load_vgg19_weights(test::fixture("vgg19_tiny.safetensors"));
-  return weights;
-}
+using test::tiny_weights;
 
 torch::Tensor fixture_image(const std::string& name) {
   const auto reader = SafetensorsReader::open(test::fixture("parity_images.safetensors"));

@@ -16,10 +16,7 @@ namespace {
 
 using test::tiny_options;
 
-const VggWeights& tiny_weights() {
-  static const VggWeights weights = load_vgg19_weights(test::fixture("vgg19_tiny.safetensors"));
-  return weights;
-}
+using test::tiny_weights;
 
 // A term that adds nothing to the loss but keeps every image the objective is evaluated at.
 class RecordingTerm : public LossTerm {

@@ -16,6 +16,8 @@
 #include <torch/torch.h>
 
 #include "stylize/core/options.hpp"
+#include "stylize/weights/weights.hpp"
+#include "temp_dir.hpp"
 
 namespace stylize::test {
 
@@ -30,24 +32,6 @@ inline void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
-
-// A fresh directory under the system temp dir, removed with the object.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "stylize-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Whether a skip whose cause scripts/setup.sh removes (a missing package, a
 // build without oneDNN) must fail instead: STYLIZE_TESTS_REQUIRE_ALL=1, which
@@ -167,6 +151,12 @@ inline StylizeOptions tiny_options() {
   options.precision = Precision::Fp32;
   options.iterations = 20;
   return options;
+}
+
+// The tiny VGG19 fixture (torchvision convention), read once.
+inline const VggWeights& tiny_weights() {
+  static const VggWeights weights = load_vgg19_weights(fixture("vgg19_tiny.safetensors"));
+  return weights;
 }
 
 }  // namespace stylize::test

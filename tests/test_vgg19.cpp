@@ -7,10 +7,7 @@
 namespace stylize {
 namespace {
 
-const VggWeights& tiny_weights() {
-  static const VggWeights weights = load_vgg19_weights(test::fixture("vgg19_tiny.safetensors"));
-  return weights;
-}
+using test::tiny_weights;
 
 TEST(Vgg19, LayerNames) {
   const auto& names = vgg19_layer_names();
