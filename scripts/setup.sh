@@ -15,6 +15,8 @@ build_dir="${BUILD_DIR:-$root/build}"
 packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopencv-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
+  # libopencv-dev depends on libopencv-video-dev (DIS optical flow) and libopencv-videoio-dev, whose FFmpeg
+  # (libavcodec59) depends on libx264, libx265, libvpx and libaom: stylize video reads and writes video files.
   libopenblas0-pthread  # Debian's default reference BLAS makes torch::mm about 10x slower
   libhdf5-dev libcurl4-openssl-dev libssl-dev  # Keras .h5 weights; first-run download of the weights and its checksums
   libdnnl-dev  # oneDNN: bf16 x bf16 -> fp32 Gram matrices on the CPU (AMX), 5-10x faster than fp32 matmuls

@@ -30,7 +30,14 @@ ALLOWED = {
 
 # Third-party headers (by prefix) and the files that may include them.
 CONFINED = {
-    "opencv2/": {"src/io/image_io.cpp", "src/cli/figures.cpp"},
+    "opencv2/": {
+        "src/io/image_io.cpp",
+        "src/io/video_io.cpp",
+        "src/io/video_writer.cpp",
+        "src/io/flow.cpp",
+        "src/io/io_detail.hpp",
+        "src/cli/figures.cpp",
+    },
     "hdf5": {"src/weights/keras_h5.cpp"},
     "H5": {"src/weights/keras_h5.cpp"},
     "curl/": {"src/fetch/download.cpp"},

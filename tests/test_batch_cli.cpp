@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_test_util.hpp"
 #include "stylize/io/image_io.hpp"
-#include "test_process.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -147,13 +147,14 @@ TEST_F(Batch, ANumericFailureLeavesARecordSoTheJobIsNotTakenAsDone) {
 // record and exits 143; started again, it resumes that job where it stopped.
 TEST_F(Batch, AnInterruptedJobIsResumedNotSkipped) {
   const int iterations = 400;
-  test::Child worker = test::spawn_stylize(arguments(iterations, {"--print-every", "1"}));
+  test::Child worker = test::spawn(arguments(iterations, {"--print-every", "1"}));
   ASSERT_GT(worker.pid, 0);
   const std::string started = test::read_until(worker, "iter 5/");
   ASSERT_NE(started.find("iter 5/"), std::string::npos) << started;
   ::kill(worker.pid, SIGTERM);
+  ASSERT_TRUE(test::wait_signal_delivered(worker.pid, SIGTERM)) << "the second SIGTERM must not merge with the first";
   ::kill(worker.pid, SIGTERM);
-  const std::string log = test::read_to_end(worker, started);
+  const std::string log = test::read_all(worker, started);
   ASSERT_EQ(test::wait_exit_code(worker), 143) << log;
   std::smatch saved;
   ASSERT_TRUE(std::regex_search(log, saved, std::regex("saved the current image to (\\S+) ")))
@@ -182,16 +183,16 @@ TEST_F(Batch, AnInterruptedJobIsResumedNotSkipped) {
 // written exactly once, and no claim or record is left.
 TEST_F(Batch, TwoWorkersShareTheListAndSurviveOneBeingKilled) {
   const int iterations = 400;
-  test::Child a = test::spawn_stylize(arguments(iterations, {"--print-every", "1"}));
-  test::Child b = test::spawn_stylize(arguments(iterations, {"--print-every", "1"}));
+  test::Child a = test::spawn(arguments(iterations, {"--print-every", "1"}));
+  test::Child b = test::spawn(arguments(iterations, {"--print-every", "1"}));
   ASSERT_GT(a.pid, 0);
   ASSERT_GT(b.pid, 0);
   const std::string a_log = test::read_until(a, "iter 5/");
   ASSERT_NE(a_log.find("iter 5/"), std::string::npos) << a_log;
   ::kill(a.pid, SIGKILL);
-  const std::string a_rest = test::read_to_end(a, a_log);
+  const std::string a_rest = test::read_all(a, a_log);
   EXPECT_EQ(test::wait_exit_code(a), 128 + SIGKILL);
-  const std::string b_log = test::read_to_end(b);
+  const std::string b_log = test::read_all(b);
   ASSERT_EQ(test::wait_exit_code(b), 0) << b_log;
   for (const auto& out : outputs) {
     ASSERT_TRUE(fs::exists(out)) << out << "\n" << b_log;

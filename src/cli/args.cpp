@@ -1,8 +1,13 @@
 #include "args.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
+#include "sizes.hpp"
 #include "stylize/errors.hpp"
 
 #ifndef STYLIZE_VERSION
@@ -103,6 +108,11 @@ void build_parser(CLI::App& app, CliParams& p) {
       ->group("Model");
   add_choice(app, "--pooling", o.pooling, "Pooling layers")->group("Model");
 
+  add_choice(app, "--loss-units", o.loss_units,
+             "Units of the content and style losses: tutorial (the tutorial's raw means, for its Keras network), "
+             "normalized (relative to their targets: the same balance with any VGG19 file); auto: tutorial for "
+             "Caffe-convention weights, else normalized")
+      ->group("Loss");
   app.add_option("--content-weight", o.content_weight, "Weight of the content loss")->group("Loss");
   app.add_option("--style-weight", o.style_weight, "Weight of the style loss")->group("Loss");
   app.add_option("--tv-weight", o.tv_weight, "Weight of the total variation (smoothness) loss")->group("Loss");
@@ -116,11 +126,17 @@ void build_parser(CLI::App& app, CliParams& p) {
   app.add_option("--beta1", o.beta1, "Adam beta1")->group("Optimization");
   app.add_option("--beta2", o.beta2, "Adam beta2")->group("Optimization");
   app.add_option("--eps", o.eps, "Adam epsilon")->group("Optimization");
+  add_choice(app, "--adam-epsilon", o.adam_epsilon,
+             "Where Adam adds --eps: to sqrt(v) as TensorFlow (the tutorial), or to the bias-corrected sqrt(v) "
+             "as PyTorch")
+      ->group("Optimization");
   app.add_option("--scales", o.scales, "Coarse to fine: number of sizes to optimize at, ending at --size")
       ->group("Optimization");
   app.add_option("--min-size", o.min_size, "Coarse to fine: the first scale's size (0: --size / 2^(scales-1))")
       ->group("Optimization");
-  app.add_option("--seed", o.seed, "Random seed (noise init)")->group("Optimization");
+  app.add_option("--seed", o.seed, "Random seed (noise init)")
+      ->check(CLI::NonNegativeNumber)  // not -5 wrapped round to 18446744073709551611
+      ->group("Optimization");
   app.add_option("--resume", p.resume,
                  "Continue from a saved image (out.png or out_0300.png) and the iteration recorded beside it")
       ->group("Optimization");
@@ -179,12 +195,31 @@ InitMode init_mode(const std::string& text) {
   return mode && *mode != InitMode::Image ? *mode : InitMode::Image;
 }
 
+// -o and --output-template name different outputs: say when one is not used.
+// (A style folder turns on --each-style, as expand_style_folders does.)
+static void warn_unused_output_flags(const CLI::App& app, const CliParams& params) {
+  std::error_code error;
+  bool each_style = params.each_style;
+  for (const auto& path : params.style_paths) each_style = each_style || std::filesystem::is_directory(path, error);
+  if (app.get_option("--output-template")->count() > 0 && !each_style) {
+    spdlog::warn("--output-template names the outputs of --each-style (or a style folder) only; writing {}",
+                 params.output_path);
+  }
+  if (params.output_given && each_style && params.resume.empty()) {
+    spdlog::warn("-o {} is not used with --each-style (or a style folder): outputs are named by --output-template",
+                 params.output_path);
+  }
+}
+
 void finish_parse(const CLI::App& app, CliParams& params) {
   const CLI::Option* output = app.get_option_no_throw("--output");  // absent from stylize batch
   params.output_given = output != nullptr && output->count() > 0;
+  if (output != nullptr) warn_unused_output_flags(app, params);
   std::vector<std::string> explicit_flags;
   for (const CLI::Option* option : app.get_options()) {
-    if (option->count() > 0) explicit_flags.push_back(option->get_name(false, true));
+    // By each long name ("--iterations"), also for options with a short one ("-n,--iterations").
+    if (option->count() == 0) continue;
+    for (const std::string& name : option->get_lnames()) explicit_flags.push_back("--" + name);
   }
   apply_preset(params.preset, params, explicit_flags);
   params.options.init = init_mode(params.init);
@@ -240,6 +275,12 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
   return values;
 }
 
+int style_side(const CliParams& p) {
+  if (p.style_size > 0) return p.style_size;
+  // At least 1 pixel: 0 would mean "keep the file's size".
+  return static_cast<int>(std::max(1L, std::lround(p.size * p.style_scale)));
+}
+
 void validate_params(const CliParams& p) {
   if (p.size < 16) throw OptionError("--size must be at least 16 pixels, got " + std::to_string(p.size));
   if (p.size > 16384) {
@@ -250,7 +291,15 @@ void validate_params(const CliParams& p) {
                       std::to_string(p.style_size));
   }
   if (!std::isfinite(p.style_scale) || p.style_scale <= 0 || p.style_scale > 16) {
-    throw OptionError("--style-scale must be a number in (0, 16], got " + std::to_string(p.style_scale));
+    std::ostringstream message;
+    message << "--style-scale must be a number in (0, 16], got " << p.style_scale;
+    throw OptionError(message.str());
+  }
+  if (style_side(p) > 16384) {
+    std::ostringstream message;
+    message << "--style-scale " << p.style_scale << " at --size " << p.size << " asks for a " << style_side(p)
+            << "-pixel style image (at most 16384); use a smaller --style-scale or give --style-size";
+    throw OptionError(message.str());
   }
   if (p.options.min_size > p.size) {
     throw OptionError("--min-size must be between 0 (automatic) and --size, got " + std::to_string(p.options.min_size));

@@ -120,8 +120,7 @@ int batch_command(BatchParams settings) {
     check_output_path(all[j].output);
   }
   if (range.size() == 0) return kOk;
-  const LoadedWeights weights = load_weights_for(settings.run);
-  install_interrupt_handlers();  // from here on a signal saves and stops (before: nothing to save)
+  const LoadedWeights weights = load_weights_for(settings.run);  // from here on a signal saves and stops
 
   const LockOwner me = LockOwner::current("stylize batch");
   const LockTiming timing;

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <atomic>
+#include <initializer_list>
 
 #include <csignal>
 
@@ -28,8 +29,9 @@ void install_interrupt_handlers() {
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal, &action, nullptr);
+  // A closed standard output (`| head`) only loses progress lines.
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 int interrupt_signal() { return g_signal.load(); }

@@ -1,4 +1,4 @@
-// SIGINT and SIGTERM ask a run to stop: the optimizer finishes its iteration,
+// SIGINT, SIGTERM and SIGHUP ask a run to stop: the optimizer finishes its iteration,
 // stylize saves the image with its checkpoint record and exits 128 + signal.
 // One request is one request however often it arrives: schedulers may signal
 // a task's processes more than once (Slurm's --signal and then its time
@@ -13,7 +13,7 @@ namespace stylize::cli {
 // Installs the handlers; call once, as early as possible.
 void install_interrupt_handlers();
 
-// The first signal received (SIGINT or SIGTERM), or 0.
+// The first signal received (SIGINT, SIGTERM or SIGHUP), or 0.
 int interrupt_signal();
 
 // For the tests: forgets a received signal.

@@ -16,6 +16,7 @@
 #include "jobs.hpp"
 #include "report.hpp"
 #include "run_progress.hpp"
+#include "sizes.hpp"
 #include "stylize/core/device.hpp"
 #include "stylize/core/engine.hpp"
 #include "stylize/errors.hpp"
@@ -50,8 +51,7 @@ std::vector<std::vector<size_t>> group_jobs(const std::vector<Job>& jobs, const 
 
 // The style images at the size the run uses.
 std::vector<torch::Tensor> load_styles(const CliParams& params) {
-  const int style_size =
-      params.style_size > 0 ? params.style_size : static_cast<int>(std::lround(params.size * params.style_scale));
+  const int style_size = style_side(params);
   std::vector<torch::Tensor> styles;
   for (const auto& path : params.style_paths) styles.push_back(load_image(path, "style image", style_size));
   return styles;
@@ -98,8 +98,6 @@ int print_estimate(const CliParams& params, const LoadedWeights& loaded, int thr
 }  // namespace
 
 int stylize_command(CliParams params) {
-  const int threads = configure_threads(params.threads);
-  keep_freed_cpu_memory();
   if (params.content_path.empty()) {
     throw OptionError("no content image: give the photo to stylize with --content FILE");
   }
@@ -109,6 +107,8 @@ int stylize_command(CliParams params) {
   expand_style_folders(params);
   if (!params.resume.empty()) apply_resume(params);
   validate_params(params);
+  const int threads = configure_threads(params.threads);
+  keep_freed_cpu_memory();
   if (params.estimate) return print_estimate(params, load_weights_for(params), threads);
   const std::vector<Job> jobs = make_jobs(params);
   check_outputs(jobs, params);
@@ -118,7 +118,10 @@ int stylize_command(CliParams params) {
 LoadedWeights load_weights_for(const CliParams& params) {
   LoadedWeights loaded;
   loaded.path = find_or_download_weights(params.weights_path, params.offline, params.quiet);
-  const int convs = convs_needed(make_objective(params.options, 1.0).layers());
+  // From here on a signal stops the run and saves what it reached (a download
+  // before this point stops at once).
+  install_interrupt_handlers();
+  const int convs = convs_needed(make_objective(params.options, LossUnits::Tutorial).layers());
   loaded.weights = load_vgg19_weights(loaded.path, convs);
   return loaded;
 }
@@ -134,18 +137,28 @@ int run_jobs(const CliParams& params, const std::vector<Job>& jobs, const Loaded
                             to_string(stylizer.precision()),
                             threads,
                             stylizer.network().widths(),
-                            stylizer.network().deepest_layer()};
+                            stylizer.network().deepest_layer(),
+                            to_string(stylizer.loss_units())};
   spdlog::debug("weights {} ({}, {} convention), network up to {}", loaded.path, weights.format,
                 weights.convention.name, session.deepest_layer);
-  spdlog::info("device {}, precision {}, {} threads", session.device, session.precision, threads);
+  spdlog::info("device {}, precision {}, {} threads; losses in {} units", session.device, session.precision, threads,
+               session.loss_units);
 
   const torch::Tensor content = load_image(params.content_path, "content image", params.size);
   const std::vector<torch::Tensor> styles = load_styles(params);
   const torch::Tensor init =
       params.options.init == InitMode::Image ? load_image(params.init, "init image") : torch::Tensor();
+  if (init.defined() && (init.size(2) != content.size(2) || init.size(3) != content.size(3))) {
+    spdlog::warn("the {} image {} is {}x{}, the content {}x{}; it is stretched to the content's size",
+                 params.resume.empty() ? "--init" : "--resume", params.init, init.size(3), init.size(2),
+                 content.size(3), content.size(2));
+  }
 
+  if (interrupt_signal() != 0) {
+    spdlog::warn("interrupted before the first iteration; nothing was written");
+    return 128 + interrupt_signal();
+  }
   ProgressPrinter printer(params.print_every, params.quiet);
-  install_interrupt_handlers();
   int exit_code = kOk;
   const std::vector<std::vector<size_t>> groups = group_jobs(jobs, params, stylizer, content, styles);
   std::vector<RunRecord> records(jobs.size());
@@ -213,23 +226,41 @@ int run_jobs(const CliParams& params, const std::vector<Job>& jobs, const Loaded
       record.seconds = seconds;
       results[group[m]] = result.image;
       ++jobs_done;
-      if (result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure) {
-        // The record first: an image without one is finished (README, "On a cluster").
-        write_checkpoint(job.output, result.iterations_done, params);
+      // An unfinished image gets its record first, so that no unfinished image
+      // looks finished (README, "On a cluster"). A coarse-to-fine run cannot
+      // resume: alone it leaves no record and says how to refine the image; in
+      // a batch (still_ours) the record makes the job start again.
+      const bool unfinished =
+          result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure;
+      const bool keep_record = unfinished && (params.options.scales == 1 || still_ours);
+      if (unfinished) {
+        if (keep_record) {
+          write_checkpoint(job.output, result.iterations_done, params);
+        } else {
+          remove_checkpoint(job.output);
+        }
         save_image(result.image, job.output);
       } else {
         save_image(result.image, job.output);
         remove_checkpoint(job.output);  // a finished image needs no resume record
       }
       if (result.stop_reason == StopReason::Interrupted) {
-        spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
-                     result.iterations_done, iterations, job.output, job.output);
+        if (params.options.scales > 1) {
+          // The engine resumes single-scale runs only: offer what works.
+          spdlog::warn(
+              "interrupted at iteration {}/{}; saved the current image to {} (a coarse-to-fine run cannot be "
+              "resumed; refine it with --init {} --scales 1 and another -o)",
+              result.iterations_done, iterations, job.output, job.output);
+        } else {
+          spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
+                       result.iterations_done, iterations, job.output, job.output);
+        }
         exit_code = 128 + interrupt_signal();
       } else if (result.stop_reason == StopReason::NumericFailure) {
         spdlog::error(
-            "the loss became NaN or infinite at iteration {}; saved the last good image to {} with its checkpoint "
-            "record. Try a lower --lr or --style-weight, or --precision fp32",
-            result.iterations_done + 1, job.output);
+            "the loss became NaN or infinite at iteration {}; saved the last good image to {}{}. Try a lower --lr or "
+            "--style-weight, or --precision fp32",
+            result.iterations_done + 1, job.output, keep_record ? " with its checkpoint record" : "");
         exit_code = kNumericError;
       } else if (result.stop_reason == StopReason::Converged) {
         spdlog::info("L-BFGS converged after {} of {} iterations; wrote {}", result.iterations_done, iterations,
@@ -243,26 +274,38 @@ int run_jobs(const CliParams& params, const std::vector<Job>& jobs, const Loaded
   records.resize(jobs_done);
   results.resize(jobs_done);
 
-  if (!params.sheet_path.empty()) {
-    std::vector<std::vector<SheetTile>> rows;
-    for (size_t j = 0; j < results.size(); ++j) {
-      std::vector<SheetTile> row = {{content, "content: " + fs::path(params.content_path).filename().string()}};
-      for (size_t i : jobs[j].styles) {
-        row.push_back({styles[i], "style: " + fs::path(params.style_paths[i]).filename().string()});
-      }
-      row.push_back({results[j], "result: " + jobs[j].label});
-      rows.push_back(row);
+  // The side outputs come last, and their failure (checked writable before
+  // the run, so only e.g. a full disk) keeps the images: it says so, exit 6.
+  const auto write_side_output = [&](const std::string& what, const std::string& path, const auto& write) {
+    try {
+      write();
+      spdlog::info("wrote {} {}", what, path);
+    } catch (const OutputError& error) {
+      spdlog::error("{}; the image{} written before it {} kept", error.what(), jobs_done == 1 ? "" : "s",
+                    jobs_done == 1 ? "is" : "are");
+      if (exit_code == kOk) exit_code = kOutputError;
     }
-    save_contact_sheet(rows, params.sheet_path);
-    spdlog::info("wrote contact sheet {}", params.sheet_path);
+  };
+  if (!params.sheet_path.empty()) {
+    write_side_output("contact sheet", params.sheet_path, [&] {
+      std::vector<std::vector<SheetTile>> rows;
+      for (size_t j = 0; j < results.size(); ++j) {
+        std::vector<SheetTile> row = {{content, "content: " + fs::path(params.content_path).filename().string()}};
+        for (size_t i : jobs[j].styles) {
+          row.push_back({styles[i], "style: " + fs::path(params.style_paths[i]).filename().string()});
+        }
+        row.push_back({results[j], "result: " + jobs[j].label});
+        rows.push_back(row);
+      }
+      save_contact_sheet(rows, params.sheet_path);
+    });
   }
   if (!params.plot_path.empty() && !records.empty()) {
-    write_plot(params.plot_path, records.back());
-    spdlog::info("wrote loss plot {}", params.plot_path);
+    write_side_output("loss plot", params.plot_path, [&] { write_plot(params.plot_path, records.back()); });
   }
   if (!params.report_path.empty()) {
-    write_report(params.report_path, params, session, records);
-    spdlog::info("wrote report {}", params.report_path);
+    write_side_output("report", params.report_path,
+                      [&] { write_report(params.report_path, params, session, records); });
   }
   return exit_code;
 }

@@ -18,24 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "../temp_dir.hpp"
+
 namespace stylize::batch_test {
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "stylize-batch-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using ScratchDir = stylize::test::TempDir;
 
 inline std::string slurp(const std::string& path) {
   std::ifstream file(path, std::ios::binary);

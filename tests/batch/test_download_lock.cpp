@@ -56,6 +56,26 @@ TEST(DownloadLock, FileAlreadyThereFetchesNothing) {
   EXPECT_FALSE(fetched);
 }
 
+// A failed first download (no network) leaves the cache as it found it: no
+// lock file, and none of the directories it made for the file.
+TEST(DownloadLock, AFailedFetchLeavesNoLockAndNoNewDirectory) {
+  ScratchDir dir;
+  const std::string destination = dir.file("cache/stylize/w.h5");
+  EXPECT_THROW(fetch_once(
+                   destination, [&] { return verified(destination); },
+                   [&] { throw FetchError("cannot download: connection refused"); }, fast_options()),
+               FetchError);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("cache"))) << "the directories made for it are removed";
+  // A directory that was there before stays.
+  std::filesystem::create_directories(dir.file("cache"));
+  EXPECT_THROW(fetch_once(
+                   destination, [&] { return verified(destination); },
+                   [&] { throw FetchError("cannot download: connection refused"); }, fast_options()),
+               FetchError);
+  EXPECT_TRUE(std::filesystem::is_directory(dir.file("cache")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("cache/stylize")));
+}
+
 // Five first runs start together on an empty cache: one downloads, the others
 // wait and then use its file.
 TEST(DownloadLock, ManyFirstRunsDownloadOnce) {
