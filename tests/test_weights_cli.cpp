@@ -220,60 +220,58 @@ class FirstRunCli : public ::testing::Test {
   test::CommandResult stylize(const std::string& arguments, const std::string& environment) const {
     return stylize_without_weights(arguments, dir, cache(), environment);
   }
+  // Serves the tiny Keras file from a loopback server; `environment` then
+  // makes a first run download it from `path` (e.g. "slow/keras_tiny.h5").
+  void serve_tiny_keras(const std::string& path) {
+    const fs::path www = dir.path() / "www";
+    fs::create_directories(www);
+    fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), www / "keras_tiny.h5");
+    const std::string md5 = file_digest((www / "keras_tiny.h5").string(), DigestAlgorithm::Md5);
+    server = std::make_unique<test::HttpServer>(www.string(), dir.file("requests.log"));
+    ASSERT_TRUE(server->running());
+    url = server->url(path);
+    environment = "-u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() + " STYLIZE_WEIGHTS_URL=" + url +
+                  " STYLIZE_WEIGHTS_CHECKSUM=" + md5;
+  }
 
   test::TempDir dir;
   std::string content, style, output;
+  std::unique_ptr<test::HttpServer> server;
+  std::string url, environment;
 };
 
 TEST_F(FirstRunCli, DownloadsVerifiedWeightsThenStylizes) {
-  const fs::path www = dir.path() / "www";
-  fs::create_directories(www);
-  fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), www / "keras_tiny.h5");
-  const std::string md5 = file_digest((www / "keras_tiny.h5").string(), DigestAlgorithm::Md5);
-  test::HttpServer server(www.string(), dir.file("requests.log"));
-  ASSERT_TRUE(server.running());
-  const std::string environment = "-u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() +
-                                  " STYLIZE_WEIGHTS_URL=" + server.url("cut-once/keras_tiny.h5") +
-                                  " STYLIZE_WEIGHTS_CHECKSUM=" + md5;
+  ASSERT_NO_FATAL_FAILURE(serve_tiny_keras("cut-once/keras_tiny.h5"));
   const test::CommandResult r = stylize(run_flags(), environment);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string cached = cache() + "/stylize/" + kDefaultWeightsFileName;
   EXPECT_TRUE(fs::exists(cached));
   EXPECT_TRUE(fs::exists(output));
   // Not a terminal: plain lines, no bar drawn with carriage returns.
-  for (const std::string& needle :
-       {"downloading the VGG19 weights from " + server.url("cut-once/keras_tiny.h5"), std::string("attempt 2"),
-        std::string("resuming after"), "verified and saved " + cached}) {
+  for (const std::string& needle : {"downloading the VGG19 weights from " + url, std::string("attempt 2"),
+                                    std::string("resuming after"), "verified and saved " + cached}) {
     EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
   }
   EXPECT_EQ(r.output.find('\r'), std::string::npos) << r.output;
-  EXPECT_EQ(server.requests().size(), 2u);  // cut off once, resumed once
+  EXPECT_EQ(server->requests().size(), 2u);  // cut off once, resumed once
 
   // The next run uses the cached file without the network.
   fs::remove(output);
   const test::CommandResult again = stylize(run_flags() + " --offline", environment);
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_EQ(server.requests().size(), 2u);
+  EXPECT_EQ(server->requests().size(), 2u);
 }
 
 // A hundred array tasks starting together on one cache: one downloads, the
 // others wait for its verified file (a lock file in the cache directory).
 TEST_F(FirstRunCli, ProcessesStartedTogetherDownloadOnce) {
-  const fs::path www = dir.path() / "www";
-  fs::create_directories(www);
-  fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), www / "keras_tiny.h5");
-  const std::string md5 = file_digest((www / "keras_tiny.h5").string(), DigestAlgorithm::Md5);
-  test::HttpServer server(www.string(), dir.file("requests.log"));
-  ASSERT_TRUE(server.running());
   // /slow/ takes 2 s, so the four processes overlap.
-  const std::string environment = "env -u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() +
-                                  " STYLIZE_WEIGHTS_URL=" + server.url("slow/keras_tiny.h5") +
-                                  " STYLIZE_WEIGHTS_CHECKSUM=" + md5;
+  ASSERT_NO_FATAL_FAILURE(serve_tiny_keras("slow/keras_tiny.h5"));
   std::string script;
   for (int i = 0; i < 4; ++i) {
     const std::string log = dir.file("run" + std::to_string(i));
-    script +=
-        "(" + environment + " " + STYLIZE_BINARY + " weights download >" + log + " 2>&1; echo $? >" + log + ".rc) & ";
+    script += "(env " + environment + " " + STYLIZE_BINARY + " weights download >" + log + " 2>&1; echo $? >" + log +
+              ".rc) & ";
   }
   const std::string script_file = dir.file("together.sh");
   { std::ofstream(script_file) << script << "wait\n"; }
@@ -287,7 +285,7 @@ TEST_F(FirstRunCli, ProcessesStartedTogetherDownloadOnce) {
     EXPECT_EQ(test::read_file(dir.file("run" + std::to_string(i) + ".rc")), "0\n") << log;
     EXPECT_NE(log.find(cached + "\n"), std::string::npos) << log;
   }
-  EXPECT_EQ(server.requests().size(), 1u) << logs;
+  EXPECT_EQ(server->requests().size(), 1u) << logs;
   EXPECT_EQ(files_under(cache()), (std::vector<std::string>{cache() + "/stylize", cached}))
       << "no lock, no partial file left\n"
       << logs;

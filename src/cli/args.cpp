@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "exit_codes.hpp"
 #include "sizes.hpp"
 #include "stylize/errors.hpp"
 
@@ -223,6 +224,17 @@ void finish_parse(const CLI::App& app, CliParams& params) {
   }
   apply_preset(params.preset, params, explicit_flags);
   params.options.init = init_mode(params.init);
+}
+
+std::optional<int> parse_command_line(CLI::App& app, CliParams& params, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kUsageError;
+  }
+  spdlog::set_level(params.quiet ? spdlog::level::err : params.verbose ? spdlog::level::debug : spdlog::level::info);
+  finish_parse(app, params);
+  return std::nullopt;
 }
 
 std::vector<LayerWeight> parse_layer_list(const std::string& text, const std::string& flag) {

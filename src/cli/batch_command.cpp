@@ -173,15 +173,7 @@ int batch_main(int argc, char** argv) {
   BatchParams params;
   CLI::App app;
   build_batch_parser(app, params);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kOk : kUsageError;
-  }
-  spdlog::set_level(params.run.quiet     ? spdlog::level::err
-                    : params.run.verbose ? spdlog::level::debug
-                                         : spdlog::level::info);
-  finish_parse(app, params.run);
+  if (const auto code = parse_command_line(app, params.run, argc, argv)) return *code;
   return batch_command(std::move(params));
 }
 

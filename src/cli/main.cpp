@@ -36,13 +36,7 @@ int main(int argc, char** argv) {
     CliParams params;
     CLI::App app;
     build_parser(app, params);
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-      return app.exit(e) == 0 ? kOk : kUsageError;
-    }
-    spdlog::set_level(params.quiet ? spdlog::level::err : params.verbose ? spdlog::level::debug : spdlog::level::info);
-    finish_parse(app, params);
+    if (const auto code = parse_command_line(app, params, argc, argv)) return *code;
     return stylize_command(params);
   } catch (const std::exception& e) {
     return report_error(e);
