@@ -131,7 +131,9 @@ TEST(BatchShards, EveryJobInExactlyOneShard) {
         int split = 0;
         for (const auto& entry : shards_of_content) split += entry.second.size() > 1;
         EXPECT_LE(split, count - 1);
-        if (contents % count == 0) EXPECT_EQ(split, 0) << contents << " contents over " << count;
+        if (contents % count == 0) {
+          EXPECT_EQ(split, 0) << contents << " contents over " << count;
+        }
       }
     }
   }
