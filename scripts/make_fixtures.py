@@ -7,6 +7,11 @@
   readers must ignore, but only a few channels per layer.
 - dtypes.safetensors: the same small tensor stored as F32, F16, BF16 and F64.
 - parity_images.safetensors: a 32x32 content and style image, (1, 3, 32, 32) in [0, 1].
+- vgg19_tiny_rescaled.safetensors: vgg19_tiny with each layer's filters scaled by
+  a_l in [0.3, 3] and its bias by the running product a_1...a_l, so every
+  feature map is c_l = a_1...a_l times vgg19_tiny's (exact for ReLU, pooling and
+  zero padding): normalized loss units must not see the difference. The
+  factors are in the metadata (stylize.rescale_factors).
 
 Run: python3 scripts/make_fixtures.py  (then scripts/reference_pytorch.py --golden)
 
@@ -52,6 +57,17 @@ def pattern(rng, size, phase):
     return np.clip(image, 0, 1).astype(np.float32)
 
 
+def rescaled(tensors, seed=11):
+    """A copy with per-layer filter scales a_l in [0.3, 3] and biases scaled by the running product."""
+    factors = np.exp(np.random.default_rng(seed).uniform(np.log(0.3), np.log(3.0), len(TORCHVISION_INDEX)))
+    out, product = dict(tensors), 1.0
+    for index, a in zip(TORCHVISION_INDEX, factors):
+        product *= a
+        out[f"features.{index}.weight"] = (tensors[f"features.{index}.weight"].astype(np.float64) * a).astype(np.float32)
+        out[f"features.{index}.bias"] = (tensors[f"features.{index}.bias"].astype(np.float64) * product).astype(np.float32)
+    return out, factors
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full-size", metavar="PATH", help="write a full-width random VGG19 to PATH and stop")
@@ -63,7 +79,11 @@ def main():
         return
     os.makedirs(FIXTURES, exist_ok=True)
     rng = np.random.default_rng(20261121)
-    safetensors_io.save(os.path.join(FIXTURES, "vgg19_tiny.safetensors"), tiny_vgg19(rng), {"format": "pt"})
+    tiny = tiny_vgg19(rng)
+    safetensors_io.save(os.path.join(FIXTURES, "vgg19_tiny.safetensors"), tiny, {"format": "pt"})
+    scaled, factors = rescaled(tiny)
+    safetensors_io.save(os.path.join(FIXTURES, "vgg19_tiny_rescaled.safetensors"), scaled,
+                        {"format": "pt", "stylize.rescale_factors": ",".join(f"{a:.9g}" for a in factors)})
 
     values = np.array([[0.0, 1.0, -2.5, 0.333251953125], [65504.0, -1e-4, 3.140625, 1e-7]], dtype=np.float32)
     safetensors_io.save(os.path.join(FIXTURES, "dtypes.safetensors"),

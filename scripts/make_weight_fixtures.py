@@ -28,6 +28,13 @@ keys, variable and field names, dtypes), only with a few channels per layer
                                    top-level normalization.averageImage (an image)
   vgg19_{torchvision,caffe,matconvnet}_tiny.converted.safetensors
                                    the .pth and .mat fixtures converted by scripts/convert_weights.py
+  keras_vgg19_tiny_folded_torchvision.safetensors
+                                   keras_vgg19_notop_tiny.h5 with Caffe's input convention (BGR, x255, minus
+                                   the mean) folded into conv1_1 and tagged torchvision: stylize's torchvision
+                                   preprocessing followed by the folded conv1_1 computes exactly the Keras
+                                   network's conv1_1, except at the zero-padded border (zero in torchvision
+                                   space is 255 x ImageNet mean - Caffe mean = (-0.41, -0.50, -0.005) in Caffe
+                                   space). Normalized loss units must not see the difference.
   weights_golden_features.safetensors
                                    a 24x24 image and relu1_1, relu3_1, relu5_1 of it computed by an
                                    independent PyTorch implementation from each ORIGINAL-format fixture
@@ -311,6 +318,35 @@ def golden_image():
     return np.clip(image, 0, 1).astype(np.float32)
 
 
+TORCHVISION_MEAN = [0.485, 0.456, 0.406]
+TORCHVISION_STD = [0.229, 0.224, 0.225]
+
+
+def fold_caffe_into_torchvision(convs):
+    """Keras (Caffe-convention) convolutions -> torchvision-convention ones computing the same features.
+
+    Caffe input: x_c[c] = 255 x[2 - c] - mean_bgr[c]; torchvision input: x_t[i] = (x[i] - m[i]) / s[i].
+    So x_c[c] = 255 (s[2 - c] x_t[2 - c] + m[2 - c]) - mean_bgr[c], and conv1_1 (W, b) on x_c equals
+    W'[o, i] = 255 s[i] W[o, 2 - i], b'[o] = b[o] + sum_c (255 m[2 - c] - mean_bgr[c]) sum_k W[o, c, k] on x_t.
+    """
+    kernel, bias = convs[0]
+    w = oihw(kernel).astype(np.float64)  # (out, in = BGR, 3, 3)
+    folded = np.empty_like(w)
+    for i in range(3):
+        folded[:, i] = 255.0 * TORCHVISION_STD[i] * w[:, 2 - i]
+    shift = np.array([255.0 * TORCHVISION_MEAN[2 - c] - CAFFE_MEAN_BGR[c] for c in range(3)])
+    folded_bias = bias.astype(np.float64) + np.einsum("ocij,c->o", w, shift)
+    tensors = {}
+    for n, (index, (k, b)) in enumerate(zip(TORCHVISION_INDEX, convs)):
+        if n == 0:
+            tensors[f"features.{index}.weight"] = folded.astype(np.float32)
+            tensors[f"features.{index}.bias"] = folded_bias.astype(np.float32)
+        else:
+            tensors[f"features.{index}.weight"] = oihw(k)
+            tensors[f"features.{index}.bias"] = b.copy()
+    return tensors
+
+
 def convert(source, output, *extra):
     subprocess.run([sys.executable, os.path.join(HERE, "convert_weights.py"), path(source), path(output), *extra],
                    check=True)
@@ -343,6 +379,10 @@ def main():
     convert("vgg19_torchvision_tiny.pth", "vgg19_torchvision_tiny.converted.safetensors", "--convention", "torchvision")
     convert("vgg19_caffe_tiny.pth", "vgg19_caffe_tiny.converted.safetensors")  # detected: classifier.1.weight
     convert("imagenet-vgg-verydeep-19_tiny.mat", "vgg19_matconvnet_tiny.converted.safetensors")
+
+    safetensors_io.save(path("keras_vgg19_tiny_folded_torchvision.safetensors"), fold_caffe_into_torchvision(keras),
+                        {"format": "pt", "stylize.input_convention": "torchvision",
+                         "stylize.note": "keras_vgg19_notop_tiny.h5 with its input convention folded into conv1_1"})
 
     image = golden_image()
     golden = {"image": image}

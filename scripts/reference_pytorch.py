@@ -2,14 +2,20 @@
 """The stylize algorithm in plain PyTorch eager mode: the reference for parity
 tests and the baseline for benchmarks. Needs Debian's python3-torch.
 
-  reference_pytorch.py --golden                      # rewrite tests/fixtures/golden_losses.json
+  reference_pytorch.py --golden                      # rewrite tests/fixtures/golden_losses_v2.json
   reference_pytorch.py --bench --size 512 --iterations 5 [--weights W]
                                                      # seconds per iteration, peak memory
 
-Same algorithm and defaults as the C++ tool: VGG19 features (torchvision key
-names, input convention from the file's metadata), content loss = MSE of
-feature maps, style loss = MSE of Gram matrices / (H*W), total variation = sum of
-absolute differences, Adam, image clamped to [0, 1] after each step.
+Same algorithm and defaults as the C++ tool: VGG19 features (safetensors with
+torchvision key names and the input convention from the file's metadata, or a
+Keras HDF5 file, Caffe convention), content loss = MSE of feature maps, style
+loss = MSE of Gram matrices / (H*W), total variation = sum of absolute
+differences times (512 / longest side)^2, TensorFlow's Adam (epsilon added to
+the raw sqrt(v), and scaled by the same size factor), image clamped to [0, 1]
+after each step. Loss units (src/core/loss_units.cpp): "tutorial", the raw
+objective (the default for Caffe-convention files), or "normalized" (the
+default for the others): each term relative to its target's magnitude, times
+the Keras network's typical magnitude of that layer.
 """
 import argparse
 import json
@@ -18,6 +24,7 @@ import resource
 import sys
 import time
 
+import h5py
 import numpy as np
 import torch
 
@@ -28,9 +35,9 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 TORCHVISION_INDEX = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
 BLOCK_CONVS = [2, 2, 4, 4, 4]
-# feature_scale: loss weights are calibrated for Caffe-convention networks
-# (0-255 input); content terms are multiplied by feature_scale^2 and style terms
-# by feature_scale^4 (the ratio of input scales, 255 x mean ImageNet std).
+# feature_scale: what stylize before issue 11 multiplied a torchvision file's
+# content terms by (squared) and style terms by (to the fourth); kept only so
+# check_loss_units.py can show what that guess did to a folded network.
 CONVENTIONS = {
     "torchvision": dict(bgr=False, scale=1.0, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225],
                         feature_scale=255.0 * (0.229 + 0.224 + 0.225) / 3.0),
@@ -38,6 +45,80 @@ CONVENTIONS = {
 }
 DEFAULTS = dict(content_layers=["relu5_2"], style_layers=["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
                 content_weight=1e4, style_weight=1e-2, tv_weight=30.0, lr=0.02, beta1=0.99, beta2=0.999, eps=0.1)
+
+
+# Typical magnitudes of the Keras VGG19's features per block: the mean square of
+# the Gram entries (G = F F^T / (H W)), and of the feature maps as
+# CONTENT_PER_SQRT_GRAM * sqrt(that). Keep in sync with src/core/loss_units.cpp,
+# which says where they come from.
+REFERENCE_GRAM_MEAN_SQUARE = [1.2297e6, 1.1475e8, 1.0029e8, 3.2518e10, 1.7219e6]
+CONTENT_PER_SQRT_GRAM = 418236.0 / 180327.0
+REFERENCE_SIDE = 512
+
+
+def reference_magnitudes(layer):
+    """(feature mean square, Gram mean square) of `layer`'s block in the Keras VGG19."""
+    gram = REFERENCE_GRAM_MEAN_SQUARE[int(layer[4]) - 1]
+    return CONTENT_PER_SQRT_GRAM * gram ** 0.5, gram
+
+
+def size_factor(height, width):
+    """Pixel count of the same image at longest side 512 relative to this one."""
+    return (REFERENCE_SIDE / max(height, width)) ** 2
+
+
+def normalizer(target, reference, units):
+    """Factor turning a tutorial-unit term with this (frozen) target into `units`."""
+    if units == "tutorial":
+        return 1.0
+    return reference / float(target.double().square().mean())
+
+
+def default_units(convention):
+    return "tutorial" if convention == "caffe" else "normalized"
+
+
+class TfAdam:
+    """TensorFlow/Keras Adam, elementwise, state in the parameter's dtype (float32
+    as in TensorFlow, float64 for the exact checks):
+    x -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
+
+    def __init__(self, param, lr, beta1, beta2, eps):
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.m = torch.zeros_like(param)
+        self.v = torch.zeros_like(param)
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, param, grad):
+        self.t += 1
+        self.m.mul_(self.beta1).add_(grad, alpha=1 - self.beta1)
+        self.v.mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+        lr_t = self.lr * (1 - self.beta2 ** self.t) ** 0.5 / (1 - self.beta1 ** self.t)
+        param.addcdiv_(self.m, self.v.sqrt().add_(self.eps), value=-lr_t)
+
+
+def load_convs(path):
+    """[(weight (out, in, 3, 3), bias)] and the input convention name of a safetensors or Keras HDF5 file."""
+    if path.endswith(".h5"):
+        def names(values):
+            return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).reshape(-1)]
+
+        convs = []
+        with h5py.File(path, "r") as f:
+            for block, count in enumerate(BLOCK_CONVS, start=1):
+                for i in range(1, count + 1):
+                    group = f[f"block{block}_conv{i}"]
+                    tensors = [np.asarray(group[w]) for w in names(group.attrs["weight_names"])]
+                    kernel = next(t for t in tensors if t.ndim == 4)
+                    bias = next(t for t in tensors if t.ndim == 1)
+                    convs.append((torch.from_numpy(np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))),
+                                  torch.from_numpy(bias.copy())))
+        return convs, "caffe"
+    tensors, metadata = safetensors_io.load(path)
+    convs = [(torch.from_numpy(tensors[f"features.{i}.weight"].copy()),
+              torch.from_numpy(tensors[f"features.{i}.bias"].copy())) for i in TORCHVISION_INDEX]
+    return convs, metadata.get("stylize.input_convention", "torchvision")
 
 
 def layer_names():
@@ -52,8 +133,8 @@ def layer_names():
 class Vgg19Features(torch.nn.Module):
     def __init__(self, path, outputs):
         super().__init__()
-        tensors, metadata = safetensors_io.load(path)
-        convention = CONVENTIONS[metadata.get("stylize.input_convention", "torchvision")]
+        weights, self.convention = load_convs(path)
+        convention = CONVENTIONS[self.convention]
         self.bgr = convention["bgr"]
         self.feature_scale = convention["feature_scale"]
         std = torch.tensor(convention["std"]).view(1, 3, 1, 1)
@@ -64,11 +145,10 @@ class Vgg19Features(torch.nn.Module):
         self.last = max(self.names.index(name) for name in outputs)
         convs = sum(1 for n in self.names[:self.last + 1] if n.startswith("conv"))
         self.convs = torch.nn.ModuleList()
-        for index in TORCHVISION_INDEX[:convs]:
-            weight = torch.from_numpy(tensors[f"features.{index}.weight"].copy())
+        for weight, bias in weights[:convs]:
             conv = torch.nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
             conv.weight.data.copy_(weight)
-            conv.bias.data.copy_(torch.from_numpy(tensors[f"features.{index}.bias"].copy()))
+            conv.bias.data.copy_(bias)
             self.convs.append(conv)
         for parameter in self.parameters():
             parameter.requires_grad_(False)
@@ -99,63 +179,106 @@ def total_variation(image):
     return (image[..., 1:, :] - image[..., :-1, :]).abs().sum() + (image[..., 1:] - image[..., :-1]).abs().sum()
 
 
-def stylize(net, content, style, iterations, o=DEFAULTS, on_iteration=None):
+def objective(net, o, content_targets, style_targets, content_norms, style_norms, factor):
+    """image -> [total, style, content, tv], the weighted terms."""
+    nc, ns = len(o["content_layers"]), len(o["style_layers"])
+
+    def losses(image):
+        features = net(image)
+        content = sum(o["content_weight"] * n / nc * torch.mean((f - t) ** 2)
+                      for f, t, n in zip(features[:nc], content_targets, content_norms))
+        style = sum(o["style_weight"] * n / ns * torch.mean((gram_matrix(f) - t) ** 2)
+                    for f, t, n in zip(features[nc:], style_targets, style_norms))
+        tv = o["tv_weight"] * factor * total_variation(image)
+        return [content + style + tv, style, content, tv]
+
+    return losses
+
+
+def prepare(net, content, style, o):
+    """The objective of stylizing `content` with `style` (image -> [total, style, content, tv]) and the size
+    factor. o["units"] defaults by the network's convention."""
     nc = len(o["content_layers"])
+    units = o.get("units", default_units(net.convention))
     with torch.no_grad():
         content_targets = net(content)[:nc]
         style_targets = [gram_matrix(f) for f in net(style)[nc:]]
-    k = net.feature_scale
-    cw = o["content_weight"] * k ** 2 / nc
-    sw = o["style_weight"] * k ** 4 / len(o["style_layers"])
-    image = content.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([image], lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
+    content_norms = [normalizer(t, reference_magnitudes(layer)[0], units)
+                     for t, layer in zip(content_targets, o["content_layers"])]
+    style_norms = [normalizer(t, reference_magnitudes(layer)[1], units)
+                   for t, layer in zip(style_targets, o["style_layers"])]
+    factor = size_factor(*content.shape[-2:])
+    return objective(net, o, content_targets, style_targets, content_norms, style_norms, factor), factor
+
+
+def stylize(net, content, style, iterations, o=DEFAULTS, on_iteration=None, start=None):
+    """TensorFlow's Adam from the content image (or `start`)."""
+    losses, factor = prepare(net, content, style, o)
+    image = (content if start is None else start).clone().requires_grad_(True)
+    adam = TfAdam(image, o["lr"], o["beta1"], o["beta2"], o["eps"] * factor)
     for iteration in range(1, iterations + 1):
-        optimizer.zero_grad()
-        features = net(image)
-        content_loss = sum(cw * torch.mean((f - t) ** 2) for f, t in zip(features[:nc], content_targets))
-        style_loss = sum(sw * torch.mean((gram_matrix(f) - t) ** 2) for f, t in zip(features[nc:], style_targets))
-        tv_loss = o["tv_weight"] * total_variation(image)
-        total = content_loss + style_loss + tv_loss
-        total.backward()
-        optimizer.step()
+        image.grad = None
+        values = losses(image)
+        values[0].backward()
+        adam.step(image.data, image.grad)
         with torch.no_grad():
             image.clamp_(0, 1)
         if on_iteration:
-            on_iteration(iteration, [float(v) for v in (total, style_loss, content_loss, tv_loss)])
+            on_iteration(iteration, [float(v) for v in values])
     return image.detach()
 
 
-# The golden runs: the tutorial defaults, and other layers and weights under
-# which every term still moves the image.
+# The golden runs: the tutorial defaults on the Keras fixture (tutorial units;
+# at 32 px total variation dominates), other layers and weights under which all
+# three terms move the image, and
+# the defaults on a torchvision-convention file (normalized units).
 GOLDEN_RUNS = {
-    "tutorial": DEFAULTS,
-    "relu4_2": dict(DEFAULTS, content_layers=["relu4_2"], style_layers=["relu1_1", "relu2_1", "relu3_1"],
-                    content_weight=1e2, style_weight=1e-3, tv_weight=3.0),
+    "tutorial": ("keras_vgg19_notop_tiny.h5", DEFAULTS),
+    "relu4_2": ("keras_vgg19_notop_tiny.h5",
+                dict(DEFAULTS, content_layers=["relu4_2"], style_layers=["relu1_1", "relu2_1", "relu3_1"],
+                     content_weight=1e6, style_weight=10.0, tv_weight=3.0)),
+    "normalized": ("vgg19_tiny.safetensors", DEFAULTS),
 }
 GOLDEN_CHECKPOINTS = [0, 1, 5, 10, 20]
 
 
-def golden():
+def parity_images():
     images, _ = safetensors_io.load(os.path.join(FIXTURES, "parity_images.safetensors"))
-    content, style = (torch.from_numpy(images[k].copy()) for k in ("content", "style"))
+    return (torch.from_numpy(images[k].copy()) for k in ("content", "style"))
+
+
+def golden():
+    content, style = parity_images()
     runs = {}
-    for name, options in GOLDEN_RUNS.items():
-        net = Vgg19Features(os.path.join(FIXTURES, "vgg19_tiny.safetensors"),
-                            options["content_layers"] + options["style_layers"])
-        losses = {}
+    for name, (weights, options) in GOLDEN_RUNS.items():
+        net = Vgg19Features(os.path.join(FIXTURES, weights), options["content_layers"] + options["style_layers"])
+        losses, perturbed = {}, {}
 
-        def record(iteration, values):  # values of the image after iteration - 1 updates
-            if iteration - 1 in GOLDEN_CHECKPOINTS:
-                losses[str(iteration - 1)] = values
+        def recorder(into):
+            def record(iteration, values):  # values of the image after iteration - 1 updates
+                if iteration - 1 in GOLDEN_CHECKPOINTS:
+                    into[str(iteration - 1)] = values
+            return record
 
-        stylize(net, content, style, max(GOLDEN_CHECKPOINTS) + 1, options, on_iteration=record)
-        runs[name] = {"options": options, "losses_after_updates": losses}
-    result = {
-        "description": "losses [total, style, content, tv] after N Adam updates, written by "
-                       "scripts/reference_pytorch.py --golden with torch " + torch.__version__,
-        "weights": "vgg19_tiny.safetensors", "images": "parity_images.safetensors", "runs": runs,
-    }
-    path = os.path.join(FIXTURES, "golden_losses.json")
+        stylize(net, content, style, max(GOLDEN_CHECKPOINTS) + 1, options, on_iteration=recorder(losses))
+        # How much a 1e-7 change of the start image (float32 rounding's size)
+        # moves each value: Adam's sign-like first steps and switching ReLUs make
+        # some values chaotic (the tutorial's content term after 20 updates moves
+        # by ~9%). Tests allow a tenth of it (and at least their floor).
+        torch.manual_seed(0)
+        start = (content + 1e-7 * torch.randn_like(content)).clamp(0, 1)
+        stylize(net, content, style, max(GOLDEN_CHECKPOINTS) + 1, options, on_iteration=recorder(perturbed),
+                start=start)
+        sensitivity = {k: [abs(p - b) / max(abs(b), 1e-30) for b, p in zip(losses[k], perturbed[k])]
+                       for k in losses}
+        units = options.get("units", default_units(net.convention))
+        runs[name] = {"weights": weights, "options": dict(options, units=units), "losses_after_updates": losses,
+                      "sensitivity_after_updates": sensitivity}
+    result = {"description": "losses [total, style, content, tv] after N TensorFlow-Adam updates, and their "
+                             "relative change when the start image changes by 1e-7, written by "
+                             "scripts/reference_pytorch.py --golden with torch " + torch.__version__,
+              "images": "parity_images.safetensors", "runs": runs}
+    path = os.path.join(FIXTURES, "golden_losses_v2.json")
     with open(path, "w") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
@@ -187,7 +310,7 @@ def bench(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--golden", action="store_true", help="rewrite tests/fixtures/golden_losses.json")
+    parser.add_argument("--golden", action="store_true", help="rewrite tests/fixtures/golden_losses_v2.json")
     parser.add_argument("--bench", action="store_true", help="time iterations on random images")
     parser.add_argument("--weights", default=os.path.join(FIXTURES, "vgg19_tiny.safetensors"))
     parser.add_argument("--size", type=int, default=256)

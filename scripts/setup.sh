@@ -15,13 +15,20 @@ build_dir="${BUILD_DIR:-$root/build}"
 packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopencv-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
+  # libopencv-dev depends on libopencv-video-dev (DIS optical flow) and libopencv-videoio-dev, whose FFmpeg
+  # (libavcodec59) depends on libx264, libx265, libvpx and libaom: stylize video reads and writes video files.
   libopenblas0-pthread  # Debian's default reference BLAS makes torch::mm about 10x slower
   libhdf5-dev libcurl4-openssl-dev libssl-dev  # Keras .h5 weights; first-run download of the weights and its checksums
   libdnnl-dev  # oneDNN: bf16 x bf16 -> fp32 Gram matrices on the CPU (AMX), 5-10x faster than fp32 matmuls
   liblcms2-dev zlib1g-dev  # ICC colour profiles: Little CMS converts colours; zlib for PNG's iCCP chunk
   libpng-dev libjpeg-dev libtiff-dev libwebp-dev  # the tests check stylize's profile handling against the codecs' own libraries
   python3 python3-numpy python3-torch python3-h5py python3-scipy  # scripts/convert_weights.py and its tests
+  slurm-wlm munge  # tests/slurm: the Slurm array test starts a single-node Slurm (its own munged, slurmctld, slurmd)
 )
+# tests/kubernetes parses the Kubernetes manifest with kubectl (client side, no
+# cluster): Debian's kubernetes-client, unless a kubectl is installed already
+# (another package's kubectl, such as Google Cloud SDK's, conflicts with it).
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

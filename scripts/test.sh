@@ -24,4 +24,7 @@ case "${1:-}" in
     ;;
 esac
 cd "$build_dir"
+# setup.sh installed everything the tests use: a test that would skip for a
+# missing capability (a video codec, ...) fails instead.
+export STYLIZE_TESTS_REQUIRE_ALL="${STYLIZE_TESTS_REQUIRE_ALL:-1}"
 ctest --output-on-failure -j "$(nproc)"

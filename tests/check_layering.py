@@ -22,14 +22,22 @@ ALLOWED = {
     "io": {"base"},
     "weights": {"base"},
     "fetch": {"base"},
+    "batch": {"base"},
     "core": {"base", "io", "weights"},
-    "cli": {"base", "io", "weights", "fetch", "core"},
+    "cli": {"base", "io", "weights", "fetch", "batch", "core"},
     "build": {"base"},  # src/sanitizer_options.cpp
 }
 
 # Third-party headers (by prefix) and the files that may include them.
 CONFINED = {
-    "opencv2/": {"src/io/image_io.cpp", "src/cli/figures.cpp"},
+    "opencv2/": {
+        "src/io/image_io.cpp",
+        "src/io/video_io.cpp",
+        "src/io/video_writer.cpp",
+        "src/io/flow.cpp",
+        "src/io/io_detail.hpp",
+        "src/cli/figures.cpp",
+    },
     "hdf5": {"src/weights/keras_h5.cpp"},
     "H5": {"src/weights/keras_h5.cpp"},
     "curl/": {"src/fetch/download.cpp"},
@@ -40,7 +48,7 @@ CONFINED = {
     "CLI/": None,  # the cli wing only (checked below)
     "spdlog/": None,
 }
-NO_TORCH = {"weights", "fetch", "base"}
+NO_TORCH = {"weights", "fetch", "batch", "base"}
 TORCH_PREFIXES = ("torch/", "ATen/", "c10/")
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.MULTILINE)

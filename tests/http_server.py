@@ -13,6 +13,8 @@ of its own once it accepts connections. Paths:
                     closes the connection; later requests are served as /files/
   /cut-always/NAME  every request is cut off that way
   /no-range/NAME    ignores Range headers: always 200 and the whole file
+  /slow/NAME        as /files/, sent in 20 pieces 0.1 s apart (2 s a request), so
+                    that processes started together overlap
   anything else     404
 
 Each request is appended to the log file as "METHOD PATH RANGE" (RANGE is "-"
@@ -24,6 +26,7 @@ import os
 import re
 import sys
 import threading
+import time
 
 
 def make_handler(root, log_path):
@@ -41,7 +44,7 @@ def make_handler(root, log_path):
             if log_path:
                 with lock, open(log_path, "a") as log:
                     log.write(f"GET {self.path} {range_header or '-'}\n")
-            match = re.fullmatch(r"/(files|cut-once|cut-always|no-range)/([A-Za-z0-9._-]+)", self.path)
+            match = re.fullmatch(r"/(files|cut-once|cut-always|no-range|slow)/([A-Za-z0-9._-]+)", self.path)
             file_path = os.path.join(root, match.group(2)) if match else None
             if not file_path or not os.path.isfile(file_path):
                 self.send_error(404, "Not Found")
@@ -81,8 +84,15 @@ def make_handler(root, log_path):
             self.end_headers()
             if cut:
                 body = body[:max(0, size // 2 - start)]
-            self.wfile.write(body)
-            self.wfile.flush()
+            if mode == "slow":
+                step = max(1, -(-len(body) // 20))
+                for at in range(0, len(body), step):
+                    self.wfile.write(body[at:at + step])
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            else:
+                self.wfile.write(body)
+                self.wfile.flush()
             if cut:
                 self.close_connection = True
 

@@ -92,13 +92,21 @@ TEST(WeightsLookup, NamedFilesMustExistAndTheFirstCandidateFoundIsUsed) {
               test::fixture("vgg19_tiny.safetensors"))
         << "--weights comes before STYLIZE_WEIGHTS";
   }
-  // In the cache, found when nothing comes before it.
-  if (find_weights("")) GTEST_SKIP() << "weights are installed";
-  test::ScopedEnv xdg("XDG_CACHE_HOME", dir.path().string());
-  fs::create_directories(dir.path() / "stylize");
-  const std::string cached = (dir.path() / "stylize" / kDefaultWeightsFileName).string();
+  // With every installed file hidden: nothing; then the cache; then models/ of
+  // the current directory before it, vgg19.safetensors first; STYLIZE_WEIGHTS before all.
+  test::HiddenWeights hidden(dir.path());
+  EXPECT_FALSE(find_weights("").has_value());
+  fs::create_directories(dir.path() / "cache" / "stylize");
+  const std::string cached = (dir.path() / "cache" / "stylize" / kDefaultWeightsFileName).string();
   test::write_file(cached, "x");
   EXPECT_EQ(find_weights("").value_or(""), cached);
+  fs::create_directories(dir.path() / "models");
+  test::write_file(dir.file("models/" + std::string(kDefaultWeightsFileName)), "x");
+  EXPECT_EQ(find_weights("").value_or(""), std::string("models/") + kDefaultWeightsFileName);
+  test::write_file(dir.file("models/vgg19.safetensors"), "x");
+  EXPECT_EQ(find_weights("").value_or(""), "models/vgg19.safetensors");
+  test::ScopedEnv named("STYLIZE_WEIGHTS", cached);
+  EXPECT_EQ(find_weights("").value_or(""), cached) << "STYLIZE_WEIGHTS comes before models/";
 }
 
 }  // namespace

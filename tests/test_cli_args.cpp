@@ -69,7 +69,9 @@ TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
       "--style-layers relu1_1,relu2_1:0.5 --pooling avg --content-weight 5 --style-weight 6 --tv-weight 7 "
       "--tv-norm l2 --optimizer lbfgs -n 42 --lr 0.5 --beta1 0.5 --beta2 0.6 --eps 0.7 --scales 2 --min-size 100 "
       "--seed 9 --resume r.png --device cpu --precision bf16 --threads 3 --print-every 4 --save-every 5 "
-      "--report r.json --plot p.png --sheet s.png -q -v");
+      "--report r.json --plot p.png --sheet s.png -q -v --estimate");
+  EXPECT_TRUE(p.estimate);
+  EXPECT_FALSE(parse_flags("").estimate);
   EXPECT_EQ(p.content_path, "c.png");
   EXPECT_EQ(p.style_paths, (std::vector<std::string>{"a.png", "b.png"}));
   EXPECT_EQ(p.output_path, "o.jpg");
@@ -234,6 +236,54 @@ TEST(CliArgs, HelpShowsEveryFlagWithItsDefault) {
     EXPECT_NE(help.find(needle), std::string::npos) << needle << "\n" << help;
   }
   EXPECT_THROW(app.parse("--version", false), CLI::CallForVersion);
+}
+
+// Parses `command_line` as `stylize batch` does (without running it).
+BatchParams parse_batch_flags(const std::string& command_line) {
+  BatchParams params;
+  CLI::App app;
+  build_batch_parser(app, params);
+  app.parse(command_line, /*program_name_included=*/false);
+  finish_parse(app, params.run);
+  return params;
+}
+
+TEST(BatchArgs, ContentsStylesTemplateShardAndEveryRunFlag) {
+  const BatchParams p = parse_batch_flags(
+      "--content photos/ extra.jpg -c more.png --style paintings/ -s x.png --output-template out/{content}_{style}.png "
+      "--shard 2/5 --size 300 -n 42 --optimizer lbfgs --threads 3 --save-every 7 --preset fast --weights w.h5 -q");
+  EXPECT_EQ(p.contents, (std::vector<std::string>{"photos/", "extra.jpg", "more.png"}));
+  EXPECT_EQ(p.run.style_paths, (std::vector<std::string>{"paintings/", "x.png"}));
+  EXPECT_EQ(p.run.output_template, "out/{content}_{style}.png");
+  EXPECT_EQ(p.shard, "2/5");
+  EXPECT_EQ(p.run.size, 300);
+  EXPECT_EQ(p.run.options.iterations, 42);  // explicit, so --preset fast does not override it
+  EXPECT_EQ(p.run.options.optimizer, OptimizerKind::Lbfgs);
+  EXPECT_EQ(p.run.threads, 3);
+  EXPECT_EQ(p.run.save_every, 7);
+  EXPECT_EQ(p.run.weights_path, "w.h5");
+  EXPECT_TRUE(p.run.quiet);
+  EXPECT_FALSE(p.run.output_given);
+  EXPECT_TRUE(parse_batch_flags("-c a.png -s b.png").shard.empty()) << "no --shard: from the environment";
+}
+
+TEST(BatchArgs, FlagsOfOneRunsOutputsAreRefused) {
+  // Outputs come from the template, resuming is automatic, each job has one style.
+  for (const std::string flag :
+       {"-o o.png", "--output o.png", "--each-style", "--batch 2", "--resume r.png", "--style-weights 0.5,0.5",
+        "--report r.json", "--plot p.png", "--sheet s.png", "--estimate"}) {
+    EXPECT_THROW(parse_batch_flags("-c a.png -s b.png " + flag), CLI::ParseError) << flag;
+  }
+  BatchParams params;
+  CLI::App app;
+  build_batch_parser(app, params);
+  const std::string help = app.help();
+  for (const std::string needle : {"--shard", "--output-template", "SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX",
+                                   "--content", "--style-weight", "--iterations", "checkpoint record"}) {
+    EXPECT_NE(help.find(needle), std::string::npos) << needle << "\n" << help;
+  }
+  EXPECT_EQ(help.find("--each-style"), std::string::npos) << help;
+  EXPECT_EQ(help.find("--resume"), std::string::npos) << help;
 }
 
 TEST(WordTables, EveryEnumRoundTripsThroughItsWords) {

@@ -113,7 +113,8 @@ TEST(ColorIo, BitDepthFollowsTheInputUnlessChosen) {
 
 TEST(ColorIo, FormatLimitsAreCheckedUpFront) {
   EXPECT_NO_THROW(check_output_format("a.webp", 16383, 16383, 8));
-  expect_error<OutputError>([] { check_output_format("a.webp", 16384, 10, 8); }, "at most 16383 pixels a side");
+  expect_error<OutputError>([] { check_output_format("a.webp", 16384, 10, 8); },
+                            "WebP images are at most 16383 pixels on a side, and this one would be 16384");
   expect_error<OutputError>([] { check_output_format("a.webp", 10, 20000, 8); }, "WebP");
   EXPECT_NO_THROW(check_output_format("a.jpg", 65500, 10, 8));
   expect_error<OutputError>([] { check_output_format("a.jpeg", 65501, 10, 8); }, "65500");

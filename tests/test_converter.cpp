@@ -26,10 +26,10 @@ bool python_has(const std::string& module) {
   return test::run_command(command).exit_code == 0;
 }
 
-#define REQUIRE_PYTHON_MODULE(module)                                                                               \
-  if (!python_has(module)) {                                                                                        \
-    GTEST_SKIP() << STYLIZE_TEST_PYTHON << " has no '" << module << "' module; install Debian's python3-" << module \
-                 << " to run this converter test";                                                                  \
+#define REQUIRE_PYTHON_MODULE(module)                                                                                  \
+  if (!python_has(module)) {                                                                                           \
+    STYLIZE_SKIP_UNLESS_REQUIRED(STYLIZE_TEST_PYTHON << " has no '" << module << "' module; install Debian's python3-" \
+                                                     << module << " to run this converter test");                      \
   }
 
 test::CommandResult convert(const std::string& input, const std::string& output, const std::string& extra = "") {

@@ -9,6 +9,9 @@
 #include <torch/torch.h>
 
 #include "stylize/core/device.hpp"
+#include "stylize/core/engine.hpp"
+#include "stylize/errors.hpp"
+#include "test_util.hpp"
 
 namespace stylize {
 namespace {
@@ -54,6 +57,30 @@ TEST(CpuMemory, ReleaseGivesTheKeptMemoryBack) {
   const double kept = resident_mib();
   release_freed_cpu_memory();
   EXPECT_LT(resident_mib(), kept - 32) << "64 MiB were freed and kept; releasing returns them";
+}
+
+// README: a run that does not fit is refused with the largest size that does.
+// The limit lies between the estimates for 192 and 224 px, above the runtime's
+// fixed share, so the advice must name 192: guards against advice that is
+// missing, off by a step, or computed for another batch or dtype.
+TEST(MemoryRefusal, NamesTheLargestSizeThatFits) {
+  StylizeOptions options = test::tiny_options();
+  const VggWeights weights = load_vgg19_weights(test::fixture("vgg19_tiny.safetensors"));
+  Stylizer stylizer(options, weights);
+  const auto estimate = [&](int64_t side) {
+    return estimate_memory_bytes(stylizer.network(), side, side, torch::kFloat32, 1);
+  };
+  const double limit = (estimate(192) + estimate(224)) / 2;
+  ASSERT_LT(estimate(192), limit);
+  test::ScopedEnv cap("STYLIZE_MEMORY_LIMIT_MB", std::to_string(limit / (1 << 20)));
+  EXPECT_NO_THROW(stylizer.check_memory(192, 192));
+  try {
+    stylizer.check_memory(256, 256);
+    FAIL() << "expected a ResourceError";
+  } catch (const ResourceError& e) {
+    EXPECT_NE(std::string(e.what()).find("the largest size that fits is about --size 192"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -17,6 +17,21 @@ TEST(Color, YCbCrRoundTrip) {
   EXPECT_NEAR(white[0][2][0][0].item<float>(), 0.5f, 1e-5f);
 }
 
+// Channel order Y, Cb, Cr with BT.601 full-range coefficients, by hand: guards
+// against Cb and Cr swapped (which the round trip and gray colours cannot see).
+TEST(Color, YCbCrOfPrimariesByHand) {
+  const torch::Tensor rgb =
+      torch::tensor({1.f, 0.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 0.f, 1.f, 0.f}).view({1, 3, 2, 2});
+  // Pixels: red (1, 0, 0), green (0, 1, 0), blue (0, 0, 1), black.
+  const torch::Tensor ycbcr = rgb_to_ycbcr(rgb).view({3, 4});
+  const float expected[3][4] = {{0.299f, 0.587f, 0.114f, 0.f},
+                                {0.5f - 0.168736f, 0.5f - 0.331264f, 1.0f, 0.5f},
+                                {1.0f, 0.5f - 0.418688f, 0.5f - 0.081312f, 0.5f}};
+  for (int c = 0; c < 3; ++c) {
+    for (int p = 0; p < 4; ++p) EXPECT_NEAR(ycbcr[c][p].item<float>(), expected[c][p], 1e-4f) << c << "," << p;
+  }
+}
+
 TEST(Color, HistogramMatchingMovesMeanAndCovariance) {
   torch::Tensor style = test::pattern_image(40, 40, 1.9) * 0.5 + 0.2;
   style = style * torch::tensor({1.0f, 0.6f, 0.3f}).view({1, 3, 1, 1});  // a warm palette

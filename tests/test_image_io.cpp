@@ -78,10 +78,29 @@ TEST(ImageIo, FlattensAlphaOverWhite) {
 
 TEST(ImageIo, AppliesExifOrientation) {
   TempDir dir;
-  save_image(test::pattern_image(4, 8, 0.1), dir.file("plain.jpg"));  // 8 wide, 4 tall
+  // 48 wide, 32 tall, in quadrants: red top left, green top right, blue bottom left, black bottom right.
+  torch::Tensor quadrants = torch::zeros({1, 3, 32, 48});
+  using torch::indexing::Slice;
+  quadrants.index_put_({0, 0, Slice(0, 16), Slice(0, 24)}, 1.0);
+  quadrants.index_put_({0, 1, Slice(0, 16), Slice(24, 48)}, 1.0);
+  quadrants.index_put_({0, 2, Slice(16, 32), Slice(0, 24)}, 1.0);
+  save_image(quadrants, dir.file("plain.jpg"));
+  // Orientation (0x0112) = 6: rotate 90 degrees.
   test::write_file(dir.file("rotated.jpg"), test::with_exif_rotation(test::read_file(dir.file("plain.jpg"))));
-  EXPECT_EQ(load_image(dir.file("plain.jpg"), "test image").sizes(), (std::vector<int64_t>{1, 3, 4, 8}));
-  EXPECT_EQ(load_image(dir.file("rotated.jpg"), "test image").sizes(), (std::vector<int64_t>{1, 3, 8, 4}));
+  EXPECT_EQ(load_image(dir.file("plain.jpg"), "test image").sizes(), (std::vector<int64_t>{1, 3, 32, 48}));
+  const torch::Tensor rotated = load_image(dir.file("rotated.jpg"), "test image");
+  ASSERT_EQ(rotated.sizes(), (std::vector<int64_t>{1, 3, 48, 32}));
+  // Orientation 6 displays the stored image turned 90 degrees clockwise: the
+  // stored top left (red) goes to the top right, bottom left (blue) to the top
+  // left. Guards against turning the other way or transposing.
+  const auto colour_at = [&](int64_t y, int64_t x) { return rotated.index({0, Slice(), y, x}); };
+  const auto expect_colour = [&](int64_t y, int64_t x, std::vector<float> rgb, const char* where) {
+    EXPECT_TRUE(torch::allclose(colour_at(y, x), torch::tensor(rgb), 0, 0.15)) << where << ": " << colour_at(y, x);
+  };
+  expect_colour(12, 8, {0, 0, 1}, "top left: blue");
+  expect_colour(12, 24, {1, 0, 0}, "top right: red");
+  expect_colour(36, 24, {0, 1, 0}, "bottom right: green");
+  expect_colour(36, 8, {0, 0, 0}, "bottom left: black");
 }
 
 TEST(ImageIo, ResizesLongestSideKeepingAspect) {

@@ -7,10 +7,7 @@
 namespace stylize {
 namespace {
 
-const VggWeights& tiny_weights() {
-  static const VggWeights weights = load_vgg19_weights(test::fixture("vgg19_tiny.safetensors"));
-  return weights;
-}
+using test::tiny_weights;
 
 TEST(Vgg19, LayerNames) {
   const auto& names = vgg19_layer_names();
@@ -125,11 +122,55 @@ TEST(Vgg19, Bf16ChannelsLastMatchesFp32) {
   }
 }
 
-TEST(Vgg19, GradientsReachTheImage) {
-  Vgg19Features net(tiny_weights(), {"relu4_1"});
-  const torch::Tensor image = test::pattern_image(16, 16, 0.2).requires_grad_(true);
-  net.forward(image)[0].sum().backward();
-  EXPECT_GT(image.grad().abs().sum().item<float>(), 0.f);
+// The image gradient against central finite differences: guards against a
+// gradient cut (a detached input normalization) or a wrong one (a pooling or
+// ReLU backward that passes the wrong locations). The network runs in double;
+// its input normalization runs in float32, so the image and the steps are
+// chosen exactly representable in float32 and the step is small (2^-16) to
+// cross few ReLU kinks; what is left is the normalization's float32 rounding
+// (about 2e-3 of a step), well below the 1e-2 tolerance.
+TEST(Vgg19, ImageGradientMatchesFiniteDifferences) {
+  for (const Pooling pooling : {Pooling::Max, Pooling::Avg}) {
+    Vgg19Features net(tiny_weights(), {"relu2_1", "relu3_1"}, pooling);
+    net.configure(torch::kCPU, torch::kFloat64, /*channels_last=*/false);
+    torch::manual_seed(5);
+    const torch::Tensor x0 = (test::pattern_image(12, 12, 0.2).to(torch::kFloat64) * 256).round() / 256;
+    const auto probe = net.forward(x0);
+    const torch::Tensor w1 = torch::randn(probe[0].sizes(), torch::kFloat64);
+    const torch::Tensor w2 = torch::randn(probe[1].sizes(), torch::kFloat64);
+    const auto f = [&](const torch::Tensor& x) {
+      const auto features = net.forward(x);
+      return (features[0] * w1).sum() + (features[1] * w2).sum();
+    };
+    torch::Tensor x = x0.clone().requires_grad_(true);
+    f(x).backward();
+    for (int k = 0; k < 3; ++k) {
+      const torch::Tensor v = (torch::randn(x0.sizes(), torch::kFloat64) * 8).round() / 8;
+      const double h = 1.0 / 65536;
+      torch::NoGradGuard no_grad;
+      const double numeric = (f(x0 + h * v) - f(x0 - h * v)).item<double>() / (2 * h);
+      const double analytic = (x.grad() * v).sum().item<double>();
+      EXPECT_NEAR(analytic, numeric, 1e-2 * std::abs(numeric) + 1e-9)
+          << (pooling == Pooling::Max ? "max" : "avg") << " pooling, direction " << k;
+    }
+  }
+}
+
+// --pooling avg: each pool layer is avg_pool2d (2x2, stride 2) of the layer
+// before it, max pooling is max_pool2d, and the choice reaches deeper layers.
+TEST(Vgg19, PoolingIsAvgPool2dOrMaxPool2dOfTheLayerBefore) {
+  const std::vector<std::string> layers = {"relu1_2", "pool1", "relu2_2", "pool2", "relu3_1"};
+  Vgg19Features avg(tiny_weights(), layers, Pooling::Avg);
+  Vgg19Features max(tiny_weights(), layers, Pooling::Max);
+  const torch::Tensor image = test::pattern_image(32, 32, 0.8);
+  const auto a = avg.forward(image);
+  const auto m = max.forward(image);
+  EXPECT_TRUE(torch::equal(a[0], m[0])) << "relu1_2 comes before any pooling";
+  for (const size_t pool : {size_t{1}, size_t{3}}) {
+    EXPECT_TRUE(torch::allclose(a[pool], torch::avg_pool2d(a[pool - 1], {2, 2}, {2, 2}), 1e-6, 1e-7)) << layers[pool];
+    EXPECT_TRUE(torch::allclose(m[pool], torch::max_pool2d(m[pool - 1], {2, 2}, {2, 2}), 1e-6, 1e-7)) << layers[pool];
+  }
+  EXPECT_GT((a[4] - m[4]).abs().max().item<float>(), 1e-3f) << "relu3_1 must depend on the pooling";
 }
 
 TEST(Vgg19, RefusesTooFewWeights) {

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "cli/weights_source.hpp"
@@ -25,6 +27,14 @@ test::CommandResult stylize_command(const std::string& arguments, const std::str
   return test::run_command("env " + environment + " " + STYLIZE_BINARY + " " + arguments);
 }
 
+// stylize as a user without any weights runs it: in `dir`, with `cache` as
+// XDG_CACHE_HOME, whatever is installed on this machine (test::isolated_environment).
+test::CommandResult stylize_without_weights(const std::string& arguments, const test::TempDir& dir,
+                                            const std::string& cache, const std::string& environment = "") {
+  return test::run_command(test::isolated_environment(dir.path().string(), cache) + " env " + environment + " " +
+                           STYLIZE_ISOLATED_BINARY + " " + arguments);
+}
+
 // Every file under `root`, for "nothing was left behind" checks.
 std::vector<std::string> files_under(const fs::path& root) {
   std::vector<std::string> files;
@@ -37,8 +47,8 @@ std::vector<std::string> files_under(const fs::path& root) {
 TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   const test::CommandResult r = stylize_command("weights info " + fixture("keras2_vgg19_notop_tiny.h5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const std::string& needle : {"keras-hdf5", "caffe: BGR, 0-255, minus the mean (103.939, 116.779, 123.68)",
-                                    "keras.keras_version = 2.9.0", "conv1_1   (4,3,3,3)", "conv5_4   (8,8,3,3)"}) {
+  for (const char* needle : {"keras-hdf5", "caffe: BGR, 0-255, minus the mean (103.939, 116.779, 123.68)",
+                             "keras.keras_version = 2.9.0", "conv1_1   (4,3,3,3)", "conv5_4   (8,8,3,3)"}) {
     EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
   }
   const test::CommandResult converted =
@@ -51,6 +61,43 @@ TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   EXPECT_EQ(broken.exit_code, 4) << broken.output;
   EXPECT_NE(broken.output.find("block4_conv2"), std::string::npos) << broken.output;
   EXPECT_EQ(stylize_command("weights frobnicate").exit_code, 2);
+}
+
+// The columns of `layer`'s row in `stylize weights stats` output (empty if none).
+std::vector<std::string> stats_row(const std::string& output, const std::string& layer) {
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> row;
+    for (std::string word; words >> word;) row.push_back(word);
+    if (!row.empty() && row.front() == layer) return row;
+  }
+  return {};
+}
+
+TEST(WeightsCommand, StatsPrintsEachLayersMagnitudes) {
+  // vgg19_tiny_rescaled has conv1_1's filters and bias times a = 0.403358727 (its
+  // metadata), so its relu1_1 features are a times the original's: mean square
+  // a^2, Gram entries' mean square a^4 (printed to 4 digits).
+  const auto stats = [](const std::string& weights) {
+    return stylize_command("weights stats " + fixture(weights) + " " + fixture("batch_seed.ppm") + " --size 32");
+  };
+  const test::CommandResult original = stats("vgg19_tiny.safetensors");
+  const test::CommandResult rescaled = stats("vgg19_tiny_rescaled.safetensors");
+  ASSERT_EQ(original.exit_code, 0) << original.output;
+  ASSERT_EQ(rescaled.exit_code, 0) << rescaled.output;
+  for (const char* layer : {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1", "relu5_2"}) {
+    EXPECT_EQ(stats_row(original.output, layer).size(), 7u) << layer << "\n" << original.output;
+  }
+  const std::vector<std::string> a = stats_row(original.output, "relu1_1"), b = stats_row(rescaled.output, "relu1_1");
+  ASSERT_EQ(a.size(), 7u);
+  ASSERT_EQ(b.size(), 7u);
+  const double a2 = 0.403358727 * 0.403358727;
+  EXPECT_NEAR(std::stod(b[2]) / std::stod(a[2]), a2, a2 * 2e-3) << "mean F^2";
+  EXPECT_NEAR(std::stod(b[6]) / std::stod(a[6]), a2 * a2, a2 * a2 * 2e-3) << "Gram ratio to Keras";
+  EXPECT_EQ(a[3], b[3]) << "the share of zeros does not change";
+  // No images: a usage error.
+  EXPECT_EQ(stylize_command("weights stats " + fixture("vgg19_tiny.safetensors")).exit_code, 2);
 }
 
 TEST(WeightsCommand, VerifyComparesWithThePublishedChecksum) {
@@ -77,12 +124,13 @@ TEST(WeightsCommand, VerifyComparesWithThePublishedChecksum) {
 
 TEST(WeightsCommand, ListShowsWhereKnownFilesAreAndWhetherTheyVerify) {
   test::TempDir dir;
-  if (test::binary_finds_weights(dir.file("empty-cache"))) GTEST_SKIP() << "weights are installed";
-  fs::create_directories(dir.path() / "stylize");
-  const std::string cached = (dir.path() / "stylize" / kDefaultWeightsFileName).string();
+  const std::string cache = dir.file("cache");
+  const test::CommandResult none = stylize_without_weights("weights list", dir, cache);
+  EXPECT_EQ(none.output.find("stylize uses: "), std::string::npos) << none.output;
+  fs::create_directories(cache + "/stylize");
+  const std::string cached = cache + "/stylize/" + kDefaultWeightsFileName;
   fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), cached);
-  const test::CommandResult r =
-      stylize_command("weights list", "-u STYLIZE_WEIGHTS XDG_CACHE_HOME=" + dir.path().string());
+  const test::CommandResult r = stylize_without_weights("weights list", dir, cache);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const std::string& needle :
        {std::string("vgg19-dcbb9e9d.pth"), std::string("imagenet-vgg-verydeep-19.mat"), cached + "  CHECKSUM MISMATCH",
@@ -95,7 +143,7 @@ TEST(WeightsCommand, ListShowsWhereKnownFilesAreAndWhetherTheyVerify) {
 class FirstRun : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (find_weights("")) GTEST_SKIP() << "weights are installed";
+    ASSERT_FALSE(find_weights("")) << "test::HiddenWeights must hide every installed weights file";
     fs::create_directories(dir.path() / "www");
     payload = std::string(50000, 'w');
     test::write_file((dir.path() / "www" / "payload.bin").string(), payload);
@@ -108,7 +156,7 @@ class FirstRun : public ::testing::Test {
   test::TempDir dir;
   std::string payload, md5;
   std::unique_ptr<test::HttpServer> server;
-  test::ScopedEnv no_weights{"STYLIZE_WEIGHTS", std::nullopt};
+  test::HiddenWeights hidden{dir.path()};
   test::ScopedEnv xdg{"XDG_CACHE_HOME", dir.file("xdg")};
   test::ScopedEnv online{"STYLIZE_OFFLINE", std::nullopt};
 };
@@ -159,7 +207,6 @@ TEST_F(FirstRun, AFailedDownloadIsAFetchErrorSayingWhereToPutTheFile) {
 class FirstRunCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (test::binary_finds_weights(cache())) GTEST_SKIP() << "weights are installed";
     content = dir.file("content.png");
     style = dir.file("style.png");
     output = dir.file("out.png");
@@ -170,47 +217,85 @@ class FirstRunCli : public ::testing::Test {
     return "--content " + content + " --style " + style + " -o " + output + " --size 32 --iterations 2 --threads 1";
   }
   std::string cache() const { return dir.file("xdg"); }
+  test::CommandResult stylize(const std::string& arguments, const std::string& environment) const {
+    return stylize_without_weights(arguments, dir, cache(), environment);
+  }
+  // Serves the tiny Keras file from a loopback server; `environment` then
+  // makes a first run download it from `path` (e.g. "slow/keras_tiny.h5").
+  void serve_tiny_keras(const std::string& path) {
+    const fs::path www = dir.path() / "www";
+    fs::create_directories(www);
+    fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), www / "keras_tiny.h5");
+    const std::string md5 = file_digest((www / "keras_tiny.h5").string(), DigestAlgorithm::Md5);
+    server = std::make_unique<test::HttpServer>(www.string(), dir.file("requests.log"));
+    ASSERT_TRUE(server->running());
+    url = server->url(path);
+    environment = "-u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() + " STYLIZE_WEIGHTS_URL=" + url +
+                  " STYLIZE_WEIGHTS_CHECKSUM=" + md5;
+  }
 
   test::TempDir dir;
   std::string content, style, output;
+  std::unique_ptr<test::HttpServer> server;
+  std::string url, environment;
 };
 
 TEST_F(FirstRunCli, DownloadsVerifiedWeightsThenStylizes) {
-  const fs::path www = dir.path() / "www";
-  fs::create_directories(www);
-  fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), www / "keras_tiny.h5");
-  const std::string md5 = file_digest((www / "keras_tiny.h5").string(), DigestAlgorithm::Md5);
-  test::HttpServer server(www.string(), dir.file("requests.log"));
-  ASSERT_TRUE(server.running());
-  const std::string environment = "-u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() +
-                                  " STYLIZE_WEIGHTS_URL=" + server.url("cut-once/keras_tiny.h5") +
-                                  " STYLIZE_WEIGHTS_CHECKSUM=" + md5;
-  const test::CommandResult r = stylize_command(run_flags(), environment);
+  ASSERT_NO_FATAL_FAILURE(serve_tiny_keras("cut-once/keras_tiny.h5"));
+  const test::CommandResult r = stylize(run_flags(), environment);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string cached = cache() + "/stylize/" + kDefaultWeightsFileName;
   EXPECT_TRUE(fs::exists(cached));
   EXPECT_TRUE(fs::exists(output));
   // Not a terminal: plain lines, no bar drawn with carriage returns.
-  for (const std::string& needle :
-       {"downloading the VGG19 weights from " + server.url("cut-once/keras_tiny.h5"), std::string("attempt 2"),
-        std::string("resuming after"), "verified and saved " + cached}) {
+  for (const std::string& needle : {"downloading the VGG19 weights from " + url, std::string("attempt 2"),
+                                    std::string("resuming after"), "verified and saved " + cached}) {
     EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
   }
   EXPECT_EQ(r.output.find('\r'), std::string::npos) << r.output;
-  EXPECT_EQ(server.requests().size(), 2u);  // cut off once, resumed once
+  EXPECT_EQ(server->requests().size(), 2u);  // cut off once, resumed once
 
   // The next run uses the cached file without the network.
   fs::remove(output);
-  const test::CommandResult again = stylize_command(run_flags() + " --offline", environment);
+  const test::CommandResult again = stylize(run_flags() + " --offline", environment);
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_EQ(server.requests().size(), 2u);
+  EXPECT_EQ(server->requests().size(), 2u);
+}
+
+// A hundred array tasks starting together on one cache: one downloads, the
+// others wait for its verified file (a lock file in the cache directory).
+TEST_F(FirstRunCli, ProcessesStartedTogetherDownloadOnce) {
+  // /slow/ takes 2 s, so the four processes overlap.
+  ASSERT_NO_FATAL_FAILURE(serve_tiny_keras("slow/keras_tiny.h5"));
+  std::string script;
+  for (int i = 0; i < 4; ++i) {
+    const std::string log = dir.file("run" + std::to_string(i));
+    script += "(env " + environment + " " + STYLIZE_BINARY + " weights download >" + log + " 2>&1; echo $? >" + log +
+              ".rc) & ";
+  }
+  const std::string script_file = dir.file("together.sh");
+  { std::ofstream(script_file) << script << "wait\n"; }
+  const test::CommandResult r = test::run_command("bash " + script_file);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string cached = cache() + "/stylize/" + kDefaultWeightsFileName;
+  std::string logs;
+  for (int i = 0; i < 4; ++i) {
+    const std::string log = test::read_file(dir.file("run" + std::to_string(i)));
+    logs += log;
+    EXPECT_EQ(test::read_file(dir.file("run" + std::to_string(i) + ".rc")), "0\n") << log;
+    EXPECT_NE(log.find(cached + "\n"), std::string::npos) << log;
+  }
+  EXPECT_EQ(server->requests().size(), 1u) << logs;
+  EXPECT_EQ(files_under(cache()), (std::vector<std::string>{cache() + "/stylize", cached}))
+      << "no lock, no partial file left\n"
+      << logs;
 }
 
 TEST_F(FirstRunCli, NoWeightsAndOfflineExitsWithInstructionsAndNoFiles) {
   for (const std::string mode : {"--offline", ""}) {
     const std::string environment = std::string("-u STYLIZE_WEIGHTS -u STYLIZE_WEIGHTS_URL XDG_CACHE_HOME=") + cache() +
                                     (mode.empty() ? " STYLIZE_OFFLINE=1" : " STYLIZE_OFFLINE=");
-    const test::CommandResult r = stylize_command(run_flags() + " " + mode, environment);
+    const test::CommandResult r = stylize(run_flags() + " " + mode, environment);
     EXPECT_EQ(r.exit_code, 4) << r.output;
     for (const std::string& needle :
          {std::string("offline mode"), std::string("https://storage.googleapis.com/tensorflow/keras-applications/"),
@@ -226,7 +311,7 @@ TEST_F(FirstRunCli, NoNetworkExitsWithTheUrlAndNoPartialFiles) {
   // Nothing listens on 127.0.0.1:1: the connection is refused, as without a network.
   const std::string environment = "-u STYLIZE_WEIGHTS STYLIZE_OFFLINE= XDG_CACHE_HOME=" + cache() +
                                   " STYLIZE_WEIGHTS_URL=http://127.0.0.1:1/vgg19.h5";
-  const test::CommandResult r = stylize_command(run_flags(), environment);
+  const test::CommandResult r = stylize(run_flags(), environment);
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("cannot download http://127.0.0.1:1/vgg19.h5"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("save it as " + cache() + "/stylize/" + kDefaultWeightsFileName), std::string::npos)

@@ -21,6 +21,12 @@ namespace stylize {
 enum class DeviceKind { Auto, Cpu, Cuda };
 enum class Precision { Auto, Fp32, Bf16, Fp16 };
 enum class OptimizerKind { Adam, Lbfgs };
+// Where Adam adds epsilon: to sqrt(v) before the bias correction (TensorFlow and
+// Keras, so the tutorial) or to the bias-corrected sqrt(v) (torch.optim.Adam).
+enum class AdamEpsilon { TensorFlow, PyTorch };
+// What the content and style terms are measured in (core/loss_units.hpp): the
+// tutorial's raw means, or relative to their targets; auto: by the weights' convention.
+enum class LossUnits { Auto, Tutorial, Normalized };
 enum class Pooling { Max, Avg };
 enum class TvNorm { L1, L2 };
 enum class PreserveColors { None, Luminance, Histogram };
@@ -55,6 +61,16 @@ struct EnumWords<Precision> {
 template <>
 struct EnumWords<OptimizerKind> {
   static constexpr WordTable<OptimizerKind, 2> table{{{OptimizerKind::Adam, "adam"}, {OptimizerKind::Lbfgs, "lbfgs"}}};
+};
+template <>
+struct EnumWords<AdamEpsilon> {
+  static constexpr WordTable<AdamEpsilon, 2> table{
+      {{AdamEpsilon::TensorFlow, "tensorflow"}, {AdamEpsilon::PyTorch, "pytorch"}}};
+};
+template <>
+struct EnumWords<LossUnits> {
+  static constexpr WordTable<LossUnits, 3> table{
+      {{LossUnits::Auto, "auto"}, {LossUnits::Tutorial, "tutorial"}, {LossUnits::Normalized, "normalized"}}};
 };
 template <>
 struct EnumWords<Pooling> {

@@ -1,8 +1,14 @@
 #include "args.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
+#include "exit_codes.hpp"
+#include "sizes.hpp"
 #include "stylize/errors.hpp"
 
 #ifndef STYLIZE_VERSION
@@ -56,6 +62,7 @@ void build_parser(CLI::App& app, CliParams& p) {
   app.footer(
       "Example: stylize -c photo.jpg -s painting.jpg -o out.png\n"
       "Weights: stylize weights list|verify|info|download (see stylize weights --help)\n"
+      "Many images, several workers or a cluster: stylize batch (see stylize batch --help)\n"
       "Exit codes and more examples: README.md");
 
   app.add_option("-c,--content", p.content_path, "Content image (the photo to repaint)")->group("Images");
@@ -111,6 +118,11 @@ void build_parser(CLI::App& app, CliParams& p) {
       ->group("Model");
   add_choice(app, "--pooling", o.pooling, "Pooling layers")->group("Model");
 
+  add_choice(app, "--loss-units", o.loss_units,
+             "Units of the content and style losses: tutorial (the tutorial's raw means, for its Keras network), "
+             "normalized (relative to their targets: the same balance with any VGG19 file); auto: tutorial for "
+             "Caffe-convention weights, else normalized")
+      ->group("Loss");
   app.add_option("--content-weight", o.content_weight, "Weight of the content loss")->group("Loss");
   app.add_option("--style-weight", o.style_weight, "Weight of the style loss")->group("Loss");
   app.add_option("--tv-weight", o.tv_weight, "Weight of the total variation (smoothness) loss")->group("Loss");
@@ -124,11 +136,17 @@ void build_parser(CLI::App& app, CliParams& p) {
   app.add_option("--beta1", o.beta1, "Adam beta1")->group("Optimization");
   app.add_option("--beta2", o.beta2, "Adam beta2")->group("Optimization");
   app.add_option("--eps", o.eps, "Adam epsilon")->group("Optimization");
+  add_choice(app, "--adam-epsilon", o.adam_epsilon,
+             "Where Adam adds --eps: to sqrt(v) as TensorFlow (the tutorial), or to the bias-corrected sqrt(v) "
+             "as PyTorch")
+      ->group("Optimization");
   app.add_option("--scales", o.scales, "Coarse to fine: number of sizes to optimize at, ending at --size")
       ->group("Optimization");
   app.add_option("--min-size", o.min_size, "Coarse to fine: the first scale's size (0: --size / 2^(scales-1))")
       ->group("Optimization");
-  app.add_option("--seed", o.seed, "Random seed (noise init)")->group("Optimization");
+  app.add_option("--seed", o.seed, "Random seed (noise init)")
+      ->check(CLI::NonNegativeNumber)  // not -5 wrapped round to 18446744073709551611
+      ->group("Optimization");
   app.add_option("--resume", p.resume,
                  "Continue from a saved image (out.png or out_0300.png) and the iteration recorded beside it")
       ->group("Optimization");
@@ -147,8 +165,38 @@ void build_parser(CLI::App& app, CliParams& p) {
       ->group("Output");
   app.add_option("--plot", p.plot_path, "Draw the loss curves into an image")->group("Output");
   app.add_option("--sheet", p.sheet_path, "Contact sheet of the content, the styles and the results")->group("Output");
+  app.add_flag("--estimate", p.estimate,
+               "Print the peak memory (for sbatch --mem, a pod's memory request) and the seconds per iteration, "
+               "measured over a few iterations; writes nothing")
+      ->group("Output");
   app.add_flag("-q,--quiet", p.quiet, "Print errors only")->group("Output");
   app.add_flag("-v,--verbose", p.verbose, "Print details (weights, timings)")->group("Output");
+}
+
+void build_batch_parser(CLI::App& app, BatchParams& p) {
+  build_parser(app, p.run);
+  app.name("stylize batch");
+  app.description(
+      "stylize batch: every content image with every style image, one output each; several workers (processes, "
+      "Slurm array tasks, Kubernetes pods) share the list, and an interrupted job is resumed");
+  for (const char* flag : {"--content", "--output", "--each-style", "--batch", "--resume", "--style-weights",
+                           "--report", "--plot", "--sheet", "--estimate"}) {
+    app.remove_option(app.get_option(flag));
+  }
+  app.add_option("-c,--content", p.contents, "Content images and folders of them (the photos)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group("Images");
+  app.get_option("--style")->description("Style images and folders of them (the paintings)");
+  app.get_option("--output-template")
+      ->description("Output of each job: {content}, {style} (file stems), {n} (job number); folders are created");
+  app.add_option("--shard", p.shard,
+                 "Run shard I of N of the jobs (0 <= I < N); default from SLURM_ARRAY_TASK_ID and "
+                 "SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and STYLIZE_SHARD_COUNT, else every job")
+      ->group("Batch");
+  app.footer(
+      "Example: stylize batch -c photos/ -s paintings/ --output-template 'out/{content}_{style}.png'\n"
+      "Outputs that exist without a checkpoint record (out.png.json) are done and skipped; with one they are "
+      "resumed.\nOn a Slurm cluster or Kubernetes: README.md, \"On a cluster\"");
 }
 
 InitMode init_mode(const std::string& text) {
@@ -157,14 +205,45 @@ InitMode init_mode(const std::string& text) {
   return mode && *mode != InitMode::Image ? *mode : InitMode::Image;
 }
 
+// -o and --output-template name different outputs: say when one is not used.
+// (A style folder turns on --each-style, as expand_style_folders does.)
+static void warn_unused_output_flags(const CLI::App& app, const CliParams& params) {
+  std::error_code error;
+  bool each_style = params.each_style;
+  for (const auto& path : params.style_paths) each_style = each_style || std::filesystem::is_directory(path, error);
+  if (app.get_option("--output-template")->count() > 0 && !each_style) {
+    spdlog::warn("--output-template names the outputs of --each-style (or a style folder) only; writing {}",
+                 params.output_path);
+  }
+  if (params.output_given && each_style && params.resume.empty()) {
+    spdlog::warn("-o {} is not used with --each-style (or a style folder): outputs are named by --output-template",
+                 params.output_path);
+  }
+}
+
 void finish_parse(const CLI::App& app, CliParams& params) {
-  params.output_given = app.get_option("--output")->count() > 0;
+  const CLI::Option* output = app.get_option_no_throw("--output");  // absent from stylize batch
+  params.output_given = output != nullptr && output->count() > 0;
+  if (output != nullptr) warn_unused_output_flags(app, params);
   std::vector<std::string> explicit_flags;
   for (const CLI::Option* option : app.get_options()) {
-    if (option->count() > 0) explicit_flags.push_back(option->get_name(false, true));
+    // By each long name ("--iterations"), also for options with a short one ("-n,--iterations").
+    if (option->count() == 0) continue;
+    for (const std::string& name : option->get_lnames()) explicit_flags.push_back("--" + name);
   }
   apply_preset(params.preset, params, explicit_flags);
   params.options.init = init_mode(params.init);
+}
+
+std::optional<int> parse_command_line(CLI::App& app, CliParams& params, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kUsageError;
+  }
+  spdlog::set_level(params.quiet ? spdlog::level::err : params.verbose ? spdlog::level::debug : spdlog::level::info);
+  finish_parse(app, params);
+  return std::nullopt;
 }
 
 std::vector<LayerWeight> parse_layer_list(const std::string& text, const std::string& flag) {
@@ -217,6 +296,12 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
   return values;
 }
 
+int style_side(const CliParams& p) {
+  if (p.style_size > 0) return p.style_size;
+  // At least 1 pixel: 0 would mean "keep the file's size".
+  return static_cast<int>(std::max(1L, std::lround(p.size * p.style_scale)));
+}
+
 void validate_params(const CliParams& p) {
   if (p.size < 16) throw OptionError("--size must be at least 16 pixels, got " + std::to_string(p.size));
   if (p.size > 16384) {
@@ -227,7 +312,15 @@ void validate_params(const CliParams& p) {
                       std::to_string(p.style_size));
   }
   if (!std::isfinite(p.style_scale) || p.style_scale <= 0 || p.style_scale > 16) {
-    throw OptionError("--style-scale must be a number in (0, 16], got " + std::to_string(p.style_scale));
+    std::ostringstream message;
+    message << "--style-scale must be a number in (0, 16], got " << p.style_scale;
+    throw OptionError(message.str());
+  }
+  if (style_side(p) > 16384) {
+    std::ostringstream message;
+    message << "--style-scale " << p.style_scale << " at --size " << p.size << " asks for a " << style_side(p)
+            << "-pixel style image (at most 16384); use a smaller --style-scale or give --style-size";
+    throw OptionError(message.str());
   }
   if (p.options.min_size > p.size) {
     throw OptionError("--min-size must be between 0 (automatic) and --size, got " + std::to_string(p.options.min_size));

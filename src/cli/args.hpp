@@ -3,6 +3,7 @@
 // (tests/test_cli_args.cpp).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,18 @@ void build_parser(CLI::App& app, CliParams& params);
 // After app.parse(): applies --preset to every setting whose flag was not given,
 // and resolves --init. Throws OptionError.
 void finish_parse(const CLI::App& app, CliParams& params);
+
+// Parses the command line with `app` (built by build_parser() or
+// build_batch_parser() into `params`), sets the log level from -q and -v, then
+// calls finish_parse(). Returns the exit code when the command ends here
+// (--help: 0; a bad flag: 2, after CLI11's message), std::nullopt to go on.
+std::optional<int> parse_command_line(CLI::App& app, CliParams& params, int argc, char** argv);
+
+// The parser of `stylize batch`: build_parser()'s flags without those that
+// name one run's inputs and outputs (-o, --each-style, --batch, --resume,
+// --style-weights, --report, --plot, --sheet, --estimate), with -c taking several files
+// and folders, and --shard. Call finish_parse(app, params.run) after parsing.
+void build_batch_parser(CLI::App& app, BatchParams& params);
 
 // Throws OptionError naming the first front-end value that is unusable (the
 // engine's options are checked once, by the Stylizer that reads them).

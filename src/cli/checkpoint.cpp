@@ -1,5 +1,6 @@
 #include "checkpoint.hpp"
 
+#include <climits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "sizes.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/file.hpp"
 
@@ -15,12 +17,49 @@ namespace fs = std::filesystem;
 
 std::string checkpoint_path(const std::string& image) { return image + ".json"; }
 
+namespace {
+
+// A path as the record holds it: absolute, so that a run from another
+// directory compares the same file.
+std::string absolute_path(const std::string& path) {
+  std::error_code error;
+  const fs::path absolute = fs::weakly_canonical(fs::absolute(path, error), error);
+  return error ? path : absolute.string();
+}
+
+std::vector<std::string> absolute_paths(const std::vector<std::string>& paths) {
+  std::vector<std::string> absolute;
+  for (const auto& path : paths) absolute.push_back(absolute_path(path));
+  return absolute;
+}
+
+// The settings that change what the run optimizes: resuming with others
+// continues towards another image.
+nlohmann::json objective_record(const CliParams& params) {
+  const StylizeOptions& o = params.options;
+  const auto layers = [](const std::vector<LayerWeight>& list) {
+    nlohmann::json pairs = nlohmann::json::array();
+    for (const auto& layer : list) pairs.push_back({layer.layer, layer.weight});
+    return pairs;
+  };
+  return {{"content_weight", o.content_weight},
+          {"style_weight", o.style_weight},
+          {"tv_weight", o.tv_weight},
+          {"content_layers", layers(o.content_layers)},
+          {"style_layers", layers(o.style_layers)},
+          {"style_size", style_side(params)},
+          {"preserve_colors", to_string(o.preserve_colors)}};
+}
+
+}  // namespace
+
 void write_checkpoint(const std::string& image, int iteration, const CliParams& params) {
   const nlohmann::json record = {{"iteration", iteration},
                                  {"iterations", params.options.iterations},
-                                 {"content", params.content_path},
-                                 {"styles", params.style_paths},
-                                 {"size", params.size}};
+                                 {"content", absolute_path(params.content_path)},
+                                 {"styles", absolute_paths(params.style_paths)},
+                                 {"size", params.size},
+                                 {"objective", objective_record(params)}};
   write_file_atomically(checkpoint_path(image), record.dump(2) + "\n");
 }
 
@@ -38,15 +77,41 @@ void apply_resume(CliParams& params) {
                       "' is missing (it is written with --save-every images and when a run is interrupted)");
   }
   const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
-  if (record.is_discarded() || !record.contains("iteration") || !record["iteration"].is_number_integer()) {
+  if (record.is_discarded() || !record.is_object() || !record.contains("iteration") ||
+      !record["iteration"].is_number_integer()) {
     throw OptionError("cannot resume: '" + record_path + "' is not a stylize checkpoint record");
   }
-  params.options.start_iteration = record["iteration"].get<int>();
+  const nlohmann::json& iteration = record["iteration"];
+  if ((iteration.is_number_unsigned() && iteration.get<uint64_t>() > INT_MAX) ||
+      (!iteration.is_number_unsigned() && (iteration.get<int64_t>() < 0 || iteration.get<int64_t>() > INT_MAX))) {
+    throw OptionError("cannot resume: '" + record_path + "' records iteration " + iteration.dump() +
+                      ", which no run reaches (0 to " + std::to_string(INT_MAX) + "); the record is corrupt");
+  }
+  params.options.start_iteration = iteration.get<int>();
   params.init = image;
   params.options.init = InitMode::Image;
   if (!params.output_given) params.output_path = image;
-  if (record.contains("size") && record["size"].is_number_integer() && record["size"].get<int>() != params.size) {
-    spdlog::warn("the checkpoint was made at --size {}, this run uses {}", record["size"].get<int>(), params.size);
+  // What the record says the run was: another content, style or objective
+  // continues towards another image, so say so.
+  const auto differs = [&](const char* key, const nlohmann::json& now) {
+    return record.contains(key) && record[key] != now;
+  };
+  if (differs("content", absolute_path(params.content_path))) {
+    spdlog::warn("the checkpoint was made with content image {}, this run uses {}", record["content"].dump(),
+                 params.content_path);
+  }
+  if (differs("styles", absolute_paths(params.style_paths))) {
+    spdlog::warn("the checkpoint was made with style images {}, this run uses {}", record["styles"].dump(),
+                 nlohmann::json(params.style_paths).dump());
+  }
+  if (differs("size", params.size)) {
+    spdlog::warn("the checkpoint was made at --size {}, this run uses {}", record["size"].dump(), params.size);
+  }
+  if (differs("objective", objective_record(params))) {
+    spdlog::warn(
+        "the checkpoint was made with other weights, layers or style size ({}); resuming continues "
+        "towards a different image",
+        record["objective"].dump());
   }
 }
 

@@ -1,10 +1,13 @@
 #include "jobs.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <set>
 
+#include "checkpoint.hpp"
 #include "stylize/errors.hpp"
+#include "stylize/io/file.hpp"
 #include "stylize/io/image_io.hpp"
 
 namespace stylize::cli {
@@ -70,32 +73,73 @@ std::vector<Job> make_jobs(const CliParams& params) {
   return jobs;
 }
 
+namespace {
+
+// A file the command reads or writes, and how to name it in a message.
+struct NamedPath {
+  std::string path;
+  std::string what;  // "the content image", "--report"
+};
+
+// Whether two paths name the same file: the same inode when both exist, else
+// the same absolute path once symbolic links and ".." are resolved.
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code error;
+  if (fs::exists(a, error) && fs::exists(b, error)) return fs::equivalent(a, b, error);
+  const fs::path x = fs::weakly_canonical(fs::absolute(a, error), error);
+  const fs::path y = fs::weakly_canonical(fs::absolute(b, error), error);
+  return x == y;
+}
+
+}  // namespace
+
 void check_outputs(const std::vector<Job>& jobs, const CliParams& params) {
-  std::vector<std::string> inputs = params.style_paths;
-  inputs.push_back(params.content_path);
+  std::vector<NamedPath> inputs = {{params.content_path, "the content image"}};
+  for (const auto& style : params.style_paths) inputs.push_back({style, "a style image"});
+  // A resumed run continues its --init image and writes over it by design.
+  if (params.options.init == InitMode::Image && params.resume.empty()) {
+    inputs.push_back({params.init, "the --init image"});
+  }
+  const std::string image_flag = params.each_style ? "--output-template" : "-o";
+  std::vector<NamedPath> outputs;
   for (const auto& job : jobs) {
     check_output_path(job.output);
-    // The bit depth the format must hold, known before the content is read
-    // (choose_output_encoding checks the rest once it is).
-    if (params.bit_depth != 0) check_output_format(job.output, 0, 0, params.bit_depth);
-    std::error_code error;
+    // The format holds the bit depth and the longest side (--size) before the
+    // content is read (choose_output_encoding checks the rest once it is).
+    check_output_format(job.output, params.size, params.size, params.bit_depth != 0 ? params.bit_depth : 8);
+    outputs.push_back({job.output, image_flag});
+    // Written when the run is interrupted: a directory there would lose the record.
+    check_writable(checkpoint_path(job.output), "resume record");
+    outputs.push_back({checkpoint_path(job.output), "the resume record"});
+  }
+  if (!params.report_path.empty()) {
+    check_writable(params.report_path, "report");
+    outputs.push_back({params.report_path, "--report"});
+  }
+  if (!params.plot_path.empty()) {
+    check_output_path(params.plot_path);
+    outputs.push_back({params.plot_path, "--plot"});
+  }
+  if (!params.sheet_path.empty()) {
+    check_output_path(params.sheet_path);
+    outputs.push_back({params.sheet_path, "--sheet"});
+  }
+  for (size_t o = 0; o < outputs.size(); ++o) {
     for (const auto& input : inputs) {
-      if (fs::exists(job.output, error) && fs::equivalent(job.output, input, error)) {
-        throw OutputError("output '" + job.output +
-                          "' is also an input image; refusing to overwrite it. Choose another -o");
+      if (same_file(outputs[o].path, input.path)) {
+        throw OutputError(outputs[o].what + " '" + outputs[o].path + "' is also an input (" + input.what +
+                          "); refusing to overwrite it. Choose another path");
+      }
+    }
+    for (size_t other = 0; other < o; ++other) {
+      if (same_file(outputs[o].path, outputs[other].path)) {
+        throw OutputError(outputs[o].what + " '" + outputs[o].path + "' is the same file as " + outputs[other].what +
+                          " '" + outputs[other].path + "'; give each output its own path");
       }
     }
   }
-  for (const auto& extra : {params.report_path, params.plot_path, params.sheet_path}) {
-    if (extra.empty()) continue;
-    fs::path dir = fs::path(extra).parent_path();
-    std::error_code error;
-    if (!dir.empty() && !fs::is_directory(dir, error)) {
-      throw OutputError("cannot write '" + extra + "': directory '" + dir.string() + "' does not exist");
-    }
-  }
-  if (!params.plot_path.empty()) check_output_path(params.plot_path);
-  if (!params.sheet_path.empty()) check_output_path(params.sheet_path);
+  // Leftovers of killed runs (SIGKILL, power loss) beside the outputs.
+  for (const auto& output : outputs) remove_stale_temporaries(output.path);
 }
 
 }  // namespace stylize::cli

@@ -1,5 +1,6 @@
 // stylize: the command-line front end. Parses the flags (args.cpp), runs the
-// command (stylize_command.cpp, or weights_command.cpp for `stylize weights`)
+// command (stylize_command.cpp, weights_command.cpp for `stylize weights`,
+// batch_command.cpp for `stylize batch`)
 // and maps the library's errors to exit codes once (exit_codes.cpp). All the
 // work is done by the stylize libraries (README, "Development").
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "args.hpp"
+#include "batch_command.hpp"
 #include "exit_codes.hpp"
 #include "stylize_command.hpp"
 #include "weights_command.hpp"
@@ -30,16 +32,11 @@ int main(int argc, char** argv) {
   setup_logging();
   try {
     if (argc > 1 && std::string(argv[1]) == "weights") return weights_main(argc - 1, argv + 1);
+    if (argc > 1 && std::string(argv[1]) == "batch") return batch_main(argc - 1, argv + 1);
     CliParams params;
     CLI::App app;
     build_parser(app, params);
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-      return app.exit(e) == 0 ? kOk : kUsageError;
-    }
-    spdlog::set_level(params.quiet ? spdlog::level::err : params.verbose ? spdlog::level::debug : spdlog::level::info);
-    finish_parse(app, params);
+    if (const auto code = parse_command_line(app, params, argc, argv)) return *code;
     return stylize_command(params);
   } catch (const std::exception& e) {
     return report_error(e);

@@ -53,6 +53,15 @@ struct CliParams {
   std::string preset;       // tutorial, gatys or fast; explicit flags override it
   bool quiet = false;
   bool verbose = false;
+  bool estimate = false;  // --estimate: print the memory and time a run needs, run nothing
+};
+
+// `stylize batch`: every (content, style) pair of the inputs, one output each,
+// the jobs of one shard, claimed so that several workers share the list.
+struct BatchParams {
+  CliParams run;                      // every stylize flag; the styles are run.style_paths
+  std::vector<std::string> contents;  // files and folders
+  std::string shard;                  // --shard I/N; empty: from the scheduler's environment (or all jobs)
 };
 
 }  // namespace stylize::cli

@@ -44,6 +44,7 @@ nlohmann::json options_json(const CliParams& p) {
       {"style_layers", layers_json(o.style_layers)},
       {"content_weight", o.content_weight},
       {"style_weight", o.style_weight},
+      {"loss_units", to_string(o.loss_units)},
       {"tv_weight", o.tv_weight},
       {"tv_norm", to_string(o.tv_norm)},
       {"pooling", to_string(o.pooling)},
@@ -53,6 +54,7 @@ nlohmann::json options_json(const CliParams& p) {
       {"beta1", o.beta1},
       {"beta2", o.beta2},
       {"eps", o.eps},
+      {"adam_epsilon", to_string(o.adam_epsilon)},
       {"scales", o.scales},
       {"min_size", o.min_size},
       {"seed", o.seed},
@@ -72,6 +74,7 @@ void write_report(const std::string& path, const CliParams& params, const Sessio
                        {"input_convention", session.convention},
                        {"network_widths", session.network_widths},
                        {"deepest_layer", session.deepest_layer}};
+  report["loss_units"] = session.loss_units;
   report["device"] = session.device;
   report["precision"] = session.precision;
   report["threads"] = session.threads;

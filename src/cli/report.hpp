@@ -38,6 +38,7 @@ struct SessionInfo {
   int threads = 0;
   std::vector<int64_t> network_widths;
   std::string deepest_layer;
+  std::string loss_units;  // what the losses are measured in: "tutorial" or "normalized"
 };
 
 // Peak resident memory of this process so far, in MiB.

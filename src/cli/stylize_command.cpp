@@ -2,19 +2,21 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
+#include <cstdio>
 #include <filesystem>
 
 #include "args.hpp"
 #include "checkpoint.hpp"
 #include "exit_codes.hpp"
 #include "figures.hpp"
+#include "interrupt.hpp"
 #include "jobs.hpp"
 #include "report.hpp"
 #include "run_progress.hpp"
+#include "sizes.hpp"
 #include "stylize/core/device.hpp"
 #include "stylize/core/engine.hpp"
 #include "stylize/errors.hpp"
@@ -26,16 +28,6 @@ namespace stylize::cli {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::atomic<int> g_signal{0};
-
-extern "C" void on_signal(int signal) {
-  if (g_signal.exchange(signal) != 0) {
-    // Second signal: leave at once, without saving.
-    std::signal(signal, SIG_DFL);
-    std::raise(signal);
-  }
-}
 
 // Consecutive jobs that run as one batch: with --each-style (and not resuming),
 // as Stylizer::plan_batches groups their styles; otherwise one job at a time.
@@ -86,11 +78,55 @@ std::vector<ImageEncoding> choose_encodings(const std::vector<Job>& jobs, const 
   return encodings;
 }
 
+// The style images at the size the run uses.
+std::vector<torch::Tensor> load_styles(const CliParams& params) {
+  const int style_size = style_side(params);
+  std::vector<torch::Tensor> styles;
+  for (const auto& path : params.style_paths) styles.push_back(read_input(path, "style image", style_size).pixels);
+  return styles;
+}
+
+// --estimate: the peak memory the run checks before it starts (README,
+// "Memory"), and the seconds per iteration measured over a few iterations of
+// the final size here. Writes no file.
+int print_estimate(const CliParams& params, const LoadedWeights& loaded, int threads) {
+  constexpr int kIterations = 4;  // the first is a warm-up and not counted
+  StylizeOptions probe = params.options;
+  probe.iterations = kIterations;
+  probe.scales = 1;
+  probe.start_iteration = 0;
+  Stylizer stylizer(probe, loaded.weights);
+  const torch::Tensor content = read_input(params.content_path, "content image", params.size).pixels;
+  std::vector<torch::Tensor> styles = load_styles(params);
+  if (params.each_style) styles.resize(1);  // every job of the command has one style
+  const int64_t height = content.size(2), width = content.size(3);
+  const double bytes =
+      estimate_memory_bytes(stylizer.network(), height, width, dtype_of(stylizer.precision()), /*batch=*/1);
+  const double mib = bytes / (1024.0 * 1024.0);
+  std::printf("peak memory: %.1f MiB for %lldx%lld px in %s on %s (sbatch --mem=%lldG, a pod's memory: %lldGi)\n", mib,
+              static_cast<long long>(width), static_cast<long long>(height), to_string(stylizer.precision()).c_str(),
+              stylizer.device().str().c_str(), static_cast<long long>(std::ceil(mib / 1024.0)),
+              static_cast<long long>(std::ceil(mib / 1024.0)));
+  std::fflush(stdout);  // before the timing run, which refuses a run that does not fit (exit 8)
+  std::vector<double> seconds;
+  stylizer.run(
+      content, styles,
+      [&seconds](const Progress& p) {
+        if (p.iteration > 1) seconds.push_back(p.seconds);
+        return interrupt_signal() == 0;
+      },
+      params.each_style ? std::vector<double>{} : params.style_blend);
+  std::sort(seconds.begin(), seconds.end());
+  const double per_iteration = seconds.empty() ? 0.0 : seconds[seconds.size() / 2];
+  std::printf(
+      "time: %.4f s per iteration at this size, measured here with %d thread(s): about %.0f s for %d iterations\n",
+      per_iteration, threads, per_iteration * params.options.iterations, params.options.iterations);
+  return kOk;
+}
+
 }  // namespace
 
 int stylize_command(CliParams params) {
-  const int threads = configure_threads(params.threads);
-  keep_freed_cpu_memory();
   if (params.content_path.empty()) {
     throw OptionError("no content image: give the photo to stylize with --content FILE");
   }
@@ -100,45 +136,67 @@ int stylize_command(CliParams params) {
   expand_style_folders(params);
   if (!params.resume.empty()) apply_resume(params);
   validate_params(params);
+  const int threads = configure_threads(params.threads);
+  keep_freed_cpu_memory();
+  if (params.estimate) return print_estimate(params, load_weights_for(params), threads);
   const std::vector<Job> jobs = make_jobs(params);
   check_outputs(jobs, params);
+  return run_jobs(params, jobs, load_weights_for(params), threads);
+}
 
-  // The images first: a bad one is reported before weights are looked for or downloaded.
-  const DecodedImage content_image = read_input(params.content_path, "content image", params.size);
-  const torch::Tensor& content = content_image.pixels;
-  const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
-  const int style_size =
-      params.style_size > 0 ? params.style_size : static_cast<int>(std::lround(params.size * params.style_scale));
-  std::vector<torch::Tensor> styles;
-  for (const auto& path : params.style_paths) styles.push_back(read_input(path, "style image", style_size).pixels);
-  const torch::Tensor init =
-      params.options.init == InitMode::Image ? read_input(params.init, "init image", 0).pixels : torch::Tensor();
+LoadedWeights load_weights_for(const CliParams& params) {
+  LoadedWeights loaded;
+  loaded.path = find_or_download_weights(params.weights_path, params.offline, params.quiet);
+  // From here on a signal stops the run and saves what it reached (a download
+  // before this point stops at once).
+  install_interrupt_handlers();
+  const int convs = convs_needed(make_objective(params.options, LossUnits::Tutorial).layers());
+  loaded.weights = load_vgg19_weights(loaded.path, convs);
+  return loaded;
+}
 
-  const std::string weights_path = find_or_download_weights(params.weights_path, params.offline, params.quiet);
-  const int convs = convs_needed(make_objective(params.options, 1.0).layers());
-  const VggWeights weights = load_vgg19_weights(weights_path, convs);
+int run_jobs(const CliParams& params, const std::vector<Job>& jobs, const LoadedWeights& loaded, int threads,
+             const std::function<bool()>& still_ours) {
+  const VggWeights& weights = loaded.weights;
   Stylizer stylizer(params.options, weights);
-  const SessionInfo session{weights_path,
+  const SessionInfo session{loaded.path,
                             weights.format,
                             weights.convention.name,
                             stylizer.device().str(),
                             to_string(stylizer.precision()),
                             threads,
                             stylizer.network().widths(),
-                            stylizer.network().deepest_layer()};
-  spdlog::debug("weights {} ({}, {} convention), network up to {}", weights_path, weights.format,
+                            stylizer.network().deepest_layer(),
+                            to_string(stylizer.loss_units())};
+  spdlog::debug("weights {} ({}, {} convention), network up to {}", loaded.path, weights.format,
                 weights.convention.name, session.deepest_layer);
-  spdlog::info("device {}, precision {}, {} threads", session.device, session.precision, threads);
+  spdlog::info("device {}, precision {}, {} threads; losses in {} units", session.device, session.precision, threads,
+               session.loss_units);
 
+  const DecodedImage content_image = read_input(params.content_path, "content image", params.size);
+  const torch::Tensor& content = content_image.pixels;
+  const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
+  const std::vector<torch::Tensor> styles = load_styles(params);
+  const torch::Tensor init =
+      params.options.init == InitMode::Image ? read_input(params.init, "init image", 0).pixels : torch::Tensor();
+  if (init.defined() && (init.size(2) != content.size(2) || init.size(3) != content.size(3))) {
+    spdlog::warn("the {} image {} is {}x{}, the content {}x{}; it is stretched to the content's size",
+                 params.resume.empty() ? "--init" : "--resume", params.init, init.size(3), init.size(2),
+                 content.size(3), content.size(2));
+  }
+
+  if (interrupt_signal() != 0) {
+    spdlog::warn("interrupted before the first iteration; nothing was written");
+    return 128 + interrupt_signal();
+  }
   ProgressPrinter printer(params.print_every, params.quiet);
   int exit_code = kOk;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   const std::vector<std::vector<size_t>> groups = group_jobs(jobs, params, stylizer, content, styles);
   std::vector<RunRecord> records(jobs.size());
   std::vector<torch::Tensor> results(jobs.size());
   size_t jobs_done = 0;
   const int iterations = params.options.iterations;
+  bool lost = false;  // still_ours() said no: write nothing
   for (const auto& group : groups) {
     std::vector<torch::Tensor> group_styles;  // with --each-style: one per member
     std::vector<std::string> labels;
@@ -180,42 +238,68 @@ int stylize_command(CliParams params) {
           spdlog::debug("saved {}", path);
         }
       }
-      return g_signal.load() == 0;
+      if (still_ours && !still_ours()) lost = true;
+      return interrupt_signal() == 0 && !lost;
     };
     const std::vector<Result> group_results =
         group.size() > 1 ? stylizer.run_batch(content, group_styles, callback, init)
                          : std::vector<Result>{stylizer.run(content, group_styles, callback, blend, init)};
     printer.clear_bar();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (lost) {
+      spdlog::warn("stopped without saving: another process took over {}", jobs[group.front()].output);
+      break;
+    }
     for (size_t m = 0; m < group.size(); ++m) {
       const Job& job = jobs[group[m]];
       const Result& result = group_results[m];
-      save_image(result.image, job.output, encodings[group[m]]);
       RunRecord& record = records[group[m]];
       record.iterations_done = result.iterations_done;
       record.stop_reason = result.stop_reason;
       record.seconds = seconds;
       results[group[m]] = result.image;
       ++jobs_done;
+      // An unfinished image gets its record first, so that no unfinished image
+      // looks finished (README, "On a cluster"). A coarse-to-fine run cannot
+      // resume: alone it leaves no record and says how to refine the image; in
+      // a batch (still_ours) the record makes the job start again.
+      const bool unfinished =
+          result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure;
+      const bool keep_record = unfinished && (params.options.scales == 1 || still_ours);
+      if (unfinished) {
+        if (keep_record) {
+          write_checkpoint(job.output, result.iterations_done, params);
+        } else {
+          remove_checkpoint(job.output);
+        }
+        save_image(result.image, job.output, encodings[group[m]]);
+      } else {
+        save_image(result.image, job.output, encodings[group[m]]);
+        remove_checkpoint(job.output);  // a finished image needs no resume record
+      }
       if (result.stop_reason == StopReason::Interrupted) {
-        write_checkpoint(job.output, result.iterations_done, params);
-        spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
-                     result.iterations_done, iterations, job.output, job.output);
-        exit_code = 128 + g_signal.load();
+        if (params.options.scales > 1) {
+          // The engine resumes single-scale runs only: offer what works.
+          spdlog::warn(
+              "interrupted at iteration {}/{}; saved the current image to {} (a coarse-to-fine run cannot be "
+              "resumed; refine it with --init {} --scales 1 and another -o)",
+              result.iterations_done, iterations, job.output, job.output);
+        } else {
+          spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
+                       result.iterations_done, iterations, job.output, job.output);
+        }
+        exit_code = 128 + interrupt_signal();
       } else if (result.stop_reason == StopReason::NumericFailure) {
         spdlog::error(
-            "the loss became NaN or infinite at iteration {}; saved the last good image to {}. "
-            "Try a lower --lr or --style-weight, or --precision fp32",
-            result.iterations_done + 1, job.output);
+            "the loss became NaN or infinite at iteration {}; saved the last good image to {}{}. Try a lower --lr or "
+            "--style-weight, or --precision fp32",
+            result.iterations_done + 1, job.output, keep_record ? " with its checkpoint record" : "");
         exit_code = kNumericError;
+      } else if (result.stop_reason == StopReason::Converged) {
+        spdlog::info("L-BFGS converged after {} of {} iterations; wrote {}", result.iterations_done, iterations,
+                     job.output);
       } else {
-        remove_checkpoint(job.output);  // a finished image needs no resume record
-        if (result.stop_reason == StopReason::Converged) {
-          spdlog::info("L-BFGS converged after {} of {} iterations; wrote {}", result.iterations_done, iterations,
-                       job.output);
-        } else {
-          spdlog::info("wrote {} ({:.1f} s)", job.output, record.seconds);
-        }
+        spdlog::info("wrote {} ({:.1f} s)", job.output, record.seconds);
       }
     }
     if (exit_code != kOk) break;
@@ -223,26 +307,38 @@ int stylize_command(CliParams params) {
   records.resize(jobs_done);
   results.resize(jobs_done);
 
-  if (!params.sheet_path.empty()) {
-    std::vector<std::vector<SheetTile>> rows;
-    for (size_t j = 0; j < results.size(); ++j) {
-      std::vector<SheetTile> row = {{content, "content: " + fs::path(params.content_path).filename().string()}};
-      for (size_t i : jobs[j].styles) {
-        row.push_back({styles[i], "style: " + fs::path(params.style_paths[i]).filename().string()});
-      }
-      row.push_back({results[j], "result: " + jobs[j].label});
-      rows.push_back(row);
+  // The side outputs come last, and their failure (checked writable before
+  // the run, so only e.g. a full disk) keeps the images: it says so, exit 6.
+  const auto write_side_output = [&](const std::string& what, const std::string& path, const auto& write) {
+    try {
+      write();
+      spdlog::info("wrote {} {}", what, path);
+    } catch (const OutputError& error) {
+      spdlog::error("{}; the image{} written before it {} kept", error.what(), jobs_done == 1 ? "" : "s",
+                    jobs_done == 1 ? "is" : "are");
+      if (exit_code == kOk) exit_code = kOutputError;
     }
-    save_contact_sheet(rows, params.sheet_path);
-    spdlog::info("wrote contact sheet {}", params.sheet_path);
+  };
+  if (!params.sheet_path.empty()) {
+    write_side_output("contact sheet", params.sheet_path, [&] {
+      std::vector<std::vector<SheetTile>> rows;
+      for (size_t j = 0; j < results.size(); ++j) {
+        std::vector<SheetTile> row = {{content, "content: " + fs::path(params.content_path).filename().string()}};
+        for (size_t i : jobs[j].styles) {
+          row.push_back({styles[i], "style: " + fs::path(params.style_paths[i]).filename().string()});
+        }
+        row.push_back({results[j], "result: " + jobs[j].label});
+        rows.push_back(row);
+      }
+      save_contact_sheet(rows, params.sheet_path);
+    });
   }
   if (!params.plot_path.empty() && !records.empty()) {
-    write_plot(params.plot_path, records.back());
-    spdlog::info("wrote loss plot {}", params.plot_path);
+    write_side_output("loss plot", params.plot_path, [&] { write_plot(params.plot_path, records.back()); });
   }
   if (!params.report_path.empty()) {
-    write_report(params.report_path, params, session, records);
-    spdlog::info("wrote report {}", params.report_path);
+    write_side_output("report", params.report_path,
+                      [&] { write_report(params.report_path, params, session, records); });
   }
   return exit_code;
 }

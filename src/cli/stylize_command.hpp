@@ -1,8 +1,15 @@
 // The stylize command itself: from parsed flags to written images, reports and
-// an exit code.
+// an exit code. `stylize batch` (batch_command.cpp) runs each of its jobs
+// through the same run_jobs().
 #pragma once
 
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "jobs.hpp"
 #include "params.hpp"
+#include "stylize/weights/weights.hpp"
 
 namespace stylize::cli {
 
@@ -10,5 +17,24 @@ namespace stylize::cli {
 // or 128 + a signal (interrupted, the current image saved); throws the
 // library's errors for everything else (main maps them to exit codes).
 int stylize_command(CliParams params);
+
+// The weights a run reads, loaded once (a batch shares them between its jobs).
+struct LoadedWeights {
+  std::string path;
+  VggWeights weights;
+};
+// Finds (or downloads) and loads the weights `params` need, up to the deepest
+// convolution their layers read. Throws WeightsError or FetchError.
+LoadedWeights load_weights_for(const CliParams& params);
+
+// Runs `jobs` (make_jobs(params), outputs already checked) and writes their
+// images, checkpoint records, report, plot and sheet. An image that is not
+// finished (interrupted, or stopped by a NaN) gets its checkpoint record
+// *before* the image, so that no reader ever takes it for a finished one.
+// `still_ours` (when given) is asked after every iteration: once it says
+// false the run stops and writes nothing (a batch worker lost its claim).
+// Returns 0, 7 or 128 + a signal, as stylize_command().
+int run_jobs(const CliParams& params, const std::vector<Job>& jobs, const LoadedWeights& weights, int threads,
+             const std::function<bool()>& still_ours = {});
 
 }  // namespace stylize::cli

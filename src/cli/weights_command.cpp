@@ -1,4 +1,4 @@
-// `stylize weights list|verify|info|download`.
+// `stylize weights list|verify|info|stats|download`.
 #include "weights_command.hpp"
 
 #include <algorithm>
@@ -12,8 +12,11 @@
 #include <CLI/CLI.hpp>
 
 #include "exit_codes.hpp"
+#include "stylize/core/loss_units.hpp"
+#include "stylize/core/vgg19.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/fetch/digest.hpp"
+#include "stylize/io/image_io.hpp"
 #include "stylize/weights/catalog.hpp"
 #include "stylize/weights/weights.hpp"
 #include "weights_source.hpp"
@@ -217,6 +220,31 @@ int run_info(const std::string& path) {
   return kOk;
 }
 
+// Per-layer statistics of a file's features on the images given, and their
+// ratios to the Keras network's reference magnitudes that normalized loss
+// units assume (core/loss_units.hpp): near 1 for the Keras file on typical
+// photos if the references are right.
+int run_stats(const std::string& path, const std::vector<std::string>& images, int size) {
+  const VggWeights weights = load_vgg19_weights(path, 16);
+  const std::vector<std::string> layers = {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1", "relu5_2"};
+  Vgg19Features net(weights, layers);
+  LayerStatisticsAccumulator stats;
+  torch::NoGradGuard no_grad;
+  for (const auto& image_path : images) {
+    const std::vector<torch::Tensor> features = net.forward(load_image(image_path, "image", size));
+    for (size_t i = 0; i < layers.size(); ++i) stats.add(layers[i], features[i]);
+  }
+  std::printf("%s (%s convention), %zu image(s) at longest side %d px\n", path.c_str(), weights.convention.name.c_str(),
+              images.size(), size);
+  std::printf("%-8s %11s %11s %7s %11s %11s %11s\n", "layer", "mean", "mean F^2", "zeros", "mean G^2", "F^2/Keras",
+              "G^2/Keras");
+  for (const auto& s : stats.results()) {
+    std::printf("%-8s %11.4g %11.4g %6.1f%% %11.4g %11.4g %11.4g\n", s.layer.c_str(), s.mean, s.mean_square,
+                100 * s.zero_fraction, s.gram_mean_square, s.content_ratio(), s.style_ratio());
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int weights_main(int argc, char** argv) {
@@ -229,6 +257,18 @@ int weights_main(int argc, char** argv) {
   std::string info_path;
   auto* info = app.add_subcommand("info", "Format, input convention and layer shapes of a weights file");
   info->add_option("path", info_path, "Weights file (safetensors or Keras .h5)")->required();
+  std::string stats_path;
+  std::vector<std::string> stats_images;
+  int stats_size = 512;
+  auto* stats = app.add_subcommand(
+      "stats",
+      "Per-layer feature statistics of a weights file on some images, against the Keras VGG19's that "
+      "normalized loss units assume");
+  stats->add_option("path", stats_path, "Weights file")->required();
+  stats->add_option("images", stats_images, "Images to compute the statistics on (typical photos)")->required();
+  stats->add_option("--size", stats_size, "Longest side the images are resized to")
+      ->check(CLI::Range(16, 4096))
+      ->capture_default_str();
   bool offline = false;
   bool quiet = false;
   auto* download = app.add_subcommand("download", "Download the default weights into the cache now, if missing");
@@ -244,6 +284,7 @@ int weights_main(int argc, char** argv) {
     if (list->parsed()) return run_list();
     if (verify->parsed()) return run_verify(verify_path);
     if (info->parsed()) return run_info(info_path);
+    if (stats->parsed()) return run_stats(stats_path, stats_images, stats_size);
     if (download->parsed()) {
       const std::string path = find_or_download_weights("", offline, quiet);
       std::printf("%s\n", path.c_str());

@@ -9,6 +9,7 @@
 #include "stylize/errors.hpp"
 #include "stylize/fetch/digest.hpp"
 #include "stylize/fetch/download.hpp"
+#include "stylize/fetch/download_lock.hpp"
 #include "stylize/weights/catalog.hpp"
 #include "terminal_bar.hpp"
 
@@ -117,7 +118,22 @@ std::string find_or_download_weights(const std::string& explicit_path, bool offl
   request.expected_size = source.size;
   auto display = std::make_shared<DownloadDisplay>(quiet);
   request.progress = [display](const DownloadProgress& p) { return display->update(p); };
-  download_file(request);
+  // Many first runs at once (the tasks of an array job on one shared cache):
+  // one process downloads, the others wait for it and use its verified file.
+  DownloadLockOptions lock;
+  lock.on_wait = [quiet](const LockStatus& holder) {
+    if (!quiet) {
+      spdlog::info("another process is downloading the weights ({}); waiting for it", holder.reason);
+    }
+  };
+  const auto ready = [&request] {
+    std::error_code error;
+    return fs::exists(request.destination, error);  // download_file() renames it into place only once verified
+  };
+  if (!fetch_once(
+          request.destination, ready, [&request] { download_file(request); }, lock)) {
+    spdlog::info("using the weights another process downloaded: {}", request.destination);
+  }
   return request.destination;
 }
 

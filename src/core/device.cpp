@@ -144,8 +144,19 @@ int available_cores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+// At most this many threads per available core (--threads); configure_threads
+// throws OptionError above it, or for a negative count.
+constexpr int kMaxThreadsPerCore = 4;
+
 int configure_threads(int threads) {
-  const int count = threads > 0 ? threads : available_cores();
+  const int cores = available_cores();
+  // Far more threads than cores only slow the run, and where the process may
+  // not create them (ulimit -u) OpenMP waits for them for ever.
+  if (threads < 0 || threads > kMaxThreadsPerCore * cores) {
+    throw OptionError("--threads must be between 0 (all " + std::to_string(cores) + " available cores) and " +
+                      std::to_string(kMaxThreadsPerCore * cores) + ", got " + std::to_string(threads));
+  }
+  const int count = threads > 0 ? threads : cores;
   torch::set_num_threads(count);
   return count;
 }

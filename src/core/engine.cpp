@@ -2,15 +2,18 @@
 // is the objective's (objective.cpp); memory and batch planning are in plan.cpp.
 #include <ATen/Context.h>
 #include <torch/autograd.h>
-#include <torch/optim/adam.h>
-#include <torch/optim/lbfgs.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
+#include "stylize/core/adam.hpp"
 #include "stylize/core/device.hpp"
+#include "stylize/core/lbfgs.hpp"
+#include "stylize/core/loss_scale.hpp"
+#include "stylize/core/loss_units.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/image.hpp"
 #include "stylizer_impl.hpp"
@@ -19,10 +22,6 @@ namespace stylize {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Raised inside the L-BFGS closure to leave torch's step() when the callback
-// asks to stop.
-struct StopRequested {};
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
@@ -47,13 +46,15 @@ LossValues Progress::values(int member) const {
 }
 
 Stylizer::Stylizer(const StylizeOptions& options, const VggWeights& weights)
-    : Stylizer(options, weights, make_objective(options, weights.convention.feature_scale)) {}
+    : Stylizer(options, weights,
+               make_objective(options, resolve_loss_units(options.loss_units, weights.convention.name))) {}
 
 Stylizer::Stylizer(const StylizeOptions& options, const VggWeights& weights, Objective objective)
     : impl_(std::make_unique<Impl>()) {
   validate(options);
   Impl& m = *impl_;
   m.options = options;
+  m.units = resolve_loss_units(options.loss_units, weights.convention.name);
   m.device = resolve_device(options.device);
   // L-BFGS's line search compares loss values, and a reduced-precision
   // network's are flat below its rounding, where L-BFGS takes its first step
@@ -68,12 +69,19 @@ Stylizer::Stylizer(const StylizeOptions& options, const VggWeights& weights, Obj
   m.net->configure(m.device, dtype_of(m.precision), /*channels_last=*/true);
   // Every iteration runs the same convolution shapes: let cuDNN pick the fastest algorithms once.
   if (m.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  // On sm80+ GPUs cuDNN runs float32 convolutions in TF32 (a 10-bit mantissa)
+  // unless told not to: --precision fp32 means float32 throughout.
+  if (m.device.is_cuda() && m.precision == Precision::Fp32) {
+    at::globalContext().setAllowTF32CuDNN(false);
+    at::globalContext().setAllowTF32CuBLAS(false);
+  }
 }
 
 Stylizer::~Stylizer() = default;
 
 torch::Device Stylizer::device() const { return impl_->device; }
 Precision Stylizer::precision() const { return impl_->precision; }
+LossUnits Stylizer::loss_units() const { return impl_->units; }
 const Vgg19Features& Stylizer::network() const { return *impl_->net; }
 const Objective& Stylizer::objective() const { return impl_->objective; }
 
@@ -134,36 +142,39 @@ torch::Tensor Stylizer::Impl::initial_image(const torch::Tensor& content,
   return one.expand({batch, -1, -1, -1}).contiguous();
 }
 
-Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, const ProgressCallback& callback) {
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam& adam,
+                                                      const ProgressCallback& callback) {
   image.requires_grad_(true);
-  torch::optim::Adam optimizer(
-      {image}, torch::optim::AdamOptions(options.lr).betas({options.beta1, options.beta2}).eps(options.eps));
   // fp16 gradients underflow for the tiny style-loss gradients: scale the loss
   // up for the backward pass and the gradient back down (dynamic loss scaling).
-  double loss_scale = precision == Precision::Fp16 ? 65536.0 : 1.0;
+  DynamicLossScale scaler = precision == Precision::Fp16 ? DynamicLossScale() : DynamicLossScale::disabled();
   Outcome outcome;
   outcome.iterations_done = options.start_iteration;
   torch::Tensor values;
   for (int iteration = options.start_iteration + 1; iteration <= options.iterations; ++iteration) {
     const auto start = Clock::now();
-    optimizer.zero_grad();
+    image.mutable_grad() = torch::Tensor();
     values = losses(image);
     // The members' losses are independent, so the gradient of their sum is each member's own.
     const torch::Tensor total = values.select(1, 0).sum();
-    (total * loss_scale).backward();
+    (total * scaler.scale()).backward();
     torch::Tensor& grad = image.mutable_grad();
-    if (loss_scale != 1.0) grad.div_(loss_scale);
+    if (scaler.scale() != 1.0) grad.div_(scaler.scale());
     // One host sync per step: never let a non-finite loss or gradient reach Adam's state.
-    if (!torch::isfinite(total).item<bool>() || !torch::isfinite(grad).all().item<bool>()) {
-      if (loss_scale > 1.0 && torch::isfinite(total).item<bool>()) {
-        loss_scale /= 2;  // gradient overflowed in fp16: retry this iteration
-        --iteration;
-        continue;
-      }
+    if (!torch::isfinite(total).item<bool>()) {
       outcome.stop_reason = StopReason::NumericFailure;
       break;
     }
-    optimizer.step();
+    const LossScaleVerdict verdict = scaler.update(torch::isfinite(grad).all().item<bool>());
+    if (verdict == LossScaleVerdict::Retry) {
+      --iteration;  // the gradient overflowed in fp16: run this iteration again at the smaller scale
+      continue;
+    }
+    if (verdict == LossScaleVerdict::GiveUp) {
+      outcome.stop_reason = StopReason::NumericFailure;
+      break;
+    }
+    adam.step(image, grad);
     {
       torch::NoGradGuard no_grad;
       image.clamp_(0.0, 1.0);
@@ -179,54 +190,50 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, const
   return outcome;
 }
 
-Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(torch::Tensor image, const ProgressCallback& callback) {
-  image.requires_grad_(true);
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& image, const ProgressCallback& callback) {
   // An iteration is one evaluation of the loss, as in the original Lua
-  // neural-style; torch's L-BFGS with a strong Wolfe line search runs them all
-  // in one step() and stops early once it has converged.
-  torch::optim::LBFGS optimizer({image}, torch::optim::LBFGSOptions(1.0)
-                                             .max_iter(options.iterations - options.start_iteration)
-                                             .max_eval(options.iterations - options.start_iteration)
-                                             .history_size(100)
-                                             .tolerance_grad(1e-7)
-                                             .tolerance_change(1e-9)
-                                             .line_search_fn("strong_wolfe"));
-  Outcome outcome;
-  outcome.iterations_done = options.start_iteration;
-  int evaluations = 0;
-  auto last = Clock::now();
-  auto closure = [&]() -> torch::Tensor {
-    // Box constraint: project onto [0, 1] before every evaluation.
-    {
-      torch::NoGradGuard no_grad;
-      image.clamp_(0.0, 1.0);
-    }
-    optimizer.zero_grad();
-    const torch::Tensor values = losses(image);
+  // neural-style. stylize's L-BFGS (lbfgs.hpp) keeps every evaluated point in
+  // [0, 1], stops after exactly that many evaluations (or once it has
+  // converged) and reports only accepted iterates.
+  LbfgsSettings settings;
+  settings.max_evaluations = options.iterations - options.start_iteration;
+  settings.history_size = kLbfgsHistory;
+  Lbfgs lbfgs(settings, image);
+  const auto objective = [this](const torch::Tensor& x) {
+    const torch::Tensor variable = x.detach().requires_grad_(true);
+    const torch::Tensor values = losses(variable);
     const torch::Tensor total = values.select(1, 0).sum();
     total.backward();
-    outcome.losses = values.detach().to(torch::kCPU);
-    if (!torch::isfinite(total).item<bool>() || !torch::isfinite(image.grad()).all().item<bool>()) {
-      outcome.stop_reason = StopReason::NumericFailure;
-      throw StopRequested{};
-    }
-    const int iteration = options.start_iteration + ++evaluations;
-    outcome.iterations_done = iteration;
+    return LbfgsEvaluation{total.item<double>(), variable.grad(), values.detach()};
+  };
+  auto last = Clock::now();
+  const auto report = [&](const Lbfgs& state) {
     const double seconds = seconds_since(last);
     last = Clock::now();
-    if (callback && !callback(progress(iteration, values.detach(), seconds, image.detach()))) {
-      outcome.stop_reason = StopReason::Interrupted;
-      throw StopRequested{};
-    }
-    return total;
+    const int iteration = options.start_iteration + state.evaluations();
+    return !callback ||
+           callback(progress(iteration, state.accepted_report(), seconds, state.accepted_image().detach()));
   };
-  try {
-    optimizer.step(closure);
-    if (outcome.iterations_done < options.iterations) outcome.stop_reason = StopReason::Converged;
-  } catch (const StopRequested&) {
+  const LbfgsStatus status = lbfgs.run(objective, report);
+  Outcome outcome;
+  // A failing evaluation is not an iteration done: the image is the last accepted one.
+  outcome.iterations_done =
+      options.start_iteration + lbfgs.evaluations() - (status == LbfgsStatus::NumericFailure ? 1 : 0);
+  switch (status) {
+    case LbfgsStatus::Converged:
+      outcome.stop_reason = StopReason::Converged;
+      break;
+    case LbfgsStatus::Interrupted:
+      outcome.stop_reason = StopReason::Interrupted;
+      break;
+    case LbfgsStatus::NumericFailure:
+      outcome.stop_reason = StopReason::NumericFailure;
+      break;
+    default:
+      outcome.stop_reason = StopReason::Finished;
   }
-  torch::NoGradGuard no_grad;
-  outcome.image = image.detach().clamp(0.0, 1.0);
+  if (lbfgs.accepted_report().defined()) outcome.losses = lbfgs.accepted_report().to(torch::kCPU);
+  outcome.image = lbfgs.accepted_image().detach();
   return outcome;
 }
 
@@ -291,6 +298,8 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   }
 
   Outcome outcome;
+  // Adam's moments go on from scale to scale, resized with the image.
+  std::optional<Adam> adam;
   for (size_t s = 0; s < sizes.size(); ++s) {
     const double factor = static_cast<double>(sizes[s]) / final_size;
     TargetInputs inputs;
@@ -326,7 +335,20 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         return callback(with_scale);
       };
     }
-    outcome = o.optimizer == OptimizerKind::Adam ? optimize_adam(start, scaled) : optimize_lbfgs(start, scaled);
+    if (o.optimizer == OptimizerKind::Lbfgs) {
+      outcome = optimize_lbfgs(start, scaled);
+    } else {
+      // Epsilon follows the gradients' scale, which falls with the pixel count
+      // (content and style are means): exactly --eps at longest side 512.
+      const double eps = o.eps * size_factor(start.size(-2), start.size(-1));
+      if (adam) {
+        adam->resize(start.size(-2), start.size(-1));
+        adam->set_eps(eps);
+      } else {
+        adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon}, start);
+      }
+      outcome = optimize_adam(start, *adam, scaled);
+    }
     image = outcome.image;
     if (outcome.stop_reason == StopReason::Interrupted || outcome.stop_reason == StopReason::NumericFailure) break;
     // The next scale's blocks have other sizes: do not keep this scale's cached.

@@ -6,6 +6,7 @@
 #include <torch/autograd.h>
 
 #include "matmul.hpp"
+#include "stylize/core/loss_units.hpp"
 #include "stylize/vgg19_layers.hpp"
 
 namespace stylize {
@@ -156,12 +157,14 @@ int64_t stride_of(const std::string& layer) { return receptive_field(vgg19_layer
 
 }  // namespace
 
-LayerTerm::LayerTerm(const std::vector<LayerWeight>& layers, double weight)
-    : names_(names_of(layers)), weights_(normalized(layers, weight)) {}
+LayerTerm::LayerTerm(const std::vector<LayerWeight>& layers, double weight, LossUnits units)
+    : names_(names_of(layers)), weights_(normalized(layers, weight)), units_(units) {}
 
 torch::Tensor LayerTerm::weighted_sum(const std::vector<torch::Tensor>& values) const {
   torch::Tensor total = torch::zeros_like(values.front());
-  for (size_t i = 0; i < values.size(); ++i) total = total + weights_[i] * values[i];
+  for (size_t i = 0; i < values.size(); ++i) {
+    total = total + weights_[i] * (units_ == LossUnits::Normalized ? values[i] * normalizers_[i] : values[i]);
+  }
   return total;
 }
 
@@ -171,7 +174,11 @@ void ContentTerm::prepare(const TargetInputs& inputs) {
   torch::NoGradGuard no_grad;
   const Features features = inputs.features(inputs.content);
   targets_.clear();
-  for (const auto& layer : names_) targets_.push_back(features[layer].to(torch::kFloat32));
+  normalizers_.clear();
+  for (const auto& layer : names_) {
+    targets_.push_back(features[layer].to(torch::kFloat32));
+    normalizers_.push_back(content_normalizer(targets_.back(), layer, units_));
+  }
   cached_source_ = inputs.content_source;
   cached_size_ = inputs.size;
 }
@@ -215,7 +222,11 @@ void StyleTerm::prepare(const TargetInputs& inputs) {
     for (size_t j = 0; j < names_.size(); ++j) member_grams[j].push_back(grams[j]);
   }
   targets_.clear();
-  for (const auto& grams : member_grams) targets_.push_back(torch::cat(grams));
+  normalizers_.clear();
+  for (size_t j = 0; j < names_.size(); ++j) {
+    targets_.push_back(torch::cat(member_grams[j]));
+    normalizers_.push_back(style_normalizer(targets_.back(), names_[j], units_));
+  }
 }
 
 std::vector<torch::Tensor> StyleTerm::statistics(const Piece& piece) const {
@@ -240,6 +251,10 @@ torch::Tensor StyleTerm::loss(const std::vector<torch::Tensor>& grams) const {
   return weighted_sum(errors);
 }
 
+void TotalVariationTerm::prepare(const TargetInputs& inputs) {
+  size_factor_ = size_factor(inputs.content.size(-2), inputs.content.size(-1));
+}
+
 std::vector<torch::Tensor> TotalVariationTerm::statistics(const Piece& piece) const {
   if (piece.whole()) return {total_variation(piece.image(), norm_)};
   // The differences between an owned pixel and its neighbour below or to the
@@ -257,7 +272,7 @@ std::vector<torch::Tensor> TotalVariationTerm::statistics(const Piece& piece) co
 }
 
 torch::Tensor TotalVariationTerm::loss(const std::vector<torch::Tensor>& statistics) const {
-  return weight_ * statistics.front();
+  return weight_ * size_factor_ * statistics.front();
 }
 
 std::vector<std::string> Objective::term_names() const {
@@ -291,12 +306,10 @@ torch::Tensor Objective::evaluate(const torch::Tensor& image, const FeatureExtra
   return torch::stack(columns, 1);
 }
 
-Objective make_objective(const StylizeOptions& options, double feature_scale) {
-  // Loss weights are calibrated for Caffe-convention networks (0-255 input).
-  const double k = feature_scale;
+Objective make_objective(const StylizeOptions& options, LossUnits units) {
   Objective objective;
-  objective.add(std::make_unique<StyleTerm>(options.style_layers, options.style_weight * k * k * k * k));
-  objective.add(std::make_unique<ContentTerm>(options.content_layers, options.content_weight * k * k));
+  objective.add(std::make_unique<StyleTerm>(options.style_layers, options.style_weight, units));
+  objective.add(std::make_unique<ContentTerm>(options.content_layers, options.content_weight, units));
   objective.add(std::make_unique<TotalVariationTerm>(options.tv_norm, options.tv_weight));
   return objective;
 }

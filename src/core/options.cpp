@@ -1,6 +1,7 @@
 #include "stylize/core/options.hpp"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "stylize/errors.hpp"
@@ -11,11 +12,24 @@ namespace {
 
 std::string known_layers_hint() { return "use names such as relu1_1, relu4_2, conv5_1 or pool3 (see --help)"; }
 
+// The largest --lr: Adam moves pixels in [0, 1] by about lr per step.
+constexpr double kMaxLearningRate = 1000;
+
+// A number as the user would write it: 1e-09, 0.02, 1e+38 (not -0.000000).
+std::string number_text(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+// Weights scale float32 losses: one beyond float's range is an error, not a NaN.
 void require_finite_non_negative(double value, const std::string& flag) {
   if (!std::isfinite(value) || value < 0) {
-    std::ostringstream message;
-    message << flag << " must be a finite number >= 0, got " << value;
-    throw OptionError(message.str());
+    throw OptionError(flag + " must be a finite number >= 0, got " + number_text(value));
+  }
+  if (value > std::numeric_limits<float>::max()) {
+    throw OptionError(flag + " must be at most " + number_text(std::numeric_limits<float>::max()) +
+                      " (the float32 range the losses are computed in), got " + number_text(value));
   }
 }
 
@@ -55,14 +69,17 @@ void validate(const StylizeOptions& o) {
   require_finite_non_negative(o.content_weight, "--content-weight");
   require_finite_non_negative(o.style_weight, "--style-weight");
   require_finite_non_negative(o.tv_weight, "--tv-weight");
-  if (!std::isfinite(o.lr) || o.lr <= 0) {
-    throw OptionError("--lr must be a finite number > 0, got " + std::to_string(o.lr));
+  // Pixels lie in [0, 1], so a step above 1 is already absurd; far larger ones
+  // overflow float32 in Adam's update (lr / (1 - beta1^t)).
+  if (!std::isfinite(o.lr) || o.lr <= 0 || o.lr > kMaxLearningRate) {
+    throw OptionError("--lr must be a finite number > 0 and at most " + number_text(kMaxLearningRate) + ", got " +
+                      number_text(o.lr) + "; the default is 0.02");
   }
   if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1)) {
     throw OptionError("--beta1 and --beta2 must be in [0, 1)");
   }
   if (!std::isfinite(o.eps) || o.eps <= 0) {
-    throw OptionError("--eps must be a finite number > 0, got " + std::to_string(o.eps));
+    throw OptionError("--eps must be a finite number > 0, got " + number_text(o.eps));
   }
   if (o.start_iteration < 0 || o.start_iteration >= o.iterations) {
     throw OptionError("cannot resume at iteration " + std::to_string(o.start_iteration) + " of " +

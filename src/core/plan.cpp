@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "stylize/core/device.hpp"
+#include "stylize/core/lbfgs.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/vgg19_layers.hpp"
 #include "stylizer_impl.hpp"
@@ -67,16 +68,23 @@ std::vector<int> Stylizer::schedule(const torch::Tensor& content, const std::vec
   return impl_->schedule(content, styles);
 }
 
+double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batch) const {
+  const double network = estimate_memory_bytes(*net, height, width, dtype_of(precision), batch);
+  // L-BFGS's history of curvature pairs (2 x 100 image-sized float32 vectors:
+  // 1.8 GB at 1024x768) comes on top; Adam's two moments are in the fit above.
+  if (options.optimizer != OptimizerKind::Lbfgs) return network;
+  return network + Lbfgs::state_bytes(batch * 3 * height * width, kLbfgsHistory);
+}
+
 void Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch) const {
   const double available = available_memory_bytes(device);
-  const torch::Dtype dtype = dtype_of(precision);
-  const double needed = estimate_memory_bytes(*net, height, width, dtype, batch);
+  const double needed = memory_needed(height, width, batch);
   if (available < 0 || needed <= available) return;
   // The largest longest side, in steps of 32 px, that fits.
   const int64_t longest = std::max(height, width);
   int64_t fits = 0;
   for (int64_t side = longest - 32; side >= 32; side -= 32) {
-    if (estimate_memory_bytes(*net, height * side / longest, width * side / longest, dtype, batch) <= available) {
+    if (memory_needed(height * side / longest, width * side / longest, batch) <= available) {
       fits = side;
       break;
     }
@@ -104,8 +112,7 @@ int Stylizer::batch_capacity(int64_t height, int64_t width, int limit) const {
   const Impl& m = *impl_;
   const double available = available_memory_bytes(m.device);
   int fits = 1;
-  while (fits < limit && (available < 0 ||
-                          estimate_memory_bytes(*m.net, height, width, dtype_of(m.precision), fits + 1) <= available)) {
+  while (fits < limit && (available < 0 || m.memory_needed(height, width, fits + 1) <= available)) {
     ++fits;
   }
   return fits;

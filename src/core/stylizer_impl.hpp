@@ -7,14 +7,19 @@
 
 #include <torch/types.h>
 
+#include "stylize/core/adam.hpp"
 #include "stylize/core/engine.hpp"
 
 namespace stylize {
+
+// Curvature pairs L-BFGS keeps (the original neural-style's and torch's default).
+constexpr int kLbfgsHistory = 100;
 
 struct Stylizer::Impl {
   StylizeOptions options;
   torch::Device device = torch::kCPU;
   Precision precision = Precision::Fp32;
+  LossUnits units = LossUnits::Tutorial;
   Objective objective;
   std::shared_ptr<Vgg19Features> net;
 
@@ -25,6 +30,9 @@ struct Stylizer::Impl {
   // The longest side of each scale: the first must be large enough for the
   // content and every style to reach the deepest layer.
   std::vector<int> schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const;
+  // Bytes a run of `batch` images of height x width needs: the network's
+  // estimate (estimate_memory_bytes) and the optimizer's state beyond it.
+  double memory_needed(int64_t height, int64_t width, int64_t batch) const;
   void check_memory(int64_t height, int64_t width, int64_t batch) const;
 
   // The start image of each batch member (B, 3, H, W).
@@ -43,8 +51,9 @@ struct Stylizer::Impl {
     int iterations_done = 0;
     StopReason stop_reason = StopReason::Finished;
   };
-  Outcome optimize_adam(torch::Tensor image, const ProgressCallback& callback);
-  Outcome optimize_lbfgs(torch::Tensor image, const ProgressCallback& callback);
+  // Adam from `image` with `adam`'s state (carried over from the previous scale).
+  Outcome optimize_adam(torch::Tensor image, Adam& adam, const ProgressCallback& callback);
+  Outcome optimize_lbfgs(const torch::Tensor& image, const ProgressCallback& callback);
   // Losses of `image` under the prepared objective, (B, 1 + terms).
   torch::Tensor losses(const torch::Tensor& image) const;
   // A Progress of this run's terms.

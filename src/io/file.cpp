@@ -1,31 +1,122 @@
 #include "stylize/io/file.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "stylize/errors.hpp"
 
 namespace stylize {
 namespace fs = std::filesystem;
 
+namespace {
+
+constexpr const char* kTemporaryMark = ".tmp-stylize-";
+
+std::string host_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+fs::path directory_of(const std::string& path) {
+  fs::path dir = fs::path(path).parent_path();
+  return dir.empty() ? fs::path(".") : dir;
+}
+
+// Flushes a directory's entries (a rename into it) to disk. Best effort: some
+// file systems refuse fsync on a directory, and the data itself is synced.
+void sync_directory(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// The pid of a temporary named "<anything>.tmp-stylize-<host>-<pid>-<n>" made
+// on `host`, or -1 when `name` is not one.
+pid_t temporary_owner(const std::string& name, const std::string& host) {
+  const std::string mark = kTemporaryMark + host + "-";
+  const auto at = name.rfind(mark);
+  if (name.empty() || name[0] != '.' || at == std::string::npos) return -1;
+  const std::string rest = name.substr(at + mark.size());  // "<pid>-<n>"
+  const auto dash = rest.find('-');
+  if (dash == 0 || dash == std::string::npos || dash > 9 || dash + 1 == rest.size() ||
+      rest.find_first_not_of("0123456789", dash + 1) != std::string::npos ||
+      rest.find_first_not_of("0123456789") != dash) {
+    return -1;
+  }
+  return static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+}
+
+}  // namespace
+
+std::string temporary_path(const std::string& path, unsigned n) {
+  const fs::path target(path);
+  return (directory_of(path) / ("." + target.filename().string() + kTemporaryMark + host_name() + "-" +
+                                std::to_string(::getpid()) + "-" + std::to_string(n)))
+      .string();
+}
+
+int remove_stale_temporaries(const std::string& path) {
+  const std::string host = host_name();
+  std::error_code error;
+  int removed = 0;
+  for (const auto& entry : fs::directory_iterator(directory_of(path), error)) {
+    const pid_t owner = temporary_owner(entry.path().filename().string(), host);
+    // A process of this host that no longer exists (kill(pid, 0) says ESRCH)
+    // cannot finish its write: the file is the leftover of a killed run.
+    if (owner <= 0 || owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    if (fs::remove(entry.path(), ignored)) ++removed;
+  }
+  return removed;
+}
+
+void check_writable(const std::string& path, const std::string& what) {
+  const std::string name = what + " '" + path + "'";
+  std::error_code error;
+  if (path.empty()) throw OutputError("cannot write " + what + ": the path is empty");
+  if (fs::is_directory(path, error)) {
+    throw OutputError("cannot write " + name + ": it is a directory; give a file name inside it");
+  }
+  const fs::path dir = directory_of(path);
+  if (!fs::is_directory(dir, error)) {
+    throw OutputError("cannot write " + name + ": directory '" + dir.string() + "' does not exist; create it first");
+  }
+  // Create and remove a probe file: access(W_OK) says yes to root on read-only
+  // or special file systems, and a long run must not end in a failed write.
+  // Named by host, pid and a random number: the pods of a Kubernetes Job on
+  // one shared volume often have the same pid.
+  const fs::path probe = dir / (".stylize-probe-" + host_name() + "-" + std::to_string(::getpid()) + "-" +
+                                std::to_string(std::random_device{}()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw OutputError("cannot write " + name + ": directory '" + dir.string() + "' is not writable (" +
+                      std::strerror(errno) + ")");
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
 void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what) {
   const std::string name = (what.empty() ? "" : what + " ") + "'" + path + "'";
   const auto fail = [&](const std::string& reason) { return OutputError("cannot write " + name + ": " + reason); };
   const fs::path target(path);
-  fs::path dir = target.parent_path();
-  if (dir.empty()) dir = ".";
+  const fs::path dir = directory_of(path);
   std::error_code error;
   if (!fs::is_directory(dir, error)) throw fail("directory '" + dir.string() + "' does not exist; create it first");
 
-  // Unique among threads and processes: the pid and a counter.
+  // Unique among threads, processes and hosts: the host, the pid and a counter.
   static std::atomic<unsigned> counter{0};
-  const fs::path temporary =
-      dir / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  const fs::path temporary = temporary_path(path, counter++);
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) {
     throw fail("directory '" + dir.string() + "' is not writable (" + std::strerror(errno) + ")");
@@ -37,6 +128,8 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
     if (n <= 0) reason = std::strerror(n < 0 ? errno : EIO);
     if (n > 0) done += static_cast<size_t>(n);
   }
+  // The data reaches the disk before the name does: after a power loss the
+  // target is the old file or the new one, never an empty one.
   if (reason.empty() && ::fsync(fd) != 0) reason = std::strerror(errno);
   if (::close(fd) != 0 && reason.empty()) reason = std::strerror(errno);
   if (reason.empty()) {
@@ -48,6 +141,7 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
     fs::remove(temporary, ignored);
     throw fail(reason);
   }
+  sync_directory(dir);
 }
 
 }  // namespace stylize

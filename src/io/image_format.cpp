@@ -66,9 +66,9 @@ void check_output_format(const std::string& path, int64_t width, int64_t height,
                       "; write .png or .tif for 16 bits, or use --bit-depth 8");
   }
   if (width > format.max_side || height > format.max_side) {
-    throw OutputError(what + "the image is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, and " +
-                      format.name + " holds at most " + std::to_string(format.max_side) +
-                      " pixels a side; use a smaller --size or write .png or .tif");
+    throw OutputError(what + format.name + " images are at most " + std::to_string(format.max_side) +
+                      " pixels on a side, and this one would be " + std::to_string(std::max(width, height)) +
+                      "; use a smaller --size, or write .png or .tif");
   }
   const uint64_t bytes = static_cast<uint64_t>(std::max<int64_t>(width, 0)) *
                          static_cast<uint64_t>(std::max<int64_t>(height, 0)) * 3 * (bit_depth / 8);

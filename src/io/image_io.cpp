@@ -1,11 +1,9 @@
 // Image files in and out through OpenCV: decoding (with its limits and the
-// formats refused for safety), encoding, and the output path checks. The only
-// translation unit of the library that includes OpenCV (cli/figures.cpp draws
-// the plot and the contact sheet with it).
+// formats refused for safety), encoding, and the output path checks. With the
+// video I/O and optical flow (io/video_io.cpp, io/video_writer.cpp, io/flow.cpp)
+// the only code of the library that includes OpenCV (cli/figures.cpp draws the
+// plot and the contact sheet with it).
 #include "stylize/io/image_io.hpp"
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -24,6 +22,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "io_detail.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/file.hpp"
 #include "stylize/io/icc_container.hpp"
@@ -250,7 +249,9 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
   return cv::min(cv::max(converted, 0.0), 1.0);
 }
 
-torch::Tensor bgr_float_to_tensor(const cv::Mat& bgr) {
+}  // namespace
+
+torch::Tensor detail::bgr_float_to_tensor(const cv::Mat& bgr) {
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   if (!rgb.isContinuous()) rgb = rgb.clone();
@@ -259,7 +260,7 @@ torch::Tensor bgr_float_to_tensor(const cv::Mat& bgr) {
       .contiguous();  // copies out of the Mat's memory
 }
 
-cv::Mat resize_mat_longest_side(const cv::Mat& image, int longest_side) {
+cv::Mat detail::resize_mat_longest_side(const cv::Mat& image, int longest_side) {
   const int longest = std::max(image.cols, image.rows);
   if (longest_side <= 0 || longest == longest_side) return image;
   const double factor = static_cast<double>(longest_side) / longest;
@@ -270,11 +271,13 @@ cv::Mat resize_mat_longest_side(const cv::Mat& image, int longest_side) {
   return cv::min(cv::max(resized, 0.0), 1.0);
 }
 
+namespace {
+
 // Decodes, resizes, and converts to sRGB from the file's profile.
 DecodedImage decode(const std::string& bytes, const std::string& what, int64_t max_pixels, int longest_side) {
   DecodedImage decoded;
   const cv::Mat bgr = decode_to_bgr_float(bytes, what, max_pixels, decoded.bit_depth);
-  decoded.pixels = bgr_float_to_tensor(resize_mat_longest_side(bgr, longest_side));
+  decoded.pixels = detail::bgr_float_to_tensor(detail::resize_mat_longest_side(bgr, longest_side));
   apply_embedded_profile(bytes, what, decoded);
   return decoded;
 }
@@ -289,15 +292,44 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& display_
   return read_image_bytes(bytes, display_name, max_pixels).pixels;
 }
 
+namespace {
+
+// Largest image file stylize reads, in bytes (1 GiB: an uncompressed 16-bit
+// RGB TIFF of kMaxImagePixels is 768 MiB). Reading stops there, so an endless
+// input (/dev/zero, a pipe) is refused instead of filling memory.
+constexpr uint64_t kMaxImageFileBytes = uint64_t{1} << 30;
+
+// The bytes of an image file, refusing more than `max_bytes` while reading.
+std::string read_image_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
+  const auto too_large = [&] {
+    return ImageError("cannot read " + what + ": it is larger than " + std::to_string(max_bytes >> 20) +
+                      " MiB, the most stylize reads as an image; is it an image file?");
+  };
+  std::error_code error;
+  if (fs::is_regular_file(path, error) && fs::file_size(path, error) > max_bytes && !error) throw too_large();
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ImageError("cannot read " + what + ": " + std::strerror(errno));
+  std::string bytes;
+  std::vector<char> buffer(1 << 16);
+  while (file) {
+    file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    bytes.append(buffer.data(), static_cast<size_t>(file.gcount()));
+    if (bytes.size() > max_bytes) throw too_large();
+  }
+  if (file.bad()) throw ImageError("cannot read " + what + ": read error");
+  return bytes;
+}
+
+}  // namespace
+
 DecodedImage read_image(const std::string& path, const std::string& role, int longest_side) {
   const std::string what = role + " '" + path + "'";
   std::error_code error;
-  if (!fs::exists(path, error)) throw ImageError("cannot read " + what + ": file not found");
+  const bool exists = fs::exists(path, error);
+  if (error) throw ImageError("cannot read " + what + ": " + error.message());  // e.g. a symbolic link loop
+  if (!exists) throw ImageError("cannot read " + what + ": file not found");
   if (fs::is_directory(path, error)) throw ImageError("cannot read " + what + ": it is a directory, not an image");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw ImageError("cannot read " + what + ": " + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (file.bad()) throw ImageError("cannot read " + what + ": read error");
+  const std::string bytes = read_image_file(path, what, kMaxImageFileBytes);
   if (bytes.empty()) throw ImageError("cannot read " + what + ": the file is empty");
   return decode(bytes, what, kMaxImagePixels, longest_side);
 }
@@ -311,7 +343,11 @@ namespace {
 // The extensions stylize writes, and whether OpenCV has an encoder for `path`'s.
 // Throws OutputError naming the extensions it can write.
 void check_image_extension(const std::string& path) {
-  if (path.empty()) throw OutputError("the output path is empty; give one with -o FILE.png");
+  if (path.empty()) throw OutputError("the output path is empty; give one such as out.png");
+  if (image_extension(path).empty()) {
+    throw OutputError("cannot write output '" + path +
+                      "': it names no file with an image extension; give one such as out.png (or dir/out.png)");
+  }
   check_output_format(path, 1, 1, 8);  // a known extension
   if (!cv::haveImageWriter(path)) {
     throw OutputError("cannot write output '" + path + "': this OpenCV has no encoder for '" + image_extension(path) +
@@ -323,26 +359,7 @@ void check_image_extension(const std::string& path) {
 
 void check_output_path(const std::string& path) {
   check_image_extension(path);
-  std::error_code error;
-  if (fs::is_directory(path, error)) {
-    throw OutputError("cannot write output '" + path + "': it is a directory; give a file name such as out.png");
-  }
-  fs::path dir = fs::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  if (!fs::is_directory(dir, error)) {
-    throw OutputError("cannot write output '" + path + "': directory '" + dir.string() +
-                      "' does not exist; create it first");
-  }
-  // Create and remove a probe file: access(W_OK) says yes to root on read-only
-  // or special file systems, and a long run must not end in a failed write.
-  const fs::path probe = dir / (".stylize-probe-" + std::to_string(::getpid()));
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) {
-    throw OutputError("cannot write output '" + path + "': directory '" + dir.string() + "' is not writable (" +
-                      std::strerror(errno) + ")");
-  }
-  ::close(fd);
-  ::unlink(probe.c_str());
+  check_writable(path, "output");
 }
 
 namespace {
@@ -397,6 +414,10 @@ std::string encode(const cv::Mat& bgr, const std::string& path, const std::strin
 }
 
 }  // namespace
+
+cv::Mat detail::tensor_to_bgr8(const torch::Tensor& image, const std::string& path) {
+  return tensor_to_bgr(image, path, 8);
+}
 
 void save_image(const torch::Tensor& image, const std::string& path, const ImageEncoding& encoding) {
   check_image_extension(path);

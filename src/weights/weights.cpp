@@ -67,7 +67,6 @@ InputConvention InputConvention::torchvision() {
   c.scale = 1.0f;
   c.mean = {0.485f, 0.456f, 0.406f};
   c.std = {0.229f, 0.224f, 0.225f};
-  c.feature_scale = 255.0 * (0.229 + 0.224 + 0.225) / 3.0;
   return c;
 }
 

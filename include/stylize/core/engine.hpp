@@ -76,8 +76,8 @@ struct BatchPlan {
 
 class Stylizer {
  public:
-  // Resolves device and precision, builds the objective of `options`
-  // (make_objective) or the one given, and the network from `weights` up to the
+  // Resolves device, precision and loss units, builds the objective of
+  // `options` (make_objective) or the one given, and the network from `weights` up to the
   // deepest layer the objective reads, frozen. Throws OptionError,
   // WeightsError or DeviceError.
   Stylizer(const StylizeOptions& options, const VggWeights& weights);
@@ -132,6 +132,8 @@ class Stylizer {
 
   torch::Device device() const;
   Precision precision() const;
+  // The units of the content and style losses (StylizeOptions::loss_units resolved for the weights).
+  LossUnits loss_units() const;
   const Vgg19Features& network() const;
   const Objective& objective() const;
 

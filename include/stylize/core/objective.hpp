@@ -141,18 +141,23 @@ class LossTerm {
 };
 
 // A term over network layers, each with a weight (normalized to sum to one,
-// times the term's weight): the base of the content and style terms.
+// times the term's weight): the base of the content and style terms. In
+// normalized units (core/loss_units.hpp) each layer's loss is also multiplied
+// by a normalizer computed from its target when the targets are prepared.
 class LayerTerm : public LossTerm {
  public:
-  LayerTerm(const std::vector<LayerWeight>& layers, double weight);
+  LayerTerm(const std::vector<LayerWeight>& layers, double weight, LossUnits units = LossUnits::Tutorial);
   std::vector<std::string> layers() const override { return names_; }
+  LossUnits units() const { return units_; }
 
  protected:
-  // sum over layers of weights_[i] * values[i], each (B,).
+  // sum over layers of weights_[i] * normalizers_[i] * values[i], each (B,).
   torch::Tensor weighted_sum(const std::vector<torch::Tensor>& values) const;
 
   std::vector<std::string> names_;
   std::vector<double> weights_;
+  LossUnits units_;
+  std::vector<torch::Tensor> normalizers_;  // per layer: (1 or B,) float32, frozen with the targets
 };
 
 // Content: mean squared error of feature maps against the content's.
@@ -184,19 +189,24 @@ class StyleTerm : public LayerTerm {
   std::vector<torch::Tensor> targets_;  // (B, C, C) float32 per layer: one blended Gram per member
 };
 
-// Total variation of the image, times `weight`.
+// Total variation of the image, times `weight` and the scale's size factor
+// (512 / longest side)^2 (core/loss_units.hpp): content and style are means,
+// whose gradient per pixel falls with the pixel count, and total variation a
+// sum, so without the factor its pull would grow with the size. Exactly 1 at
+// longest side 512, the tutorial's size.
 class TotalVariationTerm : public LossTerm {
  public:
   TotalVariationTerm(TvNorm norm, double weight) : norm_(norm), weight_(weight) {}
   std::string name() const override { return "tv"; }
   std::vector<std::string> layers() const override { return {}; }
-  void prepare(const TargetInputs&) override {}
+  void prepare(const TargetInputs& inputs) override;
   std::vector<torch::Tensor> statistics(const Piece& piece) const override;
   torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const override;
 
  private:
   TvNorm norm_;
   double weight_;
+  double size_factor_ = 1.0;
 };
 
 class Objective {
@@ -226,9 +236,8 @@ class Objective {
 };
 
 // The objective of Gatys et al. as the options configure it: style, content and
-// total variation, in that order. `feature_scale` expresses the network's
-// features in Caffe units (InputConvention::feature_scale): content weights are
-// multiplied by its square, style weights by its fourth power.
-Objective make_objective(const StylizeOptions& options, double feature_scale);
+// total variation, in that order, content and style in `units` (resolved: not
+// LossUnits::Auto; resolve_loss_units picks them from the weights).
+Objective make_objective(const StylizeOptions& options, LossUnits units);
 
 }  // namespace stylize

@@ -28,6 +28,10 @@ struct StylizeOptions {
   std::vector<LayerWeight> content_layers = {{"relu5_2", 1.0}};
   std::vector<LayerWeight> style_layers = {
       {"relu1_1", 1.0}, {"relu2_1", 1.0}, {"relu3_1", 1.0}, {"relu4_1", 1.0}, {"relu5_1", 1.0}};
+  // What content and style are measured in (core/loss_units.hpp); auto:
+  // tutorial for Caffe-convention weights (the Keras file: exactly the
+  // tutorial), normalized for any other.
+  LossUnits loss_units = LossUnits::Auto;
   double content_weight = 1e4;
   double style_weight = 1e-2;
   double tv_weight = 30.0;
@@ -41,6 +45,9 @@ struct StylizeOptions {
   double beta1 = 0.99;
   double beta2 = 0.999;
   double eps = 0.1;
+  // TensorFlow: eps is added to sqrt(v) before the bias correction, exactly as
+  // the tutorial's Keras Adam; PyTorch: as torch.optim.Adam (core/adam.hpp).
+  AdamEpsilon adam_epsilon = AdamEpsilon::TensorFlow;
 
   // Coarse to fine: optimize at `scales` sizes growing geometrically from
   // `min_size` (0: the content's longest side / 2^(scales-1)) to the content's

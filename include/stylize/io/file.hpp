@@ -1,7 +1,8 @@
 // The one way stylize writes a finished file (images, reports, checkpoint
 // records): to a temporary file in the same directory, flushed to disk, then
-// renamed over the target. A reader never sees a half-written file, and a
-// failed or killed write leaves the old file (or none) in place.
+// renamed over the target, and the directory flushed. A reader never sees a
+// half-written file, and a failed or killed write leaves the old file (or none)
+// in place.
 #pragma once
 
 #include <string>
@@ -9,10 +10,24 @@
 
 namespace stylize {
 
-// Writes `bytes` to `path` atomically. The temporary file is named
-// ".<name>.tmp<pid>-<n>" beside the target and removed on every failure path.
-// Throws OutputError "cannot write <what> '<path>': <reason>" (`what` may be
-// empty, e.g. "output").
+// Writes `bytes` to `path` atomically and durably (fsync of the file before the
+// rename, of the directory after). The temporary file is temporary_path(path, n);
+// it is removed on every failure path. Throws OutputError "cannot write <what>
+// '<path>': <reason>" (`what` may be empty, e.g. "output").
 void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what = "");
+
+// The name of this process's n-th temporary for `path`:
+// ".<name>.tmp-stylize-<host>-<pid>-<n>" beside it.
+std::string temporary_path(const std::string& path, unsigned n);
+
+// Removes the temporaries in `path`'s directory left by killed processes
+// (SIGKILL, power loss): those named by temporary_path on this host whose
+// process no longer exists. Returns how many it removed.
+int remove_stale_temporaries(const std::string& path);
+
+// Checks before any work that `path` can be written later: not a directory, in
+// an existing directory in which a file can be created (it creates and removes
+// a probe file). `what` names it in the error ("report"). Throws OutputError.
+void check_writable(const std::string& path, const std::string& what);
 
 }  // namespace stylize

@@ -22,12 +22,6 @@ struct InputConvention {
   float scale = 1.0f;
   std::array<float, 3> mean{};
   std::array<float, 3> std{1.0f, 1.0f, 1.0f};
-  // Roughly how much smaller this network's features are than a Caffe-convention
-  // network's: the ratio of the input scales (255 x ImageNet std for
-  // torchvision, 1 for Caffe). Loss weights are calibrated in Caffe units (the
-  // TensorFlow tutorial's Keras VGG19), so content terms are multiplied by
-  // feature_scale^2 and style terms by feature_scale^4.
-  double feature_scale = 1.0;
 
   // RGB, [0, 1], ImageNet mean and std: torchvision and timm checkpoints.
   static InputConvention torchvision();

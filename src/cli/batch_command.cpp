@@ -1,0 +1,180 @@
+// `stylize batch`: the jobs of one shard, each claimed before it runs
+// (batch/claims.hpp), so that any number of workers (processes, Slurm array
+// tasks, Kubernetes pods) can share one job list on a shared filesystem.
+// README, "On a cluster".
+#include "batch_command.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "args.hpp"
+#include "checkpoint.hpp"
+#include "exit_codes.hpp"
+#include "interrupt.hpp"
+#include "jobs.hpp"
+#include "stylize/batch/claims.hpp"
+#include "stylize/batch/jobs.hpp"
+#include "stylize/core/device.hpp"
+#include "stylize/errors.hpp"
+#include "stylize/io/image_io.hpp"
+#include "stylize_command.hpp"
+
+namespace stylize::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+// How long a worker waits between looks at jobs other workers hold.
+constexpr auto kBusyPoll = std::chrono::seconds(1);
+
+batch::Shard shard_of(const BatchParams& params) {
+  if (!params.shard.empty()) return batch::parse_shard(params.shard);
+  if (auto shard = batch::shard_from_environment(batch::process_environment())) return *shard;
+  return {0, 1, "no --shard and no array job: every job"};
+}
+
+// The flags of one job: the batch's, with its content, style and output, and
+// resuming from the checkpoint record an interrupted run left beside it.
+CliParams job_params(const BatchParams& settings, const batch::Job& job, batch::OutputState state) {
+  CliParams params = settings.run;
+  params.content_path = job.content;
+  params.style_paths = {job.style};
+  params.output_path = job.output;
+  params.output_given = true;
+  if (state != batch::OutputState::Unfinished) return params;
+  std::error_code error;
+  if (!fs::exists(job.output, error)) {
+    // Killed between writing the record and the image: nothing to resume from.
+    spdlog::warn("{} has a checkpoint record but no image; starting it again", job.output);
+  } else if (params.options.scales > 1) {
+    spdlog::warn("{} is unfinished, but a coarse-to-fine run (--scales) cannot resume; starting it again", job.output);
+  } else {
+    CliParams resumed = params;
+    resumed.resume = job.output;
+    try {
+      apply_resume(resumed);
+      if (resumed.options.start_iteration >= 0 && resumed.options.start_iteration < resumed.options.iterations) {
+        spdlog::info("resuming {} from iteration {}", job.output, resumed.options.start_iteration);
+        return resumed;
+      }
+      spdlog::warn("{} was saved at iteration {}, not within -n {}; starting it again", job.output,
+                   resumed.options.start_iteration, params.options.iterations);
+    } catch (const OptionError& e) {
+      spdlog::warn("{}; starting {} again", e.what(), job.output);
+    }
+  }
+  remove_checkpoint(job.output);
+  return params;
+}
+
+struct Tally {
+  size_t done = 0, skipped = 0, failed = 0;
+  int exit_code = kOk;  // the first failure's
+};
+
+// Runs one claimed job; returns its exit code (0, 7 or 128 + signal, or an error's).
+int run_claimed(const BatchParams& settings, const batch::Job& job, batch::Claim& claim, const LoadedWeights& weights,
+                int threads) {
+  try {
+    const CliParams params = job_params(settings, job, claim.state());
+    validate_params(params);
+    const std::vector<Job> jobs = make_jobs(params);
+    const int code = run_jobs(params, jobs, weights, threads, [&claim] { return claim.held(); });
+    if (!claim.held()) return kOk;  // another worker took it over: its job now
+    return code;
+  } catch (const std::exception& e) {
+    const int code = report_error(e);
+    spdlog::error("job {} ({} with {}) failed (exit code {}); going on with the others", job.number, job.content,
+                  job.style, code);
+    return code;
+  }
+}
+
+}  // namespace
+
+int batch_command(BatchParams settings) {
+  const int threads = configure_threads(settings.run.threads);
+  keep_freed_cpu_memory();
+  validate_params(settings.run);
+  const std::vector<std::string> contents = batch::expand_inputs(settings.contents, "content", has_image_extension);
+  const std::vector<std::string> styles = batch::expand_inputs(settings.run.style_paths, "style", has_image_extension);
+  const std::vector<batch::Job> all = batch::make_jobs(contents, styles, settings.run.output_template);
+  const batch::Shard shard = shard_of(settings);
+  const batch::JobRange range = batch::shard_range(all.size(), shard);
+  spdlog::info("shard {}/{} ({}): jobs {}..{} of {}", shard.index, shard.count, shard.source, range.first + 1,
+               range.last, all.size());
+  // Every output can be written, before any work: its folder (created, and
+  // probed once) and its format (the template's extension, the same for all).
+  std::set<std::string> folders;
+  for (size_t j = range.first; j < range.last; ++j) {
+    const fs::path folder = fs::path(all[j].output).parent_path();
+    if (!folders.insert(folder.string()).second) continue;
+    std::error_code error;
+    if (!folder.empty()) fs::create_directories(folder, error);
+    if (error) throw OutputError("cannot create the folder '" + folder.string() + "': " + error.message());
+    check_output_path(all[j].output);
+  }
+  if (range.size() == 0) return kOk;
+  const LoadedWeights weights = load_weights_for(settings.run);  // from here on a signal saves and stops
+
+  const LockOwner me = LockOwner::current("stylize batch");
+  const LockTiming timing;
+  Tally tally;
+  std::vector<size_t> todo;
+  for (size_t j = range.first; j < range.last; ++j) todo.push_back(j);
+  bool told_busy = false;
+  while (!todo.empty() && interrupt_signal() == 0) {
+    std::vector<size_t> busy;  // held by other workers: looked at again until they are done or released
+    for (size_t j : todo) {
+      if (interrupt_signal() != 0) break;
+      const batch::Job& job = all[j];
+      batch::ClaimAttempt attempt = batch::try_claim(job.output, me, timing);
+      if (!attempt.claim) {
+        if (!told_busy && attempt.holder.owner) {
+          spdlog::info("{} is being made by {}; waiting for it", job.output, attempt.holder.owner->describe());
+        }
+        busy.push_back(j);
+        continue;
+      }
+      batch::Claim& claim = *attempt.claim;
+      if (claim.state() == batch::OutputState::Done) {
+        ++tally.skipped;
+        continue;
+      }
+      claim.start_heartbeat();
+      spdlog::info("job {} of {}: {} with {} -> {}", job.number, all.size(), job.content, job.style, job.output);
+      const int code = run_claimed(settings, job, claim, weights, threads);
+      claim.release();
+      if (code == kOk) {
+        ++tally.done;
+      } else if (code > 128) {
+        return code;  // interrupted: the job is saved with its record; the rest waits for the next run
+      } else {
+        ++tally.failed;
+        if (tally.exit_code == kOk) tally.exit_code = code;
+      }
+    }
+    told_busy = told_busy || !busy.empty();
+    todo = busy;
+    if (!todo.empty()) std::this_thread::sleep_for(kBusyPoll);
+  }
+  if (interrupt_signal() != 0) return 128 + interrupt_signal();
+  spdlog::info("shard {}/{}: {} job(s) made, {} already done, {} failed", shard.index, shard.count, tally.done,
+               tally.skipped, tally.failed);
+  return tally.exit_code;
+}
+
+int batch_main(int argc, char** argv) {
+  BatchParams params;
+  CLI::App app;
+  build_batch_parser(app, params);
+  if (const auto code = parse_command_line(app, params.run, argc, argv)) return *code;
+  return batch_command(std::move(params));
+}
+
+}  // namespace stylize::cli

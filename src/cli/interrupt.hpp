@@ -1,0 +1,22 @@
+// SIGINT, SIGTERM and SIGHUP ask a run to stop: the optimizer finishes its iteration,
+// stylize saves the image with its checkpoint record and exits 128 + signal.
+// One request is one request however often it arrives: schedulers may signal
+// a task's processes more than once (Slurm's --signal and then its time
+// limit, a requeue after a preemption notice, kubectl delete twice), and a
+// repeated SIGTERM must not kill the run before it has saved. Only a second
+// Ctrl-C (SIGINT after any signal) leaves at once without saving, as a person
+// at a terminal expects.
+#pragma once
+
+namespace stylize::cli {
+
+// Installs the handlers; call once, as early as possible.
+void install_interrupt_handlers();
+
+// The first signal received (SIGINT, SIGTERM or SIGHUP), or 0.
+int interrupt_signal();
+
+// For the tests: forgets a received signal.
+void reset_interrupt();
+
+}  // namespace stylize::cli

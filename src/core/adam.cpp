@@ -1,0 +1,51 @@
+#include "stylize/core/adam.hpp"
+
+#include <cmath>
+
+#include <torch/nn/functional/upsampling.h>
+
+namespace stylize {
+
+Adam::Adam(const AdamSettings& settings, const torch::Tensor& like)
+    : settings_(settings),
+      m_(torch::zeros_like(like, like.options().dtype(torch::kFloat32))),
+      v_(torch::zeros_like(like, like.options().dtype(torch::kFloat32))) {}
+
+void Adam::step(torch::Tensor& param, const torch::Tensor& grad) {
+  torch::NoGradGuard no_grad;
+  ++steps_;
+  const double b1 = settings_.beta1, b2 = settings_.beta2;
+  const torch::Tensor g = grad.to(torch::kFloat32);
+  m_.mul_(b1).add_(g, 1.0 - b1);
+  v_.mul_(b2).addcmul_(g, g, 1.0 - b2);
+  const double correction1 = 1.0 - std::pow(b1, static_cast<double>(steps_));
+  const double correction2 = 1.0 - std::pow(b2, static_cast<double>(steps_));
+  if (settings_.epsilon == AdamEpsilon::TensorFlow) {
+    // lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t); x -= lr_t * m / (sqrt(v) + eps)
+    const double lr_t = settings_.lr * std::sqrt(correction2) / correction1;
+    param.addcdiv_(m_, v_.sqrt().add_(settings_.eps), -lr_t);
+  } else {
+    // x -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+    const double step_size = settings_.lr / correction1;
+    param.addcdiv_(m_, v_.sqrt().div_(std::sqrt(correction2)).add_(settings_.eps), -step_size);
+  }
+}
+
+void Adam::resize(int64_t height, int64_t width) {
+  namespace F = torch::nn::functional;
+  torch::NoGradGuard no_grad;
+  // interpolate wants (N, C, H, W): fold any leading dimensions into N and C.
+  const auto resized = [&](const torch::Tensor& t, torch::nn::functional::InterpolateFuncOptions::mode_t mode) {
+    std::vector<int64_t> shape = t.sizes().vec();
+    const torch::Tensor four = t.reshape({-1, 1, t.size(-2), t.size(-1)});
+    const torch::Tensor out = F::interpolate(
+        four, F::InterpolateFuncOptions().size(std::vector<int64_t>{height, width}).mode(mode).align_corners(false));
+    shape[shape.size() - 2] = height;
+    shape[shape.size() - 1] = width;
+    return out.reshape(shape).contiguous();
+  };
+  m_ = resized(m_, torch::kBicubic);
+  v_ = resized(v_, torch::kBilinear).clamp_min_(0.0);
+}
+
+}  // namespace stylize

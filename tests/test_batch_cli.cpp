@@ -1,0 +1,207 @@
+// End-to-end tests of `stylize batch` with the real executable and the tiny
+// fixture weights: every job once, shards, skipping what is done, resuming
+// what is not, several workers on one job list with one of them killed.
+// (The job list, claims and lock files themselves: tests/batch/.)
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_test_util.hpp"
+#include "stylize/io/image_io.hpp"
+#include "test_util.hpp"
+
+namespace stylize {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Batch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir.file("photos"));
+    fs::create_directories(dir.file("paintings"));
+    save_image(test::pattern_image(40, 32, 0.3), dir.file("photos/cat.png"));
+    save_image(test::pattern_image(32, 40, 0.9), dir.file("photos/dog.png"));
+    save_image(test::pattern_image(32, 32, 1.7), dir.file("paintings/monet.png"));
+    save_image(test::pattern_image(32, 32, 2.5), dir.file("paintings/turner.png"));
+    for (const char* content : {"cat", "dog"}) {
+      for (const char* style : {"monet", "turner"}) outputs.push_back(output(content, style));
+    }
+  }
+  std::string output(const std::string& content, const std::string& style) const {
+    return dir.file("out/" + content + "_" + style + ".png");
+  }
+  // The arguments of a batch over photos/ x paintings/ into out/.
+  std::vector<std::string> arguments(int iterations, const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> args = {"batch",
+                                     "--content",
+                                     dir.file("photos"),
+                                     "--style",
+                                     dir.file("paintings"),
+                                     "--output-template",
+                                     dir.file("out/{content}_{style}.png"),
+                                     "--weights",
+                                     test::fixture("vgg19_tiny.safetensors"),
+                                     "--size",
+                                     "32",
+                                     "--threads",
+                                     "1",
+                                     "-n",
+                                     std::to_string(iterations)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+  test::CommandResult run_batch(int iterations, const std::vector<std::string>& extra = {},
+                                const std::string& prefix = "") const {
+    std::string command = prefix + " " + STYLIZE_BINARY;
+    for (const auto& argument : arguments(iterations, extra)) command += " '" + argument + "'";
+    return test::run_command(command);
+  }
+  // No claim, no checkpoint record, no temporary file is left in out/.
+  void expect_no_leftovers() const {
+    for (const auto& entry : fs::directory_iterator(dir.file("out"))) {
+      EXPECT_EQ(entry.path().extension().string(), ".png") << entry.path().string();
+    }
+  }
+
+  test::TempDir dir;
+  std::vector<std::string> outputs;
+};
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t found = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++found;
+  return found;
+}
+
+TEST_F(Batch, MakesEveryJobOnceThenSkipsWhatIsDone) {
+  const test::CommandResult first = run_batch(3);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  for (const auto& out : outputs) {
+    ASSERT_TRUE(fs::exists(out)) << out << "\n" << first.output;
+    EXPECT_EQ(count(first.output, "wrote " + out), 1u) << first.output;
+  }
+  EXPECT_EQ(load_image(output("cat", "monet"), "output").sizes(), (std::vector<int64_t>{1, 3, 32, 26}));
+  EXPECT_EQ(load_image(output("dog", "turner"), "output").sizes(), (std::vector<int64_t>{1, 3, 26, 32}));
+  EXPECT_NE(first.output.find("4 job(s) made, 0 already done, 0 failed"), std::string::npos) << first.output;
+  expect_no_leftovers();
+
+  const test::CommandResult again = run_batch(3);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("0 job(s) made, 4 already done"), std::string::npos) << again.output;
+}
+
+TEST_F(Batch, ShardsFromTheFlagOrTheSchedulerSplitTheJobs) {
+  const test::CommandResult shard0 = run_batch(2, {"--shard", "0/2"});
+  ASSERT_EQ(shard0.exit_code, 0) << shard0.output;
+  EXPECT_TRUE(fs::exists(output("cat", "monet")) && fs::exists(output("cat", "turner"))) << shard0.output;
+  EXPECT_FALSE(fs::exists(output("dog", "monet")) || fs::exists(output("dog", "turner"))) << shard0.output;
+  // Task 8 of a Slurm array 7-8: the second shard.
+  const test::CommandResult task8 =
+      run_batch(2, {}, "env SLURM_ARRAY_TASK_ID=8 SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_MIN=7");
+  ASSERT_EQ(task8.exit_code, 0) << task8.output;
+  EXPECT_NE(task8.output.find("shard 1/2 (SLURM_ARRAY_TASK_ID=8): jobs 3..4 of 4"), std::string::npos) << task8.output;
+  EXPECT_NE(task8.output.find("2 job(s) made, 0 already done"), std::string::npos) << task8.output;
+  for (const auto& out : outputs) EXPECT_TRUE(fs::exists(out)) << out;
+  expect_no_leftovers();
+  // A Kubernetes index without the shard count is refused before any work.
+  const test::CommandResult k8s = run_batch(2, {}, "env JOB_COMPLETION_INDEX=1");
+  EXPECT_EQ(k8s.exit_code, 2) << k8s.output;
+  EXPECT_NE(k8s.output.find("STYLIZE_SHARD_COUNT"), std::string::npos) << k8s.output;
+}
+
+TEST_F(Batch, RefusesBadInputsBeforeAnyWork) {
+  fs::create_directories(dir.file("empty"));
+  const test::CommandResult empty = run_batch(2, {"--content", dir.file("empty")});
+  EXPECT_EQ(empty.exit_code, 3) << empty.output;
+  EXPECT_NE(empty.output.find("holds no images"), std::string::npos) << empty.output;
+  const test::CommandResult collide = run_batch(2, {"--output-template", dir.file("out/{style}.png")});
+  EXPECT_EQ(collide.exit_code, 2) << collide.output;
+  EXPECT_NE(collide.output.find("the same output"), std::string::npos) << collide.output;
+  const test::CommandResult format = run_batch(2, {"--output-template", dir.file("out/{content}_{style}.xyz")});
+  EXPECT_EQ(format.exit_code, 6) << format.output;
+  for (const auto& out : outputs) EXPECT_FALSE(fs::exists(out)) << out;
+}
+
+TEST_F(Batch, ANumericFailureLeavesARecordSoTheJobIsNotTakenAsDone) {
+  const test::CommandResult r = run_batch(3, {"--style-weight", "1e38"});
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("0 job(s) made, 0 already done, 4 failed"), std::string::npos) << r.output;
+  for (const auto& out : outputs) {
+    EXPECT_TRUE(fs::exists(out)) << "the last good image, " << out;
+    EXPECT_TRUE(fs::exists(out + ".json")) << "its checkpoint record, " << out;
+    EXPECT_FALSE(fs::exists(out + ".lock")) << out;
+  }
+  // Run again with sane weights: the unfinished jobs are redone, not skipped.
+  const test::CommandResult again = run_batch(3);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("4 job(s) made, 0 already done"), std::string::npos) << again.output;
+  expect_no_leftovers();
+}
+
+// SIGTERM (twice, as schedulers do) during a job: the worker saves it with its
+// record and exits 143; started again, it resumes that job where it stopped.
+TEST_F(Batch, AnInterruptedJobIsResumedNotSkipped) {
+  const int iterations = 400;
+  test::Child worker = test::spawn(arguments(iterations, {"--print-every", "1"}));
+  ASSERT_GT(worker.pid, 0);
+  const std::string started = test::read_until(worker, "iter 5/");
+  ASSERT_NE(started.find("iter 5/"), std::string::npos) << started;
+  ::kill(worker.pid, SIGTERM);
+  ASSERT_TRUE(test::wait_signal_delivered(worker.pid, SIGTERM)) << "the second SIGTERM must not merge with the first";
+  ::kill(worker.pid, SIGTERM);
+  const std::string log = test::read_all(worker, started);
+  ASSERT_EQ(test::wait_exit_code(worker), 143) << log;
+  std::smatch saved;
+  ASSERT_TRUE(std::regex_search(log, saved, std::regex("saved the current image to (\\S+) ")))
+      << "a repeated SIGTERM is the same request: the job is saved\n"
+      << log;
+  const std::string interrupted = saved[1];
+  ASSERT_TRUE(fs::exists(interrupted + ".json")) << log;
+  const int at = nlohmann::json::parse(test::read_file(interrupted + ".json"))["iteration"];
+  ASSERT_GE(at, 5);
+  ASSERT_LT(at, iterations);
+  EXPECT_FALSE(fs::exists(interrupted + ".lock")) << "the claim is released";
+
+  const test::CommandResult resumed = run_batch(iterations, {"--print-every", "1"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming " + interrupted + " from iteration " + std::to_string(at)), std::string::npos)
+      << resumed.output;
+  EXPECT_NE(resumed.output.find("iter " + std::to_string(at + 1) + "/" + std::to_string(iterations)), std::string::npos)
+      << resumed.output;
+  for (const auto& out : outputs) EXPECT_TRUE(fs::exists(out)) << out;
+  expect_no_leftovers();
+}
+
+// Two workers on the same job list at once; one is killed (SIGKILL: no
+// chance to save or release its claim) in the middle of a job. The other
+// takes the dead worker's claim over and finishes every job: each output is
+// written exactly once, and no claim or record is left.
+TEST_F(Batch, TwoWorkersShareTheListAndSurviveOneBeingKilled) {
+  const int iterations = 400;
+  test::Child a = test::spawn(arguments(iterations, {"--print-every", "1"}));
+  test::Child b = test::spawn(arguments(iterations, {"--print-every", "1"}));
+  ASSERT_GT(a.pid, 0);
+  ASSERT_GT(b.pid, 0);
+  const std::string a_log = test::read_until(a, "iter 5/");
+  ASSERT_NE(a_log.find("iter 5/"), std::string::npos) << a_log;
+  ::kill(a.pid, SIGKILL);
+  const std::string a_rest = test::read_all(a, a_log);
+  EXPECT_EQ(test::wait_exit_code(a), 128 + SIGKILL);
+  const std::string b_log = test::read_all(b);
+  ASSERT_EQ(test::wait_exit_code(b), 0) << b_log;
+  for (const auto& out : outputs) {
+    ASSERT_TRUE(fs::exists(out)) << out << "\n" << b_log;
+    EXPECT_EQ(count(a_rest, "wrote " + out) + count(b_log, "wrote " + out), 1u) << out << "\nA:\n"
+                                                                                << a_rest << "\nB:\n"
+                                                                                << b_log;
+  }
+  expect_no_leftovers();
+}
+
+}  // namespace
+}  // namespace stylize

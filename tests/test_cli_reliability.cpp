@@ -1,0 +1,305 @@
+// End-to-end tests of what a hostile but realistic user does to stylize
+// (issue 19): no input or output is overwritten, every failure exits with its
+// documented code before the run where it can, nothing is left behind.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "child_process.hpp"
+#include "stylize/io/file.hpp"
+#include "stylize/io/image_io.hpp"
+#include "test_util.hpp"
+
+namespace stylize {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Reliability : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    content = dir.file("content.png");
+    style = dir.file("style.png");
+    output = dir.file("out.png");
+    save_image(test::pattern_image(48, 40, 0.3), content);
+    save_image(test::pattern_image(32, 32, 1.7), style);
+    content_bytes = test::read_file(content);
+    style_bytes = test::read_file(style);
+  }
+  std::string weights() const { return test::fixture("vgg19_tiny.safetensors"); }
+  // A quick run on the tiny fixture weights, as argument vector and as command line.
+  std::vector<std::string> quick_args(const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> args = {"--content", content,  "--style", style,       "-o", output,         "--weights",
+                                     weights(),   "--size", "48",      "--threads", "1",  "--iterations", "4"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+  test::CommandResult run(const std::string& extra) const {
+    std::string line = STYLIZE_BINARY;
+    for (const auto& a : quick_args()) line += " '" + a + "'";
+    return test::run_command(line + " " + extra);
+  }
+  // The run failed with `code` and `needle` before writing anything, and the inputs are intact.
+  void expect_refused(const test::CommandResult& r, int code, const std::string& needle) const {
+    EXPECT_EQ(r.exit_code, code) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("iter "), std::string::npos) << "refused before the run: " << r.output;
+    EXPECT_FALSE(fs::exists(output)) << r.output;
+    EXPECT_EQ(test::read_file(content), content_bytes);
+    EXPECT_EQ(test::read_file(style), style_bytes);
+    expect_no_temporaries();
+  }
+  void expect_no_temporaries() const {
+    for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
+      EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+    }
+  }
+  test::Child spawn_run(const std::vector<std::string>& extra) const {
+    std::vector<std::string> args = quick_args({"--iterations", "100000", "--print-every", "1"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::spawn(STYLIZE_BINARY, args);
+  }
+
+  test::TempDir dir;
+  std::string content, style, output, content_bytes, style_bytes;
+};
+
+// Items 1-3 of issue 19: data loss.
+
+TEST_F(Reliability, SideOutputsNeverOverwriteAnInput) {
+  expect_refused(run("--report " + content), 6, "--report '" + content + "' is also an input (the content image)");
+  expect_refused(run("--sheet " + style), 6, "--sheet '" + style + "' is also an input (a style image)");
+  expect_refused(run("--plot " + content), 6, "also an input");
+  // The same file by another name.
+  fs::create_directory(dir.file("sub"));
+  expect_refused(run("--report " + dir.file("sub/../content.png")), 6, "also an input");
+}
+
+TEST_F(Reliability, SideOutputsNeverOverwriteTheResultOrEachOther) {
+  expect_refused(run("--plot " + output), 6, "--plot '" + output + "' is the same file as -o");
+  expect_refused(run("--report " + output + ".json"), 6, "the resume record");
+  expect_refused(run("--plot " + dir.file("p.png") + " --sheet " + dir.file("p.png")), 6, "its own path");
+}
+
+TEST_F(Reliability, OutputNeverOverwritesTheInitImage) {
+  const std::string init = dir.file("init.png");
+  save_image(test::pattern_image(48, 40, 2.2), init);
+  const std::string init_bytes = test::read_file(init);
+  const auto r = run("--init " + init + " -o " + init);
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("also an input (the --init image)"), std::string::npos) << r.output;
+  EXPECT_EQ(test::read_file(init), init_bytes);
+}
+
+// Items 13-15: leftovers and late failures.
+
+TEST_F(Reliability, DirectoriesWhereFilesGoAreRefusedBeforeTheRun) {
+  fs::create_directory(dir.file("adir"));
+  expect_refused(run("--report " + dir.file("adir")), 6, "it is a directory");
+  // Where the resume record of an interrupted run would go.
+  fs::create_directory(output + ".json");
+  expect_refused(run(""), 6, "resume record '" + output + ".json': it is a directory");
+}
+
+TEST_F(Reliability, RemovesTemporariesOfKilledRunsOnly) {
+  // A process that has exited: its pid is free (and not reused this quickly).
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  const auto named_for = [&](const std::string& target, pid_t pid) {
+    const std::string mine = temporary_path(target, 7);  // this process's name for it
+    const std::string own = std::to_string(::getpid()) + "-7";
+    return mine.substr(0, mine.size() - own.size()) + std::to_string(pid) + "-7";
+  };
+  const std::string stale_image = named_for(output, dead), stale_step = named_for(dir.file("out_0002.png"), dead);
+  const std::string live = named_for(output, ::getpid());  // a write still under way
+  for (const auto& path : {stale_image, stale_step, live}) test::write_file(path, "");
+  const auto r = run("-q");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(stale_image));
+  EXPECT_FALSE(fs::exists(stale_step));
+  EXPECT_TRUE(fs::exists(live)) << "a live process's temporary is left alone";
+}
+
+TEST_F(Reliability, SideOutputsAreProbedBeforeTheRun) {
+  std::string unwritable;
+  if (::geteuid() == 0) {
+    unwritable = "/proc/stylize-report.json";  // root may write anywhere but here
+  } else {
+    fs::create_directory(dir.file("locked"));
+    fs::permissions(dir.file("locked"), fs::perms::owner_read | fs::perms::owner_exec);
+    unwritable = dir.file("locked/report.json");
+  }
+  expect_refused(run("--report " + unwritable), 6, "not writable");
+}
+
+TEST_F(Reliability, ALateSideOutputFailureKeepsTheImageAndSaysSo) {
+  fs::create_directory(dir.file("reports"));
+  const test::Child child = spawn_run({"--report", dir.file("reports/run.json")});
+  ASSERT_GT(child.pid, 0);
+  const std::string before = test::read_until(child, "iter 3/");
+  ASSERT_NE(before.find("iter 3/"), std::string::npos) << before;
+  fs::remove_all(dir.file("reports"));  // e.g. a removed mount
+  ::kill(child.pid, SIGINT);
+  const std::string after = test::read_all(child, before);
+  EXPECT_EQ(test::wait_child(child).code, 130) << after;
+  EXPECT_NE(after.find("cannot write '" + dir.file("reports/run.json")), std::string::npos) << after;
+  EXPECT_NE(after.find("the image written before it is kept"), std::string::npos) << after;
+  EXPECT_TRUE(fs::exists(output));
+  expect_no_temporaries();
+}
+
+// Items 5-9: wrong exit codes, hangs, unbounded memory.
+
+TEST_F(Reliability, NumbersBeyondFloatRangeAreUsageErrors) {
+  expect_refused(run("--lr 1e38"), 2, "--lr must be a finite number > 0 and at most 1000, got 1e+38");
+  expect_refused(run("--lr -1e-9"), 2, "got -1e-09");
+  expect_refused(run("--content-weight 1e39"), 2, "--content-weight must be at most 3.40282e+38");
+  expect_refused(run("--style-layers relu1_1:1e300"), 2, "at most");
+}
+
+TEST_F(Reliability, ThreadCountIsCapped) {
+  expect_refused(run("--threads 100000"), 2, "--threads must be between 0 (all ");
+}
+
+TEST_F(Reliability, StyleSizeIsCappedBeforeLoading) {
+  expect_refused(run("--size 2048 --style-scale 16"), 2, "asks for a 32768-pixel style image (at most 16384)");
+}
+
+TEST_F(Reliability, TinyStyleScaleDoesNotMeanFullSize) {
+  // 32 x 0.01 rounds to 0, which load_image reads as "keep the size".
+  const auto r = run("--size 32 --style-scale 0.01");
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("style"), std::string::npos) << r.output;
+}
+
+TEST_F(Reliability, EndlessInputIsRefusedWhileReading) {
+  // Reads 1 GiB of zeros, then stops.
+  expect_refused(run("--content /dev/zero"), 3, "'/dev/zero': it is larger than 1024 MiB");
+  // A regular file is refused by its size, before reading (sparse: no disk used).
+  test::write_file(dir.file("big.png"), "");
+  fs::resize_file(dir.file("big.png"), (uint64_t{3} << 30) / 2);
+  expect_refused(run("--style " + dir.file("big.png")), 3, "larger than 1024 MiB");
+}
+
+TEST_F(Reliability, SymlinkLoopIsNotCalledMissing) {
+  fs::create_symlink(dir.file("loop.png"), dir.file("loop.png"));
+  const auto r = run("--content " + dir.file("loop.png"));
+  expect_refused(r, 3, "Too many levels of symbolic links");
+  EXPECT_EQ(r.output.find("file not found"), std::string::npos) << r.output;
+}
+
+// Items 10-12: interruption and signals.
+
+TEST_F(Reliability, InterruptedMultiScaleRunOffersWhatWorks) {
+  const test::Child child = spawn_run({"--scales", "2", "--min-size", "32"});
+  ASSERT_GT(child.pid, 0);
+  const std::string before = test::read_until(child, "iter 3/");
+  ASSERT_NE(before.find("iter 3/"), std::string::npos) << before;
+  ::kill(child.pid, SIGINT);
+  const std::string after = test::read_all(child, before);
+  EXPECT_EQ(test::wait_child(child).code, 130) << after;
+  EXPECT_TRUE(fs::exists(output));
+  EXPECT_EQ(after.find("--resume"), std::string::npos) << "resuming a multi-scale run fails: " << after;
+  EXPECT_NE(after.find("--init " + output + " --scales 1"), std::string::npos) << after;
+  EXPECT_FALSE(fs::exists(output + ".json"));
+}
+
+TEST_F(Reliability, HangupSavesTheImageLikeTerm) {
+  const test::Child child = spawn_run({});
+  ASSERT_GT(child.pid, 0);
+  const std::string before = test::read_until(child, "iter 3/");
+  ASSERT_NE(before.find("iter 3/"), std::string::npos) << before;
+  ::kill(child.pid, SIGHUP);
+  const std::string after = test::read_all(child, before);
+  const test::ChildExit exit = test::wait_child(child);
+  EXPECT_TRUE(exit.exited) << after;
+  EXPECT_EQ(exit.code, 129) << after;
+  EXPECT_NE(after.find("saved the current image to " + output), std::string::npos) << after;
+  EXPECT_TRUE(fs::exists(output + ".json"));
+}
+
+TEST_F(Reliability, AClosedStandardOutputDoesNotKillTheRun) {
+  std::string line = STYLIZE_BINARY;
+  for (const auto& a : quick_args({"--iterations", "6", "--print-every", "1"})) line += " '" + a + "'";
+  // head exits after the first byte; every later progress line meets a closed pipe.
+  const auto r =
+      test::run_command("bash -c \"" + line + " 2>/dev/null | head -c 1 >/dev/null; exit \\${PIPESTATUS[0]}\"");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(output));
+}
+
+TEST_F(Reliability, EarlyInterruptExitsCleanly) {
+  // The content arrives through a FIFO, so the signal surely comes while stylize is starting up.
+  const std::string fifo = dir.file("content_fifo.png");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const test::Child child =
+      test::spawn(STYLIZE_BINARY, {"--content", fifo, "--style", style, "-o", output, "--weights", weights(), "--size",
+                                   "48", "--threads", "1", "--iterations", "4"});
+  ASSERT_GT(child.pid, 0);
+  int fd = -1;
+  for (int tries = 0; fd < 0 && tries < 30000; ++tries) {  // 300 s: until stylize opens the FIFO to read
+    fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd < 0) ::usleep(10000);
+  }
+  ASSERT_GE(fd, 0) << "stylize never opened its content";
+  ::kill(child.pid, SIGINT);
+  ::fcntl(fd, F_SETFL, 0);
+  EXPECT_EQ(::write(fd, content_bytes.data(), content_bytes.size()), static_cast<ssize_t>(content_bytes.size()));
+  ::close(fd);
+  const std::string out = test::read_all(child);
+  const test::ChildExit exit = test::wait_child(child);
+  EXPECT_TRUE(exit.exited) << "killed by the signal instead of handling it: " << out;
+  EXPECT_EQ(exit.code, 130) << out;
+  EXPECT_NE(out.find("interrupted before the first iteration"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(output));
+}
+
+// Items 16-17: format limits, the resume record.
+
+TEST_F(Reliability, WebpSizeLimitIsCheckedBeforeTheRun) {
+  output = dir.file("out.webp");
+  expect_refused(run("-o " + output + " --size 16384"), 6, "WebP images are at most 16383 pixels");
+}
+
+TEST_F(Reliability, ResumeRecordIsCheckedAgainstTheRun) {
+  save_image(test::pattern_image(48, 40, 0.9), output);
+  test::write_file(output + ".json", R"({"iteration": 4294967301, "iterations": 10})");
+  const auto r = run("--resume " + output + " --iterations 10");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("records iteration 4294967301"), std::string::npos) << r.output;
+  // Another content, another objective, another size: said, not silently used.
+  save_image(test::pattern_image(24, 20, 0.9), output);
+  const std::string other = dir.file("other.png");
+  test::write_file(other, content_bytes);
+  test::write_file(output + ".json", R"({"iteration": 2, "iterations": 4, "content": ")" + other +
+                                         R"(", "objective": {"style_weight": 5}})");
+  const auto warned = run("--resume " + output + " --iterations 4 -o " + dir.file("again.png"));
+  EXPECT_EQ(warned.exit_code, 0) << warned.output;
+  EXPECT_NE(warned.output.find("made with content image \"" + other + "\""), std::string::npos) << warned.output;
+  EXPECT_NE(warned.output.find("other weights, layers or style size"), std::string::npos) << warned.output;
+  EXPECT_NE(warned.output.find("stretched to the content's size"), std::string::npos) << warned.output;
+}
+
+// The messages list of issue 19.
+
+TEST_F(Reliability, MessagesSayWhatWasExpected) {
+  expect_refused(run("--seed -5"), 2, "--seed");
+  expect_refused(run("-o " + dir.file("adir/")), 6, "give one such as out.png");
+  const auto unused_template = run("--iterations 1 --output-template " + dir.file("x_{style}.png"));
+  EXPECT_NE(unused_template.output.find("--output-template names the outputs of --each-style"), std::string::npos)
+      << unused_template.output;
+  const auto unused_output = run("--iterations 1 --each-style --output-template " + dir.file("y_{style}.png"));
+  EXPECT_EQ(unused_output.exit_code, 0) << unused_output.output;
+  EXPECT_NE(unused_output.output.find("is not used with --each-style"), std::string::npos) << unused_output.output;
+  EXPECT_TRUE(fs::exists(dir.file("y_style.png")));
+}
+
+}  // namespace
+}  // namespace stylize

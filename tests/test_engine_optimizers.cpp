@@ -1,0 +1,162 @@
+// The engine's optimizers (issue 11): TensorFlow's Adam by default with its
+// state carried across scales, and stylize's L-BFGS (every evaluated image in
+// [0, 1], exactly n evaluations, only accepted iterates reported and saved),
+// with its history in the memory estimate.
+#include <ATen/Context.h>
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+
+#include "stylize/core/engine.hpp"
+#include "stylize/core/lbfgs.hpp"
+#include "stylize/errors.hpp"
+#include "test_util.hpp"
+
+namespace stylize {
+namespace {
+
+using test::tiny_options;
+
+using test::tiny_weights;
+
+// A term that adds nothing to the loss but keeps every image the objective is evaluated at.
+class RecordingTerm : public LossTerm {
+ public:
+  explicit RecordingTerm(std::vector<torch::Tensor>* images) : images_(images) {}
+  std::string name() const override { return "recorded"; }
+  std::vector<std::string> layers() const override { return {}; }
+  void prepare(const TargetInputs&) override {}
+  std::vector<torch::Tensor> statistics(const Piece& piece) const override {
+    images_->push_back(piece.image().detach().clone());
+    return {torch::zeros({piece.image().size(0)}, piece.image().options().dtype(torch::kFloat32))};
+  }
+  torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const override { return statistics.front(); }
+
+ private:
+  std::vector<torch::Tensor>* images_;
+};
+
+Objective default_objective(const StylizeOptions& options) { return make_objective(options, LossUnits::Normalized); }
+
+TEST(EngineLbfgs, EvaluatesInTheBoxExactlyNTimesAndReportsAcceptedIterates) {
+  StylizeOptions options = tiny_options();
+  options.optimizer = OptimizerKind::Lbfgs;
+  options.init = InitMode::Noise;  // far from any optimum: it does not converge within the budget
+  options.style_weight = 1e4;
+  options.iterations = 30;
+  std::vector<torch::Tensor> evaluated;
+  Objective objective = default_objective(options);
+  objective.add(std::make_unique<RecordingTerm>(&evaluated));
+  Stylizer stylizer(options, tiny_weights(), std::move(objective));
+  std::vector<torch::Tensor> reported;
+  std::vector<double> totals;
+  const Result result =
+      stylizer.run(test::pattern_image(32, 32, 0.1), {test::pattern_image(32, 32, 2.0)}, [&](const Progress& p) {
+        reported.push_back(p.image.clone());
+        totals.push_back(p.values().total);
+        return true;
+      });
+  EXPECT_EQ(result.stop_reason, StopReason::Finished);
+  EXPECT_EQ(result.iterations_done, 30);
+  ASSERT_EQ(evaluated.size(), 30u) << "one evaluation per iteration, line searches included";
+  ASSERT_EQ(reported.size(), 30u);
+  for (const auto& image : evaluated) {
+    EXPECT_GE(image.min().item<float>(), 0.f);
+    EXPECT_LE(image.max().item<float>(), 1.f);
+  }
+  // Progress shows accepted iterates only: their losses never rise, and each
+  // is an image that was evaluated (not a point between the line search's trials).
+  for (size_t i = 1; i < totals.size(); ++i) EXPECT_LE(totals[i], totals[i - 1]) << "evaluation " << i + 1;
+  const auto was_evaluated = [&](const torch::Tensor& image) {
+    for (const auto& e : evaluated) {
+      if (torch::equal(e, image)) return true;
+    }
+    return false;
+  };
+  for (const auto& image : reported) EXPECT_TRUE(was_evaluated(image));
+  EXPECT_TRUE(torch::equal(result.image, reported.back().cpu()));
+  EXPECT_DOUBLE_EQ(result.last_losses.total, totals.back());
+  EXPECT_LT(totals.back(), 0.5 * totals.front());
+}
+
+TEST(EngineLbfgs, TheMemoryEstimateIncludesTheHistory) {
+  StylizeOptions options = tiny_options();
+  const Stylizer adam(options, tiny_weights());
+  options.optimizer = OptimizerKind::Lbfgs;
+  const Stylizer lbfgs(options, tiny_weights());
+  const double network = estimate_memory_bytes(adam.network(), 768, 1024, torch::kFloat32, 1);
+  const double history = Lbfgs::state_bytes(3 * 768 * 1024, 100);
+  EXPECT_GT(history, 1.8e9);  // 2 x 100 image-sized float32 vectors
+  test::ScopedEnv limit("STYLIZE_MEMORY_LIMIT_MB", std::to_string((network + history / 2) / (1 << 20)));
+  EXPECT_NO_THROW(adam.check_memory(768, 1024));
+  EXPECT_THROW(lbfgs.check_memory(768, 1024), ResourceError);
+}
+
+// Adam's first update of a flat image: TensorFlow's epsilon (on the raw sqrt(v))
+// gives a step lr * sqrt(1 - b2) / (1 - b1) * g / (sqrt(1 - b2) |g| + eps),
+// PyTorch's lr / (1 - b1) * g / (|g| + eps): with the tutorial's eps = 0.1 and a
+// small gradient they differ by about 1 / sqrt(1 - b2) = 31.6x.
+TEST(EngineAdam, TheDefaultIsTensorFlowsEpsilon) {
+  StylizeOptions options = tiny_options();
+  EXPECT_EQ(options.adam_epsilon, AdamEpsilon::TensorFlow);
+  options.iterations = 1;
+  options.style_weight = 1e-9;  // tiny gradients, where the placement of eps matters most
+  options.tv_weight = 0;
+  const torch::Tensor content = test::pattern_image(32, 32, 0.1);
+  const torch::Tensor style = test::pattern_image(32, 32, 2.0);
+  const auto moved = [&](AdamEpsilon placement) {
+    StylizeOptions o = options;
+    o.adam_epsilon = placement;
+    return (Stylizer(o, tiny_weights()).run(content, {style}).image - content).abs().max().item<double>();
+  };
+  const double tensorflow = moved(AdamEpsilon::TensorFlow), pytorch = moved(AdamEpsilon::PyTorch);
+  EXPECT_GT(tensorflow, 0);
+  EXPECT_LT(tensorflow, pytorch / 10);
+}
+
+// Coarse to fine: Adam's moments and step count go on to the next scale, so
+// the second scale does not restart with the bias-corrected first step
+// (whose size is lr, whatever the gradient).
+TEST(EngineAdam, StateCarriesAcrossScales) {
+  StylizeOptions options = tiny_options();
+  options.iterations = 3;
+  options.scales = 2;
+  options.min_size = 16;
+  const torch::Tensor content = test::pattern_image(32, 32, 0.1);
+  const torch::Tensor style = test::pattern_image(32, 32, 2.0);
+  std::vector<torch::Tensor> images;
+  Stylizer(options, tiny_weights()).run(content, {style}, [&](const Progress& p) {
+    images.push_back(p.image.clone());
+    return true;
+  });
+  ASSERT_EQ(images.size(), 6u);
+  // The same second scale from a fresh Adam: the first scale's result as the start image.
+  StylizeOptions fresh = options;
+  fresh.scales = 1;
+  fresh.init = InitMode::Image;
+  std::vector<torch::Tensor> restarted;
+  Stylizer(fresh, tiny_weights())
+      .run(
+          content, {style},
+          [&](const Progress& p) {
+            restarted.push_back(p.image.clone());
+            return true;
+          },
+          {}, images[2]);
+  ASSERT_EQ(restarted.size(), 3u);
+  EXPECT_GT((images[3] - restarted[0]).abs().max().item<double>(), 1e-4)
+      << "the second scale's first update is a fresh Adam's";
+}
+
+// On sm80+ GPUs float32 convolutions would run in TF32 unless disabled.
+TEST(EngineDevice, Fp32OnCudaTurnsTf32Off) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "needs a CUDA device";
+  StylizeOptions options = tiny_options();
+  options.device = DeviceKind::Cuda;
+  at::globalContext().setAllowTF32CuDNN(true);
+  const Stylizer stylizer(options, tiny_weights());
+  EXPECT_FALSE(at::globalContext().allowTF32CuDNN());
+  EXPECT_FALSE(at::globalContext().allowTF32CuBLAS());
+}
+
+}  // namespace
+}  // namespace stylize

@@ -1,0 +1,118 @@
+// stylize::write_file_atomically and its helpers (io/file.hpp): what a
+// failed, killed or powered-off write leaves behind.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "stylize/errors.hpp"
+#include "stylize/io/file.hpp"
+#include "test_util.hpp"
+
+// The calls write_file_atomically makes, in order, while g_recording is set:
+// this executable's fsync and rename come before libc's for every caller in it
+// (and in the shared libraries it loads), and pass the calls on.
+namespace {
+bool g_recording = false;
+std::vector<std::string> g_calls;
+
+std::string fd_path(int fd) {
+  std::error_code error;
+  const auto path = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), error);
+  return error ? "?" : path.string();
+}
+}  // namespace
+
+extern "C" int fsync(int fd) {
+  using Fsync = int (*)(int);
+  static const auto real = reinterpret_cast<Fsync>(::dlsym(RTLD_NEXT, "fsync"));
+  if (g_recording) g_calls.push_back("fsync " + fd_path(fd));
+  return real(fd);
+}
+
+extern "C" int rename(const char* from, const char* to) noexcept {
+  using Rename = int (*)(const char*, const char*);
+  static const auto real = reinterpret_cast<Rename>(::dlsym(RTLD_NEXT, "rename"));
+  if (g_recording) g_calls.push_back(std::string("rename ") + to);
+  return real(from, to);
+}
+
+namespace stylize {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> entries(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+  return names;
+}
+
+TEST(FileIo, SyncsTheDataBeforeTheRenameAndTheDirectoryAfter) {
+  test::TempDir dir;
+  const std::string target = dir.file("out.json");
+  g_calls.clear();
+  g_recording = true;
+  write_file_atomically(target, "{}\n");
+  g_recording = false;
+  const std::string canonical_dir = fs::canonical(dir.path()).string();
+  const std::vector<std::string> expected = {
+      "fsync " + fs::canonical(dir.path()).string() + "/" + fs::path(temporary_path(target, 0)).filename().string(),
+      "rename " + target, "fsync " + canonical_dir};
+  ASSERT_EQ(g_calls.size(), 3u) << ::testing::PrintToString(g_calls);
+  // The temporary's counter is not known: compare up to it.
+  EXPECT_EQ(g_calls[0].substr(0, g_calls[0].rfind('-')), expected[0].substr(0, expected[0].rfind('-')));
+  EXPECT_EQ(g_calls[1], expected[1]);
+  EXPECT_EQ(g_calls[2], expected[2]);
+  EXPECT_EQ(test::read_file(target), "{}\n");
+}
+
+TEST(FileIo, AFailedRenameLeavesNoTemporary) {
+  test::TempDir dir;
+  fs::create_directory(dir.file("adir"));
+  test::write_file(dir.file("adir/keep"), "x");  // a non-empty directory cannot be renamed over
+  EXPECT_THROW(write_file_atomically(dir.file("adir"), "data", "report"), OutputError);
+  EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"adir"});
+}
+
+TEST(FileIo, RemovesOnlyTheTemporariesOfDeadProcesses) {
+  test::TempDir dir;
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string target = dir.file("out.png");
+  const std::string mine = temporary_path(target, 3);
+  const std::string own = std::to_string(::getpid()) + "-3";
+  const std::string stale = mine.substr(0, mine.size() - own.size()) + std::to_string(dead) + "-3";
+  const std::string other_host = dir.file(".out.png.tmp-stylize-elsewhere.example-" + std::to_string(dead) + "-3");
+  const std::string unrelated = dir.file(".out.png.tmp" + std::to_string(dead) + "-3");
+  for (const auto& path : {mine, stale, other_host, unrelated}) test::write_file(path, "");
+  EXPECT_EQ(remove_stale_temporaries(target), 1);
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(mine)) << "this process is alive";
+  EXPECT_TRUE(fs::exists(other_host)) << "another host's process cannot be checked from here";
+  EXPECT_TRUE(fs::exists(unrelated)) << "not a stylize temporary";
+}
+
+TEST(FileIo, CheckWritableNamesTheProblem) {
+  test::TempDir dir;
+  try {
+    check_writable(dir.file("missing/r.json"), "report");
+    ADD_FAILURE();
+  } catch (const OutputError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot write report '" + dir.file("missing/r.json") + "': directory"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(check_writable(dir.path().string(), "report"), OutputError);
+  EXPECT_NO_THROW(check_writable(dir.file("r.json"), "report"));
+  EXPECT_TRUE(entries(dir.path()).empty()) << "the probe is removed";
+}
+
+}  // namespace
+}  // namespace stylize
