@@ -62,6 +62,18 @@ TEST_F(Cli, EstimatePrintsMemoryAndTimeAndWritesNothing) {
   EXPECT_NE(too_big.output.find("peak memory: "), std::string::npos) << too_big.output;
 }
 
+// --preset gatys sets its content weight from the content's size (in tutorial
+// units), and says so; normalized units keep 4e3 (CliArgs tests the formula).
+TEST_F(Cli, GatysPresetBalancesForTheContentsSize) {
+  const RunResult tutorial = run_stylize(quick("--preset gatys --loss-units tutorial -n 2"));
+  ASSERT_EQ(tutorial.exit_code, 0) << tutorial.output;
+  EXPECT_NE(tutorial.output.find("--preset gatys: content weight "), std::string::npos) << tutorial.output;
+  EXPECT_NE(tutorial.output.find("(the paper's alpha/beta = 1e-3 at 40x48 px)"), std::string::npos) << tutorial.output;
+  const RunResult normalized = run_stylize(quick("--preset gatys --loss-units normalized -n 2"));
+  ASSERT_EQ(normalized.exit_code, 0) << normalized.output;
+  EXPECT_EQ(normalized.output.find("--preset gatys: content weight"), std::string::npos) << normalized.output;
+}
+
 TEST_F(Cli, ResizesToSizeAndKeepsAspect) {
   const RunResult r = run_stylize(quick("--size 36 -q"));
   ASSERT_EQ(r.exit_code, 0) << r.output;

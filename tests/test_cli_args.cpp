@@ -11,6 +11,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/jobs.hpp"
 #include "cli/run_progress.hpp"
+#include "stylize/core/objective.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/image_io.hpp"
 #include "test_util.hpp"
@@ -209,7 +210,11 @@ TEST(CliArgs, PresetsApplyAndExplicitFlagsWin) {
   EXPECT_EQ(p.options.pooling, Pooling::Avg);
   EXPECT_DOUBLE_EQ(p.options.tv_weight, 0.0);
   EXPECT_DOUBLE_EQ(p.options.content_weight, 4e3);
+  EXPECT_TRUE(p.gatys_balance) << "set from the content's size once it is read";
   EXPECT_EQ(p.options.iterations, 3) << "an explicit flag wins over the preset";
+  EXPECT_FALSE(parse_flags("--preset gatys --content-weight 5").gatys_balance);
+  EXPECT_FALSE(parse_flags("--preset gatys --content-layers relu3_1").gatys_balance);
+  EXPECT_FALSE(parse_flags("--content-weight 5").gatys_balance);
 
   p = parse_flags("--preset gatys --optimizer adam --init content --tv-weight 2");
   EXPECT_EQ(p.options.optimizer, OptimizerKind::Adam);
@@ -223,6 +228,46 @@ TEST(CliArgs, PresetsApplyAndExplicitFlagsWin) {
   EXPECT_EQ(p.options.iterations, 1000);
   EXPECT_EQ(preset_names(), (std::vector<std::string>{"tutorial", "gatys", "fast"}));
   EXPECT_THROW(apply_preset("picasso", p, {}), OptionError);
+}
+
+// --preset gatys is the paper's alpha/beta = 1e-3 at every content size: the
+// paper's objective, computed here from its definitions (sums, raw Gram
+// matrices, 1/(4 N^2 M^2)), is a fixed multiple (beta / 4) of stylize's
+// content and style losses weighted with gatys_content_weight(), for random
+// features of the shapes relu4_2 and relu1_1..relu5_1 have at two sizes.
+TEST(CliArgs, GatysPresetIsThePapersBalanceAtTheContentsSize) {
+  torch::manual_seed(3);
+  const double alpha = 1e-3, beta = 1.0;
+  for (const auto& [height, width] : {std::pair<int64_t, int64_t>{64, 96}, {136, 80}}) {
+    const auto features = [&](int64_t channels, int64_t factor) {
+      return torch::rand({1, channels, height / factor, width / factor}, torch::kFloat64);
+    };
+    const torch::Tensor f = features(512, 8), p = features(512, 8);
+    double paper = alpha * 0.5 * (f - p).square().sum().item<double>();
+    double ours = gatys_content_weight(height, width, 512, 1.0) * content_loss(f, p).sum().item<double>();
+    const std::vector<std::pair<int64_t, int64_t>> style_layers = {{64, 1}, {128, 2}, {256, 4}, {512, 8}, {512, 16}};
+    for (const auto& [channels, factor] : style_layers) {
+      const torch::Tensor g = features(channels, factor), a = features(channels, factor);
+      const auto raw_gram = [](const torch::Tensor& x) {
+        const torch::Tensor m = x.flatten(2)[0];
+        return m.matmul(m.t());
+      };
+      const double n = static_cast<double>(channels), m = static_cast<double>(g.size(2) * g.size(3));
+      paper += beta * 0.2 / (4 * n * n * m * m) * (raw_gram(g) - raw_gram(a)).square().sum().item<double>();
+      ours += 1.0 * 0.2 * style_loss(g, gram_matrix(a)).sum().item<double>();
+    }
+    EXPECT_NEAR(paper / ours, beta / 4, 1e-6) << height << "x" << width;  // the losses are float32
+  }
+  EXPECT_NEAR(gatys_content_weight(512, 512, 512, 1.0), 4194.304, 1e-9) << "README's 4194 at 512x512";
+  EXPECT_NEAR(gatys_content_weight(519, 517, 512, 2.0), 2 * 4194.304, 1e-9) << "three poolings round down";
+
+  CliParams p = parse_flags("--preset gatys");
+  EXPECT_NEAR(balance_gatys_preset(p, 384, 512, 512, LossUnits::Tutorial).options.content_weight, 2e-3 * 512 * 48 * 64,
+              1e-9);
+  EXPECT_EQ(balance_gatys_preset(p, 384, 512, 512, LossUnits::Normalized).options.content_weight, 4e3)
+      << "the paper's balance is defined in tutorial units only";
+  p = parse_flags("--preset gatys --content-weight 7");
+  EXPECT_EQ(balance_gatys_preset(p, 384, 512, 512, LossUnits::Tutorial).options.content_weight, 7.0);
 }
 
 TEST(CliArgs, HelpShowsEveryFlagWithItsDefault) {

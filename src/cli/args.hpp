@@ -54,4 +54,16 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
 const std::vector<std::string>& preset_names();
 void apply_preset(const std::string& preset, CliParams& params, const std::vector<std::string>& explicit_flags);
 
+// The paper's alpha/beta = 1e-3 of --preset gatys as stylize's content weight,
+// for a content image of height x width pixels, in tutorial units and with
+// the preset's single content layer relu4_2 of `channels` channels (512 in
+// VGG19) (README, "presets").
+double gatys_content_weight(int64_t height, int64_t width, int64_t channels, double style_weight);
+
+// `params` with --preset gatys's content weight set for a content image of
+// height x width pixels when the preset chose it (params.gatys_balance) and the
+// run is in tutorial units; otherwise `params` unchanged.
+CliParams balance_gatys_preset(const CliParams& params, int64_t height, int64_t width, int64_t channels,
+                               LossUnits units);
+
 }  // namespace stylize::cli

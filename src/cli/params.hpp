@@ -44,13 +44,14 @@ struct CliParams {
   std::string output_template = "{content}_{style}.png";  // also {n}
   int batch = 0;
 
-  int threads = 0;          // 0: one per available core
-  int print_every = 100;    // 0: never
-  int save_every = 0;       // 0: never
-  std::string report_path;  // JSON report of the run
-  std::string plot_path;    // loss curves as an image
-  std::string sheet_path;   // contact sheet of inputs and results
-  std::string preset;       // tutorial, gatys or fast; explicit flags override it
+  int threads = 0;             // 0: one per available core
+  int print_every = 100;       // 0: never
+  int save_every = 0;          // 0: never
+  std::string report_path;     // JSON report of the run
+  std::string plot_path;       // loss curves as an image
+  std::string sheet_path;      // contact sheet of inputs and results
+  std::string preset;          // tutorial, gatys or fast; explicit flags override it
+  bool gatys_balance = false;  // --preset gatys sets the content weight from the content's size (presets.cpp)
   bool quiet = false;
   bool verbose = false;
   bool estimate = false;  // --estimate: print the memory and time a run needs, run nothing

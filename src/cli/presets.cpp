@@ -23,14 +23,17 @@ void apply_preset(const std::string& preset, CliParams& params, const std::vecto
   if (preset == "gatys") {
     // Gatys, Ecker and Bethge (2015): content relu4_2, style relu1_1..relu5_1
     // equally weighted, L-BFGS from white noise, no total variation, average
-    // pooling, alpha/beta = 1e-3 in the paper's normalization (which, at 512
-    // px, is content 4e3 : style 1 in stylize's).
+    // pooling, alpha/beta = 1e-3 in the paper's normalization (at 512x512 px
+    // content 4194 : style 1 in stylize's tutorial units; gatys_content_weight).
     if (!given("--content-layers")) o.content_layers = {{"relu4_2", 1.0}};
     if (!given("--style-layers")) o.style_layers = StylizeOptions().style_layers;
     if (!given("--optimizer")) o.optimizer = OptimizerKind::Lbfgs;
     if (!given("--init")) params.init = "noise";
-    if (!given("--content-weight")) o.content_weight = 4e3;
     if (!given("--style-weight")) o.style_weight = 1.0;
+    if (!given("--content-weight")) {
+      o.content_weight = 4e3;  // 512x512 px; balance_gatys_preset() sets it for the real size
+      params.gatys_balance = !given("--content-layers");
+    }
     if (!given("--tv-weight")) o.tv_weight = 0.0;
     if (!given("--pooling")) o.pooling = Pooling::Avg;
     return;
@@ -46,6 +49,27 @@ void apply_preset(const std::string& preset, CliParams& params, const std::vecto
   std::string known;
   for (const auto& name : preset_names()) known += (known.empty() ? "" : ", ") + name;
   throw OptionError("unknown preset '" + preset + "'; choose one of " + known);
+}
+
+double gatys_content_weight(int64_t height, int64_t width, int64_t channels, double style_weight) {
+  // The paper: L = alpha * 1/2 sum (F - P)^2 + beta * sum_l w_l / (4 N_l^2 M_l^2)
+  // sum (G_l - A_l)^2, with raw Gram matrices G_l = F_l F_l^T and w_l = 1/5.
+  // stylize (tutorial units): content_weight * mean (F - P)^2 + style_weight *
+  // sum_l 1/5 mean (G'_l - A'_l)^2, with G'_l = G_l / M_l. The content sum is N M
+  // times the mean at relu4_2 (N channels, 512 in VGG19; M = its H/8 x W/8 positions);
+  // each style sum over 4 N_l^2 M_l^2 is a quarter of stylize's mean. So
+  // content_weight / style_weight = 2 (alpha / beta) N M.
+  constexpr double kAlphaOverBeta = 1e-3;
+  const int64_t positions = (height / 8) * (width / 8);  // three 2x2 poolings, each rounding down
+  return 2.0 * kAlphaOverBeta * static_cast<double>(channels * positions) * style_weight;
+}
+
+CliParams balance_gatys_preset(const CliParams& params, int64_t height, int64_t width, int64_t channels,
+                               LossUnits units) {
+  if (!params.gatys_balance || units != LossUnits::Tutorial) return params;
+  CliParams balanced = params;
+  balanced.options.content_weight = gatys_content_weight(height, width, channels, params.options.style_weight);
+  return balanced;
 }
 
 }  // namespace stylize::cli

@@ -19,8 +19,10 @@
 #include "sizes.hpp"
 #include "stylize/core/device.hpp"
 #include "stylize/core/engine.hpp"
+#include "stylize/core/loss_units.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/image_io.hpp"
+#include "stylize/vgg19_layers.hpp"
 #include "stylize/weights/weights.hpp"
 #include "weights_source.hpp"
 
@@ -155,9 +157,19 @@ LoadedWeights load_weights_for(const CliParams& params) {
   return loaded;
 }
 
-int run_jobs(const CliParams& params, const std::vector<Job>& jobs, const LoadedWeights& loaded, int threads,
+int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedWeights& loaded, int threads,
              const std::function<bool()>& still_ours) {
   const VggWeights& weights = loaded.weights;
+  const DecodedImage content_image = read_input(given.content_path, "content image", given.size);
+  const torch::Tensor& content = content_image.pixels;
+  const LossUnits units = resolve_loss_units(given.options.loss_units, weights.convention.name);
+  const int relu4_2 = vgg19_layers()[static_cast<size_t>(vgg19_layer_index("relu4_2"))].conv;
+  const int64_t channels = relu4_2 < static_cast<int>(weights.convs.size()) ? weights.convs[relu4_2].out_channels : 0;
+  const CliParams params = balance_gatys_preset(given, content.size(2), content.size(3), channels, units);
+  if (params.options.content_weight != given.options.content_weight) {
+    spdlog::info("--preset gatys: content weight {:.6g} (the paper's alpha/beta = 1e-3 at {}x{} px)",
+                 params.options.content_weight, content.size(3), content.size(2));
+  }
   Stylizer stylizer(params.options, weights);
   const SessionInfo session{loaded.path,
                             weights.format,
@@ -173,8 +185,6 @@ int run_jobs(const CliParams& params, const std::vector<Job>& jobs, const Loaded
   spdlog::info("device {}, precision {}, {} threads; losses in {} units", session.device, session.precision, threads,
                session.loss_units);
 
-  const DecodedImage content_image = read_input(params.content_path, "content image", params.size);
-  const torch::Tensor& content = content_image.pixels;
   const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
   const std::vector<torch::Tensor> styles = load_styles(params);
   const torch::Tensor init =
