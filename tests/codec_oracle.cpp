@@ -4,6 +4,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <jpeglib.h>
 // clang-format on
 #include <lcms2.h>
@@ -149,7 +150,10 @@ std::string jpeg_encode(const RawImage& image) {
   error.manager.error_exit = jpeg_fail;
   unsigned char* memory = nullptr;
   unsigned long size = 0;
-  std::vector<JSAMPLE> row(static_cast<size_t>(image.width) * 3);
+  // No object with a constructor between setjmp and longjmp (-Wclobbered):
+  // the row buffer is a plain allocation, freed on both paths.
+  const size_t row_size = static_cast<size_t>(image.width) * 3;
+  const std::unique_ptr<JSAMPLE[]> row(new JSAMPLE[row_size]);
   if (setjmp(error.jump)) {
     jpeg_destroy_compress(&info);
     std::free(memory);
@@ -169,8 +173,8 @@ std::string jpeg_encode(const RawImage& image) {
                            static_cast<unsigned int>(image.icc.size()));
   }
   for (int y = 0; y < image.height; ++y) {
-    for (size_t i = 0; i < row.size(); ++i) row[i] = static_cast<JSAMPLE>(image.samples[y * row.size() + i]);
-    JSAMPROW rows[1] = {row.data()};
+    for (size_t i = 0; i < row_size; ++i) row[i] = static_cast<JSAMPLE>(image.samples[y * row_size + i]);
+    JSAMPROW rows[1] = {row.get()};
     jpeg_write_scanlines(&info, rows, 1);
   }
   jpeg_finish_compress(&info);

@@ -78,7 +78,9 @@ TEST(IccContainer, EmbedsProfilesTheCodecsReadBack) {
         EXPECT_EQ(count(with_large, "ICC_PROFILE"), 2u);
         EXPECT_EQ(count(with_small, "ICC_PROFILE"), 1u);
       }
-      if (ext == ".webp") EXPECT_EQ(with_small.substr(12, 4), "VP8X");
+      if (ext == ".webp") {
+        EXPECT_EQ(with_small.substr(12, 4), "VP8X");
+      }
     }
   }
   // And stylize reads what libwebpmux writes.
