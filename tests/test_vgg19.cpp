@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "stylize/core/vgg19.hpp"
 #include "stylize/errors.hpp"
 #include "test_util.hpp"
@@ -120,6 +122,30 @@ TEST(Vgg19, Bf16ChannelsLastMatchesFp32) {
     const float scale = expected[i].abs().max().item<float>();
     EXPECT_LT((actual[i].to(torch::kFloat32) - expected[i]).abs().max().item<float>(), 0.05f * scale) << i;
   }
+}
+
+// In bf16 the first convolution runs in float32 on the float32 input: its
+// output is the float32 one rounded once to bf16 (at most half a bf16 step,
+// 2^-8 of the value). Rounding the Caffe-range input (steps of 0.5-1 grey
+// level) and conv1_1's weights to bf16 first, as the network did before,
+// misses that bound by two orders of magnitude where the sum nearly cancels.
+TEST(Vgg19, Bf16FirstConvolutionSeesTheFloat32Image) {
+  Vgg19Features reference(tiny_weights(), {"conv1_1", "relu1_2"});
+  Vgg19Features fast(tiny_weights(), {"conv1_1", "relu1_2"});
+  fast.configure(torch::kCPU, torch::kBFloat16, /*channels_last=*/true);
+  torch::manual_seed(3);
+  const torch::Tensor image = torch::rand({1, 3, 32, 32});
+  const torch::Tensor expected = reference.forward(image)[0];
+  const torch::Tensor actual = fast.forward(image)[0];
+  ASSERT_EQ(actual.scalar_type(), torch::kBFloat16);
+  const torch::Tensor bound = expected.abs() * std::ldexp(1.0, -8) + 1e-5 * expected.abs().max();
+  const torch::Tensor excess = (actual.to(torch::kFloat32) - expected).abs() / bound;
+  EXPECT_LE(excess.max().item<double>(), 1.0);
+  // The gradient reaches the image in float32 through it.
+  const torch::Tensor x = image.clone().requires_grad_(true);
+  fast.forward(x)[1].to(torch::kFloat32).sum().backward();
+  EXPECT_EQ(x.grad().scalar_type(), torch::kFloat32);
+  EXPECT_GT(x.grad().abs().sum().item<double>(), 0.0);
 }
 
 // The image gradient against central finite differences: guards against a

@@ -45,10 +45,14 @@ Vgg19Features::Vgg19Features(const VggWeights& weights, std::vector<std::string>
 
 void Vgg19Features::configure(torch::Device device, torch::Dtype dtype, bool channels_last) {
   dtype_ = dtype;
+  // conv1_1 reads the image in the input convention's range (Caffe: about
+  // -124..152), where bf16 keeps only 0.5-1 grey levels; in float32 it sees
+  // the image as it is, for 3 of its 64 channels' cost (its input has 3).
+  first_dtype_ = dtype == torch::kBFloat16 || dtype == torch::kFloat16 ? torch::kFloat32 : dtype;
   channels_last_ = channels_last;
   torch::NoGradGuard no_grad;
   for (auto& conv : convs_) {
-    conv->to(device, dtype);
+    conv->to(device, &conv == &convs_.front() ? first_dtype_ : dtype);
     if (channels_last) conv->weight.set_data(conv->weight.contiguous(torch::MemoryFormat::ChannelsLast));
   }
   scale_ = scale_.to(device);
@@ -72,14 +76,15 @@ torch::Tensor Vgg19Features::normalize(const torch::Tensor& image) const {
 std::vector<torch::Tensor> Vgg19Features::forward(const torch::Tensor& image) {
   TORCH_CHECK(image.dim() == 4 && image.size(1) == 3, "expected an (N, 3, H, W) image");
   std::vector<torch::Tensor> results(outputs_.size());
-  torch::Tensor x = normalize(image).to(dtype_);
+  torch::Tensor x = normalize(image).to(first_dtype_);
   if (channels_last_) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   const auto& layers = vgg19_layers();
   size_t conv_index = 0;
   for (int i = 0; i <= last_layer_; ++i) {
     switch (layers[i].kind) {
       case LayerKind::Conv:
-        x = convs_[conv_index++]->forward(x);
+        x = convs_[conv_index]->forward(x);
+        if (conv_index++ == 0) x = x.to(dtype_);
         break;
       case LayerKind::Relu:
         // In place unless the conv output itself is wanted: saves one

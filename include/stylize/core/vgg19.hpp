@@ -29,7 +29,9 @@ class Vgg19Features : public torch::nn::Module {
   // in the dtype and memory format the network runs in.
   std::vector<torch::Tensor> forward(const torch::Tensor& image);
 
-  // Casts parameters and chooses the memory format the network runs in.
+  // Casts parameters and chooses the memory format the network runs in. In
+  // bf16 or fp16 the first convolution still runs in float32 on the float32
+  // input (its output is then cast), so the image is not rounded before it.
   void configure(torch::Device device, torch::Dtype dtype, bool channels_last);
 
   const std::vector<std::string>& outputs() const { return outputs_; }
@@ -52,6 +54,7 @@ class Vgg19Features : public torch::nn::Module {
   InputConvention convention_;
   torch::Tensor scale_, shift_;  // per-channel affine of the input convention
   torch::Dtype dtype_ = torch::kFloat32;
+  torch::Dtype first_dtype_ = torch::kFloat32;  // conv1_1's: never below float32
   bool channels_last_ = false;
 };
 
