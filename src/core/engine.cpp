@@ -239,10 +239,10 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& imag
 
 Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
                      const ProgressCallback& callback, const std::vector<double>& style_blend,
-                     const torch::Tensor& init) {
+                     const torch::Tensor& init, const TemporalGuide& temporal) {
   if (styles.empty()) throw OptionError("at least one style image is needed (--style)");
   validate_blend(style_blend, styles.size());
-  return impl_->stylize(content, {styles}, style_blend, init, callback).front();
+  return impl_->stylize(content, {styles}, style_blend, init, callback, temporal).front();
 }
 
 std::vector<Result> Stylizer::run_batch(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
@@ -259,7 +259,7 @@ std::vector<Result> Stylizer::run_batch(const torch::Tensor& content, const std:
 std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
                                             const std::vector<std::vector<torch::Tensor>>& members,
                                             const std::vector<double>& blend, const torch::Tensor& init,
-                                            const ProgressCallback& callback) {
+                                            const ProgressCallback& callback, const TemporalGuide& temporal) {
   const StylizeOptions& o = options;
   torch::manual_seed(o.seed);
   if (o.start_iteration > 0 && o.scales > 1) {
@@ -319,7 +319,13 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
       inputs.styles.push_back(styles_s);
     }
     inputs.blend = blend;
+    if (o.preserve_colors == PreserveColors::None) inputs.style_sources = members;
     inputs.features = [this](const torch::Tensor& x) { return features(x); };
+    // The temporal term compares what the network sees: the luminance when only it is transferred.
+    inputs.temporal = temporal;
+    if (luminance) {
+      for (auto& warped : inputs.temporal.warped) warped = luminance_image(warped);
+    }
     objective.prepare(inputs);
     const torch::Tensor start = resize_to(image, inputs.content.size(-2), inputs.content.size(-1))
                                     .to(device, torch::kFloat32)
@@ -366,6 +372,13 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     results.push_back(result);
   }
   return results;
+}
+
+void Stylizer::set_iterations(int iterations) {
+  StylizeOptions changed = impl_->options;
+  changed.iterations = iterations;
+  validate(changed);
+  impl_->options = changed;
 }
 
 LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& content,

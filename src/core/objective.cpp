@@ -7,6 +7,8 @@
 
 #include "matmul.hpp"
 #include "stylize/core/loss_units.hpp"
+#include "stylize/errors.hpp"
+#include "stylize/io/image.hpp"
 #include "stylize/vgg19_layers.hpp"
 
 namespace stylize {
@@ -199,7 +201,28 @@ std::vector<torch::Tensor> ContentTerm::statistics(const Piece& piece) const {
   return result;
 }
 
+namespace {
+
+bool same_tensors(const std::vector<std::vector<torch::Tensor>>& a, const std::vector<std::vector<torch::Tensor>>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].size() != b[i].size()) return false;
+    for (size_t j = 0; j < a[i].size(); ++j) {
+      if (!a[i][j].is_same(b[i][j])) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void StyleTerm::prepare(const TargetInputs& inputs) {
+  // The frames of a video share their styles: compute the Gram matrices once.
+  if (!inputs.style_sources.empty() && same_tensors(inputs.style_sources, cached_sources_) &&
+      inputs.blend == cached_blend_ && inputs.size == cached_size_) {
+    return;
+  }
+  cached_sources_.clear();
   torch::NoGradGuard no_grad;
   std::vector<std::vector<torch::Tensor>> member_grams(names_.size());  // per layer, per member
   for (const auto& styles : inputs.styles) {
@@ -227,6 +250,9 @@ void StyleTerm::prepare(const TargetInputs& inputs) {
     targets_.push_back(torch::cat(member_grams[j]));
     normalizers_.push_back(style_normalizer(targets_.back(), names_[j], units_));
   }
+  cached_sources_ = inputs.style_sources;
+  cached_blend_ = inputs.blend;
+  cached_size_ = inputs.size;
 }
 
 std::vector<torch::Tensor> StyleTerm::statistics(const Piece& piece) const {
@@ -275,6 +301,39 @@ torch::Tensor TotalVariationTerm::loss(const std::vector<torch::Tensor>& statist
   return weight_ * size_factor_ * statistics.front();
 }
 
+void TemporalTerm::prepare(const TargetInputs& inputs) {
+  const int64_t h = inputs.content.size(-2), w = inputs.content.size(-1);
+  size_factor_ = size_factor(h, w);
+  if (inputs.temporal.warped.size() != inputs.temporal.masks.size()) {
+    throw OptionError("the temporal term needs one mask per warped previous frame");
+  }
+  warped_.clear();
+  masks_.clear();
+  const auto options = inputs.content.options().dtype(torch::kFloat32);
+  for (size_t k = 0; k < inputs.temporal.warped.size(); ++k) {
+    const torch::Tensor& mask = inputs.temporal.masks[k];
+    if (mask.dim() != 2) throw OptionError("a temporal mask must be (H, W)");
+    warped_.push_back(resize_to(inputs.temporal.warped[k].to(torch::kFloat32), h, w).to(options));
+    masks_.push_back(
+        resize_to(mask.view({1, 1, mask.size(0), mask.size(1)}).to(torch::kFloat32), h, w).clamp(0.0, 1.0).to(options));
+  }
+}
+
+std::vector<torch::Tensor> TemporalTerm::statistics(const Piece& piece) const {
+  const torch::Tensor x = piece.image().to(torch::kFloat32);
+  torch::Tensor sum = torch::zeros({x.size(0)}, x.options());
+  for (size_t k = 0; k < warped_.size(); ++k) {
+    // The owned pixels of a tile (all of them for the whole image): a sum over pixels adds up over tiles.
+    const torch::Tensor difference = piece.owned(x, 1) - piece.owned_of_whole(warped_[k], 1);
+    sum = sum + (piece.owned_of_whole(masks_[k], 1) * difference.square()).sum({1, 2, 3});
+  }
+  return {sum};
+}
+
+torch::Tensor TemporalTerm::loss(const std::vector<torch::Tensor>& statistics) const {
+  return weight_ * size_factor_ * statistics.front();
+}
+
 std::vector<std::string> Objective::term_names() const {
   std::vector<std::string> names;
   for (const auto& term : terms_) names.push_back(term->name());
@@ -311,6 +370,7 @@ Objective make_objective(const StylizeOptions& options, LossUnits units) {
   objective.add(std::make_unique<StyleTerm>(options.style_layers, options.style_weight, units));
   objective.add(std::make_unique<ContentTerm>(options.content_layers, options.content_weight, units));
   objective.add(std::make_unique<TotalVariationTerm>(options.tv_norm, options.tv_weight));
+  if (options.temporal_weight > 0) objective.add(std::make_unique<TemporalTerm>(options.temporal_weight));
   return objective;
 }
 

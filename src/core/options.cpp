@@ -69,6 +69,7 @@ void validate(const StylizeOptions& o) {
   require_finite_non_negative(o.content_weight, "--content-weight");
   require_finite_non_negative(o.style_weight, "--style-weight");
   require_finite_non_negative(o.tv_weight, "--tv-weight");
+  require_finite_non_negative(o.temporal_weight, "--temporal-weight");
   // Pixels lie in [0, 1], so a step above 1 is already absurd; far larger ones
   // overflow float32 in Adam's update (lr / (1 - beta1^t)).
   if (!std::isfinite(o.lr) || o.lr <= 0 || o.lr > kMaxLearningRate) {

@@ -93,10 +93,13 @@ class Stylizer {
   // defined (resized to the content's size; required with InitMode::Image),
   // else as StylizeOptions::init says. Throws OptionError or ImageError for
   // unusable inputs, ResourceError when the estimated memory exceeds what the
-  // device has available.
+  // device has available. `temporal` holds a video frame to the previous
+  // output frames (read by the temporal term: StylizeOptions::temporal_weight
+  // > 0). The style targets are computed once for successive runs with the
+  // same style tensors (the frames of a video), unless colours are preserved.
   Result run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
              const ProgressCallback& callback = {}, const std::vector<double>& style_blend = {},
-             const torch::Tensor& init = {});
+             const torch::Tensor& init = {}, const TemporalGuide& temporal = {});
 
   // Stylizes `content` with each style separately, as one batch: every member
   // gets exactly the updates a run() with that style alone would get (same
@@ -126,6 +129,11 @@ class Stylizer {
   // optimizing (used by tests and tools).
   LossValues evaluate(const torch::Tensor& image, const torch::Tensor& content,
                       const std::vector<torch::Tensor>& styles);
+
+  // The iterations (per scale) of the runs from here on: a video's later
+  // frames, which start from the previous output, need fewer than its first.
+  // Throws OptionError unless it is at least 1 and above start_iteration.
+  void set_iterations(int iterations);
 
   // Throws ResourceError when `batch` images of height x width would not fit in memory.
   void check_memory(int64_t height, int64_t width, int64_t batch = 1) const;

@@ -110,6 +110,16 @@ class Piece {
   int64_t whole_height_ = 0, whole_width_ = 0;
 };
 
+// What the temporal term of a video frame holds the image to (Ruder et al.,
+// core/temporal_loss.hpp): the previous output frames warped onto this frame,
+// nearest first, each (1, 3, H, W) float32 in [0, 1] at the content's size,
+// and the mask of each, (H, W) in [0, 1], already made long-term
+// (long_term_masks) so that no pixel counts twice. Empty: the first frame.
+struct TemporalGuide {
+  std::vector<torch::Tensor> warped;
+  std::vector<torch::Tensor> masks;
+};
+
 // What the terms get to compute their targets for one scale of a run. The
 // engine resizes and prepares the images (colour preservation); new inputs (a
 // region mask, a warped previous frame) are added here, and the terms that use
@@ -121,7 +131,12 @@ struct TargetInputs {
   // Per batch member: its style images at this scale, prepared like the content.
   std::vector<std::vector<torch::Tensor>> styles;
   std::vector<double> blend;  // weights of a member's styles (normalized); empty: equal
+  // The style images given to run(), unchanged, when `styles` depend on them
+  // alone (not on the content, as colour preservation makes them): a key for
+  // caching the style targets over the frames of a video. Empty: no caching.
+  std::vector<std::vector<torch::Tensor>> style_sources;
   FeatureExtractor features;  // the network, to be called without gradient
+  TemporalGuide temporal;     // at the content's full size; the term resizes it to the scale
 };
 
 // One term of the objective.
@@ -187,6 +202,10 @@ class StyleTerm : public LayerTerm {
 
  private:
   std::vector<torch::Tensor> targets_;  // (B, C, C) float32 per layer: one blended Gram per member
+  // The inputs the targets were computed from (TargetInputs::style_sources), for reuse.
+  std::vector<std::vector<torch::Tensor>> cached_sources_;
+  std::vector<double> cached_blend_;
+  int cached_size_ = 0;
 };
 
 // Total variation of the image, times `weight` and the scale's size factor
@@ -207,6 +226,27 @@ class TotalVariationTerm : public LossTerm {
   TvNorm norm_;
   double weight_;
   double size_factor_ = 1.0;
+};
+
+// Temporal consistency (Ruder, Dosovitskiy and Brox 2016): for each previous
+// output warped onto this frame, the squared difference of the image to it
+// over the reliable pixels, summed over pixels and channels, times `weight`
+// and the size factor as total variation (so it keeps its pull against the
+// other terms at any size: at longest side 512 it is exactly
+// weight * sum c (x - w)^2). Zero for the first frame (an empty guide).
+class TemporalTerm : public LossTerm {
+ public:
+  explicit TemporalTerm(double weight) : weight_(weight) {}
+  std::string name() const override { return "temporal"; }
+  std::vector<std::string> layers() const override { return {}; }
+  void prepare(const TargetInputs& inputs) override;
+  std::vector<torch::Tensor> statistics(const Piece& piece) const override;
+  torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const override;
+
+ private:
+  double weight_;
+  double size_factor_ = 1.0;
+  std::vector<torch::Tensor> warped_, masks_;  // at the scale's size, on the device; masks (1, 1, h, w)
 };
 
 class Objective {
@@ -236,8 +276,8 @@ class Objective {
 };
 
 // The objective of Gatys et al. as the options configure it: style, content and
-// total variation, in that order, content and style in `units` (resolved: not
-// LossUnits::Auto; resolve_loss_units picks them from the weights).
+// total variation, in that order (then temporal when options.temporal_weight > 0), content and style in `units`
+// (resolved: not LossUnits::Auto; resolve_loss_units picks them from the weights).
 Objective make_objective(const StylizeOptions& options, LossUnits units);
 
 }  // namespace stylize

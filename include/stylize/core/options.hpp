@@ -35,6 +35,10 @@ struct StylizeOptions {
   double content_weight = 1e4;
   double style_weight = 1e-2;
   double tv_weight = 30.0;
+  // Temporal consistency of a video (`stylize video`): the squared difference
+  // to the previous output frame(s) warped onto this one, where the optical
+  // flow is reliable (TemporalTerm). 0: no temporal term (a single image).
+  double temporal_weight = 0.0;
   TvNorm tv_norm = TvNorm::L1;  // L1: sum of absolute differences, as tf.image.total_variation
   Pooling pooling = Pooling::Max;
 

@@ -8,6 +8,8 @@
 
 #include <torch/types.h>
 
+#include "stylize/core/objective.hpp"
+
 namespace stylize {
 
 // The short-term temporal loss of each batch member, (N,):
@@ -30,5 +32,21 @@ torch::Tensor temporal_loss(const torch::Tensor& image, const torch::Tensor& war
 // the terms never count a pixel twice. The long-term loss is the sum over j of
 // temporal_loss(image, warped_j, c_long_j).
 std::vector<torch::Tensor> long_term_masks(const std::vector<torch::Tensor>& masks_nearest_first);
+
+// What holds frame i of a video to the frames before it: for each previous
+// output frame (nearest first, K of them), the optical flow from frame i to
+// that output's input frame (io/flow.hpp: DIS, forward and backward), the
+// output warped along it, and its reliability mask made long-term
+// (long_term_masks). `previous_frames` and `previous_outputs` are (1, 3, H, W)
+// float32 in [0, 1], nearest first, of frame i's size. Throws OptionError for
+// mismatched lists or sizes.
+TemporalGuide temporal_guide(const torch::Tensor& frame, const std::vector<torch::Tensor>& previous_frames,
+                             const std::vector<torch::Tensor>& previous_outputs);
+
+// The start image of frame i (Ruder et al., Sec. 3.1): the nearest previous
+// output warped onto it where the flow is reliable, blended into the frame
+// itself by the mask where it is not (a revealed strip, a disocclusion), so
+// no pixel starts from what the flow smeared there. An empty guide gives the frame.
+torch::Tensor temporal_start(const torch::Tensor& frame, const TemporalGuide& guide);
 
 }  // namespace stylize
