@@ -159,9 +159,55 @@ def time_to_loss():
         sys.stdout.flush()
 
 
+def video_bench():
+    """stylize video: seconds per frame, and flicker (the mean warped difference
+    between consecutive outputs over the reliable pixels, build/flicker) of
+    independent frames (--temporal-weight 0) against temporal consistency, with
+    the same iterations for every frame of both, on a clip panning over a photo."""
+    frames, iterations = int(os.environ.get("BENCH_VIDEO_FRAMES", "6")), int(os.environ.get("BENCH_VIDEO_ITERATIONS", "100"))
+    photo = os.path.join(SHARED, "content", "tubingen.jpg")
+    style = PHOTOS[1] if os.path.isfile(PHOTOS[1]) else os.path.join(WORK, "style_256.png")
+    if not os.path.isfile(style):
+        write_png(style, 256, 256, 2)
+    print(f"\nstylize video: {frames} frames panning 3,1 px per frame over "
+          f"{'tubingen.jpg' if os.path.isfile(photo) else 'a generated texture'}, style {os.path.basename(style)}, "
+          f"{iterations} iterations per frame, weights {WEIGHTS_KIND}, precision auto")
+    print(f"{'size':>5} {'mode':<12} {'s/frame':>8} {'flicker':>8} {'ratio':>6}")
+    for size in [int(s) for s in os.environ.get("BENCH_VIDEO_SIZES", "256 512").split()]:
+        clip = os.path.join(WORK, f"clip_{size}")
+        os.makedirs(clip, exist_ok=True)
+        height = size * 9 // 16
+        subprocess.run([os.path.join(BUILD, "make_clip"), *(["--image", photo] if os.path.isfile(photo) else []),
+                        "--frames", str(frames), "--width", str(size), "--height", str(height), "--pan", "3,1",
+                        "-o", os.path.join(clip, "f_%03d.png")], check=True, stdout=subprocess.DEVNULL)
+        flicker = {}
+        for mode, weight in (("independent", "0"), ("temporal", None)):
+            out = os.path.join(WORK, f"video_{size}_{mode}")
+            subprocess.run(["rm", "-rf", out], check=True)
+            command = [STYLIZE, "video", "-c", os.path.join(clip, "f_%03d.png"), "-s", style, "-o", out,
+                       "--weights", WEIGHTS, "--size", str(size), "-n", str(iterations), "--frame-iterations",
+                       str(iterations), "--print-every", "0", *(["--temporal-weight", weight] if weight else [])]
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                print(f"{size:5d} {mode:<12} failed: {result.stderr.strip().splitlines()[-1:]}")
+                continue
+            seconds = [float(line.split(" done in ")[1].split(" s")[0]) for line in result.stderr.splitlines()
+                       if " done in " in line]
+            later = seconds[1:] or seconds
+            measured = subprocess.run([os.path.join(BUILD, "flicker"), "--input", os.path.join(clip, "f_%03d.png"),
+                                       "--output", out], capture_output=True, text=True, check=True)
+            flicker[mode] = float(measured.stdout.strip().splitlines()[-1].split(":")[1].split()[0])
+            ratio = flicker["independent"] / flicker[mode] if flicker.get("independent") else 0
+            print(f"{size:5d} {mode:<12} {sorted(later)[len(later) // 2]:8.2f} {flicker[mode]:8.4f} {ratio:5.1f}x")
+            sys.stdout.flush()
+
+
 if __name__ == "__main__":
     os.makedirs(WORK, exist_ok=True)
     WEIGHTS, WEIGHTS_KIND = weights_file()
+    if sys.argv[1:] == ["video"]:
+        video_bench()
+        sys.exit(0)
     speed_table()
     if not os.environ.get("BENCH_SKIP_TTL"):
         time_to_loss()

@@ -8,6 +8,8 @@
 #   BENCH_SIZES="256 512" scripts/bench.sh
 #   BENCH_SKIP_TTL=1 scripts/bench.sh   # skip the time-to-loss part
 #   BENCH_TTL_SIZE=128 scripts/bench.sh # time-to-loss at another size (default 256)
+#   scripts/bench.sh video              # stylize video: seconds per frame and flicker,
+#                                       # independent vs temporal (BENCH_VIDEO_SIZES, _FRAMES, _ITERATIONS)
 #
 # Uses the real weights when found (STYLIZE_WEIGHTS, models/vgg19.safetensors),
 # else full-size VGG19 weights made with a fixed seed (build/bench/, never committed).

@@ -63,6 +63,7 @@ void build_parser(CLI::App& app, CliParams& p) {
       "Example: stylize -c photo.jpg -s painting.jpg -o out.png\n"
       "Weights: stylize weights list|verify|info|download (see stylize weights --help)\n"
       "Many images, several workers or a cluster: stylize batch (see stylize batch --help)\n"
+      "Video: stylize video (see stylize video --help)\n"
       "Exit codes and more examples: README.md");
 
   app.add_option("-c,--content", p.content_path, "Content image (the photo to repaint)")->group("Images");
@@ -199,6 +200,71 @@ void build_batch_parser(CLI::App& app, BatchParams& p) {
       "resumed.\nOn a Slurm cluster or Kubernetes: README.md, \"On a cluster\"");
 }
 
+void build_video_parser(CLI::App& app, VideoParams& p) {
+  // Ruder et al.'s balance in stylize's units (README, "Video"): measured on
+  // a panning clip, flicker falls 3x and more while the style loss stays within
+  // 10% of independent frames.
+  p.run.options.temporal_weight = kDefaultTemporalWeight;
+  build_parser(app, p.run);
+  app.name("stylize video");
+  app.description(
+      "stylize video: stylize every frame of a video, each started from and held to the previous output warped by "
+      "optical flow (Ruder et al. 2016), so that the result does not flicker");
+  for (const char* flag : {"--each-style", "--batch", "--output-template", "--resume", "--init", "--save-every",
+                           "--report", "--plot", "--sheet", "--estimate"}) {
+    app.remove_option(app.get_option(flag));
+  }
+  app.get_option("--content")
+      ->description(
+          "Input video: a video file (mp4, mkv, avi, webm, mov, ...), a folder of frames, or a frame "
+          "pattern such as in/frame_%05d.png");
+  app.get_option("--output")
+      ->description(
+          "Output video: a video file (.mp4, .mkv, .avi, .webm, .mov), a frame pattern such as "
+          "out/frame_%05d.png, or a folder (frame_%05d.png in it)")
+      ->default_str("out.mp4");
+  p.run.output_path = "out.mp4";
+  app.get_option("--iterations")->description("Iterations of the first frame (per scale)");
+  app.add_option("--frame-iterations", p.frame_iterations,
+                 "Iterations of every later frame, which starts from the previous output warped onto it")
+      ->group("Video");
+  app.add_option("--temporal-weight", p.run.options.temporal_weight,
+                 "Weight of the temporal loss: the difference to the previous output warped onto the frame, where "
+                 "the optical flow is reliable (0: independent frames, each started from itself)")
+      ->group("Video");
+  app.add_option("--temporal-frames", p.temporal_frames,
+                 "Previous outputs each frame is held to (long-term consistency; 1: the previous frame only)")
+      ->group("Video");
+  app.add_flag("--resume", p.resume, "Continue an interrupted run from the first frame not yet written")
+      ->group("Video");
+  app.add_flag("--keep-frames", p.keep_frames,
+               "A video file output: keep the frame images it is encoded from (OUTPUT.frames/)")
+      ->group("Video");
+  app.add_option("--codec", p.codec, "FourCC of the video codec (e.g. avc1, mp4v, MJPG, VP90); default by container")
+      ->group("Video");
+  app.add_option("--fps", p.fps, "Frame rate of the output video (0: the input's; frame images: 25)")->group("Video");
+  app.footer(
+      "Example: stylize video -c clip.mp4 -s painting.jpg -o clip_styled.mp4\n"
+      "Ctrl-C keeps every finished frame; run the same command with --resume to go on. Audio is not copied.\n"
+      "More: README.md, \"Video\"");
+}
+
+void validate_video_params(const VideoParams& p) {
+  validate_params(p.run);
+  if (p.frame_iterations < 1) {
+    throw OptionError("--frame-iterations must be at least 1, got " + std::to_string(p.frame_iterations));
+  }
+  if (p.temporal_frames < 1 || p.temporal_frames > kMaxTemporalFrames) {
+    throw OptionError("--temporal-frames must be between 1 and " + std::to_string(kMaxTemporalFrames) + ", got " +
+                      std::to_string(p.temporal_frames));
+  }
+  if (!std::isfinite(p.fps) || p.fps < 0 || p.fps > 1000) {
+    std::ostringstream message;
+    message << "--fps must be a frame rate in (0, 1000], or 0 for the input's, got " << p.fps;
+    throw OptionError(message.str());
+  }
+}
+
 InitMode init_mode(const std::string& text) {
   if (text.empty()) throw OptionError("--init must be content, noise, style or the path of an image");
   const auto mode = parse<InitMode>(text);
@@ -208,10 +274,11 @@ InitMode init_mode(const std::string& text) {
 // -o and --output-template name different outputs: say when one is not used.
 // (A style folder turns on --each-style, as expand_style_folders does.)
 static void warn_unused_output_flags(const CLI::App& app, const CliParams& params) {
+  if (app.get_option_no_throw("--output-template") == nullptr) return;  // stylize video
   std::error_code error;
   bool each_style = params.each_style;
   for (const auto& path : params.style_paths) each_style = each_style || std::filesystem::is_directory(path, error);
-  if (app.get_option("--output-template")->count() > 0 && !each_style) {
+  if (app.get_option_no_throw("--output-template")->count() > 0 && !each_style) {
     spdlog::warn("--output-template names the outputs of --each-style (or a style folder) only; writing {}",
                  params.output_path);
   }

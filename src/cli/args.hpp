@@ -34,6 +34,17 @@ std::optional<int> parse_command_line(CLI::App& app, CliParams& params, int argc
 // and folders, and --shard. Call finish_parse(app, params.run) after parsing.
 void build_batch_parser(CLI::App& app, BatchParams& params);
 
+// The parser of `stylize video`: build_parser()'s flags without those of
+// single images and batches (--each-style, --batch, --output-template,
+// --resume FILE, --init, --save-every, --report, --plot, --sheet, --estimate), with -c
+// naming the input video and -o the output video, and the temporal flags
+// (--temporal-weight, --temporal-frames, --frame-iterations, --resume,
+// --keep-frames, --codec, --fps). Call finish_parse(app, params.run) after parsing.
+void build_video_parser(CLI::App& app, VideoParams& params);
+
+// Throws OptionError naming the first value of `stylize video` that is unusable.
+void validate_video_params(const VideoParams& params);
+
 // Throws OptionError naming the first front-end value that is unusable (the
 // engine's options are checked once, by the Stylizer that reads them).
 void validate_params(const CliParams& params);

@@ -1,6 +1,6 @@
 // stylize: the command-line front end. Parses the flags (args.cpp), runs the
 // command (stylize_command.cpp, weights_command.cpp for `stylize weights`,
-// batch_command.cpp for `stylize batch`)
+// batch_command.cpp for `stylize batch`, video_command.cpp for `stylize video`)
 // and maps the library's errors to exit codes once (exit_codes.cpp). All the
 // work is done by the stylize libraries (README, "Development").
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -14,6 +14,7 @@
 #include "batch_command.hpp"
 #include "exit_codes.hpp"
 #include "stylize_command.hpp"
+#include "video_command.hpp"
 #include "weights_command.hpp"
 
 namespace {
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   try {
     if (argc > 1 && std::string(argv[1]) == "weights") return weights_main(argc - 1, argv + 1);
     if (argc > 1 && std::string(argv[1]) == "batch") return batch_main(argc - 1, argv + 1);
+    if (argc > 1 && std::string(argv[1]) == "video") return video_main(argc - 1, argv + 1);
     CliParams params;
     CLI::App app;
     build_parser(app, params);

@@ -65,4 +65,24 @@ struct BatchParams {
   std::string shard;                  // --shard I/N; empty: from the scheduler's environment (or all jobs)
 };
 
+// `stylize video`'s default --temporal-weight (README, "Video", for the
+// measurement behind it) and the most previous frames a frame is held to.
+constexpr double kDefaultTemporalWeight = 1000.0;
+constexpr int kMaxTemporalFrames = 10;
+
+// `stylize video`: every frame of a video stylized with the same styles, each
+// frame started from and held to the previous output(s) warped by optical
+// flow (README, "Video").
+struct VideoParams {
+  CliParams run;  // every stylize flag; run.content_path is the video, run.output_path the output
+  // Iterations of every frame after the first, which starts from the previous
+  // output warped onto it (the first frame gets --iterations).
+  int frame_iterations = 200;
+  int temporal_frames = 1;   // previous outputs each frame is held to (--temporal-frames; 1: short-term only)
+  bool resume = false;       // continue from the first frame not yet on disk
+  bool keep_frames = false;  // a video file output: keep the frame images it is encoded from
+  std::string codec;         // a FourCC forcing the video codec ("avc1"); empty: by the container
+  double fps = 0;            // frame rate of a video file made from frame images (0: the source's, else 25)
+};
+
 }  // namespace stylize::cli

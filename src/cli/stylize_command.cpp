@@ -51,18 +51,6 @@ std::vector<std::vector<size_t>> group_jobs(const std::vector<Job>& jobs, const 
   return groups;
 }
 
-// Reads an input image (converted to sRGB from its colour profile, if it has
-// one) and prints what the reader warns about, such as an unusable profile.
-DecodedImage read_input(const std::string& path, const std::string& role, int longest_side) {
-  DecodedImage image = read_image(path, role, longest_side);
-  for (const auto& warning : image.warnings) spdlog::warn("{}", warning);
-  if (!image.profile.empty()) {
-    spdlog::debug("{} '{}': {}-bit, colour profile '{}', converted to sRGB", role, path, image.bit_depth,
-                  image.profile.name);
-  }
-  return image;
-}
-
 // The encoding of every image a job writes (the result, intermediate images,
 // the image saved when interrupted), chosen once from the content image.
 // Throws OutputError for a format that cannot hold it.
@@ -78,14 +66,6 @@ std::vector<ImageEncoding> choose_encodings(const std::vector<Job>& jobs, const 
     }
   }
   return encodings;
-}
-
-// The style images at the size the run uses.
-std::vector<torch::Tensor> load_styles(const CliParams& params) {
-  const int style_size = style_side(params);
-  std::vector<torch::Tensor> styles;
-  for (const auto& path : params.style_paths) styles.push_back(read_input(path, "style image", style_size).pixels);
-  return styles;
 }
 
 // --estimate: the peak memory the run checks before it starts (README,
@@ -127,6 +107,23 @@ int print_estimate(const CliParams& params, const LoadedWeights& loaded, int thr
 }
 
 }  // namespace
+
+DecodedImage read_input(const std::string& path, const std::string& role, int longest_side) {
+  DecodedImage image = read_image(path, role, longest_side);
+  for (const auto& warning : image.warnings) spdlog::warn("{}", warning);
+  if (!image.profile.empty()) {
+    spdlog::debug("{} '{}': {}-bit, colour profile '{}', converted to sRGB", role, path, image.bit_depth,
+                  image.profile.name);
+  }
+  return image;
+}
+
+std::vector<torch::Tensor> load_styles(const CliParams& params) {
+  const int style_size = style_side(params);
+  std::vector<torch::Tensor> styles;
+  for (const auto& path : params.style_paths) styles.push_back(read_input(path, "style image", style_size).pixels);
+  return styles;
+}
 
 int stylize_command(CliParams params) {
   if (params.content_path.empty()) {

@@ -7,8 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <torch/types.h>
+
 #include "jobs.hpp"
 #include "params.hpp"
+#include "stylize/io/image_format.hpp"
 #include "stylize/weights/weights.hpp"
 
 namespace stylize::cli {
@@ -26,6 +29,13 @@ struct LoadedWeights {
 // Finds (or downloads) and loads the weights `params` need, up to the deepest
 // convolution their layers read. Throws WeightsError or FetchError.
 LoadedWeights load_weights_for(const CliParams& params);
+
+// Reads an input image (converted to sRGB from its colour profile, if it has
+// one) and prints what the reader warns about, such as an unusable profile.
+DecodedImage read_input(const std::string& path, const std::string& role, int longest_side);
+
+// The style images of `params` at the size the run uses.
+std::vector<torch::Tensor> load_styles(const CliParams& params);
 
 // Runs `jobs` (make_jobs(params), outputs already checked) and writes their
 // images, checkpoint records, report, plot and sheet. An image that is not

@@ -1,0 +1,258 @@
+// `stylize video`: the frames of a video stylized one after the other with the
+// same network and style targets (built once), each started from the previous
+// output warped onto it by optical flow and held to it by the temporal loss
+// term (Ruder, Dosovitskiy and Brox 2016; core/temporal_loss.hpp). Frames are
+// written as images as soon as they are done; a video file is encoded from
+// them at the end. README, "Video".
+#include "video_command.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <optional>
+
+#include "args.hpp"
+#include "exit_codes.hpp"
+#include "interrupt.hpp"
+#include "run_progress.hpp"
+#include "stylize/core/device.hpp"
+#include "stylize/core/engine.hpp"
+#include "stylize/core/temporal_loss.hpp"
+#include "stylize/errors.hpp"
+#include "stylize/io/image_io.hpp"
+#include "stylize/io/video_io.hpp"
+#include "stylize_command.hpp"
+#include "terminal_bar.hpp"
+
+namespace stylize::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Where the frames of a run go.
+struct FrameTarget {
+  std::string pattern;  // frame k's image (numbered from 1)
+  std::string video;    // the video file encoded from them at the end; empty: the frames are the output
+  std::string folder;   // the folder the frames are in
+};
+
+FrameTarget frame_target(const std::string& output) {
+  FrameTarget target;
+  if (FramePattern::looks_like_pattern(output)) {
+    target.pattern = FramePattern(output).pattern();  // throws for a bad pattern
+  } else if (has_video_extension(output)) {
+    target.video = output;
+    target.pattern = (fs::path(output + ".frames") / "frame_%05d.png").string();
+  } else if (has_image_extension(output) || (fs::path(output).has_extension() && !fs::is_directory(output))) {
+    throw OutputError("cannot write the video to '" + output +
+                      "': give a video file (.mp4, .mkv, .avi, .webm, .mov), a frame pattern such as "
+                      "out/frame_%05d.png, or a folder");
+  } else {
+    target.pattern = (fs::path(output) / "frame_%05d.png").string();
+  }
+  target.folder = fs::path(target.pattern).parent_path().string();
+  return target;
+}
+
+// Creates the frames' folder and checks, before any work, that the frames and
+// the video can be written and that they do not land among the input's frames.
+void prepare_target(const FrameTarget& target, const VideoParams& params) {
+  std::error_code error;
+  if (!target.folder.empty()) fs::create_directories(target.folder, error);
+  if (error) throw OutputError("cannot create the folder '" + target.folder + "': " + error.message());
+  const std::string& input = params.run.content_path;
+  const fs::path input_folder = fs::is_directory(input, error) ? fs::path(input) : fs::path(input).parent_path();
+  const fs::path output_folder = target.folder.empty() ? fs::path(".") : fs::path(target.folder);
+  if (!FramePattern::looks_like_pattern(input) && fs::is_directory(input, error) &&
+      fs::equivalent(input_folder, output_folder, error)) {
+    throw OutputError("the output frames would be written into the input folder '" + input +
+                      "' and read back as input; give another -o");
+  }
+  check_output_path(FramePattern(target.pattern).path(1));
+  if (!target.video.empty()) check_video_output(target.video, params.codec);
+}
+
+// How many frames, from frame 1 on, an earlier run left.
+int64_t frames_on_disk(const FramePattern& pattern) {
+  int64_t count = 0;
+  std::error_code error;
+  while (fs::exists(pattern.path(count + 1), error)) ++count;
+  return count;
+}
+
+// "frames 1-4 are in out/", "frame 1 is in out/" or "no frame was finished".
+std::string kept_frames(int64_t count, const FrameTarget& target) {
+  const std::string folder = target.folder.empty() ? "." : target.folder;
+  if (count <= 0) return "no frame was finished";
+  if (count == 1) return "frame 1 is in " + folder;
+  return "frames 1-" + std::to_string(count) + " are in " + folder;
+}
+
+std::string frame_label(int64_t index, const VideoInfo& info) {
+  return "frame " + std::to_string(index) + "/" +
+         (info.frame_count > 0 ? (info.frame_count_exact ? "" : "~") + std::to_string(info.frame_count) : "?");
+}
+
+// Encodes the frames 1..count of `target` into its video file.
+void encode_video(const FrameTarget& target, int64_t count, double fps, const VideoParams& params) {
+  const FramePattern pattern(target.pattern);
+  std::optional<VideoFileWriter> writer;
+  for (int64_t k = 1; k <= count; ++k) {
+    const torch::Tensor frame = load_image(pattern.path(k), "output frame " + std::to_string(k));
+    if (!writer)
+      writer.emplace(target.video, fps, static_cast<int>(frame.size(3)), static_cast<int>(frame.size(2)), params.codec);
+    writer->write(frame);
+  }
+  writer->finish();
+  spdlog::info("wrote {} ({} frames, {:.3g} frames/s, codec {})", target.video, count, fps, writer->codec());
+  if (params.keep_frames) return;
+  std::error_code error;
+  fs::remove_all(target.folder, error);
+  if (error) spdlog::warn("could not remove the frame images in {}: {}", target.folder, error.message());
+}
+
+}  // namespace
+
+int video_command(VideoParams video) {
+  CliParams& params = video.run;
+  if (params.content_path.empty()) {
+    throw OptionError(
+        "no input video: give --content VIDEO (a video file, a folder of frames or a pattern such as "
+        "in/frame_%05d.png)");
+  }
+  if (params.style_paths.empty()) throw OptionError("no style image: give a painting with --style FILE");
+  expand_style_folders(params);
+  if (params.each_style) {
+    throw OptionError("stylize video blends its styles into one video; give style images, not a folder of them");
+  }
+  validate_video_params(video);
+  const int threads = configure_threads(params.threads);
+  keep_freed_cpu_memory();
+
+  const FrameTarget target = frame_target(params.output_path);
+  prepare_target(target, video);
+  const FramePattern pattern(target.pattern);
+  std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
+  const VideoInfo info = source->info();
+  int64_t done_before = frames_on_disk(pattern);
+  if (!video.resume && done_before > 0) {
+    spdlog::warn("{} frame(s) of an earlier run in {} are made again (--resume keeps them and goes on)", done_before,
+                 target.folder.empty() ? "." : target.folder);
+    done_before = 0;
+  }
+  const std::vector<torch::Tensor> styles = load_styles(params);
+  const LoadedWeights weights = load_weights_for(params);  // from here on a signal stops the run
+  Stylizer stylizer(params.options, weights.weights);
+  const bool temporal = params.options.temporal_weight > 0;
+  spdlog::info("device {}, precision {}, {} threads; {} from {}: {}x{} px, {} frames{}", stylizer.device().str(),
+               to_string(stylizer.precision()), threads, temporal ? "temporal consistency" : "independent frames",
+               source->name(), info.width, info.height,
+               info.frame_count > 0 ? std::to_string(info.frame_count) : "unknown",
+               info.fps > 0 ? fmt::format(" at {:.3g} frames/s", info.fps) : "");
+
+  ProgressPrinter printer(params.print_every, params.quiet);
+  std::deque<torch::Tensor> previous_frames, previous_outputs;  // nearest first, up to --temporal-frames
+  const size_t keep = temporal ? static_cast<size_t>(video.temporal_frames) : 0;
+  std::vector<double> later_seconds;  // of the frames after the first, for the ETA
+  int64_t index = 0;
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    while (std::optional<torch::Tensor> frame = source->next()) {
+      index = source->frames_read();
+      const std::string path = pattern.path(index);
+      const std::string label = frame_label(index, info);
+      std::optional<torch::Tensor> output;
+      if (index <= done_before) {
+        // Made by the interrupted run: its output (as written) holds the next frame.
+        if (keep > 0) {
+          output = load_image(path, "output frame " + std::to_string(index));
+          if (output->sizes() != frame->sizes()) {
+            throw OptionError(
+                "frame " + std::to_string(index) + " on disk (" + path + ") is " + std::to_string(output->size(3)) +
+                "x" + std::to_string(output->size(2)) + " px, this run makes " + std::to_string(frame->size(3)) + "x" +
+                std::to_string(frame->size(2)) + "; resume with the flags of the first run (--size), or drop --resume");
+          }
+        }
+        if (index == done_before) spdlog::info("resuming after frame {} (frames 1-{} are on disk)", index, index);
+      } else {
+        const auto frame_started = std::chrono::steady_clock::now();
+        const std::vector<torch::Tensor> frames_list(previous_frames.begin(), previous_frames.end());
+        const std::vector<torch::Tensor> outputs_list(previous_outputs.begin(), previous_outputs.end());
+        const TemporalGuide guide = keep > 0 ? temporal_guide(*frame, frames_list, outputs_list) : TemporalGuide();
+        const torch::Tensor start = guide.warped.empty() ? torch::Tensor() : temporal_start(*frame, guide);
+        const int iterations = index == 1 ? params.options.iterations : video.frame_iterations;
+        stylizer.set_iterations(iterations);
+        spdlog::debug("{}: {} iterations", label, iterations);
+        const Result result = stylizer.run(
+            *frame, styles,
+            [&](const Progress& p) {
+              printer.update(p, {label});
+              return interrupt_signal() == 0;
+            },
+            params.style_blend, start, guide);
+        printer.clear_bar();
+        if (result.stop_reason == StopReason::Interrupted) {
+          spdlog::warn("interrupted in frame {}; {} (go on with the same command and --resume)", index,
+                       kept_frames(index - 1, target));
+          return 128 + interrupt_signal();
+        }
+        if (result.stop_reason == StopReason::NumericFailure) {
+          spdlog::error(
+              "the loss became NaN or infinite in frame {} at iteration {}; {}. Try a lower --lr, --style-weight or "
+              "--temporal-weight, or --precision fp32, then --resume",
+              index, result.iterations_done + 1, kept_frames(index - 1, target));
+          return kNumericError;
+        }
+        save_image(result.image, path);
+        // What the next frame is held to is the frame as written, so that a
+        // resumed run (which reads it back) makes the same frames.
+        if (keep > 0) output = load_image(path, "output frame " + std::to_string(index));
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - frame_started).count();
+        if (index > 1) later_seconds.push_back(seconds);
+        std::string eta;
+        if (info.frame_count > index) {
+          const double per_frame = later_seconds.empty() ? seconds : later_seconds.back();
+          eta = ", about " + format_duration(per_frame * static_cast<double>(info.frame_count - index)) + " left";
+        }
+        if (!params.quiet) spdlog::info("{} done in {:.1f} s -> {}{}", label, seconds, path, eta);
+      }
+      if (keep > 0) {
+        previous_frames.push_front(*frame);
+        previous_outputs.push_front(*output);
+        if (previous_frames.size() > keep) {
+          previous_frames.pop_back();
+          previous_outputs.pop_back();
+        }
+      }
+      if (interrupt_signal() != 0) {
+        spdlog::warn("interrupted after frame {}; {} (go on with the same command and --resume)", index,
+                     kept_frames(index, target));
+        return 128 + interrupt_signal();
+      }
+    }
+  } catch (const Error&) {
+    if (index > 1) {
+      spdlog::error("stopped at frame {}; {} (--resume goes on from there)", index, kept_frames(index - 1, target));
+    }
+    throw;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  spdlog::info("{} frames in {:.1f} s", index, seconds);
+  if (!target.video.empty()) {
+    const double fps = video.fps > 0 ? video.fps : info.fps > 0 ? info.fps : 25.0;
+    encode_video(target, index, fps, video);
+  }
+  return kOk;
+}
+
+int video_main(int argc, char** argv) {
+  VideoParams params;
+  CLI::App app;
+  build_video_parser(app, params);
+  if (const auto code = parse_command_line(app, params.run, argc, argv)) return *code;
+  return video_command(std::move(params));
+}
+
+}  // namespace stylize::cli

@@ -1,0 +1,19 @@
+// The `stylize video` sub-command (README, "Video").
+#pragma once
+
+#include "params.hpp"
+
+namespace stylize::cli {
+
+// Stylizes every frame of params.run.content_path into params.run.output_path.
+// Finished frames are written as they are made (a video file output is
+// encoded from them at the end), so an interrupted run keeps them and
+// --resume goes on from the first missing one. Returns 0, 7 (a frame's loss
+// became NaN; the frames before it are kept) or 128 + a signal (interrupted);
+// throws the library's errors for everything else.
+int video_command(VideoParams params);
+
+// Parses `stylize video ...` (argv[0] is "video") and runs it.
+int video_main(int argc, char** argv);
+
+}  // namespace stylize::cli
