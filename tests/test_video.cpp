@@ -150,7 +150,7 @@ TEST(VideoConsistency, TheTemporalTermCutsFlickerAtLeastThreefold) {
       TemporalGuide guide;
       if (temporal && i > 0) guide = temporal_guide(frames[i], {frames[i - 1]}, {outputs.back()});
       const torch::Tensor start = guide.warped.empty() ? torch::Tensor() : temporal_start(frames[i], guide);
-      outputs.push_back(stylizer.run(frames[i], {style}, {}, {}, start, guide).image);
+      outputs.push_back(stylizer.run(frames[i], {style}, {}, {}, start, Guides{{}, guide}).image);
     }
     double flicker = 0;
     for (size_t i = 1; i < frames.size(); ++i) {

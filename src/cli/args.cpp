@@ -93,6 +93,19 @@ void build_parser(CLI::App& app, CliParams& p) {
          [&p](const std::string& text) { p.style_blend = parse_number_list(text, "--style-weights"); },
          "Blend weights of the style images, e.g. 0.7,0.3")
       ->group("Images");
+  app.add_option("--content-mask", p.content_mask_paths,
+                 "Regional styles: where the style of the same position applies (white; gray blends), one per "
+                 "--style, in order")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group("Regions");
+  app.add_option("--style-mask", p.style_mask_paths,
+                 "Regional styles: where on the style image of the same position its style is taken from (white), one "
+                 "per --style, or 'all' for the whole image")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group("Regions");
+  app.add_option("--default-style", p.default_style_path,
+                 "Regional styles: the style of what no --content-mask covers (default: it keeps the content)")
+      ->group("Regions");
   add_choice(app, "--preserve-colors", o.preserve_colors,
              "Keep the content's colours: luminance-only transfer, or the style recoloured to the content's palette")
       ->group("Images");
@@ -180,8 +193,9 @@ void build_batch_parser(CLI::App& app, BatchParams& p) {
   app.description(
       "stylize batch: every content image with every style image, one output each; several workers (processes, "
       "Slurm array tasks, Kubernetes pods) share the list, and an interrupted job is resumed");
-  for (const char* flag : {"--content", "--output", "--each-style", "--batch", "--resume", "--style-weights",
-                           "--report", "--plot", "--sheet", "--estimate"}) {
+  for (const char* flag :
+       {"--content", "--output", "--each-style", "--batch", "--resume", "--style-weights", "--report", "--plot",
+        "--sheet", "--estimate", "--content-mask", "--style-mask", "--default-style"}) {
     app.remove_option(app.get_option(flag));
   }
   app.add_option("-c,--content", p.contents, "Content images and folders of them (the photos)")
@@ -392,7 +406,25 @@ void validate_params(const CliParams& p) {
   if (p.options.min_size > p.size) {
     throw OptionError("--min-size must be between 0 (automatic) and --size, got " + std::to_string(p.options.min_size));
   }
-  validate_blend(p.style_blend, p.style_paths.size());
+  const size_t styles = p.style_paths.size() + (p.default_style_path.empty() ? 0 : 1);
+  validate_blend(p.style_blend, styles);
+  if (!p.content_mask_paths.empty() || !p.style_mask_paths.empty() || !p.default_style_path.empty()) {
+    if (p.each_style) {
+      throw OptionError(
+          "regional styles (--content-mask) make one image of all the styles; they cannot go with --each-style or "
+          "a style folder");
+    }
+    if (p.content_mask_paths.size() != p.style_paths.size()) {
+      throw OptionError("--content-mask: give one mask per --style, in the same order (" +
+                        std::to_string(p.style_paths.size()) + " styles, " +
+                        std::to_string(p.content_mask_paths.size()) + " content masks)");
+    }
+    if (!p.style_mask_paths.empty() && p.style_mask_paths.size() != p.style_paths.size()) {
+      throw OptionError("--style-mask: give one per --style, in the same order, 'all' for a whole image (" +
+                        std::to_string(p.style_paths.size()) + " styles, " + std::to_string(p.style_mask_paths.size()) +
+                        " style masks)");
+    }
+  }
   if (p.threads < 0) throw OptionError("--threads must be >= 0 (0: all cores)");
   if (p.batch < 0) throw OptionError("--batch must be >= 0 (0: automatic)");
   if (p.print_every < 0) throw OptionError("--print-every must be >= 0 (0: never)");

@@ -14,6 +14,7 @@
 #include "figures.hpp"
 #include "interrupt.hpp"
 #include "jobs.hpp"
+#include "regions.hpp"
 #include "report.hpp"
 #include "run_progress.hpp"
 #include "sizes.hpp"
@@ -184,6 +185,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
 
   const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
   const std::vector<torch::Tensor> styles = load_styles(params);
+  const Regions regions = load_regions(params, content.size(2), content.size(3), styles);
   const torch::Tensor init =
       params.options.init == InitMode::Image ? read_input(params.init, "init image", 0).pixels : torch::Tensor();
   if (init.defined() && (init.size(2) != content.size(2) || init.size(3) != content.size(3))) {
@@ -224,6 +226,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
       records[j].styles = job_style_paths;
       labels.push_back(jobs.size() > 1 ? job.label : "");
     }
+    add_default_style(regions, params, group_styles, blend);
     if (group.size() > 1) spdlog::info("running these {} styles as one batch", group.size());
     const bool keep_history = !params.report_path.empty() || !params.plot_path.empty();
     const auto started = std::chrono::steady_clock::now();
@@ -250,7 +253,8 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
     };
     const std::vector<Result> group_results =
         group.size() > 1 ? stylizer.run_batch(content, group_styles, callback, init)
-                         : std::vector<Result>{stylizer.run(content, group_styles, callback, blend, init)};
+                         : std::vector<Result>{
+                               stylizer.run(content, group_styles, callback, blend, init, Guides{regions.masks, {}})};
     printer.clear_bar();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (lost) {

@@ -16,6 +16,7 @@
 #include "args.hpp"
 #include "exit_codes.hpp"
 #include "interrupt.hpp"
+#include "regions.hpp"
 #include "run_progress.hpp"
 #include "stylize/core/device.hpp"
 #include "stylize/core/engine.hpp"
@@ -142,7 +143,9 @@ int video_command(VideoParams video) {
                  target.folder.empty() ? "." : target.folder);
     done_before = 0;
   }
-  const std::vector<torch::Tensor> styles = load_styles(params);
+  std::vector<torch::Tensor> styles = load_styles(params);
+  std::vector<double> blend = params.style_blend;
+  Regions regions;  // one fixed set of region masks for every frame, read at the first frame's size
   const LoadedWeights weights = load_weights_for(params);  // from here on a signal stops the run
   Stylizer stylizer(params.options, weights.weights);
   const bool temporal = params.options.temporal_weight > 0;
@@ -161,6 +164,10 @@ int video_command(VideoParams video) {
   try {
     while (std::optional<torch::Tensor> frame = source->next()) {
       index = source->frames_read();
+      if (index == 1) {
+        regions = load_regions(params, frame->size(2), frame->size(3), styles);
+        add_default_style(regions, params, styles, blend);
+      }
       const std::string path = pattern.path(index);
       const std::string label = frame_label(index, info);
       std::optional<torch::Tensor> output;
@@ -191,7 +198,7 @@ int video_command(VideoParams video) {
               printer.update(p, {label});
               return interrupt_signal() == 0;
             },
-            params.style_blend, start, guide);
+            blend, start, Guides{regions.masks, guide});
         printer.clear_bar();
         if (result.stop_reason == StopReason::Interrupted) {
           spdlog::warn("interrupted in frame {}; {} (go on with the same command and --resume)", index,

@@ -239,10 +239,10 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& imag
 
 Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
                      const ProgressCallback& callback, const std::vector<double>& style_blend,
-                     const torch::Tensor& init, const TemporalGuide& temporal) {
+                     const torch::Tensor& init, const Guides& guides) {
   if (styles.empty()) throw OptionError("at least one style image is needed (--style)");
   validate_blend(style_blend, styles.size());
-  return impl_->stylize(content, {styles}, style_blend, init, callback, temporal).front();
+  return impl_->stylize(content, {styles}, style_blend, init, callback, guides).front();
 }
 
 std::vector<Result> Stylizer::run_batch(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
@@ -259,7 +259,7 @@ std::vector<Result> Stylizer::run_batch(const torch::Tensor& content, const std:
 std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
                                             const std::vector<std::vector<torch::Tensor>>& members,
                                             const std::vector<double>& blend, const torch::Tensor& init,
-                                            const ProgressCallback& callback, const TemporalGuide& temporal) {
+                                            const ProgressCallback& callback, const Guides& guides) {
   const StylizeOptions& o = options;
   torch::manual_seed(o.seed);
   if (o.start_iteration > 0 && o.scales > 1) {
@@ -322,7 +322,8 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     if (o.preserve_colors == PreserveColors::None) inputs.style_sources = members;
     inputs.features = [this](const torch::Tensor& x) { return features(x); };
     // The temporal term compares what the network sees: the luminance when only it is transferred.
-    inputs.temporal = temporal;
+    inputs.temporal = guides.temporal;
+    inputs.regions = guides.regions;
     if (luminance) {
       for (auto& warped : inputs.temporal.warped) warped = luminance_image(warped);
     }
@@ -382,7 +383,7 @@ void Stylizer::set_iterations(int iterations) {
 }
 
 LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& content,
-                              const std::vector<torch::Tensor>& styles) {
+                              const std::vector<torch::Tensor>& styles, const Guides& guides) {
   Impl& m = *impl_;
   TargetInputs inputs;
   inputs.content = content.to(m.device);
@@ -391,6 +392,8 @@ LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& c
   std::vector<torch::Tensor> on_device;
   for (const auto& style : styles) on_device.push_back(style.to(m.device));
   inputs.styles = {on_device};
+  inputs.regions = guides.regions;
+  inputs.temporal = guides.temporal;
   inputs.features = [&m](const torch::Tensor& x) { return m.features(x); };
   m.objective.prepare(inputs);
   torch::NoGradGuard no_grad;

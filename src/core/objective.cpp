@@ -45,8 +45,9 @@ class GramFunction : public torch::autograd::Function<GramFunction> {
     ctx->save_for_backward({features});
     const torch::Tensor m = as_matrix(features);
     const torch::Tensor rows = is_channels_last(features) ? m.transpose(1, 2) : m;  // (N, C, L)
-    return bmm(rows, rows.transpose(1, 2), torch::kFloat32)
-        .div_(static_cast<double>(features.size(2) * features.size(3)));
+    // float32, or float64 for float64 features (gradient checks).
+    const torch::Dtype out = features.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+    return bmm(rows, rows.transpose(1, 2), out).div_(static_cast<double>(features.size(2) * features.size(3)));
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -203,6 +204,35 @@ std::vector<torch::Tensor> ContentTerm::statistics(const Piece& piece) const {
 
 namespace {
 
+// The region masks as one list (content masks, then style masks), to key the cache.
+std::vector<torch::Tensor> mask_list(const RegionMasks& regions) {
+  std::vector<torch::Tensor> list = regions.content;
+  list.insert(list.end(), regions.style.begin(), regions.style.end());
+  return list;
+}
+
+bool same_list(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].defined() != b[i].defined() || (a[i].defined() && !a[i].is_same(b[i]))) return false;
+  }
+  return true;
+}
+
+// A mask (H, W) resized to h x w by area averaging: (1, 1, h, w) float32.
+torch::Tensor mask_at(const torch::Tensor& mask, int64_t h, int64_t w, const torch::TensorOptions& options) {
+  const torch::Tensor m = mask.to(options.device(), torch::kFloat32).view({1, 1, mask.size(-2), mask.size(-1)});
+  return torch::adaptive_avg_pool2d(m, {std::max<int64_t>(1, h), std::max<int64_t>(1, w)}).clamp(0.0, 1.0);
+}
+
+// The guided Gram matrix of (N, C, h, w) features under a (1, 1, h, w) mask
+// of mass sum m^2 over the whole map: gram(F m) scaled from this map's
+// locations to the mass (float32, (N, C, C)).
+torch::Tensor guided_gram(const torch::Tensor& features, const torch::Tensor& mask, double mass) {
+  const double locations = static_cast<double>(features.size(2) * features.size(3));
+  return gram_matrix(features * mask.to(features.scalar_type())) * (locations / mass);
+}
+
 bool same_tensors(const std::vector<std::vector<torch::Tensor>>& a, const std::vector<std::vector<torch::Tensor>>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -219,11 +249,80 @@ bool same_tensors(const std::vector<std::vector<torch::Tensor>>& a, const std::v
 void StyleTerm::prepare(const TargetInputs& inputs) {
   // The frames of a video share their styles: compute the Gram matrices once.
   if (!inputs.style_sources.empty() && same_tensors(inputs.style_sources, cached_sources_) &&
-      inputs.blend == cached_blend_ && inputs.size == cached_size_) {
+      inputs.blend == cached_blend_ && inputs.size == cached_size_ &&
+      same_list(mask_list(inputs.regions), cached_masks_)) {
     return;
   }
   cached_sources_.clear();
   torch::NoGradGuard no_grad;
+  region_masks_.clear();
+  region_mass_.clear();
+  region_weights_.clear();
+  if (!inputs.regions.empty()) {
+    prepare_regions(inputs);
+  } else {
+    prepare_blended(inputs);
+  }
+  cached_sources_ = inputs.style_sources;
+  cached_blend_ = inputs.blend;
+  cached_size_ = inputs.size;
+  cached_masks_ = mask_list(inputs.regions);
+}
+
+void StyleTerm::prepare_regions(const TargetInputs& inputs) {
+  const RegionMasks& regions = inputs.regions;
+  if (inputs.styles.size() != 1) throw OptionError("regional styles (masks) need a single run, not a batch");
+  const std::vector<torch::Tensor>& styles = inputs.styles.front();
+  const size_t count = styles.size();
+  if (regions.content.size() != count || (!regions.style.empty() && regions.style.size() != count)) {
+    throw OptionError("regional styles need one content mask per style (and no style mask, or one per style)");
+  }
+  std::vector<double> blend = inputs.blend;
+  if (blend.empty()) blend.assign(count, 1.0);
+  double mean = 0;
+  for (double w : blend) mean += w / static_cast<double>(count);
+  const int64_t h = inputs.content.size(-2), w = inputs.content.size(-1);
+  const auto options = inputs.content.options();
+  targets_.assign(names_.size(), torch::Tensor());
+  region_masks_.assign(names_.size(), {});
+  region_mass_.assign(names_.size(), {});
+  std::vector<std::vector<torch::Tensor>> grams(names_.size()), weights(names_.size());
+  for (size_t r = 0; r < count; ++r) {
+    const Features features = inputs.features(styles[r]);
+    for (size_t j = 0; j < names_.size(); ++j) {
+      const torch::Tensor& f = features[names_[j]];
+      // The style's statistics, under its style mask if it has one.
+      torch::Tensor gram;
+      if (regions.style.empty() || !regions.style[r].defined()) {
+        gram = gram_matrix(f);
+      } else {
+        const torch::Tensor sm = mask_at(regions.style[r], f.size(2), f.size(3), options);
+        const double mass = sm.square().sum().item<double>();
+        if (mass <= 0)
+          throw OptionError("the style mask of style " + std::to_string(r + 1) + " is black at " + names_[j]);
+        gram = guided_gram(f, sm, mass);
+      }
+      grams[j].push_back(gram);
+      // Where it applies: the content mask at this layer of this scale.
+      const int64_t stride = stride_of(names_[j]);
+      const torch::Tensor cm = mask_at(regions.content[r], h / stride, w / stride, options);
+      const double mass = cm.square().sum().item<double>();
+      region_masks_[j].push_back(cm);
+      region_mass_[j].push_back(mass);
+      const double share = mass / static_cast<double>(cm.numel());
+      weights[j].push_back(style_normalizer(gram, names_[j], units_) * (share * blend[r] / mean));
+    }
+  }
+  normalizers_.clear();
+  for (size_t j = 0; j < names_.size(); ++j) {
+    targets_[j] = torch::cat(grams[j]);
+    region_weights_.push_back(torch::cat(weights[j]));
+    // The normalizers are in the region weights already.
+    normalizers_.push_back(torch::ones({1}, options.dtype(torch::kFloat32)));
+  }
+}
+
+void StyleTerm::prepare_blended(const TargetInputs& inputs) {
   std::vector<std::vector<torch::Tensor>> member_grams(names_.size());  // per layer, per member
   for (const auto& styles : inputs.styles) {
     std::vector<double> blend = inputs.blend;
@@ -250,13 +349,23 @@ void StyleTerm::prepare(const TargetInputs& inputs) {
     targets_.push_back(torch::cat(member_grams[j]));
     normalizers_.push_back(style_normalizer(targets_.back(), names_[j], units_));
   }
-  cached_sources_ = inputs.style_sources;
-  cached_blend_ = inputs.blend;
-  cached_size_ = inputs.size;
 }
 
 std::vector<torch::Tensor> StyleTerm::statistics(const Piece& piece) const {
   std::vector<torch::Tensor> grams;
+  if (!region_masks_.empty()) {
+    // Per layer, (B, R, C, C): each region's guided Gram matrix (a tile's share of it).
+    for (size_t j = 0; j < names_.size(); ++j) {
+      const int64_t stride = stride_of(names_[j]);
+      const torch::Tensor owned = piece.owned(piece.features(names_[j]), stride);
+      std::vector<torch::Tensor> regions;
+      for (size_t r = 0; r < region_masks_[j].size(); ++r) {
+        regions.push_back(guided_gram(owned, piece.owned_of_whole(region_masks_[j][r], stride), region_mass_[j][r]));
+      }
+      grams.push_back(torch::stack(regions, 1));
+    }
+    return grams;
+  }
   for (const auto& layer : names_) {
     if (piece.whole()) {
       grams.push_back(gram_matrix(piece.features(layer)));
@@ -273,6 +382,14 @@ std::vector<torch::Tensor> StyleTerm::statistics(const Piece& piece) const {
 
 torch::Tensor StyleTerm::loss(const std::vector<torch::Tensor>& grams) const {
   std::vector<torch::Tensor> errors;
+  if (!region_masks_.empty()) {
+    for (size_t j = 0; j < grams.size(); ++j) {
+      // (B, R): each region's mean squared error, weighted and summed over the regions.
+      const torch::Tensor error = (grams[j] - targets_[j].unsqueeze(0)).square().mean({2, 3});
+      errors.push_back((error * region_weights_[j].unsqueeze(0)).sum(1));
+    }
+    return weighted_sum(errors);
+  }
   for (size_t j = 0; j < grams.size(); ++j) errors.push_back((grams[j] - targets_[j]).square().mean({1, 2}));
   return weighted_sum(errors);
 }

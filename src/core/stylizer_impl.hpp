@@ -43,7 +43,7 @@ struct Stylizer::Impl {
   // each gets exactly the updates it would get alone.
   std::vector<Result> stylize(const torch::Tensor& content, const std::vector<std::vector<torch::Tensor>>& members,
                               const std::vector<double>& blend, const torch::Tensor& init,
-                              const ProgressCallback& callback, const TemporalGuide& temporal = {});
+                              const ProgressCallback& callback, const Guides& guides = {});
 
   struct Outcome {
     torch::Tensor image;   // (B, 3, H, W)

@@ -93,13 +93,15 @@ class Stylizer {
   // defined (resized to the content's size; required with InitMode::Image),
   // else as StylizeOptions::init says. Throws OptionError or ImageError for
   // unusable inputs, ResourceError when the estimated memory exceeds what the
-  // device has available. `temporal` holds a video frame to the previous
-  // output frames (read by the temporal term: StylizeOptions::temporal_weight
-  // > 0). The style targets are computed once for successive runs with the
-  // same style tensors (the frames of a video), unless colours are preserved.
+  // device has available. `guides.regions` gives each style its region of
+  // the content (masks; the blend weights then weight the regions);
+  // `guides.temporal` holds a video frame to the previous output frames (read
+  // by the temporal term: StylizeOptions::temporal_weight > 0). The style
+  // targets are computed once for successive runs with the same style
+  // tensors and masks (the frames of a video), unless colours are preserved.
   Result run(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
              const ProgressCallback& callback = {}, const std::vector<double>& style_blend = {},
-             const torch::Tensor& init = {}, const TemporalGuide& temporal = {});
+             const torch::Tensor& init = {}, const Guides& guides = {});
 
   // Stylizes `content` with each style separately, as one batch: every member
   // gets exactly the updates a run() with that style alone would get (same
@@ -128,7 +130,7 @@ class Stylizer {
   // Losses of `image` against the targets of `content` and `styles`, without
   // optimizing (used by tests and tools).
   LossValues evaluate(const torch::Tensor& image, const torch::Tensor& content,
-                      const std::vector<torch::Tensor>& styles);
+                      const std::vector<torch::Tensor>& styles, const Guides& guides = {});
 
   // The iterations (per scale) of the runs from here on: a video's later
   // frames, which start from the previous output, need fewer than its first.

@@ -120,6 +120,24 @@ struct TemporalGuide {
   std::vector<torch::Tensor> masks;
 };
 
+// Regional styles (Gatys, Ecker, Bethge, Hertzmann and Shechtman, "Controlling
+// Perceptual Factors in Neural Style Transfer", CVPR 2017): each style applies
+// where its content mask is white. Masks are (H, W) float tensors in [0, 1] of
+// any size (soft masks blend); the style term resizes them to the scale and
+// then to each layer by area averaging.
+struct RegionMasks {
+  std::vector<torch::Tensor> content;  // one per style; empty: every style everywhere, blended
+  std::vector<torch::Tensor> style;    // empty, or one per style: where on the style image its statistics
+                                       // are taken from (an undefined tensor: the whole image)
+  bool empty() const { return content.empty(); }
+};
+
+// What a run holds the image to besides its content and styles.
+struct Guides {
+  RegionMasks regions;
+  TemporalGuide temporal;
+};
+
 // What the terms get to compute their targets for one scale of a run. The
 // engine resizes and prepares the images (colour preservation); new inputs (a
 // region mask, a warped previous frame) are added here, and the terms that use
@@ -137,6 +155,7 @@ struct TargetInputs {
   std::vector<std::vector<torch::Tensor>> style_sources;
   FeatureExtractor features;  // the network, to be called without gradient
   TemporalGuide temporal;     // at the content's full size; the term resizes it to the scale
+  RegionMasks regions;        // for a single member (run()); the style term resizes them
 };
 
 // One term of the objective.
@@ -191,7 +210,15 @@ class ContentTerm : public LayerTerm {
 };
 
 // Style: mean squared error of Gram matrices against the styles' (a member's
-// several styles blended).
+// several styles blended). With region masks (TargetInputs::regions) each
+// style r is a region: at each layer its guided Gram matrix
+//   G_r = sum_p m_r(p)^2 F(p) F(p)^T / sum_p m_r(p)^2
+// (the features weighted by the content mask m_r at the layer's resolution,
+// normalized by the mask's mass) is compared with the style's, taken the same
+// way under its style mask; region r's error is weighted by its share of the
+// image, sum_p m_r(p)^2 / locations, and by its --style-weights weight
+// relative to their mean. So an all-white mask is exactly the unmasked term,
+// and complementary masks pull each pixel as hard as one style would.
 class StyleTerm : public LayerTerm {
  public:
   using LayerTerm::LayerTerm;
@@ -201,9 +228,21 @@ class StyleTerm : public LayerTerm {
   torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const override;
 
  private:
-  std::vector<torch::Tensor> targets_;  // (B, C, C) float32 per layer: one blended Gram per member
+  void prepare_blended(const TargetInputs& inputs);
+  void prepare_regions(const TargetInputs& inputs);
+
+  // (B, C, C) float32 per layer: one blended Gram per member; with regions
+  // (R, C, C): one per region.
+  std::vector<torch::Tensor> targets_;
+  // Regions, per layer: each region's content mask at the layer's resolution
+  // of this scale ((1, 1, h, w), float32), its mass sum m^2, and the weight of
+  // its error (share x style weight x normalizer), (R,) float32.
+  std::vector<std::vector<torch::Tensor>> region_masks_;
+  std::vector<std::vector<double>> region_mass_;
+  std::vector<torch::Tensor> region_weights_;
   // The inputs the targets were computed from (TargetInputs::style_sources), for reuse.
   std::vector<std::vector<torch::Tensor>> cached_sources_;
+  std::vector<torch::Tensor> cached_masks_;
   std::vector<double> cached_blend_;
   int cached_size_ = 0;
 };

@@ -1,0 +1,80 @@
+#include "regions.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "stylize/errors.hpp"
+#include "stylize/io/image.hpp"
+#include "stylize/io/image_io.hpp"
+#include "stylize_command.hpp"
+
+namespace stylize::cli {
+
+torch::Tensor read_mask(const std::string& path, const std::string& role, int64_t height, int64_t width) {
+  const torch::Tensor pixels = read_input(path, role, 0).pixels;
+  const int64_t h = pixels.size(2), w = pixels.size(3);
+  if (height > 0 && width > 0) {
+    const double aspect = static_cast<double>(w) / h, wanted = static_cast<double>(width) / height;
+    if (std::abs(aspect / wanted - 1.0) > 0.02) {
+      throw ImageError(role + " '" + path + "' is " + std::to_string(w) + "x" + std::to_string(h) +
+                       " px, but the image it masks is " + std::to_string(width) + "x" + std::to_string(height) +
+                       ": a mask must have that image's shape (draw it over the image, or resize it to its size)");
+    }
+  }
+  torch::Tensor mask = luminance_image(pixels).narrow(1, 0, 1);  // (1, 1, h, w)
+  if (height > 0 && width > 0) mask = resize_to(mask, height, width);
+  mask = mask.clamp(0.0, 1.0).squeeze(0).squeeze(0).contiguous();
+  if (mask.max().item<double>() < 0.5 / 255) {
+    throw ImageError(role + " '" + path +
+                     "' is black everywhere: no pixel would get its style. White marks where it applies");
+  }
+  return mask;
+}
+
+Regions load_regions(const CliParams& params, int64_t h, int64_t w, const std::vector<torch::Tensor>& styles) {
+  Regions regions;
+  if (params.content_mask_paths.empty()) return regions;
+  torch::Tensor covered = torch::zeros({h, w});
+  for (size_t i = 0; i < params.content_mask_paths.size(); ++i) {
+    regions.masks.content.push_back(
+        read_mask(params.content_mask_paths[i], "content mask " + std::to_string(i + 1), h, w));
+    covered += regions.masks.content.back();
+  }
+  for (size_t i = 0; i < params.style_mask_paths.size(); ++i) {
+    const std::string& path = params.style_mask_paths[i];
+    regions.masks.style.push_back(
+        path == "all" ? torch::Tensor()
+                      : read_mask(path, "style mask " + std::to_string(i + 1), styles[i].size(2), styles[i].size(3)));
+  }
+  const torch::Tensor rest = (1.0 - covered).clamp(0.0, 1.0);
+  const double uncovered = rest.mean().item<double>();
+  if (!params.default_style_path.empty()) {
+    if (rest.max().item<double>() < 0.5 / 255) {
+      spdlog::warn("the content masks cover the whole image; --default-style {} is not used",
+                   params.default_style_path);
+      return regions;
+    }
+    const int longest = static_cast<int>(std::max(styles.front().size(2), styles.front().size(3)));
+    regions.default_style = read_input(params.default_style_path, "default style", longest).pixels;
+    regions.masks.content.push_back(rest);
+    if (!regions.masks.style.empty()) regions.masks.style.push_back(torch::Tensor());
+    spdlog::info("--default-style {} covers {:.0f}% of the content", params.default_style_path, 100 * uncovered);
+  } else if (uncovered > 0.005) {
+    spdlog::info(
+        "{:.0f}% of the content is covered by no --content-mask and keeps the content (--default-style "
+        "gives it a style)",
+        100 * uncovered);
+  }
+  return regions;
+}
+
+void add_default_style(const Regions& regions, const CliParams& params, std::vector<torch::Tensor>& styles,
+                       std::vector<double>& blend) {
+  if (!regions.default_style.defined()) return;
+  styles.push_back(regions.default_style);
+  if (!blend.empty()) blend.push_back(params.style_blend.back());
+}
+
+}  // namespace stylize::cli
