@@ -2,7 +2,8 @@
 """The stylize algorithm in plain PyTorch eager mode: the reference for parity
 tests and the baseline for benchmarks. Needs Debian's python3-torch.
 
-  reference_pytorch.py --golden                      # rewrite tests/fixtures/golden_losses_v2.json
+  reference_pytorch.py --golden                      # rewrite tests/fixtures/golden_losses_v2.json and
+                                                     # golden_files.json (with its two PNG images)
   reference_pytorch.py --bench --size 512 --iterations 5 [--weights W]
                                                      # seconds per iteration, peak memory
 
@@ -286,6 +287,102 @@ def golden():
     print(f"wrote {os.path.relpath(path)}")
 
 
+# The golden run through files: the tutorial defaults on the Keras fixture from
+# 16-bit PNG files, both shrunk by exactly 2 (stylize's area resize is then a
+# 2x2 mean), with a style of another size and shape than the content. 16-bit
+# pixels kept within [0.15, 0.85], and no two neighbours equal after the
+# halving: where neighbours tie, total variation's L1 gradient is sign(0), and
+# a 1-ulp difference in how the two implementations sum the four pixels would
+# flip it (8-bit files tie everywhere, and the runs part within a few updates).
+FILES_RUN = dict(weights="keras_vgg19_notop_tiny.h5", content="golden_content.png", style="golden_style.png",
+                 content_size=(48, 64), style_size=(40, 40), size=32, style_size_flag=20)
+
+
+def write_png(path, pixels):
+    """A 16-bit RGB PNG of an (H, W, 3) uint16 array, filter 0, zlib level 9: the same bytes every time."""
+    import struct
+    import zlib
+    h, w, _ = pixels.shape
+    raw = b"".join(b"\x00" + pixels[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def read_png(path):
+    """Decodes the 16-bit RGB, filter-0 PNGs write_png makes (independently of OpenCV): (1, 3, H, W) in [0, 1]."""
+    import struct
+    import zlib
+    data = open(path, "rb").read()
+    pos, idat, size = 8, b"", None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            size = struct.unpack(">II", body[:8])
+            assert body[8:10] == b"\x10\x02", "16-bit RGB only"
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    w, h = size
+    rows = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(h, 1 + 6 * w)
+    assert (rows[:, 0] == 0).all(), "filter type 0 only"
+    pixels = rows[:, 1:].copy().view(">u2").reshape(h, w, 3).astype(np.float32) / np.float32(65535.0)
+    return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def tie_free_image(h, w, phase, rng):
+    """A smooth colourful 16-bit image with noise whose 2x2 means have no equal neighbours."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    smooth = np.stack([np.sin(x / 5 + phase), np.cos(y / 4 - phase), np.sin((x + y) / 7 + 2 * phase)], 2)
+    while True:
+        values = np.clip(0.5 + 0.25 * smooth + rng.normal(0, 0.06, (h, w, 3)), 0.15, 0.85)
+        pixels = (values * 65535).round().astype(np.uint16)
+        halved = pixels.astype(np.int64).reshape(h // 2, 2, w // 2, 2, 3).sum((1, 3))
+        if (np.diff(halved, axis=0) != 0).all() and (np.diff(halved, axis=1) != 0).all():
+            return pixels
+
+
+def golden_files():
+    run = FILES_RUN
+    rng = np.random.default_rng(2024)
+    for name, (h, w), phase in ((run["content"], run["content_size"], 0.3), (run["style"], run["style_size"], 1.9)):
+        write_png(os.path.join(FIXTURES, name), tie_free_image(h, w, phase, rng))
+    # stylize's decode (8-bit / 255) and area resize by exactly 1/2 (the 2x2 mean).
+    content = torch.nn.functional.avg_pool2d(read_png(os.path.join(FIXTURES, run["content"])), 2)
+    style = torch.nn.functional.avg_pool2d(read_png(os.path.join(FIXTURES, run["style"])), 2)
+    net = Vgg19Features(os.path.join(FIXTURES, run["weights"]), DEFAULTS["content_layers"] + DEFAULTS["style_layers"])
+    losses, perturbed = {}, {}
+
+    def recorder(into):
+        def record(iteration, values):
+            if iteration - 1 in GOLDEN_CHECKPOINTS:
+                into[str(iteration - 1)] = values
+        return record
+
+    stylize(net, content, style, max(GOLDEN_CHECKPOINTS) + 1, on_iteration=recorder(losses))
+    torch.manual_seed(0)  # the chaos of each value, as golden() measures it
+    start = (content + 1e-7 * torch.randn_like(content)).clamp(0, 1)
+    stylize(net, content, style, max(GOLDEN_CHECKPOINTS) + 1, on_iteration=recorder(perturbed), start=start)
+    sensitivity = {k: [abs(p - b) / max(abs(b), 1e-30) for b, p in zip(losses[k], perturbed[k])] for k in losses}
+    result = {"description": "losses [total, style, content, tv] after N TensorFlow-Adam updates of the tutorial "
+                             "defaults on the Keras fixture, from the 16-bit PNG files (decoded and halved by a 2x2 mean as "
+                             "stylize's area resize does at --size 32 --style-size 20), written by "
+                             "scripts/reference_pytorch.py --golden with torch " + torch.__version__,
+              "run": dict(run, units=default_units(net.convention)), "losses_after_updates": losses,
+              "sensitivity_after_updates": sensitivity}
+    path = os.path.join(FIXTURES, "golden_files.json")
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    print(json.dumps(losses))
+    print(f"wrote {os.path.relpath(path)}")
+
+
 def bench(args):
     torch.manual_seed(0)
     torch.set_num_threads(args.threads or os.cpu_count())
@@ -310,7 +407,7 @@ def bench(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--golden", action="store_true", help="rewrite tests/fixtures/golden_losses_v2.json")
+    parser.add_argument("--golden", action="store_true", help="rewrite tests/fixtures/golden_losses_v2.json and golden_files.json")
     parser.add_argument("--bench", action="store_true", help="time iterations on random images")
     parser.add_argument("--weights", default=os.path.join(FIXTURES, "vgg19_tiny.safetensors"))
     parser.add_argument("--size", type=int, default=256)
@@ -319,6 +416,7 @@ def main():
     args = parser.parse_args()
     if args.golden:
         golden()
+        golden_files()
     elif args.bench:
         bench(args)
     else:

@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -393,6 +395,50 @@ TEST_F(CliRobustness, ResumeNeedsACheckpoint) {
   const RunResult r = run_stylize(quick("--resume " + dir.file("orphan.png")));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("checkpoint record"), std::string::npos) << r.output;
+}
+
+// The default (tutorial) path end to end against scripts/reference_pytorch.py:
+// the Keras fixture (Caffe convention: BGR, mean, 0-255), 16-bit PNG files
+// decoded and shrunk by stylize itself (--size 32 and --style-size 20 halve
+// them, which the reference does as a 2x2 mean, independently of OpenCV), a
+// style of another size and shape than the content, and the losses of the
+// CLI's report against tests/fixtures/golden_files.json. Guards the decode
+// (channel order, scaling), the area resize, the style size flag and the
+// CLI's options reaching the engine, together: before any update (the
+// decoded, resized images through the network and the targets) to 1e-5, after
+// 1-20 updates as Engine.MatchesThePyTorchReference. No two neighbours of the
+// halved images tie (the script makes sure): with 8-bit files many do, total
+// variation's L1 gradient there is sign(0), a 1-ulp difference in how OpenCV
+// and PyTorch sum four pixels flips it, and the runs part within a few updates.
+TEST_F(Cli, TutorialRunFromFilesMatchesTheReference) {
+  std::ifstream file(test::fixture("golden_files.json"));
+  const nlohmann::json golden = nlohmann::json::parse(file);
+  const auto& run = golden["run"];
+  const std::string report = dir.file("run.json");
+  const RunResult r = run_stylize(
+      "--content " + test::fixture(run["content"].get<std::string>()) + " --style " +
+      test::fixture(run["style"].get<std::string>()) + " -o " + output + " --weights " +
+      test::fixture(run["weights"].get<std::string>()) + " --size " + std::to_string(run["size"].get<int>()) +
+      " --style-size " + std::to_string(run["style_size_flag"].get<int>()) +
+      " -n 21 --precision fp32 --device cpu --threads 1 --print-every 0 --report " + report);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream report_file(report);
+  const nlohmann::json actual = nlohmann::json::parse(report_file);
+  EXPECT_EQ(actual["options"]["loss_units"], "auto");
+  EXPECT_NE(r.output.find("losses in tutorial units"), std::string::npos) << r.output;
+  const auto& iterations = actual["runs"][0]["iterations"];
+  ASSERT_EQ(iterations.size(), 21u);
+  for (const auto& [updates, expected] : golden["losses_after_updates"].items()) {
+    // Iteration k reports the losses of the image after k - 1 updates.
+    const auto& it = iterations[static_cast<size_t>(std::stoi(updates))];
+    const double values[4] = {it["total"], it["style"], it["content"], it["tv"]};
+    for (int k = 0; k < 4; ++k) {
+      const double want = expected[k];
+      const double sensitivity = golden["sensitivity_after_updates"][updates][k];
+      const double tolerance = updates == "0" ? 1e-5 : std::min(1e-2, std::max(1e-4, sensitivity / 10));
+      EXPECT_NEAR(values[k], want, tolerance * std::abs(want) + 1e-9) << "term " << k << " after " << updates;
+    }
+  }
 }
 
 }  // namespace
