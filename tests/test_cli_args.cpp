@@ -169,6 +169,52 @@ TEST(CliArgs, LayerListsAreParsedWithWeightsAndChecked) {
   EXPECT_THROW(parse_number_list("0.7,abc", "--style-weights"), OptionError);
 }
 
+// Issue 19's messages: what was expected, what was found.
+TEST(CliArgs, AnEmptyValueIsRefusedNotReadAsZero) {
+  for (const char* flag : {"--content-weight", "--size", "--style-weights", "--weights"}) {
+    CliParams params;
+    CLI::App app;
+    build_parser(app, params);
+    std::vector<std::string> args = {"", flag};  // reversed, as CLI11 takes a vector
+    try {
+      app.parse(args);
+      ADD_FAILURE() << flag << " \"\" was taken";
+    } catch (const CLI::ValidationError& e) {
+      EXPECT_NE(std::string(e.what()).find("needs a value, got an empty one"), std::string::npos) << e.what();
+    }
+  }
+  // The sub-commands' own options too.
+  VideoParams video;
+  CLI::App app;
+  build_video_parser(app, video);
+  EXPECT_THROW(app.parse(std::vector<std::string>{"", "--frame-iterations"}), CLI::ValidationError);
+}
+
+TEST(CliArgs, LayerListsRefuseDuplicatesAndReadTinyWeights) {
+  EXPECT_NE(option_error("--style-layers relu1_1,relu2_1,relu1_1")
+                .find("--style-layers: layer relu1_1 is listed twice; list it once, with a weight if it should count "
+                      "more (relu1_1:2)"),
+            std::string::npos);
+  // 1e-320 is a number (a denormal), not "cannot read".
+  const std::vector<LayerWeight> tiny = parse_layer_list("relu1_1:1e-320,relu2_1", "--style-layers");
+  EXPECT_GT(tiny[0].weight, 0.0);
+  EXPECT_LT(tiny[0].weight, 1e-300);
+  EXPECT_NE(option_error("--style-layers relu1_1:1e999")
+                .find("cannot read the weight '1e999' of layer 'relu1_1' "
+                      "as a number"),
+            std::string::npos);
+  // Trailing characters were silently dropped from --style-weights.
+  EXPECT_THROW(parse_number_list("0.7x,0.3", "--style-weights"), OptionError);
+}
+
+TEST(CliArgs, WordsAreCaseInsensitiveEverywhere) {
+  const CliParams p = parse_flags("--preset GATYS --device CPU --precision FP32");
+  EXPECT_EQ(p.preset, "gatys");
+  EXPECT_EQ(p.options.optimizer, OptimizerKind::Lbfgs) << "the preset was applied";
+  EXPECT_EQ(p.options.device, DeviceKind::Cpu);
+  EXPECT_EQ(p.options.precision, Precision::Fp32);
+}
+
 TEST(CliArgs, AbsurdNumbersAreRefusedWithTheFlagsName) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--size 0", "--size must be at least 16 pixels, got 0"},

@@ -404,6 +404,21 @@ TEST(Engine, RefusesImagesTooSmallForTheLayers) {
     FAIL() << "expected ImageError";
   } catch (const ImageError& e) {
     EXPECT_NE(std::string(e.what()).find("at least 16 pixels"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("use a larger --size"), std::string::npos) << e.what();
+  }
+  // A small style: the flags that size it, and why a style needs the deepest
+  // layer's size (every image goes through the whole network), not a content
+  // layer blamed as the cause (issue 19).
+  try {
+    stylizer.run(test::pattern_image(32, 32, 0.1), {test::pattern_image(8, 8, 2.0)});
+    FAIL() << "expected ImageError";
+  } catch (const ImageError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("the style image at this scale is 8x8 pixels, but every image goes through the network up "
+                           "to relu5_2 (the deepest of the content and style layers)"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("use a larger --style-size or --style-scale"), std::string::npos) << message;
   }
 }
 

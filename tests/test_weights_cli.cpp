@@ -60,7 +60,12 @@ TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   const test::CommandResult broken = stylize_command("weights info " + fixture("keras_vgg19_missing_layer_tiny.h5"));
   EXPECT_EQ(broken.exit_code, 4) << broken.output;
   EXPECT_NE(broken.output.find("block4_conv2"), std::string::npos) << broken.output;
-  EXPECT_EQ(stylize_command("weights frobnicate").exit_code, 2);
+  // Issue 19: an unknown command is named, with the ones there are (CLI11 said "A subcommand is required").
+  const test::CommandResult unknown = stylize_command("weights frobnicate");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("unknown command 'frobnicate'; use list, verify, info, stats or download"),
+            std::string::npos)
+      << unknown.output;
 }
 
 // The columns of `layer`'s row in `stylize weights stats` output (empty if none).

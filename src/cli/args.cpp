@@ -3,8 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "exit_codes.hpp"
@@ -50,6 +53,20 @@ CLI::Option* add_layers(CLI::App& app, const std::string& flag, std::vector<Laye
 }
 
 }  // namespace
+
+void refuse_empty_values(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    if (option->get_expected_min() == 0) continue;  // a flag
+    try {
+      option->get_validator("non-empty");
+      continue;  // refused already
+    } catch (const CLI::OptionNotFound&) {
+    }
+    option->check(CLI::Validator(
+        [](std::string& value) { return value.empty() ? std::string("needs a value, got an empty one") : ""; }, "",
+        "non-empty"));
+  }
+}
 
 void build_parser(CLI::App& app, CliParams& p) {
   StylizeOptions& o = p.options;
@@ -118,8 +135,9 @@ void build_parser(CLI::App& app, CliParams& p) {
                  "Output names with --each-style: {content}, {style} (file stems) and {n}")
       ->group("Batch");
 
+  // Words are case-insensitive everywhere (--preset GATYS, --device CUDA), as add_choice's.
   app.add_option("--preset", p.preset, "tutorial (the defaults), gatys (the paper) or fast; flags override it")
-      ->check(CLI::IsMember(preset_names()))
+      ->transform(CLI::IsMember(preset_names(), CLI::ignore_case))
       ->group("Model");
   app.add_option("--weights", p.weights_path,
                  "VGG19 weights file (safetensors or Keras .h5); default $STYLIZE_WEIGHTS, models/, the cache, "
@@ -185,6 +203,7 @@ void build_parser(CLI::App& app, CliParams& p) {
       ->group("Output");
   app.add_flag("-q,--quiet", p.quiet, "Print errors only")->group("Output");
   app.add_flag("-v,--verbose", p.verbose, "Print details (weights, timings)")->group("Output");
+  refuse_empty_values(app);
 }
 
 void build_batch_parser(CLI::App& app, BatchParams& p) {
@@ -212,6 +231,7 @@ void build_batch_parser(CLI::App& app, BatchParams& p) {
       "Example: stylize batch -c photos/ -s paintings/ --output-template 'out/{content}_{style}.png'\n"
       "Outputs that exist without a checkpoint record (out.png.json) are done and skipped; with one they are "
       "resumed.\nOn a Slurm cluster or Kubernetes: README.md, \"On a cluster\"");
+  refuse_empty_values(app);
 }
 
 void build_video_parser(CLI::App& app, VideoParams& p) {
@@ -261,6 +281,7 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
       "Example: stylize video -c clip.mp4 -s painting.jpg -o clip_styled.mp4\n"
       "Ctrl-C keeps every finished frame; run the same command with --resume to go on. Audio is not copied.\n"
       "More: README.md, \"Video\"");
+  refuse_empty_values(app);
 }
 
 void validate_video_params(const VideoParams& p) {
@@ -327,6 +348,25 @@ std::optional<int> parse_command_line(CLI::App& app, CliParams& params, int argc
   return std::nullopt;
 }
 
+namespace {
+
+// The whole of `text` (spaces around it allowed) as a number in strtod's
+// syntax; nothing after it. A value too small for a double (1e-320) is the
+// denormal or zero it rounds to, not an error; one too large is refused.
+std::optional<double> read_number(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string::npos) return std::nullopt;
+  const std::string trimmed = text.substr(first, text.find_last_not_of(" \t") - first + 1);
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(trimmed.c_str(), &end);
+  if (end != trimmed.c_str() + trimmed.size()) return std::nullopt;
+  if (errno == ERANGE && std::abs(value) > 1) return std::nullopt;  // overflow: HUGE_VAL
+  return value;
+}
+
+}  // namespace
+
 std::vector<LayerWeight> parse_layer_list(const std::string& text, const std::string& flag) {
   std::vector<LayerWeight> layers;
   std::stringstream stream(text);
@@ -342,15 +382,17 @@ std::vector<LayerWeight> parse_layer_list(const std::string& text, const std::st
     layer.layer = item.substr(0, colon);
     if (colon != std::string::npos) {
       const std::string weight_text = item.substr(colon + 1);
-      size_t used = 0;
-      try {
-        layer.weight = std::stod(weight_text, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != weight_text.size()) {
+      const std::optional<double> weight = read_number(weight_text);
+      if (!weight) {
         throw OptionError(flag + ": cannot read the weight '" + weight_text + "' of layer '" + layer.layer +
-                          "'; write layer:weight, e.g. relu1_1:0.5");
+                          "' as a number; write layer:weight, e.g. relu1_1:0.5");
+      }
+      layer.weight = *weight;
+    }
+    for (const auto& earlier : layers) {
+      if (earlier.layer == layer.layer) {
+        throw OptionError(flag + ": layer " + layer.layer + " is listed twice; list it once, with a weight if it " +
+                          "should count more (" + layer.layer + ":2)");
       }
     }
     layers.push_back(layer);
@@ -364,15 +406,9 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
   std::stringstream stream(text);
   std::string item;
   while (std::getline(stream, item, ',')) {
-    size_t used = 0;
-    double value = 0;
-    try {
-      value = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0) throw OptionError(flag + ": cannot read '" + item + "' as a number; write e.g. 0.7,0.3");
-    values.push_back(value);
+    const std::optional<double> value = read_number(item);
+    if (!value) throw OptionError(flag + ": cannot read '" + item + "' as a number; write e.g. 0.7,0.3");
+    values.push_back(*value);
   }
   return values;
 }

@@ -18,6 +18,11 @@ namespace stylize::cli {
 // CLI::ParseError, a bad layer list or number list an OptionError.
 void build_parser(CLI::App& app, CliParams& params);
 
+// Makes every option of `app` that takes a value refuse an empty one (CLI11
+// reads --content-weight "" as 0). build_parser and the sub-commands' parsers
+// call it last; options added later need another call.
+void refuse_empty_values(CLI::App& app);
+
 // After app.parse(): applies --preset to every setting whose flag was not given,
 // and resolves --init. Throws OptionError.
 void finish_parse(const CLI::App& app, CliParams& params);

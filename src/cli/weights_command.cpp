@@ -274,6 +274,19 @@ int weights_main(int argc, char** argv) {
   auto* download = app.add_subcommand("download", "Download the default weights into the cache now, if missing");
   download->add_flag("--offline", offline, "Do not use the network (also STYLIZE_OFFLINE=1)");
   download->add_flag("-q,--quiet", quiet, "Print errors only");
+  // An unknown word where the sub-command goes: say which ones there are
+  // (CLI11 would say only "A subcommand is required").
+  bool known = false;
+  for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
+    known = known || (argc > 1 && command->check_name(argv[1]));
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    spdlog::error(
+        "stylize weights: unknown command '{}'; use list, verify, info, stats or download (see stylize "
+        "weights --help)",
+        argv[1]);
+    return kUsageError;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

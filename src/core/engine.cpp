@@ -103,12 +103,14 @@ Progress Stylizer::Impl::progress(int iteration, const torch::Tensor& values, do
   return p;
 }
 
-void Stylizer::Impl::check_size(const torch::Tensor& image, const std::string& what) const {
+void Stylizer::Impl::check_size(const torch::Tensor& image, const std::string& what, const std::string& flags) const {
   const int64_t minimum = net->min_input_side();
   if (image.size(-2) < minimum || image.size(-1) < minimum) {
+    // Every image (content and styles) goes through the whole truncated network.
     throw ImageError(what + " is " + std::to_string(image.size(-1)) + "x" + std::to_string(image.size(-2)) +
-                     " pixels, but layer " + net->deepest_layer() + " needs at least " + std::to_string(minimum) +
-                     " pixels on each side; use a larger --size/--style-size or shallower layers");
+                     " pixels, but every image goes through the network up to " + net->deepest_layer() +
+                     " (the deepest of the content and style layers), which needs at least " + std::to_string(minimum) +
+                     " pixels on each side; use a larger " + flags + ", or shallower layers");
   }
 }
 
@@ -304,7 +306,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     const double factor = static_cast<double>(sizes[s]) / final_size;
     TargetInputs inputs;
     inputs.content = resize_longest_side(prepared_content, sizes[s]);
-    check_size(inputs.content, "the content image at this scale");
+    check_size(inputs.content, "the content image at this scale", "--size (or --min-size)");
     inputs.content = inputs.content.to(device);
     inputs.content_source = content;
     inputs.size = sizes[s];
@@ -313,7 +315,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
       for (const auto& style : styles) {
         const int longest = static_cast<int>(std::lround(std::max(style.size(-2), style.size(-1)) * factor));
         styles_s.push_back(resize_longest_side(style, std::max(1, longest)));
-        check_size(styles_s.back(), "the style image at this scale");
+        check_size(styles_s.back(), "the style image at this scale", "--style-size or --style-scale");
         styles_s.back() = styles_s.back().to(device);
       }
       inputs.styles.push_back(styles_s);

@@ -26,7 +26,7 @@ struct Stylizer::Impl {
   // The network as the objective calls it.
   Features features(const torch::Tensor& image) const;
   // Throws ImageError when `image` is too small for the deepest layer.
-  void check_size(const torch::Tensor& image, const std::string& what) const;
+  void check_size(const torch::Tensor& image, const std::string& what, const std::string& flags) const;
   // The longest side of each scale: the first must be large enough for the
   // content and every style to reach the deepest layer.
   std::vector<int> schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const;

@@ -120,6 +120,24 @@ bool needs_file(const std::string& b) {
          has_at(b, 128, "DICM", 4) || has_at(b, 140, "DTED", 4);
 }
 
+// Whether a PNG stops inside a chunk (a download or copy cut short): the
+// chunks are walked by their lengths, and one whose header or data runs past
+// the end means truncation. libpng would print its own "libpng error" line to
+// standard error before OpenCV gives up, beside stylize's message.
+bool is_truncated_png(const std::string& b) {
+  if (!has_at(b, 0, "\x89PNG\r\n\x1a\n", 8)) return false;
+  size_t pos = 8;
+  while (pos < b.size()) {
+    if (b.size() - pos < 12) return true;  // not even a chunk's length, type and CRC
+    const auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(b[pos + i])); };
+    const uint64_t length = (byte(0) << 24) | (byte(1) << 16) | (byte(2) << 8) | byte(3);
+    if (length > b.size() - pos - 12) return true;
+    if (b.compare(pos + 4, 4, "IEND") == 0) return false;
+    pos += 12 + static_cast<size_t>(length);
+  }
+  return false;  // ends at a chunk boundary: left to the decoder
+}
+
 // Whether OpenCV would hand the bytes to its DICOM decoder (GDCM): "DICM" at
 // offset 128, and none of the formats OpenCV tests first by a fixed prefix.
 // Debian's GDCM aborts the whole process (a failed assert) on some malformed
@@ -173,6 +191,11 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
   }
   if (is_dicom(bytes)) {
     throw ImageError("cannot read " + what + ": DICOM images are not supported; convert it to PNG or TIFF first");
+  }
+  if (is_truncated_png(bytes)) {
+    throw ImageError("cannot read " + what +
+                     ": the PNG file is truncated (it ends inside a chunk); the copy or "
+                     "download may be incomplete");
   }
   const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
   std::unique_ptr<TemporaryImageFile> file;
