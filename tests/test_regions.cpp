@@ -232,6 +232,18 @@ TEST_F(RegionsCli, UncoveredPixelsKeepTheContentOrGetTheDefaultStyle) {
   EXPECT_NE(styled.output.find("covers 50% of the content"), std::string::npos) << styled.output;
 }
 
+// With coarse to fine (the masks are resized to every scale) and with the
+// luminance-only transfer (the masks apply to what the network sees).
+TEST_F(RegionsCli, WorkWithScalesAndColourPreservation) {
+  const std::string masks = " --style " + second + " --content-mask " + left + " --content-mask " + right;
+  const test::RunResult scales = test::run_stylize(quick(masks + " --scales 2 --min-size 24"));
+  ASSERT_EQ(scales.exit_code, 0) << scales.output;
+  const test::RunResult colours = test::run_stylize(quick(masks + " --preserve-colors luminance"));
+  ASSERT_EQ(colours.exit_code, 0) << colours.output;
+  const test::RunResult histogram = test::run_stylize(quick(masks + " --preserve-colors histogram"));
+  ASSERT_EQ(histogram.exit_code, 0) << histogram.output;
+}
+
 TEST_F(RegionsCli, BadMasksAreClearErrors) {
   const std::string black = dir.file("black.png");
   save_image(torch::zeros({1, 3, 48, 40}), black);
