@@ -264,7 +264,14 @@ TEST_F(VideoCli, ExplainsUnusableArguments) {
   EXPECT_NE(iterations.output.find("--frame-iterations"), std::string::npos) << iterations.output;
   const test::RunResult into_input = test::run_stylize(video(input));
   EXPECT_EQ(into_input.exit_code, 6) << into_input.output;
-  EXPECT_NE(into_input.output.find("input folder"), std::string::npos) << into_input.output;
+  EXPECT_NE(into_input.output.find("folder of the input frames"), std::string::npos) << into_input.output;
+  // A pattern input, and an output pattern in its folder: the frames would be overwritten as they are read.
+  std::string pattern_in = video(input + "/out_%02d.png");
+  pattern_in.replace(pattern_in.find(input), input.size(), input + "/f%d.png");
+  const test::RunResult over_input = test::run_stylize(pattern_in);
+  EXPECT_EQ(over_input.exit_code, 6) << over_input.output;
+  EXPECT_NE(over_input.output.find("folder of the input frames"), std::string::npos) << over_input.output;
+  EXPECT_TRUE(fs::exists(input + "/f1.png"));
   std::string arguments = video(dir.file("o2"));
   arguments.replace(arguments.find(input), input.size(), dir.file("nope"));
   const test::RunResult missing = test::run_stylize(arguments);

@@ -63,13 +63,17 @@ void prepare_target(const FrameTarget& target, const VideoParams& params) {
   std::error_code error;
   if (!target.folder.empty()) fs::create_directories(target.folder, error);
   if (error) throw OutputError("cannot create the folder '" + target.folder + "': " + error.message());
+  // Frames written among the input's frames would overwrite them, or be read as input.
   const std::string& input = params.run.content_path;
-  const fs::path input_folder = fs::is_directory(input, error) ? fs::path(input) : fs::path(input).parent_path();
-  const fs::path output_folder = target.folder.empty() ? fs::path(".") : fs::path(target.folder);
-  if (!FramePattern::looks_like_pattern(input) && fs::is_directory(input, error) &&
-      fs::equivalent(input_folder, output_folder, error)) {
-    throw OutputError("the output frames would be written into the input folder '" + input +
-                      "' and read back as input; give another -o");
+  const bool frames_in = FramePattern::looks_like_pattern(input) || fs::is_directory(input, error);
+  if (frames_in) {
+    const fs::path input_folder = fs::is_directory(input, error) ? fs::path(input) : fs::path(input).parent_path();
+    const fs::path in = input_folder.empty() ? fs::path(".") : input_folder;
+    const fs::path out = target.folder.empty() ? fs::path(".") : fs::path(target.folder);
+    if (fs::equivalent(in, out, error)) {
+      throw OutputError("the output frames would be written into the folder of the input frames ('" + in.string() +
+                        "'), over them or among them; give -o another folder");
+    }
   }
   check_output_path(FramePattern(target.pattern).path(1));
   if (!target.video.empty()) check_video_output(target.video, params.codec);
