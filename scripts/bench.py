@@ -202,11 +202,54 @@ def video_bench():
             sys.stdout.flush()
 
 
+def tiles_bench():
+    """--tile: seconds per iteration and peak memory (the process's own peak RSS,
+    the report's peak_memory_mib) of print sizes, whole where it fits and in
+    tiles of 512 and 1024 px, bf16, the style at 512 px."""
+    iterations = int(os.environ.get("BENCH_TILE_ITERATIONS", "3"))
+    if all(os.path.isfile(p) for p in PHOTOS):
+        content, style = PHOTOS
+    else:
+        content, style = os.path.join(WORK, "content_1024.png"), os.path.join(WORK, "style_512.png")
+        for path, size, seed in ((content, 1024, 1), (style, 512, 2)):
+            if not os.path.exists(path):
+                write_png(path, size, size, seed)
+    print(f"\n--tile: {os.path.basename(content)} at the size below, style {os.path.basename(style)} at 512 px, "
+          f"weights {WEIGHTS_KIND}, bf16, {iterations} iterations (the first not counted)")
+    print(f"{'size':>5} {'mode':<10} {'tiles':>5} {'s/iter':>8} {'peak GiB':>9} {'vs whole':>8}")
+    for size in [int(s) for s in os.environ.get("BENCH_TILE_SIZES", "2048 4096").split()]:
+        whole = None
+        for mode in ("whole", "512", "1024"):
+            report = os.path.join(WORK, f"tiles_{size}_{mode}.json")
+            command = [STYLIZE, "-c", content, "-s", style, "-o", os.path.join(WORK, f"tiles_{size}_{mode}.png"),
+                       "--weights", WEIGHTS, "--size", str(size), "--style-size", "512", "-n", str(iterations),
+                       "--precision", "bf16", "--device", "cpu", "--report", report, "--print-every", "0",
+                       *(["--tile", mode] if mode != "whole" else [])]
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                last = (result.stderr.strip().splitlines() or [""])[-1]
+                print(f"{size:5d} {mode:<10} exit {result.returncode}: {last[:150]}")
+                continue
+            with open(report) as f:
+                data = json.load(f)
+            seconds = steady_seconds(data)
+            tiles = next((line.split(" in ")[1].split(" tiles")[0] for line in result.stderr.splitlines()
+                          if " tiles owning " in line), "1")
+            if mode == "whole":
+                whole = seconds
+            ratio = f"{seconds / whole:7.2f}x" if whole else "       -"
+            print(f"{size:5d} {mode:<10} {tiles:>5} {seconds:8.2f} {data['peak_memory_mib'] / 1024:9.2f} {ratio}")
+            sys.stdout.flush()
+
+
 if __name__ == "__main__":
     os.makedirs(WORK, exist_ok=True)
     WEIGHTS, WEIGHTS_KIND = weights_file()
     if sys.argv[1:] == ["video"]:
         video_bench()
+        sys.exit(0)
+    if sys.argv[1:] == ["tiles"]:
+        tiles_bench()
         sys.exit(0)
     speed_table()
     if not os.environ.get("BENCH_SKIP_TTL"):

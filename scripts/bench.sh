@@ -10,6 +10,8 @@
 #   BENCH_TTL_SIZE=128 scripts/bench.sh # time-to-loss at another size (default 256)
 #   scripts/bench.sh video              # stylize video: seconds per frame and flicker,
 #                                       # independent vs temporal (BENCH_VIDEO_SIZES, _FRAMES, _ITERATIONS)
+#   scripts/bench.sh tiles              # --tile: s/iter and peak memory at 2048 and 4096 px, whole
+#                                       # and in 512/1024 px tiles (BENCH_TILE_SIZES, _ITERATIONS)
 #
 # Uses the real weights when found (STYLIZE_WEIGHTS, models/vgg19.safetensors),
 # else full-size VGG19 weights made with a fixed seed (build/bench/, never committed).

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -188,6 +189,12 @@ void build_parser(CLI::App& app, CliParams& p) {
              "Network precision; auto: bf16 where the hardware has it. Losses are always fp32")
       ->group("Compute");
   app.add_option("--threads", p.threads, "CPU threads (0: all available cores)")->group("Compute");
+  app.add_option("--tile", o.tile,
+                 "Images larger than memory: evaluate the network on tiles owning N x N pixels (exactly the whole "
+                 "image's loss and gradient; slower per iteration); auto: tiles only when the image does not fit "
+                 "(default 0: never)")
+      ->transform(CLI::Transformer(std::map<std::string, int>{{"auto", kAutoTile}}, CLI::ignore_case))
+      ->group("Compute");
 
   app.add_option("--print-every", p.print_every, "Print a progress line every N iterations (0: never)")
       ->group("Output");

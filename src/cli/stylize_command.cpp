@@ -69,6 +69,13 @@ std::vector<ImageEncoding> choose_encodings(const std::vector<Job>& jobs, const 
   return encodings;
 }
 
+void log_tiling(const Stylizer& stylizer, int64_t height, int64_t width) {
+  const TilePlan plan = stylizer.plan_tiling(height, width);
+  if (plan.tile == 0) return;
+  spdlog::info("{}x{} px in {} tiles owning {} px each, plus a {} px halo (exact; estimated peak memory {:.1f} GiB)",
+               width, height, plan.tiles, plan.tile, plan.halo, plan.bytes / (1 << 30));
+}
+
 // --estimate: the peak memory the run checks before it starts (README,
 // "Memory"), and the seconds per iteration measured over a few iterations of
 // the final size here. Writes no file.
@@ -83,8 +90,8 @@ int print_estimate(const CliParams& params, const LoadedWeights& loaded, int thr
   std::vector<torch::Tensor> styles = load_styles(params);
   if (params.each_style) styles.resize(1);  // every job of the command has one style
   const int64_t height = content.size(2), width = content.size(3);
-  const double bytes =
-      estimate_memory_bytes(stylizer.network(), height, width, dtype_of(stylizer.precision()), /*batch=*/1);
+  const double bytes = stylizer.plan_tiling(height, width).bytes;
+  log_tiling(stylizer, height, width);
   const double mib = bytes / (1024.0 * 1024.0);
   std::printf("peak memory: %.1f MiB for %lldx%lld px in %s on %s (sbatch --mem=%lldG, a pod's memory: %lldGi)\n", mib,
               static_cast<long long>(width), static_cast<long long>(height), to_string(stylizer.precision()).c_str(),
@@ -182,6 +189,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
                 weights.convention.name, session.deepest_layer);
   spdlog::info("device {}, precision {}, {} threads; losses in {} units", session.device, session.precision, threads,
                session.loss_units);
+  log_tiling(stylizer, content.size(2), content.size(3));
 
   const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
   const std::vector<torch::Tensor> styles = load_styles(params);

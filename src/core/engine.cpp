@@ -14,6 +14,7 @@
 #include "stylize/core/lbfgs.hpp"
 #include "stylize/core/loss_scale.hpp"
 #include "stylize/core/loss_units.hpp"
+#include "stylize/core/tiling.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/image.hpp"
 #include "stylizer_impl.hpp"
@@ -88,7 +89,35 @@ const Objective& Stylizer::objective() const { return impl_->objective; }
 Features Stylizer::Impl::features(const torch::Tensor& image) const { return {net->outputs(), net->forward(image)}; }
 
 torch::Tensor Stylizer::Impl::losses(const torch::Tensor& image) const {
-  return objective.evaluate(image, [this](const torch::Tensor& x) { return features(x); });
+  const FeatureExtractor network = [this](const torch::Tensor& x) { return features(x); };
+  if (tile > 0) return tiled_losses(objective, image, network, tile);
+  return objective.evaluate(image, network);
+}
+
+Stylizer::Impl::Evaluation Stylizer::Impl::loss_and_gradient(const torch::Tensor& image, double loss_scale) const {
+  if (tile > 0) {
+    TiledEvaluation tiled = evaluate_tiled(
+        objective, image, [this](const torch::Tensor& x) { return features(x); }, tile, loss_scale);
+    return {tiled.losses, tiled.gradient};
+  }
+  const torch::Tensor variable = image.detach().requires_grad_(true);
+  const torch::Tensor values = losses(variable);
+  // The members' losses are independent, so the gradient of their sum is each member's own.
+  const torch::Tensor total = values.select(1, 0).sum();
+  (total * loss_scale).backward();
+  return {values.detach(), variable.grad()};
+}
+
+void Stylizer::Impl::use_tiles(int64_t tile_size, TargetInputs& inputs) {
+  tile = tile_size;
+  if (tile_size <= 0) {
+    inputs.over_pieces = nullptr;
+    return;
+  }
+  inputs.over_pieces = [this, tile_size](const torch::Tensor& image, const PieceStatistics& statistics) {
+    return sum_over_tiles(
+        image, [this](const torch::Tensor& x) { return features(x); }, objective.layers(), tile_size, statistics);
+  };
 }
 
 Progress Stylizer::Impl::progress(int iteration, const torch::Tensor& values, double seconds,
@@ -146,7 +175,6 @@ torch::Tensor Stylizer::Impl::initial_image(const torch::Tensor& content,
 
 Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam& adam,
                                                       const ProgressCallback& callback) {
-  image.requires_grad_(true);
   // fp16 gradients underflow for the tiny style-loss gradients: scale the loss
   // up for the backward pass and the gradient back down (dynamic loss scaling).
   DynamicLossScale scaler = precision == Precision::Fp16 ? DynamicLossScale() : DynamicLossScale::disabled();
@@ -155,12 +183,10 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam&
   torch::Tensor values;
   for (int iteration = options.start_iteration + 1; iteration <= options.iterations; ++iteration) {
     const auto start = Clock::now();
-    image.mutable_grad() = torch::Tensor();
-    values = losses(image);
-    // The members' losses are independent, so the gradient of their sum is each member's own.
+    Evaluation evaluation = loss_and_gradient(image, scaler.scale());
+    values = evaluation.losses;
     const torch::Tensor total = values.select(1, 0).sum();
-    (total * scaler.scale()).backward();
-    torch::Tensor& grad = image.mutable_grad();
+    torch::Tensor& grad = evaluation.gradient;
     if (scaler.scale() != 1.0) grad.div_(scaler.scale());
     // One host sync per step: never let a non-finite loss or gradient reach Adam's state.
     if (!torch::isfinite(total).item<bool>()) {
@@ -177,10 +203,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam&
       break;
     }
     adam.step(image, grad);
-    {
-      torch::NoGradGuard no_grad;
-      image.clamp_(0.0, 1.0);
-    }
+    image.clamp_(0.0, 1.0);
     outcome.iterations_done = iteration;
     if (callback && !callback(progress(iteration, values.detach(), seconds_since(start), image.detach()))) {
       outcome.stop_reason = StopReason::Interrupted;
@@ -202,11 +225,9 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& imag
   settings.history_size = kLbfgsHistory;
   Lbfgs lbfgs(settings, image);
   const auto objective = [this](const torch::Tensor& x) {
-    const torch::Tensor variable = x.detach().requires_grad_(true);
-    const torch::Tensor values = losses(variable);
-    const torch::Tensor total = values.select(1, 0).sum();
-    total.backward();
-    return LbfgsEvaluation{total.item<double>(), variable.grad(), values.detach()};
+    const Evaluation evaluation = loss_and_gradient(x, 1.0);
+    const torch::Tensor total = evaluation.losses.select(1, 0).sum();
+    return LbfgsEvaluation{total.item<double>(), evaluation.gradient, evaluation.losses};
   };
   auto last = Clock::now();
   const auto report = [&](const Lbfgs& state) {
@@ -329,6 +350,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     if (luminance) {
       for (auto& warped : inputs.temporal.warped) warped = luminance_image(warped);
     }
+    use_tiles(plan_tiling(inputs.content.size(-2), inputs.content.size(-1), batch).tile, inputs);
     objective.prepare(inputs);
     const torch::Tensor start = resize_to(image, inputs.content.size(-2), inputs.content.size(-1))
                                     .to(device, torch::kFloat32)
@@ -397,6 +419,8 @@ LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& c
   inputs.regions = guides.regions;
   inputs.temporal = guides.temporal;
   inputs.features = [&m](const torch::Tensor& x) { return m.features(x); };
+  m.check_memory(image.size(-2), image.size(-1), image.size(0));
+  m.use_tiles(m.plan_tiling(image.size(-2), image.size(-1), image.size(0)).tile, inputs);
   m.objective.prepare(inputs);
   torch::NoGradGuard no_grad;
   return m.progress(0, m.losses(image.to(m.device, torch::kFloat32)), 0, {}).values();

@@ -171,17 +171,37 @@ torch::Tensor LayerTerm::weighted_sum(const std::vector<torch::Tensor>& values) 
   return total;
 }
 
+std::vector<torch::Tensor> sum_over_pieces(const TargetInputs& inputs, const torch::Tensor& image,
+                                           const PieceStatistics& statistics) {
+  if (inputs.over_pieces) return inputs.over_pieces(image, statistics);
+  torch::NoGradGuard no_grad;
+  return statistics(Piece(image, inputs.features(image)));
+}
+
 void ContentTerm::prepare(const TargetInputs& inputs) {
   // One content stylized with many styles, one after the other: compute its targets once.
   if (cached_source_.defined() && cached_source_.is_same(inputs.content_source) && cached_size_ == inputs.size) return;
   torch::NoGradGuard no_grad;
-  const Features features = inputs.features(inputs.content);
-  targets_.clear();
+  // The target maps, whole: a piece adds its owned part to maps of zeros.
+  targets_ = sum_over_pieces(inputs, inputs.content, [this](const Piece& piece) {
+    std::vector<torch::Tensor> maps;
+    for (const auto& layer : names_) {
+      const torch::Tensor features = piece.features(layer).to(torch::kFloat32);
+      if (piece.whole()) {
+        maps.push_back(features);
+        continue;
+      }
+      const int64_t stride = stride_of(layer);
+      torch::Tensor whole = torch::zeros(
+          {features.size(0), features.size(1), piece.whole_height() / stride, piece.whole_width() / stride},
+          features.options());
+      piece.owned_of_whole(whole, stride).copy_(piece.owned(features, stride));
+      maps.push_back(whole);
+    }
+    return maps;
+  });
   normalizers_.clear();
-  for (const auto& layer : names_) {
-    targets_.push_back(features[layer].to(torch::kFloat32));
-    normalizers_.push_back(content_normalizer(targets_.back(), layer, units_));
-  }
+  for (size_t i = 0; i < names_.size(); ++i) normalizers_.push_back(content_normalizer(targets_[i], names_[i], units_));
   cached_source_ = inputs.content_source;
   cached_size_ = inputs.size;
 }
@@ -331,9 +351,10 @@ void StyleTerm::prepare_blended(const TargetInputs& inputs) {
     for (double w : blend) sum += w;
     std::vector<torch::Tensor> grams;
     for (size_t s = 0; s < styles.size(); ++s) {
-      const Features features = inputs.features(styles[s]);
+      const std::vector<torch::Tensor> style_grams =
+          sum_over_pieces(inputs, styles[s], [this](const Piece& piece) { return plain_grams(piece); });
       for (size_t j = 0; j < names_.size(); ++j) {
-        const torch::Tensor gram = gram_matrix(features[names_[j]]) * (blend[s] / sum);
+        const torch::Tensor gram = style_grams[j] * (blend[s] / sum);
         if (s == 0) {
           grams.push_back(gram);
         } else {
@@ -366,6 +387,11 @@ std::vector<torch::Tensor> StyleTerm::statistics(const Piece& piece) const {
     }
     return grams;
   }
+  return plain_grams(piece);
+}
+
+std::vector<torch::Tensor> StyleTerm::plain_grams(const Piece& piece) const {
+  std::vector<torch::Tensor> grams;
   for (const auto& layer : names_) {
     if (piece.whole()) {
       grams.push_back(gram_matrix(piece.features(layer)));
@@ -473,12 +499,19 @@ void Objective::prepare(const TargetInputs& inputs) {
 
 torch::Tensor Objective::evaluate(const torch::Tensor& image, const FeatureExtractor& network) const {
   const Piece piece(image, layers().empty() ? Features() : network(image));
+  std::vector<std::vector<torch::Tensor>> statistics;
+  for (const auto& term : terms_) statistics.push_back(term->statistics(piece));
+  return losses_of(statistics, image.size(0), image.options());
+}
+
+torch::Tensor Objective::losses_of(const std::vector<std::vector<torch::Tensor>>& statistics, int64_t batch,
+                                   const torch::TensorOptions& options) const {
   std::vector<torch::Tensor> columns(1);
-  for (const auto& term : terms_) {
-    columns.push_back(term->loss(term->statistics(piece)));
+  for (size_t i = 0; i < terms_.size(); ++i) {
+    columns.push_back(terms_[i]->loss(statistics[i]));
     columns.front() = columns.size() == 2 ? columns.back() : columns.front() + columns.back();
   }
-  if (terms_.empty()) columns.front() = torch::zeros({image.size(0)}, image.options().dtype(torch::kFloat32));
+  if (terms_.empty()) columns.front() = torch::zeros({batch}, options.dtype(torch::kFloat32));
   return torch::stack(columns, 1);
 }
 

@@ -6,6 +6,7 @@
 
 #include "stylize/core/device.hpp"
 #include "stylize/core/lbfgs.hpp"
+#include "stylize/core/tiling.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/vgg19_layers.hpp"
 #include "stylizer_impl.hpp"
@@ -68,23 +69,75 @@ std::vector<int> Stylizer::schedule(const torch::Tensor& content, const std::vec
   return impl_->schedule(content, styles);
 }
 
-double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batch) const {
-  const double network = estimate_memory_bytes(*net, height, width, dtype_of(precision), batch);
+double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batch, int64_t tile_size) const {
   // L-BFGS's history of curvature pairs (2 x 100 image-sized float32 vectors:
-  // 1.8 GB at 1024x768) comes on top; Adam's two moments are in the fit above.
-  if (options.optimizer != OptimizerKind::Lbfgs) return network;
-  return network + Lbfgs::state_bytes(batch * 3 * height * width, kLbfgsHistory);
+  // 1.8 GB at 1024x768) comes on top; Adam's two moments are in the fit.
+  const double history =
+      options.optimizer == OptimizerKind::Lbfgs ? Lbfgs::state_bytes(batch * 3 * height * width, kLbfgsHistory) : 0.0;
+  const torch::Dtype dtype = dtype_of(precision);
+  if (tile_size <= 0) return estimate_memory_bytes(*net, height, width, dtype, batch) + history;
+  // The network sees one tile at a time (its cut: owned plus halo on both
+  // sides). What stays whole: the image, its gradient, Adam's moments, the
+  // start and content images and their resized copies, float32: counted as
+  // 8 image-sized buffers (measured: README, "Memory").
+  const TileGeometry geometry = tile_geometry(objective.layers());
+  const int64_t step = std::max(geometry.stride, tile_size / geometry.stride * geometry.stride);
+  const int64_t cut_height = std::min(height, step + 2 * geometry.halo);
+  const int64_t cut_width = std::min(width, step + 2 * geometry.halo);
+  constexpr double kWholeBuffers = 8;
+  return estimate_memory_bytes(*net, cut_height, cut_width, dtype, batch) +
+         kWholeBuffers * 4.0 * static_cast<double>(batch * 3 * height * width) + history;
+}
+
+TilePlan Stylizer::Impl::tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile_size) const {
+  TilePlan plan;
+  // A tile as large as the image is the image: no second pass.
+  if (tile_size > 0 && tile_size < std::max(height, width)) {
+    const TileGeometry geometry = tile_geometry(objective.layers());
+    const std::vector<Tile> tiles = plan_tiles(height, width, tile_size, geometry);
+    if (tiles.size() > 1) {
+      plan.tile = std::max(geometry.stride, tile_size / geometry.stride * geometry.stride);
+      plan.halo = geometry.halo;
+      plan.tiles = static_cast<int64_t>(tiles.size());
+    }
+  }
+  plan.bytes = memory_needed(height, width, batch, plan.tile);
+  return plan;
+}
+
+namespace {
+
+// The largest tile, in steps of 32 px, whose run fits in `available` bytes; 0 if none does.
+template <typename Plan>
+int64_t largest_fitting_tile(int64_t height, int64_t width, double available, const Plan& plan_of) {
+  for (int64_t tile = (std::max(height, width) - 1) / 32 * 32; tile >= kMinTile; tile -= 32) {
+    if (plan_of(tile).bytes <= available) return tile;
+  }
+  return 0;
+}
+
+}  // namespace
+
+TilePlan Stylizer::Impl::plan_tiling(int64_t height, int64_t width, int64_t batch) const {
+  if (options.tile != kAutoTile) return tile_plan(height, width, batch, options.tile);
+  const TilePlan whole = tile_plan(height, width, batch, 0);
+  const double available = available_memory_bytes(device);
+  if (available < 0 || whole.bytes <= available) return whole;
+  const auto plan_of = [&](int64_t tile_size) { return tile_plan(height, width, batch, tile_size); };
+  const int64_t fits = largest_fitting_tile(height, width, available, plan_of);
+  return plan_of(fits > 0 ? fits : kMinTile);
 }
 
 void Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch) const {
   const double available = available_memory_bytes(device);
-  const double needed = memory_needed(height, width, batch);
+  const TilePlan plan = plan_tiling(height, width, batch);
+  const double needed = plan.bytes;
   if (available < 0 || needed <= available) return;
-  // The largest longest side, in steps of 32 px, that fits.
+  // The largest longest side, in steps of 32 px, that fits (as tiled as this run).
   const int64_t longest = std::max(height, width);
   int64_t fits = 0;
   for (int64_t side = longest - 32; side >= 32; side -= 32) {
-    if (memory_needed(height * side / longest, width * side / longest, batch) <= available) {
+    if (tile_plan(height * side / longest, width * side / longest, batch, plan.tile).bytes <= available) {
       fits = side;
       break;
     }
@@ -98,14 +151,27 @@ void Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch) 
                                 : "; even the smallest sizes do not fit";
   if (batch > 1) advice += ", or use a smaller --batch";
   if (precision == Precision::Fp32 && device.is_cpu() && cpu_has_fast_bf16()) advice += ", or use --precision bf16";
+  // Keeping the size: tiles, which bound the network's memory by one tile's.
+  const auto plan_of = [&](int64_t tile_size) { return tile_plan(height, width, batch, tile_size); };
+  const int64_t tile_fits = largest_fitting_tile(height, width, available, plan_of);
+  if (tile_fits > 0 && (plan.tile == 0 || tile_fits < plan.tile)) {
+    advice += "; or keep the size and evaluate it in tiles: --tile " + std::to_string(tile_fits) +
+              " (or --tile auto; exact, but each iteration takes longer)";
+  }
   const std::string what = batch > 1 ? std::to_string(batch) + " images of " : "a ";
+  const std::string tiled =
+      plan.tile > 0 ? " in " + std::to_string(plan.tiles) + " tiles of " + std::to_string(plan.tile) + " px" : "";
   throw ResourceError("stylizing " + what + std::to_string(width) + "x" + std::to_string(height) + " image" +
-                      (batch > 1 ? "s" : "") + " on " + device.str() + " needs about " + gib(needed) +
+                      (batch > 1 ? "s" : "") + tiled + " on " + device.str() + " needs about " + gib(needed) +
                       " of memory but only " + gib(available) + " is available" + advice);
 }
 
 void Stylizer::check_memory(int64_t height, int64_t width, int64_t batch) const {
   impl_->check_memory(height, width, batch);
+}
+
+TilePlan Stylizer::plan_tiling(int64_t height, int64_t width, int64_t batch) const {
+  return impl_->plan_tiling(height, width, batch);
 }
 
 int Stylizer::batch_capacity(int64_t height, int64_t width, int limit) const {

@@ -32,8 +32,16 @@ struct Stylizer::Impl {
   std::vector<int> schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const;
   // Bytes a run of `batch` images of height x width needs: the network's
   // estimate (estimate_memory_bytes) and the optimizer's state beyond it.
-  double memory_needed(int64_t height, int64_t width, int64_t batch) const;
+  // With tile > 0: the network's for one tile, plus the whole image's buffers.
+  double memory_needed(int64_t height, int64_t width, int64_t batch, int64_t tile = 0) const;
   void check_memory(int64_t height, int64_t width, int64_t batch) const;
+  TilePlan tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile) const;
+  TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch) const;
+  // Tiles of this scale (0: none); set by use_tiles, read by the evaluations.
+  int64_t tile = 0;
+  // Evaluates in tiles of `tile_size` from here on (0: whole), and makes
+  // `inputs` compute the targets in them too.
+  void use_tiles(int64_t tile_size, TargetInputs& inputs);
 
   // The start image of each batch member (B, 3, H, W).
   torch::Tensor initial_image(const torch::Tensor& content, const std::vector<std::vector<torch::Tensor>>& members,
@@ -54,8 +62,13 @@ struct Stylizer::Impl {
   // Adam from `image` with `adam`'s state (carried over from the previous scale).
   Outcome optimize_adam(torch::Tensor image, Adam& adam, const ProgressCallback& callback);
   Outcome optimize_lbfgs(const torch::Tensor& image, const ProgressCallback& callback);
-  // Losses of `image` under the prepared objective, (B, 1 + terms).
+  // Losses of `image` under the prepared objective, (B, 1 + terms); with a graph unless tiled.
   torch::Tensor losses(const torch::Tensor& image) const;
+  struct Evaluation {
+    torch::Tensor losses;    // (B, 1 + terms), without a graph
+    torch::Tensor gradient;  // loss_scale x d(sum of the totals) / d image
+  };
+  Evaluation loss_and_gradient(const torch::Tensor& image, double loss_scale) const;
   // A Progress of this run's terms.
   Progress progress(int iteration, const torch::Tensor& losses, double seconds, const torch::Tensor& image) const;
 };

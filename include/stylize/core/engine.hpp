@@ -67,6 +67,14 @@ std::vector<int> scale_sizes(int final_size, int scales, int min_size, int small
 double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype,
                              int64_t batch = 1);
 
+// How a run evaluates an image of a given size (StylizeOptions::tile).
+struct TilePlan {
+  int64_t tile = 0;   // pixels a tile owns on each side (a multiple of the stride); 0: the whole image at once
+  int64_t halo = 0;   // pixels a tile reaches beyond them on each side (tile_geometry)
+  int64_t tiles = 1;  // how many tiles
+  double bytes = 0;   // estimated peak memory of the run
+};
+
 // Runs of one style each, grouped into batches (Stylizer::plan_batches).
 struct BatchPlan {
   std::vector<std::vector<size_t>> batches;  // indices into the styles, consecutive, in order
@@ -137,8 +145,14 @@ class Stylizer {
   // Throws OptionError unless it is at least 1 and above start_iteration.
   void set_iterations(int iterations);
 
-  // Throws ResourceError when `batch` images of height x width would not fit in memory.
+  // Throws ResourceError when `batch` images of height x width would not fit
+  // in memory (tiled as StylizeOptions::tile says); the message says which
+  // --size or --tile would.
   void check_memory(int64_t height, int64_t width, int64_t batch = 1) const;
+  // How an image of height x width is evaluated: whole, or in tiles (for
+  // kAutoTile the largest that fit, when the whole image does not), and the
+  // estimated peak memory. Does not check that it fits.
+  TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch = 1) const;
 
   torch::Device device() const;
   Precision precision() const;

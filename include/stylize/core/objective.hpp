@@ -12,11 +12,11 @@
 //     the whole image.
 // Evaluating the whole image is loss(statistics(Piece(image, features))).
 //
-// A tiled evaluation (an image too large for the device) will use the same
-// terms without changing them:
+// A tiled evaluation (an image too large for the device: core/tiling.hpp) uses
+// the same terms without changing them:
 //   1. without gradient, for every tile (cut with a halo of
-//      receptive_field(deepest layer).size pixels, rounded up to its stride, so
-//      that the features of the region it owns are exact): run the network,
+//      the deepest layer's reach, tile_geometry(), so that the features of
+//      the region it owns are exact): run the network,
 //      make a Piece with the owned and cut windows, add up statistics(piece);
 //   2. with gradient on the summed statistics S only: L = loss(S); backward
 //      gives dL/dS, held fixed from here on;
@@ -101,6 +101,8 @@ class Piece {
   torch::Tensor owned_of_whole(const torch::Tensor& whole_map, int64_t stride) const;
   // Locations of the whole image's map at `stride`: what a mean over it divides by.
   int64_t whole_locations(int64_t stride) const;
+  int64_t whole_height() const { return whole_height_; }
+  int64_t whole_width() const { return whole_width_; }
 
  private:
   torch::Tensor image_;
@@ -109,6 +111,13 @@ class Piece {
   Window cut_, owned_;
   int64_t whole_height_ = 0, whole_width_ = 0;
 };
+
+// Statistics of one piece, summable over the pieces of an image (LossTerm::statistics).
+using PieceStatistics = std::function<std::vector<torch::Tensor>(const Piece& piece)>;
+// The sum of `statistics` over the pieces of `image`, without gradient: the
+// whole image as one piece, or its tiles (core/tiling.hpp).
+using PieceSum =
+    std::function<std::vector<torch::Tensor>(const torch::Tensor& image, const PieceStatistics& statistics)>;
 
 // What the temporal term of a video frame holds the image to (Ruder et al.,
 // core/temporal_loss.hpp): the previous output frames warped onto this frame,
@@ -154,9 +163,17 @@ struct TargetInputs {
   // caching the style targets over the frames of a video. Empty: no caching.
   std::vector<std::vector<torch::Tensor>> style_sources;
   FeatureExtractor features;  // the network, to be called without gradient
-  TemporalGuide temporal;     // at the content's full size; the term resizes it to the scale
-  RegionMasks regions;        // for a single member (run()); the style term resizes them
+  // Where set, targets are summed over pieces by it (a tiled run: the network
+  // never sees a whole image); else over the whole image (sum_over_pieces).
+  PieceSum over_pieces;
+  TemporalGuide temporal;  // at the content's full size; the term resizes it to the scale
+  RegionMasks regions;     // for a single member (run()); the style term resizes them
 };
+
+// inputs.over_pieces(image, statistics), or statistics of the whole image and
+// its features when it is not set.
+std::vector<torch::Tensor> sum_over_pieces(const TargetInputs& inputs, const torch::Tensor& image,
+                                           const PieceStatistics& statistics);
 
 // One term of the objective.
 class LossTerm {
@@ -230,6 +247,8 @@ class StyleTerm : public LayerTerm {
  private:
   void prepare_blended(const TargetInputs& inputs);
   void prepare_regions(const TargetInputs& inputs);
+  // Per layer, (B, C, C): a piece's share of the Gram matrices, without masks.
+  std::vector<torch::Tensor> plain_grams(const Piece& piece) const;
 
   // (B, C, C) float32 per layer: one blended Gram per member; with regions
   // (R, C, C): one per region.
@@ -309,6 +328,11 @@ class Objective {
   // Losses of the whole image (B, 3, H, W): (B, 1 + terms) float32 on the
   // image's device, the total then each term's weighted loss.
   torch::Tensor evaluate(const torch::Tensor& image, const FeatureExtractor& network) const;
+  // The same losses from every term's statistics of the whole image (in the
+  // order of terms(); summed over tiles by core/tiling.hpp). `batch` and
+  // `options` make the zero total of an objective without terms.
+  torch::Tensor losses_of(const std::vector<std::vector<torch::Tensor>>& statistics, int64_t batch,
+                          const torch::TensorOptions& options) const;
 
  private:
   std::vector<std::unique_ptr<LossTerm>> terms_;

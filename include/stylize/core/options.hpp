@@ -18,6 +18,11 @@ struct LayerWeight {
   double weight = 1.0;
 };
 
+// StylizeOptions::tile: tile only when needed.
+constexpr int kAutoTile = -1;
+// The smallest tile --tile accepts.
+constexpr int kMinTile = 32;
+
 struct StylizeOptions {
   // Colours and the start image (InitMode::Image: the image given to run()).
   PreserveColors preserve_colors = PreserveColors::None;
@@ -60,6 +65,12 @@ struct StylizeOptions {
   int min_size = 0;
 
   // Compute.
+  // Tiled evaluation (core/tiling.hpp), for images larger than memory: the
+  // network sees tiles owning `tile` x `tile` pixels plus a halo, and the loss
+  // and gradient are exactly the whole image's. 0: the whole image at once
+  // (a run that does not fit is refused); kAutoTile: tiles only when the whole
+  // image does not fit, the largest that do.
+  int tile = 0;
   DeviceKind device = DeviceKind::Auto;
   Precision precision = Precision::Auto;
   uint64_t seed = 0;

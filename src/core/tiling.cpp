@@ -1,0 +1,174 @@
+#include "stylize/core/tiling.hpp"
+
+#include <algorithm>
+
+#include <torch/autograd.h>
+
+#include "stylize/errors.hpp"
+#include "stylize/vgg19_layers.hpp"
+
+namespace stylize {
+namespace {
+
+// The windows along one side: starts every `step` pixels, the last one taking
+// a remainder smaller than `stride`.
+std::vector<std::pair<int64_t, int64_t>> spans(int64_t length, int64_t step, int64_t stride) {
+  std::vector<std::pair<int64_t, int64_t>> result;
+  for (int64_t start = 0; start < length; start += step) {
+    const int64_t end = length - (start + step) < stride ? length : start + step;
+    result.emplace_back(start, end - start);
+    if (end == length) break;
+  }
+  return result;
+}
+
+void add_to(std::vector<torch::Tensor>& sums, const std::vector<torch::Tensor>& part) {
+  if (sums.empty()) {
+    sums = part;
+    return;
+  }
+  for (size_t k = 0; k < part.size(); ++k) sums[k] = sums[k] + part[k];
+}
+
+torch::Tensor cut_of(const torch::Tensor& image, const Tile& t) {
+  return image.narrow(-2, t.cut.top, t.cut.height).narrow(-1, t.cut.left, t.cut.width);
+}
+
+Piece piece_of(const torch::Tensor& cut, const Tile& t, const FeatureExtractor& network,
+               const std::vector<std::string>& layers, int64_t height, int64_t width) {
+  return Piece(cut, layers.empty() ? Features() : network(cut), t.cut, t.owned, height, width);
+}
+
+// Pass 1: each term's statistics of the whole image, summed over the tiles.
+std::vector<std::vector<torch::Tensor>> summed_statistics(const Objective& objective, const torch::Tensor& pixels,
+                                                          const FeatureExtractor& network,
+                                                          const std::vector<Tile>& tiles) {
+  const auto& terms = objective.terms();
+  const std::vector<std::string> layers = objective.layers();
+  std::vector<std::vector<torch::Tensor>> sums(terms.size());
+  torch::NoGradGuard no_grad;
+  for (const Tile& t : tiles) {
+    const Piece piece = piece_of(cut_of(pixels, t), t, network, layers, pixels.size(-2), pixels.size(-1));
+    for (size_t i = 0; i < terms.size(); ++i) add_to(sums[i], terms[i]->statistics(piece));
+  }
+  return sums;
+}
+
+}  // namespace
+
+TileGeometry tile_geometry(const std::vector<std::string>& layers) {
+  int deepest = -1;
+  for (const auto& layer : layers) {
+    const int index = vgg19_layer_index(layer);
+    if (index < 0) throw OptionError("cannot tile: unknown layer '" + layer + "'");
+    deepest = std::max(deepest, index);
+  }
+  // A feature at location j of a layer of stride S reads the input pixels
+  // [j S - left, j S + right]: a 3x3 convolution widens both sides by S, a
+  // 2x2 pooling the right side by S before doubling S. The owned region's
+  // features (j S in [top, top + n - S]) read [top - left, top + n - S + right].
+  int64_t left = 0, right = 0, stride = 1;
+  for (int i = 0; i <= deepest; ++i) {
+    switch (vgg19_layers()[i].kind) {
+      case LayerKind::Conv:
+        left += stride;
+        right += stride;
+        break;
+      case LayerKind::Pool:
+        right += stride;
+        stride *= 2;
+        break;
+      case LayerKind::Relu:
+        break;
+    }
+  }
+  TileGeometry geometry;
+  geometry.stride = stride;
+  const int64_t reach = std::max<int64_t>({1, left, right - stride + 1});
+  geometry.halo = (reach + stride - 1) / stride * stride;
+  return geometry;
+}
+
+std::vector<Tile> plan_tiles(int64_t height, int64_t width, int64_t tile, const TileGeometry& geometry) {
+  if (tile < 1) throw OptionError("the tile size must be at least 1 pixel, got " + std::to_string(tile));
+  const int64_t step = std::max(geometry.stride, tile / geometry.stride * geometry.stride);
+  const int64_t halo = geometry.halo;
+  std::vector<Tile> tiles;
+  for (const auto& [top, rows] : spans(height, step, geometry.stride)) {
+    for (const auto& [left, columns] : spans(width, step, geometry.stride)) {
+      Tile t;
+      t.owned = {top, left, rows, columns};
+      const int64_t cut_top = std::max<int64_t>(0, top - halo), cut_left = std::max<int64_t>(0, left - halo);
+      t.cut = {cut_top, cut_left, std::min(height, top + rows + halo) - cut_top,
+               std::min(width, left + columns + halo) - cut_left};
+      tiles.push_back(t);
+    }
+  }
+  return tiles;
+}
+
+torch::Tensor tiled_losses(const Objective& objective, const torch::Tensor& image, const FeatureExtractor& network,
+                           int64_t tile) {
+  const torch::Tensor pixels = image.detach();
+  const auto tiles = plan_tiles(pixels.size(-2), pixels.size(-1), tile, tile_geometry(objective.layers()));
+  torch::NoGradGuard no_grad;
+  return objective.losses_of(summed_statistics(objective, pixels, network, tiles), pixels.size(0), pixels.options());
+}
+
+TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& image, const FeatureExtractor& network,
+                               int64_t tile, double loss_scale) {
+  const auto& terms = objective.terms();
+  const std::vector<std::string> layers = objective.layers();
+  const int64_t height = image.size(-2), width = image.size(-1);
+  const std::vector<Tile> tiles = plan_tiles(height, width, tile, tile_geometry(layers));
+  const torch::Tensor pixels = image.detach();
+
+  std::vector<std::vector<torch::Tensor>> sums = summed_statistics(objective, pixels, network, tiles);
+  // The losses of the sums, and dL/dS, the gradient of the total of every
+  // member with respect to each statistic (times the loss scale).
+  std::vector<torch::Tensor> statistics;
+  for (auto& term_sums : sums) {
+    for (auto& s : term_sums) statistics.push_back(s.requires_grad_(true));
+  }
+  const torch::Tensor losses = objective.losses_of(sums, image.size(0), pixels.options());
+  std::vector<torch::Tensor> slopes;
+  if (!statistics.empty()) {
+    slopes = torch::autograd::grad({losses.select(1, 0).sum() * loss_scale}, statistics, /*grad_outputs=*/{},
+                                   /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+  }
+
+  // Pass 2: each tile's backward of sum(s * dL/dS), added up.
+  torch::Tensor gradient = torch::zeros_like(pixels, pixels.options().dtype(torch::kFloat32));
+  for (const Tile& t : tiles) {
+    const torch::Tensor cut = cut_of(pixels, t).clone().requires_grad_(true);
+    const Piece piece = piece_of(cut, t, network, layers, height, width);
+    torch::Tensor surrogate;
+    size_t k = 0;
+    for (const auto& term : terms) {
+      for (const torch::Tensor& s : term->statistics(piece)) {
+        const torch::Tensor& slope = slopes[k++];
+        if (!slope.defined() || !s.requires_grad()) continue;
+        const torch::Tensor part = (s * slope.to(s.scalar_type())).sum();
+        surrogate = surrogate.defined() ? surrogate + part : part;
+      }
+    }
+    if (!surrogate.defined()) continue;
+    const torch::Tensor tile_gradient = torch::autograd::grad({surrogate}, {cut})[0];
+    cut_of(gradient, t).add_(tile_gradient);
+  }
+  return {losses.detach(), gradient};
+}
+
+std::vector<torch::Tensor> sum_over_tiles(const torch::Tensor& image, const FeatureExtractor& network,
+                                          const std::vector<std::string>& layers, int64_t tile,
+                                          const PieceStatistics& statistics) {
+  const int64_t height = image.size(-2), width = image.size(-1);
+  std::vector<torch::Tensor> sums;
+  torch::NoGradGuard no_grad;
+  for (const Tile& t : plan_tiles(height, width, tile, tile_geometry(layers))) {
+    add_to(sums, statistics(piece_of(cut_of(image, t), t, network, layers, height, width)));
+  }
+  return sums;
+}
+
+}  // namespace stylize
