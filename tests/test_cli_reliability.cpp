@@ -268,9 +268,9 @@ TEST_F(Reliability, WebpSizeLimitIsCheckedBeforeTheRun) {
   expect_refused(run("-o " + output + " --size 16384"), 6, "WebP images are at most 16383 pixels");
   // Before anything is read: the limit is found even with weights that do not
   // exist (a check after the run would fail on the weights first, exit 4).
-  const auto early = test::run_command(std::string(STYLIZE_BINARY) + " -c '" + content + "' -s '" + style + "' -o '" +
-                                       output + "' --weights '" + dir.file("missing.safetensors") +
-                                       "' --offline --size 16384");
+  const auto early =
+      test::run_command(std::string(STYLIZE_BINARY) + " -c '" + content + "' -s '" + style + "' -o '" + output +
+                        "' --weights '" + dir.file("missing.safetensors") + "' --offline --size 16384");
   expect_refused(early, 6, "WebP images are at most 16383 pixels");
 }
 

@@ -308,7 +308,8 @@ TEST(TiledCli, ARunRefusedForMemoryCompletesInTilesUnderTheLimit) {
 
   const test::RunResult tiled = test::run_stylize(run + " --tile 512 --report " + dir.file("r.json"), limit);
   ASSERT_EQ(tiled.exit_code, 0) << tiled.output;
-  EXPECT_NE(tiled.output.find("2048x1536 px in 12 tiles owning 512 px each, plus a 96 px halo"), std::string::npos) << tiled.output;
+  EXPECT_NE(tiled.output.find("2048x1536 px in 12 tiles owning 512 px each, plus a 96 px halo"), std::string::npos)
+      << tiled.output;
   EXPECT_EQ(load_image(output, "output").sizes(), (std::vector<int64_t>{1, 3, 1536, 2048}));
   std::ifstream report(dir.file("r.json"));
   const nlohmann::json json = nlohmann::json::parse(report);
