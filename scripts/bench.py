@@ -216,22 +216,19 @@ def tiles_bench():
                 write_png(path, size, size, seed)
     print(f"\n--tile: {os.path.basename(content)} at the size below, style {os.path.basename(style)} at 512 px, "
           f"weights {WEIGHTS_KIND}, bf16, {iterations} iterations (the first not counted)")
-    print(f"{'size':>5} {'mode':<12} {'tiles':>5} {'s/iter':>8} {'peak GiB':>9} {'vs whole':>8}")
+    print(f"{'size':>5} {'mode':<10} {'tiles':>5} {'s/iter':>8} {'peak GiB':>9} {'vs whole':>8}")
     for size in [int(s) for s in os.environ.get("BENCH_TILE_SIZES", "2048 4096").split()]:
         whole = None
-        modes = {"whole": [], "512": ["--tile", "512"], "1024": ["--tile", "1024"],
-                 "512 lagged": ["--tile", "512", "--tile-lagged"], "1024 lagged": ["--tile", "1024", "--tile-lagged"]}
-        for mode, flags in modes.items():
-            name = mode.replace(" ", "_")
-            report = os.path.join(WORK, f"tiles_{size}_{name}.json")
-            command = [STYLIZE, "-c", content, "-s", style, "-o", os.path.join(WORK, f"tiles_{size}_{name}.png"),
+        for mode in ("whole", "512", "1024"):
+            report = os.path.join(WORK, f"tiles_{size}_{mode}.json")
+            command = [STYLIZE, "-c", content, "-s", style, "-o", os.path.join(WORK, f"tiles_{size}_{mode}.png"),
                        "--weights", WEIGHTS, "--size", str(size), "--style-size", "512", "-n", str(iterations),
                        "--precision", "bf16", "--device", "cpu", "--report", report, "--print-every", "0",
-                       *flags]
+                       *(["--tile", mode] if mode != "whole" else [])]
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:
                 last = (result.stderr.strip().splitlines() or [""])[-1]
-                print(f"{size:5d} {mode:<12} exit {result.returncode}: {last[:150]}")
+                print(f"{size:5d} {mode:<10} exit {result.returncode}: {last[:150]}")
                 continue
             with open(report) as f:
                 data = json.load(f)
@@ -241,7 +238,7 @@ def tiles_bench():
             if mode == "whole":
                 whole = seconds
             ratio = f"{seconds / whole:7.2f}x" if whole else "       -"
-            print(f"{size:5d} {mode:<12} {tiles:>5} {seconds:8.2f} {data['peak_memory_mib'] / 1024:9.2f} {ratio}")
+            print(f"{size:5d} {mode:<10} {tiles:>5} {seconds:8.2f} {data['peak_memory_mib'] / 1024:9.2f} {ratio}")
             sys.stdout.flush()
 
 

@@ -70,7 +70,7 @@ TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
       "--style-layers relu1_1,relu2_1:0.5 --pooling avg --content-weight 5 --style-weight 6 --tv-weight 7 "
       "--tv-norm l2 --optimizer lbfgs -n 42 --lr 0.5 --beta1 0.5 --beta2 0.6 --eps 0.7 --scales 2 --min-size 100 "
       "--seed 9 --resume r.png --device cpu --precision bf16 --threads 3 --print-every 4 --save-every 5 "
-      "--report r.json --plot p.png --sheet s.png -q -v --estimate --tile 640 --tile-lagged");
+      "--report r.json --plot p.png --sheet s.png -q -v --estimate");
   EXPECT_TRUE(p.estimate);
   EXPECT_FALSE(parse_flags("").estimate);
   EXPECT_EQ(p.content_path, "c.png");
@@ -121,11 +121,6 @@ TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
   EXPECT_EQ(p.sheet_path, "s.png");
   EXPECT_TRUE(p.quiet);
   EXPECT_TRUE(p.verbose);
-  EXPECT_EQ(p.options.tile, 640);
-  EXPECT_TRUE(p.options.tile_lagged);
-  EXPECT_EQ(parse_flags("--tile AUTO").options.tile, kAutoTile);
-  EXPECT_EQ(parse_flags("").options.tile, 0) << "never tiled unless asked";
-  EXPECT_FALSE(parse_flags("").options.tile_lagged);
 }
 
 TEST(CliArgs, ARepeatedFlagOverridesAndInitTakesAPath) {

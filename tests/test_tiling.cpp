@@ -152,35 +152,6 @@ TEST_P(TiledObjective, LossesAndGradientEqualTheWholeImages) {
   }
 }
 
-TEST_P(TiledObjective, OnePassAgainstCarriedSlopesIsExactForTheSameImage) {
-  torch::Tensor whole = image.clone().requires_grad_(true);
-  const torch::Tensor expected_losses = objective.evaluate(whole, network);
-  expected_losses.select(1, 0).sum().backward();
-  int calls = 0;
-  const FeatureExtractor counted = [&](const torch::Tensor& x) {
-    ++calls;
-    return network(x);
-  };
-  std::vector<torch::Tensor> carried;
-  const TiledEvaluation first = evaluate_tiled(objective, image, counted, 64, 1.0, &carried);
-  EXPECT_EQ(calls, 2 * 9) << "nothing carried yet: both passes over 9 tiles";
-  ASSERT_FALSE(carried.empty());
-  calls = 0;
-  const TiledEvaluation second = evaluate_tiled(objective, image, counted, 64, 1.0, &carried);
-  EXPECT_EQ(calls, 9) << "one pass";
-  EXPECT_LT(relative_difference(second.gradient, whole.grad()), 1e-4) << "carried from this very image";
-  EXPECT_TRUE(torch::allclose(second.losses, expected_losses.detach(), 1e-5, 0));
-  // Another image: its own losses, exactly, and a gradient against the carried
-  // (lagging) dL/dG: close to its own, but not it.
-  const torch::Tensor moved = (image + 0.05 * torch::randn_like(image)).clamp(0, 1);
-  const TiledEvaluation lagged = evaluate_tiled(objective, moved, counted, 64, 1.0, &carried);
-  EXPECT_TRUE(torch::allclose(lagged.losses, objective.evaluate(moved, network).detach(), 1e-5, 0));
-  const TiledEvaluation exact = evaluate_tiled(objective, moved, network, 64);
-  const float lag = relative_difference(lagged.gradient, exact.gradient);
-  EXPECT_GT(lag, 1e-6);
-  EXPECT_LT(lag, 0.5);
-}
-
 INSTANTIATE_TEST_SUITE_P(ShallowAndDefaultLayers, TiledObjective, ::testing::Values(false, true));
 
 // Whole runs: the targets computed in tiles too, Adam's and L-BFGS's steps.
@@ -260,27 +231,6 @@ TEST_F(TiledRun, Bf16TilesAgreeToItsRounding) {
   StylizeOptions bf16 = options(64);
   bf16.precision = Precision::Bf16;
   expect_like_whole(bf16, 1e-2);
-}
-
-TEST_F(TiledRun, LaggedTilesReachTheExactRunsLoss) {
-  // One pass per tile, against the previous iteration's dL/dG: Adam's steps
-  // of 0.02 move the Gram matrices little from one iteration to the next.
-  StylizeOptions exact = options(64);
-  exact.iterations = 40;
-  StylizeOptions lagged = exact;
-  lagged.tile_lagged = true;
-  const Result a = Stylizer(exact, test::tiny_weights()).run(content, styles);
-  const Result b = Stylizer(lagged, test::tiny_weights()).run(content, styles);
-  EXPECT_NEAR(b.last_losses.total, a.last_losses.total, 0.01 * a.last_losses.total) << "0.2% measured";
-  // Adam's paths part even between exact runs: the exact run from 1e-6 away
-  // ends 0.004 from it on average (measured), the lagged one 0.008, while
-  // the runs move the image by 0.017.
-  const Result control = Stylizer(exact, test::tiny_weights()).run(nudged(content), styles);
-  EXPECT_LE(agreement(b.image, a.image).mean, 3 * agreement(control.image, a.image).mean)
-      << "lagged: " << agreement(b.image, a.image) << "; exact from 1e-6 away: " << agreement(control.image, a.image);
-  StylizeOptions lbfgs = lagged;
-  lbfgs.optimizer = OptimizerKind::Lbfgs;
-  EXPECT_THROW(Stylizer(lbfgs, test::tiny_weights()), OptionError);
 }
 
 TEST_F(TiledRun, NoSeamsOnAFlatContent) {

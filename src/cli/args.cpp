@@ -195,10 +195,6 @@ void build_parser(CLI::App& app, CliParams& p) {
                  "(default 0: never)")
       ->transform(CLI::Transformer(std::map<std::string, int>{{"auto", kAutoTile}}, CLI::ignore_case))
       ->group("Compute");
-  app.add_flag("--tile-lagged", o.tile_lagged,
-               "With --tile and Adam: one pass per tile instead of two, each tile held to the Gram matrices of the "
-               "previous iteration (faster; the gradient is no longer exact)")
-      ->group("Compute");
 
   app.add_option("--print-every", p.print_every, "Print a progress line every N iterations (0: never)")
       ->group("Output");

@@ -97,8 +97,7 @@ torch::Tensor Stylizer::Impl::losses(const torch::Tensor& image) const {
 Stylizer::Impl::Evaluation Stylizer::Impl::loss_and_gradient(const torch::Tensor& image, double loss_scale) const {
   if (tile > 0) {
     TiledEvaluation tiled = evaluate_tiled(
-        objective, image, [this](const torch::Tensor& x) { return features(x); }, tile, loss_scale,
-        options.tile_lagged ? &carried_slopes : nullptr);
+        objective, image, [this](const torch::Tensor& x) { return features(x); }, tile, loss_scale);
     return {tiled.losses, tiled.gradient};
   }
   const torch::Tensor variable = image.detach().requires_grad_(true);
@@ -111,7 +110,6 @@ Stylizer::Impl::Evaluation Stylizer::Impl::loss_and_gradient(const torch::Tensor
 
 void Stylizer::Impl::use_tiles(int64_t tile_size, TargetInputs& inputs) {
   tile = tile_size;
-  carried_slopes.clear();  // new targets: the next evaluation runs both passes
   if (tile_size <= 0) {
     inputs.over_pieces = nullptr;
     return;

@@ -97,10 +97,6 @@ void validate(const StylizeOptions& o) {
                       " and 16384 pixels (tiles that small would spend most of their time on the halo), got " +
                       std::to_string(o.tile));
   }
-  if (o.tile_lagged && o.optimizer != OptimizerKind::Adam) {
-    throw OptionError(
-        "--tile-lagged works with Adam only: L-BFGS's line search needs the exact gradient of each point it tries");
-  }
   validate_layers(o.content_layers, "--content-layers");
   validate_layers(o.style_layers, "--style-layers");
 }

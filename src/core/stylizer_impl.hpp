@@ -39,8 +39,6 @@ struct Stylizer::Impl {
   TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch) const;
   // Tiles of this scale (0: none); set by use_tiles, read by the evaluations.
   int64_t tile = 0;
-  // StylizeOptions::tile_lagged: the dL/dS of the previous iteration of this scale.
-  mutable std::vector<torch::Tensor> carried_slopes;
   // Evaluates in tiles of `tile_size` from here on (0: whole), and makes
   // `inputs` compute the targets in them too.
   void use_tiles(int64_t tile_size, TargetInputs& inputs);

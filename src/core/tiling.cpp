@@ -1,8 +1,6 @@
 #include "stylize/core/tiling.hpp"
 
 #include <algorithm>
-#include <tuple>
-#include <utility>
 
 #include <torch/autograd.h>
 
@@ -54,27 +52,6 @@ std::vector<std::vector<torch::Tensor>> summed_statistics(const Objective& objec
     for (size_t i = 0; i < terms.size(); ++i) add_to(sums[i], terms[i]->statistics(piece));
   }
   return sums;
-}
-
-// The losses of the summed statistics (B, 1 + terms), and their gradient
-// dL/dS with respect to each statistic (in the order of the terms).
-std::pair<torch::Tensor, std::vector<torch::Tensor>> losses_and_slopes(const Objective& objective,
-                                                                       std::vector<std::vector<torch::Tensor>>& sums,
-                                                                       const torch::Tensor& pixels) {
-  std::vector<torch::Tensor> statistics;
-  for (auto& term_sums : sums) {
-    for (auto& s : term_sums) {
-      s = s.detach().requires_grad_(true);
-      statistics.push_back(s);
-    }
-  }
-  const torch::Tensor losses = objective.losses_of(sums, pixels.size(0), pixels.options());
-  std::vector<torch::Tensor> slopes;
-  if (!statistics.empty()) {
-    slopes = torch::autograd::grad({losses.select(1, 0).sum()}, statistics, /*grad_outputs=*/{},
-                                   /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
-  }
-  return {losses.detach(), slopes};
 }
 
 }  // namespace
@@ -139,42 +116,36 @@ torch::Tensor tiled_losses(const Objective& objective, const torch::Tensor& imag
 }
 
 TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& image, const FeatureExtractor& network,
-                               int64_t tile, double loss_scale, std::vector<torch::Tensor>* carried) {
+                               int64_t tile, double loss_scale) {
   const auto& terms = objective.terms();
   const std::vector<std::string> layers = objective.layers();
   const int64_t height = image.size(-2), width = image.size(-1);
   const std::vector<Tile> tiles = plan_tiles(height, width, tile, tile_geometry(layers));
   const torch::Tensor pixels = image.detach();
-  const bool one_pass = carried != nullptr && !carried->empty();
 
-  // Pass 1 (unless dL/dS is carried over): the statistics of the whole image,
-  // their losses and dL/dS, the gradient of every member's total with respect to them.
-  std::vector<std::vector<torch::Tensor>> sums(terms.size());
-  torch::Tensor losses;
+  std::vector<std::vector<torch::Tensor>> sums = summed_statistics(objective, pixels, network, tiles);
+  // The losses of the sums, and dL/dS, the gradient of the total of every
+  // member with respect to each statistic (times the loss scale).
+  std::vector<torch::Tensor> statistics;
+  for (auto& term_sums : sums) {
+    for (auto& s : term_sums) statistics.push_back(s.requires_grad_(true));
+  }
+  const torch::Tensor losses = objective.losses_of(sums, image.size(0), pixels.options());
   std::vector<torch::Tensor> slopes;
-  if (one_pass) {
-    slopes = *carried;
-  } else {
-    sums = summed_statistics(objective, pixels, network, tiles);
-    std::tie(losses, slopes) = losses_and_slopes(objective, sums, pixels);
+  if (!statistics.empty()) {
+    slopes = torch::autograd::grad({losses.select(1, 0).sum() * loss_scale}, statistics, /*grad_outputs=*/{},
+                                   /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
   }
 
-  // Pass 2: each tile's backward of sum(s * dL/dS), added up (in one pass,
-  // its statistics summed on the way).
+  // Pass 2: each tile's backward of sum(s * dL/dS), added up.
   torch::Tensor gradient = torch::zeros_like(pixels, pixels.options().dtype(torch::kFloat32));
   for (const Tile& t : tiles) {
     const torch::Tensor cut = cut_of(pixels, t).clone().requires_grad_(true);
     const Piece piece = piece_of(cut, t, network, layers, height, width);
     torch::Tensor surrogate;
     size_t k = 0;
-    for (size_t i = 0; i < terms.size(); ++i) {
-      const std::vector<torch::Tensor> statistics = terms[i]->statistics(piece);
-      if (one_pass) {
-        std::vector<torch::Tensor> detached;
-        for (const auto& s : statistics) detached.push_back(s.detach());
-        add_to(sums[i], detached);
-      }
-      for (const torch::Tensor& s : statistics) {
+    for (const auto& term : terms) {
+      for (const torch::Tensor& s : term->statistics(piece)) {
         const torch::Tensor& slope = slopes[k++];
         if (!slope.defined() || !s.requires_grad()) continue;
         const torch::Tensor part = (s * slope.to(s.scalar_type())).sum();
@@ -182,12 +153,10 @@ TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& 
       }
     }
     if (!surrogate.defined()) continue;
-    const torch::Tensor tile_gradient = torch::autograd::grad({surrogate * loss_scale}, {cut})[0];
+    const torch::Tensor tile_gradient = torch::autograd::grad({surrogate}, {cut})[0];
     cut_of(gradient, t).add_(tile_gradient);
   }
-  if (one_pass) std::tie(losses, slopes) = losses_and_slopes(objective, sums, pixels);
-  if (carried != nullptr) *carried = slopes;
-  return {losses, gradient};
+  return {losses.detach(), gradient};
 }
 
 std::vector<torch::Tensor> sum_over_tiles(const torch::Tensor& image, const FeatureExtractor& network,

@@ -71,11 +71,6 @@ struct StylizeOptions {
   // (a run that does not fit is refused); kAutoTile: tiles only when the whole
   // image does not fit, the largest that do.
   int tile = 0;
-  // With tiles and Adam: one pass per tile instead of two, each tile's
-  // backward against the style's dL/dG of the previous iteration (the first
-  // iteration of a scale runs both passes). The losses stay exact; the
-  // gradient lags one step behind in the Gram matrices.
-  bool tile_lagged = false;
   DeviceKind device = DeviceKind::Auto;
   Precision precision = Precision::Auto;
   uint64_t seed = 0;

@@ -51,14 +51,8 @@ struct TiledEvaluation {
 // tile forward and backward against dL/dS and adds its gradient (the halo's
 // too) into one full-size buffer. The network runs twice per tile, and a tile
 // costs more than its share of the whole image by its halo.
-//
-// With `carried` (StylizeOptions::tile_lagged): when it holds the dL/dS of an
-// earlier call, pass 1 is skipped: every tile runs forward and backward once,
-// against those, and its statistics are summed on the way; the losses are the
-// image's own, and `carried` gets their dL/dS for the next call. When it is
-// empty, both passes run and it gets this image's dL/dS.
 TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& image, const FeatureExtractor& network,
-                               int64_t tile, double loss_scale = 1.0, std::vector<torch::Tensor>* carried = nullptr);
+                               int64_t tile, double loss_scale = 1.0);
 
 // The losses alone (pass 1): (B, 1 + terms) float32.
 torch::Tensor tiled_losses(const Objective& objective, const torch::Tensor& image, const FeatureExtractor& network,
