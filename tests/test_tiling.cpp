@@ -282,6 +282,24 @@ TEST(TiledMemory, EstimateBoundsTheNetworkByOneTile) {
   EXPECT_NO_THROW(tiled.check_memory(2048, 2048));
 }
 
+TEST(TiledOptions, TilesTooSmallAreRefused) {
+  StylizeOptions o = test::tiny_options();
+  for (int tile : {8, -2, 16385}) {
+    o.tile = tile;
+    try {
+      Stylizer stylizer(o, test::tiny_weights());
+      ADD_FAILURE() << "--tile " << tile << " was accepted";
+    } catch (const OptionError& e) {
+      EXPECT_NE(std::string(e.what()).find("--tile must be 'auto' or between 32 and 16384 pixels"), std::string::npos)
+          << e.what();
+    }
+  }
+  for (int tile : {0, kAutoTile, 32, 16384}) {
+    o.tile = tile;
+    EXPECT_NO_THROW(Stylizer(o, test::tiny_weights())) << tile;
+  }
+}
+
 // The CLI end to end: refused under a memory limit without --tile (exit 8,
 // the message says which tile fits), done with it, and the process's own peak
 // (getrusage, the report's peak_memory_mib) stays under the limit.
