@@ -125,10 +125,40 @@ Window Piece::owned_window(int64_t stride) const {
           (owned_.left + owned_.width) / stride - left};
 }
 
+namespace {
+
+// A window of a map, copied in the map's memory format, with a gradient in
+// that format too. Autograd's own narrow() would hand the tile's network an
+// NCHW gradient for its channels-last maps (converted back layer by layer),
+// and the Gram matrix of a strided view would be taken on an NCHW copy.
+class CropFunction : public torch::autograd::Function<CropFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& map, Window w) {
+    const auto format = map.suggest_memory_format();
+    ctx->saved_data["sizes"] = map.sizes();
+    ctx->saved_data["window"] = std::vector<int64_t>{w.top, w.left, w.height, w.width};
+    ctx->saved_data["channels_last"] = format == torch::MemoryFormat::ChannelsLast;
+    return map.narrow(-2, w.top, w.height).narrow(-1, w.left, w.width).contiguous(format);
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto sizes = ctx->saved_data["sizes"].toIntVector();
+    const auto w = ctx->saved_data["window"].toIntVector();
+    const auto format = ctx->saved_data["channels_last"].toBool() ? torch::MemoryFormat::ChannelsLast
+                                                                  : torch::MemoryFormat::Contiguous;
+    // torch::zeros would drop the memory format; torch::empty keeps it.
+    torch::Tensor gradient = torch::empty(sizes, grads[0].options().memory_format(format)).zero_();
+    gradient.narrow(-2, w[0], w[2]).narrow(-1, w[1], w[3]).copy_(grads[0]);
+    return {gradient, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
 torch::Tensor Piece::owned(const torch::Tensor& map, int64_t stride) const {
   if (whole_) return map;
-  const Window w = owned_window(stride);
-  return map.narrow(-2, w.top, w.height).narrow(-1, w.left, w.width);
+  return CropFunction::apply(map, owned_window(stride));
 }
 
 torch::Tensor Piece::owned_of_whole(const torch::Tensor& whole_map, int64_t stride) const {

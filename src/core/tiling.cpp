@@ -40,18 +40,45 @@ Piece piece_of(const torch::Tensor& cut, const Tile& t, const FeatureExtractor& 
 }
 
 // Pass 1: each term's statistics of the whole image, summed over the tiles.
+// `kept`, when given, receives the last tile's piece and statistics computed
+// with their graph, for pass 2 to go backward through without running that
+// tile's network again: it costs no more memory than pass 2's one tile.
+struct KeptTile {
+  torch::Tensor cut;
+  std::vector<std::vector<torch::Tensor>> statistics;  // per term
+};
+
 std::vector<std::vector<torch::Tensor>> summed_statistics(const Objective& objective, const torch::Tensor& pixels,
                                                           const FeatureExtractor& network,
-                                                          const std::vector<Tile>& tiles) {
+                                                          const std::vector<Tile>& tiles, KeptTile* kept = nullptr) {
   const auto& terms = objective.terms();
   const std::vector<std::string> layers = objective.layers();
   std::vector<std::vector<torch::Tensor>> sums(terms.size());
-  torch::NoGradGuard no_grad;
-  for (const Tile& t : tiles) {
-    const Piece piece = piece_of(cut_of(pixels, t), t, network, layers, pixels.size(-2), pixels.size(-1));
-    for (size_t i = 0; i < terms.size(); ++i) add_to(sums[i], terms[i]->statistics(piece));
+  for (size_t k = 0; k < tiles.size(); ++k) {
+    const Tile& t = tiles[k];
+    const bool keep = kept != nullptr && k + 1 == tiles.size();
+    torch::AutoGradMode grad_mode(keep);
+    const torch::Tensor cut = keep ? cut_of(pixels, t).clone().requires_grad_(true) : cut_of(pixels, t);
+    const Piece piece = piece_of(cut, t, network, layers, pixels.size(-2), pixels.size(-1));
+    for (size_t i = 0; i < terms.size(); ++i) {
+      std::vector<torch::Tensor> statistics = terms[i]->statistics(piece);
+      std::vector<torch::Tensor> values;
+      for (const auto& s : statistics) values.push_back(s.detach());
+      add_to(sums[i], values);
+      if (keep) kept->statistics.push_back(std::move(statistics));
+    }
+    if (keep) kept->cut = cut;
   }
   return sums;
+}
+
+// The tiles with the largest last: pass 1 keeps the last one's graph.
+std::vector<Tile> largest_last(std::vector<Tile> tiles) {
+  const auto area = [](const Tile& t) { return t.cut.height * t.cut.width; };
+  const auto largest =
+      std::max_element(tiles.begin(), tiles.end(), [&](const Tile& a, const Tile& b) { return area(a) < area(b); });
+  std::rotate(largest, largest + 1, tiles.end());
+  return tiles;
 }
 
 }  // namespace
@@ -120,38 +147,54 @@ TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& 
   const auto& terms = objective.terms();
   const std::vector<std::string> layers = objective.layers();
   const int64_t height = image.size(-2), width = image.size(-1);
-  const std::vector<Tile> tiles = plan_tiles(height, width, tile, tile_geometry(layers));
+  const std::vector<Tile> tiles = largest_last(plan_tiles(height, width, tile, tile_geometry(layers)));
   const torch::Tensor pixels = image.detach();
 
-  std::vector<std::vector<torch::Tensor>> sums = summed_statistics(objective, pixels, network, tiles);
+  KeptTile kept;
+  std::vector<std::vector<torch::Tensor>> sums = summed_statistics(objective, pixels, network, tiles, &kept);
   // The losses of the sums, and dL/dS, the gradient of the total of every
   // member with respect to each statistic (times the loss scale).
   std::vector<torch::Tensor> statistics;
   for (auto& term_sums : sums) {
     for (auto& s : term_sums) statistics.push_back(s.requires_grad_(true));
   }
-  const torch::Tensor losses = objective.losses_of(sums, image.size(0), pixels.options());
   std::vector<torch::Tensor> slopes;
-  if (!statistics.empty()) {
-    slopes = torch::autograd::grad({losses.select(1, 0).sum() * loss_scale}, statistics, /*grad_outputs=*/{},
-                                   /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+  torch::Tensor losses;
+  {
+    torch::AutoGradMode grad_mode(true);
+    losses = objective.losses_of(sums, image.size(0), pixels.options());
+    if (!statistics.empty()) {
+      slopes = torch::autograd::grad({losses.select(1, 0).sum() * loss_scale}, statistics, /*grad_outputs=*/{},
+                                     /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+    }
   }
 
-  // Pass 2: each tile's backward of sum(s * dL/dS), added up.
+  // Pass 2: each tile's backward of sum(s * dL/dS), added up; the last tile
+  // of pass 1 first, through the graph pass 1 kept.
   torch::Tensor gradient = torch::zeros_like(pixels, pixels.options().dtype(torch::kFloat32));
-  for (const Tile& t : tiles) {
-    const torch::Tensor cut = cut_of(pixels, t).clone().requires_grad_(true);
-    const Piece piece = piece_of(cut, t, network, layers, height, width);
+  for (size_t n = tiles.size(); n-- > 0;) {
+    const Tile& t = tiles[n];
+    torch::Tensor cut;
+    std::vector<std::vector<torch::Tensor>> tile_statistics;
+    if (n + 1 == tiles.size() && kept.cut.defined()) {
+      cut = std::move(kept.cut);
+      tile_statistics = std::move(kept.statistics);
+    } else {
+      cut = cut_of(pixels, t).clone().requires_grad_(true);
+      const Piece piece = piece_of(cut, t, network, layers, height, width);
+      for (const auto& term : terms) tile_statistics.push_back(term->statistics(piece));
+    }
     torch::Tensor surrogate;
     size_t k = 0;
-    for (const auto& term : terms) {
-      for (const torch::Tensor& s : term->statistics(piece)) {
+    for (const auto& term_statistics : tile_statistics) {
+      for (const torch::Tensor& s : term_statistics) {
         const torch::Tensor& slope = slopes[k++];
         if (!slope.defined() || !s.requires_grad()) continue;
         const torch::Tensor part = (s * slope.to(s.scalar_type())).sum();
         surrogate = surrogate.defined() ? surrogate + part : part;
       }
     }
+    tile_statistics.clear();
     if (!surrogate.defined()) continue;
     const torch::Tensor tile_gradient = torch::autograd::grad({surrogate}, {cut})[0];
     cut_of(gradient, t).add_(tile_gradient);
