@@ -9,8 +9,8 @@
 #include <fstream>
 #include <memory>
 
-#include <nlohmann/json.hpp>
 #include <torch/autograd.h>
+#include <nlohmann/json.hpp>
 
 #include "cli_test_util.hpp"
 #include "stylize/core/engine.hpp"

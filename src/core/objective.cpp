@@ -145,8 +145,8 @@ class CropFunction : public torch::autograd::Function<CropFunction> {
                                                torch::autograd::tensor_list grads) {
     const auto sizes = ctx->saved_data["sizes"].toIntVector();
     const auto w = ctx->saved_data["window"].toIntVector();
-    const auto format = ctx->saved_data["channels_last"].toBool() ? torch::MemoryFormat::ChannelsLast
-                                                                  : torch::MemoryFormat::Contiguous;
+    const auto format =
+        ctx->saved_data["channels_last"].toBool() ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
     // torch::zeros would drop the memory format; torch::empty keeps it.
     torch::Tensor gradient = torch::empty(sizes, grads[0].options().memory_format(format)).zero_();
     gradient.narrow(-2, w[0], w[2]).narrow(-1, w[1], w[3]).copy_(grads[0]);
