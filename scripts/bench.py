@@ -5,6 +5,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 import zlib
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -89,6 +90,15 @@ def reference(size, iterations, threads=0):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def roofline(size):
+    """scripts/roofline.py: the 14 convolutions alone, in this machine's oneDNN."""
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "roofline.py"), "--size", str(size)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def has_cuda():
     return stylize(256, "auto", 2, device="cuda") is not None
 
@@ -111,10 +121,15 @@ def speed_table():
             rows.append((f"pytorch eager fp32, {cores}t", ref["seconds_per_iteration"], ref["peak_rss_mib"]))
         if plain:
             rows.append(("pytorch eager fp32, 1t", plain["seconds_per_iteration"], plain["peak_rss_mib"]))
+        limits = roofline(size)
+        fractions = []
         for precision in ("fp32", "bf16"):
             report = stylize(size, precision, n)
             if report:
-                rows.append((f"stylize {precision}", steady_seconds(report), report["peak_memory_mib"]))
+                seconds = steady_seconds(report)
+                rows.append((f"stylize {precision}", seconds, report["peak_memory_mib"]))
+                if limits:
+                    fractions.append((precision, limits[precision]["seconds"], seconds))
         if cuda:
             report = stylize(size, "auto", max(n, 20), device="cuda")
             if report:
@@ -125,6 +140,10 @@ def speed_table():
 
         for name, seconds, peak in rows:
             print(f"{size:>6} {name:<26} {seconds:8.3f} {peak:9.0f} {ratio(ref, seconds):>8} {ratio(plain, seconds):>8}")
+        for precision, limit, seconds in fractions:
+            # The roofline: the 14 convolutions alone (forward + input gradient), an iteration's floor.
+            print(f"{size:>6} {'convolutions alone ' + precision:<26} {limit:8.3f} {'':>9} "
+                  f"{'roofline fraction':>17} {limit / seconds:.2f}")
         sys.stdout.flush()
 
 
@@ -157,6 +176,87 @@ def time_to_loss():
         else:
             print(f"{name:<18} {'not reached':>8} (in {elapsed:.1f} s, {len(its)} iterations)")
         sys.stdout.flush()
+
+
+def fp32_loss(image, size):
+    """The total loss of `image` evaluated the same way for every run: in fp32,
+    at full size, against the photos' targets (the first iteration's loss of a
+    run that starts from the image and barely moves it)."""
+    content, style = PHOTOS if all(os.path.isfile(p) for p in PHOTOS) else (
+        os.path.join(WORK, f"content_{size}.png"), os.path.join(WORK, f"style_{size}.png"))
+    report = os.path.join(WORK, "evaluate.json")
+    subprocess.run([STYLIZE, "-c", content, "-s", style, "--init", image, "-o", os.path.join(WORK, "evaluate.png"),
+                    "--weights", WEIGHTS, "--size", str(size), "-n", "1", "--lr", "1e-9", "--precision", "fp32",
+                    "--report", report, "-q"], check=True, capture_output=True)
+    with open(report) as f:
+        return json.load(f)["runs"][0]["iterations"][0]["total"]
+
+
+def timed_run(size, name, extra):
+    """One stylize run of the photos at `size`: its wall time (start-up
+    included), its iterations and the fp32 loss of its output (16-bit PNG)."""
+    output = os.path.join(WORK, f"fast_{name}.png")
+    report = os.path.join(WORK, f"fast_{name}.json")
+    content, style = PHOTOS if all(os.path.isfile(p) for p in PHOTOS) else (
+        os.path.join(WORK, f"content_{size}.png"), os.path.join(WORK, f"style_{size}.png"))
+    for path, seed in ((content, 1), (style, 2)):
+        if not os.path.exists(path):
+            write_png(path, size, size, seed)
+    start = time.monotonic()
+    result = subprocess.run([STYLIZE, "-c", content, "-s", style, "-o", output, "--bit-depth", "16",
+                             "--weights", WEIGHTS, "--size", str(size), "--report", report, "-q", *extra],
+                            capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    if result.returncode != 0:
+        return None
+    with open(report) as f:
+        data = json.load(f)
+    return {"seconds": seconds, "iterations": len(data["runs"][0]["iterations"]), "loss": fp32_loss(output, size),
+            "output": output}
+
+
+def fast_bench():
+    """Time to a finished image: the tutorial's 1000 single-scale iterations
+    against --preset fast and the levers it is made of, each run's output
+    evaluated the same way (fp32_loss); and how many of the tutorial's
+    iterations come within 1% of its final loss (its --save-every images)."""
+    size = int(os.environ.get("BENCH_FAST_SIZE", "512"))
+    images = "tubingen.jpg with starry_night.jpg" if all(os.path.isfile(p) for p in PHOTOS) else "synthetic images"
+    print(f"\ntime to a finished image at {size} px ({images}, weights {WEIGHTS_KIND}); every output's loss "
+          "evaluated in fp32 at full size")
+    reference = timed_run(size, "tutorial", ["-n", "1000", "--save-every", "50"])
+    if reference is None:
+        print("the tutorial run failed")
+        return
+    checkpoints = []
+    for n in range(50, 1001, 50):
+        image = reference["output"].replace(".png", f"_{n:04d}.png")
+        if os.path.isfile(image):
+            checkpoints.append((n, fp32_loss(image, size)))
+    within = next((n for n, loss in checkpoints if loss <= 1.01 * reference["loss"]), None)
+    print(f"the tutorial run's loss after n iterations: " +
+          ", ".join(f"{n}: {loss:.4g}" for n, loss in checkpoints if n in (50, 100, 200, 300, 400, 500, 700, 1000)))
+    print(f"single-scale iterations within 1% of its 1000-iteration loss: {within}")
+    settings = [("preset fast", ["--preset", "fast"]),
+                ("3 scales x 300", ["--scales", "3", "-n", "300"]),
+                ("3 scales, tolerance 0.01", ["--scales", "3", "-n", "1000", "--tolerance", "0.01"]),
+                ("1 scale, tolerance 0.01", ["-n", "1000", "--tolerance", "0.01"])]
+    header = f"{'setting':<28} {'seconds':>8} {'share':>6} {'iterations':>10} {'fp32 loss':>10} {'vs tutorial':>11}"
+    print(header)
+    print("-" * len(header))
+
+    def row(name, run):
+        print(f"{name:<28} {run['seconds']:8.1f} {run['seconds'] / reference['seconds']:6.1%} {run['iterations']:10d} "
+              f"{run['loss']:10.4g} {run['loss'] / reference['loss']:10.3f}x")
+        sys.stdout.flush()
+
+    row("tutorial (1000 iterations)", reference)
+    for name, extra in settings:
+        run = timed_run(size, name.replace(" ", "_").replace(",", ""), extra)
+        if run is None:
+            print(f"{name:<28} failed")
+            continue
+        row(name, run)
 
 
 def video_bench():
@@ -250,6 +350,9 @@ if __name__ == "__main__":
         sys.exit(0)
     if sys.argv[1:] == ["tiles"]:
         tiles_bench()
+        sys.exit(0)
+    if sys.argv[1:] == ["fast"]:
+        fast_bench()
         sys.exit(0)
     speed_table()
     if not os.environ.get("BENCH_SKIP_TTL"):

@@ -2,7 +2,10 @@
 # Benchmark: seconds per iteration and peak memory of stylize (fp32 and bf16;
 # CUDA too when present) against the same algorithm in PyTorch eager mode
 # (scripts/reference_pytorch.py), at 256, 512 and 1024 px, in one run on this
-# machine; then time-to-loss of the optimizer and coarse-to-fine settings.
+# machine, with the convolution roofline (scripts/roofline.py: VGG19's 14
+# convolutions alone, forward + input gradient, in this machine's oneDNN) and
+# stylize's fraction of it; then time-to-loss of the optimizer and
+# coarse-to-fine settings.
 #
 #   scripts/bench.sh                    # everything (about 15-25 minutes on 2 cores)
 #   BENCH_SIZES="256 512" scripts/bench.sh
@@ -10,6 +13,9 @@
 #   BENCH_TTL_SIZE=128 scripts/bench.sh # time-to-loss at another size (default 256)
 #   scripts/bench.sh video              # stylize video: seconds per frame and flicker,
 #                                       # independent vs temporal (BENCH_VIDEO_SIZES, _FRAMES, _ITERATIONS)
+#   scripts/bench.sh fast               # time to a finished image at 512 px: the tutorial's 1000
+#                                       # iterations against --preset fast and its levers, every output's
+#                                       # loss evaluated in fp32 (BENCH_FAST_SIZE; about 30 minutes)
 #   scripts/bench.sh tiles              # --tile: s/iter and peak memory at 2048 and 4096 px, whole
 #                                       # and in 512/1024 px tiles (BENCH_TILE_SIZES, _ITERATIONS)
 #

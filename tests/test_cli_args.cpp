@@ -483,6 +483,11 @@ TEST(RunProgress, LinesKeepTheirDocumentedShapeAndFollowTheTerms) {
   values.terms.push_back({"temporal", 3.0});
   EXPECT_EQ(progress_line(1, 2, values, 1.5),
             "iter 1/2  total 1.24e+06  style 5.80e+05  content 6.40e+05  tv 2.10e+04  temporal 3.00e+00  1.50 s/it");
+  // --tolerance: the plateau test's measure once there is one.
+  EXPECT_EQ(progress_line(60, 300, values, 0.25, 0.0042),
+            "iter 60/300  total 1.24e+06  style 5.80e+05  content 6.40e+05  tv 2.10e+04  temporal 3.00e+00  0.25 s/it  "
+            "drop 0.42%");
+  EXPECT_EQ(progress_line(60, 300, values, 0.25, -1), progress_line(60, 300, values, 0.25));
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 // with its history in the memory estimate.
 #include <ATen/Context.h>
 #include <gtest/gtest.h>
+
 #include <torch/cuda.h>
+#include <cmath>
 
 #include "stylize/core/engine.hpp"
 #include "stylize/core/lbfgs.hpp"
@@ -145,6 +147,57 @@ TEST(EngineAdam, StateCarriesAcrossScales) {
   ASSERT_EQ(restarted.size(), 3u);
   EXPECT_GT((images[3] - restarted[0]).abs().max().item<double>(), 1e-4)
       << "the second scale's first update is a fresh Adam's";
+}
+
+// --tolerance: a scale ends once the mean loss of the last 25 iterations is
+// less than the tolerance below that of the 25 before; the next scale starts,
+// and after the last the run says it converged. The measure is reported from
+// the 50th iteration of each scale on, and is what the stop was decided by.
+TEST(EngineAdam, ToleranceEndsEachScaleOnAPlateau) {
+  StylizeOptions options = tiny_options();
+  options.iterations = 200;
+  options.scales = 2;
+  options.min_size = 16;
+  options.tolerance = 0.99;  // no 25 iterations lower these losses 100-fold: each scale ends at its 50th
+  const torch::Tensor content = test::pattern_image(32, 32, 0.1);
+  const torch::Tensor style = test::pattern_image(32, 32, 2.0);
+  std::vector<Progress> seen;
+  const Result result = Stylizer(options, tiny_weights()).run(content, {style}, [&](const Progress& p) {
+    seen.push_back(p);
+    return true;
+  });
+  ASSERT_EQ(seen.size(), 2u * 2 * kPlateauWindow);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    const int in_scale = static_cast<int>(i % (2 * kPlateauWindow)) + 1;
+    EXPECT_EQ(seen[i].iteration, in_scale);
+    EXPECT_EQ(seen[i].scale, static_cast<int>(i / (2 * kPlateauWindow)) + 1);
+    if (in_scale < 2 * kPlateauWindow) EXPECT_EQ(seen[i].drop, -1) << "not measured before two windows";
+  }
+  // The reported drop is the windows' relative difference.
+  double before = 0, last = 0;
+  for (int i = 0; i < kPlateauWindow; ++i) before += seen[i].values().total;
+  for (int i = kPlateauWindow; i < 2 * kPlateauWindow; ++i) last += seen[i].values().total;
+  EXPECT_NEAR(seen[2 * kPlateauWindow - 1].drop, std::max(0.0, (before - last) / before), 1e-9);
+  EXPECT_LT(seen[2 * kPlateauWindow - 1].drop, 0.99);
+  EXPECT_EQ(result.stop_reason, StopReason::Converged);
+  EXPECT_EQ(result.iterations_done, 2 * kPlateauWindow);
+
+  // Without a tolerance every iteration runs, and nothing is measured.
+  options.tolerance = 0;
+  options.iterations = 60;
+  options.scales = 1;
+  int calls = 0;
+  const Result full = Stylizer(options, tiny_weights()).run(content, {style}, [&](const Progress& p) {
+    ++calls;
+    EXPECT_EQ(p.drop, -1);
+    return true;
+  });
+  EXPECT_EQ(calls, 60);
+  EXPECT_EQ(full.stop_reason, StopReason::Finished);
+  for (const double bad : {-0.1, 1.0, std::nan("")}) {
+    options.tolerance = bad;
+    EXPECT_THROW(Stylizer(options, tiny_weights()), OptionError) << bad;
+  }
 }
 
 // On sm80+ GPUs float32 convolutions would run in TF32 unless disabled.

@@ -173,6 +173,10 @@ void build_parser(CLI::App& app, CliParams& p) {
              "Where Adam adds --eps: to sqrt(v) as TensorFlow (the tutorial), or to the bias-corrected sqrt(v) "
              "as PyTorch")
       ->group("Optimization");
+  app.add_option("--tolerance", o.tolerance,
+                 "Adam: end a scale once the mean loss of 25 iterations is less than this (relative) below the 25 "
+                 "before (0: never)")
+      ->group("Optimization");
   app.add_option("--scales", o.scales, "Coarse to fine: number of sizes to optimize at, ending at --size")
       ->group("Optimization");
   app.add_option("--min-size", o.min_size, "Coarse to fine: the first scale's size (0: --size / 2^(scales-1))")

@@ -4,7 +4,8 @@
 
 namespace stylize::cli {
 
-std::string progress_line(int iteration, int iterations, const LossValues& values, double seconds_per_iteration) {
+std::string progress_line(int iteration, int iterations, const LossValues& values, double seconds_per_iteration,
+                          double drop) {
   char text[64];
   std::snprintf(text, sizeof text, "iter %d/%d  total %.2e", iteration, iterations, values.total);
   std::string line = text;
@@ -13,7 +14,12 @@ std::string progress_line(int iteration, int iterations, const LossValues& value
     line += "  " + name + " " + text;
   }
   std::snprintf(text, sizeof text, "  %.2f s/it", seconds_per_iteration);
-  return line + text;
+  line += text;
+  if (drop >= 0) {
+    std::snprintf(text, sizeof text, "  drop %.2f%%", 100 * drop);
+    line += text;
+  }
+  return line;
 }
 
 ProgressPrinter::ProgressPrinter(int print_every, bool quiet)
@@ -31,7 +37,7 @@ void ProgressPrinter::update(const Progress& p, const std::vector<std::string>& 
       // The documented, parseable shape: losses before this iteration's update
       // (a batch member's line ends with its output's name).
       const std::string line = progress_line(p.iteration, p.iterations, p.values(static_cast<int>(m)),
-                                             interval_seconds_ / interval_iterations_);
+                                             interval_seconds_ / interval_iterations_, p.drop);
       std::printf("%s%s%s\n", line.c_str(), labels.size() > 1 ? "  " : "", labels.size() > 1 ? labels[m].c_str() : "");
     }
     std::fflush(stdout);

@@ -31,7 +31,9 @@ class ProgressPrinter {
 };
 
 // "iter 100/1000  total 1.24e+06  style 5.80e+05  content 6.40e+05  tv 2.10e+04  0.42 s/it":
-// the losses of `values` in the order of its terms.
-std::string progress_line(int iteration, int iterations, const LossValues& values, double seconds_per_iteration);
+// the losses of `values` in the order of its terms; with --tolerance, once it
+// is measured (Progress::drop >= 0), "  drop 0.42%" after it.
+std::string progress_line(int iteration, int iterations, const LossValues& values, double seconds_per_iteration,
+                          double drop = -1);
 
 }  // namespace stylize::cli

@@ -314,9 +314,12 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
             "--style-weight, or --precision fp32",
             result.iterations_done + 1, job.output, keep_record ? " with its checkpoint record" : "");
         exit_code = kNumericError;
-      } else if (result.stop_reason == StopReason::Converged) {
+      } else if (result.stop_reason == StopReason::Converged && params.options.optimizer == OptimizerKind::Lbfgs) {
         spdlog::info("L-BFGS converged after {} of {} iterations; wrote {}", result.iterations_done, iterations,
                      job.output);
+      } else if (result.stop_reason == StopReason::Converged) {
+        spdlog::info("the loss levelled off (--tolerance {}) after {} of {} iterations; wrote {}",
+                     params.options.tolerance, result.iterations_done, iterations, job.output);
       } else {
         spdlog::info("wrote {} ({:.1f} s)", job.output, record.seconds);
       }

@@ -173,6 +173,22 @@ torch::Tensor Stylizer::Impl::initial_image(const torch::Tensor& content,
   return one.expand({batch, -1, -1, -1}).contiguous();
 }
 
+namespace {
+
+// StylizeOptions::tolerance: the relative drop of the mean loss from the
+// window before the last kPlateauWindow iterations to the last (negative when
+// it rose, clamped to 0 there); -1 until there are two windows.
+double plateau_drop(const std::vector<double>& totals) {
+  const size_t n = totals.size(), w = kPlateauWindow;
+  if (n < 2 * w) return -1;
+  double before = 0, last = 0;
+  for (size_t i = n - 2 * w; i < n - w; ++i) before += totals[i];
+  for (size_t i = n - w; i < n; ++i) last += totals[i];
+  return std::max(0.0, (before - last) / std::abs(before));
+}
+
+}  // namespace
+
 Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam& adam,
                                                       const ProgressCallback& callback) {
   // fp16 gradients underflow for the tiny style-loss gradients: scale the loss
@@ -181,6 +197,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam&
   Outcome outcome;
   outcome.iterations_done = options.start_iteration;
   torch::Tensor values;
+  std::vector<double> totals;  // this scale's, for the plateau test (StylizeOptions::tolerance)
   for (int iteration = options.start_iteration + 1; iteration <= options.iterations; ++iteration) {
     const auto start = Clock::now();
     Evaluation evaluation = loss_and_gradient(image, scaler.scale());
@@ -205,8 +222,19 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam&
     adam.step(image, grad);
     image.clamp_(0.0, 1.0);
     outcome.iterations_done = iteration;
-    if (callback && !callback(progress(iteration, values.detach(), seconds_since(start), image.detach()))) {
+    double drop = -1;
+    if (options.tolerance > 0) {
+      totals.push_back(total.item<double>());
+      drop = plateau_drop(totals);
+    }
+    Progress p = progress(iteration, values.detach(), seconds_since(start), image.detach());
+    p.drop = drop;
+    if (callback && !callback(p)) {
       outcome.stop_reason = StopReason::Interrupted;
+      break;
+    }
+    if (drop >= 0 && drop < options.tolerance) {
+      outcome.stop_reason = StopReason::Converged;
       break;
     }
   }

@@ -82,6 +82,11 @@ void validate(const StylizeOptions& o) {
   if (!std::isfinite(o.eps) || o.eps <= 0) {
     throw OptionError("--eps must be a finite number > 0, got " + number_text(o.eps));
   }
+  if (!(o.tolerance >= 0 && o.tolerance < 1)) {
+    throw OptionError("--tolerance must be at least 0 (0: never stop early) and below 1, got " +
+                      number_text(o.tolerance) +
+                      "; 0.01 stops a scale once 25 iterations lower the loss by less than 1%");
+  }
   if (o.start_iteration < 0 || o.start_iteration >= o.iterations) {
     throw OptionError("cannot resume at iteration " + std::to_string(o.start_iteration) + " of " +
                       std::to_string(o.iterations) + "; raise --iterations to continue further");

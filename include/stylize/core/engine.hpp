@@ -41,6 +41,11 @@ struct Progress {
   torch::Tensor image;
   int scale = 1;  // 1-based scale of a coarse-to-fine run
   int scales = 1;
+  // With StylizeOptions::tolerance: how much lower the mean total loss of the
+  // last kPlateauWindow iterations is than that of the window before, relative
+  // to it (the scale ends once it is below the tolerance); -1 until this scale
+  // has run two windows, and without a tolerance.
+  double drop = -1;
 
   LossValues values(int member = 0) const;
 };

@@ -22,6 +22,9 @@ struct LayerWeight {
 constexpr int kAutoTile = -1;
 // The smallest tile --tile accepts.
 constexpr int kMinTile = 32;
+// StylizeOptions::tolerance compares the mean loss of the last this many
+// iterations with that of as many before them.
+constexpr int kPlateauWindow = 25;
 
 struct StylizeOptions {
   // Colours and the start image (InitMode::Image: the image given to run()).
@@ -57,6 +60,11 @@ struct StylizeOptions {
   // TensorFlow: eps is added to sqrt(v) before the bias correction, exactly as
   // the tutorial's Keras Adam; PyTorch: as torch.optim.Adam (core/adam.hpp).
   AdamEpsilon adam_epsilon = AdamEpsilon::TensorFlow;
+  // Adam: end a scale on a plateau, once the mean total loss of the last
+  // kPlateauWindow iterations lies less than `tolerance` (relative) below the
+  // mean of the kPlateauWindow before them. 0: run every iteration. (L-BFGS
+  // stops by itself once the loss no longer changes.)
+  double tolerance = 0.0;
 
   // Coarse to fine: optimize at `scales` sizes growing geometrically from
   // `min_size` (0: the content's longest side / 2^(scales-1)) to the content's

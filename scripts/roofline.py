@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""The convolution roofline of one stylize iteration (scripts/bench.sh): VGG19's
+14 convolutions up to conv5_2, each timed alone through LibTorch's oneDNN (the
+library Debian's python3-torch and libtorch-dev share), one forward and one
+backward for the input's gradient (the weights need none), channels-last, as
+stylize runs them: in bf16 conv1_1 stays float32 (its input is the float32
+image). Nothing else of an iteration is in it (ReLU, pooling, Gram matrices,
+the optimizer), so an iteration cannot be faster than the sum.
+
+    roofline.py --size 512 [--threads N] [--repeats 3]   # prints one JSON line
+"""
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+# (name, input channels, output channels, downsampling of its input against the image)
+CONVS = [("conv1_1", 3, 64, 1), ("conv1_2", 64, 64, 1),
+         ("conv2_1", 64, 128, 2), ("conv2_2", 128, 128, 2),
+         ("conv3_1", 128, 256, 4), ("conv3_2", 256, 256, 4), ("conv3_3", 256, 256, 4), ("conv3_4", 256, 256, 4),
+         ("conv4_1", 256, 512, 8), ("conv4_2", 512, 512, 8), ("conv4_3", 512, 512, 8), ("conv4_4", 512, 512, 8),
+         ("conv5_1", 512, 512, 16), ("conv5_2", 512, 512, 16)]
+
+
+def time_layer(height, width, cin, cout, dtype, repeats):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(1, cin, height, width, generator=generator).to(dtype).contiguous(
+        memory_format=torch.channels_last).requires_grad_(True)
+    weight = (torch.randn(cout, cin, 3, 3, generator=generator) * 0.05).to(dtype).contiguous(
+        memory_format=torch.channels_last)
+    bias = torch.zeros(cout, dtype=dtype)
+    upstream = torch.randn(1, cout, height, width, generator=generator).to(dtype).contiguous(
+        memory_format=torch.channels_last)
+    times = []
+    for _ in range(repeats + 1):  # the first builds oneDNN's primitives
+        start = time.perf_counter()
+        y = F.conv2d(x, weight, bias, padding=1)
+        torch.autograd.grad(y, x, upstream)
+        times.append(time.perf_counter() - start)
+    steady = sorted(times[1:])
+    return steady[len(steady) // 2]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--height", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads or os.cpu_count())
+    height, width = args.height or args.size, args.size
+    result = {"size": args.size, "height": height, "threads": torch.get_num_threads(),
+              "mkldnn_bf16": bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)())}
+    for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        layers = {}
+        for name, cin, cout, down in CONVS:
+            layer_dtype = torch.float32 if name == "conv1_1" else dtype
+            layers[name] = time_layer(height // down, width // down, cin, cout, layer_dtype, args.repeats)
+        result[precision] = {"seconds": sum(layers.values()), "layers": layers}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
