@@ -106,6 +106,17 @@ TEST(Adam, ResizeCarriesTheMomentsToTheNextScale) {
   EXPECT_EQ(adam.first_moment().sizes(), (std::vector<int64_t>{1, 1, 1, 4}));
 }
 
+// The next scale's gradients are smaller per pixel (1/4 when the side
+// doubles): the moments follow, so m / sqrt(v), the step, keeps its size.
+TEST(Adam, ResizeScalesTheMomentsToTheNextScalesGradients) {
+  torch::Tensor x = torch::zeros({1, 1, 2, 2});
+  Adam adam(AdamSettings{}, x);
+  adam.step(x, torch::full({1, 1, 2, 2}, 2.0f));  // m = 0.01 * 2, v = 0.001 * 4
+  adam.resize(4, 4, 0.25);
+  EXPECT_TRUE(torch::allclose(adam.first_moment(), torch::full({1, 1, 4, 4}, 0.02f * 0.25f)));
+  EXPECT_TRUE(torch::allclose(adam.second_moment(), torch::full({1, 1, 4, 4}, 0.004f * 0.0625f)));
+}
+
 TEST(Adam, ResizedSecondMomentIsNeverNegative) {
   // A spike resized: the bicubic first moment rings below zero, the
   // second moment (bilinear, clamped) stays >= 0, so sqrt(v) stays real.

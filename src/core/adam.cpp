@@ -31,7 +31,7 @@ void Adam::step(torch::Tensor& param, const torch::Tensor& grad) {
   }
 }
 
-void Adam::resize(int64_t height, int64_t width) {
+void Adam::resize(int64_t height, int64_t width, double gradient_scale) {
   namespace F = torch::nn::functional;
   torch::NoGradGuard no_grad;
   // interpolate wants (N, C, H, W): fold any leading dimensions into N and C.
@@ -44,8 +44,8 @@ void Adam::resize(int64_t height, int64_t width) {
     shape[shape.size() - 1] = width;
     return out.reshape(shape).contiguous();
   };
-  m_ = resized(m_, torch::kBicubic);
-  v_ = resized(v_, torch::kBilinear).clamp_min_(0.0);
+  m_ = resized(m_, torch::kBicubic).mul_(gradient_scale);
+  v_ = resized(v_, torch::kBilinear).clamp_min_(0.0).mul_(gradient_scale * gradient_scale);
 }
 
 }  // namespace stylize

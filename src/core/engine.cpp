@@ -401,7 +401,9 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
       // (content and style are means): exactly --eps at longest side 512.
       const double eps = o.eps * size_factor(start.size(-2), start.size(-1));
       if (adam) {
-        adam->resize(start.size(-2), start.size(-1));
+        // The gradients per pixel follow eps's factor (content and style are
+        // means; TV is scaled to match): carry the moments at the new size and scale.
+        adam->resize(start.size(-2), start.size(-1), eps / adam->eps());
         adam->set_eps(eps);
       } else {
         adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon}, start);

@@ -38,10 +38,18 @@ class Adam {
   // the state to the next scale of a coarse-to-fine run, as
   // crowsonkb/style-transfer-pytorch does: the first moment bicubic, the second
   // bilinear and then clamped at 0 (align_corners false). The step count is kept.
-  void resize(int64_t height, int64_t width);
+  // `gradient_scale` is how much larger the next scale's gradients are per
+  // pixel (the engine's: the ratio of the scales' size factors, 1/4 when the
+  // side doubles, as content and style are means and TV is scaled to match):
+  // the first moment is multiplied by it and the second by its square, so the
+  // steps go on at the size they had. Unscaled, the second moment of the
+  // coarse scale's 4x larger gradients would shrink every step at the next
+  // scale about 4-fold until it decays, over about 1/(1 - beta2) = 1000 steps.
+  void resize(int64_t height, int64_t width, double gradient_scale = 1.0);
 
   // Epsilon of the following steps (it may follow the gradients' scale, e.g. per scale).
   void set_eps(double eps) { settings_.eps = eps; }
+  double eps() const { return settings_.eps; }
 
   const AdamSettings& settings() const { return settings_; }
   int64_t steps() const { return steps_; }
