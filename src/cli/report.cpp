@@ -57,6 +57,8 @@ nlohmann::json options_json(const CliParams& p) {
       {"adam_epsilon", to_string(o.adam_epsilon)},
       {"scales", o.scales},
       {"min_size", o.min_size},
+      {"tolerance", o.tolerance},
+      {"tile", o.tile == kAutoTile ? nlohmann::json("auto") : nlohmann::json(o.tile)},
       {"seed", o.seed},
       {"preset", p.preset},
   };
