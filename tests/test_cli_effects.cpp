@@ -131,17 +131,19 @@ TEST_F(CliEffects, NetworkAndLossFlagsChangeTheResult) {
 
 // Every numeric flag and every preset reaches the options the report records.
 TEST_F(CliEffects, NumericFlagsAndPresetsReachTheReportsOptions) {
-  const RunResult r = run_stylize(quick(
-      "-q --iterations 2 --content-weight 11 --style-weight 0.5 --tv-weight 7 --lr 0.03 --beta1 0.8 "
-      "--beta2 0.95 --eps 0.2 --scales 2 --min-size 20 --seed 9 --style-size 40 --style-scale 0.9 --tolerance 0.5 "
-      "--report " +
-      dir.file("r.json")));
+  const RunResult r =
+      run_stylize(quick("-q --iterations 2 --content-weight 11 --style-weight 0.5 --tv-weight 7 --lr 0.03 --beta1 0.8 "
+                        "--beta2 0.95 --eps 0.2 --scales 2 --min-size 20 --seed 9 --style-size 40 --style-scale 0.9 "
+                        "--tolerance 0.5 --average 0.7 "
+                        "--report " +
+                        dir.file("r.json")));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const nlohmann::json o = nlohmann::json::parse(test::read_file(dir.file("r.json")))["options"];
   const std::vector<std::pair<std::string, double>> expected = {
-      {"iterations", 2}, {"content_weight", 11}, {"style_weight", 0.5}, {"tv_weight", 7}, {"lr", 0.03},
-      {"beta1", 0.8},    {"beta2", 0.95},        {"eps", 0.2},          {"scales", 2},    {"min_size", 20},
-      {"seed", 9},       {"style_size", 40},     {"style_scale", 0.9},  {"size", 48},     {"tolerance", 0.5}};
+      {"iterations", 2},    {"content_weight", 11}, {"style_weight", 0.5}, {"tv_weight", 7},
+      {"lr", 0.03},         {"beta1", 0.8},         {"beta2", 0.95},       {"eps", 0.2},
+      {"scales", 2},        {"min_size", 20},       {"seed", 9},           {"style_size", 40},
+      {"style_scale", 0.9}, {"size", 48},           {"tolerance", 0.5},    {"average", 0.7}};
   for (const auto& [key, value] : expected) EXPECT_DOUBLE_EQ(o[key].get<double>(), value) << key;
 
   const auto preset = [&](const std::string& name) {

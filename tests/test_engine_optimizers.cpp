@@ -200,6 +200,61 @@ TEST(EngineAdam, ToleranceEndsEachScaleOnAPlateau) {
   }
 }
 
+// --average: each scale's result (and every progress image) is the
+// bias-corrected exponential moving average of that scale's iterates, which
+// follow the same path as without it; the next scale starts from the average.
+TEST(EngineAdam, AverageIsTheMovingAverageOfEachScalesIterates) {
+  StylizeOptions options = tiny_options();
+  options.iterations = 6;
+  const torch::Tensor content = test::pattern_image(32, 32, 0.1);
+  const torch::Tensor style = test::pattern_image(32, 32, 2.0);
+  const auto images_of = [&](const StylizeOptions& o, Result* result) {
+    std::vector<torch::Tensor> images;
+    *result = Stylizer(o, tiny_weights()).run(content, {style}, [&](const Progress& p) {
+      images.push_back(p.image.clone());
+      return true;
+    });
+    return images;
+  };
+  Result last, averaged;
+  const std::vector<torch::Tensor> iterates = images_of(options, &last);
+  options.average = 0.6;
+  const std::vector<torch::Tensor> averages = images_of(options, &averaged);
+  ASSERT_EQ(iterates.size(), 6u);
+  ASSERT_EQ(averages.size(), 6u);
+  torch::Tensor sum = torch::zeros_like(iterates[0]);
+  double weight = 0;
+  for (size_t i = 0; i < iterates.size(); ++i) {
+    sum = 0.6 * sum + 0.4 * iterates[i];
+    weight = 0.6 * weight + 0.4;
+    // Bias-corrected: the first average is the first iterate.
+    EXPECT_LT((averages[i] - sum / weight).abs().max().item<double>(), 1e-6) << "iteration " << i + 1;
+  }
+  EXPECT_GT((averages.back() - iterates.back()).abs().max().item<double>(), 1e-4);
+  EXPECT_LT((averaged.image - sum / weight).abs().max().item<double>(), 1e-6) << "the result is the average";
+  EXPECT_TRUE(torch::equal(last.image, iterates.back())) << "without --average: the last iterate";
+
+  // Two scales: the second starts from the first's average. Were it started
+  // from the last iterate, its first image would be the unaveraged run's.
+  options.scales = 2;
+  options.min_size = 16;
+  options.iterations = 3;
+  Result unused;
+  const std::vector<torch::Tensor> two = images_of(options, &unused);
+  StylizeOptions plain = options;
+  plain.average = 0;
+  const std::vector<torch::Tensor> two_plain = images_of(plain, &unused);
+  ASSERT_EQ(two.size(), 6u);
+  ASSERT_EQ(two_plain.size(), 6u);
+  EXPECT_GT((two[2] - two_plain[2]).abs().max().item<double>(), 1e-5) << "the first scale's result is averaged";
+  EXPECT_GT((two[3] - two_plain[3]).abs().max().item<double>(), 1e-5) << "the second starts from the average";
+
+  for (const double bad : {-0.1, 1.0, std::nan("")}) {
+    options.average = bad;
+    EXPECT_THROW(Stylizer(options, tiny_weights()), OptionError) << bad;
+  }
+}
+
 // On sm80+ GPUs float32 convolutions would run in TF32 unless disabled.
 TEST(EngineDevice, Fp32OnCudaTurnsTf32Off) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "needs a CUDA device";

@@ -177,6 +177,10 @@ void build_parser(CLI::App& app, CliParams& p) {
                  "Adam: end a scale once the mean loss of 25 iterations is less than this (relative) below the 25 "
                  "before (0: never)")
       ->group("Optimization");
+  app.add_option("--average", o.average,
+                 "Adam: the result is the moving average of the iterates with this decay, e.g. 0.9 (0: the last "
+                 "iterate)")
+      ->group("Optimization");
   app.add_option("--scales", o.scales, "Coarse to fine: number of sizes to optimize at, ending at --size")
       ->group("Optimization");
   app.add_option("--min-size", o.min_size, "Coarse to fine: the first scale's size (0: --size / 2^(scales-1))")

@@ -58,6 +58,7 @@ nlohmann::json options_json(const CliParams& p) {
       {"scales", o.scales},
       {"min_size", o.min_size},
       {"tolerance", o.tolerance},
+      {"average", o.average},
       {"tile", o.tile == kAutoTile ? nlohmann::json("auto") : nlohmann::json(o.tile)},
       {"seed", o.seed},
       {"preset", p.preset},

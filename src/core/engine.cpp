@@ -187,6 +187,26 @@ double plateau_drop(const std::vector<double>& totals) {
   return std::max(0.0, (before - last) / std::abs(before));
 }
 
+// StylizeOptions::average: the bias-corrected exponential moving average of
+// the iterates (the last iterate itself when the decay is 0).
+class IterateAverage {
+ public:
+  explicit IterateAverage(double decay) : decay_(decay) {}
+  void add(const torch::Tensor& image) {
+    if (decay_ <= 0) return;
+    torch::NoGradGuard no_grad;
+    if (!sum_.defined()) sum_ = torch::zeros_like(image);
+    sum_.mul_(decay_).add_(image, 1.0 - decay_);
+    weight_ = weight_ * decay_ + (1.0 - decay_);
+  }
+  torch::Tensor of(const torch::Tensor& last) const { return weight_ > 0 ? (sum_ / weight_).detach() : last.detach(); }
+
+ private:
+  double decay_;
+  torch::Tensor sum_;
+  double weight_ = 0;
+};
+
 }  // namespace
 
 Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam& adam,
@@ -198,6 +218,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam&
   outcome.iterations_done = options.start_iteration;
   torch::Tensor values;
   std::vector<double> totals;  // this scale's, for the plateau test (StylizeOptions::tolerance)
+  IterateAverage average(options.average);
   for (int iteration = options.start_iteration + 1; iteration <= options.iterations; ++iteration) {
     const auto start = Clock::now();
     Evaluation evaluation = loss_and_gradient(image, scaler.scale());
@@ -221,13 +242,14 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam&
     }
     adam.step(image, grad);
     image.clamp_(0.0, 1.0);
+    average.add(image);
     outcome.iterations_done = iteration;
     double drop = -1;
     if (options.tolerance > 0) {
       totals.push_back(total.item<double>());
       drop = plateau_drop(totals);
     }
-    Progress p = progress(iteration, values.detach(), seconds_since(start), image.detach());
+    Progress p = progress(iteration, values.detach(), seconds_since(start), average.of(image));
     p.drop = drop;
     if (callback && !callback(p)) {
       outcome.stop_reason = StopReason::Interrupted;
@@ -239,7 +261,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam&
     }
   }
   if (values.defined()) outcome.losses = values.detach().to(torch::kCPU);
-  outcome.image = image.detach();
+  outcome.image = average.of(image);
   return outcome;
 }
 

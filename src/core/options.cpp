@@ -87,6 +87,10 @@ void validate(const StylizeOptions& o) {
                       number_text(o.tolerance) +
                       "; 0.01 stops a scale once 25 iterations lower the loss by less than 1%");
   }
+  if (!(o.average >= 0 && o.average < 1)) {
+    throw OptionError("--average must be at least 0 (0: the last iterate) and below 1, got " + number_text(o.average) +
+                      "; 0.9 averages about the last 10 iterates");
+  }
   if (o.start_iteration < 0 || o.start_iteration >= o.iterations) {
     throw OptionError("cannot resume at iteration " + std::to_string(o.start_iteration) + " of " +
                       std::to_string(o.iterations) + "; raise --iterations to continue further");

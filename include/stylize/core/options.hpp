@@ -65,6 +65,12 @@ struct StylizeOptions {
   // mean of the kPlateauWindow before them. 0: run every iteration. (L-BFGS
   // stops by itself once the loss no longer changes.)
   double tolerance = 0.0;
+  // Adam: the result of each scale is the exponential moving average of its
+  // iterates with this decay (bias-corrected, so it starts at the first
+  // iterate; 0.9 weighs about the last 10), which averages away the last
+  // steps' back-and-forth; progress images are that average too. 0: the last
+  // iterate, as the tutorial. (L-BFGS ignores it.)
+  double average = 0.0;
 
   // Coarse to fine: optimize at `scales` sizes growing geometrically from
   // `min_size` (0: the content's longest side / 2^(scales-1)) to the content's
