@@ -15,7 +15,7 @@
 #                                       # independent vs temporal (BENCH_VIDEO_SIZES, _FRAMES, _ITERATIONS)
 #   scripts/bench.sh fast               # time to a finished image at 512 px: the tutorial's 1000
 #                                       # iterations against --preset fast and its levers, every output's
-#                                       # loss evaluated in fp32 (BENCH_FAST_SIZE; about 30 minutes)
+#                                       # loss evaluated in fp32 (BENCH_FAST_SIZE; about 45 minutes on 2 cores)
 #   scripts/bench.sh tiles              # --tile: s/iter and peak memory at 2048 and 4096 px, whole
 #                                       # and in 512/1024 px tiles (BENCH_TILE_SIZES, _ITERATIONS)
 #

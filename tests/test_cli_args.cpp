@@ -269,7 +269,13 @@ TEST(CliArgs, PresetsApplyAndExplicitFlagsWin) {
 
   p = parse_flags("--preset fast");
   EXPECT_EQ(p.options.scales, 3);
-  EXPECT_EQ(p.options.iterations, 300);
+  EXPECT_EQ(p.options.iterations, 150);
+  EXPECT_DOUBLE_EQ(p.options.beta1, 0.9);
+  EXPECT_DOUBLE_EQ(p.options.average, 0.9);
+  EXPECT_DOUBLE_EQ(p.options.lr, 0.02);
+  p = parse_flags("--preset fast --beta1 0.99 --average 0");
+  EXPECT_DOUBLE_EQ(p.options.beta1, 0.99) << "an explicit flag wins over the preset";
+  EXPECT_DOUBLE_EQ(p.options.average, 0.0);
   p = parse_flags("--preset tutorial");
   EXPECT_EQ(p.options.iterations, 1000);
   EXPECT_EQ(preset_names(), (std::vector<std::string>{"tutorial", "gatys", "fast"}));
