@@ -49,6 +49,9 @@ TEST(Vgg19, ReceptiveFieldsAndStrides) {
   EXPECT_EQ(receptive_field(vgg19_layer_index("relu1_2")).size, 5);
   EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).size, 6);
   EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).stride, 2);
+  // pool1's location j reads relu1_2 at 2j and 2j + 1, which read [2j - 2, 2j + 3].
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).left, 2);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).right, 3);
   EXPECT_EQ(receptive_field(vgg19_layer_index("relu2_1")).size, 10);
   EXPECT_EQ(receptive_field(vgg19_layer_index("pool3")).size, 52);  // 16 + 4 convs x 2 x 4
   EXPECT_EQ(receptive_field(vgg19_layer_index("relu5_1")).size, 156);
@@ -77,6 +80,8 @@ TEST(Vgg19, ConvolutionsNeeded) {
   EXPECT_EQ(convs_needed({"relu1_1"}), 1);
   EXPECT_EQ(convs_needed({"relu1_1", "relu4_1"}), 9);
   EXPECT_EQ(convs_needed({"relu5_2", "relu1_1"}), 14);
+  EXPECT_EQ(deepest_layer_index({"relu5_2", "relu1_1"}), vgg19_layer_index("relu5_2"));
+  EXPECT_THROW(deepest_layer_index({}), OptionError);
   EXPECT_EQ(convs_needed({"pool5"}), 16);
   EXPECT_THROW(convs_needed({"relu9_9"}), OptionError);
 }

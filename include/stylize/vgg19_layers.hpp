@@ -44,18 +44,25 @@ const std::vector<std::string>& vgg19_conv_names();
 // Position of `layer` in the table, or -1 if it is not a layer name.
 int vgg19_layer_index(const std::string& layer);
 
+// Position of the deepest of `layers` in the table. Throws OptionError for an
+// unknown layer name or an empty list.
+int deepest_layer_index(const std::vector<std::string>& layers);
+
 // Number of convolutions needed to compute `layers` (1..16). Throws OptionError
 // for an unknown layer name or an empty list.
 int convs_needed(const std::vector<std::string>& layers);
 
-// How much of the input one location of a layer's output sees: `size` x `size`
-// input pixels (the receptive field), and `stride` input pixels between
-// neighbouring locations (2^pools before it). A tile whose borders lie at least
-// `size` pixels (rounded up to a multiple of `stride`) beyond the region it
-// keeps computes that region's features exactly as the whole image does.
+// How much of the input one location of a layer's output sees, and where:
+// location j (of `stride` input pixels between neighbours, 2^pools before it)
+// reads the input pixels [j stride - left, j stride + right], `size` =
+// left + 1 + right of them (the receptive field). A 3x3 convolution widens
+// both sides by the current stride; a 2x2 pooling widens the right side by it
+// before doubling it. tile_geometry() takes a tile's halo from left and right.
 struct ReceptiveField {
   int64_t size = 1;
   int64_t stride = 1;
+  int64_t left = 0;
+  int64_t right = 0;
 };
 ReceptiveField receptive_field(int layer_index);
 

@@ -51,7 +51,7 @@ int vgg19_layer_index(const std::string& layer) {
   return it == names.end() ? -1 : static_cast<int>(it - names.begin());
 }
 
-int convs_needed(const std::vector<std::string>& layers) {
+int deepest_layer_index(const std::vector<std::string>& layers) {
   int deepest = -1;
   for (const auto& layer : layers) {
     const int index = vgg19_layer_index(layer);
@@ -59,24 +59,30 @@ int convs_needed(const std::vector<std::string>& layers) {
     deepest = std::max(deepest, index);
   }
   if (deepest < 0) throw OptionError("no VGG19 layers were requested");
-  return vgg19_layers()[deepest].conv + 1;
+  return deepest;
+}
+
+int convs_needed(const std::vector<std::string>& layers) {
+  return vgg19_layers()[deepest_layer_index(layers)].conv + 1;
 }
 
 ReceptiveField receptive_field(int layer_index) {
   ReceptiveField field;
   for (int i = 0; i <= layer_index && i < static_cast<int>(vgg19_layers().size()); ++i) {
     switch (vgg19_layers()[i].kind) {
-      case LayerKind::Conv:
-        field.size += 2 * field.stride;
-        break;  // 3x3: one more location on each side
+      case LayerKind::Conv:  // 3x3: one more location on each side
+        field.left += field.stride;
+        field.right += field.stride;
+        break;
       case LayerKind::Relu:
         break;
-      case LayerKind::Pool:
-        field.size += field.stride;  // 2x2: one more location
+      case LayerKind::Pool:  // 2x2: one more location on the right
+        field.right += field.stride;
         field.stride *= 2;
         break;
     }
   }
+  field.size = field.left + 1 + field.right;
   return field;
 }
 

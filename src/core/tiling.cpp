@@ -84,34 +84,14 @@ std::vector<Tile> largest_last(std::vector<Tile> tiles) {
 }  // namespace
 
 TileGeometry tile_geometry(const std::vector<std::string>& layers) {
-  int deepest = -1;
-  for (const auto& layer : layers) {
-    const int index = vgg19_layer_index(layer);
-    if (index < 0) throw OptionError("cannot tile: unknown layer '" + layer + "'");
-    deepest = std::max(deepest, index);
-  }
-  // A feature at location j of a layer of stride S reads the input pixels
-  // [j S - left, j S + right]: a 3x3 convolution widens both sides by S, a
-  // 2x2 pooling the right side by S before doubling S. The owned region's
-  // features (j S in [top, top + n - S]) read [top - left, top + n - S + right].
-  int64_t left = 0, right = 0, stride = 1;
-  for (int i = 0; i <= deepest; ++i) {
-    switch (vgg19_layers()[i].kind) {
-      case LayerKind::Conv:
-        left += stride;
-        right += stride;
-        break;
-      case LayerKind::Pool:
-        right += stride;
-        stride *= 2;
-        break;
-      case LayerKind::Relu:
-        break;
-    }
-  }
+  // The owned region's features (j S in [top, top + n - S]) read the input
+  // pixels [top - left, top + n - S + right] (receptive_field). Without
+  // layers (total variation alone) a tile reaches one pixel beyond its region.
+  const ReceptiveField field = layers.empty() ? ReceptiveField{} : receptive_field(deepest_layer_index(layers));
+  const int64_t stride = field.stride;
   TileGeometry geometry;
   geometry.stride = stride;
-  const int64_t reach = std::max<int64_t>({1, left, right - stride + 1});
+  const int64_t reach = std::max<int64_t>({1, field.left, field.right - stride + 1});
   geometry.halo = (reach + stride - 1) / stride * stride;
   return geometry;
 }
