@@ -351,6 +351,10 @@ TEST(TiledCli, ARunRefusedForMemoryCompletesInTilesUnderTheLimit) {
   EXPECT_EQ(load_image(output, "output").sizes(), (std::vector<int64_t>{1, 3, 1536, 2048}));
   std::ifstream report(dir.file("r.json"));
   const nlohmann::json json = nlohmann::json::parse(report);
+  EXPECT_EQ(json.at("tiling").at("tiles").get<int>(), 12);
+  EXPECT_EQ(json.at("tiling").at("tile").get<int>(), 512);
+  EXPECT_EQ(json.at("tiling").at("halo").get<int>(), 96);
+  EXPECT_LT(json.at("tiling").at("estimated_peak_mib").get<double>(), kLimitMb);
 #if !defined(__SANITIZE_ADDRESS__)
   // (AddressSanitizer's shadow memory and quarantine add to the RSS of its
   // builds: the bound is the release build's.)

@@ -81,6 +81,10 @@ void write_report(const std::string& path, const CliParams& params, const Sessio
   report["device"] = session.device;
   report["precision"] = session.precision;
   report["threads"] = session.threads;
+  report["tiling"] = {{"tiles", session.tiling.tiles},
+                      {"tile", session.tiling.tile},
+                      {"halo", session.tiling.halo},
+                      {"estimated_peak_mib", session.tiling.bytes / (1024.0 * 1024.0)}};
   report["peak_memory_mib"] = peak_memory_mib();
   nlohmann::json run_list = nlohmann::json::array();
   for (const auto& run : runs) {

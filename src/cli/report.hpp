@@ -39,6 +39,7 @@ struct SessionInfo {
   std::vector<int64_t> network_widths;
   std::string deepest_layer;
   std::string loss_units;  // what the losses are measured in: "tutorial" or "normalized"
+  TilePlan tiling;         // at the content's size, one image at a time (Stylizer::plan_tiling)
 };
 
 // Peak resident memory of this process so far, in MiB.

@@ -69,8 +69,7 @@ std::vector<ImageEncoding> choose_encodings(const std::vector<Job>& jobs, const 
   return encodings;
 }
 
-void log_tiling(const Stylizer& stylizer, int64_t height, int64_t width) {
-  const TilePlan plan = stylizer.plan_tiling(height, width);
+void log_tiling(const TilePlan& plan, int64_t height, int64_t width) {
   if (plan.tile == 0) return;
   spdlog::info("{}x{} px in {} tiles owning {} px each, plus a {} px halo (exact; estimated peak memory {:.1f} GiB)",
                width, height, plan.tiles, plan.tile, plan.halo, plan.bytes / (1 << 30));
@@ -90,8 +89,9 @@ int print_estimate(const CliParams& params, const LoadedWeights& loaded, int thr
   std::vector<torch::Tensor> styles = load_styles(params);
   if (params.each_style) styles.resize(1);  // every job of the command has one style
   const int64_t height = content.size(2), width = content.size(3);
-  const double bytes = stylizer.plan_tiling(height, width).bytes;
-  log_tiling(stylizer, height, width);
+  const TilePlan plan = stylizer.plan_tiling(height, width);
+  const double bytes = plan.bytes;
+  log_tiling(plan, height, width);
   const double mib = bytes / (1024.0 * 1024.0);
   std::printf("peak memory: %.1f MiB for %lldx%lld px in %s on %s (sbatch --mem=%lldG, a pod's memory: %lldGi)\n", mib,
               static_cast<long long>(width), static_cast<long long>(height), to_string(stylizer.precision()).c_str(),
@@ -184,12 +184,13 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
                             threads,
                             stylizer.network().widths(),
                             stylizer.network().deepest_layer(),
-                            to_string(stylizer.loss_units())};
+                            to_string(stylizer.loss_units()),
+                            stylizer.plan_tiling(content.size(2), content.size(3))};
   spdlog::debug("weights {} ({}, {} convention), network up to {}", loaded.path, weights.format,
                 weights.convention.name, session.deepest_layer);
   spdlog::info("device {}, precision {}, {} threads; losses in {} units", session.device, session.precision, threads,
                session.loss_units);
-  log_tiling(stylizer, content.size(2), content.size(3));
+  log_tiling(session.tiling, content.size(2), content.size(3));
 
   const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
   const std::vector<torch::Tensor> styles = load_styles(params);
