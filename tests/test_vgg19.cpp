@@ -45,23 +45,23 @@ TEST(Vgg19, ReceptiveFieldsAndStrides) {
   // each pool doubles the stride. (The same rule gives VGG16's published
   // 196 pixels for conv5_3 and 212 for pool5; VGG19 has one more conv in each
   // of blocks 3 to 5.)
-  EXPECT_EQ(receptive_field(vgg19_layer_index("conv1_1")).size, 3);
-  EXPECT_EQ(receptive_field(vgg19_layer_index("relu1_2")).size, 5);
-  EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).size, 6);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("conv1_1")).size(), 3);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu1_2")).size(), 5);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).size(), 6);
   EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).stride, 2);
   // pool1's location j reads relu1_2 at 2j and 2j + 1, which read [2j - 2, 2j + 3].
   EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).left, 2);
   EXPECT_EQ(receptive_field(vgg19_layer_index("pool1")).right, 3);
-  EXPECT_EQ(receptive_field(vgg19_layer_index("relu2_1")).size, 10);
-  EXPECT_EQ(receptive_field(vgg19_layer_index("pool3")).size, 52);  // 16 + 4 convs x 2 x 4
-  EXPECT_EQ(receptive_field(vgg19_layer_index("relu5_1")).size, 156);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu2_1")).size(), 10);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool3")).size(), 52);  // 16 + 4 convs x 2 x 4
+  EXPECT_EQ(receptive_field(vgg19_layer_index("relu5_1")).size(), 156);
   EXPECT_EQ(receptive_field(vgg19_layer_index("relu5_1")).stride, 16);
-  EXPECT_EQ(receptive_field(vgg19_layer_index("pool5")).size, 268);
+  EXPECT_EQ(receptive_field(vgg19_layer_index("pool5")).size(), 268);
   EXPECT_EQ(receptive_field(vgg19_layer_index("pool5")).stride, 32);
   // Changing one pixel changes no more locations of the layer than its field covers.
   Vgg19Features net(tiny_weights(), {"relu3_1"});
   const ReceptiveField field = receptive_field(vgg19_layer_index("relu3_1"));
-  EXPECT_EQ(field.size, 24);
+  EXPECT_EQ(field.size(), 24);
   EXPECT_EQ(field.stride, 4);
   torch::NoGradGuard no_grad;
   const torch::Tensor image = test::pattern_image(64, 64, 0.3);
@@ -72,7 +72,7 @@ TEST(Vgg19, ReceptiveFieldsAndStrides) {
   ASSERT_GT(moved.size(0), 0);
   for (const int dim : {0, 1}) {
     const int64_t span = moved.select(1, dim).max().item<int64_t>() - moved.select(1, dim).min().item<int64_t>() + 1;
-    EXPECT_LE(span, field.size / field.stride + 1) << "dimension " << dim;
+    EXPECT_LE(span, field.size() / field.stride + 1) << "dimension " << dim;
   }
 }
 

@@ -54,15 +54,15 @@ int convs_needed(const std::vector<std::string>& layers);
 
 // How much of the input one location of a layer's output sees, and where:
 // location j (of `stride` input pixels between neighbours, 2^pools before it)
-// reads the input pixels [j stride - left, j stride + right], `size` =
-// left + 1 + right of them (the receptive field). A 3x3 convolution widens
-// both sides by the current stride; a 2x2 pooling widens the right side by it
-// before doubling it. tile_geometry() takes a tile's halo from left and right.
+// reads the input pixels [j stride - left, j stride + right], size() of them
+// (the receptive field). A 3x3 convolution widens both sides by the current
+// stride; a 2x2 pooling widens the right side by it before doubling it.
+// tile_geometry() takes a tile's halo from left and right.
 struct ReceptiveField {
-  int64_t size = 1;
   int64_t stride = 1;
   int64_t left = 0;
   int64_t right = 0;
+  int64_t size() const { return left + 1 + right; }
 };
 ReceptiveField receptive_field(int layer_index);
 

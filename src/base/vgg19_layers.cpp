@@ -82,7 +82,6 @@ ReceptiveField receptive_field(int layer_index) {
         break;
     }
   }
-  field.size = field.left + 1 + field.right;
   return field;
 }
 

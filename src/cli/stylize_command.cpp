@@ -90,9 +90,8 @@ int print_estimate(const CliParams& params, const LoadedWeights& loaded, int thr
   if (params.each_style) styles.resize(1);  // every job of the command has one style
   const int64_t height = content.size(2), width = content.size(3);
   const TilePlan plan = stylizer.plan_tiling(height, width);
-  const double bytes = plan.bytes;
   log_tiling(plan, height, width);
-  const double mib = bytes / (1024.0 * 1024.0);
+  const double mib = plan.bytes / (1024.0 * 1024.0);
   std::printf("peak memory: %.1f MiB for %lldx%lld px in %s on %s (sbatch --mem=%lldG, a pod's memory: %lldGi)\n", mib,
               static_cast<long long>(width), static_cast<long long>(height), to_string(stylizer.precision()).c_str(),
               stylizer.device().str().c_str(), static_cast<long long>(std::ceil(mib / 1024.0)),
