@@ -305,6 +305,14 @@ TEST_F(Reliability, MessagesSayWhatWasExpected) {
   EXPECT_EQ(unused_output.exit_code, 0) << unused_output.output;
   EXPECT_NE(unused_output.output.find("is not used with --each-style"), std::string::npos) << unused_output.output;
   EXPECT_TRUE(fs::exists(dir.file("y_style.png")));
+  // Adam's flags given to L-BFGS are said, not silently dropped; Adam's own run says nothing.
+  const auto lbfgs = run("--iterations 1 --optimizer lbfgs --lr 0.1 --average 0.9 -o " + dir.file("l.png"));
+  EXPECT_EQ(lbfgs.exit_code, 0) << lbfgs.output;
+  EXPECT_NE(lbfgs.output.find("--lr, --average are Adam's: the L-BFGS optimizer does not use them"), std::string::npos)
+      << lbfgs.output;
+  const auto adam = run("--iterations 1 --lr 0.1 --average 0.9 -o " + dir.file("a.png"));
+  EXPECT_EQ(adam.exit_code, 0) << adam.output;
+  EXPECT_EQ(adam.output.find("Adam's"), std::string::npos) << adam.output;
 }
 
 }  // namespace

@@ -338,6 +338,20 @@ static void warn_unused_output_flags(const CLI::App& app, const CliParams& param
   }
 }
 
+// L-BFGS has no learning rate, moments or average: say which flags it does not use.
+static void warn_unused_adam_flags(const CliParams& params, const std::vector<std::string>& explicit_flags) {
+  if (params.options.optimizer != OptimizerKind::Lbfgs) return;
+  std::string unused;
+  for (const char* flag : {"--lr", "--beta1", "--beta2", "--eps", "--adam-epsilon", "--tolerance", "--average"}) {
+    if (std::find(explicit_flags.begin(), explicit_flags.end(), flag) == explicit_flags.end()) continue;
+    unused += (unused.empty() ? "" : ", ") + std::string(flag);
+  }
+  if (unused.empty()) return;
+  const bool one = unused.find(',') == std::string::npos;
+  spdlog::warn("{} {} Adam's: the L-BFGS optimizer does not use {} (drop {} or use --optimizer adam)", unused,
+               one ? "is" : "are", one ? "it" : "them", one ? "it" : "them");
+}
+
 void finish_parse(const CLI::App& app, CliParams& params) {
   const CLI::Option* output = app.get_option_no_throw("--output");  // absent from stylize batch
   params.output_given = output != nullptr && output->count() > 0;
@@ -349,6 +363,7 @@ void finish_parse(const CLI::App& app, CliParams& params) {
     for (const std::string& name : option->get_lnames()) explicit_flags.push_back("--" + name);
   }
   apply_preset(params.preset, params, explicit_flags);
+  warn_unused_adam_flags(params, explicit_flags);
   params.options.init = init_mode(params.init);
 }
 
