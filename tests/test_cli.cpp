@@ -218,6 +218,13 @@ TEST_F(CliFeatures, ReportHoldsEveryIteration) {
                        iterations[i]["tv"].get<double>();
     EXPECT_NEAR(sum, iterations[i]["total"].get<double>(), 1e-5 * sum);
   }
+  // The losses of the image written: one evaluation after the last step, whose
+  // input's losses the last iteration holds.
+  const auto& losses = report["runs"][0]["losses"];
+  ASSERT_TRUE(losses.is_object()) << report["runs"][0].dump();
+  EXPECT_NEAR(losses["style"].get<double>() + losses["content"].get<double>() + losses["tv"].get<double>(),
+              losses["total"].get<double>(), 1e-5 * losses["total"].get<double>());
+  EXPECT_NE(losses["total"].get<double>(), iterations[4]["total"].get<double>());
   EXPECT_EQ(report["options"]["iterations"], 5);
   EXPECT_FALSE(report["precision"].get<std::string>().empty());
   EXPECT_GT(report["peak_memory_mib"].get<double>(), 0.0);

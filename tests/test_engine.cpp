@@ -222,7 +222,7 @@ TEST(Engine, BlendingAStyleWithItselfChangesNothing) {
   const Result one = stylizer.run(content, {style});
   const Result two = stylizer.run(content, {style, style}, {}, {0.7, 0.3});
   EXPECT_LT((one.image - two.image).abs().max().item<float>(), 1e-5f);
-  EXPECT_NEAR(one.last_losses.total, two.last_losses.total, 1e-5 * one.last_losses.total);
+  EXPECT_NEAR(one.losses.total, two.losses.total, 1e-5 * one.losses.total);
   // A different second style does change the result.
   const Result mixed = stylizer.run(content, {style, content}, {}, {0.5, 0.5});
   EXPECT_GT((one.image - mixed.image).abs().max().item<float>(), 1e-3f);
@@ -256,7 +256,7 @@ void expect_batch_matches_separate_runs(StylizeOptions options) {
     const Result alone = stylizer.run(content, {styles[i]});
     EXPECT_EQ(batch[i].image.sizes(), alone.image.sizes());
     EXPECT_LT((batch[i].image - alone.image).abs().max().item<float>(), 1e-5f) << "style " << i;
-    EXPECT_NEAR(batch[i].last_losses.total, alone.last_losses.total, 1e-5 * alone.last_losses.total) << "style " << i;
+    EXPECT_NEAR(batch[i].losses.total, alone.losses.total, 1e-5 * alone.losses.total) << "style " << i;
     EXPECT_EQ(batch[i].iterations_done, alone.iterations_done);
   }
   // The members really differ.
@@ -393,7 +393,7 @@ TEST(Engine, ANewTermNeedsNoChangeToTheLoop) {
   }
   EXPECT_LT(recorder.losses.back()["brightness"], recorder.losses.front()["brightness"]);
   EXPECT_LT(result.image.mean().item<float>(), content.mean().item<float>());
-  EXPECT_EQ(result.last_losses.terms.size(), 4u);
+  EXPECT_EQ(result.losses.terms.size(), 4u);
 }
 
 TEST(Engine, RefusesImagesTooSmallForTheLayers) {

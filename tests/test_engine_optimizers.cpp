@@ -76,7 +76,7 @@ TEST(EngineLbfgs, EvaluatesInTheBoxExactlyNTimesAndReportsAcceptedIterates) {
   };
   for (const auto& image : reported) EXPECT_TRUE(was_evaluated(image));
   EXPECT_TRUE(torch::equal(result.image, reported.back().cpu()));
-  EXPECT_DOUBLE_EQ(result.last_losses.total, totals.back());
+  EXPECT_DOUBLE_EQ(result.losses.total, totals.back());
   EXPECT_LT(totals.back(), 0.5 * totals.front());
 }
 
@@ -252,6 +252,33 @@ TEST(EngineAdam, AverageIsTheMovingAverageOfEachScalesIterates) {
   for (const double bad : {-0.1, 1.0, std::nan("")}) {
     options.average = bad;
     EXPECT_THROW(Stylizer(options, tiny_weights()), OptionError) << bad;
+  }
+}
+
+// Result::losses are the returned image's own, as Stylizer::evaluate measures
+// them: with --average the average's, and without it the image after the last
+// step, not the last iteration's input (whose losses the progress shows).
+TEST(EngineAdam, ResultLossesAreThoseOfTheReturnedImage) {
+  const torch::Tensor content = test::pattern_image(32, 32, 0.1);
+  const torch::Tensor style = test::pattern_image(32, 32, 2.0);
+  for (const double average : {0.0, 0.6}) {
+    StylizeOptions options = tiny_options();
+    options.iterations = 6;
+    options.average = average;
+    Stylizer stylizer(options, tiny_weights());
+    double last_progress = 0;
+    const Result result = stylizer.run(content, {style}, [&](const Progress& p) {
+      last_progress = p.values().total;
+      return true;
+    });
+    const LossValues own = stylizer.evaluate(result.image, content, {style});
+    EXPECT_NEAR(result.losses.total, own.total, 1e-5 * own.total) << "average " << average;
+    ASSERT_EQ(result.losses.terms.size(), own.terms.size());
+    for (size_t k = 0; k < own.terms.size(); ++k) {
+      EXPECT_NEAR(result.losses.terms[k].second, own.terms[k].second, 1e-5 * own.total) << own.terms[k].first;
+    }
+    EXPECT_GT(std::abs(result.losses.total - last_progress), 1e-4 * own.total)
+        << "the last iteration's losses are its input's, a step behind (average " << average << ")";
   }
 }
 

@@ -95,6 +95,11 @@ void write_report(const std::string& path, const CliParams& params, const Sessio
       entry["seconds"] = it.seconds;
       iterations.push_back(entry);
     }
+    nlohmann::json losses = nullptr;  // of the image written; null when no iteration ran
+    if (!run.losses.terms.empty()) {
+      losses = {{"total", run.losses.total}};
+      for (const auto& [term, value] : run.losses.terms) losses[term] = value;
+    }
     run_list.push_back({{"output", run.output},
                         {"bit_depth", run.bit_depth},
                         {"color_profile", run.color_profile},
@@ -102,6 +107,7 @@ void write_report(const std::string& path, const CliParams& params, const Sessio
                         {"iterations_done", run.iterations_done},
                         {"stop_reason", to_string(run.stop_reason)},
                         {"seconds", run.seconds},
+                        {"losses", losses},
                         {"iterations", iterations}});
   }
   report["runs"] = run_list;

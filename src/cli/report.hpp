@@ -27,6 +27,7 @@ struct RunRecord {
   int iterations_done = 0;
   StopReason stop_reason = StopReason::Finished;
   double seconds = 0;
+  LossValues losses;  // of the image written (Result::losses); no terms when no iteration ran
 };
 
 struct SessionInfo {

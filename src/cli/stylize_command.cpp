@@ -276,6 +276,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
       record.iterations_done = result.iterations_done;
       record.stop_reason = result.stop_reason;
       record.seconds = seconds;
+      record.losses = result.losses;
       results[group[m]] = result.image;
       ++jobs_done;
       // An unfinished image gets its record first, so that no unfinished image
@@ -321,7 +322,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         spdlog::info("the loss levelled off (--tolerance {}) after {} of {} iterations; wrote {}",
                      params.options.tolerance, result.iterations_done, iterations, job.output);
       } else {
-        spdlog::info("wrote {} ({:.1f} s)", job.output, record.seconds);
+        spdlog::info("wrote {} ({:.1f} s, loss {:.3e})", job.output, record.seconds, result.losses.total);
       }
     }
     if (exit_code != kOk) break;

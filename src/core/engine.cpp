@@ -437,6 +437,15 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     // The next scale's blocks have other sizes: do not keep this scale's cached.
     if (s + 1 < sizes.size()) release_freed_cpu_memory();
   }
+  // The losses of the image returned. An Adam iteration's losses are those of
+  // its input, a step (and with --average, an average) behind that image: one
+  // more evaluation. L-BFGS returns the last iterate it evaluated.
+  torch::Tensor final_losses = outcome.losses;
+  if (o.optimizer == OptimizerKind::Adam && outcome.losses.defined() &&
+      outcome.stop_reason != StopReason::NumericFailure) {
+    torch::NoGradGuard no_grad;
+    final_losses = losses(outcome.image).detach().to(torch::kCPU);
+  }
   torch::Tensor images = outcome.image.to(torch::kCPU);
   if (luminance) images = combine_luminance_and_chroma(images, content);
   std::vector<Result> results;
@@ -445,7 +454,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     result.image = images.narrow(0, b, 1).contiguous();
     result.iterations_done = outcome.iterations_done;
     result.stop_reason = outcome.stop_reason;
-    if (outcome.losses.defined()) result.last_losses = progress(0, outcome.losses, 0, {}).values(static_cast<int>(b));
+    if (final_losses.defined()) result.losses = progress(0, final_losses, 0, {}).values(static_cast<int>(b));
     results.push_back(result);
   }
   return results;

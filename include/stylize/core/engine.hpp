@@ -57,7 +57,9 @@ struct Result {
   torch::Tensor image;  // (1, 3, H, W), float32, on the CPU, in [0, 1]
   int iterations_done = 0;
   StopReason stop_reason = StopReason::Finished;
-  LossValues last_losses;  // losses of the last iteration run
+  // Losses of `image` itself (with StylizeOptions::average, of the average),
+  // at the last scale run; empty when no iteration ran.
+  LossValues losses;
 };
 
 // Longest side of each scale of a coarse-to-fine run: `scales` sizes growing
