@@ -150,6 +150,7 @@ TEST(Engine, StopsWhenTheCallbackSaysSo) {
   EXPECT_EQ(result.iterations_done, 3);
   EXPECT_EQ(result.stop_reason, StopReason::Interrupted);
   EXPECT_TRUE(result.image.defined());
+  EXPECT_TRUE(result.losses.terms.empty()) << "no evaluation after the stop: it would delay it";
 }
 
 TEST(Engine, CoarseToFineEndsAtTheContentSize) {

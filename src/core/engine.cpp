@@ -439,12 +439,15 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   }
   // The losses of the image returned. An Adam iteration's losses are those of
   // its input, a step (and with --average, an average) behind that image: one
-  // more evaluation. L-BFGS returns the last iterate it evaluated.
+  // more evaluation, not made for an interrupted run (it should stop at once).
+  // L-BFGS returns the last iterate it evaluated.
   torch::Tensor final_losses = outcome.losses;
-  if (o.optimizer == OptimizerKind::Adam && outcome.losses.defined() &&
-      outcome.stop_reason != StopReason::NumericFailure) {
-    torch::NoGradGuard no_grad;
-    final_losses = losses(outcome.image).detach().to(torch::kCPU);
+  if (o.optimizer == OptimizerKind::Adam && outcome.losses.defined()) {
+    final_losses = torch::Tensor();
+    if (outcome.stop_reason != StopReason::Interrupted && outcome.stop_reason != StopReason::NumericFailure) {
+      torch::NoGradGuard no_grad;
+      final_losses = losses(outcome.image).detach().to(torch::kCPU);
+    }
   }
   torch::Tensor images = outcome.image.to(torch::kCPU);
   if (luminance) images = combine_luminance_and_chroma(images, content);

@@ -58,7 +58,8 @@ struct Result {
   int iterations_done = 0;
   StopReason stop_reason = StopReason::Finished;
   // Losses of `image` itself (with StylizeOptions::average, of the average),
-  // at the last scale run; empty when no iteration ran.
+  // at the last scale run; empty when no iteration ran, or when an Adam run
+  // was interrupted or failed (its losses would take another evaluation).
   LossValues losses;
 };
 
