@@ -483,8 +483,7 @@ LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& c
   inputs.regions = guides.regions;
   inputs.temporal = guides.temporal;
   inputs.features = [&m](const torch::Tensor& x) { return m.features(x); };
-  m.check_memory(image.size(-2), image.size(-1), image.size(0));
-  m.use_tiles(m.plan_tiling(image.size(-2), image.size(-1), image.size(0)).tile, inputs);
+  m.use_tiles(m.check_memory(image.size(-2), image.size(-1), image.size(0)).tile, inputs);
   m.objective.prepare(inputs);
   torch::NoGradGuard no_grad;
   return m.progress(0, m.losses(image.to(m.device, torch::kFloat32)), 0, {}).values();

@@ -128,11 +128,11 @@ TilePlan Stylizer::Impl::plan_tiling(int64_t height, int64_t width, int64_t batc
   return plan_of(fits > 0 ? fits : kMinTile);
 }
 
-void Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch) const {
+TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch) const {
   const double available = available_memory_bytes(device);
   const TilePlan plan = plan_tiling(height, width, batch);
   const double needed = plan.bytes;
-  if (available < 0 || needed <= available) return;
+  if (available < 0 || needed <= available) return plan;
   // The largest longest side, in steps of 32 px, that fits (as tiled as this run).
   const int64_t longest = std::max(height, width);
   int64_t fits = 0;

@@ -34,7 +34,8 @@ struct Stylizer::Impl {
   // estimate (estimate_memory_bytes) and the optimizer's state beyond it.
   // With tile > 0: the network's for one tile, plus the whole image's buffers.
   double memory_needed(int64_t height, int64_t width, int64_t batch, int64_t tile = 0) const;
-  void check_memory(int64_t height, int64_t width, int64_t batch) const;
+  // plan_tiling's plan, once it is known to fit (else a ResourceError that says what would).
+  TilePlan check_memory(int64_t height, int64_t width, int64_t batch) const;
   TilePlan tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile) const;
   TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch) const;
   // Tiles of this scale (0: none); set by use_tiles, read by the evaluations.
