@@ -322,7 +322,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         spdlog::info("the loss levelled off (--tolerance {}) after {} of {} iterations; wrote {}",
                      params.options.tolerance, result.iterations_done, iterations, job.output);
       } else {
-        spdlog::info("wrote {} ({:.1f} s, loss {:.3e})", job.output, record.seconds, result.losses.total);
+        spdlog::info("wrote {} ({:.1f} s, loss {:.2e})", job.output, record.seconds, result.losses.total);
       }
     }
     if (exit_code != kOk) break;
