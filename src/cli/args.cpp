@@ -341,15 +341,14 @@ static void warn_unused_output_flags(const CLI::App& app, const CliParams& param
 // L-BFGS has no learning rate, moments or average: say which flags it does not use.
 static void warn_unused_adam_flags(const CliParams& params, const std::vector<std::string>& explicit_flags) {
   if (params.options.optimizer != OptimizerKind::Lbfgs) return;
-  std::string unused;
+  std::vector<std::string> unused;
   for (const char* flag : {"--lr", "--beta1", "--beta2", "--eps", "--adam-epsilon", "--tolerance", "--average"}) {
-    if (std::find(explicit_flags.begin(), explicit_flags.end(), flag) == explicit_flags.end()) continue;
-    unused += (unused.empty() ? "" : ", ") + std::string(flag);
+    if (std::find(explicit_flags.begin(), explicit_flags.end(), flag) != explicit_flags.end()) unused.push_back(flag);
   }
   if (unused.empty()) return;
-  const bool one = unused.find(',') == std::string::npos;
-  spdlog::warn("{} {} Adam's: the L-BFGS optimizer does not use {} (drop {} or use --optimizer adam)", unused,
-               one ? "is" : "are", one ? "it" : "them", one ? "it" : "them");
+  const bool one = unused.size() == 1;
+  spdlog::warn("{} {} Adam's: the L-BFGS optimizer does not use {} (drop {} or use --optimizer adam)",
+               join(unused, ", "), one ? "is" : "are", one ? "it" : "them", one ? "it" : "them");
 }
 
 void finish_parse(const CLI::App& app, CliParams& params) {

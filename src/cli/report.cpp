@@ -26,6 +26,13 @@ nlohmann::json layers_json(const std::vector<LayerWeight>& layers) {
   return list;
 }
 
+// {"total": ..., and each term by name}.
+nlohmann::json losses_json(const LossValues& losses) {
+  nlohmann::json json = {{"total", losses.total}};
+  for (const auto& [term, value] : losses.terms) json[term] = value;
+  return json;
+}
+
 nlohmann::json options_json(const CliParams& p) {
   const StylizeOptions& o = p.options;
   return {
@@ -90,15 +97,11 @@ void write_report(const std::string& path, const CliParams& params, const Sessio
   for (const auto& run : runs) {
     nlohmann::json iterations = nlohmann::json::array();
     for (const auto& it : run.iterations) {
-      nlohmann::json entry = {{"scale", it.scale}, {"iteration", it.iteration}, {"total", it.losses.total}};
-      for (const auto& [term, value] : it.losses.terms) entry[term] = value;
+      nlohmann::json entry = losses_json(it.losses);
+      entry["scale"] = it.scale;
+      entry["iteration"] = it.iteration;
       entry["seconds"] = it.seconds;
       iterations.push_back(entry);
-    }
-    nlohmann::json losses = nullptr;  // of the image written; null when no iteration ran
-    if (!run.losses.terms.empty()) {
-      losses = {{"total", run.losses.total}};
-      for (const auto& [term, value] : run.losses.terms) losses[term] = value;
     }
     run_list.push_back({{"output", run.output},
                         {"bit_depth", run.bit_depth},
@@ -107,7 +110,8 @@ void write_report(const std::string& path, const CliParams& params, const Sessio
                         {"iterations_done", run.iterations_done},
                         {"stop_reason", to_string(run.stop_reason)},
                         {"seconds", run.seconds},
-                        {"losses", losses},
+                        // Of the image written; null when no iteration ran.
+                        {"losses", run.losses.terms.empty() ? nlohmann::json(nullptr) : losses_json(run.losses)},
                         {"iterations", iterations}});
   }
   report["runs"] = run_list;

@@ -322,7 +322,8 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         spdlog::info("the loss levelled off (--tolerance {}) after {} of {} iterations; wrote {}",
                      params.options.tolerance, result.iterations_done, iterations, job.output);
       } else {
-        spdlog::info("wrote {} ({:.1f} s, loss {:.2e})", job.output, record.seconds, result.losses.total);
+        const std::string loss = result.losses.terms.empty() ? "" : fmt::format(", loss {:.2e}", result.losses.total);
+        spdlog::info("wrote {} ({:.1f} s{})", job.output, record.seconds, loss);
       }
     }
     if (exit_code != kOk) break;

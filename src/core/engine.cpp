@@ -441,13 +441,14 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   // its input, a step (and with --average, an average) behind that image: one
   // more evaluation, not made for an interrupted run (it should stop at once).
   // L-BFGS returns the last iterate it evaluated.
-  torch::Tensor final_losses = outcome.losses;
-  if (o.optimizer == OptimizerKind::Adam && outcome.losses.defined()) {
-    final_losses = torch::Tensor();
-    if (outcome.stop_reason != StopReason::Interrupted && outcome.stop_reason != StopReason::NumericFailure) {
-      torch::NoGradGuard no_grad;
-      final_losses = losses(outcome.image).detach().to(torch::kCPU);
-    }
+  const bool stopped =
+      outcome.stop_reason == StopReason::Interrupted || outcome.stop_reason == StopReason::NumericFailure;
+  torch::Tensor final_losses;
+  if (o.optimizer == OptimizerKind::Lbfgs) {
+    final_losses = outcome.losses;
+  } else if (outcome.losses.defined() && !stopped) {
+    torch::NoGradGuard no_grad;
+    final_losses = losses(outcome.image).detach().to(torch::kCPU);
   }
   torch::Tensor images = outcome.image.to(torch::kCPU);
   if (luminance) images = combine_luminance_and_chroma(images, content);
