@@ -272,6 +272,7 @@ TEST(CliArgs, PresetsApplyAndExplicitFlagsWin) {
   EXPECT_EQ(p.options.iterations, 150);
   EXPECT_DOUBLE_EQ(p.options.beta1, 0.9);
   EXPECT_DOUBLE_EQ(p.options.average, 0.9);
+  EXPECT_EQ(p.options.pyramid, 3);
   EXPECT_DOUBLE_EQ(p.options.lr, 0.02);
   p = parse_flags("--preset fast --beta1 0.99 --average 0");
   EXPECT_DOUBLE_EQ(p.options.beta1, 0.99) << "an explicit flag wins over the preset";

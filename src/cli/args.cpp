@@ -181,6 +181,10 @@ void build_parser(CLI::App& app, CliParams& p) {
                  "Adam: the result is the moving average of the iterates with this decay, e.g. 0.9 (0: the last "
                  "iterate)")
       ->group("Optimization");
+  app.add_option("--pyramid", o.pyramid,
+                 "Adam: also step on this many coarser levels of a Laplacian pyramid, which moves the image's "
+                 "smooth part faster (0: the pixels only)")
+      ->group("Optimization");
   app.add_option("--scales", o.scales, "Coarse to fine: number of sizes to optimize at, ending at --size")
       ->group("Optimization");
   app.add_option("--min-size", o.min_size, "Coarse to fine: the first scale's size (0: --size / 2^(scales-1))")
@@ -342,7 +346,8 @@ static void warn_unused_output_flags(const CLI::App& app, const CliParams& param
 static void warn_unused_adam_flags(const CliParams& params, const std::vector<std::string>& explicit_flags) {
   if (params.options.optimizer != OptimizerKind::Lbfgs) return;
   std::vector<std::string> unused;
-  for (const char* flag : {"--lr", "--beta1", "--beta2", "--eps", "--adam-epsilon", "--tolerance", "--average"}) {
+  for (const char* flag :
+       {"--lr", "--beta1", "--beta2", "--eps", "--adam-epsilon", "--tolerance", "--average", "--pyramid"}) {
     if (std::find(explicit_flags.begin(), explicit_flags.end(), flag) != explicit_flags.end()) unused.push_back(flag);
   }
   if (unused.empty()) return;

@@ -66,6 +66,7 @@ nlohmann::json options_json(const CliParams& p) {
       {"min_size", o.min_size},
       {"tolerance", o.tolerance},
       {"average", o.average},
+      {"pyramid", o.pyramid},
       {"tile", o.tile == kAutoTile ? nlohmann::json("auto") : nlohmann::json(o.tile)},
       {"seed", o.seed},
       {"preset", p.preset},

@@ -9,11 +9,11 @@
 #include <optional>
 #include <stdexcept>
 
-#include "stylize/core/adam.hpp"
 #include "stylize/core/device.hpp"
 #include "stylize/core/lbfgs.hpp"
 #include "stylize/core/loss_scale.hpp"
 #include "stylize/core/loss_units.hpp"
+#include "stylize/core/pyramid_adam.hpp"
 #include "stylize/core/tiling.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/image.hpp"
@@ -209,7 +209,7 @@ class IterateAverage {
 
 }  // namespace
 
-Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Adam& adam,
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, PyramidAdam& adam,
                                                       const ProgressCallback& callback) {
   // fp16 gradients underflow for the tiny style-loss gradients: scale the loss
   // up for the backward pass and the gradient back down (dynamic loss scaling).
@@ -372,7 +372,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
 
   Outcome outcome;
   // Adam's moments go on from scale to scale, resized with the image.
-  std::optional<Adam> adam;
+  std::optional<PyramidAdam> adam;
   for (size_t s = 0; s < sizes.size(); ++s) {
     const double factor = static_cast<double>(sizes[s]) / final_size;
     TargetInputs inputs;
@@ -428,7 +428,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         adam->resize(start.size(-2), start.size(-1), eps / adam->eps());
         adam->set_eps(eps);
       } else {
-        adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon}, start);
+        adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon}, start, o.pyramid);
       }
       outcome = optimize_adam(start, *adam, scaled);
     }

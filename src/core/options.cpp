@@ -91,6 +91,10 @@ void validate(const StylizeOptions& o) {
     throw OptionError("--average must be at least 0 (0: the last iterate) and below 1, got " + number_text(o.average) +
                       "; 0.9 averages about the last 10 iterates");
   }
+  if (o.pyramid < 0 || o.pyramid > kMaxPyramidLevels) {
+    throw OptionError("--pyramid must be between 0 (the pixels only) and " + std::to_string(kMaxPyramidLevels) +
+                      " levels, got " + std::to_string(o.pyramid) + "; --preset fast uses 3");
+  }
   if (o.start_iteration < 0 || o.start_iteration >= o.iterations) {
     throw OptionError("cannot resume at iteration " + std::to_string(o.start_iteration) + " of " +
                       std::to_string(o.iterations) + "; raise --iterations to continue further");

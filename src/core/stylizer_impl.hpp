@@ -7,8 +7,8 @@
 
 #include <torch/types.h>
 
-#include "stylize/core/adam.hpp"
 #include "stylize/core/engine.hpp"
+#include "stylize/core/pyramid_adam.hpp"
 
 namespace stylize {
 
@@ -61,7 +61,7 @@ struct Stylizer::Impl {
     StopReason stop_reason = StopReason::Finished;
   };
   // Adam from `image` with `adam`'s state (carried over from the previous scale).
-  Outcome optimize_adam(torch::Tensor image, Adam& adam, const ProgressCallback& callback);
+  Outcome optimize_adam(torch::Tensor image, PyramidAdam& adam, const ProgressCallback& callback);
   Outcome optimize_lbfgs(const torch::Tensor& image, const ProgressCallback& callback);
   // Losses of `image` under the prepared objective, (B, 1 + terms); with a graph unless tiled.
   torch::Tensor losses(const torch::Tensor& image) const;

@@ -25,6 +25,9 @@ constexpr int kMinTile = 32;
 // StylizeOptions::tolerance compares the mean loss of the last this many
 // iterations with that of as many before them.
 constexpr int kPlateauWindow = 25;
+// The most coarser levels StylizeOptions::pyramid may ask for: level 8 is a
+// 256th of the side, a 2x2 grid at 512 px.
+constexpr int kMaxPyramidLevels = 8;
 
 struct StylizeOptions {
   // Colours and the start image (InitMode::Image: the image given to run()).
@@ -71,6 +74,10 @@ struct StylizeOptions {
   // steps' back-and-forth; progress images are that average too. 0: the last
   // iterate, as the tutorial. (L-BFGS ignores it.)
   double average = 0.0;
+  // Adam: also step on this many coarser levels of a Laplacian pyramid of the
+  // image's update (core/pyramid_adam.hpp), which moves the image's smooth
+  // part faster. 0: the pixels only, as the tutorial. At most kMaxPyramidLevels.
+  int pyramid = 0;
 
   // Coarse to fine: optimize at `scales` sizes growing geometrically from
   // `min_size` (0: the content's longest side / 2^(scales-1)) to the content's

@@ -1,0 +1,73 @@
+#include "stylize/core/pyramid_adam.hpp"
+
+#include <ATen/ops/upsample_bilinear2d.h>
+#include <ATen/ops/upsample_bilinear2d_backward.h>
+#include <torch/torch.h>
+
+namespace stylize {
+namespace {
+
+// The size of level k of a side of `size` pixels.
+int64_t level_size(int64_t size, int k) { return (size + (int64_t{1} << k) - 1) >> k; }
+
+torch::Tensor zeros_at_level(const torch::Tensor& like, int k) {
+  std::vector<int64_t> shape = like.sizes().vec();
+  shape[shape.size() - 2] = level_size(like.size(-2), k);
+  shape[shape.size() - 1] = level_size(like.size(-1), k);
+  return torch::zeros(shape, like.options().dtype(torch::kFloat32));
+}
+
+// Bilinear upsampling of `level` (..., h, w) to (..., height, width), and its
+// adjoint: both fold the leading dimensions into one, as the channels are independent.
+torch::Tensor upsample(const torch::Tensor& level, int64_t height, int64_t width) {
+  std::vector<int64_t> shape = level.sizes().vec();
+  const torch::Tensor four = level.reshape({-1, 1, level.size(-2), level.size(-1)});
+  shape[shape.size() - 2] = height;
+  shape[shape.size() - 1] = width;
+  const std::vector<int64_t> size{height, width};
+  return at::upsample_bilinear2d(four, size, false, c10::nullopt, c10::nullopt).reshape(shape);
+}
+
+torch::Tensor upsample_adjoint(const torch::Tensor& grad, const torch::Tensor& level) {
+  const torch::Tensor four = grad.reshape({-1, 1, grad.size(-2), grad.size(-1)});
+  const std::vector<int64_t> output_size{grad.size(-2), grad.size(-1)};
+  const std::vector<int64_t> input_size{four.size(0), 1, level.size(-2), level.size(-1)};
+  return at::upsample_bilinear2d_backward(four, output_size, input_size, false, c10::nullopt, c10::nullopt)
+      .reshape(level.sizes());
+}
+
+}  // namespace
+
+PyramidAdam::PyramidAdam(const AdamSettings& settings, const torch::Tensor& like, int levels) {
+  levels_.reserve(static_cast<size_t>(levels) + 1);
+  for (int k = 0; k <= levels; ++k) levels_.emplace_back(settings, zeros_at_level(like, k));
+}
+
+void PyramidAdam::step(torch::Tensor& param, const torch::Tensor& grad) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor g = grad.to(torch::kFloat32);
+  // Every level's step is taken from the same gradient, then all are added.
+  std::vector<torch::Tensor> coarse_steps;
+  for (size_t k = 1; k < levels_.size(); ++k) {
+    torch::Tensor change = torch::zeros_like(levels_[k].first_moment());
+    levels_[k].step(change, upsample_adjoint(g, change));
+    coarse_steps.push_back(std::move(change));
+  }
+  levels_[0].step(param, g);
+  for (const torch::Tensor& change : coarse_steps) param.add_(upsample(change, param.size(-2), param.size(-1)));
+}
+
+void PyramidAdam::resize(int64_t height, int64_t width, double gradient_scale) {
+  // A level's gradient sums the pixels' under it (about 4^k of them at every
+  // scale), so it changes from scale to scale by the pixels' factor.
+  for (size_t k = 0; k < levels_.size(); ++k) {
+    const int level = static_cast<int>(k);
+    levels_[k].resize(level_size(height, level), level_size(width, level), gradient_scale);
+  }
+}
+
+void PyramidAdam::set_eps(double eps) {
+  for (Adam& level : levels_) level.set_eps(eps);
+}
+
+}  // namespace stylize
