@@ -85,6 +85,25 @@ TEST(PyramidAdam, LevelsHoldTheirShareOfTheSizeAcrossScales) {
   EXPECT_TRUE(torch::isfinite(x).all().item<bool>());
 }
 
+// At a new scale the pixels' moments and step count go on; the coarse
+// levels' start again (their grid is a different band of the new image).
+TEST(PyramidAdam, ANewScaleCarriesThePixelsAndRestartsTheLevels) {
+  torch::manual_seed(5);
+  PyramidAdam pyramid(AdamSettings{}, torch::zeros({1, 3, 8, 8}), 2);
+  torch::Tensor x = torch::rand({1, 3, 8, 8});
+  for (int t = 0; t < 3; ++t) pyramid.step(x, torch::randn({1, 3, 8, 8}));
+  ASSERT_GT(pyramid.level(1).first_moment().abs().max().item<double>(), 0.0);
+  pyramid.resize(16, 16, 0.25);
+  EXPECT_EQ(pyramid.level(0).steps(), 3);
+  EXPECT_GT(pyramid.level(0).first_moment().abs().max().item<double>(), 0.0);
+  for (int k = 1; k <= 2; ++k) {
+    EXPECT_EQ(pyramid.level(k).steps(), 0) << k;
+    EXPECT_EQ(pyramid.level(k).first_moment().abs().max().item<double>(), 0.0) << k;
+    EXPECT_EQ(pyramid.level(k).second_moment().abs().max().item<double>(), 0.0) << k;
+  }
+  EXPECT_EQ(pyramid.level(2).first_moment().sizes(), (std::vector<int64_t>{1, 3, 4, 4}));
+}
+
 TEST(PyramidAdam, BatchMembersAreIndependent) {
   torch::manual_seed(3);
   torch::Tensor both = torch::rand({2, 3, 10, 9});

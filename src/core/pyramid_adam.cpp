@@ -58,12 +58,15 @@ void PyramidAdam::step(torch::Tensor& param, const torch::Tensor& grad) {
 }
 
 void PyramidAdam::resize(int64_t height, int64_t width, double gradient_scale) {
-  // A level's gradient sums the pixels' under it (about 4^k of them at every
-  // scale), so it changes from scale to scale by the pixels' factor.
-  for (size_t k = 0; k < levels_.size(); ++k) {
-    const int level = static_cast<int>(k);
-    levels_[k].resize(level_size(height, level), level_size(width, level), gradient_scale);
-  }
+  // The pixels' moments go on (Adam::resize). The coarse levels start again at
+  // zero: level k of the next scale is a grid twice as fine, relative to the
+  // image, as level k was, so its old moments would describe another band of
+  // the update. Measured (README: "Time to a finished image"): carrying them
+  // resized ended --preset fast at 1.029x the tutorial's loss, restarting them 1.018x.
+  levels_.front().resize(height, width, gradient_scale);
+  const torch::Tensor& pixels = levels_.front().first_moment();
+  for (size_t k = 1; k < levels_.size(); ++k)
+    levels_[k] = Adam(levels_[k].settings(), zeros_at_level(pixels, static_cast<int>(k)));
 }
 
 void PyramidAdam::set_eps(double eps) {

@@ -34,7 +34,9 @@ class PyramidAdam {
   // One update of `param` (float32, shaped like the pixels' state) in place, from `grad`.
   void step(torch::Tensor& param, const torch::Tensor& grad);
 
-  // Adam::resize for every level, to the level's share of (height, width).
+  // For the next scale of a coarse-to-fine run: Adam::resize for the pixels'
+  // moments; the coarser levels start again from zero moments and step count,
+  // shaped to their share of (height, width).
   void resize(int64_t height, int64_t width, double gradient_scale = 1.0);
 
   // Epsilon of the following steps, for every level.
