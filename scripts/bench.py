@@ -241,10 +241,12 @@ def fast_bench():
     settings = [("preset fast", ["--preset", "fast"]),
                 ("fast, tutorial's beta1 0.99", ["--preset", "fast", "--beta1", "0.99"]),
                 ("fast, no --average", ["--preset", "fast", "--average", "0"]),
+                ("fast, tutorial's beta2 0.999", ["--preset", "fast", "--beta2", "0.999"]),
                 ("fast, no --pyramid", ["--preset", "fast", "--pyramid", "0"]),
+                ("fast, 3 scales x 150", ["--preset", "fast", "--scales", "3", "-n", "150"]),
                 ("1 scale x 200", ["-n", "200"]),
-                ("1 scale x 200, beta1 0.9", ["-n", "200", "--beta1", "0.9"]),
-                ("fast, 300 per scale", ["--preset", "fast", "-n", "300"])]
+                ("fast, 170 per scale", ["--preset", "fast", "-n", "170"]),
+                ("fast, 190 per scale", ["--preset", "fast", "-n", "190"])]
     header = f"{'setting':<32} {'seconds':>8} {'share':>6} {'iterations':>10} {'fp32 loss':>10} {'vs tutorial':>11}"
     print(header)
     print("-" * len(header))

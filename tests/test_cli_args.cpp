@@ -268,14 +268,16 @@ TEST(CliArgs, PresetsApplyAndExplicitFlagsWin) {
   EXPECT_DOUBLE_EQ(p.options.tv_weight, 2.0);
 
   p = parse_flags("--preset fast");
-  EXPECT_EQ(p.options.scales, 3);
-  EXPECT_EQ(p.options.iterations, 150);
+  EXPECT_EQ(p.options.scales, 2);
+  EXPECT_EQ(p.options.iterations, 160);
   EXPECT_DOUBLE_EQ(p.options.beta1, 0.9);
+  EXPECT_DOUBLE_EQ(p.options.beta2, 0.9);
   EXPECT_DOUBLE_EQ(p.options.average, 0.9);
   EXPECT_EQ(p.options.pyramid, 3);
   EXPECT_DOUBLE_EQ(p.options.lr, 0.02);
-  p = parse_flags("--preset fast --beta1 0.99 --average 0");
+  p = parse_flags("--preset fast --beta1 0.99 --beta2 0.999 --average 0");
   EXPECT_DOUBLE_EQ(p.options.beta1, 0.99) << "an explicit flag wins over the preset";
+  EXPECT_DOUBLE_EQ(p.options.beta2, 0.999);
   EXPECT_DOUBLE_EQ(p.options.average, 0.0);
   p = parse_flags("--preset tutorial");
   EXPECT_EQ(p.options.iterations, 1000);
