@@ -228,6 +228,7 @@ TEST(CliArgs, AbsurdNumbersAreRefusedWithTheFlagsName) {
       {"--save-every -1", "--save-every must be >= 0"},
       {"--iterations 0", "--iterations must be at least 1, got 0"},
       {"--iterations -5", "--iterations must be at least 1"},
+      {"--initial-iterations -1", "--initial-iterations must be 0 (as --iterations) or more, got -1"},
       {"--style-weight -1", "--style-weight must be a finite number >= 0, got -1"},
       {"--tv-weight nan", "--tv-weight must be a finite number >= 0"},
       {"--content-weight inf", "--content-weight must be a finite number >= 0"},
@@ -269,7 +270,8 @@ TEST(CliArgs, PresetsApplyAndExplicitFlagsWin) {
 
   p = parse_flags("--preset fast");
   EXPECT_EQ(p.options.scales, 2);
-  EXPECT_EQ(p.options.iterations, 160);
+  EXPECT_EQ(p.options.iterations, 170);
+  EXPECT_EQ(p.options.initial_iterations, 100);
   EXPECT_DOUBLE_EQ(p.options.beta1, 0.9);
   EXPECT_DOUBLE_EQ(p.options.beta2, 0.9);
   EXPECT_DOUBLE_EQ(p.options.average, 0.9);

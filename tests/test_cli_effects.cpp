@@ -160,7 +160,7 @@ TEST_F(CliEffects, NumericFlagsAndPresetsReachTheReportsOptions) {
   EXPECT_DOUBLE_EQ(tutorial["tv_weight"].get<double>(), 30);
   EXPECT_EQ(tutorial["pooling"], "max");
   EXPECT_EQ(tutorial["scales"], 1);
-  const nlohmann::json fast = preset("fast");  // 2 scales; explicit -n overrides its 160
+  const nlohmann::json fast = preset("fast");  // 2 scales; explicit -n overrides its 170
   EXPECT_EQ(fast["scales"], 2);
   EXPECT_EQ(fast["iterations"], 1);
   const nlohmann::json gatys = preset("gatys");

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -173,6 +174,33 @@ TEST(Engine, CoarseToFineEndsAtTheContentSize) {
   EXPECT_EQ(seen.front(), std::make_pair(1, int64_t{22}));
   EXPECT_EQ(seen.back(), std::make_pair(3, int64_t{64}));
   EXPECT_EQ(result.image.sizes(), (std::vector<int64_t>{1, 3, 48, 64}));
+}
+
+// --initial-iterations sets the first scale's count only, and only when there are several scales.
+TEST(Engine, InitialIterationsAreTheFirstScalesOnly) {
+  StylizeOptions options = tiny_options();
+  options.scales = 2;
+  options.iterations = 3;
+  options.initial_iterations = 5;
+  const torch::Tensor content = test::pattern_image(48, 64, 0.1), style = test::pattern_image(64, 64, 2.0);
+  std::vector<std::tuple<int, int, int>> seen;  // (scale, iteration, iterations)
+  const auto record = [&](const Progress& p) {
+    seen.emplace_back(p.scale, p.iteration, p.iterations);
+    return true;
+  };
+  Stylizer coarse_to_fine(options, tiny_weights());
+  const Result result = coarse_to_fine.run(content, {style}, record);
+  ASSERT_EQ(seen.size(), 8u);
+  EXPECT_EQ(seen[4], std::make_tuple(1, 5, 5));
+  EXPECT_EQ(seen[5], std::make_tuple(2, 1, 3));
+  EXPECT_EQ(seen.back(), std::make_tuple(2, 3, 3));
+  EXPECT_EQ(result.iterations_done, 3);
+
+  options.scales = 1;
+  seen.clear();
+  Stylizer single(options, tiny_weights());
+  single.run(content, {style}, record);
+  EXPECT_EQ(seen.size(), 3u) << "one scale is the last scale: --iterations";
 }
 
 // Quality guard for reduced precision: same seed, same start, same steps.

@@ -165,6 +165,9 @@ void build_parser(CLI::App& app, CliParams& p) {
   add_choice(app, "--optimizer", o.optimizer, "Optimizer; for lbfgs an iteration is one loss evaluation")
       ->group("Optimization");
   app.add_option("-n,--iterations", o.iterations, "Iterations (per scale)")->group("Optimization");
+  app.add_option("--initial-iterations", o.initial_iterations,
+                 "Iterations of the first (coarsest) scale with --scales; 0: as --iterations")
+      ->group("Optimization");
   app.add_option("--lr", o.lr, "Adam learning rate")->group("Optimization");
   app.add_option("--beta1", o.beta1, "Adam beta1")->group("Optimization");
   app.add_option("--beta2", o.beta2, "Adam beta2")->group("Optimization");

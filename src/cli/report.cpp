@@ -57,6 +57,7 @@ nlohmann::json options_json(const CliParams& p) {
       {"pooling", to_string(o.pooling)},
       {"optimizer", to_string(o.optimizer)},
       {"iterations", o.iterations},
+      {"initial_iterations", o.initial_iterations},
       {"lr", o.lr},
       {"beta1", o.beta1},
       {"beta2", o.beta2},

@@ -120,11 +120,11 @@ void Stylizer::Impl::use_tiles(int64_t tile_size, TargetInputs& inputs) {
   };
 }
 
-Progress Stylizer::Impl::progress(int iteration, const torch::Tensor& values, double seconds,
+Progress Stylizer::Impl::progress(int iteration, int iterations, const torch::Tensor& values, double seconds,
                                   const torch::Tensor& image) const {
   Progress p;
   p.iteration = iteration;
-  p.iterations = options.iterations;
+  p.iterations = iterations;
   p.losses = values;
   p.terms = objective.term_names();
   p.seconds = seconds;
@@ -209,7 +209,7 @@ class IterateAverage {
 
 }  // namespace
 
-Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, PyramidAdam& adam,
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, PyramidAdam& adam, int iterations,
                                                       const ProgressCallback& callback) {
   // fp16 gradients underflow for the tiny style-loss gradients: scale the loss
   // up for the backward pass and the gradient back down (dynamic loss scaling).
@@ -219,7 +219,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
   torch::Tensor values;
   std::vector<double> totals;  // this scale's, for the plateau test (StylizeOptions::tolerance)
   IterateAverage average(options.average);
-  for (int iteration = options.start_iteration + 1; iteration <= options.iterations; ++iteration) {
+  for (int iteration = options.start_iteration + 1; iteration <= iterations; ++iteration) {
     const auto start = Clock::now();
     Evaluation evaluation = loss_and_gradient(image, scaler.scale());
     values = evaluation.losses;
@@ -249,7 +249,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
       totals.push_back(total.item<double>());
       drop = plateau_drop(totals);
     }
-    Progress p = progress(iteration, values.detach(), seconds_since(start), average.of(image));
+    Progress p = progress(iteration, iterations, values.detach(), seconds_since(start), average.of(image));
     p.drop = drop;
     if (callback && !callback(p)) {
       outcome.stop_reason = StopReason::Interrupted;
@@ -265,13 +265,14 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
   return outcome;
 }
 
-Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& image, const ProgressCallback& callback) {
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& image, int iterations,
+                                                       const ProgressCallback& callback) {
   // An iteration is one evaluation of the loss, as in the original Lua
   // neural-style. stylize's L-BFGS (lbfgs.hpp) keeps every evaluated point in
   // [0, 1], stops after exactly that many evaluations (or once it has
   // converged) and reports only accepted iterates.
   LbfgsSettings settings;
-  settings.max_evaluations = options.iterations - options.start_iteration;
+  settings.max_evaluations = iterations - options.start_iteration;
   settings.history_size = kLbfgsHistory;
   Lbfgs lbfgs(settings, image);
   const auto objective = [this](const torch::Tensor& x) {
@@ -285,7 +286,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& imag
     last = Clock::now();
     const int iteration = options.start_iteration + state.evaluations();
     return !callback ||
-           callback(progress(iteration, state.accepted_report(), seconds, state.accepted_image().detach()));
+           callback(progress(iteration, iterations, state.accepted_report(), seconds, state.accepted_image().detach()));
   };
   const LbfgsStatus status = lbfgs.run(objective, report);
   Outcome outcome;
@@ -416,8 +417,9 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         return callback(with_scale);
       };
     }
+    const int iterations = s == 0 && sizes.size() > 1 && o.initial_iterations > 0 ? o.initial_iterations : o.iterations;
     if (o.optimizer == OptimizerKind::Lbfgs) {
-      outcome = optimize_lbfgs(start, scaled);
+      outcome = optimize_lbfgs(start, iterations, scaled);
     } else {
       // Epsilon follows the gradients' scale, which falls with the pixel count
       // (content and style are means): exactly --eps at longest side 512.
@@ -430,7 +432,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
       } else {
         adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon}, start, o.pyramid);
       }
-      outcome = optimize_adam(start, *adam, scaled);
+      outcome = optimize_adam(start, *adam, iterations, scaled);
     }
     image = outcome.image;
     if (outcome.stop_reason == StopReason::Interrupted || outcome.stop_reason == StopReason::NumericFailure) break;
@@ -458,7 +460,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     result.image = images.narrow(0, b, 1).contiguous();
     result.iterations_done = outcome.iterations_done;
     result.stop_reason = outcome.stop_reason;
-    if (final_losses.defined()) result.losses = progress(0, final_losses, 0, {}).values(static_cast<int>(b));
+    if (final_losses.defined()) result.losses = progress(0, 0, final_losses, 0, {}).values(static_cast<int>(b));
     results.push_back(result);
   }
   return results;
@@ -487,7 +489,7 @@ LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& c
   m.use_tiles(m.check_memory(image.size(-2), image.size(-1), image.size(0)).tile, inputs);
   m.objective.prepare(inputs);
   torch::NoGradGuard no_grad;
-  return m.progress(0, m.losses(image.to(m.device, torch::kFloat32)), 0, {}).values();
+  return m.progress(0, 0, m.losses(image.to(m.device, torch::kFloat32)), 0, {}).values();
 }
 
 }  // namespace stylize

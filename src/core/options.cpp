@@ -66,6 +66,10 @@ void validate(const StylizeOptions& o) {
   if (o.iterations < 1) {
     throw OptionError("--iterations must be at least 1, got " + std::to_string(o.iterations));
   }
+  if (o.initial_iterations < 0) {
+    throw OptionError("--initial-iterations must be 0 (as --iterations) or more, got " +
+                      std::to_string(o.initial_iterations));
+  }
   require_finite_non_negative(o.content_weight, "--content-weight");
   require_finite_non_negative(o.style_weight, "--style-weight");
   require_finite_non_negative(o.tv_weight, "--tv-weight");

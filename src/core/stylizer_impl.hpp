@@ -61,8 +61,9 @@ struct Stylizer::Impl {
     StopReason stop_reason = StopReason::Finished;
   };
   // Adam from `image` with `adam`'s state (carried over from the previous scale).
-  Outcome optimize_adam(torch::Tensor image, PyramidAdam& adam, const ProgressCallback& callback);
-  Outcome optimize_lbfgs(const torch::Tensor& image, const ProgressCallback& callback);
+  // Each runs `iterations` iterations (this scale's) from options.start_iteration.
+  Outcome optimize_adam(torch::Tensor image, PyramidAdam& adam, int iterations, const ProgressCallback& callback);
+  Outcome optimize_lbfgs(const torch::Tensor& image, int iterations, const ProgressCallback& callback);
   // Losses of `image` under the prepared objective, (B, 1 + terms); with a graph unless tiled.
   torch::Tensor losses(const torch::Tensor& image) const;
   struct Evaluation {
@@ -71,7 +72,8 @@ struct Stylizer::Impl {
   };
   Evaluation loss_and_gradient(const torch::Tensor& image, double loss_scale) const;
   // A Progress of this run's terms.
-  Progress progress(int iteration, const torch::Tensor& losses, double seconds, const torch::Tensor& image) const;
+  Progress progress(int iteration, int iterations, const torch::Tensor& losses, double seconds,
+                    const torch::Tensor& image) const;
 };
 
 }  // namespace stylize

@@ -148,8 +148,9 @@ class Stylizer {
   LossValues evaluate(const torch::Tensor& image, const torch::Tensor& content,
                       const std::vector<torch::Tensor>& styles, const Guides& guides = {});
 
-  // The iterations (per scale) of the runs from here on: a video's later
-  // frames, which start from the previous output, need fewer than its first.
+  // The iterations (per scale; initial_iterations, when set, stays the first
+  // scale's) of the runs from here on: a video's later frames, which start
+  // from the previous output, need fewer than its first.
   // Throws OptionError unless it is at least 1 and above start_iteration.
   void set_iterations(int iterations);
 

@@ -56,7 +56,10 @@ struct StylizeOptions {
   // Optimizer. For L-BFGS an iteration is one evaluation of the loss.
   OptimizerKind optimizer = OptimizerKind::Adam;
   int iterations = 1000;  // per scale
-  double lr = 0.02;       // Adam's step size (L-BFGS uses a line search)
+  // Iterations of the first (coarsest) scale when there are several; 0: as
+  // `iterations` (crowsonkb/style-transfer-pytorch's --initial-iterations).
+  int initial_iterations = 0;
+  double lr = 0.02;  // Adam's step size (L-BFGS uses a line search)
   double beta1 = 0.99;
   double beta2 = 0.999;
   double eps = 0.1;
