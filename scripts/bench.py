@@ -243,10 +243,11 @@ def fast_bench():
                 ("fast, no --average", ["--preset", "fast", "--average", "0"]),
                 ("fast, tutorial's beta2 0.999", ["--preset", "fast", "--beta2", "0.999"]),
                 ("fast, no --pyramid", ["--preset", "fast", "--pyramid", "0"]),
-                ("fast, 3 scales x 150", ["--preset", "fast", "--scales", "3", "-n", "150"]),
+                ("fast, 2 scales x 160", ["--preset", "fast", "--initial-iterations", "0", "-n", "160"]),
+                ("fast, 3 scales x 150", ["--preset", "fast", "--initial-iterations", "0", "--scales", "3", "-n", "150"]),
                 ("1 scale x 200", ["-n", "200"]),
-                ("fast, 170 per scale", ["--preset", "fast", "-n", "170"]),
-                ("fast, 190 per scale", ["--preset", "fast", "-n", "190"])]
+                ("fast, 100 + 160", ["--preset", "fast", "-n", "160"]),
+                ("fast, 100 + 190", ["--preset", "fast", "-n", "190"])]
     header = f"{'setting':<32} {'seconds':>8} {'share':>6} {'iterations':>10} {'fp32 loss':>10} {'vs tutorial':>11}"
     print(header)
     print("-" * len(header))
