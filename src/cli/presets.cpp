@@ -40,9 +40,9 @@ void apply_preset(const std::string& preset, CliParams& params, const std::vecto
   }
   if (preset == "fast") {
     // Two scales (256 and 512 px at the default size), 100 iterations at the
-    // first and 170 at the last (where the loss is decided),
-    // less momentum than the tutorial's beta1 = 0.99 (which keeps pushing the
-    // style's first steps for about 100 iterations), a second moment that
+    // first and 170 at the last (where the loss is decided), less momentum
+    // than the tutorial's beta1 = 0.99 (which keeps pushing the style's first
+    // steps for about 100 iterations), a second moment that
     // forgets in about 10 iterations instead of 1000 (beta2 0.9: the first
     // iterations' large gradients no longer shrink the steps of a short run),
     // the iterates' moving average as each scale's result, Adam also on 3
