@@ -24,9 +24,10 @@ constexpr double kPyTorchX[3] = {0.49333333333333335, 0.49118602988979154, 0.485
 
 torch::Tensor scalar(double value) { return torch::full({1}, value, torch::kFloat32); }
 
-std::vector<double> three_steps(AdamEpsilon placement) {
+std::vector<double> three_steps(AdamEpsilon placement, bool nesterov = false) {
   AdamSettings settings;
   settings.epsilon = placement;
+  settings.nesterov = nesterov;
   torch::Tensor x = scalar(0.5);
   Adam adam(settings, x);
   std::vector<double> xs;
@@ -42,6 +43,38 @@ TEST(Adam, ThreeStepsMatchHandComputedTensorFlowUpdates) {
   for (int t = 0; t < 3; ++t) EXPECT_NEAR(xs[t], kTensorFlowX[t], 1e-7) << "after step " << t + 1;
 }
 
+// The same three steps with Nesterov's look-ahead (NAdam), by hand: the step
+// follows b1 m_t / (1 - b1^(t+1)) + (1 - b1) g_t / (1 - b1^t) instead of
+// m_t / (1 - b1^t), with m_t and v_t as above:
+// t = 1: 0.99 * 5.0e-4 / 0.0199 + 0.01 * 0.05 / 0.01 = 0.0748744 (Adam: 0.05),
+//        x -= 0.02 sqrt(0.001) * 0.0748744 / (sqrt(2.5e-6) + 0.1) = 4.661762e-4
+// t = 2: -2.17249e-4 (the gradient turned: Adam still follows +0.0148)
+// t = 3: 0.0661308
+constexpr double kNesterovX[3] = {0.4995338237862329, 0.4995357339201366, 0.49883676836701835};
+
+TEST(Adam, NesterovStepsMatchHandComputedNAdamUpdates) {
+  const std::vector<double> xs = three_steps(AdamEpsilon::TensorFlow, true);
+  for (int t = 0; t < 3; ++t) EXPECT_NEAR(xs[t], kNesterovX[t], 1e-7) << "after step " << t + 1;
+  EXPECT_GT(std::abs(xs[1] - kTensorFlowX[1]), 1e-5) << "Nesterov's steps are not Adam's";
+}
+
+TEST(Adam, NesterovWithoutMomentumIsAdam) {
+  // beta1 = 0: both follow the gradient itself, so the steps are the same to the bit.
+  AdamSettings settings;
+  settings.beta1 = 0.0;
+  torch::Tensor plain = torch::tensor({0.5f, 0.25f}), nesterov = plain.clone();
+  Adam adam(settings, plain);
+  settings.nesterov = true;
+  Adam nadam(settings, nesterov);
+  for (const double g : kGradients) {
+    const torch::Tensor grad = torch::tensor({static_cast<float>(g), static_cast<float>(-2 * g)});
+    adam.step(plain, grad);
+    nadam.step(nesterov, grad);
+  }
+  EXPECT_TRUE(torch::equal(plain, nesterov));
+  EXPECT_NE(plain[0].item<float>(), 0.5f);
+}
+
 TEST(Adam, DefaultsAreTheTutorialsWithTensorFlowsEpsilon) {
   const AdamSettings settings;
   EXPECT_EQ(settings.epsilon, AdamEpsilon::TensorFlow);
@@ -49,6 +82,7 @@ TEST(Adam, DefaultsAreTheTutorialsWithTensorFlowsEpsilon) {
   EXPECT_EQ(settings.beta1, 0.99);
   EXPECT_EQ(settings.beta2, 0.999);
   EXPECT_EQ(settings.eps, 0.1);
+  EXPECT_FALSE(settings.nesterov);
 }
 
 TEST(Adam, PyTorchsEpsilonPlacementIsNamedAndDiffers) {

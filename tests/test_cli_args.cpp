@@ -68,7 +68,8 @@ TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
       "--style-weights 0.7,0.3 --preserve-colors Luminance --init noise --each-style --batch 3 "
       "--output-template {n}.png --weights w.h5 --offline --content-layers relu4_2:2,relu5_1 "
       "--style-layers relu1_1,relu2_1:0.5 --pooling avg --content-weight 5 --style-weight 6 --tv-weight 7 "
-      "--tv-norm l2 --optimizer lbfgs -n 42 --lr 0.5 --beta1 0.5 --beta2 0.6 --eps 0.7 --scales 2 --min-size 100 "
+      "--tv-norm l2 --optimizer lbfgs -n 42 --lr 0.5 --beta1 0.5 --beta2 0.6 --eps 0.7 --nesterov --scales 2 "
+      "--min-size 100 "
       "--seed 9 --resume r.png --device cpu --precision bf16 --threads 3 --print-every 4 --save-every 5 "
       "--report r.json --plot p.png --sheet s.png -q -v --estimate");
   EXPECT_TRUE(p.estimate);
@@ -107,6 +108,8 @@ TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
   EXPECT_DOUBLE_EQ(p.options.beta1, 0.5);
   EXPECT_DOUBLE_EQ(p.options.beta2, 0.6);
   EXPECT_DOUBLE_EQ(p.options.eps, 0.7);
+  EXPECT_TRUE(p.options.nesterov);
+  EXPECT_FALSE(parse_flags("").options.nesterov) << "the tutorial's Adam";
   EXPECT_EQ(p.options.scales, 2);
   EXPECT_EQ(p.options.min_size, 100);
   EXPECT_EQ(p.options.seed, 9u);
@@ -270,17 +273,19 @@ TEST(CliArgs, PresetsApplyAndExplicitFlagsWin) {
 
   p = parse_flags("--preset fast");
   EXPECT_EQ(p.options.scales, 2);
-  EXPECT_EQ(p.options.iterations, 170);
-  EXPECT_EQ(p.options.initial_iterations, 100);
-  EXPECT_DOUBLE_EQ(p.options.beta1, 0.9);
+  EXPECT_EQ(p.options.iterations, 160);
+  EXPECT_EQ(p.options.initial_iterations, 60);
+  EXPECT_DOUBLE_EQ(p.options.beta1, 0.95);
   EXPECT_DOUBLE_EQ(p.options.beta2, 0.9);
   EXPECT_DOUBLE_EQ(p.options.average, 0.9);
   EXPECT_EQ(p.options.pyramid, 3);
+  EXPECT_TRUE(p.options.nesterov);
   EXPECT_DOUBLE_EQ(p.options.lr, 0.02);
-  p = parse_flags("--preset fast --beta1 0.99 --beta2 0.999 --average 0");
+  p = parse_flags("--preset fast --beta1 0.99 --beta2 0.999 --average 0 --no-nesterov");
   EXPECT_DOUBLE_EQ(p.options.beta1, 0.99) << "an explicit flag wins over the preset";
   EXPECT_DOUBLE_EQ(p.options.beta2, 0.999);
   EXPECT_DOUBLE_EQ(p.options.average, 0.0);
+  EXPECT_FALSE(p.options.nesterov) << "--no-nesterov wins over the preset";
   p = parse_flags("--preset tutorial");
   EXPECT_EQ(p.options.iterations, 1000);
   EXPECT_EQ(preset_names(), (std::vector<std::string>{"tutorial", "gatys", "fast"}));

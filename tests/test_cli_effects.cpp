@@ -160,9 +160,11 @@ TEST_F(CliEffects, NumericFlagsAndPresetsReachTheReportsOptions) {
   EXPECT_DOUBLE_EQ(tutorial["tv_weight"].get<double>(), 30);
   EXPECT_EQ(tutorial["pooling"], "max");
   EXPECT_EQ(tutorial["scales"], 1);
-  const nlohmann::json fast = preset("fast");  // 2 scales; explicit -n overrides its 170
+  const nlohmann::json fast = preset("fast");  // 2 scales; explicit -n overrides its 160
   EXPECT_EQ(fast["scales"], 2);
   EXPECT_EQ(fast["iterations"], 1);
+  EXPECT_EQ(fast["nesterov"], true);
+  EXPECT_EQ(tutorial["nesterov"], false);
   const nlohmann::json gatys = preset("gatys");
   EXPECT_DOUBLE_EQ(gatys["tv_weight"].get<double>(), 0);
   EXPECT_EQ(gatys["style_layers"].size(), 5u);

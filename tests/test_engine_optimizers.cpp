@@ -200,6 +200,28 @@ TEST(EngineAdam, ToleranceEndsEachScaleOnAPlateau) {
   }
 }
 
+// --nesterov reaches Adam: NAdam's first step follows (1 + b1 / (1 + b1)) g
+// where Adam's follows g (core/adam.hpp), so it is Adam's first step with the
+// learning rate that many times larger, and not Adam's own.
+TEST(EngineAdam, NesterovsFirstStepIsAdamsWithALargerLearningRate) {
+  StylizeOptions options = tiny_options();
+  options.iterations = 1;
+  const torch::Tensor content = test::pattern_image(32, 32, 0.1);
+  const torch::Tensor style = test::pattern_image(32, 32, 2.0);
+  const auto first_image = [&](const StylizeOptions& o) {
+    return Stylizer(o, tiny_weights()).run(content, {style}).image;
+  };
+  const torch::Tensor adam = first_image(options);
+  StylizeOptions nesterov = options;
+  nesterov.nesterov = true;
+  const torch::Tensor nadam = first_image(nesterov);
+  StylizeOptions longer = options;
+  longer.lr *= 1.0 + options.beta1 / (1.0 + options.beta1);
+  const torch::Tensor adam_longer = first_image(longer);
+  EXPECT_LT((nadam - adam_longer).abs().max().item<double>(), 1e-6);
+  EXPECT_GT((nadam - adam).abs().max().item<double>(), 1e-4);
+}
+
 // --average: each scale's result (and every progress image) is the
 // bias-corrected exponential moving average of that scale's iterates, which
 // follow the same path as without it; the next scale starts from the average.

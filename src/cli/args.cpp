@@ -172,6 +172,9 @@ void build_parser(CLI::App& app, CliParams& p) {
   app.add_option("--beta1", o.beta1, "Adam beta1")->group("Optimization");
   app.add_option("--beta2", o.beta2, "Adam beta2")->group("Optimization");
   app.add_option("--eps", o.eps, "Adam epsilon")->group("Optimization");
+  app.add_flag("--nesterov,!--no-nesterov", o.nesterov,
+               "Adam with Nesterov's look-ahead momentum (NAdam): faster to a given loss; off in the tutorial")
+      ->group("Optimization");
   add_choice(app, "--adam-epsilon", o.adam_epsilon,
              "Where Adam adds --eps: to sqrt(v) as TensorFlow (the tutorial), or to the bias-corrected sqrt(v) "
              "as PyTorch")
@@ -349,8 +352,8 @@ static void warn_unused_output_flags(const CLI::App& app, const CliParams& param
 static void warn_unused_adam_flags(const CliParams& params, const std::vector<std::string>& explicit_flags) {
   if (params.options.optimizer != OptimizerKind::Lbfgs) return;
   std::vector<std::string> unused;
-  for (const char* flag :
-       {"--lr", "--beta1", "--beta2", "--eps", "--adam-epsilon", "--tolerance", "--average", "--pyramid"}) {
+  for (const char* flag : {"--lr", "--beta1", "--beta2", "--eps", "--adam-epsilon", "--nesterov", "--tolerance",
+                           "--average", "--pyramid"}) {
     if (std::find(explicit_flags.begin(), explicit_flags.end(), flag) != explicit_flags.end()) unused.push_back(flag);
   }
   if (unused.empty()) return;

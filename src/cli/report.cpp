@@ -62,6 +62,7 @@ nlohmann::json options_json(const CliParams& p) {
       {"beta1", o.beta1},
       {"beta2", o.beta2},
       {"eps", o.eps},
+      {"nesterov", o.nesterov},
       {"adam_epsilon", to_string(o.adam_epsilon)},
       {"scales", o.scales},
       {"min_size", o.min_size},

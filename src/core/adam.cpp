@@ -18,16 +18,26 @@ void Adam::step(torch::Tensor& param, const torch::Tensor& grad) {
   const torch::Tensor g = grad.to(torch::kFloat32);
   m_.mul_(b1).add_(g, 1.0 - b1);
   v_.mul_(b2).addcmul_(g, g, 1.0 - b2);
-  const double correction1 = 1.0 - std::pow(b1, static_cast<double>(steps_));
-  const double correction2 = 1.0 - std::pow(b2, static_cast<double>(steps_));
+  const double t = static_cast<double>(steps_);
+  const double correction1 = 1.0 - std::pow(b1, t);
+  const double correction2 = 1.0 - std::pow(b2, t);
+  // The first moment the step follows, m, divided by `correction` (1 - b1^t);
+  // with Nesterov's look-ahead b1 m / (1 - b1^(t+1)) + (1 - b1) g / (1 - b1^t)
+  // (adam.hpp), corrected already.
+  torch::Tensor first = m_;
+  double correction = correction1;
+  if (settings_.nesterov) {
+    first = m_ * (b1 / (1.0 - std::pow(b1, t + 1.0))) + g * ((1.0 - b1) / correction1);
+    correction = 1.0;
+  }
   if (settings_.epsilon == AdamEpsilon::TensorFlow) {
     // lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t); x -= lr_t * m / (sqrt(v) + eps)
-    const double lr_t = settings_.lr * std::sqrt(correction2) / correction1;
-    param.addcdiv_(m_, v_.sqrt().add_(settings_.eps), -lr_t);
+    const double lr_t = settings_.lr * std::sqrt(correction2) / correction;
+    param.addcdiv_(first, v_.sqrt().add_(settings_.eps), -lr_t);
   } else {
     // x -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
-    const double step_size = settings_.lr / correction1;
-    param.addcdiv_(m_, v_.sqrt().div_(std::sqrt(correction2)).add_(settings_.eps), -step_size);
+    const double step_size = settings_.lr / correction;
+    param.addcdiv_(first, v_.sqrt().div_(std::sqrt(correction2)).add_(settings_.eps), -step_size);
   }
 }
 

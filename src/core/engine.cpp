@@ -430,7 +430,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         adam->resize(start.size(-2), start.size(-1), eps / adam->eps());
         adam->set_eps(eps);
       } else {
-        adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon}, start, o.pyramid);
+        adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon, o.nesterov}, start, o.pyramid);
       }
       outcome = optimize_adam(start, *adam, iterations, scaled);
     }

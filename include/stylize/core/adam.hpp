@@ -6,6 +6,12 @@
 // its effective epsilon 1/sqrt(1 - b2^t) times smaller: 3.16x at t = 1, equal at
 // t = 10, 0.33x at t = 100. PyTorch's placement stays available by name.
 //
+// With `nesterov` the step looks one step ahead (NAdam, Dozat 2016, with a
+// constant beta1): m / (1 - b1^t) becomes
+//   b1 m_t / (1 - b1^(t+1)) + (1 - b1) g_t / (1 - b1^t),
+// the momentum's next step plus this gradient's own, so the step reacts to a
+// gradient that turns at once instead of over about 1/(1 - b1) steps.
+//
 // Every element is updated on its own, so the members of a batch (B, ...) get
 // exactly the updates they would get one at a time (they share the step count).
 #pragma once
@@ -24,6 +30,7 @@ struct AdamSettings {
   double beta2 = 0.999;
   double eps = 0.1;
   AdamEpsilon epsilon = AdamEpsilon::TensorFlow;
+  bool nesterov = false;  // NAdam's look-ahead first moment (above); false: Adam's, as the tutorial
 };
 
 class Adam {

@@ -63,6 +63,9 @@ struct StylizeOptions {
   double beta1 = 0.99;
   double beta2 = 0.999;
   double eps = 0.1;
+  // Nesterov's look-ahead momentum (NAdam, core/adam.hpp): the step reacts to a
+  // gradient that turns at once. false: Adam's, as the tutorial.
+  bool nesterov = false;
   // TensorFlow: eps is added to sqrt(v) before the bias correction, exactly as
   // the tutorial's Keras Adam; PyTorch: as torch.optim.Adam (core/adam.hpp).
   AdamEpsilon adam_epsilon = AdamEpsilon::TensorFlow;
