@@ -240,14 +240,14 @@ def fast_bench():
     # --preset fast and the levers it is made of, one at a time.
     settings = [("preset fast", ["--preset", "fast"]),
                 ("fast, tutorial's beta1 0.99", ["--preset", "fast", "--beta1", "0.99"]),
+                ("fast, no --nesterov", ["--preset", "fast", "--no-nesterov"]),
                 ("fast, no --average", ["--preset", "fast", "--average", "0"]),
                 ("fast, tutorial's beta2 0.999", ["--preset", "fast", "--beta2", "0.999"]),
                 ("fast, no --pyramid", ["--preset", "fast", "--pyramid", "0"]),
-                ("fast, 2 scales x 160", ["--preset", "fast", "--initial-iterations", "0", "-n", "160"]),
-                ("fast, 3 scales x 150", ["--preset", "fast", "--initial-iterations", "0", "--scales", "3", "-n", "150"]),
+                ("fast, 1 scale x 190", ["--preset", "fast", "--scales", "1", "-n", "190"]),
                 ("1 scale x 200", ["-n", "200"]),
-                ("fast, 100 + 160", ["--preset", "fast", "-n", "160"]),
-                ("fast, 100 + 190", ["--preset", "fast", "-n", "190"])]
+                ("fast, 60 + 150", ["--preset", "fast", "-n", "150"]),
+                ("fast, 60 + 180", ["--preset", "fast", "-n", "180"])]
     header = f"{'setting':<32} {'seconds':>8} {'share':>6} {'iterations':>10} {'fp32 loss':>10} {'vs tutorial':>11}"
     print(header)
     print("-" * len(header))
