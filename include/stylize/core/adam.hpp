@@ -9,8 +9,9 @@
 // With `nesterov` the step looks one step ahead (NAdam, Dozat 2016, with a
 // constant beta1): m / (1 - b1^t) becomes
 //   b1 m_t / (1 - b1^(t+1)) + (1 - b1) g_t / (1 - b1^t),
-// the momentum's next step plus this gradient's own, so the step reacts to a
-// gradient that turns at once instead of over about 1/(1 - b1) steps.
+// the momentum's next step plus this gradient's own, so the newest gradient
+// weighs 1 + b1 times (about twice) as much in its own step as in Adam's and
+// a gradient that turns shows in the steps sooner.
 //
 // Every element is updated on its own, so the members of a batch (B, ...) get
 // exactly the updates they would get one at a time (they share the step count).
