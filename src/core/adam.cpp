@@ -31,11 +31,11 @@ void Adam::step(torch::Tensor& param, const torch::Tensor& grad) {
     correction = 1.0;
   }
   if (settings_.epsilon == AdamEpsilon::TensorFlow) {
-    // lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t); x -= lr_t * m / (sqrt(v) + eps)
+    // lr_t = lr * sqrt(1 - b2^t) / correction; x -= lr_t * first / (sqrt(v) + eps)
     const double lr_t = settings_.lr * std::sqrt(correction2) / correction;
     param.addcdiv_(first, v_.sqrt().add_(settings_.eps), -lr_t);
   } else {
-    // x -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+    // x -= lr / correction * first / (sqrt(v / (1 - b2^t)) + eps)
     const double step_size = settings_.lr / correction;
     param.addcdiv_(first, v_.sqrt().div_(std::sqrt(correction2)).add_(settings_.eps), -step_size);
   }

@@ -63,12 +63,12 @@ struct StylizeOptions {
   double beta1 = 0.99;
   double beta2 = 0.999;
   double eps = 0.1;
-  // Nesterov's look-ahead momentum (NAdam, core/adam.hpp): the step reacts to a
-  // gradient that turns at once. false: Adam's, as the tutorial.
-  bool nesterov = false;
   // TensorFlow: eps is added to sqrt(v) before the bias correction, exactly as
   // the tutorial's Keras Adam; PyTorch: as torch.optim.Adam (core/adam.hpp).
   AdamEpsilon adam_epsilon = AdamEpsilon::TensorFlow;
+  // Nesterov's look-ahead momentum (NAdam, core/adam.hpp): the newest gradient
+  // weighs about twice as much in its own step. false: Adam's, as the tutorial.
+  bool nesterov = false;
   // Adam: end a scale on a plateau, once the mean total loss of the last
   // kPlateauWindow iterations lies less than `tolerance` (relative) below the
   // mean of the kPlateauWindow before them. 0: run every iteration. (L-BFGS
