@@ -310,6 +310,8 @@ TEST_F(Reliability, MessagesSayWhatWasExpected) {
   EXPECT_EQ(lbfgs.exit_code, 0) << lbfgs.output;
   EXPECT_NE(lbfgs.output.find("--lr, --average are Adam's: the L-BFGS optimizer does not use them"), std::string::npos)
       << lbfgs.output;
+  const auto negated = run("--iterations 1 --optimizer lbfgs --no-nesterov -o " + dir.file("n.png"));
+  EXPECT_NE(negated.output.find("--no-nesterov is Adam's"), std::string::npos) << negated.output;
   const auto adam = run("--iterations 1 --lr 0.1 --average 0.9 -o " + dir.file("a.png"));
   EXPECT_EQ(adam.exit_code, 0) << adam.output;
   EXPECT_EQ(adam.output.find("Adam's"), std::string::npos) << adam.output;

@@ -171,7 +171,9 @@ TEST(EngineAdam, ToleranceEndsEachScaleOnAPlateau) {
     const int in_scale = static_cast<int>(i % (2 * kPlateauWindow)) + 1;
     EXPECT_EQ(seen[i].iteration, in_scale);
     EXPECT_EQ(seen[i].scale, static_cast<int>(i / (2 * kPlateauWindow)) + 1);
-    if (in_scale < 2 * kPlateauWindow) EXPECT_EQ(seen[i].drop, -1) << "not measured before two windows";
+    if (in_scale < 2 * kPlateauWindow) {
+      EXPECT_EQ(seen[i].drop, -1) << "not measured before two windows";
+    }
   }
   // The reported drop is the windows' relative difference.
   double before = 0, last = 0;

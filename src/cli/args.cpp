@@ -352,8 +352,10 @@ static void warn_unused_output_flags(const CLI::App& app, const CliParams& param
 static void warn_unused_adam_flags(const CliParams& params, const std::vector<std::string>& explicit_flags) {
   if (params.options.optimizer != OptimizerKind::Lbfgs) return;
   std::vector<std::string> unused;
-  for (const char* flag : {"--lr", "--beta1", "--beta2", "--eps", "--adam-epsilon", "--nesterov", "--tolerance",
-                           "--average", "--pyramid"}) {
+  // --nesterov and --no-nesterov are one option, listed under both names: say the one that counted.
+  const char* nesterov = params.options.nesterov ? "--nesterov" : "--no-nesterov";
+  for (const char* flag :
+       {"--lr", "--beta1", "--beta2", "--eps", "--adam-epsilon", nesterov, "--tolerance", "--average", "--pyramid"}) {
     if (std::find(explicit_flags.begin(), explicit_flags.end(), flag) != explicit_flags.end()) unused.push_back(flag);
   }
   if (unused.empty()) return;
