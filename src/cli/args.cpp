@@ -28,6 +28,17 @@ std::string join(const std::vector<std::string>& words, const char* separator) {
   return text;
 }
 
+// CLI11's help names a negatable flag "--nesterov,--no-nesterov{false}"; the
+// "{false}" is its parser's business, not the reader's.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* option, bool positional) const override {
+    std::string name = CLI::Formatter::make_option_name(option, positional);
+    for (auto at = name.find("{false}"); at != std::string::npos; at = name.find("{false}")) name.erase(at, 7);
+    return name;
+  }
+};
+
 // A flag taking one of an enumeration's words (types.hpp); the help lists them.
 template <typename T>
 CLI::Option* add_choice(CLI::App& app, const std::string& flag, T& target, const std::string& description) {
@@ -72,6 +83,7 @@ void refuse_empty_values(CLI::App& app) {
 void build_parser(CLI::App& app, CliParams& p) {
   StylizeOptions& o = p.options;
   app.name("stylize");
+  app.formatter(std::make_shared<HelpFormatter>());
   app.description("stylize: repaint a photo in the style of a painting (Gatys et al. neural style transfer)");
   // A repeated flag overrides the earlier one (handy with shell aliases);
   // --style collects every occurrence.
@@ -211,7 +223,8 @@ void build_parser(CLI::App& app, CliParams& p) {
                  "Images larger than memory: evaluate the network on tiles owning N x N pixels (exactly the whole "
                  "image's loss and gradient; slower per iteration); auto: tiles only when the image does not fit "
                  "(default 0: never)")
-      ->transform(CLI::Transformer(std::map<std::string, int>{{"auto", kAutoTile}}, CLI::ignore_case))
+      ->transform(CLI::Transformer(std::map<std::string, int>{{"auto", kAutoTile}}, CLI::ignore_case).description(""))
+      ->type_name("N|auto")
       ->group("Compute");
 
   app.add_option("--print-every", p.print_every, "Print a progress line every N iterations (0: never)")
