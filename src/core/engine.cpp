@@ -132,6 +132,10 @@ Progress Stylizer::Impl::progress(int iteration, int iterations, const torch::Te
   return p;
 }
 
+LossValues Stylizer::Impl::loss_values(const torch::Tensor& losses, int member) const {
+  return progress(0, 0, losses, 0, {}).values(member);
+}
+
 void Stylizer::Impl::check_size(const torch::Tensor& image, const std::string& what, const std::string& flags) const {
   const int64_t minimum = net->min_input_side();
   if (image.size(-2) < minimum || image.size(-1) < minimum) {
@@ -460,7 +464,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     result.image = images.narrow(0, b, 1).contiguous();
     result.iterations_done = outcome.iterations_done;
     result.stop_reason = outcome.stop_reason;
-    if (final_losses.defined()) result.losses = progress(0, 0, final_losses, 0, {}).values(static_cast<int>(b));
+    if (final_losses.defined()) result.losses = loss_values(final_losses, static_cast<int>(b));
     results.push_back(result);
   }
   return results;
@@ -489,7 +493,7 @@ LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& c
   m.use_tiles(m.check_memory(image.size(-2), image.size(-1), image.size(0)).tile, inputs);
   m.objective.prepare(inputs);
   torch::NoGradGuard no_grad;
-  return m.progress(0, 0, m.losses(image.to(m.device, torch::kFloat32)), 0, {}).values();
+  return m.loss_values(m.losses(image.to(m.device, torch::kFloat32)));
 }
 
 }  // namespace stylize

@@ -74,6 +74,8 @@ struct Stylizer::Impl {
   // A Progress of this run's terms.
   Progress progress(int iteration, int iterations, const torch::Tensor& losses, double seconds,
                     const torch::Tensor& image) const;
+  // One member's row of `losses` (as losses() returns them) by term name.
+  LossValues loss_values(const torch::Tensor& losses, int member = 0) const;
 };
 
 }  // namespace stylize
