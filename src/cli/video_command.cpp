@@ -193,9 +193,13 @@ int video_command(VideoParams video) {
         const std::vector<torch::Tensor> outputs_list(previous_outputs.begin(), previous_outputs.end());
         const TemporalGuide guide = keep > 0 ? temporal_guide(*frame, frames_list, outputs_list) : TemporalGuide();
         const torch::Tensor start = guide.warped.empty() ? torch::Tensor() : temporal_start(*frame, guide);
+        // From the warped previous output: one scale (Stylizer::set_schedule says why).
         const int iterations = index == 1 ? params.options.iterations : video.frame_iterations;
-        stylizer.set_iterations(iterations);
-        spdlog::debug("{}: {} iterations", label, iterations);
+        const int scales = start.defined() ? 1 : params.options.scales;
+        const int initial = params.options.initial_iterations;
+        stylizer.set_schedule(scales, iterations);
+        spdlog::debug("{}: {} scale{}, {} iterations{}", label, scales, scales == 1 ? "" : "s", iterations,
+                      scales > 1 && initial > 0 ? fmt::format(" ({} at the first)", initial) : "");
         const Result result = stylizer.run(
             *frame, styles,
             [&](const Progress& p) {

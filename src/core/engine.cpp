@@ -470,8 +470,9 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   return results;
 }
 
-void Stylizer::set_iterations(int iterations) {
+void Stylizer::set_schedule(int scales, int iterations) {
   StylizeOptions changed = impl_->options;
+  changed.scales = scales;
   changed.iterations = iterations;
   validate(changed);
   impl_->options = changed;

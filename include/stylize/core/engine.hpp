@@ -148,11 +148,13 @@ class Stylizer {
   LossValues evaluate(const torch::Tensor& image, const torch::Tensor& content,
                       const std::vector<torch::Tensor>& styles, const Guides& guides = {});
 
-  // The iterations (per scale; initial_iterations, when set, stays the first
-  // scale's) of the runs from here on: a video's later frames, which start
-  // from the previous output, need fewer than its first.
-  // Throws OptionError unless it is at least 1 and above start_iteration.
-  void set_iterations(int iterations);
+  // The coarse-to-fine scales and the iterations (per scale; initial_iterations,
+  // when set, stays the first scale's) of the runs from here on. A video's
+  // later frames start from the previous output warped onto them, already at
+  // full size: they need fewer iterations than its first, and one scale (a
+  // coarse scale would blur the start's detail away and then rebuild it).
+  // Throws OptionError as validate() does for the options so changed.
+  void set_schedule(int scales, int iterations);
 
   // Throws ResourceError when `batch` images of height x width would not fit
   // in memory (tiled as StylizeOptions::tile says); the message says which
