@@ -193,6 +193,26 @@ TEST(CliArgs, AnEmptyValueIsRefusedNotReadAsZero) {
   EXPECT_THROW(app.parse(std::vector<std::string>{"", "--frame-iterations"}), CLI::ValidationError);
 }
 
+// Parses `command_line` as `stylize video` does (without running it).
+VideoParams parse_video_flags(const std::string& command_line) {
+  VideoParams params;
+  CLI::App app;
+  build_video_parser(app, params);
+  app.parse(command_line, /*program_name_included=*/false);
+  finish_parse(app, params.run);
+  finish_video_parse(app, params);
+  return params;
+}
+
+TEST(VideoArgs, PresetFastHalvesTheLaterFramesIterationsUnlessGiven) {
+  EXPECT_EQ(parse_video_flags("-c in.mp4 -s a.png").frame_iterations, 200);
+  const VideoParams fast = parse_video_flags("-c in.mp4 -s a.png --preset fast");
+  EXPECT_EQ(fast.frame_iterations, 100);
+  EXPECT_EQ(fast.run.options.iterations, 160) << "the first frame's, as for one image";
+  EXPECT_EQ(parse_video_flags("-c in.mp4 -s a.png --preset fast --frame-iterations 150").frame_iterations, 150);
+  EXPECT_EQ(parse_video_flags("-c in.mp4 -s a.png --preset tutorial").frame_iterations, 200);
+}
+
 TEST(CliArgs, LayerListsRefuseDuplicatesAndReadTinyWeights) {
   EXPECT_NE(option_error("--style-layers relu1_1,relu2_1,relu1_1")
                 .find("--style-layers: layer relu1_1 is listed twice; list it once, with a weight if it should count "

@@ -212,6 +212,15 @@ TEST_F(VideoCli, LaterFramesFromThePreviousOutputRunOneScale) {
       test::run_stylize(video(dir.file("independent"), "--scales 2 --temporal-weight 0 -v"));
   ASSERT_EQ(independent.exit_code, 0) << independent.output;
   EXPECT_NE(independent.output.find("frame 4/4: 2 scales, 3 iterations"), std::string::npos) << independent.output;
+  // --preset fast: its first frame coarse to fine, 100 iterations per later frame.
+  const std::string fast_video = "video --content " + input + " --style " + style + " -o " + dir.file("fast") +
+                                 " --weights " + test::fixture("vgg19_tiny.safetensors") +
+                                 " --size 64 --threads 1 --device cpu --preset fast -v";
+  const test::RunResult fast = test::run_stylize(fast_video);
+  ASSERT_EQ(fast.exit_code, 0) << fast.output;
+  EXPECT_NE(fast.output.find("frame 1/4: 2 scales, 160 iterations (60 at the first)"), std::string::npos)
+      << fast.output;
+  EXPECT_NE(fast.output.find("frame 2/4: 1 scale, 100 iterations"), std::string::npos) << fast.output;
 }
 
 // An interrupted run leaves the finished frames; --resume makes the rest, bit

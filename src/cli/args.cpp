@@ -298,7 +298,8 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
   p.run.output_path = "out.mp4";
   app.get_option("--iterations")->description("Iterations of the first frame (per scale)");
   app.add_option("--frame-iterations", p.frame_iterations,
-                 "Iterations of every later frame, which starts from the previous output warped onto it")
+                 "Iterations of every later frame, which starts from the previous output warped onto it (--preset "
+                 "fast: 100)")
       ->group("Video");
   app.add_option("--temporal-weight", p.run.options.temporal_weight,
                  "Weight of the temporal loss: the difference to the previous output warped onto the frame, where "
@@ -320,6 +321,12 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
       "Ctrl-C keeps every finished frame; run the same command with --resume to go on. Audio is not copied.\n"
       "More: README.md, \"Video\"");
   refuse_empty_values(app);
+}
+
+void finish_video_parse(const CLI::App& app, VideoParams& p) {
+  // --preset fast's later frames: its optimizer gets there in half the
+  // iterations (README, Video); an explicit --frame-iterations wins.
+  if (p.run.preset == "fast" && app.get_option("--frame-iterations")->count() == 0) p.frame_iterations = 100;
 }
 
 void validate_video_params(const VideoParams& p) {

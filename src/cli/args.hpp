@@ -44,8 +44,12 @@ void build_batch_parser(CLI::App& app, BatchParams& params);
 // --resume FILE, --init, --save-every, --report, --plot, --sheet, --estimate), with -c
 // naming the input video and -o the output video, and the temporal flags
 // (--temporal-weight, --temporal-frames, --frame-iterations, --resume,
-// --keep-frames, --codec, --fps). Call finish_parse(app, params.run) after parsing.
+// --keep-frames, --codec, --fps). After parsing call finish_parse(app,
+// params.run), then finish_video_parse(app, params).
 void build_video_parser(CLI::App& app, VideoParams& params);
+
+// What --preset sets of the video flags (--frame-iterations), unless given.
+void finish_video_parse(const CLI::App& app, VideoParams& params);
 
 // Throws OptionError naming the first value of `stylize video` that is unusable.
 void validate_video_params(const VideoParams& params);

@@ -267,6 +267,7 @@ int video_main(int argc, char** argv) {
   CLI::App app;
   build_video_parser(app, params);
   if (const auto code = parse_command_line(app, params.run, argc, argv)) return *code;
+  finish_video_parse(app, params);
   return video_command(std::move(params));
 }
 
