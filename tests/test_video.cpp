@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "cli/video_command.hpp"
 #include "cli_test_util.hpp"
 #include "clip.hpp"
 #include "stylize/core/engine.hpp"
@@ -221,6 +222,18 @@ TEST_F(VideoCli, LaterFramesFromThePreviousOutputRunOneScale) {
   EXPECT_NE(fast.output.find("frame 1/4: 2 scales, 160 iterations (60 at the first)"), std::string::npos)
       << fast.output;
   EXPECT_NE(fast.output.find("frame 2/4: 1 scale, 100 iterations"), std::string::npos) << fast.output;
+}
+
+// The time left after the first frame: it ran --iterations coarse to fine,
+// the later frames run --frame-iterations, at full size when they start from
+// the previous output. (Taking the first frame's time for every later one
+// said "about 23:29 left" for a video that took 3 minutes more.)
+TEST(VideoEta, LaterFramesAreEstimatedByTheirOwnIterations) {
+  // From the previous output: 100 iterations at the last scale's 0.04 s each.
+  EXPECT_DOUBLE_EQ(cli::later_frame_seconds(8.0, 0.04, 160, 100, true), 4.0);
+  // Independent frames repeat the first frame's schedule with fewer iterations.
+  EXPECT_DOUBLE_EQ(cli::later_frame_seconds(8.0, 0.04, 1000, 200, false), 1.6);
+  EXPECT_DOUBLE_EQ(cli::later_frame_seconds(8.0, 0.04, 100, 100, false), 8.0);
 }
 
 // An interrupted run leaves the finished frames; --resume makes the rest, bit

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -120,6 +121,12 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
 
 }  // namespace
 
+double later_frame_seconds(double first_frame_seconds, double last_scale_seconds_per_iteration, int first_iterations,
+                           int later_iterations, bool one_scale) {
+  if (one_scale) return last_scale_seconds_per_iteration * later_iterations;
+  return first_frame_seconds * later_iterations / std::max(1, first_iterations);
+}
+
 int video_command(VideoParams video) {
   CliParams& params = video.run;
   if (params.content_path.empty()) {
@@ -162,7 +169,7 @@ int video_command(VideoParams video) {
   ProgressPrinter printer(params.print_every, params.quiet);
   std::deque<torch::Tensor> previous_frames, previous_outputs;  // nearest first, up to --temporal-frames
   const size_t keep = temporal ? static_cast<size_t>(video.temporal_frames) : 0;
-  std::vector<double> later_seconds;  // of the frames after the first, for the ETA
+  double later_seconds = 0;  // a later frame's, for the ETA: measured, or estimated from the first
   int64_t index = 0;
   const auto started = std::chrono::steady_clock::now();
   try {
@@ -189,6 +196,8 @@ int video_command(VideoParams video) {
         if (index == done_before) spdlog::info("resuming after frame {} (frames 1-{} are on disk)", index, index);
       } else {
         const auto frame_started = std::chrono::steady_clock::now();
+        double last_scale_seconds = 0;  // this frame's iterations at its last scale, for the ETA
+        int last_scale_iterations = 0;
         const std::vector<torch::Tensor> frames_list(previous_frames.begin(), previous_frames.end());
         const std::vector<torch::Tensor> outputs_list(previous_outputs.begin(), previous_outputs.end());
         const TemporalGuide guide = keep > 0 ? temporal_guide(*frame, frames_list, outputs_list) : TemporalGuide();
@@ -204,6 +213,10 @@ int video_command(VideoParams video) {
             *frame, styles,
             [&](const Progress& p) {
               printer.update(p, {label});
+              if (p.scale == p.scales) {
+                last_scale_seconds += p.seconds;
+                ++last_scale_iterations;
+              }
               return interrupt_signal() == 0;
             },
             blend, start, Guides{regions.masks, guide});
@@ -225,11 +238,14 @@ int video_command(VideoParams video) {
         // resumed run (which reads it back) makes the same frames.
         if (keep > 0) output = load_image(path, "output frame " + std::to_string(index));
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - frame_started).count();
-        if (index > 1) later_seconds.push_back(seconds);
+        // The first frame runs --iterations (coarse to fine), the later ones --frame-iterations.
+        later_seconds = index > 1
+                            ? seconds
+                            : later_frame_seconds(seconds, last_scale_seconds / std::max(1, last_scale_iterations),
+                                                  iterations, video.frame_iterations, keep > 0);
         std::string eta;
         if (info.frame_count > index) {
-          const double per_frame = later_seconds.empty() ? seconds : later_seconds.back();
-          eta = ", about " + format_duration(per_frame * static_cast<double>(info.frame_count - index)) + " left";
+          eta = ", about " + format_duration(later_seconds * static_cast<double>(info.frame_count - index)) + " left";
         }
         if (!params.quiet) spdlog::info("{} done in {:.1f} s -> {}{}", label, seconds, path, eta);
       }
