@@ -362,7 +362,10 @@ TEST(CliArgs, HelpShowsEveryFlagWithItsDefault) {
         "{auto,cpu,cuda}=auto", "{adam,lbfgs}=adam", "{l1,l2}=l1", "=out.png", "{auto,8,16}=auto", "--keep-profile"}) {
     EXPECT_NE(help.find(needle), std::string::npos) << needle << "\n" << help;
   }
-  // In the reader's words, not the parser's: no "{false}" after a negatable flag, no "{auto->-1}".
+  // In the reader's words, not the parser's: no "{false}" after a negatable
+  // flag, no "{auto->-1}", no "=[]" after a list flag.
+  EXPECT_NE(help.find("-s,--style TEXT ..."), std::string::npos) << help;
+  EXPECT_EQ(help.find("=[]"), std::string::npos) << help;
   EXPECT_NE(help.find("--nesterov,--no-nesterov "), std::string::npos) << help;
   EXPECT_NE(help.find("--tile N|auto=0 "), std::string::npos) << help;
   EXPECT_EQ(help.find("{false}"), std::string::npos) << help;

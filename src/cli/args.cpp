@@ -37,6 +37,12 @@ class HelpFormatter : public CLI::Formatter {
     for (auto at = name.find("{false}"); at != std::string::npos; at = name.find("{false}")) name.erase(at, 7);
     return name;
   }
+  // A list flag's empty default says nothing: "TEXT ..." rather than "TEXT=[] ...".
+  std::string make_option_opts(const CLI::Option* option) const override {
+    std::string opts = CLI::Formatter::make_option_opts(option);
+    for (auto at = opts.find("=[]"); at != std::string::npos; at = opts.find("=[]")) opts.erase(at, 3);
+    return opts;
+  }
 };
 
 // A flag taking one of an enumeration's words (types.hpp); the help lists them.
