@@ -175,10 +175,12 @@ class VideoCli : public test::Cli {
     const std::vector<torch::Tensor> frames = panning_clip(4);
     for (size_t i = 0; i < frames.size(); ++i) save_image(frames[i], input + "/f" + std::to_string(i + 1) + ".png");
   }
-  std::string video(const std::string& out, const std::string& extra = "") const {
+  // The fixture's command line; `iterations` is "" for a run whose iterations
+  // come from a preset (explicit flags beat it).
+  std::string video(const std::string& out, const std::string& extra = "",
+                    const std::string& iterations = "-n 6 --frame-iterations 3") const {
     return "video --content " + input + " --style " + style + " -o " + out + " --weights " +
-           test::fixture("vgg19_tiny.safetensors") + " --size 64 -n 6 --frame-iterations 3 --threads 1 --device cpu " +
-           extra;
+           test::fixture("vgg19_tiny.safetensors") + " --size 64 " + iterations + " --threads 1 --device cpu " + extra;
   }
   std::string input;
 };
@@ -214,10 +216,7 @@ TEST_F(VideoCli, LaterFramesFromThePreviousOutputRunOneScale) {
   ASSERT_EQ(independent.exit_code, 0) << independent.output;
   EXPECT_NE(independent.output.find("frame 4/4: 2 scales, 3 iterations"), std::string::npos) << independent.output;
   // --preset fast: its first frame coarse to fine, 100 iterations per later frame.
-  const std::string fast_video = "video --content " + input + " --style " + style + " -o " + dir.file("fast") +
-                                 " --weights " + test::fixture("vgg19_tiny.safetensors") +
-                                 " --size 64 --threads 1 --device cpu --preset fast -v";
-  const test::RunResult fast = test::run_stylize(fast_video);
+  const test::RunResult fast = test::run_stylize(video(dir.file("fast"), "--preset fast -v", ""));
   ASSERT_EQ(fast.exit_code, 0) << fast.output;
   EXPECT_NE(fast.output.find("frame 1/4: 2 scales, 160 iterations (60 at the first)"), std::string::npos)
       << fast.output;
