@@ -204,6 +204,22 @@ VideoParams parse_video_flags(const std::string& command_line) {
   return params;
 }
 
+// The help of stylize video says what it does: one video, its styles blended
+// (a folder of styles is refused: video_command).
+TEST(VideoArgs, HelpDescribesTheVideosFlags) {
+  VideoParams params;
+  CLI::App app;
+  build_video_parser(app, params);
+  const std::string help = app.help();
+  for (const std::string needle : {"--frame-iterations INT=200", "--temporal-weight FLOAT=1000", "--keep-frames",
+                                   "-o,--output TEXT=out.mp4", "blend several into the one video"}) {
+    EXPECT_NE(help.find(needle), std::string::npos) << needle << "\n" << help;
+  }
+  for (const std::string absent : {"--each-style", "--output-template", "folder for one output per style", "=[]"}) {
+    EXPECT_EQ(help.find(absent), std::string::npos) << absent << "\n" << help;
+  }
+}
+
 TEST(VideoArgs, PresetFastHalvesTheLaterFramesIterationsUnlessGiven) {
   EXPECT_EQ(parse_video_flags("-c in.mp4 -s a.png").frame_iterations, 200);
   const VideoParams fast = parse_video_flags("-c in.mp4 -s a.png --preset fast");

@@ -302,6 +302,7 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
           "out/frame_%05d.png, or a folder (frame_%05d.png in it)")
       ->default_str("out.mp4");
   p.run.output_path = "out.mp4";
+  app.get_option("--style")->description("Style image (the painting); repeat to blend several into the one video");
   app.get_option("--iterations")->description("Iterations of the first frame (per scale)");
   app.add_option("--frame-iterations", p.frame_iterations,
                  "Iterations of every later frame, which starts from the previous output warped onto it (--preset "
