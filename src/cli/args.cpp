@@ -28,8 +28,9 @@ std::string join(const std::vector<std::string>& words, const char* separator) {
   return text;
 }
 
-// CLI11's help names a negatable flag "--nesterov,--no-nesterov{false}"; the
-// "{false}" is its parser's business, not the reader's.
+// CLI11's help names a negatable flag "--nesterov,--no-nesterov{false}" and
+// gives a list flag the default "=[]"; both are its parser's business, not the
+// reader's.
 class HelpFormatter : public CLI::Formatter {
  public:
   std::string make_option_name(const CLI::Option* option, bool positional) const override {
@@ -37,7 +38,7 @@ class HelpFormatter : public CLI::Formatter {
     for (auto at = name.find("{false}"); at != std::string::npos; at = name.find("{false}")) name.erase(at, 7);
     return name;
   }
-  // A list flag's empty default says nothing: "TEXT ..." rather than "TEXT=[] ...".
+  // "TEXT ..." rather than "TEXT=[] ...".
   std::string make_option_opts(const CLI::Option* option) const override {
     std::string opts = CLI::Formatter::make_option_opts(option);
     for (auto at = opts.find("=[]"); at != std::string::npos; at = opts.find("=[]")) opts.erase(at, 3);
