@@ -28,21 +28,22 @@ std::string join(const std::vector<std::string>& words, const char* separator) {
   return text;
 }
 
+std::string erase_all(std::string text, const std::string& what) {
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at)) text.erase(at, what.size());
+  return text;
+}
+
 // CLI11's help names a negatable flag "--nesterov,--no-nesterov{false}" and
 // gives a list flag the default "=[]"; both are its parser's business, not the
 // reader's.
 class HelpFormatter : public CLI::Formatter {
  public:
   std::string make_option_name(const CLI::Option* option, bool positional) const override {
-    std::string name = CLI::Formatter::make_option_name(option, positional);
-    for (auto at = name.find("{false}"); at != std::string::npos; at = name.find("{false}")) name.erase(at, 7);
-    return name;
+    return erase_all(CLI::Formatter::make_option_name(option, positional), "{false}");
   }
   // "TEXT ..." rather than "TEXT=[] ...".
   std::string make_option_opts(const CLI::Option* option) const override {
-    std::string opts = CLI::Formatter::make_option_opts(option);
-    for (auto at = opts.find("=[]"); at != std::string::npos; at = opts.find("=[]")) opts.erase(at, 3);
-    return opts;
+    return erase_all(CLI::Formatter::make_option_opts(option), "=[]");
   }
 };
 
