@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Compiles every translation unit of the build (sources, tests, tools) against a
+# newer LibTorch's headers than Debian 12's 1.13: those of Debian 13 (trixie),
+# LibTorch 2.6. The official CUDA LibTorch that README's CUDA build uses is a
+# 2.x; this catches, on a machine without CUDA, any use of an API that 2.x
+# changed or removed, and lists any deprecation warning at stylize's call sites.
+# Compile only (-fsyntax-only): trixie's libraries need a newer glibc than
+# Debian 12's, so nothing is linked or run. The CUDA-only lines (under
+# STYLIZE_WITH_CUDA) need CUDA's headers and are not compiled here.
+#
+#   scripts/check_libtorch.sh            # about 10 minutes on 2 cores
+#
+# Downloads two Debian packages (libtorch-dev, libtorch2.6; 60 MB) from
+# deb.debian.org into build/libtorch-trixie/, with apt's own signature checks,
+# without installing them.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+work="$build/libtorch-trixie"
+suite=trixie
+packages=(libtorch-dev libtorch2.6)
+
+if [ ! -f "$build/compile_commands.json" ]; then
+  echo "check_libtorch: $build/compile_commands.json is missing; run scripts/setup.sh first" >&2
+  exit 1
+fi
+
+if [ ! -d "$work/root/usr/include/torch" ]; then
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" \
+    >"$work/sources.list"
+  apt_options=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
+  echo "check_libtorch: downloading ${packages[*]} from Debian $suite" >&2
+  apt-get "${apt_options[@]}" -qq update
+  (cd "$work/debs" && apt-get "${apt_options[@]}" -qq download "${packages[@]}")
+  rm -rf "$work/root.partial"
+  for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/root.partial"; done
+  mv "$work/root.partial" "$work/root"
+fi
+
+exec /usr/bin/python3 - "$build/compile_commands.json" "$work/root/usr/include" "$(nproc)" <<'EOF'
+import json, re, shlex, subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+
+commands, include, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(f"{include}/torch/csrc/api/include/torch/version.h") as f:
+    version = ".".join(re.findall(r"#define TORCH_VERSION_(?:MAJOR|MINOR|PATCH) (\d+)", f.read()))
+
+
+def check(entry):
+    args = shlex.split(entry["command"])
+    kept, skip = [], False
+    for arg in args[1:]:
+        if skip:
+            skip = False
+        elif arg == "-o":
+            skip = True
+        elif arg not in ("-c", "-O1", "-O2", "-O3"):
+            kept.append(arg)
+    # The newer headers come first; Debian 12's own stay behind them for everything else.
+    command = [args[0], "-isystem", include, "-isystem", f"{include}/torch/csrc/api/include",
+               "-fsyntax-only", "-O0"] + kept
+    result = subprocess.run(command, cwd=entry["directory"], capture_output=True, text=True)
+    return entry["file"], result.returncode, result.stderr
+
+
+entries = json.load(open(commands))
+failed = warned = 0
+with ThreadPoolExecutor(jobs) as pool:
+    for path, code, errors in pool.map(check, entries):
+        failed += code != 0
+        warned += code == 0 and bool(errors.strip())
+        if code != 0 or errors.strip():
+            print(f"{'FAILED' if code else 'warned'}: {path}\n{errors}", flush=True)
+print(f"check_libtorch: {len(entries) - failed} of {len(entries)} translation units compile against "
+      f"LibTorch {version}'s headers ({warned} with warnings)")
+sys.exit(1 if failed else 0)
+EOF
