@@ -196,10 +196,11 @@ TEST_F(CliFeatures, StyleFolderGivesOneOutputPerStyle) {
   test::write_file(styles + "/notes.txt", "not an image");
   const RunResult r = run_stylize("--content " + content + " --style " + styles + " --weights " +
                                   test::fixture("vgg19_tiny.safetensors") + " --size 48 -n 2 -q --output-template " +
-                                  dir.file("out_{style}.png"));
+                                  dir.file("out/{content}/{style}.png"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(fs::exists(dir.file("out_a.png")));
-  EXPECT_TRUE(fs::exists(dir.file("out_b.png")));
+  // The template's folders are created, as stylize batch does (README's example).
+  EXPECT_TRUE(fs::exists(dir.file("out/content/a.png")));
+  EXPECT_TRUE(fs::exists(dir.file("out/content/b.png")));
 }
 
 TEST_F(CliFeatures, ReportHoldsEveryIteration) {

@@ -114,5 +114,24 @@ TEST(FileIo, CheckWritableNamesTheProblem) {
   EXPECT_TRUE(entries(dir.path()).empty()) << "the probe is removed";
 }
 
+TEST(FileIo, CreatesTheFoldersAboveAnOutput) {
+  test::TempDir dir;
+  create_parent_folders(dir.file("a/b/out.png"));
+  EXPECT_TRUE(std::filesystem::is_directory(dir.file("a/b")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("a/b/out.png"))) << "only the folders";
+  EXPECT_NO_THROW(create_parent_folders(dir.file("a/b/again.png")));
+  EXPECT_NO_THROW(create_parent_folders("relative.png"));  // the current folder: nothing to create
+  test::write_file(dir.file("file"), "x");
+  try {
+    create_parent_folders(dir.file("file/sub/out.png"));
+    ADD_FAILURE() << "a folder under a file";
+  } catch (const OutputError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot create the folder '" + dir.file("file/sub") + "' for '" +
+                                         dir.file("file/sub/out.png") + "': "),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace stylize

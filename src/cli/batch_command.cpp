@@ -21,6 +21,7 @@
 #include "stylize/batch/jobs.hpp"
 #include "stylize/core/device.hpp"
 #include "stylize/errors.hpp"
+#include "stylize/io/file.hpp"
 #include "stylize/io/image_io.hpp"
 #include "stylize_command.hpp"
 
@@ -112,11 +113,8 @@ int batch_command(BatchParams settings) {
   // probed once) and its format (the template's extension, the same for all).
   std::set<std::string> folders;
   for (size_t j = range.first; j < range.last; ++j) {
-    const fs::path folder = fs::path(all[j].output).parent_path();
-    if (!folders.insert(folder.string()).second) continue;
-    std::error_code error;
-    if (!folder.empty()) fs::create_directories(folder, error);
-    if (error) throw OutputError("cannot create the folder '" + folder.string() + "': " + error.message());
+    if (!folders.insert(fs::path(all[j].output).parent_path().string()).second) continue;
+    create_parent_folders(all[j].output);
     check_output_path(all[j].output);
   }
   if (range.size() == 0) return kOk;

@@ -103,6 +103,9 @@ void check_outputs(const std::vector<Job>& jobs, const CliParams& params) {
   const std::string image_flag = params.each_style ? "--output-template" : "-o";
   std::vector<NamedPath> outputs;
   for (const auto& job : jobs) {
+    // A template may name folders too (out/{style}.png): they are created, as
+    // stylize batch does; -o names one file, in a folder that must exist.
+    if (params.each_style) create_parent_folders(job.output);
     check_output_path(job.output);
     // The format holds the bit depth and the longest side (--size) before the
     // content is read (choose_output_encoding checks the rest once it is).

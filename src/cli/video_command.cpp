@@ -23,6 +23,7 @@
 #include "stylize/core/engine.hpp"
 #include "stylize/core/temporal_loss.hpp"
 #include "stylize/errors.hpp"
+#include "stylize/io/file.hpp"
 #include "stylize/io/image_io.hpp"
 #include "stylize/io/video_io.hpp"
 #include "stylize_command.hpp"
@@ -61,9 +62,8 @@ FrameTarget frame_target(const std::string& output) {
 // Creates the frames' folder and checks, before any work, that the frames and
 // the video can be written and that they do not land among the input's frames.
 void prepare_target(const FrameTarget& target, const VideoParams& params) {
+  create_parent_folders(target.pattern);
   std::error_code error;
-  if (!target.folder.empty()) fs::create_directories(target.folder, error);
-  if (error) throw OutputError("cannot create the folder '" + target.folder + "': " + error.message());
   // Frames written among the input's frames would overwrite them, or be read as input.
   const std::string& input = params.run.content_path;
   const bool frames_in = FramePattern::looks_like_pattern(input) || fs::is_directory(input, error);

@@ -106,6 +106,16 @@ void check_writable(const std::string& path, const std::string& what) {
   ::unlink(probe.c_str());
 }
 
+void create_parent_folders(const std::string& path) {
+  const fs::path folder = fs::path(path).parent_path();
+  std::error_code error;
+  if (folder.empty() || fs::is_directory(folder, error)) return;
+  fs::create_directories(folder, error);
+  if (error) {
+    throw OutputError("cannot create the folder '" + folder.string() + "' for '" + path + "': " + error.message());
+  }
+}
+
 void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what) {
   const std::string name = (what.empty() ? "" : what + " ") + "'" + path + "'";
   const auto fail = [&](const std::string& reason) { return OutputError("cannot write " + name + ": " + reason); };

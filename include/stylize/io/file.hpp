@@ -30,4 +30,9 @@ int remove_stale_temporaries(const std::string& path);
 // a probe file). `what` names it in the error ("report"). Throws OutputError.
 void check_writable(const std::string& path, const std::string& what);
 
+// Creates the folders above `path` that do not exist yet (for outputs named by
+// a template, which may name folders too). Throws OutputError "cannot create
+// the folder '<folder>' for '<path>': <reason>".
+void create_parent_folders(const std::string& path);
+
 }  // namespace stylize
