@@ -491,6 +491,7 @@ TEST(Jobs, EachStyleNamesOutputsByTemplateAndRefusesCollisions) {
 
 TEST(Jobs, OutputsMustHoldTheBitDepthAskedForBeforeAnyWork) {
   test::TempDir dir;
+  OutputFolders folders;
   const auto params = [&](const std::string& output, const std::string& flags) {
     return parse_flags("-c " + dir.file("c.png") + " -s " + dir.file("s.png") + " -o " + dir.file(output) + " " +
                        flags);
@@ -501,12 +502,12 @@ TEST(Jobs, OutputsMustHoldTheBitDepthAskedForBeforeAnyWork) {
                                                                                       {"out.jpg", "--bit-depth auto"},
                                                                                       {"out.webp", ""}}) {
     const CliParams p = params(output, flags);
-    EXPECT_NO_THROW(check_outputs(make_jobs(p), p)) << output << " " << flags;
+    EXPECT_NO_THROW(check_outputs(make_jobs(p), p, folders)) << output << " " << flags;
   }
   for (const std::string output : {"out.jpg", "out.webp", "out.bmp"}) {
     const CliParams p = params(output, "--bit-depth 16");
     try {
-      check_outputs(make_jobs(p), p);
+      check_outputs(make_jobs(p), p, folders);
       ADD_FAILURE() << output << " with --bit-depth 16 was accepted";
     } catch (const OutputError& e) {
       EXPECT_NE(std::string(e.what()).find("holds 8 bits per channel, not 16; write .png or .tif"), std::string::npos)
@@ -516,7 +517,7 @@ TEST(Jobs, OutputsMustHoldTheBitDepthAskedForBeforeAnyWork) {
   // Every output of --each-style is checked.
   const CliParams each =
       params("x.png", "-s b.png --each-style --bit-depth 16 --output-template " + dir.file("{n}.jpg"));
-  EXPECT_THROW(check_outputs(make_jobs(each), each), OutputError);
+  EXPECT_THROW(check_outputs(make_jobs(each), each, folders), OutputError);
 }
 
 TEST(Jobs, AStyleFolderStandsForItsImagesAndTurnsOnEachStyle) {

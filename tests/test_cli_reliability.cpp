@@ -107,6 +107,22 @@ TEST_F(Reliability, DirectoriesWhereFilesGoAreRefusedBeforeTheRun) {
   expect_refused(run(""), 6, "resume record '" + output + ".json': it is a directory");
 }
 
+TEST_F(Reliability, AFailedStartLeavesNoFolderBehind) {
+  // --output-template creates the folders it names; a run that fails before
+  // writing anything there (here: a style image that is not there) removes them.
+  const auto r = run("--each-style --output-template '" + dir.file("new/sub/{style}.png") + "' --style '" +
+                     dir.file("nope.png") + "'");
+  expect_refused(r, 3, dir.file("nope.png"));
+  EXPECT_FALSE(fs::exists(dir.file("new"))) << r.output;
+  // A folder that was there before stays, empty or not.
+  fs::create_directory(dir.file("old"));
+  expect_refused(run("--each-style --output-template '" + dir.file("old/sub/{style}.png") + "' --style '" +
+                     dir.file("nope.png") + "'"),
+                 3, dir.file("nope.png"));
+  EXPECT_TRUE(fs::is_directory(dir.file("old")));
+  EXPECT_FALSE(fs::exists(dir.file("old/sub")));
+}
+
 TEST_F(Reliability, RemovesTemporariesOfKilledRunsOnly) {
   // A process that has exited: its pid is free (and not reused this quickly).
   const pid_t dead = ::fork();

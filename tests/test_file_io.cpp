@@ -116,10 +116,10 @@ TEST(FileIo, CheckWritableNamesTheProblem) {
 
 TEST(FileIo, CreatesTheFoldersAboveAnOutput) {
   test::TempDir dir;
-  create_parent_folders(dir.file("a/b/out.png"));
+  EXPECT_EQ(create_parent_folders(dir.file("a/b/out.png")), (std::vector<std::string>{dir.file("a"), dir.file("a/b")}));
   EXPECT_TRUE(std::filesystem::is_directory(dir.file("a/b")));
   EXPECT_FALSE(std::filesystem::exists(dir.file("a/b/out.png"))) << "only the folders";
-  EXPECT_NO_THROW(create_parent_folders(dir.file("a/b/again.png")));
+  EXPECT_TRUE(create_parent_folders(dir.file("a/b/again.png")).empty());
   EXPECT_NO_THROW(create_parent_folders("relative.png"));  // the current folder: nothing to create
   test::write_file(dir.file("file"), "x");
   try {
@@ -131,6 +131,24 @@ TEST(FileIo, CreatesTheFoldersAboveAnOutput) {
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(FileIo, OutputFoldersRemovesTheFoldersItMadeThatStayedEmpty) {
+  test::TempDir dir;
+  std::filesystem::create_directory(dir.file("there"));
+  {
+    OutputFolders folders;
+    folders.create_for(dir.file("there/empty/deeper/out.png"));
+    folders.create_for(dir.file("used/out.png"));
+    folders.create_for(dir.file("half/empty/out.png"));
+    test::write_file(dir.file("used/out.png"), "x");
+    test::write_file(dir.file("half/file"), "x");
+  }
+  EXPECT_TRUE(std::filesystem::is_directory(dir.file("there"))) << "made before";
+  EXPECT_FALSE(std::filesystem::exists(dir.file("there/empty")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("used/out.png")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("half/empty")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("half/file")));
 }
 
 }  // namespace

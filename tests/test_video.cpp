@@ -316,6 +316,7 @@ TEST_F(VideoCli, ExplainsUnusableArguments) {
   const test::RunResult missing = test::run_stylize(arguments);
   EXPECT_EQ(missing.exit_code, 3) << missing.output;
   EXPECT_NE(missing.output.find(dir.file("nope")), std::string::npos) << missing.output;
+  EXPECT_FALSE(fs::exists(dir.file("o2"))) << "the output folder made for the run is removed again";
 }
 
 }  // namespace

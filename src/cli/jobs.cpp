@@ -93,7 +93,7 @@ bool same_file(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-void check_outputs(const std::vector<Job>& jobs, const CliParams& params) {
+void check_outputs(const std::vector<Job>& jobs, const CliParams& params, OutputFolders& folders) {
   std::vector<NamedPath> inputs = {{params.content_path, "the content image"}};
   for (const auto& style : params.style_paths) inputs.push_back({style, "a style image"});
   // A resumed run continues its --init image and writes over it by design.
@@ -105,7 +105,7 @@ void check_outputs(const std::vector<Job>& jobs, const CliParams& params) {
   for (const auto& job : jobs) {
     // A template may name folders too (out/{style}.png): they are created, as
     // stylize batch does; -o names one file, in a folder that must exist.
-    if (params.each_style) create_parent_folders(job.output);
+    if (params.each_style) folders.create_for(job.output);
     check_output_path(job.output);
     // The format holds the bit depth and the longest side (--size) before the
     // content is read (choose_output_encoding checks the rest once it is).

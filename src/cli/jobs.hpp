@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "params.hpp"
+#include "stylize/io/file.hpp"
 
 namespace stylize::cli {
 
@@ -25,7 +26,8 @@ void expand_style_folders(CliParams& params);
 std::vector<Job> make_jobs(const CliParams& params);
 
 // Checks before any work that every output can be written, in the --bit-depth
-// asked for, and none is an input. Throws OutputError.
-void check_outputs(const std::vector<Job>& jobs, const CliParams& params);
+// asked for, and none is an input; creates in `folders` the folders that
+// --output-template names. Throws OutputError.
+void check_outputs(const std::vector<Job>& jobs, const CliParams& params, OutputFolders& folders);
 
 }  // namespace stylize::cli

@@ -146,7 +146,8 @@ int stylize_command(CliParams params) {
   keep_freed_cpu_memory();
   if (params.estimate) return print_estimate(params, load_weights_for(params), threads);
   const std::vector<Job> jobs = make_jobs(params);
-  check_outputs(jobs, params);
+  OutputFolders folders;  // removed again if still empty at the end: a failed start leaves none
+  check_outputs(jobs, params, folders);
   return run_jobs(params, jobs, load_weights_for(params), threads);
 }
 

@@ -61,8 +61,8 @@ FrameTarget frame_target(const std::string& output) {
 
 // Creates the frames' folder and checks, before any work, that the frames and
 // the video can be written and that they do not land among the input's frames.
-void prepare_target(const FrameTarget& target, const VideoParams& params) {
-  create_parent_folders(target.pattern);
+void prepare_target(const FrameTarget& target, const VideoParams& params, OutputFolders& folders) {
+  folders.create_for(target.pattern);
   std::error_code error;
   // Frames written among the input's frames would overwrite them, or be read as input.
   const std::string& input = params.run.content_path;
@@ -144,7 +144,8 @@ int video_command(VideoParams video) {
   keep_freed_cpu_memory();
 
   const FrameTarget target = frame_target(params.output_path);
-  prepare_target(target, video);
+  OutputFolders folders;  // removed again if still empty at the end: a failed start leaves none
+  prepare_target(target, video, folders);
   const FramePattern pattern(target.pattern);
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <utility>
 
 #include "stylize/errors.hpp"
 
@@ -106,14 +107,30 @@ void check_writable(const std::string& path, const std::string& what) {
   ::unlink(probe.c_str());
 }
 
-void create_parent_folders(const std::string& path) {
+std::vector<std::string> create_parent_folders(const std::string& path) {
   const fs::path folder = fs::path(path).parent_path();
+  std::vector<std::string> created;
   std::error_code error;
-  if (folder.empty() || fs::is_directory(folder, error)) return;
+  if (folder.empty() || fs::is_directory(folder, error)) return created;
+  // The missing folders, outermost first (those create_directories makes).
+  for (fs::path f = folder; !f.empty() && !fs::exists(f, error); f = f.parent_path()) {
+    created.insert(created.begin(), f.string());
+    if (f == f.parent_path()) break;
+  }
   fs::create_directories(folder, error);
   if (error) {
     throw OutputError("cannot create the folder '" + folder.string() + "' for '" + path + "': " + error.message());
   }
+  return created;
+}
+
+OutputFolders::~OutputFolders() {
+  std::error_code error;
+  for (auto f = created_.rbegin(); f != created_.rend(); ++f) fs::remove(*f, error);  // only if empty
+}
+
+void OutputFolders::create_for(const std::string& path) {
+  for (std::string& folder : create_parent_folders(path)) created_.push_back(std::move(folder));
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what) {

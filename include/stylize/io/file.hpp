@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace stylize {
 
@@ -31,8 +32,25 @@ int remove_stale_temporaries(const std::string& path);
 void check_writable(const std::string& path, const std::string& what);
 
 // Creates the folders above `path` that do not exist yet (for outputs named by
-// a template, which may name folders too). Throws OutputError "cannot create
-// the folder '<folder>' for '<path>': <reason>".
-void create_parent_folders(const std::string& path);
+// a template, which may name folders too) and returns them, outermost first.
+// Throws OutputError "cannot create the folder '<folder>' for '<path>': <reason>".
+std::vector<std::string> create_parent_folders(const std::string& path);
+
+// The folders a command creates for its outputs. Those still empty when it is
+// destroyed (the command failed before writing anything there, e.g. on a
+// missing input) are removed again, innermost first; the others are kept.
+class OutputFolders {
+ public:
+  OutputFolders() = default;
+  OutputFolders(const OutputFolders&) = delete;
+  OutputFolders& operator=(const OutputFolders&) = delete;
+  ~OutputFolders();
+
+  // create_parent_folders(path), remembering what it created.
+  void create_for(const std::string& path);
+
+ private:
+  std::vector<std::string> created_;
+};
 
 }  // namespace stylize
