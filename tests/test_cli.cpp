@@ -93,6 +93,12 @@ TEST_F(Cli, RealImagesWhenPresent) {
   EXPECT_EQ(load_image(output, "output").sizes(), (std::vector<int64_t>{1, 3, 64, 48}));
 }
 
+TEST_F(Cli, MissingImagesSayWhatToGive) {
+  expect_failure(run_stylize(""), 2, "usage: stylize --content PHOTO --style PAINTING");
+  expect_failure(run_stylize("--content " + content), 2, "no style image: give a painting with --style FILE");
+  expect_failure(run_stylize("--style " + style), 2, "no content image: give the photo to stylize with --content FILE");
+}
+
 TEST_F(Cli, MissingContentFile) {
   expect_failure(run_stylize(quick("--content " + dir.file("nope.jpg"))), 3,
                  "cannot read content image '" + dir.file("nope.jpg") + "': file not found");

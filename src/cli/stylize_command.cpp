@@ -133,6 +133,11 @@ std::vector<torch::Tensor> load_styles(const CliParams& params) {
 }
 
 int stylize_command(CliParams params) {
+  if (params.content_path.empty() && params.style_paths.empty()) {
+    throw OptionError(
+        "no content image and no style image; usage: stylize --content PHOTO --style PAINTING [-o out.png] "
+        "(stylize --help lists every flag; stylize batch, video and weights have their own --help)");
+  }
   if (params.content_path.empty()) {
     throw OptionError("no content image: give the photo to stylize with --content FILE");
   }
