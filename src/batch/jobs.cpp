@@ -94,7 +94,7 @@ std::optional<int> variable(const Environment& environment, const char* name) {
 
 std::vector<std::string> expand_inputs(const std::vector<std::string>& paths, const std::string& what,
                                        const ImagePredicate& is_image) {
-  if (paths.empty()) throw OptionError("no " + what + " images: give files or folders");
+  if (paths.empty()) throw OptionError("no " + what + " images: give files or folders with --" + what);
   std::vector<std::string> inputs;
   std::set<std::string> seen;
   for (const auto& path : paths) {

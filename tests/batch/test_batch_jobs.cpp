@@ -61,7 +61,13 @@ TEST(BatchInputs, MissingPathEmptyFolderAndEmptyListAreErrors) {
   } catch (const stylize::ImageError& e) {
     EXPECT_NE(std::string(e.what()).find("style folder"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(expand_inputs({}, "content", image_name), stylize::OptionError);
+  try {
+    expand_inputs({}, "content", image_name);
+    FAIL() << "an empty list was accepted";
+  } catch (const stylize::OptionError& e) {
+    EXPECT_NE(std::string(e.what()).find("no content images: give files or folders with --content"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(BatchJobs, ContentMajorOrderNumbersAndTemplate) {

@@ -27,8 +27,8 @@ using ImagePredicate = std::function<bool(const std::string& path)>;
 // list of image files: a folder stands for the images directly in it (not
 // recursive, hidden files skipped), sorted by name; files keep their order;
 // a path given twice counts once. `what` ("content", "style") names the
-// inputs in errors. Throws ImageError for a missing path or a folder without
-// images, OptionError for an empty list.
+// inputs and their flag (--content) in errors. Throws ImageError for a missing
+// path or a folder without images, OptionError for an empty list.
 std::vector<std::string> expand_inputs(const std::vector<std::string>& paths, const std::string& what,
                                        const ImagePredicate& is_image);
 
