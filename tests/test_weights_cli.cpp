@@ -66,6 +66,10 @@ TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   EXPECT_NE(unknown.output.find("unknown command 'frobnicate'; use list, verify, info, stats or download"),
             std::string::npos)
       << unknown.output;
+  const test::CommandResult none = stylize_command("weights");
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.output.find("give a command: list, verify, info, stats or download"), std::string::npos)
+      << none.output;
 }
 
 // The columns of `layer`'s row in `stylize weights stats` output (empty if none).

@@ -274,8 +274,13 @@ int weights_main(int argc, char** argv) {
   auto* download = app.add_subcommand("download", "Download the default weights into the cache now, if missing");
   download->add_flag("--offline", offline, "Do not use the network (also STYLIZE_OFFLINE=1)");
   download->add_flag("-q,--quiet", quiet, "Print errors only");
-  // An unknown word where the sub-command goes: say which ones there are
-  // (CLI11 would say only "A subcommand is required").
+  // No sub-command, or an unknown word where it goes: say which ones there
+  // are (CLI11 would say only "A subcommand is required").
+  if (argc == 1) {
+    spdlog::error(
+        "stylize weights: give a command: list, verify, info, stats or download (see stylize weights --help)");
+    return kUsageError;
+  }
   bool known = false;
   for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
     known = known || (argc > 1 && command->check_name(argv[1]));
