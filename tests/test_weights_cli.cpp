@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "cli/weights_source.hpp"
 #include "stylize/errors.hpp"
@@ -66,6 +67,18 @@ TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   EXPECT_NE(unknown.output.find("unknown command 'frobnicate'; use list, verify, info, stats or download"),
             std::string::npos)
       << unknown.output;
+  // The commands stylize --help names are the ones there are.
+  const test::CommandResult help = stylize_command("weights --help");
+  const std::string commands = help.output.substr(help.output.find("Subcommands:"));
+  std::vector<std::string> names;
+  std::istringstream lines(commands);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("  ", 0) == 0) names.push_back(line.substr(2, line.find(' ', 2) - 2));
+  }
+  ASSERT_EQ(names.size(), 5u) << commands;
+  std::string joined;
+  for (const auto& name : names) joined += (joined.empty() ? "" : "|") + name;
+  EXPECT_NE(stylize_command("--help").output.find("stylize weights " + joined + " "), std::string::npos) << joined;
   const test::CommandResult none = stylize_command("weights");
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_NE(none.output.find("give a command: list, verify, info, stats or download"), std::string::npos)

@@ -99,7 +99,7 @@ void build_parser(CLI::App& app, CliParams& p) {
   app.set_version_flag("--version", std::string("stylize ") + STYLIZE_VERSION);
   app.footer(
       "Example: stylize -c photo.jpg -s painting.jpg -o out.png\n"
-      "Weights: stylize weights list|verify|info|download (see stylize weights --help)\n"
+      "Weights: stylize weights list|verify|info|stats|download (see stylize weights --help)\n"
       "Many images, several workers or a cluster: stylize batch (see stylize batch --help)\n"
       "Video: stylize video (see stylize video --help)\n"
       "Exit codes and more examples: README.md");
