@@ -276,20 +276,19 @@ int weights_main(int argc, char** argv) {
   download->add_flag("-q,--quiet", quiet, "Print errors only");
   // No sub-command, or an unknown word where it goes: say which ones there
   // are (CLI11 would say only "A subcommand is required").
+  std::string commands;  // "list, verify, info, stats or download"
+  bool known = false;
+  const std::vector<CLI::App*> all = app.get_subcommands([](CLI::App*) { return true; });
+  for (size_t i = 0; i < all.size(); ++i) {
+    commands += (i == 0 ? "" : i + 1 == all.size() ? " or " : ", ") + all[i]->get_name();
+    known = known || (argc > 1 && all[i]->check_name(argv[1]));
+  }
   if (argc == 1) {
-    spdlog::error(
-        "stylize weights: give a command: list, verify, info, stats or download (see stylize weights --help)");
+    spdlog::error("stylize weights: give a command: {} (see stylize weights --help)", commands);
     return kUsageError;
   }
-  bool known = false;
-  for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
-    known = known || (argc > 1 && command->check_name(argv[1]));
-  }
-  if (argc > 1 && argv[1][0] != '-' && !known) {
-    spdlog::error(
-        "stylize weights: unknown command '{}'; use list, verify, info, stats or download (see stylize "
-        "weights --help)",
-        argv[1]);
+  if (argv[1][0] != '-' && !known) {
+    spdlog::error("stylize weights: unknown command '{}'; use {} (see stylize weights --help)", argv[1], commands);
     return kUsageError;
   }
   try {
