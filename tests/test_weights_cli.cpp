@@ -69,6 +69,7 @@ TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
       << unknown.output;
   // The commands stylize --help names are the ones there are.
   const test::CommandResult help = stylize_command("weights --help");
+  ASSERT_NE(help.output.find("Subcommands:"), std::string::npos) << help.output;
   const std::string commands = help.output.substr(help.output.find("Subcommands:"));
   std::vector<std::string> names;
   std::istringstream lines(commands);
