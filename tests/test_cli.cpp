@@ -37,6 +37,12 @@ TEST_F(Cli, StylizesTinyImages) {
   EXPECT_NE(r.output.find("iter 4/4  total "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(" s/it\n"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("iter 1/4"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(": 4 iterations -> " + output + "\n"), std::string::npos) << r.output;
+  // Coarse to fine, the run says how many iterations it makes in all.
+  const RunResult scales = run_stylize(quick("--scales 2 --initial-iterations 3"));
+  ASSERT_EQ(scales.exit_code, 0) << scales.output;
+  EXPECT_NE(scales.output.find(": 7 iterations over 2 scales (3 + 4) -> " + output + "\n"), std::string::npos)
+      << scales.output;
 }
 
 // The peak memory (MiB) an --estimate run prints, or -1.
@@ -53,6 +59,13 @@ TEST_F(Cli, EstimatePrintsMemoryAndTimeAndWritesNothing) {
   EXPECT_NE(small.output.find(" s per iteration at this size, measured here with 1 thread(s): about "),
             std::string::npos)
       << small.output;
+  EXPECT_FALSE(fs::exists(output)) << "--estimate writes nothing";
+  // Coarse to fine: every scale is timed, and the total counts each scale's own iterations.
+  const RunResult scales = run_stylize(quick("--estimate --precision fp32 --scales 2 --initial-iterations 3 -v"));
+  ASSERT_EQ(scales.exit_code, 0) << scales.output;
+  EXPECT_NE(scales.output.find("scale 1/2 (24 px): "), std::string::npos) << scales.output;
+  EXPECT_NE(scales.output.find("scale 2/2 (48 px): "), std::string::npos) << scales.output;
+  EXPECT_NE(scales.output.find(" s for 7 iterations over 2 scales (3 + 4)\n"), std::string::npos) << scales.output;
   EXPECT_FALSE(fs::exists(output)) << "--estimate writes nothing";
   const RunResult large = run_stylize(quick("--estimate --size 96 --precision fp32"));
   ASSERT_EQ(large.exit_code, 0) << large.output;

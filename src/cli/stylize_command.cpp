@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <numeric>
 
 #include "args.hpp"
 #include "checkpoint.hpp"
@@ -69,6 +70,15 @@ std::vector<ImageEncoding> choose_encodings(const std::vector<Job>& jobs, const 
   return encodings;
 }
 
+// "1000 iterations", or with coarse to fine "220 iterations over 2 scales (60 + 160)".
+std::string describe_iterations(const StylizeOptions& options, size_t scales) {
+  std::vector<int> per_scale;
+  for (size_t s = 0; s < scales; ++s) per_scale.push_back(scale_iterations(options, s, scales));
+  const int total = std::accumulate(per_scale.begin(), per_scale.end(), 0);
+  if (scales < 2) return fmt::format("{} iterations", total);
+  return fmt::format("{} iterations over {} scales ({})", total, scales, fmt::join(per_scale, " + "));
+}
+
 void log_tiling(const TilePlan& plan, int64_t height, int64_t width) {
   if (plan.tile == 0) return;
   spdlog::info("{}x{} px in {} tiles owning {} px each, plus a {} px halo (exact; estimated peak memory {:.1f} GiB)",
@@ -77,12 +87,12 @@ void log_tiling(const TilePlan& plan, int64_t height, int64_t width) {
 
 // --estimate: the peak memory the run checks before it starts (README,
 // "Memory"), and the seconds per iteration measured over a few iterations of
-// the final size here. Writes no file.
+// each scale here. Writes no file.
 int print_estimate(const CliParams& params, const LoadedWeights& loaded, int threads) {
-  constexpr int kIterations = 4;  // the first is a warm-up and not counted
+  constexpr int kIterations = 4;  // per scale; the first is a warm-up and not counted
   StylizeOptions probe = params.options;
   probe.iterations = kIterations;
-  probe.scales = 1;
+  probe.initial_iterations = 0;
   probe.start_iteration = 0;
   Stylizer stylizer(probe, loaded.weights);
   const torch::Tensor content = read_input(params.content_path, "content image", params.size).pixels;
@@ -97,19 +107,25 @@ int print_estimate(const CliParams& params, const LoadedWeights& loaded, int thr
               stylizer.device().str().c_str(), static_cast<long long>(std::ceil(mib / 1024.0)),
               static_cast<long long>(std::ceil(mib / 1024.0)));
   std::fflush(stdout);  // before the timing run, which refuses a run that does not fit (exit 8)
-  std::vector<double> seconds;
+  // Coarse to fine: every scale is timed, for its own share of the iterations.
+  const std::vector<int> sizes = stylizer.schedule(content, styles);
+  std::vector<std::vector<double>> seconds(sizes.size());
   stylizer.run(
       content, styles,
       [&seconds](const Progress& p) {
-        if (p.iteration > 1) seconds.push_back(p.seconds);
+        if (p.iteration > 1) seconds[static_cast<size_t>(p.scale - 1)].push_back(p.seconds);
         return interrupt_signal() == 0;
       },
       params.each_style ? std::vector<double>{} : params.style_blend);
-  std::sort(seconds.begin(), seconds.end());
-  const double per_iteration = seconds.empty() ? 0.0 : seconds[seconds.size() / 2];
-  std::printf(
-      "time: %.4f s per iteration at this size, measured here with %d thread(s): about %.0f s for %d iterations\n",
-      per_iteration, threads, per_iteration * params.options.iterations, params.options.iterations);
+  double total = 0, per_iteration = 0;
+  for (size_t s = 0; s < sizes.size(); ++s) {
+    std::sort(seconds[s].begin(), seconds[s].end());
+    per_iteration = seconds[s].empty() ? 0.0 : seconds[s][seconds[s].size() / 2];
+    total += per_iteration * scale_iterations(params.options, s, sizes.size());
+    spdlog::debug("scale {}/{} ({} px): {:.4f} s per iteration", s + 1, sizes.size(), sizes[s], per_iteration);
+  }
+  std::printf("time: %.4f s per iteration at this size, measured here with %d thread(s): about %.0f s for %s\n",
+              per_iteration, threads, total, describe_iterations(params.options, sizes.size()).c_str());
   return kOk;
 }
 
@@ -232,8 +248,11 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         job_style_paths.push_back(params.style_paths[i]);
         if (!params.style_blend.empty() && !params.each_style) blend.push_back(params.style_blend[i]);
       }
-      spdlog::info("stylizing {} ({}x{}) with {}: {} iterations -> {}", params.content_path, content.size(3),
-                   content.size(2), fmt::join(job_style_paths, ", "), iterations, job.output);
+      std::vector<torch::Tensor> job_styles;
+      for (size_t i : job.styles) job_styles.push_back(styles[i]);
+      spdlog::info("stylizing {} ({}x{}) with {}: {} -> {}", params.content_path, content.size(3), content.size(2),
+                   fmt::join(job_style_paths, ", "),
+                   describe_iterations(params.options, stylizer.schedule(content, job_styles).size()), job.output);
       records[j].output = job.output;
       records[j].bit_depth = encodings[j].bit_depth;
       if (!encodings[j].profile.empty()) records[j].color_profile = encodings[j].profile.name;

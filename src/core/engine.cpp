@@ -421,7 +421,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         return callback(with_scale);
       };
     }
-    const int iterations = s == 0 && sizes.size() > 1 && o.initial_iterations > 0 ? o.initial_iterations : o.iterations;
+    const int iterations = scale_iterations(o, s, sizes.size());
     if (o.optimizer == OptimizerKind::Lbfgs) {
       outcome = optimize_lbfgs(start, iterations, scaled);
     } else {

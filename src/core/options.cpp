@@ -62,6 +62,10 @@ void validate_blend(const std::vector<double>& blend, size_t styles) {
   }
 }
 
+int scale_iterations(const StylizeOptions& o, size_t scale, size_t scales) {
+  return scale == 0 && scales > 1 && o.initial_iterations > 0 ? o.initial_iterations : o.iterations;
+}
+
 void validate(const StylizeOptions& o) {
   if (o.iterations < 1) {
     throw OptionError("--iterations must be at least 1, got " + std::to_string(o.iterations));

@@ -111,6 +111,10 @@ struct StylizeOptions {
 // messages name the command-line flags). The Stylizer calls it.
 void validate(const StylizeOptions& options);
 
+// The iterations scale `scale` (0-based) of a run over `scales` sizes runs:
+// initial_iterations for the first of several when it is set, else iterations.
+int scale_iterations(const StylizeOptions& options, size_t scale, size_t scales);
+
 // Throws OptionError unless `layers` is a non-empty list of VGG19 layer names
 // with finite, non-negative weights that do not all vanish; `flag` names the list.
 void validate_layers(const std::vector<LayerWeight>& layers, const std::string& flag);
