@@ -84,6 +84,10 @@ TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_NE(none.output.find("give a command: list, verify, info, stats or download"), std::string::npos)
       << none.output;
+  const test::CommandResult flags_only = stylize_command("weights --offline");  // download's flag, no command
+  EXPECT_EQ(flags_only.exit_code, 2);
+  EXPECT_NE(flags_only.output.find("give a command: list, verify, info, stats or download"), std::string::npos)
+      << flags_only.output;
 }
 
 // The columns of `layer`'s row in `stylize weights stats` output (empty if none).

@@ -283,7 +283,14 @@ int weights_main(int argc, char** argv) {
     commands += (i == 0 ? "" : i + 1 == all.size() ? " or " : ", ") + all[i]->get_name();
     known = known || (argc > 1 && all[i]->check_name(argv[1]));
   }
-  if (argc == 1) {
+  // Only flags (`stylize weights --offline`): a command's flags, but no command.
+  bool has_word = false, asks_for_help = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    has_word = has_word || arg.empty() || arg[0] != '-';
+    asks_for_help = asks_for_help || arg == "-h" || arg == "--help";
+  }
+  if (!has_word && !asks_for_help) {
     spdlog::error("stylize weights: give a command: {} (see stylize weights --help)", commands);
     return kUsageError;
   }
