@@ -140,10 +140,14 @@ void Stylizer::Impl::check_size(const torch::Tensor& image, const std::string& w
   const int64_t minimum = net->min_input_side();
   if (image.size(-2) < minimum || image.size(-1) < minimum) {
     // Every image (content and styles) goes through the whole truncated network.
+    const int64_t longest = std::max(image.size(-2), image.size(-1));
+    const int64_t shortest = std::max<int64_t>(1, std::min(image.size(-2), image.size(-1)));
+    const int64_t needed = (minimum * longest + shortest - 1) / shortest;  // longest side, this shape
     throw ImageError(what + " is " + std::to_string(image.size(-1)) + "x" + std::to_string(image.size(-2)) +
                      " pixels, but every image goes through the network up to " + net->deepest_layer() +
                      " (the deepest of the content and style layers), which needs at least " + std::to_string(minimum) +
-                     " pixels on each side; use a larger " + flags + ", or shallower layers");
+                     " pixels on each side (a longest side of about " + std::to_string(needed) +
+                     " for this shape); use a larger " + flags + ", or shallower layers");
   }
 }
 
