@@ -352,6 +352,82 @@ def tiles_bench():
             sys.stdout.flush()
 
 
+def read_bmp(path):
+    """The 24-bit BMPs stylize writes: (1, 3, H, W) float32 in [0, 1]."""
+    import numpy as np
+    import torch
+    data = open(path, "rb").read()
+    offset = struct.unpack("<I", data[10:14])[0]
+    width, height = struct.unpack("<ii", data[18:26])
+    assert struct.unpack("<H", data[28:30])[0] == 24, "24-bit BMP only"
+    stride = (width * 3 + 3) // 4 * 4
+    rows = [np.frombuffer(data[offset + y * stride:offset + y * stride + width * 3], np.uint8).reshape(width, 3)
+            for y in range(abs(height))]
+    pixels = np.stack(rows[::-1] if height > 0 else rows)[..., ::-1].astype(np.float32) / 255.0  # bottom-up BGR
+    return torch.from_numpy(pixels.copy()).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def lbfgs_bench():
+    """L-BFGS against Adam on one objective, in stylize and in PyTorch: torch.optim.LBFGS
+    (strong Wolfe, history 100, unconstrained) and the reference's Adam on
+    scripts/reference_pytorch.py's objective, all in fp32 from the same 8-bit images."""
+    import torch
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import reference_pytorch as R
+    size = int(os.environ.get("BENCH_LBFGS_SIZE", "256"))
+    n = int(os.environ.get("BENCH_LBFGS_EVALUATIONS", "300"))
+    photos = all(os.path.isfile(p) for p in PHOTOS)
+    sources = PHOTOS if photos else (os.path.join(WORK, f"content_{size}.png"), os.path.join(WORK, f"style_{size}.png"))
+    for path, seed in zip(sources, (1, 2)):
+        if not os.path.exists(path):
+            write_png(path, size, size, seed)
+    # Each image as stylize sizes it, written by a run that does not move it (one step of 1e-12).
+    images = []
+    for name, source in zip(("content", "style"), sources):
+        path = os.path.join(WORK, f"lbfgs_{name}_{size}.bmp")
+        subprocess.run([STYLIZE, "-c", source, "-s", sources[1], "-o", path, "--weights", WEIGHTS, "--size", str(size),
+                        "-n", "1", "--lr", "1e-12", "-q"], check=True)
+        images.append(path)
+    curves = {}
+    for optimizer in ("adam", "lbfgs"):
+        report = os.path.join(WORK, f"lbfgs_stylize_{optimizer}.json")
+        subprocess.run([STYLIZE, "-c", images[0], "-s", images[1], "-o", os.path.join(WORK, "lbfgs_out.png"),
+                        "--weights", WEIGHTS, "--size", str(size), "-n", str(n), "--precision", "fp32", "--device",
+                        "cpu", "--optimizer", optimizer, "--report", report, "-q"], check=True)
+        with open(report) as f:
+            curves[f"stylize {optimizer}"] = [it["total"] for it in json.load(f)["runs"][0]["iterations"]]
+    torch.set_num_threads(os.cpu_count())
+    o = R.DEFAULTS
+    net = R.Vgg19Features(WEIGHTS, o["content_layers"] + o["style_layers"])
+    content, style = read_bmp(images[0]), read_bmp(images[1])
+    adam = []
+    R.stylize(net, content, style, n, on_iteration=lambda iteration, values: adam.append(values[0]))
+    curves["pytorch adam"] = adam
+    losses, _ = R.prepare(net, content, style, o)
+    image = content.clone().requires_grad_(True)
+    lbfgs = torch.optim.LBFGS([image], lr=1, max_iter=n, max_eval=n, history_size=100,
+                              line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-9)
+    evaluations = []
+
+    def closure():
+        lbfgs.zero_grad()
+        total = losses(image)[0]
+        total.backward()
+        evaluations.append(float(total))
+        return total
+
+    lbfgs.step(closure)
+    curves["pytorch lbfgs"] = evaluations
+    marks = sorted({max(1, n // 30), max(1, n // 3), n})
+    print(f"\nL-BFGS and Adam, total loss after n evaluations ({size} px, "
+          f"{'tubingen.jpg with starry_night.jpg' if photos else 'synthetic images'}, weights {WEIGHTS_KIND}, fp32)")
+    print(f"{'run':<16}" + "".join(f"{'n=' + str(m):>12}" for m in marks))
+    for name, curve in curves.items():
+        print(f"{name:<16}" + "".join(f"{curve[min(m, len(curve)) - 1]:12.4e}" for m in marks))
+    outside = float(((image < 0) | (image > 1)).float().mean())
+    print(f"(pytorch lbfgs is unconstrained: {outside:.1%} of its pixels ended outside [0, 1])")
+
+
 if __name__ == "__main__":
     os.makedirs(WORK, exist_ok=True)
     WEIGHTS, WEIGHTS_KIND = weights_file()
@@ -360,6 +436,9 @@ if __name__ == "__main__":
         sys.exit(0)
     if sys.argv[1:] == ["tiles"]:
         tiles_bench()
+        sys.exit(0)
+    if sys.argv[1:] == ["lbfgs"]:
+        lbfgs_bench()
         sys.exit(0)
     if sys.argv[1:] == ["ttl"]:
         time_to_loss()

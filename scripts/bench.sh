@@ -12,6 +12,8 @@
 #   BENCH_SKIP_TTL=1 scripts/bench.sh   # skip the time-to-loss part
 #   BENCH_TTL_SIZE=128 scripts/bench.sh # time-to-loss at another size (default 256)
 #   scripts/bench.sh ttl                # the time-to-loss part alone
+#   scripts/bench.sh lbfgs              # L-BFGS and Adam in stylize and in PyTorch (torch.optim.LBFGS) on
+#                                       # one objective (BENCH_LBFGS_SIZE, _EVALUATIONS; about 8 minutes on 2 cores)
 #   scripts/bench.sh video              # stylize video: seconds per frame and flicker,
 #                                       # independent vs temporal (BENCH_VIDEO_SIZES, _FRAMES, _ITERATIONS)
 #   scripts/bench.sh fast               # time to a finished image at 512 px: the tutorial's 1000
