@@ -55,14 +55,26 @@ SHARED = os.path.join(ROOT, "..", "shared", "data", "images")
 PHOTOS = (os.path.join(SHARED, "content", "tubingen.jpg"), os.path.join(SHARED, "style", "starry_night.jpg"))
 
 
+def have_photos():
+    return all(os.path.isfile(p) for p in PHOTOS)
+
+
+def synthetic_images(size):
+    """A synthetic content and style of size x size px (made once, in WORK)."""
+    content, style = os.path.join(WORK, f"content_{size}.png"), os.path.join(WORK, f"style_{size}.png")
+    for path, seed in ((content, 1), (style, 2)):
+        if not os.path.exists(path):
+            write_png(path, size, size, seed)
+    return content, style
+
+
+def bench_images(size):
+    """The shared photo and painting when present, else the synthetic images."""
+    return PHOTOS if have_photos() else synthetic_images(size)
+
+
 def stylize(size, precision, iterations, extra=(), device="cpu", photos=False):
-    if photos and all(os.path.isfile(p) for p in PHOTOS):
-        content, style = PHOTOS
-    else:
-        content, style = os.path.join(WORK, f"content_{size}.png"), os.path.join(WORK, f"style_{size}.png")
-        for path, seed in ((content, 1), (style, 2)):
-            if not os.path.exists(path):
-                write_png(path, size, size, seed)
+    content, style = bench_images(size) if photos else synthetic_images(size)
     report = os.path.join(WORK, f"report_{os.getpid()}.json")
     command = [STYLIZE, "-c", content, "-s", style, "-o", os.path.join(WORK, "out.png"), "--weights", WEIGHTS,
                "--size", str(size), "-n", str(iterations), "--precision", precision, "--device", device,
@@ -149,7 +161,7 @@ def speed_table():
 
 def time_to_loss():
     size, budget = int(os.environ.get("BENCH_TTL_SIZE", "256")), 500
-    images = "tubingen.jpg with starry_night.jpg" if all(os.path.isfile(p) for p in PHOTOS) else "synthetic images"
+    images = "tubingen.jpg with starry_night.jpg" if have_photos() else "synthetic images"
     # Every setting in fp32, the precision L-BFGS runs in: losses of one network
     # (a bf16 network's losses differ from fp32's by more than the margins compared).
     print(f"\ntime to reach the loss of single-scale Adam after {budget} iterations ({size} px, {images}, "
@@ -185,8 +197,7 @@ def fp32_loss(image, size):
     """The total loss of `image` evaluated the same way for every run: in fp32,
     at full size, against the photos' targets (the first iteration's loss of a
     run that starts from the image and barely moves it)."""
-    content, style = PHOTOS if all(os.path.isfile(p) for p in PHOTOS) else (
-        os.path.join(WORK, f"content_{size}.png"), os.path.join(WORK, f"style_{size}.png"))
+    content, style = bench_images(size)
     report = os.path.join(WORK, "evaluate.json")
     subprocess.run([STYLIZE, "-c", content, "-s", style, "--init", image, "-o", os.path.join(WORK, "evaluate.png"),
                     "--weights", WEIGHTS, "--size", str(size), "-n", "1", "--lr", "1e-9", "--precision", "fp32",
@@ -200,11 +211,7 @@ def timed_run(size, name, extra):
     included), its iterations and the fp32 loss of its output (16-bit PNG)."""
     output = os.path.join(WORK, f"fast_{name}.png")
     report = os.path.join(WORK, f"fast_{name}.json")
-    content, style = PHOTOS if all(os.path.isfile(p) for p in PHOTOS) else (
-        os.path.join(WORK, f"content_{size}.png"), os.path.join(WORK, f"style_{size}.png"))
-    for path, seed in ((content, 1), (style, 2)):
-        if not os.path.exists(path):
-            write_png(path, size, size, seed)
+    content, style = bench_images(size)
     start = time.monotonic()
     result = subprocess.run([STYLIZE, "-c", content, "-s", style, "-o", output, "--bit-depth", "16",
                              "--weights", WEIGHTS, "--size", str(size), "--report", report, "-q", *extra],
@@ -224,7 +231,7 @@ def fast_bench():
     evaluated the same way (fp32_loss); and how many of the tutorial's
     iterations come within 1% of its final loss (its --save-every images)."""
     size = int(os.environ.get("BENCH_FAST_SIZE", "512"))
-    images = "tubingen.jpg with starry_night.jpg" if all(os.path.isfile(p) for p in PHOTOS) else "synthetic images"
+    images = "tubingen.jpg with starry_night.jpg" if have_photos() else "synthetic images"
     print(f"\ntime to a finished image at {size} px ({images}, weights {WEIGHTS_KIND}); every output's loss "
           "evaluated in fp32 at full size")
     reference = timed_run(size, "tutorial", ["-n", "1000", "--save-every", "50"])
@@ -317,7 +324,7 @@ def tiles_bench():
     the report's peak_memory_mib) of print sizes, whole where it fits and in
     tiles of 512 and 1024 px, bf16, the style at 512 px."""
     iterations = int(os.environ.get("BENCH_TILE_ITERATIONS", "3"))
-    if all(os.path.isfile(p) for p in PHOTOS):
+    if have_photos():
         content, style = PHOTOS
     else:
         content, style = os.path.join(WORK, "content_1024.png"), os.path.join(WORK, "style_512.png")
@@ -376,11 +383,7 @@ def lbfgs_bench():
     import reference_pytorch as R
     size = int(os.environ.get("BENCH_LBFGS_SIZE", "256"))
     n = int(os.environ.get("BENCH_LBFGS_EVALUATIONS", "300"))
-    photos = all(os.path.isfile(p) for p in PHOTOS)
-    sources = PHOTOS if photos else (os.path.join(WORK, f"content_{size}.png"), os.path.join(WORK, f"style_{size}.png"))
-    for path, seed in zip(sources, (1, 2)):
-        if not os.path.exists(path):
-            write_png(path, size, size, seed)
+    sources = bench_images(size)
     # Each image as stylize sizes it, written by a run that does not move it (one step of 1e-12).
     images = []
     for name, source in zip(("content", "style"), sources):
@@ -420,7 +423,7 @@ def lbfgs_bench():
     curves["pytorch lbfgs"] = evaluations
     marks = sorted({max(1, n // 30), max(1, n // 3), n})
     print(f"\nL-BFGS and Adam, total loss after n evaluations ({size} px, "
-          f"{'tubingen.jpg with starry_night.jpg' if photos else 'synthetic images'}, weights {WEIGHTS_KIND}, fp32)")
+          f"{'tubingen.jpg with starry_night.jpg' if have_photos() else 'synthetic images'}, weights {WEIGHTS_KIND}, fp32)")
     print(f"{'run':<16}" + "".join(f"{'n=' + str(m):>12}" for m in marks))
     for name, curve in curves.items():
         print(f"{name:<16}" + "".join(f"{curve[min(m, len(curve)) - 1]:12.4e}" for m in marks))
@@ -431,20 +434,13 @@ def lbfgs_bench():
 if __name__ == "__main__":
     os.makedirs(WORK, exist_ok=True)
     WEIGHTS, WEIGHTS_KIND = weights_file()
-    if sys.argv[1:] == ["video"]:
-        video_bench()
-        sys.exit(0)
-    if sys.argv[1:] == ["tiles"]:
-        tiles_bench()
-        sys.exit(0)
-    if sys.argv[1:] == ["lbfgs"]:
-        lbfgs_bench()
-        sys.exit(0)
-    if sys.argv[1:] == ["ttl"]:
-        time_to_loss()
-        sys.exit(0)
-    if sys.argv[1:] == ["fast"]:
-        fast_bench()
+    parts = {"video": video_bench, "tiles": tiles_bench, "lbfgs": lbfgs_bench, "ttl": time_to_loss,
+             "fast": fast_bench}
+    if sys.argv[1:]:
+        if sys.argv[1:2] != sys.argv[1:] or sys.argv[1] not in parts:
+            sys.exit(f"bench: unknown part {' '.join(sys.argv[1:])!r}; give one of {', '.join(parts)}, or nothing "
+                     "for the speed table and time to loss")
+        parts[sys.argv[1]]()
         sys.exit(0)
     speed_table()
     if not os.environ.get("BENCH_SKIP_TTL"):
