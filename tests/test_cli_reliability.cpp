@@ -87,6 +87,22 @@ TEST_F(Reliability, SideOutputsNeverOverwriteTheResultOrEachOther) {
   expect_refused(run("--plot " + dir.file("p.png") + " --sheet " + dir.file("p.png")), 6, "its own path");
 }
 
+TEST_F(Reliability, MasksAndTheDefaultStyleAreInputsToo) {
+  const std::string mask = dir.file("mask.png"), style_mask = dir.file("smask.png"), other = dir.file("other.png");
+  save_image(torch::ones({1, 3, 48, 40}), mask);
+  save_image(torch::ones({1, 3, 32, 32}), style_mask);
+  save_image(test::pattern_image(32, 32, 0.9), other);
+  const std::string mask_bytes = test::read_file(mask), other_bytes = test::read_file(other);
+  const std::string regions = "--content-mask " + mask + " --style-mask " + style_mask;
+  expect_refused(run(regions + " --report " + mask), 6, "--report '" + mask + "' is also an input (a --content-mask)");
+  expect_refused(run(regions + " --plot " + style_mask), 6, "is also an input (a --style-mask)");
+  const auto r = run(regions + " --default-style " + other + " -o " + other);
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("is also an input (the --default-style image)"), std::string::npos) << r.output;
+  EXPECT_EQ(test::read_file(mask), mask_bytes);
+  EXPECT_EQ(test::read_file(other), other_bytes);
+}
+
 TEST_F(Reliability, OutputNeverOverwritesTheInitImage) {
   const std::string init = dir.file("init.png");
   save_image(test::pattern_image(48, 40, 2.2), init);

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +113,40 @@ TEST(FileIo, CheckWritableNamesTheProblem) {
   EXPECT_THROW(check_writable(dir.path().string(), "report"), OutputError);
   EXPECT_NO_THROW(check_writable(dir.file("r.json"), "report"));
   EXPECT_TRUE(entries(dir.path()).empty()) << "the probe is removed";
+}
+
+TEST(FileIo, ASymbolicLinkIsFollowedAndKept) {
+  test::TempDir dir;
+  fs::create_directory(dir.path() / "real");
+  test::write_file(dir.file("real/r.json"), "old");
+  fs::create_symlink("real/r.json", dir.path() / "link.json");
+  check_writable(dir.file("link.json"), "report");
+  write_file_atomically(dir.file("link.json"), "new", "report");
+  EXPECT_TRUE(fs::is_symlink(dir.path() / "link.json")) << "the link is not replaced by a file";
+  EXPECT_EQ(test::read_file(dir.file("real/r.json")), "new");
+  EXPECT_EQ(entries(dir.path() / "real"), std::vector<std::string>{"r.json"}) << "no temporary left";
+  // A dangling link: the file it names is created.
+  fs::create_symlink("real/new.json", dir.path() / "dangling.json");
+  write_file_atomically(dir.file("dangling.json"), "made", "report");
+  EXPECT_TRUE(fs::is_symlink(dir.path() / "dangling.json"));
+  EXPECT_EQ(test::read_file(dir.file("real/new.json")), "made");
+}
+
+TEST(FileIo, ANamedPipeIsWrittenIntoNotReplaced) {
+  test::TempDir dir;
+  const std::string fifo = dir.file("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // A reader first (non-blocking, so that a broken write cannot hang the test).
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  EXPECT_NO_THROW(check_writable(fifo, "report"));
+  write_file_atomically(fifo, "{\"ok\": 1}", "report");
+  char buffer[64] = {};
+  const ssize_t n = ::read(reader, buffer, sizeof buffer - 1);
+  ::close(reader);
+  EXPECT_EQ(std::string(buffer, n > 0 ? n : 0), "{\"ok\": 1}");
+  EXPECT_TRUE(fs::is_fifo(fifo)) << "the pipe is still a pipe";
+  EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"pipe"}) << "no temporary beside it";
 }
 
 TEST(FileIo, CreatesTheFoldersAboveAnOutput) {

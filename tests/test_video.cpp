@@ -319,5 +319,35 @@ TEST_F(VideoCli, ExplainsUnusableArguments) {
   EXPECT_FALSE(fs::exists(dir.file("o2"))) << "the output folder made for the run is removed again";
 }
 
+TEST_F(VideoCli, NeverWritesOverItsInputs) {
+  // A style image where the output frames go.
+  const std::string frames = dir.file("frames");
+  fs::create_directories(frames);
+  fs::copy_file(style, frames + "/frame_00001.png");
+  const std::string style_bytes = test::read_file(style);
+  std::string over_style = video(frames);
+  over_style.replace(over_style.find(" --style " + style), 9 + style.size(), " --style " + frames + "/frame_00001.png");
+  const test::RunResult r = test::run_stylize(over_style);
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("would be written over a style image"), std::string::npos) << r.output;
+  EXPECT_EQ(test::read_file(frames + "/frame_00001.png"), style_bytes);
+  // The video over the input video.
+  const std::string clip = dir.file("clip.avi");
+  try {
+    VideoFileWriter writer(clip, 10, kWidth, kHeight);
+    for (const auto& frame : panning_clip(2)) writer.write(frame);
+    writer.finish();
+  } catch (const OutputError& e) {
+    STYLIZE_SKIP_UNLESS_REQUIRED(std::string("this OpenCV cannot write AVI (MJPG): ") + e.what());
+  }
+  const std::string clip_bytes = test::read_file(clip);
+  std::string over_clip = video(clip);
+  over_clip.replace(over_clip.find(input), input.size(), clip);
+  const test::RunResult v = test::run_stylize(over_clip);
+  EXPECT_EQ(v.exit_code, 6) << v.output;
+  EXPECT_NE(v.output.find("-o '" + clip + "' is also an input (the content image)"), std::string::npos) << v.output;
+  EXPECT_EQ(test::read_file(clip), clip_bytes);
+}
+
 }  // namespace
 }  // namespace stylize

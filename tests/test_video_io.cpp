@@ -50,6 +50,21 @@ TEST(FramePattern, FormatsNumbers) {
   EXPECT_TRUE(FramePattern::looks_like_pattern("f_%s.png"));  // so that it is explained as a bad pattern
 }
 
+TEST(FramePattern, MatchesExactlyTheNamesItMakes) {
+  const FramePattern padded("frame_%05d.png");
+  EXPECT_TRUE(padded.matches("frame_00001.png"));
+  EXPECT_TRUE(padded.matches("frame_123456.png"));
+  EXPECT_FALSE(padded.matches("frame_1.png"));  // path(1) is frame_00001.png
+  EXPECT_FALSE(padded.matches("frame_0001a.png"));
+  EXPECT_FALSE(padded.matches("frame_.png"));
+  EXPECT_FALSE(padded.matches("frame_00001.jpg"));
+  EXPECT_TRUE(FramePattern("f%d.png").matches("f12.png"));
+  EXPECT_FALSE(FramePattern("f%d.png").matches("f012.png"));
+  EXPECT_TRUE(FramePattern("f%3d.png").matches("f  7.png"));
+  EXPECT_FALSE(FramePattern("f%3d.png").matches("f 7.png"));
+  EXPECT_FALSE(FramePattern("f%d.png").matches("f99999999999999999999999.png"));
+}
+
 TEST(FramePattern, RefusesAnythingButOneIntegerConversion) {
   for (const std::string bad : {"f_%s.png", "f_%05d_%d.png", "f_%x.png", "f_%.png", "f_%123d.png"}) {
     const std::string message = MESSAGE_OF(OptionError, FramePattern{bad});

@@ -73,16 +73,6 @@ std::vector<Job> make_jobs(const CliParams& params) {
   return jobs;
 }
 
-namespace {
-
-// A file the command reads or writes, and how to name it in a message.
-struct NamedPath {
-  std::string path;
-  std::string what;  // "the content image", "--report"
-};
-
-// Whether two paths name the same file: the same inode when both exist, else
-// the same absolute path once symbolic links and ".." are resolved.
 bool same_file(const std::string& a, const std::string& b) {
   std::error_code error;
   if (fs::exists(a, error) && fs::exists(b, error)) return fs::equivalent(a, b, error);
@@ -91,15 +81,38 @@ bool same_file(const std::string& a, const std::string& b) {
   return x == y;
 }
 
-}  // namespace
-
-void check_outputs(const std::vector<Job>& jobs, const CliParams& params, OutputFolders& folders) {
+std::vector<NamedPath> input_files(const CliParams& params) {
   std::vector<NamedPath> inputs = {{params.content_path, "the content image"}};
   for (const auto& style : params.style_paths) inputs.push_back({style, "a style image"});
-  // A resumed run continues its --init image and writes over it by design.
   if (params.options.init == InitMode::Image && params.resume.empty()) {
     inputs.push_back({params.init, "the --init image"});
   }
+  for (const auto& mask : params.content_mask_paths) inputs.push_back({mask, "a --content-mask"});
+  for (const auto& mask : params.style_mask_paths) {
+    if (mask != "all") inputs.push_back({mask, "a --style-mask"});
+  }
+  if (!params.default_style_path.empty()) inputs.push_back({params.default_style_path, "the --default-style image"});
+  return inputs;
+}
+
+void refuse_overlaps(const std::vector<NamedPath>& outputs, const std::vector<NamedPath>& inputs) {
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    for (const auto& input : inputs) {
+      if (same_file(outputs[o].path, input.path)) {
+        throw OutputError(outputs[o].what + " '" + outputs[o].path + "' is also an input (" + input.what +
+                          "); refusing to overwrite it. Choose another path");
+      }
+    }
+    for (size_t other = 0; other < o; ++other) {
+      if (same_file(outputs[o].path, outputs[other].path)) {
+        throw OutputError(outputs[o].what + " '" + outputs[o].path + "' is the same file as " + outputs[other].what +
+                          " '" + outputs[other].path + "'; give each output its own path");
+      }
+    }
+  }
+}
+
+void check_outputs(const std::vector<Job>& jobs, const CliParams& params, OutputFolders& folders) {
   const std::string image_flag = params.each_style ? "--output-template" : "-o";
   std::vector<NamedPath> outputs;
   for (const auto& job : jobs) {
@@ -127,20 +140,7 @@ void check_outputs(const std::vector<Job>& jobs, const CliParams& params, Output
     check_output_path(params.sheet_path);
     outputs.push_back({params.sheet_path, "--sheet"});
   }
-  for (size_t o = 0; o < outputs.size(); ++o) {
-    for (const auto& input : inputs) {
-      if (same_file(outputs[o].path, input.path)) {
-        throw OutputError(outputs[o].what + " '" + outputs[o].path + "' is also an input (" + input.what +
-                          "); refusing to overwrite it. Choose another path");
-      }
-    }
-    for (size_t other = 0; other < o; ++other) {
-      if (same_file(outputs[o].path, outputs[other].path)) {
-        throw OutputError(outputs[o].what + " '" + outputs[o].path + "' is the same file as " + outputs[other].what +
-                          " '" + outputs[other].path + "'; give each output its own path");
-      }
-    }
-  }
+  refuse_overlaps(outputs, input_files(params));
   // Leftovers of killed runs (SIGKILL, power loss) beside the outputs.
   for (const auto& output : outputs) remove_stale_temporaries(output.path);
 }

@@ -25,6 +25,25 @@ void expand_style_folders(CliParams& params);
 // OptionError when the template gives two styles the same output.
 std::vector<Job> make_jobs(const CliParams& params);
 
+// A file a command reads or writes, and how to name it in a message.
+struct NamedPath {
+  std::string path;
+  std::string what;  // "the content image", "--report"
+};
+
+// Every file a run reads besides its weights: the content image (or video),
+// the style images, the --init image (unless the run resumes, which continues
+// it and writes over it by design), the region masks and --default-style.
+std::vector<NamedPath> input_files(const CliParams& params);
+
+// Whether two paths name the same file: the same inode when both exist, else
+// the same absolute path once symbolic links and ".." are resolved.
+bool same_file(const std::string& a, const std::string& b);
+
+// Throws OutputError when an output is one of the inputs, or two outputs are
+// one file.
+void refuse_overlaps(const std::vector<NamedPath>& outputs, const std::vector<NamedPath>& inputs);
+
 // Checks before any work that every output can be written, in the --bit-depth
 // asked for, and none is an input; creates in `folders` the folders that
 // --output-template names. Throws OutputError.

@@ -17,6 +17,7 @@
 #include "args.hpp"
 #include "exit_codes.hpp"
 #include "interrupt.hpp"
+#include "jobs.hpp"
 #include "regions.hpp"
 #include "run_progress.hpp"
 #include "stylize/core/device.hpp"
@@ -74,6 +75,19 @@ void prepare_target(const FrameTarget& target, const VideoParams& params, Output
     if (fs::equivalent(in, out, error)) {
       throw OutputError("the output frames would be written into the folder of the input frames ('" + in.string() +
                         "'), over them or among them; give -o another folder");
+    }
+  }
+  // The video over the input video, a style image or a mask; or a frame over one of them.
+  std::vector<NamedPath> inputs = input_files(params.run);
+  if (!target.video.empty()) refuse_overlaps({{target.video, "-o"}}, inputs);
+  const FramePattern frame_name(fs::path(target.pattern).filename().string());
+  const fs::path out = target.folder.empty() ? fs::path(".") : fs::path(target.folder);
+  for (const auto& file : inputs) {
+    const fs::path folder = fs::path(file.path).parent_path();
+    if (frame_name.matches(fs::path(file.path).filename().string()) &&
+        fs::equivalent(folder.empty() ? fs::path(".") : folder, out, error)) {
+      throw OutputError("the output frames ('" + target.pattern + "') would be written over " + file.what + " ('" +
+                        file.path + "'); give -o another folder or pattern");
     }
   }
   check_output_path(FramePattern(target.pattern).path(1));

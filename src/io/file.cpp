@@ -32,6 +32,44 @@ fs::path directory_of(const std::string& path) {
   return dir.empty() ? fs::path(".") : dir;
 }
 
+// The file a write to `path` replaces: `path`, or where the symbolic link
+// there points (the link stays a link, as with cp or an editor).
+fs::path write_target(const std::string& path) {
+  fs::path target(path);
+  std::error_code error;
+  // Link by link (a dangling link's file does not exist yet); 40 as Linux's limit.
+  for (int hops = 0; hops < 40 && fs::is_symlink(target, error); ++hops) {
+    const fs::path link = fs::read_symlink(target, error);
+    if (error) break;
+    target = link.is_absolute() ? link : target.parent_path() / link;
+  }
+  return target;
+}
+
+// Whether `target` exists and is neither a regular file nor a directory: a
+// named pipe, a device (/dev/null) or a socket, which a write goes into, as a
+// shell redirection's does, instead of replacing it with a file.
+bool is_special_file(const fs::path& target) {
+  std::error_code error;
+  const fs::file_status status = fs::status(target, error);
+  return fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status);
+}
+
+// Writes `bytes` into an existing special file. Returns the reason it failed, or "".
+std::string write_into(const fs::path& target, std::string_view bytes) {
+  const int fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return std::strerror(errno);
+  std::string reason;
+  for (size_t done = 0; done < bytes.size() && reason.empty();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) reason = std::strerror(n < 0 ? errno : EIO);
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 && reason.empty()) reason = std::strerror(errno);
+  return reason;
+}
+
 // Flushes a directory's entries (a rename into it) to disk. Best effort: some
 // file systems refuse fsync on a directory, and the data itself is synced.
 void sync_directory(const fs::path& dir) {
@@ -88,7 +126,14 @@ void check_writable(const std::string& path, const std::string& what) {
   if (fs::is_directory(path, error)) {
     throw OutputError("cannot write " + name + ": it is a directory; give a file name inside it");
   }
-  const fs::path dir = directory_of(path);
+  const fs::path target = write_target(path);
+  if (is_special_file(target)) {
+    if (::access(target.c_str(), W_OK) != 0) {
+      throw OutputError("cannot write " + name + ": " + std::strerror(errno));
+    }
+    return;
+  }
+  const fs::path dir = directory_of(target.string());
   if (!fs::is_directory(dir, error)) {
     throw OutputError("cannot write " + name + ": directory '" + dir.string() + "' does not exist; create it first");
   }
@@ -136,14 +181,18 @@ void OutputFolders::create_for(const std::string& path) {
 void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what) {
   const std::string name = (what.empty() ? "" : what + " ") + "'" + path + "'";
   const auto fail = [&](const std::string& reason) { return OutputError("cannot write " + name + ": " + reason); };
-  const fs::path target(path);
-  const fs::path dir = directory_of(path);
+  const fs::path target = write_target(path);
+  if (is_special_file(target)) {
+    if (std::string reason = write_into(target, bytes); !reason.empty()) throw fail(reason);
+    return;
+  }
+  const fs::path dir = directory_of(target.string());
   std::error_code error;
   if (!fs::is_directory(dir, error)) throw fail("directory '" + dir.string() + "' does not exist; create it first");
 
   // Unique among threads, processes and hosts: the host, the pid and a counter.
   static std::atomic<unsigned> counter{0};
-  const fs::path temporary = temporary_path(path, counter++);
+  const fs::path temporary = temporary_path(target.string(), counter++);
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) {
     throw fail("directory '" + dir.string() + "' is not writable (" + std::strerror(errno) + ")");

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <stdexcept>
 #include <utility>
 
 #include <opencv2/core.hpp>
@@ -210,6 +211,23 @@ std::string FramePattern::path(int64_t number) const {
   std::string digits = std::to_string(number);
   if (static_cast<int>(digits.size()) < width_) digits.insert(0, width_ - digits.size(), zero_pad_ ? '0' : ' ');
   return prefix_ + digits + suffix_;
+}
+
+bool FramePattern::matches(const std::string& text) const {
+  if (text.size() <= prefix_.size() + suffix_.size() || text.compare(0, prefix_.size(), prefix_) != 0 ||
+      text.compare(text.size() - suffix_.size(), suffix_.size(), suffix_) != 0) {
+    return false;
+  }
+  const std::string middle = text.substr(prefix_.size(), text.size() - prefix_.size() - suffix_.size());
+  const size_t first_digit = middle.find_first_not_of(zero_pad_ ? "" : " ");
+  if (first_digit == std::string::npos || middle.find_first_not_of("0123456789", first_digit) != std::string::npos) {
+    return false;
+  }
+  try {
+    return path(std::stoll(middle.substr(first_digit))) == text;
+  } catch (const std::out_of_range&) {
+    return false;
+  }
 }
 
 bool natural_less(const std::string& a, const std::string& b) {

@@ -2,7 +2,9 @@
 // records): to a temporary file in the same directory, flushed to disk, then
 // renamed over the target, and the directory flushed. A reader never sees a
 // half-written file, and a failed or killed write leaves the old file (or none)
-// in place.
+// in place. A symbolic link is followed (the file it points to is replaced, the
+// link kept); a named pipe or a device (/dev/null) is written into, as a shell
+// redirection would, never replaced.
 #pragma once
 
 #include <string>

@@ -25,6 +25,8 @@ class FramePattern {
   // the constructor then accepts or explains).
   static bool looks_like_pattern(const std::string& text);
   std::string path(int64_t number) const;
+  // Whether path(n) is `text` for some n >= 0.
+  bool matches(const std::string& text) const;
   const std::string& pattern() const { return pattern_; }
 
  private:
