@@ -207,6 +207,43 @@ TEST_F(CliFeatures, BatchedStylesEqualSeparateRuns) {
   }
 }
 
+TEST_F(CliFeatures, ResumeWithSeveralStylesContinuesEachOutputFromItsOwnRecord) {
+  const std::string style2 = dir.file("style2.png"), style3 = dir.file("style3.png");
+  save_image(test::pattern_image(32, 32, 2.9), style2);
+  save_image(test::pattern_image(40, 32, 1.3), style3);
+  const std::string base = "--content " + content + " --weights " + test::fixture("vgg19_tiny.safetensors") +
+                           " --size 48 --iterations 4 --threads 1 --device cpu --batch 1 --each-style" +
+                           " --output-template " + dir.file("o_{style}.png") + " ";
+  ASSERT_EQ(run_stylize(base + "-q --style " + style + " --style " + style2).exit_code, 0);
+  // o_style.png as if interrupted at iteration 2, o_style2.png finished, o_style3.png never started.
+  const std::string first = dir.file("o_style.png"), second = dir.file("o_style2.png"),
+                    third = dir.file("o_style3.png");
+  test::write_file(first + ".json", "{\"iteration\": 2}");
+  fs::copy_file(first, dir.file("alone.png"));
+  fs::copy_file(first + ".json", dir.file("alone.png.json"));
+  const std::string second_bytes = test::read_file(second);
+
+  const RunResult r =
+      run_stylize(base + "--style " + style + " --style " + style2 + " --style " + style3 + " --resume " + second);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming " + first + " from iteration 2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(second + " is finished"), std::string::npos) << r.output;
+  EXPECT_EQ(test::read_file(second), second_bytes) << "a finished output is kept";
+  EXPECT_TRUE(fs::exists(third));
+  EXPECT_FALSE(fs::exists(first + ".json")) << "the finished output's record is removed";
+  // The first output continued from its own image, as a single-style resume of it does.
+  ASSERT_EQ(run_stylize("--content " + content + " --style " + style + " --weights " +
+                        test::fixture("vgg19_tiny.safetensors") +
+                        " --size 48 --iterations 4 --threads 1 --device cpu -q --resume " + dir.file("alone.png"))
+                .exit_code,
+            0);
+  EXPECT_EQ(test::read_file(first), test::read_file(dir.file("alone.png")));
+
+  const RunResult other = run_stylize(base + "--style " + style + " --style " + style2 + " --resume " + content);
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("is not one of this run's outputs"), std::string::npos) << other.output;
+}
+
 TEST_F(CliFeatures, StyleFolderGivesOneOutputPerStyle) {
   const std::string styles = dir.file("styles");
   fs::create_directory(styles);

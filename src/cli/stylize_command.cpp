@@ -161,7 +161,9 @@ int stylize_command(CliParams params) {
     throw OptionError("no style image: give a painting with --style FILE (or a folder of them)");
   }
   expand_style_folders(params);
-  if (!params.resume.empty()) apply_resume(params);
+  // With several outputs each continues from its own record (resume_each_output).
+  const bool resume_each = !params.resume.empty() && params.each_style;
+  if (!params.resume.empty() && !resume_each) apply_resume(params);
   validate_params(params);
   const int threads = configure_threads(params.threads);
   keep_freed_cpu_memory();
@@ -169,7 +171,45 @@ int stylize_command(CliParams params) {
   const std::vector<Job> jobs = make_jobs(params);
   OutputFolders folders;  // removed again if still empty at the end: a failed start leaves none
   check_outputs(jobs, params, folders);
+  if (resume_each) return resume_each_output(params, jobs, threads);
   return run_jobs(params, jobs, load_weights_for(params), threads);
+}
+
+int resume_each_output(const CliParams& params, const std::vector<Job>& jobs, int threads) {
+  if (std::none_of(jobs.begin(), jobs.end(), [&](const Job& job) { return same_file(job.output, params.resume); })) {
+    throw OptionError("--resume '" + params.resume +
+                      "' is not one of this run's outputs (named by --output-template '" + params.output_template +
+                      "'); give one of them: every output then continues from its own record");
+  }
+  if (!params.report_path.empty() || !params.plot_path.empty() || !params.sheet_path.empty()) {
+    throw OptionError(
+        "--report, --plot and --sheet describe one run, and --resume with several styles continues each output on its "
+        "own; leave them out");
+  }
+  const LoadedWeights loaded = load_weights_for(params);
+  for (const Job& job : jobs) {
+    CliParams one = params;
+    one.style_paths = {params.style_paths[job.styles.front()]};
+    one.each_style = false;
+    one.output_path = job.output;
+    one.output_given = true;
+    one.resume.clear();
+    std::error_code error;
+    const bool has_image = fs::exists(job.output, error), has_record = fs::exists(checkpoint_path(job.output), error);
+    if (has_image && !has_record) {
+      spdlog::info("{} is finished (it has no checkpoint record); kept", job.output);
+      continue;
+    }
+    if (has_image) {
+      one.resume = job.output;
+      apply_resume(one);
+      validate_params(one);
+      spdlog::info("resuming {} from iteration {}", job.output, one.options.start_iteration);
+    }
+    const int code = run_jobs(one, make_jobs(one), loaded, threads);
+    if (code != kOk) return code;
+  }
+  return kOk;
 }
 
 LoadedWeights load_weights_for(const CliParams& params) {
