@@ -32,10 +32,21 @@ fs::path directory_of(const std::string& path) {
   return dir.empty() ? fs::path(".") : dir;
 }
 
+// Whether `target` exists and is neither a regular file nor a directory: a
+// named pipe, a device (/dev/null) or a socket, which a write goes into, as a
+// shell redirection's does, instead of replacing it with a file.
+bool is_special_file(const fs::path& target) {
+  std::error_code error;
+  const fs::file_status status = fs::status(target, error);
+  return fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status);
+}
+
 // The file a write to `path` replaces: `path`, or where the symbolic link
 // there points (the link stays a link, as with cp or an editor).
 fs::path write_target(const std::string& path) {
   fs::path target(path);
+  // /dev/stdout: a link to a link that names a pipe only the kernel resolves.
+  if (is_special_file(target)) return target;
   std::error_code error;
   // Link by link (a dangling link's file does not exist yet); 40 as Linux's limit.
   for (int hops = 0; hops < 40 && fs::is_symlink(target, error); ++hops) {
@@ -44,15 +55,6 @@ fs::path write_target(const std::string& path) {
     target = link.is_absolute() ? link : target.parent_path() / link;
   }
   return target;
-}
-
-// Whether `target` exists and is neither a regular file nor a directory: a
-// named pipe, a device (/dev/null) or a socket, which a write goes into, as a
-// shell redirection's does, instead of replacing it with a file.
-bool is_special_file(const fs::path& target) {
-  std::error_code error;
-  const fs::file_status status = fs::status(target, error);
-  return fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status);
 }
 
 // Writes `bytes` into an existing special file. Returns the reason it failed, or "".
