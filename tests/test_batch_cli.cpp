@@ -124,7 +124,18 @@ TEST_F(Batch, RefusesBadInputsBeforeAnyWork) {
   EXPECT_NE(collide.output.find("the same output"), std::string::npos) << collide.output;
   const test::CommandResult format = run_batch(2, {"--output-template", dir.file("out/{content}_{style}.xyz")});
   EXPECT_EQ(format.exit_code, 6) << format.output;
+  const test::CommandResult input = run_batch(2, {"--output-template", dir.file("photos/{content}.png")});
+  EXPECT_EQ(input.exit_code, 6) << input.output;  // as stylize's own outputs
+  EXPECT_NE(input.output.find("one of the input images"), std::string::npos) << input.output;
+  // Said once before the jobs, not once per job.
+  const test::CommandResult depth =
+      run_batch(2, {"--bit-depth", "16", "--output-template", dir.file("out/{content}_{style}.jpg")});
+  EXPECT_EQ(depth.exit_code, 6) << depth.output;
+  EXPECT_EQ(count(depth.output, "JPEG holds 8 bits per channel"), 1u) << depth.output;
+  const test::CommandResult weights = run_batch(2, {"--weights", dir.file("nothere.safetensors")});
+  EXPECT_EQ(weights.exit_code, 4) << weights.output;
   for (const auto& out : outputs) EXPECT_FALSE(fs::exists(out)) << out;
+  EXPECT_FALSE(fs::exists(dir.file("out"))) << "the folder made for the outputs is removed again";
 }
 
 TEST_F(Batch, ANumericFailureLeavesARecordSoTheJobIsNotTakenAsDone) {
@@ -161,6 +172,9 @@ TEST_F(Batch, AnInterruptedJobIsResumedNotSkipped) {
       << "a repeated SIGTERM is the same request: the job is saved\n"
       << log;
   const std::string interrupted = saved[1];
+  // stylize batch takes no --resume: it says to run the same command again.
+  EXPECT_NE(log.find("run the same stylize batch command to go on: it resumes this job"), std::string::npos) << log;
+  EXPECT_EQ(log.find("--resume"), std::string::npos) << log;
   ASSERT_TRUE(fs::exists(interrupted + ".json")) << log;
   const int at = nlohmann::json::parse(test::read_file(interrupted + ".json"))["iteration"];
   ASSERT_GE(at, 5);

@@ -132,7 +132,7 @@ std::vector<Job> make_jobs(const std::vector<std::string>& contents, const std::
       job.output = fill_template(output_template, job);
       const std::string key = path_key(job.output);
       if (inputs.count(key)) {
-        throw OptionError("--output-template '" + output_template + "' makes " + describe(job) + " write '" +
+        throw OutputError("--output-template '" + output_template + "' makes " + describe(job) + " write '" +
                           job.output + "', which is one of the input images; choose another output folder or name");
       }
       const auto [it, fresh] = writers.emplace(key, jobs.size());

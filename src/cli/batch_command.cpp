@@ -22,6 +22,7 @@
 #include "stylize/core/device.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/file.hpp"
+#include "stylize/io/image_format.hpp"
 #include "stylize/io/image_io.hpp"
 #include "stylize_command.hpp"
 
@@ -111,14 +112,21 @@ int batch_command(BatchParams settings) {
                range.last, all.size());
   // Every output can be written, before any work: its folder (created, and
   // probed once) and its format (the template's extension, the same for all).
+  // A command that fails before its first job removes the folders it made.
+  OutputFolders made;
   std::set<std::string> folders;
   for (size_t j = range.first; j < range.last; ++j) {
     if (!folders.insert(fs::path(all[j].output).parent_path().string()).second) continue;
-    create_parent_folders(all[j].output);
+    made.create_for(all[j].output);
     check_output_path(all[j].output);
+    check_output_format(all[j].output, settings.run.size, settings.run.size,
+                        settings.run.bit_depth != 0 ? settings.run.bit_depth : 8);
   }
   if (range.size() == 0) return kOk;
+  // Said once, not once per job.
+  resolve_precision(settings.run.options.precision, resolve_device(settings.run.options.device));
   const LoadedWeights weights = load_weights_for(settings.run);  // from here on a signal saves and stops
+  made.keep();
 
   const LockOwner me = LockOwner::current("stylize batch");
   const LockTiming timing;

@@ -363,7 +363,13 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         remove_checkpoint(job.output);  // a finished image needs no resume record
       }
       if (result.stop_reason == StopReason::Interrupted) {
-        if (params.options.scales > 1) {
+        if (still_ours) {
+          // stylize batch resumes (or, coarse to fine, restarts) its unfinished jobs by itself.
+          spdlog::warn(
+              "interrupted at iteration {}/{}; saved the current image to {} (run the same stylize batch command "
+              "to go on: it {} this job and skips the finished ones)",
+              result.iterations_done, iterations, job.output, params.options.scales > 1 ? "restarts" : "resumes");
+        } else if (params.options.scales > 1) {
           // The engine resumes single-scale runs only: offer what works.
           spdlog::warn(
               "interrupted at iteration {}/{}; saved the current image to {} (a coarse-to-fine run cannot be "

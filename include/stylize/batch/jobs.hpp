@@ -35,8 +35,8 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& paths, co
 // Every content with every style, content-major (all styles of the first
 // content, then of the second...), outputs named by `output_template`:
 // {content} and {style} are the file stems, {n} the job's number. Throws
-// OptionError for an unknown placeholder, for two jobs that would write the
-// same output, and for an output that is one of the inputs.
+// OptionError for an unknown placeholder and for two jobs that would write the
+// same output, OutputError for an output that is one of the inputs.
 std::vector<Job> make_jobs(const std::vector<std::string>& contents, const std::vector<std::string>& styles,
                            const std::string& output_template);
 

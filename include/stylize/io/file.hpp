@@ -50,6 +50,9 @@ class OutputFolders {
 
   // create_parent_folders(path), remembering what it created.
   void create_for(const std::string& path);
+  // Keeps every folder created so far, empty or not (the work has begun, and
+  // another process may be about to write there).
+  void keep() { created_.clear(); }
 
  private:
   std::vector<std::string> created_;
