@@ -229,6 +229,21 @@ TEST(VideoArgs, PresetFastHalvesTheLaterFramesIterationsUnlessGiven) {
   EXPECT_EQ(parse_video_flags("-c in.mp4 -s a.png --preset tutorial").frame_iterations, 200);
 }
 
+TEST(VideoArgs, FrameRatesTheEncodersTakeAreAccepted) {
+  EXPECT_NO_THROW(validate_video_params(parse_video_flags("-c in.mp4 -s a.png --fps 0")));  // the input's
+  EXPECT_NO_THROW(validate_video_params(parse_video_flags("-c in.mp4 -s a.png --fps 0.01")));
+  EXPECT_NO_THROW(validate_video_params(parse_video_flags("-c in.mp4 -s a.png --fps 1000")));
+  for (const std::string bad : {"0.001", "-1", "1001", "nan"}) {
+    try {
+      validate_video_params(parse_video_flags("-c in.mp4 -s a.png --fps " + bad));
+      ADD_FAILURE() << bad;
+    } catch (const OptionError& e) {
+      EXPECT_NE(std::string(e.what()).find("--fps must be a frame rate from 0.01 to 1000"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(CliArgs, LayerListsRefuseDuplicatesAndReadTinyWeights) {
   EXPECT_NE(option_error("--style-layers relu1_1,relu2_1,relu1_1")
                 .find("--style-layers: layer relu1_1 is listed twice; list it once, with a weight if it should count "

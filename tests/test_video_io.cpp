@@ -241,6 +241,25 @@ TEST(VideoFileWriter, CropsOddSizesToEven) {
             0.03);
 }
 
+TEST(VideoFileWriter, SaysTheCodecTheFileHolds) {
+  const test::TempDir dir;
+  const std::string path = dir.file("forced.mp4");
+  SKIP_UNLESS_WRITABLE(path);
+  VideoFileWriter writer(path, 25.0, 64, 48, "MJPG");  // FFmpeg's .mp4 takes no MJPG tag
+  writer.write(test::pattern_image(48, 64, 0));
+  writer.finish();
+  EXPECT_EQ(writer.codec(), "mp4v");
+}
+
+TEST(VideoOutput, IsCheckedAtTheFrameRateOfTheRun) {
+  const test::TempDir dir;
+  const std::string path = dir.file("slow.avi");
+  SKIP_UNLESS_WRITABLE(path);
+  EXPECT_NO_THROW(check_video_output(path, "", 0.01));
+  EXPECT_THROW(check_video_output(path, "", 0.0005), OutputError);  // FFmpeg refuses the time base
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
 TEST(VideoFileWriter, LeavesNothingBehindWhenNotFinished) {
   const test::TempDir dir;
   const std::string path = dir.file("clip.avi");

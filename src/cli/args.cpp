@@ -347,9 +347,11 @@ void validate_video_params(const VideoParams& p) {
     throw OptionError("--temporal-frames must be between 1 and " + std::to_string(kMaxTemporalFrames) + ", got " +
                       std::to_string(p.temporal_frames));
   }
-  if (!std::isfinite(p.fps) || p.fps < 0 || p.fps > 1000) {
+  // Below 0.01 (one frame per 100 s) FFmpeg's encoders refuse the time base
+  // (measured: 0.002 works, 0.001 fails for .mp4, .avi and .webm alike).
+  if (!std::isfinite(p.fps) || p.fps < 0 || (p.fps > 0 && p.fps < 0.01) || p.fps > 1000) {
     std::ostringstream message;
-    message << "--fps must be a frame rate in (0, 1000], or 0 for the input's, got " << p.fps;
+    message << "--fps must be a frame rate from 0.01 to 1000, or 0 for the input's, got " << p.fps;
     throw OptionError(message.str());
   }
 }

@@ -91,7 +91,7 @@ void prepare_target(const FrameTarget& target, const VideoParams& params, Output
     }
   }
   check_output_path(FramePattern(target.pattern).path(1));
-  if (!target.video.empty()) check_video_output(target.video, params.codec);
+  if (!target.video.empty()) check_video_output(target.video, params.codec, params.fps > 0 ? params.fps : 25.0);
 }
 
 // How many frames, from frame 1 on, an earlier run left.
@@ -126,6 +126,10 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
     writer->write(frame);
   }
   writer->finish();
+  if (!params.codec.empty() && writer->codec() != params.codec) {
+    spdlog::warn("--codec {}: {} holds {} instead (FFmpeg does not put {} into this container)", params.codec,
+                 target.video, writer->codec(), params.codec);
+  }
   spdlog::info("wrote {} ({} frames, {:.3g} frames/s, codec {})", target.video, count, fps, writer->codec());
   if (params.keep_frames) return;
   std::error_code error;

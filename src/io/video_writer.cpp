@@ -125,7 +125,20 @@ void VideoFileWriter::finish() {
   int64_t frames = -1;
   {
     cv::VideoCapture check(temporary_, cv::CAP_FFMPEG);
-    if (check.isOpened()) frames = static_cast<int64_t>(check.get(cv::CAP_PROP_FRAME_COUNT));
+    if (check.isOpened()) {
+      frames = static_cast<int64_t>(check.get(cv::CAP_PROP_FRAME_COUNT));
+      // The codec the file holds: FFmpeg stores another tag where the container
+      // does not take the one asked for (MJPG in .mp4 becomes mp4v). Only the
+      // containers that store a FourCC say it (Matroska names H.264 "h264").
+      const std::string ext = image_extension(path_);
+      const auto tag = static_cast<uint32_t>(check.get(cv::CAP_PROP_FOURCC));
+      std::string stored;
+      for (int byte = 0; byte < 4; ++byte) stored += static_cast<char>((tag >> (8 * byte)) & 0xFF);
+      if ((ext == ".mp4" || ext == ".m4v" || ext == ".mov" || ext == ".avi") && tag != 0 &&
+          std::all_of(stored.begin(), stored.end(), [](char c) { return std::isprint(c); })) {
+        codec_ = stored;
+      }
+    }
   }
   std::error_code error;
   if (written_ == 0 || frames != written_) {
@@ -146,7 +159,7 @@ void VideoFileWriter::finish() {
   temporary_.clear();
 }
 
-void check_video_output(const std::string& spec, const std::string& codec) {
+void check_video_output(const std::string& spec, const std::string& codec, double fps) {
   if (FramePattern::looks_like_pattern(spec)) {
     check_output_path(FramePattern(spec).path(1));
     return;
@@ -158,7 +171,7 @@ void check_video_output(const std::string& spec, const std::string& codec) {
   }
   // Open a writer in the destination folder and encode one frame: that checks
   // the container, the codec and the folder; the probe file is removed.
-  VideoFileWriter probe(spec, 25.0, 64, 48, codec);
+  VideoFileWriter probe(spec, fps, 64, 48, codec);
   probe.write(torch::zeros({1, 3, 48, 64}));
 }
 

@@ -101,7 +101,8 @@ class VideoFileWriter {
   // Closes the file, checks that it holds every frame, and renames it over
   // the destination. Throws OutputError.
   void finish();
-  // The FourCC chosen, e.g. "avc1".
+  // The FourCC chosen, e.g. "avc1"; after finish(), the one the file holds
+  // (which FFmpeg may have changed: MJPG asked for in .mp4 is stored as mp4v).
   const std::string& codec() const { return codec_; }
   int width() const { return width_; }
   int height() const { return height_; }
@@ -116,9 +117,9 @@ class VideoFileWriter {
 
 // Checks before any work is done that `spec` can be written as the output of
 // `stylize video`: a video file whose container and codec (default or
-// `codec`) this build can encode, in an existing writable folder (checked by
-// writing a short probe video there), or a frame pattern whose files are
-// writable images. Throws OutputError or OptionError.
-void check_video_output(const std::string& spec, const std::string& codec = "");
+// `codec`) this build can encode at `fps`, in an existing writable folder
+// (checked by writing a short probe video there), or a frame pattern whose
+// files are writable images. Throws OutputError or OptionError.
+void check_video_output(const std::string& spec, const std::string& codec = "", double fps = 25.0);
 
 }  // namespace stylize
