@@ -9,6 +9,7 @@
 
 #include "cli/args.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/figures.hpp"
 #include "cli/jobs.hpp"
 #include "cli/run_progress.hpp"
 #include "stylize/core/objective.hpp"
@@ -227,6 +228,16 @@ TEST(VideoArgs, PresetFastHalvesTheLaterFramesIterationsUnlessGiven) {
   EXPECT_EQ(fast.run.options.iterations, 160) << "the first frame's, as for one image";
   EXPECT_EQ(parse_video_flags("-c in.mp4 -s a.png --preset fast --frame-iterations 150").frame_iterations, 150);
   EXPECT_EQ(parse_video_flags("-c in.mp4 -s a.png --preset tutorial").frame_iterations, 200);
+}
+
+TEST(LossPlot, MarksRoundIterations) {
+  using Ticks = std::vector<long long>;
+  EXPECT_EQ(iteration_ticks(1, 5), (Ticks{1, 2, 3, 4, 5}));  // was 1 2 3 3 4 5: rounded fifths
+  EXPECT_EQ(iteration_ticks(1, 7), (Ticks{2, 4, 6}));
+  EXPECT_EQ(iteration_ticks(1, 1000), (Ticks{200, 400, 600, 800, 1000}));
+  EXPECT_EQ(iteration_ticks(301, 1000), (Ticks{400, 600, 800, 1000}));  // a resumed run
+  EXPECT_EQ(iteration_ticks(1, 1), (Ticks{1}));
+  EXPECT_EQ(iteration_ticks(0, 1), (Ticks{0, 1}));
 }
 
 TEST(VideoArgs, FrameRatesTheEncodersTakeAreAccepted) {

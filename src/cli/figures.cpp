@@ -70,12 +70,10 @@ void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& ti
     cv::line(canvas, {left, y}, {width - right, y}, grid, 1);
     cv::putText(canvas, "1e" + std::to_string(e), {10, y + 5}, font, 0.5, black, 1, cv::LINE_AA);
   }
-  for (int k = 0; k <= 5; ++k) {
-    const double x = x_min + (x_max - x_min) * k / 5;
-    const int xp = static_cast<int>(px(x));
+  for (const long long x : iteration_ticks(x_min, x_max)) {
+    const int xp = static_cast<int>(px(static_cast<double>(x)));
     cv::line(canvas, {xp, top}, {xp, height - bottom}, grid, 1);
-    cv::putText(canvas, std::to_string(static_cast<long long>(std::llround(x))), {xp - 15, height - bottom + 22}, font,
-                0.5, black, 1, cv::LINE_AA);
+    cv::putText(canvas, std::to_string(x), {xp - 15, height - bottom + 22}, font, 0.5, black, 1, cv::LINE_AA);
   }
   cv::rectangle(canvas, {left, top}, {width - right, height - bottom}, black, 1);
   cv::putText(canvas, "iteration", {(width - right + left) / 2 - 35, height - 15}, font, 0.55, black, 1, cv::LINE_AA);
@@ -97,6 +95,23 @@ void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& ti
 }
 
 }  // namespace
+
+std::vector<long long> iteration_ticks(double first, double last) {
+  const double wanted = std::max(1.0, (last - first) / 5);
+  const double power = std::pow(10.0, std::floor(std::log10(wanted)));
+  double step = 10 * power;
+  for (const double factor : {1.0, 2.0, 5.0}) {
+    if (wanted <= factor * power * (1 + 1e-9)) {
+      step = factor * power;
+      break;
+    }
+  }
+  std::vector<long long> ticks;
+  for (double x = std::ceil(first / step - 1e-9) * step; x <= last + 1e-9 && ticks.size() < 100; x += step) {
+    ticks.push_back(std::llround(x));
+  }
+  return ticks;
+}
 
 void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const std::string& path, int tile_height) {
   const int margin = 12, label_height = 26;

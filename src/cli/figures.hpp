@@ -16,6 +16,10 @@ namespace stylize::cli {
 // y, scales one after the other), with axes, ticks and a legend. Throws OutputError.
 void write_plot(const std::string& path, const RunRecord& run);
 
+// The iterations a plot from `first` to `last` marks: multiples of a step of
+// 1, 2 or 5 times a power of ten (at least 1), about five of them.
+std::vector<long long> iteration_ticks(double first, double last);
+
 // A labelled image for a contact sheet.
 struct SheetTile {
   torch::Tensor image;  // (1, 3, H, W) in [0, 1]
