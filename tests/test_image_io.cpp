@@ -38,6 +38,22 @@ TEST(ImageIo, LoadsRgbInRgbOrder) {
   EXPECT_FLOAT_EQ(image[0][2][0][1].item<float>(), 1.f);  // B of the blue pixel
 }
 
+TEST(ImageIo, OnePixelImagesOwnTheirPixels) {
+  TempDir dir;
+  // A 1x1 PPM: its tensor must be a copy, not a view into the decoder's freed buffer.
+  test::write_file(dir.file("one.ppm"), std::string("P6\n1 1\n255\n") + std::string("\x33\x80\xcc", 3));
+  const torch::Tensor image = load_image(dir.file("one.ppm"), "test image");
+  ASSERT_EQ(image.sizes(), (std::vector<int64_t>{1, 3, 1, 1}));
+  EXPECT_EQ(image.strides(), (std::vector<int64_t>{3, 1, 1, 1}));
+  std::vector<torch::Tensor> churn;  // reuse whatever memory was freed
+  for (int i = 0; i < 64; ++i) churn.push_back(torch::full({1, 1, 1, 3}, -7.f));
+  EXPECT_FLOAT_EQ(image[0][0][0][0].item<float>(), 0x33 / 255.f);
+  EXPECT_FLOAT_EQ(image[0][1][0][0].item<float>(), 0x80 / 255.f);
+  EXPECT_FLOAT_EQ(image[0][2][0][0].item<float>(), 0xcc / 255.f);
+  // What the region masks compute from it (was a garbage luminance: "black everywhere").
+  EXPECT_NEAR(luminance_image(image).max().item<float>(), (0.299 * 0x33 + 0.587 * 0x80 + 0.114 * 0xcc) / 255, 1e-5);
+}
+
 TEST(ImageIo, SavesInRgbOrder) {
   TempDir dir;
   torch::Tensor red = torch::zeros({1, 3, 1, 1});

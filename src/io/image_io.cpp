@@ -278,9 +278,11 @@ torch::Tensor detail::bgr_float_to_tensor(const cv::Mat& bgr) {
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   if (!rgb.isContinuous()) rgb = rgb.clone();
+  // A copy out of the Mat's memory, always: contiguous() would keep a 1x1
+  // image's view (its permuted strides count as contiguous) into freed memory.
   return torch::from_blob(rgb.data, {1, rgb.rows, rgb.cols, 3}, torch::kFloat32)
       .permute({0, 3, 1, 2})
-      .contiguous();  // copies out of the Mat's memory
+      .clone(torch::MemoryFormat::Contiguous);
 }
 
 cv::Mat detail::resize_mat_longest_side(const cv::Mat& image, int longest_side) {
