@@ -67,6 +67,14 @@ TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   EXPECT_NE(unknown.output.find("unknown command 'frobnicate'; use list, verify, info, stats or download"),
             std::string::npos)
       << unknown.output;
+  // CLI11's errors read as stylize's own, and --version works as in the other commands.
+  const test::CommandResult no_path = stylize_command("weights info");
+  EXPECT_EQ(no_path.exit_code, 2) << no_path.output;
+  EXPECT_NE(no_path.output.find("error: path is required\nstylize weights --help lists the flags"), std::string::npos)
+      << no_path.output;
+  const test::CommandResult version = stylize_command("weights --version");
+  EXPECT_EQ(version.exit_code, 0) << version.output;
+  EXPECT_NE(version.output.find("stylize "), std::string::npos) << version.output;
   // The commands stylize --help names are the ones there are.
   const test::CommandResult help = stylize_command("weights --help");
   ASSERT_NE(help.output.find("Subcommands:"), std::string::npos) << help.output;

@@ -74,6 +74,52 @@ CLI::Option* add_layers(CLI::App& app, const std::string& flag, std::vector<Laye
 
 }  // namespace
 
+namespace {
+
+// Why stylize batch and stylize video have no such flag, for flags stylize has.
+struct MissingFlag {
+  const char* command;
+  const char* flag;
+  const char* why;
+};
+constexpr MissingFlag kMissingFlags[] = {
+    {"stylize batch", "--resume", "stylize batch resumes unfinished jobs by itself: run the same command again"},
+    {"stylize batch", "-o", "each job's output is named by --output-template"},
+    {"stylize batch", "--output", "each job's output is named by --output-template"},
+    {"stylize batch", "--each-style", "every content is stylized with every style, one output each, already"},
+    {"stylize batch", "--report", "a report describes one run: use stylize for one content and style"},
+    {"stylize batch", "--plot", "a plot describes one run: use stylize for one content and style"},
+    {"stylize batch", "--sheet", "a sheet describes one run: use stylize for one content and style"},
+    {"stylize batch", "--estimate", "stylize --estimate on one content and style gives one job's time and memory"},
+    {"stylize video", "--each-style", "a video's styles are blended into the one video"},
+    {"stylize video", "--output-template", "the output is -o: a video file, a frame pattern or a folder"},
+    {"stylize video", "--init", "each frame starts from the previous output, warped by optical flow"},
+};
+
+}  // namespace
+
+std::string usage_failure(const CLI::App* app, const CLI::Error& error) {
+  std::string text = "error: " + std::string(error.what());
+  // "Could not convert: --size = abc" says neither what was expected nor what to do.
+  if (dynamic_cast<const CLI::ConversionError*>(&error) != nullptr) {
+    text += " (expected a number of the kind this flag takes, within its range)";
+  }
+  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
+    const std::string given = std::string(error.what()) + " ";
+    for (const MissingFlag& missing : kMissingFlags) {
+      if (app->get_name() == missing.command && given.find(std::string(" ") + missing.flag) != std::string::npos) {
+        text += std::string("; ") + missing.flag + " is not a flag of " + missing.command + ": " + missing.why;
+        break;
+      }
+    }
+  }
+  std::string command = app->get_name();
+  for (const CLI::App* parent = app->get_parent(); parent != nullptr; parent = parent->get_parent()) {
+    command = parent->get_name() + " " + command;
+  }
+  return text + "\n" + (command.empty() ? "stylize" : command) + " --help lists the flags and their values\n";
+}
+
 void refuse_empty_values(CLI::App& app) {
   for (CLI::Option* option : app.get_options()) {
     if (option->get_expected_min() == 0) continue;  // a flag
@@ -97,6 +143,7 @@ void build_parser(CLI::App& app, CliParams& p) {
   // --style collects every occurrence.
   app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", std::string("stylize ") + STYLIZE_VERSION);
+  app.failure_message(usage_failure);
   app.footer(
       "Example: stylize -c photo.jpg -s painting.jpg -o out.png\n"
       "Weights: stylize weights list|verify|info|stats|download (see stylize weights --help)\n"

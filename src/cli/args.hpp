@@ -18,6 +18,11 @@ namespace stylize::cli {
 // CLI::ParseError, a bad layer list or number list an OptionError.
 void build_parser(CLI::App& app, CliParams& params);
 
+// How a command-line error CLI11 finds is printed: "error: <what>", as every
+// other error of stylize, then where the flags are listed. For
+// app.failure_message (build_parser sets it; sub-commands inherit it).
+std::string usage_failure(const CLI::App* app, const CLI::Error& error);
+
 // Makes every option of `app` that takes a value refuse an empty one (CLI11
 // reads --content-weight "" as 0). build_parser and the sub-commands' parsers
 // call it last; options added later need another call.

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "args.hpp"
 #include "exit_codes.hpp"
 #include "stylize/core/loss_units.hpp"
 #include "stylize/core/vgg19.hpp"
@@ -249,6 +250,8 @@ int run_stats(const std::string& path, const std::vector<std::string>& images, i
 
 int weights_main(int argc, char** argv) {
   CLI::App app{"Find, verify, inspect and download the VGG19 weights stylize uses", "stylize weights"};
+  app.failure_message(usage_failure);  // before the sub-commands, which take it over
+  app.set_version_flag("--version", std::string("stylize ") + STYLIZE_VERSION);
   app.require_subcommand(1);
   auto* list = app.add_subcommand("list", "Known weights files, where they are, and whether they verify");
   std::string verify_path;
@@ -288,7 +291,7 @@ int weights_main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     has_word = has_word || arg.empty() || arg[0] != '-';
-    asks_for_help = asks_for_help || arg == "-h" || arg == "--help";
+    asks_for_help = asks_for_help || arg == "-h" || arg == "--help" || arg == "--version";
   }
   if (!has_word && !asks_for_help) {
     spdlog::error("stylize weights: give a command: {} (see stylize weights --help)", commands);
