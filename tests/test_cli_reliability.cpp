@@ -347,6 +347,20 @@ TEST_F(Reliability, MessagesSayWhatWasExpected) {
   const auto adam = run("--iterations 1 --lr 0.1 --average 0.9 -o " + dir.file("a.png"));
   EXPECT_EQ(adam.exit_code, 0) << adam.output;
   EXPECT_EQ(adam.output.find("Adam's"), std::string::npos) << adam.output;
+  EXPECT_EQ(adam.output.find("warning"), std::string::npos) << adam.output;
+  // Flags that only count with another one.
+  const auto alone = run("--iterations 1 --batch 2 --initial-iterations 5 --min-size 20 -o " + dir.file("b.png"));
+  EXPECT_EQ(alone.exit_code, 0) << alone.output;
+  for (const char* needle : {"--batch 2 batches the outputs of --each-style",
+                             "--initial-iterations sets the first scale", "--min-size sets the first scale"}) {
+    EXPECT_NE(alone.output.find(needle), std::string::npos) << needle << "\n" << alone.output;
+  }
+  const auto blend =
+      run("--iterations 1 --each-style --style-weights 1 --output-template " + dir.file("w_{style}.png"));
+  EXPECT_NE(blend.output.find("--style-weights blends styles into one image"), std::string::npos) << blend.output;
+  const auto tile = run("--tile -1");  // was taken for auto
+  EXPECT_EQ(tile.exit_code, 2) << tile.output;
+  EXPECT_NE(tile.output.find("--tile: must be 'auto' or a size in pixels, got -1"), std::string::npos) << tile.output;
 }
 
 }  // namespace

@@ -278,7 +278,17 @@ void build_parser(CLI::App& app, CliParams& p) {
                  "Images larger than memory: evaluate the network on tiles owning N x N pixels (exactly the whole "
                  "image's loss and gradient; slower per iteration); auto: tiles only when the image does not fit "
                  "(default 0: never)")
-      ->transform(CLI::Transformer(std::map<std::string, int>{{"auto", kAutoTile}}, CLI::ignore_case).description(""))
+      // "auto" is kAutoTile (-1), which the number itself must not pass for.
+      ->transform(CLI::Validator(
+          [](std::string& value) {
+            if (CLI::detail::to_lower(value) == "auto") {
+              value = std::to_string(kAutoTile);
+              return std::string();
+            }
+            return !value.empty() && value[0] == '-' ? "must be 'auto' or a size in pixels, got " + value
+                                                     : std::string();
+          },
+          "", "tile"))
       ->type_name("N|auto")
       ->group("Compute");
 
@@ -426,6 +436,36 @@ static void warn_unused_output_flags(const CLI::App& app, const CliParams& param
   }
 }
 
+// Flags that only count with another one: say when it is missing.
+static void warn_flags_without_effect(const CliParams& params, const std::vector<std::string>& explicit_flags) {
+  const auto given = [&](const char* flag) {
+    return std::find(explicit_flags.begin(), explicit_flags.end(), flag) != explicit_flags.end();
+  };
+  std::error_code error;
+  bool each_style = params.each_style;
+  for (const auto& path : params.style_paths) each_style = each_style || std::filesystem::is_directory(path, error);
+  if (given("--batch") && !each_style && params.batch != 1) {
+    spdlog::warn(
+        "--batch {} batches the outputs of --each-style (or a style folder); this run blends its styles into "
+        "one image",
+        params.batch);
+  }
+  if (given("--style-weights") && each_style) {
+    spdlog::warn(
+        "--style-weights blends styles into one image; with --each-style (or a style folder) each output has "
+        "one style, so it is not used");
+  }
+  if (params.options.scales <= 1) {
+    for (const char* flag : {"--initial-iterations", "--min-size"}) {
+      if (given(flag))
+        spdlog::warn(
+            "{} sets the first scale of a coarse-to-fine run; without --scales 2 or more it is "
+            "not used",
+            flag);
+    }
+  }
+}
+
 // L-BFGS has no learning rate, moments or average: say which flags it does not use.
 static void warn_unused_adam_flags(const CliParams& params, const std::vector<std::string>& explicit_flags) {
   if (params.options.optimizer != OptimizerKind::Lbfgs) return;
@@ -454,6 +494,7 @@ void finish_parse(const CLI::App& app, CliParams& params) {
   }
   apply_preset(params.preset, params, explicit_flags);
   warn_unused_adam_flags(params, explicit_flags);
+  warn_flags_without_effect(params, explicit_flags);
   params.options.init = init_mode(params.init);
 }
 
