@@ -163,6 +163,8 @@ TEST(CliArgs, LayerListsAreParsedWithWeightsAndChecked) {
   EXPECT_EQ(layers[0].layer, "relu1_1");
   EXPECT_DOUBLE_EQ(layers[0].weight, 0.2);
   EXPECT_DOUBLE_EQ(layers[1].weight, 1.0);
+  EXPECT_EQ(parse_layer_list("RELU1_1,Conv5_2", "--content-layers")[1].layer, "conv5_2");  // any case
+  EXPECT_THROW(parse_layer_list("relu1_1,RELU1_1", "--style-layers"), OptionError);        // still listed twice
   EXPECT_THROW(parse_layer_list("relu1_1,relu9_1", "--style-layers"), OptionError);
   EXPECT_THROW(parse_layer_list("relu1_1:abc", "--style-layers"), OptionError);
   EXPECT_THROW(parse_layer_list("relu1_1:0", "--style-layers"), OptionError);

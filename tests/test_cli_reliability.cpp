@@ -241,6 +241,13 @@ TEST_F(Reliability, InterruptedMultiScaleRunOffersWhatWorks) {
   EXPECT_EQ(after.find("--resume"), std::string::npos) << "resuming a multi-scale run fails: " << after;
   EXPECT_NE(after.find("--init " + output + " --scales 1"), std::string::npos) << after;
   EXPECT_FALSE(fs::exists(output + ".json"));
+  // Stopped on the first scale: the image is that scale's size, and the message says so.
+  const torch::Tensor saved = load_image(output, "saved");
+  EXPECT_LT(saved.size(2), 48);
+  EXPECT_NE(after.find(" at " + std::to_string(saved.size(3)) + "x" + std::to_string(saved.size(2)) +
+                       ", the size of the scale it was on"),
+            std::string::npos)
+      << after;
 }
 
 TEST_F(Reliability, HangupSavesTheImageLikeTerm) {
@@ -321,7 +328,11 @@ TEST_F(Reliability, ResumeRecordIsCheckedAgainstTheRun) {
   const auto warned = run("--resume " + output + " --iterations 4 -o " + dir.file("again.png"));
   EXPECT_EQ(warned.exit_code, 0) << warned.output;
   EXPECT_NE(warned.output.find("made with content image \"" + other + "\""), std::string::npos) << warned.output;
-  EXPECT_NE(warned.output.find("other weights, layers or style size"), std::string::npos) << warned.output;
+  EXPECT_NE(warned.output.find("made with other settings: --style-weight 5 (this run: 0.01)"), std::string::npos)
+      << warned.output;
+  const auto missing = run("--resume " + dir.file("nothere.png"));
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("nothere.png': the image does not exist"), std::string::npos) << missing.output;
   EXPECT_NE(warned.output.find("stretched to the content's size"), std::string::npos) << warned.output;
 }
 

@@ -540,7 +540,7 @@ std::vector<LayerWeight> parse_layer_list(const std::string& text, const std::st
     item = item.substr(first, last - first + 1);
     LayerWeight layer;
     const auto colon = item.find(':');
-    layer.layer = item.substr(0, colon);
+    layer.layer = CLI::detail::to_lower(item.substr(0, colon));  // words in any case, as everywhere: RELU1_1
     if (colon != std::string::npos) {
       const std::string weight_text = item.substr(colon + 1);
       const std::optional<double> weight = read_number(weight_text);

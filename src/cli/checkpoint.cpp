@@ -1,5 +1,6 @@
 #include "checkpoint.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <filesystem>
@@ -72,6 +73,12 @@ void apply_resume(CliParams& params) {
   const std::string& image = params.resume;
   const std::string record_path = checkpoint_path(image);
   std::ifstream file(record_path);
+  std::error_code error;
+  if (!fs::exists(image, error)) {
+    throw OptionError("cannot resume from '" + image +
+                      "': the image does not exist (give the output of the "
+                      "interrupted run, or one of its --save-every images)");
+  }
   if (!file) {
     throw OptionError("cannot resume from '" + image + "': its checkpoint record '" + record_path +
                       "' is missing (it is written with --save-every images and when a run is interrupted)");
@@ -107,11 +114,19 @@ void apply_resume(CliParams& params) {
   if (differs("size", params.size)) {
     spdlog::warn("the checkpoint was made at --size {}, this run uses {}", record["size"].dump(), params.size);
   }
-  if (differs("objective", objective_record(params))) {
-    spdlog::warn(
-        "the checkpoint was made with other weights, layers or style size ({}); resuming continues "
-        "towards a different image",
-        record["objective"].dump());
+  const nlohmann::json objective = objective_record(params);
+  if (differs("objective", objective)) {
+    // Setting by setting, under the flag that sets it.
+    std::string changes;
+    const nlohmann::json& recorded = record["objective"];
+    for (const auto& [key, now] : objective.items()) {
+      if (!recorded.is_object() || !recorded.contains(key) || recorded[key] == now) continue;
+      std::string flag = "--" + key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      changes += (changes.empty() ? "" : ", ") + flag + " " + recorded[key].dump() + " (this run: " + now.dump() + ")";
+    }
+    spdlog::warn("the checkpoint was made with other settings: {}; resuming continues towards a different image",
+                 changes.empty() ? recorded.dump() : changes);
   }
 }
 

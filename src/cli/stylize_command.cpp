@@ -370,11 +370,17 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
               "to go on: it {} this job and skips the finished ones)",
               result.iterations_done, iterations, job.output, params.options.scales > 1 ? "restarts" : "resumes");
         } else if (params.options.scales > 1) {
-          // The engine resumes single-scale runs only: offer what works.
+          // The engine resumes single-scale runs only: offer what works. An
+          // earlier scale's image is smaller than the content: say so.
+          const bool smaller = result.image.size(3) != content.size(3) || result.image.size(2) != content.size(2);
           spdlog::warn(
-              "interrupted at iteration {}/{}; saved the current image to {} (a coarse-to-fine run cannot be "
+              "interrupted at iteration {}/{}; saved the current image to {}{} (a coarse-to-fine run cannot be "
               "resumed; refine it with --init {} --scales 1 and another -o)",
-              result.iterations_done, iterations, job.output, job.output);
+              result.iterations_done, iterations, job.output,
+              smaller ? fmt::format(" at {}x{}, the size of the scale it was on", result.image.size(3),
+                                    result.image.size(2))
+                      : "",
+              job.output);
         } else {
           spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
                        result.iterations_done, iterations, job.output, job.output);
