@@ -255,6 +255,10 @@ TEST_F(RegionsCli, BadMasksAreClearErrors) {
   expect_failure(test::run_stylize(quick("--content-mask " + left + " --style-mask " + left + " --style-mask all")), 2,
                  "--style-mask: give one per --style");
   expect_failure(test::run_stylize(quick("--content-mask " + left + " --each-style")), 2, "--each-style");
+  expect_failure(test::run_stylize(quick("--style-mask " + left)), 2,
+                 "--style-mask belongs to regional styles, which start with --content-mask");
+  expect_failure(test::run_stylize(quick("--default-style " + second)), 2,
+                 "--default-style belongs to regional styles");
 }
 
 }  // namespace

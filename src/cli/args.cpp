@@ -611,6 +611,11 @@ void validate_params(const CliParams& p) {
           "regional styles (--content-mask) make one image of all the styles; they cannot go with --each-style or "
           "a style folder");
     }
+    if (p.content_mask_paths.empty()) {
+      throw OptionError(std::string(p.style_mask_paths.empty() ? "--default-style" : "--style-mask") +
+                        " belongs to regional styles, which start with --content-mask: give one per --style, "
+                        "white where that style applies");
+    }
     if (p.content_mask_paths.size() != p.style_paths.size()) {
       throw OptionError("--content-mask: give one mask per --style, in the same order (" +
                         std::to_string(p.style_paths.size()) + " styles, " +
