@@ -292,6 +292,12 @@ TEST_F(VideoCli, EncodesAVideoFileFromTheFrames) {
   }
   EXPECT_EQ(frames, 4);
   EXPECT_FALSE(fs::exists(out + ".frames")) << "the frame images are removed once encoded";
+  // Nothing to go on from: a finished video is not made again under --resume.
+  const std::string finished = test::read_file(out);
+  const test::RunResult again = test::run_stylize(video(out, "--fps 10 --resume"));
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_NE(again.output.find("--resume: " + out + " is finished"), std::string::npos) << again.output;
+  EXPECT_EQ(test::read_file(out), finished);
 }
 
 TEST_F(VideoCli, ExplainsUnusableArguments) {

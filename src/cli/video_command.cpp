@@ -173,6 +173,16 @@ int video_command(VideoParams video) {
                  target.folder.empty() ? "." : target.folder);
     done_before = 0;
   }
+  std::error_code error;
+  if (video.resume && done_before == 0) {
+    // The frames of a finished video are removed once it is encoded: nothing to go on from.
+    if (!target.video.empty() && fs::exists(target.video, error)) {
+      throw OptionError("--resume: " + target.video + " is finished (no frames of an unfinished run are in " +
+                        target.folder + "); drop --resume to make it again, or give another -o");
+    }
+    spdlog::warn("--resume: no frames of an earlier run in {}; starting from frame 1",
+                 target.folder.empty() ? "." : target.folder);
+  }
   std::vector<torch::Tensor> styles = load_styles(params);
   std::vector<double> blend = params.style_blend;
   Regions regions;  // one fixed set of region masks for every frame, read at the first frame's size
