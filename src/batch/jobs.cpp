@@ -109,7 +109,7 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& paths, co
     } else if (fs::exists(status)) {
       found = {path};
     } else {
-      throw ImageError(what + " image '" + path + "' does not exist");
+      throw ImageError("cannot read " + what + " image '" + path + "': file not found");  // as stylize says it
     }
     for (auto& file : found) {
       if (seen.insert(path_key(file)).second) inputs.push_back(std::move(file));

@@ -40,7 +40,7 @@ void expand_style_folders(CliParams& params) {
       }
     }
     if (found.empty()) {
-      throw ImageError("style folder '" + path + "' holds no images (png, jpg, webp, tif, bmp)");
+      throw ImageError("style folder '" + path + "' holds no images (png, jpg, webp, tif, bmp, ppm)");
     }
     std::sort(found.begin(), found.end());
     styles.insert(styles.end(), found.begin(), found.end());

@@ -54,7 +54,12 @@ TEST(BatchInputs, MissingPathEmptyFolderAndEmptyListAreErrors) {
   ScratchDir dir;
   std::filesystem::create_directories(dir.path() / "empty");
   put(dir.file("empty/readme.txt"), "x");
-  EXPECT_THROW(expand_inputs({dir.file("nope.png")}, "style", image_name), stylize::ImageError);
+  try {
+    expand_inputs({dir.file("nope.png")}, "style", image_name);
+    ADD_FAILURE();
+  } catch (const stylize::ImageError& e) {  // worded as stylize's own
+    EXPECT_EQ(std::string(e.what()), "cannot read style image '" + dir.file("nope.png") + "': file not found");
+  }
   try {
     expand_inputs({dir.file("empty")}, "style", image_name);
     FAIL() << "an image-less folder was accepted";
