@@ -76,25 +76,62 @@ CLI::Option* add_layers(CLI::App& app, const std::string& flag, std::vector<Laye
 
 namespace {
 
-// Why stylize batch and stylize video have no such flag, for flags stylize has.
-struct MissingFlag {
+// The flags of stylize that stylize batch and stylize video leave out, and
+// why (nullptr: the command adds its own flag of that name).
+struct OmittedFlag {
   const char* command;
   const char* flag;
   const char* why;
 };
-constexpr MissingFlag kMissingFlags[] = {
-    {"stylize batch", "--resume", "stylize batch resumes unfinished jobs by itself: run the same command again"},
-    {"stylize batch", "-o", "each job's output is named by --output-template"},
+constexpr OmittedFlag kOmittedFlags[] = {
+    {"stylize batch", "--content", nullptr},  // takes folders and several files
     {"stylize batch", "--output", "each job's output is named by --output-template"},
     {"stylize batch", "--each-style", "every content is stylized with every style, one output each, already"},
+    {"stylize batch", "--batch", "each job is one content with one style"},
+    {"stylize batch", "--resume", "stylize batch resumes unfinished jobs by itself: run the same command again"},
+    {"stylize batch", "--style-weights", "each job has one style"},
     {"stylize batch", "--report", "a report describes one run: use stylize for one content and style"},
     {"stylize batch", "--plot", "a plot describes one run: use stylize for one content and style"},
     {"stylize batch", "--sheet", "a sheet describes one run: use stylize for one content and style"},
     {"stylize batch", "--estimate", "stylize --estimate on one content and style gives one job's time and memory"},
+    {"stylize batch", "--content-mask", "regional styles are for one image at a time: use stylize"},
+    {"stylize batch", "--style-mask", "regional styles are for one image at a time: use stylize"},
+    {"stylize batch", "--default-style", "regional styles are for one image at a time: use stylize"},
     {"stylize video", "--each-style", "a video's styles are blended into the one video"},
+    {"stylize video", "--batch", "a video's styles are blended into the one video"},
     {"stylize video", "--output-template", "the output is -o: a video file, a frame pattern or a folder"},
+    {"stylize video", "--resume", nullptr},  // a flag: it goes on from the frames written
     {"stylize video", "--init", "each frame starts from the previous output, warped by optical flow"},
+    {"stylize video", "--save-every", "every frame is saved as it is finished"},
+    {"stylize video", "--report", "a report describes one image's run"},
+    {"stylize video", "--plot", "a plot describes one image's run"},
+    {"stylize video", "--sheet", "a sheet describes one image's run"},
+    {"stylize video", "--estimate", "stylize --estimate on one frame gives the first frame's time and memory"},
 };
+
+// Removes from `app` (built by build_parser) the flags its command leaves out.
+void remove_omitted_flags(CLI::App& app) {
+  for (const OmittedFlag& omitted : kOmittedFlags) {
+    if (app.get_name() == omitted.command) app.remove_option(app.get_option(omitted.flag));
+  }
+}
+
+// "; --resume is not a flag of stylize batch: ..." when `extras` (CLI11's "The
+// following arguments were not expected: x.png --resume") names a flag of
+// stylize that `command` leaves out; else "".
+std::string omitted_flag_hint(const std::string& command, const std::string& extras) {
+  const std::string given = extras + " ";
+  for (const OmittedFlag& omitted : kOmittedFlags) {
+    if (omitted.why == nullptr || command != omitted.command) continue;
+    const std::string flag = omitted.flag;  // CLI11 names a flag as it was given: -o for --output
+    for (const std::string& name : {flag, flag == "--output" ? std::string("-o") : flag}) {
+      if (given.find(" " + name + " ") != std::string::npos) {
+        return "; " + name + " is not a flag of " + command + ": " + omitted.why;
+      }
+    }
+  }
+  return "";
+}
 
 }  // namespace
 
@@ -104,15 +141,8 @@ std::string usage_failure(const CLI::App* app, const CLI::Error& error) {
   if (dynamic_cast<const CLI::ConversionError*>(&error) != nullptr) {
     text += " (expected a number of the kind this flag takes, within its range)";
   }
-  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
-    const std::string given = std::string(error.what()) + " ";
-    for (const MissingFlag& missing : kMissingFlags) {
-      if (app->get_name() == missing.command && given.find(std::string(" ") + missing.flag) != std::string::npos) {
-        text += std::string("; ") + missing.flag + " is not a flag of " + missing.command + ": " + missing.why;
-        break;
-      }
-    }
-  }
+  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr)
+    text += omitted_flag_hint(app->get_name(), error.what());
   std::string command = app->get_name();
   for (const CLI::App* parent = app->get_parent(); parent != nullptr; parent = parent->get_parent()) {
     command = parent->get_name() + " " + command;
@@ -315,11 +345,7 @@ void build_batch_parser(CLI::App& app, BatchParams& p) {
   app.description(
       "stylize batch: every content image with every style image, one output each; several workers (processes, "
       "Slurm array tasks, Kubernetes pods) share the list, and an interrupted job is resumed");
-  for (const char* flag :
-       {"--content", "--output", "--each-style", "--batch", "--resume", "--style-weights", "--report", "--plot",
-        "--sheet", "--estimate", "--content-mask", "--style-mask", "--default-style"}) {
-    app.remove_option(app.get_option(flag));
-  }
+  remove_omitted_flags(app);
   app.add_option("-c,--content", p.contents, "Content images and folders of them (the photos)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->group("Images");
@@ -347,10 +373,7 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
   app.description(
       "stylize video: stylize every frame of a video, each started from and held to the previous output warped by "
       "optical flow (Ruder et al. 2016), so that the result does not flicker");
-  for (const char* flag : {"--each-style", "--batch", "--output-template", "--resume", "--init", "--save-every",
-                           "--report", "--plot", "--sheet", "--estimate"}) {
-    app.remove_option(app.get_option(flag));
-  }
+  remove_omitted_flags(app);
   app.get_option("--content")
       ->description(
           "Input video: a video file (mp4, mkv, avi, webm, mov, ...), a folder of frames, or a frame "
@@ -419,13 +442,19 @@ InitMode init_mode(const std::string& text) {
   return mode && *mode != InitMode::Image ? *mode : InitMode::Image;
 }
 
+// Whether the run makes one output per style: --each-style, or a style folder
+// (which turns it on, as expand_style_folders does).
+static bool one_output_per_style(const CliParams& params) {
+  std::error_code error;
+  return params.each_style ||
+         std::any_of(params.style_paths.begin(), params.style_paths.end(),
+                     [&](const std::string& path) { return std::filesystem::is_directory(path, error); });
+}
+
 // -o and --output-template name different outputs: say when one is not used.
-// (A style folder turns on --each-style, as expand_style_folders does.)
 static void warn_unused_output_flags(const CLI::App& app, const CliParams& params) {
   if (app.get_option_no_throw("--output-template") == nullptr) return;  // stylize video
-  std::error_code error;
-  bool each_style = params.each_style;
-  for (const auto& path : params.style_paths) each_style = each_style || std::filesystem::is_directory(path, error);
+  const bool each_style = one_output_per_style(params);
   if (app.get_option_no_throw("--output-template")->count() > 0 && !each_style) {
     spdlog::warn("--output-template names the outputs of --each-style (or a style folder) only; writing {}",
                  params.output_path);
@@ -441,9 +470,7 @@ static void warn_flags_without_effect(const CliParams& params, const std::vector
   const auto given = [&](const char* flag) {
     return std::find(explicit_flags.begin(), explicit_flags.end(), flag) != explicit_flags.end();
   };
-  std::error_code error;
-  bool each_style = params.each_style;
-  for (const auto& path : params.style_paths) each_style = each_style || std::filesystem::is_directory(path, error);
+  const bool each_style = one_output_per_style(params);
   if (given("--batch") && !each_style && params.batch != 1) {
     spdlog::warn(
         "--batch {} batches the outputs of --each-style (or a style folder); this run blends its styles into "

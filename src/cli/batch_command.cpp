@@ -49,29 +49,7 @@ CliParams job_params(const BatchParams& settings, const batch::Job& job, batch::
   params.output_path = job.output;
   params.output_given = true;
   if (state != batch::OutputState::Unfinished) return params;
-  std::error_code error;
-  if (!fs::exists(job.output, error)) {
-    // Killed between writing the record and the image: nothing to resume from.
-    spdlog::warn("{} has a checkpoint record but no image; starting it again", job.output);
-  } else if (params.options.scales > 1) {
-    spdlog::warn("{} is unfinished, but a coarse-to-fine run (--scales) cannot resume; starting it again", job.output);
-  } else {
-    CliParams resumed = params;
-    resumed.resume = job.output;
-    try {
-      apply_resume(resumed);
-      if (resumed.options.start_iteration >= 0 && resumed.options.start_iteration < resumed.options.iterations) {
-        spdlog::info("resuming {} from iteration {}", job.output, resumed.options.start_iteration);
-        return resumed;
-      }
-      spdlog::warn("{} was saved at iteration {}, not within -n {}; starting it again", job.output,
-                   resumed.options.start_iteration, params.options.iterations);
-    } catch (const OptionError& e) {
-      spdlog::warn("{}; starting {} again", e.what(), job.output);
-    }
-  }
-  remove_checkpoint(job.output);
-  return params;
+  return resume_or_restart(std::move(params));
 }
 
 struct Tally {

@@ -130,6 +130,33 @@ void apply_resume(CliParams& params) {
   }
 }
 
+CliParams resume_or_restart(CliParams params) {
+  const std::string& output = params.output_path;
+  std::error_code error;
+  if (!fs::exists(output, error)) {
+    // Killed between writing the record and the image: nothing to resume from.
+    spdlog::warn("{} has a checkpoint record but no image; starting it again", output);
+  } else if (params.options.scales > 1) {
+    spdlog::warn("{} is unfinished, but a coarse-to-fine run (--scales) cannot resume; starting it again", output);
+  } else {
+    CliParams resumed = params;
+    resumed.resume = output;
+    try {
+      apply_resume(resumed);
+      if (resumed.options.start_iteration >= 0 && resumed.options.start_iteration < resumed.options.iterations) {
+        spdlog::info("resuming {} from iteration {}", output, resumed.options.start_iteration);
+        return resumed;
+      }
+      spdlog::warn("{} was saved at iteration {}, not within -n {}; starting it again", output,
+                   resumed.options.start_iteration, params.options.iterations);
+    } catch (const OptionError& e) {
+      spdlog::warn("{}; starting {} again", e.what(), output);
+    }
+  }
+  remove_checkpoint(output);
+  return params;
+}
+
 std::string intermediate_path(const std::string& output, int iteration, int scale, int scales) {
   const fs::path path(output);
   char suffix[32];

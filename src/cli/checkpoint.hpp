@@ -23,6 +23,13 @@ void remove_checkpoint(const std::string& image);
 // Throws OptionError when the record is missing or malformed.
 void apply_resume(CliParams& params);
 
+// `params` (one output, params.output_path, with a checkpoint record beside
+// it) going on where an interrupted run stopped: resumed from the record, or,
+// when it cannot be (no image, a coarse-to-fine run, a corrupt record or one
+// beyond -n: each warned about), started again with the record removed. How
+// stylize batch and stylize --each-style --resume treat an unfinished output.
+CliParams resume_or_restart(CliParams params);
+
 // The name of an intermediate image: out.png -> out_0100.png (out_s2_0100.png
 // in a coarse-to-fine run).
 std::string intermediate_path(const std::string& output, int iteration, int scale, int scales);

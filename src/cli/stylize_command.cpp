@@ -200,12 +200,7 @@ int resume_each_output(const CliParams& params, const std::vector<Job>& jobs, in
       spdlog::info("{} is finished (it has no checkpoint record); kept", job.output);
       continue;
     }
-    if (has_image) {
-      one.resume = job.output;
-      apply_resume(one);
-      validate_params(one);
-      spdlog::info("resuming {} from iteration {}", job.output, one.options.start_iteration);
-    }
+    if (has_record) one = resume_or_restart(std::move(one));  // as stylize batch goes on with a job
     const int code = run_jobs(one, make_jobs(one), loaded, threads);
     if (code != kOk) return code;
   }

@@ -22,8 +22,9 @@ namespace stylize::cli {
 int stylize_command(CliParams params);
 
 // --resume with several outputs (--each-style, a style folder): each output
-// that has a checkpoint record continues from it, one without a record is
-// finished and kept, a missing one runs from the start; one style at a time.
+// that has a checkpoint record continues from it (resume_or_restart), one
+// without a record is finished and kept, a missing one runs from the start;
+// one style at a time.
 // params.resume must name one of `jobs`' outputs. Throws OptionError.
 int resume_each_output(const CliParams& params, const std::vector<Job>& jobs, int threads);
 
