@@ -98,6 +98,13 @@ TEST(FileIo, RemovesOnlyTheTemporariesOfDeadProcesses) {
   EXPECT_TRUE(fs::exists(mine)) << "this process is alive";
   EXPECT_TRUE(fs::exists(other_host)) << "another host's process cannot be checked from here";
   EXPECT_TRUE(fs::exists(unrelated)) << "not a stylize temporary";
+  // Through a symbolic link: the temporaries are beside the file it points to.
+  fs::create_directory(dir.path() / "real");
+  fs::create_symlink("real/out.png", dir.path() / "link.png");
+  const std::string beside_target = dir.file("real/" + fs::path(stale).filename().string());
+  test::write_file(beside_target, "");
+  EXPECT_EQ(remove_stale_temporaries(dir.file("link.png")), 1);
+  EXPECT_FALSE(fs::exists(beside_target));
 }
 
 TEST(FileIo, CheckWritableNamesTheProblem) {

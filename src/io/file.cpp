@@ -110,7 +110,8 @@ int remove_stale_temporaries(const std::string& path) {
   const std::string host = host_name();
   std::error_code error;
   int removed = 0;
-  for (const auto& entry : fs::directory_iterator(directory_of(path), error)) {
+  // Where a write to `path` puts its temporaries: beside the file a link points to.
+  for (const auto& entry : fs::directory_iterator(directory_of(write_target(path).string()), error)) {
     const pid_t owner = temporary_owner(entry.path().filename().string(), host);
     // A process of this host that no longer exists (kill(pid, 0) says ESRCH)
     // cannot finish its write: the file is the leftover of a killed run.

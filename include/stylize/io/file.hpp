@@ -23,7 +23,8 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
 // ".<name>.tmp-stylize-<host>-<pid>-<n>" beside it.
 std::string temporary_path(const std::string& path, unsigned n);
 
-// Removes the temporaries in `path`'s directory left by killed processes
+// Removes the temporaries in `path`'s directory (the directory of the file a
+// symbolic link there points to) left by killed processes
 // (SIGKILL, power loss): those named by temporary_path on this host whose
 // process no longer exists. Returns how many it removed.
 int remove_stale_temporaries(const std::string& path);
