@@ -76,6 +76,8 @@ TEST_F(Reliability, SideOutputsNeverOverwriteAnInput) {
   expect_refused(run("--report " + content), 6, "--report '" + content + "' is also an input (the content image)");
   expect_refused(run("--sheet " + style), 6, "--sheet '" + style + "' is also an input (a style image)");
   expect_refused(run("--plot " + content), 6, "also an input");
+  expect_refused(run("--plot " + dir.file("p.txt")), 6,
+                 "cannot write --plot '" + dir.file("p.txt") + "': it is a picture");
   // The same file by another name.
   fs::create_directory(dir.file("sub"));
   expect_refused(run("--report " + dir.file("sub/../content.png")), 6, "also an input");

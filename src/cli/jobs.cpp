@@ -132,13 +132,15 @@ void check_outputs(const std::vector<Job>& jobs, const CliParams& params, Output
     check_writable(params.report_path, "report");
     outputs.push_back({params.report_path, "--report"});
   }
-  if (!params.plot_path.empty()) {
-    check_output_path(params.plot_path);
-    outputs.push_back({params.plot_path, "--plot"});
-  }
-  if (!params.sheet_path.empty()) {
-    check_output_path(params.sheet_path);
-    outputs.push_back({params.sheet_path, "--sheet"});
+  // The plot and the sheet are pictures: a name that is not one is said under its flag.
+  for (const auto& [path, flag] : {std::pair{params.plot_path, "--plot"}, std::pair{params.sheet_path, "--sheet"}}) {
+    if (path.empty()) continue;
+    if (!has_image_extension(path)) {
+      throw OutputError(std::string("cannot write ") + flag + " '" + path +
+                        "': it is a picture; give a name ending in .png, .jpg, .webp, .tif or .bmp");
+    }
+    check_output_path(path);
+    outputs.push_back({path, flag});
   }
   refuse_overlaps(outputs, input_files(params));
   // Leftovers of killed runs (SIGKILL, power loss) beside the outputs.
