@@ -417,41 +417,37 @@ TEST(CliArgs, HelpShowsEveryFlagWithItsDefault) {
   EXPECT_THROW(app.parse("--version", false), CLI::CallForVersion);
 }
 
+// What stylize prints for `line`, parsed by `app` (empty when it parses).
+std::string failure_of(CLI::App& app, const std::string& line) {
+  try {
+    app.parse(line, false);
+  } catch (const CLI::ParseError& e) {
+    return usage_failure(&app, e);
+  }
+  return "";
+}
+
 TEST(CliArgs, ParserErrorsReadAsStylizesOwn) {
   CliParams params;
   CLI::App app;
   build_parser(app, params);
-  try {
-    app.parse("--size abc", false);
-    ADD_FAILURE();
-  } catch (const CLI::ParseError& e) {
-    EXPECT_EQ(usage_failure(&app, e),
-              "error: Could not convert: --size = abc (expected a number of the kind this flag takes, within its "
-              "range)\nstylize --help lists the flags and their values\n");
-  }
+  EXPECT_EQ(failure_of(app, "--size abc"),
+            "error: Could not convert: --size = abc (expected a number of the kind this flag takes, within its "
+            "range)\nstylize --help lists the flags and their values\n");
   VideoParams video;
   CLI::App video_app;
   build_video_parser(video_app, video);
-  try {
-    video_app.parse("--frobnicate", false);
-    ADD_FAILURE();
-  } catch (const CLI::ParseError& e) {
-    EXPECT_EQ(usage_failure(&video_app, e).rfind("error: ", 0), 0u);
-    EXPECT_NE(usage_failure(&video_app, e).find("\nstylize video --help lists"), std::string::npos);
-  }
+  const std::string unknown = failure_of(video_app, "--frobnicate");
+  EXPECT_EQ(unknown.rfind("error: ", 0), 0u) << unknown;
+  EXPECT_NE(unknown.find("\nstylize video --help lists"), std::string::npos) << unknown;
   // A flag of stylize that the sub-command does not take: why.
   BatchParams batch;
   CLI::App batch_app;
   build_batch_parser(batch_app, batch);
-  try {
-    batch_app.parse("-c a --resume x.png", false);
-    ADD_FAILURE();
-  } catch (const CLI::ParseError& e) {
-    EXPECT_NE(usage_failure(&batch_app, e)
-                  .find("; --resume is not a flag of stylize batch: stylize batch resumes unfinished jobs by itself"),
-              std::string::npos)
-        << usage_failure(&batch_app, e);
-  }
+  const std::string omitted = failure_of(batch_app, "-c a --resume x.png");
+  EXPECT_NE(omitted.find("; --resume is not a flag of stylize batch: stylize batch resumes unfinished jobs by itself"),
+            std::string::npos)
+      << omitted;
 }
 
 // Parses `command_line` as `stylize batch` does (without running it).

@@ -57,17 +57,23 @@ fs::path write_target(const std::string& path) {
   return target;
 }
 
+// Writes all of `bytes` to `fd` (retrying short and interrupted writes).
+// Returns the reason it failed, or "".
+std::string write_all(int fd, std::string_view bytes) {
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::strerror(n < 0 ? errno : EIO);
+    done += static_cast<size_t>(n);
+  }
+  return "";
+}
+
 // Writes `bytes` into an existing special file. Returns the reason it failed, or "".
 std::string write_into(const fs::path& target, std::string_view bytes) {
   const int fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return std::strerror(errno);
-  std::string reason;
-  for (size_t done = 0; done < bytes.size() && reason.empty();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) reason = std::strerror(n < 0 ? errno : EIO);
-    if (n > 0) done += static_cast<size_t>(n);
-  }
+  std::string reason = write_all(fd, bytes);
   if (::close(fd) != 0 && reason.empty()) reason = std::strerror(errno);
   return reason;
 }
@@ -200,13 +206,7 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
   if (fd < 0) {
     throw fail("directory '" + dir.string() + "' is not writable (" + std::strerror(errno) + ")");
   }
-  std::string reason;
-  for (size_t done = 0; done < bytes.size() && reason.empty();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) reason = std::strerror(n < 0 ? errno : EIO);
-    if (n > 0) done += static_cast<size_t>(n);
-  }
+  std::string reason = write_all(fd, bytes);
   // The data reaches the disk before the name does: after a power loss the
   // target is the old file or the new one, never an empty one.
   if (reason.empty() && ::fsync(fd) != 0) reason = std::strerror(errno);
