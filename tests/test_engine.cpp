@@ -445,11 +445,27 @@ TEST(Engine, RefusesImagesTooSmallForTheLayers) {
     FAIL() << "expected ImageError";
   } catch (const ImageError& e) {
     const std::string message = e.what();
-    EXPECT_NE(message.find("the style image at this scale is 8x8 pixels, but every image goes through the network up "
+    EXPECT_NE(message.find("the style image is 8x8 pixels, but every image goes through the network up "
                            "to relu5_2 (the deepest of the content and style layers)"),
               std::string::npos)
         << message;
     EXPECT_NE(message.find("use a larger --style-size or --style-scale"), std::string::npos) << message;
+  }
+  // Of several styles, the one too small is named by its place on the command
+  // line, in a blend and in a batch of styles alike.
+  try {
+    stylizer.run(test::pattern_image(32, 32, 0.1), {test::pattern_image(32, 32, 2.0), test::pattern_image(8, 8, 2.0)});
+    FAIL() << "expected ImageError";
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find("style image 2 of 2 is 8x8 pixels"), std::string::npos) << e.what();
+  }
+  try {
+    stylizer.run_batch(
+        test::pattern_image(32, 32, 0.1),
+        {{test::pattern_image(32, 32, 2.0)}, {test::pattern_image(32, 32, 1.0)}, {test::pattern_image(8, 8, 2.0)}});
+    FAIL() << "expected ImageError";
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find("style image 3 of 3 is 8x8 pixels"), std::string::npos) << e.what();
   }
 }
 

@@ -386,16 +386,26 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     const double factor = static_cast<double>(sizes[s]) / final_size;
     TargetInputs inputs;
     inputs.content = resize_longest_side(prepared_content, sizes[s]);
-    check_size(inputs.content, "the content image at this scale", "--size (or --min-size)");
+    // Named as the user gave them: styles by their place on the command line
+    // (counted across the batch's members, which keep that order).
+    const std::string at_scale =
+        sizes.size() > 1 ? " at scale " + std::to_string(s + 1) + " of " + std::to_string(sizes.size()) : "";
+    check_size(inputs.content, "the content image" + at_scale, "--size (or --min-size)");
     inputs.content = inputs.content.to(device);
     inputs.content_source = content;
     inputs.size = sizes[s];
+    size_t style_count = 0, style_number = 0;
+    for (const auto& styles : prepared_members) style_count += styles.size();
     for (const auto& styles : prepared_members) {
       std::vector<torch::Tensor> styles_s;
       for (const auto& style : styles) {
         const int longest = static_cast<int>(std::lround(std::max(style.size(-2), style.size(-1)) * factor));
         styles_s.push_back(resize_longest_side(style, std::max(1, longest)));
-        check_size(styles_s.back(), "the style image at this scale", "--style-size or --style-scale");
+        ++style_number;
+        const std::string which =
+            style_count > 1 ? "style image " + std::to_string(style_number) + " of " + std::to_string(style_count)
+                            : "the style image";
+        check_size(styles_s.back(), which + at_scale, "--style-size or --style-scale");
         styles_s.back() = styles_s.back().to(device);
       }
       inputs.styles.push_back(styles_s);
