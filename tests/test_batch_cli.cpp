@@ -12,6 +12,7 @@
 
 #include "cli_test_util.hpp"
 #include "stylize/io/image_io.hpp"
+#include "stylize/lock_file.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -189,6 +190,33 @@ TEST_F(Batch, AnInterruptedJobIsResumedNotSkipped) {
       << resumed.output;
   for (const auto& out : outputs) EXPECT_TRUE(fs::exists(out)) << out;
   expect_no_leftovers();
+}
+
+// Ctrl-C while every job is another worker's (here: the test holds their
+// claims) stops the wait at once and says how to go on; no claim is touched.
+TEST_F(Batch, AnInterruptWhileWaitingForAnotherWorkerSaysHowToGoOn) {
+  fs::create_directories(dir.file("out"));
+  std::vector<LockFile> held;
+  for (const auto& out : outputs) {
+    auto lock = LockFile::try_acquire(out + ".lock", LockOwner::current("test"), LockTiming{});
+    ASSERT_TRUE(lock) << out;
+    held.push_back(std::move(*lock));
+  }
+  test::Child worker = test::spawn(arguments(5));
+  ASSERT_GT(worker.pid, 0);
+  const std::string waiting = test::read_until(worker, "waiting for it");
+  ASSERT_NE(waiting.find("waiting for it"), std::string::npos) << waiting;
+  ::kill(worker.pid, SIGINT);
+  const std::string log = test::read_all(worker, waiting);
+  ASSERT_EQ(test::wait_exit_code(worker), 128 + SIGINT) << log;
+  EXPECT_NE(log.find("interrupted between jobs: 0 job(s) made, 0 already done; run the same stylize batch command to "
+                     "go on with the rest"),
+            std::string::npos)
+      << log;
+  for (const auto& out : outputs) {
+    EXPECT_FALSE(fs::exists(out)) << out;
+    EXPECT_TRUE(fs::exists(out + ".lock")) << "another worker's claim stays: " << out;
+  }
 }
 
 // Two workers on the same job list at once; one is killed (SIGKILL: no

@@ -147,7 +147,14 @@ int batch_command(BatchParams settings) {
     todo = busy;
     if (!todo.empty()) std::this_thread::sleep_for(kBusyPoll);
   }
-  if (interrupt_signal() != 0) return 128 + interrupt_signal();
+  if (interrupt_signal() != 0) {
+    // Between jobs or while waiting for another worker's: nothing half made.
+    spdlog::warn(
+        "interrupted between jobs: {} job(s) made, {} already done; run the same stylize batch command to "
+        "go on with the rest",
+        tally.done, tally.skipped);
+    return 128 + interrupt_signal();
+  }
   spdlog::info("shard {}/{}: {} job(s) made, {} already done, {} failed", shard.index, shard.count, tally.done,
                tally.skipped, tally.failed);
   return tally.exit_code;
