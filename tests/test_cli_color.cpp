@@ -80,6 +80,16 @@ TEST_F(CliColor, KeepProfileWritesEveryImageInTheContentsProfile) {
     EXPECT_EQ(written.icc, p3);
     EXPECT_LE(test::max_sample_difference(written, raw_content), 3) << "P3 in, the same P3 numbers out";
   }
+  EXPECT_EQ(r.output.find("has no colour profile"), std::string::npos) << r.output;
+
+  // A content without a profile has none to keep: the output is sRGB, and the run says so.
+  test::write_file(content, test::png_encode(test::chart(40, 48, 8)));
+  const test::CommandResult plain = run("plain.png", "--keep-profile");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_NE(plain.output.find("--keep-profile: the content image '" + content +
+                              "' has no colour profile; the output is sRGB"),
+            std::string::npos)
+      << plain.output;
 }
 
 TEST_F(CliColor, BitDepthChoosesAndIsCheckedBeforeAnyWork) {

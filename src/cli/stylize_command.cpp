@@ -58,6 +58,10 @@ std::vector<std::vector<size_t>> group_jobs(const std::vector<Job>& jobs, const 
 // Throws OutputError for a format that cannot hold it.
 std::vector<ImageEncoding> choose_encodings(const std::vector<Job>& jobs, const CliParams& params,
                                             const DecodedImage& content) {
+  if (params.keep_profile && content.profile.empty()) {
+    spdlog::info("--keep-profile: the content image '{}' has no colour profile; the output is sRGB",
+                 params.content_path);
+  }
   std::vector<ImageEncoding> encodings;
   for (const auto& job : jobs) {
     encodings.push_back(choose_output_encoding(job.output, content, params.bit_depth, params.keep_profile));
