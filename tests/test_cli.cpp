@@ -41,8 +41,22 @@ TEST_F(Cli, StylizesTinyImages) {
   // Coarse to fine, the run says how many iterations it makes in all.
   const RunResult scales = run_stylize(quick("--scales 2 --initial-iterations 3"));
   ASSERT_EQ(scales.exit_code, 0) << scales.output;
-  EXPECT_NE(scales.output.find(": 7 iterations over 2 scales (3 + 4) -> " + output + "\n"), std::string::npos)
+  EXPECT_NE(scales.output.find(": 7 iterations over 2 scales (3 + 4 at 24, 48 px) -> " + output + "\n"),
+            std::string::npos)
       << scales.output;
+  EXPECT_EQ(scales.output.find("is raised to"), std::string::npos) << scales.output;
+  // A first scale too small for the layers is raised, and three scales that
+  // fall together into two say so.
+  const RunResult raised = run_stylize(quick("--scales 3 --min-size 4 --initial-iterations 3"));
+  ASSERT_EQ(raised.exit_code, 0) << raised.output;
+  EXPECT_NE(raised.output.find("--min-size 4 is raised to 20 px: the smallest size at which the content and every "
+                               "style still reach the deepest layer"),
+            std::string::npos)
+      << raised.output;
+  const RunResult merged = run_stylize(quick("--scales 8 --min-size 44 --initial-iterations 1 -n 1"));
+  ASSERT_EQ(merged.exit_code, 0) << merged.output;
+  EXPECT_NE(merged.output.find("--scales 8 gives 5 different sizes from 44 to 48 px"), std::string::npos)
+      << merged.output;
 }
 
 // The peak memory (MiB) an --estimate run prints, or -1.
@@ -65,7 +79,8 @@ TEST_F(Cli, EstimatePrintsMemoryAndTimeAndWritesNothing) {
   ASSERT_EQ(scales.exit_code, 0) << scales.output;
   EXPECT_NE(scales.output.find("scale 1/2 (24 px): "), std::string::npos) << scales.output;
   EXPECT_NE(scales.output.find("scale 2/2 (48 px): "), std::string::npos) << scales.output;
-  EXPECT_NE(scales.output.find(" s for 7 iterations over 2 scales (3 + 4)\n"), std::string::npos) << scales.output;
+  EXPECT_NE(scales.output.find(" s for 7 iterations over 2 scales (3 + 4 at 24, 48 px)\n"), std::string::npos)
+      << scales.output;
   EXPECT_FALSE(fs::exists(output)) << "--estimate writes nothing";
   const RunResult large = run_stylize(quick("--estimate --size 96 --precision fp32"));
   ASSERT_EQ(large.exit_code, 0) << large.output;

@@ -74,13 +74,32 @@ std::vector<ImageEncoding> choose_encodings(const std::vector<Job>& jobs, const 
   return encodings;
 }
 
-// "1000 iterations", or with coarse to fine "220 iterations over 2 scales (60 + 160)".
-std::string describe_iterations(const StylizeOptions& options, size_t scales) {
+// "1000 iterations", or with coarse to fine "220 iterations over 2 scales
+// (60 + 160 at 256, 512 px)". `sizes`: the schedule's longest sides.
+std::string describe_iterations(const StylizeOptions& options, const std::vector<int>& sizes) {
   std::vector<int> per_scale;
-  for (size_t s = 0; s < scales; ++s) per_scale.push_back(scale_iterations(options, s, scales));
+  for (size_t s = 0; s < sizes.size(); ++s) per_scale.push_back(scale_iterations(options, s, sizes.size()));
   const int total = std::accumulate(per_scale.begin(), per_scale.end(), 0);
-  if (scales < 2) return fmt::format("{} iterations", total);
-  return fmt::format("{} iterations over {} scales ({})", total, scales, fmt::join(per_scale, " + "));
+  if (sizes.size() < 2) return fmt::format("{} iterations", total);
+  return fmt::format("{} iterations over {} scales ({} at {} px)", total, sizes.size(), fmt::join(per_scale, " + "),
+                     fmt::join(sizes, ", "));
+}
+
+// Coarse to fine: the schedule differs from the flags when the first scale
+// had to be larger (every image must reach the deepest layer) or sizes fell
+// together; said, not silently changed.
+void note_schedule(const StylizeOptions& options, const std::vector<int>& sizes) {
+  if (options.scales < 2) return;
+  if (options.min_size > 0 && sizes.front() > options.min_size) {
+    spdlog::info(
+        "--min-size {} is raised to {} px: the smallest size at which the content and every style still "
+        "reach the deepest layer",
+        options.min_size, sizes.front());
+  }
+  if (static_cast<int>(sizes.size()) < options.scales) {
+    spdlog::info("--scales {} gives {} different sizes from {} to {} px", options.scales, sizes.size(), sizes.front(),
+                 sizes.back());
+  }
 }
 
 void log_tiling(const TilePlan& plan, int64_t height, int64_t width) {
@@ -113,6 +132,7 @@ int print_estimate(const CliParams& params, const LoadedWeights& loaded, int thr
   std::fflush(stdout);  // before the timing run, which refuses a run that does not fit (exit 8)
   // Coarse to fine: every scale is timed, for its own share of the iterations.
   const std::vector<int> sizes = stylizer.schedule(content, styles);
+  note_schedule(params.options, sizes);
   std::vector<std::vector<double>> seconds(sizes.size());
   stylizer.run(
       content, styles,
@@ -129,7 +149,7 @@ int print_estimate(const CliParams& params, const LoadedWeights& loaded, int thr
     spdlog::debug("scale {}/{} ({} px): {:.4f} s per iteration", s + 1, sizes.size(), sizes[s], per_iteration);
   }
   std::printf("time: %.4f s per iteration at this size, measured here with %d thread(s): about %.0f s for %s\n",
-              per_iteration, threads, total, describe_iterations(params.options, sizes.size()).c_str());
+              per_iteration, threads, total, describe_iterations(params.options, sizes).c_str());
   return kOk;
 }
 
@@ -289,9 +309,10 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
       }
       std::vector<torch::Tensor> job_styles;
       for (size_t i : job.styles) job_styles.push_back(styles[i]);
+      const std::vector<int> sizes = stylizer.schedule(content, job_styles);
       spdlog::info("stylizing {} ({}x{}) with {}: {} -> {}", params.content_path, content.size(3), content.size(2),
-                   fmt::join(job_style_paths, ", "),
-                   describe_iterations(params.options, stylizer.schedule(content, job_styles).size()), job.output);
+                   fmt::join(job_style_paths, ", "), describe_iterations(params.options, sizes), job.output);
+      note_schedule(params.options, sizes);
       records[j].output = job.output;
       records[j].bit_depth = encodings[j].bit_depth;
       if (!encodings[j].profile.empty()) records[j].color_profile = encodings[j].profile.name;
