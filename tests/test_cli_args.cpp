@@ -434,6 +434,11 @@ TEST(CliArgs, ParserErrorsReadAsStylizesOwn) {
   EXPECT_EQ(failure_of(app, "--size abc"),
             "error: Could not convert: --size = abc (expected a number of the kind this flag takes, within its "
             "range)\nstylize --help lists the flags and their values\n");
+  // A range is said as the flag takes it (CLI11's own check printed 0 to 1.8e308 in full).
+  EXPECT_EQ(failure_of(app, "--seed -1"),
+            "error: --seed: expected a whole number from 0 to 18446744073709551615, got -1\nstylize --help lists the "
+            "flags and their values\n");
+  EXPECT_EQ(failure_of(app, "--seed 1.5").rfind("error: --seed: expected a whole number", 0), 0u);
   VideoParams video;
   CLI::App video_app;
   build_video_parser(video_app, video);

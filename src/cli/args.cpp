@@ -293,7 +293,13 @@ void build_parser(CLI::App& app, CliParams& p) {
   app.add_option("--min-size", o.min_size, "Coarse to fine: the first scale's size (0: --size / 2^(scales-1))")
       ->group("Optimization");
   app.add_option("--seed", o.seed, "Random seed (noise init)")
-      ->check(CLI::NonNegativeNumber)  // not -5 wrapped round to 18446744073709551611
+      ->check(CLI::Validator(  // not -5 wrapped round to 18446744073709551611
+          [](std::string& value) {
+            return value.find_first_not_of("0123456789") == std::string::npos
+                       ? std::string()
+                       : "expected a whole number from 0 to 18446744073709551615, got " + value;
+          },
+          "", "whole number"))
       ->group("Optimization");
   app.add_option("--resume", p.resume,
                  "Continue from a saved image (out.png or out_0300.png) and the iteration recorded beside it")
