@@ -156,6 +156,25 @@ TEST(ImageIo, ExplainsUnreadableFiles) {
   expect_image_error(dir.file("header_only.png"), "the PNG file is truncated");
 }
 
+// A JPEG cut short decodes (libjpeg fills the rest with grey), but not silently.
+TEST(ImageIo, WarnsOfATruncatedJpeg) {
+  TempDir dir;
+  save_image(test::pattern_image(64, 64, 0.3), dir.file("whole.jpg"));
+  const std::string jpeg = test::read_file(dir.file("whole.jpg"));
+  const DecodedImage whole = read_image_bytes(jpeg, "style image 'whole.jpg'");
+  EXPECT_TRUE(whole.warnings.empty()) << whole.warnings.front();
+  // Bytes after the end-of-image marker (some cameras append data) are no truncation.
+  EXPECT_TRUE(read_image_bytes(jpeg + "trailing bytes", "x").warnings.empty());
+  const DecodedImage cut = read_image_bytes(jpeg.substr(0, jpeg.size() * 2 / 3), "style image 'cut.jpg'");
+  ASSERT_EQ(cut.warnings.size(), 1u);
+  EXPECT_EQ(cut.warnings.front(),
+            "style image 'cut.jpg': the JPEG file ends before its end-of-image marker: it is probably truncated (a "
+            "copy or download cut short), and the decoder makes up the rows it lacks");
+  // The upper rows are the image's; the lower ones are made up by the decoder.
+  EXPECT_LT((cut.pixels.select(2, 0) - whole.pixels.select(2, 0)).abs().max().item<float>(), 1e-6f);
+  EXPECT_GT((cut.pixels.select(2, 63) - whole.pixels.select(2, 63)).abs().max().item<float>(), 0.05f);
+}
+
 void append_be32(std::string& bytes, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) bytes += static_cast<char>((v >> shift) & 0xff);
 }

@@ -138,6 +138,18 @@ bool is_truncated_png(const std::string& b) {
   return false;  // ends at a chunk boundary: left to the decoder
 }
 
+// Whether a JPEG has no end-of-image marker after its last scan header: a
+// download or copy cut short. libjpeg decodes it all the same, making up the
+// blocks after the point where the data stops, and its warning never reaches the user (OpenCV drops it), so the
+// image would pass for whole. Entropy-coded data holds no marker (a 0xFF byte
+// in it is followed by 0x00 or a restart marker), so the search is exact; an
+// embedded thumbnail's markers come before the main image's scans.
+bool is_truncated_jpeg(const std::string& b) {
+  if (!is_jpeg(b)) return false;
+  const size_t last_scan = b.rfind("\xFF\xDA", std::string::npos, 2);
+  return last_scan != std::string::npos && b.find("\xFF\xD9", last_scan + 2, 2) == std::string::npos;
+}
+
 // Whether OpenCV would hand the bytes to its DICOM decoder (GDCM): "DICM" at
 // offset 128, and none of the formats OpenCV tests first by a fixed prefix.
 // Debian's GDCM aborts the whole process (a failed assert) on some malformed
@@ -303,6 +315,11 @@ DecodedImage decode(const std::string& bytes, const std::string& what, int64_t m
   DecodedImage decoded;
   const cv::Mat bgr = decode_to_bgr_float(bytes, what, max_pixels, decoded.bit_depth);
   decoded.pixels = detail::bgr_float_to_tensor(detail::resize_mat_longest_side(bgr, longest_side));
+  if (is_truncated_jpeg(bytes)) {
+    decoded.warnings.push_back(what +
+                               ": the JPEG file ends before its end-of-image marker: it is probably truncated (a copy "
+                               "or download cut short), and the decoder makes up the rows it lacks");
+  }
   apply_embedded_profile(bytes, what, decoded);
   return decoded;
 }
