@@ -323,6 +323,14 @@ TEST_F(VideoCli, ExplainsUnusableArguments) {
   EXPECT_EQ(missing.exit_code, 3) << missing.output;
   EXPECT_NE(missing.output.find(dir.file("nope")), std::string::npos) << missing.output;
   EXPECT_FALSE(fs::exists(dir.file("o2"))) << "the output folder made for the run is removed again";
+  // Not a video: said in stylize's words alone, without FFmpeg's own line.
+  test::write_file(dir.file("bad.mp4"), "garbage, not a video");
+  arguments = video(dir.file("o3"));
+  arguments.replace(arguments.find(input), input.size(), dir.file("bad.mp4"));
+  const test::RunResult garbage = test::run_stylize(arguments);
+  EXPECT_EQ(garbage.exit_code, 3) << garbage.output;
+  EXPECT_NE(garbage.output.find("not a video file FFmpeg can decode"), std::string::npos) << garbage.output;
+  EXPECT_EQ(garbage.output.find("moov atom"), std::string::npos) << garbage.output;
 }
 
 TEST_F(VideoCli, NeverWritesOverItsInputs) {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -20,10 +21,14 @@
 namespace {
 
 // Messages go to standard error as "level: text"; progress lines to standard output.
+// FFmpeg's own error lines ("[mov,mp4,... @ 0x55d1...] moov atom not found")
+// are left out: stylize says what failed in its words. OpenCV reads the level
+// once, at its first video call; a user's own setting wins (16 shows them).
 void setup_logging() {
   auto logger = spdlog::stderr_color_mt("stylize");
   logger->set_pattern("%^%l%$: %v");
   spdlog::set_default_logger(logger);
+  ::setenv("OPENCV_FFMPEG_LOGLEVEL", "8", /*overwrite=*/0);  // AV_LOG_FATAL
 }
 
 }  // namespace
