@@ -128,6 +128,14 @@ TEST_F(CliColor, AnUnusableProfileIsIgnoredWithAWarning) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("style image '" + style + "': its ICC profile"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("ignoring the profile and reading the pixels as sRGB"), std::string::npos) << r.output;
+  // Said once, by stylize: libpng never sees the profile, so it prints no line of its own.
+  EXPECT_EQ(r.output.find("libpng"), std::string::npos) << r.output;
+  // A grey profile on colour pixels (libpng: "Gray color space not permitted on RGB PNG").
+  test::write_file(style, embed_icc_profile(plain, test::gray_gamma18_profile()));
+  const test::CommandResult gray = run("out.png", "");
+  ASSERT_EQ(gray.exit_code, 0) << gray.output;
+  EXPECT_NE(gray.output.find("is a grayscale profile, but the pixels are in colour"), std::string::npos) << gray.output;
+  EXPECT_EQ(gray.output.find("libpng"), std::string::npos) << gray.output;
 }
 
 }  // namespace

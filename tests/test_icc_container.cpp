@@ -105,6 +105,28 @@ TEST(IccContainer, FilesWithoutProfilesHaveNone) {
   EXPECT_EQ(read_icc_profile("\x89PNG\r\n\x1a\n"), "");
 }
 
+// What the decoder gets of a PNG: every chunk but the profile, pixels unchanged.
+TEST(IccContainer, ThePngDecoderGetsNoProfile) {
+  test::RawImage raw;
+  raw.width = 3;
+  raw.height = 2;
+  for (int i = 0; i < 18; ++i) raw.samples.push_back(static_cast<uint16_t>(i * 13));
+  raw.icc = test::display_p3_profile();
+  const std::string png = test::png_encode(raw);
+  ASSERT_EQ(read_icc_profile(png), raw.icc);
+  const std::string stripped = without_png_profile(png);
+  ASSERT_FALSE(stripped.empty());
+  EXPECT_EQ(read_icc_profile(stripped), "");
+  const test::RawImage back = test::png_decode(stripped);
+  EXPECT_EQ(back.samples, raw.samples);
+  EXPECT_EQ(back.width, 3);
+  // Nothing to leave out: no profile, or no PNG.
+  raw.icc.clear();
+  EXPECT_EQ(without_png_profile(test::png_encode(raw)), "");
+  EXPECT_EQ(without_png_profile(embed_icc_profile(test::jpeg_encode(raw), test::display_p3_profile())), "");
+  EXPECT_EQ(without_png_profile(""), "");
+}
+
 std::string chunk(const std::string& type, const std::string& data) {
   std::string out;
   for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>(data.size() >> shift & 0xff);

@@ -152,6 +152,18 @@ std::string png_embed(const std::string& b, const std::string& icc) {
   return out + b.substr(stop);
 }
 
+std::string png_without_profile(const std::string& b) {
+  size_t stop = 0;
+  const std::vector<Unit> chunks = png_chunks(b, stop);
+  const auto is_profile = [&](const Unit& chunk) { return png_chunk_is(b, chunk, "iCCP"); };
+  if (std::none_of(chunks.begin(), chunks.end(), is_profile)) return "";
+  std::string out = b.substr(0, 8);
+  for (const Unit& chunk : chunks) {
+    if (!is_profile(chunk)) out += bytes_of(b, chunk);
+  }
+  return out + b.substr(stop);
+}
+
 // --- JPEG: marker segments up to the first scan ------------------------------
 
 constexpr char kIccMarkerId[] = "ICC_PROFILE";   // with its NUL: 12 bytes
@@ -424,6 +436,10 @@ std::string read_icc_profile(const std::string& encoded) {
   if (is_webp(encoded)) return webp_profile(encoded);
   if (has_text(encoded, 0, "II", 2) || has_text(encoded, 0, "MM", 2)) return tiff_profile(encoded);
   return "";
+}
+
+std::string without_png_profile(const std::string& encoded) {
+  return has_text(encoded, 0, kPngSignature, 8) ? png_without_profile(encoded) : "";
 }
 
 bool extension_holds_icc_profile(const std::string& extension) {

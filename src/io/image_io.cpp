@@ -209,7 +209,10 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
                      ": the PNG file is truncated (it ends inside a chunk); the copy or "
                      "download may be incomplete");
   }
-  const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  // The profile is read from `bytes` (apply_embedded_profile), not by the decoder.
+  const std::string without_profile = without_png_profile(bytes);
+  const std::string& decoded = without_profile.empty() ? bytes : without_profile;
+  const cv::Mat buffer(1, static_cast<int>(decoded.size()), CV_8U, const_cast<char*>(decoded.data()));
   std::unique_ptr<TemporaryImageFile> file;
   if (needs_file(bytes)) file = std::make_unique<TemporaryImageFile>(bytes, what);
   const auto decode = [&](int flags) { return file ? cv::imread(file->path(), flags) : cv::imdecode(buffer, flags); };

@@ -23,6 +23,13 @@ constexpr size_t kMaxIccProfileBytes = 16 * 1000 * 1000;
 // compressed stream, an offset outside the file, more than kMaxIccProfileBytes.
 std::string read_icc_profile(const std::string& encoded);
 
+// A PNG without its iCCP chunk, for the decoder: stylize reads the profile
+// itself (read_icc_profile), and libpng would print lines of its own about
+// profiles it dislikes ("libpng warning: iCCP: known incorrect sRGB profile")
+// beside stylize's message. "" when there is nothing to leave out (no PNG, or
+// no iCCP chunk before the image data).
+std::string without_png_profile(const std::string& encoded);
+
 // Whether files with this extension (".png", ".jpg", ...) can carry a profile.
 bool extension_holds_icc_profile(const std::string& extension);
 
