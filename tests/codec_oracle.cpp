@@ -95,9 +95,20 @@ std::string png_encode(const RawImage& image) {
     throw std::runtime_error("libpng could not write the test image");
   }
   png_set_write_fn(png, &out, png_append, nullptr);
-  png_set_IHDR(png, info, image.width, image.height, image.bit_depth,
-               image.channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  constexpr int kColourTypes[] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                  PNG_COLOR_TYPE_RGB_ALPHA};
+  png_set_IHDR(png, info, image.width, image.height, image.bit_depth, kColourTypes[image.channels - 1],
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (!image.transparent.empty()) {
+    png_color_16 colour{};
+    colour.gray = image.transparent[0];
+    if (image.transparent.size() == 3) {
+      colour.red = image.transparent[0];
+      colour.green = image.transparent[1];
+      colour.blue = image.transparent[2];
+    }
+    png_set_tRNS(png, info, nullptr, 0, &colour);
+  }
   if (!image.icc.empty()) {
     png_set_iCCP(png, info, "test profile", PNG_COMPRESSION_TYPE_BASE,
                  reinterpret_cast<png_const_bytep>(image.icc.data()), static_cast<png_uint_32>(image.icc.size()));

@@ -14,11 +14,14 @@ namespace stylize::test {
 // Interleaved samples, 8- or 16-bit, 1 (grey) or 3 (RGB) channels.
 struct RawImage {
   int width = 0, height = 0, channels = 3, bit_depth = 8;
-  std::vector<uint16_t> samples;  // width * height * channels values, row by row
-  std::string icc;                // the embedded profile ("" if none)
+  std::vector<uint16_t> samples;      // width * height * channels values, row by row
+  std::string icc;                    // the embedded profile ("" if none)
+  std::vector<uint16_t> transparent;  // PNG tRNS: the colour drawn transparent (one value per channel; none if empty)
 };
 
-std::string png_encode(const RawImage& image);  // with an iCCP chunk when image.icc is set
+// 1 to 4 channels (grey, grey + alpha, RGB, RGBA); with an iCCP chunk when
+// image.icc is set and a tRNS chunk when image.transparent is.
+std::string png_encode(const RawImage& image);
 RawImage png_decode(const std::string& bytes);  // without colour management
 
 // 8-bit RGB at quality 95; the profile in as many APP2 markers as it needs.

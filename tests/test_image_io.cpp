@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "codec_oracle.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/image.hpp"
 #include "stylize/io/image_io.hpp"
@@ -90,6 +91,35 @@ TEST(ImageIo, FlattensAlphaOverWhite) {
   for (int c = 0; c < 3; ++c) EXPECT_FLOAT_EQ(image[0][c][0][0].item<float>(), 1.f);  // white
   EXPECT_FLOAT_EQ(image[0][0][0][1].item<float>(), 0.f);
   EXPECT_FLOAT_EQ(image[0][1][0][1].item<float>(), 1.f);
+}
+
+// Transparency in a PNG is flattened over white; an opaque PNG (decoded once,
+// without looking for alpha) keeps its pixels. (A grey PNG with a tRNS colour
+// is read opaque: OpenCV's decoder gives it no alpha channel.)
+TEST(ImageIo, FlattensPngTransparencyOverWhite) {
+  // Two pixels: black (transparent where the file can say so) and green, opaque.
+  const auto two_pixels = [](int channels, std::vector<uint16_t> samples, std::vector<uint16_t> transparent = {}) {
+    test::RawImage raw;
+    raw.width = 2;
+    raw.height = 1;
+    raw.channels = channels;
+    raw.samples = std::move(samples);
+    raw.transparent = std::move(transparent);
+    return decode_image(test::png_encode(raw), "test image");
+  };
+  const auto expect_pixels = [](const torch::Tensor& image, std::vector<float> first, std::vector<float> second,
+                                const char* what) {
+    ASSERT_EQ(image.sizes(), (std::vector<int64_t>{1, 3, 1, 2})) << what;
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_FLOAT_EQ(image[0][c][0][0].item<float>(), first[c]) << what << ", channel " << c;
+      EXPECT_FLOAT_EQ(image[0][c][0][1].item<float>(), second[c]) << what << ", channel " << c;
+    }
+  };
+  expect_pixels(two_pixels(4, {0, 0, 0, 0, 0, 255, 0, 255}), {1, 1, 1}, {0, 1, 0}, "RGBA");
+  expect_pixels(two_pixels(2, {0, 0, 255, 255}), {1, 1, 1}, {1, 1, 1}, "grey and alpha");
+  expect_pixels(two_pixels(3, {0, 0, 0, 0, 255, 0}, {0, 0, 0}), {1, 1, 1}, {0, 1, 0}, "RGB with tRNS");
+  expect_pixels(two_pixels(3, {0, 0, 0, 0, 255, 0}), {0, 0, 0}, {0, 1, 0}, "opaque RGB");
+  expect_pixels(two_pixels(1, {0, 255}), {0, 0, 0}, {1, 1, 1}, "opaque grey");
 }
 
 TEST(ImageIo, AppliesExifOrientation) {
