@@ -51,6 +51,26 @@ TEST(RegionalStyle, AnAllWhiteMaskIsTheUnmaskedTerm) {
   EXPECT_LT((x - y).abs().max().item<double>(), 1e-5);
 }
 
+// A grey mask is a blend: a uniform grey c applies c times the style (the
+// product with the mask, Gatys et al.'s, applied c^2), and complementary
+// uniform masks with one style are the unmasked term.
+TEST(RegionalStyle, AGreyMaskAppliesItsShareOfTheStyle) {
+  Stylizer stylizer(test::tiny_options(), test::tiny_weights());
+  const torch::Tensor content = test::pattern_image(32, 40, 0.2), style = test::pattern_image(24, 24, 1.3);
+  const torch::Tensor image = test::pattern_image(32, 40, 0.7);
+  const double plain = stylizer.evaluate(image, content, {style})["style"];
+  ASSERT_GT(plain, 0.0);
+  Guides guides;
+  guides.regions.content = {torch::full({32, 40}, 0.5)};
+  EXPECT_NEAR(stylizer.evaluate(image, content, {style}, guides)["style"], 0.5 * plain, 1e-5 * plain);
+  guides.regions.content = {torch::full({32, 40}, 0.3), torch::full({32, 40}, 0.7)};
+  EXPECT_NEAR(stylizer.evaluate(image, content, {style, style}, guides)["style"], plain, 1e-5 * plain);
+  // A grey style mask takes the style's statistics as a white one does.
+  guides.regions.content = {torch::ones({32, 40})};
+  guides.regions.style = {torch::full({24, 24}, 0.25)};
+  EXPECT_NEAR(stylizer.evaluate(image, content, {style}, guides)["style"], plain, 1e-5 * plain);
+}
+
 // The weights of the tiny fixture with conv1_1 passing colour through:
 // channel c of relu1_1 is input channel c (normalized) plus 3, channel 3 is 0.
 VggWeights colour_weights() {

@@ -276,11 +276,13 @@ torch::Tensor mask_at(const torch::Tensor& mask, int64_t h, int64_t w, const tor
 }
 
 // The guided Gram matrix of (N, C, h, w) features under a (1, 1, h, w) mask
-// of mass sum m^2 over the whole map: gram(F m) scaled from this map's
-// locations to the mass (float32, (N, C, C)).
+// of mass sum m over the whole map: each location weighs m in it (the
+// features times sqrt(m)), scaled from this map's locations to the mass
+// (float32, (N, C, C)). A grey mask is a blend: a location at 0.5 counts half
+// in its region (Gatys et al. 2017 multiply by m, which weighs it a quarter).
 torch::Tensor guided_gram(const torch::Tensor& features, const torch::Tensor& mask, double mass) {
   const double locations = static_cast<double>(features.size(2) * features.size(3));
-  return gram_matrix(features * mask.to(features.scalar_type())) * (locations / mass);
+  return gram_matrix(features * mask.sqrt().to(features.scalar_type())) * (locations / mass);
 }
 
 bool same_tensors(const std::vector<std::vector<torch::Tensor>>& a, const std::vector<std::vector<torch::Tensor>>& b) {
@@ -347,7 +349,7 @@ void StyleTerm::prepare_regions(const TargetInputs& inputs) {
         gram = gram_matrix(f);
       } else {
         const torch::Tensor sm = mask_at(regions.style[r], f.size(2), f.size(3), options);
-        const double mass = sm.square().sum().item<double>();
+        const double mass = sm.sum().item<double>();
         if (mass <= 0)
           throw OptionError("the style mask of style " + std::to_string(r + 1) + " is black at " + names_[j]);
         gram = guided_gram(f, sm, mass);
@@ -356,9 +358,11 @@ void StyleTerm::prepare_regions(const TargetInputs& inputs) {
       // Where it applies: the content mask at this layer of this scale.
       const int64_t stride = stride_of(names_[j]);
       const torch::Tensor cm = mask_at(regions.content[r], h / stride, w / stride, options);
-      const double mass = cm.square().sum().item<double>();
+      const double mass = cm.sum().item<double>();
       region_masks_[j].push_back(cm);
       region_mass_[j].push_back(mass);
+      // The region's weight is its share of the image: complementary masks,
+      // soft edges included, pull every location as hard as one style does.
       const double share = mass / static_cast<double>(cm.numel());
       weights[j].push_back(style_normalizer(gram, names_[j], units_) * (share * blend[r] / mean));
     }

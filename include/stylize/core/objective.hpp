@@ -229,13 +229,15 @@ class ContentTerm : public LayerTerm {
 // Style: mean squared error of Gram matrices against the styles' (a member's
 // several styles blended). With region masks (TargetInputs::regions) each
 // style r is a region: at each layer its guided Gram matrix
-//   G_r = sum_p m_r(p)^2 F(p) F(p)^T / sum_p m_r(p)^2
-// (the features weighted by the content mask m_r at the layer's resolution,
+//   G_r = sum_p m_r(p) F(p) F(p)^T / sum_p m_r(p)
+// (each location weighted by the content mask m_r at the layer's resolution,
 // normalized by the mask's mass) is compared with the style's, taken the same
 // way under its style mask; region r's error is weighted by its share of the
-// image, sum_p m_r(p)^2 / locations, and by its --style-weights weight
-// relative to their mean. So an all-white mask is exactly the unmasked term,
-// and complementary masks pull each pixel as hard as one style would.
+// image, sum_p m_r(p) / locations, and by its --style-weights weight relative
+// to their mean. So an all-white mask is exactly the unmasked term, a uniform
+// grey c applies c times the style, and complementary masks (m, 1 - m), soft
+// edges included, pull each location as hard as one style would: region r
+// pulls at p in proportion to m_r(p) / locations.
 class StyleTerm : public LayerTerm {
  public:
   using LayerTerm::LayerTerm;
@@ -254,7 +256,7 @@ class StyleTerm : public LayerTerm {
   // (R, C, C): one per region.
   std::vector<torch::Tensor> targets_;
   // Regions, per layer: each region's content mask at the layer's resolution
-  // of this scale ((1, 1, h, w), float32), its mass sum m^2, and the weight of
+  // of this scale ((1, 1, h, w), float32), its mass sum m, and the weight of
   // its error (share x style weight x normalizer), (R,) float32.
   std::vector<std::vector<torch::Tensor>> region_masks_;
   std::vector<std::vector<double>> region_mass_;
