@@ -7,6 +7,7 @@
 
 #include "cli/regions.hpp"
 #include "cli_test_util.hpp"
+#include "codec_oracle.hpp"
 #include "stylize/core/engine.hpp"
 #include "stylize/core/objective.hpp"
 #include "stylize/core/vgg19.hpp"
@@ -214,6 +215,25 @@ TEST(RegionalStyle, MasksAreCheckedWhenRead) {
   const torch::Tensor mask = cli::read_mask(dir.file("white.png"), "content mask", 8, 8);
   EXPECT_EQ(mask.sizes(), (std::vector<int64_t>{8, 8}));
   EXPECT_NEAR(mask.min().item<double>(), 1.0, 1e-6);
+  // A selection saved as transparency: white everywhere, the right half
+  // transparent (and half of a column's worth semi-transparent), is a mask of
+  // its opaque part; flattened over white it was white everywhere.
+  test::RawImage selection;
+  selection.width = 8;
+  selection.height = 4;
+  selection.channels = 4;
+  for (int y = 0; y < 4; ++y) {
+    for (int x = 0; x < 8; ++x) {
+      selection.samples.insert(selection.samples.end(), {255, 255, 255, static_cast<uint16_t>(x < 4 ? 255 : 0)});
+    }
+  }
+  selection.samples[4 * 3 + 3] = 51;  // (3, 0): 20% opaque
+  test::write_file(dir.file("selection.png"), test::png_encode(selection));
+  const torch::Tensor selected = cli::read_mask(dir.file("selection.png"), "content mask", 4, 8);
+  EXPECT_NEAR(selected.narrow(1, 0, 3).min().item<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(selected.narrow(1, 4, 4).max().item<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(selected[0][3].item<double>(), 0.2, 1e-3);
+  EXPECT_NEAR(selected[1][3].item<double>(), 1.0, 1e-6);
 }
 
 // --- the flags, end to end ---------------------------------------------------

@@ -13,7 +13,8 @@
 namespace stylize::cli {
 
 torch::Tensor read_mask(const std::string& path, const std::string& role, int64_t height, int64_t width) {
-  const torch::Tensor pixels = read_input(path, role, 0).pixels;
+  const DecodedImage image = read_input(path, role, 0);
+  const torch::Tensor& pixels = image.pixels;
   const int64_t h = pixels.size(2), w = pixels.size(3);
   if (height > 0 && width > 0) {
     const double aspect = static_cast<double>(w) / h, wanted = static_cast<double>(width) / height;
@@ -24,6 +25,11 @@ torch::Tensor read_mask(const std::string& path, const std::string& role, int64_
     }
   }
   torch::Tensor mask = luminance_image(pixels).narrow(1, 0, 1);  // (1, 1, h, w)
+  if (image.alpha.defined()) {
+    // A selection saved as transparency: what is transparent is not selected.
+    mask = mask * image.alpha;
+    spdlog::info("{} '{}' has transparency: its transparent parts count as black (no style there)", role, path);
+  }
   if (height > 0 && width > 0) mask = resize_to(mask, height, width);
   mask = mask.clamp(0.0, 1.0).squeeze(0).squeeze(0).contiguous();
   if (mask.max().item<double>() < 0.5 / 255) {

@@ -214,9 +214,11 @@ class TemporaryImageFile {
   std::string path_;
 };
 
-// Decodes to a 3-channel float32 BGR image in [0, 1]; sets `bit_depth` to the
-// file's bits per channel (8, 16, or 32 for floating point).
-cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels, int& bit_depth) {
+// Decodes to a 3-channel float32 BGR image in [0, 1], alpha flattened over
+// white; sets `bit_depth` to the file's bits per channel (8, 16, or 32 for
+// floating point) and `alpha` to the alpha channel (float32), if it has one.
+cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels, int& bit_depth,
+                            cv::Mat& alpha) {
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {
     throw ImageError("cannot read " + what + ": the file is larger than 2 GB");
   }
@@ -292,7 +294,7 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
     case 4: {  // flatten alpha over white
       std::vector<cv::Mat> planes;
       cv::split(converted, planes);
-      cv::Mat alpha = cv::min(cv::max(planes[3], 0.0), 1.0);
+      alpha = cv::min(cv::max(planes[3], 0.0), 1.0);
       cv::Mat inverse = 1.0 - alpha;
       for (int c = 0; c < 3; ++c) planes[c] = planes[c].mul(alpha) + inverse;
       planes.resize(3);
@@ -335,8 +337,14 @@ namespace {
 // Decodes, resizes, and converts to sRGB from the file's profile.
 DecodedImage decode(const std::string& bytes, const std::string& what, int64_t max_pixels, int longest_side) {
   DecodedImage decoded;
-  const cv::Mat bgr = decode_to_bgr_float(bytes, what, max_pixels, decoded.bit_depth);
+  cv::Mat alpha;
+  const cv::Mat bgr = decode_to_bgr_float(bytes, what, max_pixels, decoded.bit_depth, alpha);
   decoded.pixels = detail::bgr_float_to_tensor(detail::resize_mat_longest_side(bgr, longest_side));
+  if (!alpha.empty()) {
+    cv::Mat grey_bgr;
+    cv::cvtColor(detail::resize_mat_longest_side(alpha, longest_side), grey_bgr, cv::COLOR_GRAY2BGR);
+    decoded.alpha = detail::bgr_float_to_tensor(grey_bgr).narrow(1, 0, 1).clone();
+  }
   if (is_truncated_jpeg(bytes)) {
     decoded.warnings.push_back(what +
                                ": the JPEG file ends before its end-of-image marker: it is probably truncated (a copy "

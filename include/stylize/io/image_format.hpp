@@ -14,7 +14,8 @@ namespace stylize {
 
 // An image as read from a file, with what an output made from it needs.
 struct DecodedImage {
-  torch::Tensor pixels;               // (1, 3, H, W) float32, sRGB, in [0, 1]
+  torch::Tensor pixels;               // (1, 3, H, W) float32, sRGB, in [0, 1]; alpha flattened over white
+  torch::Tensor alpha;                // (1, 1, H, W) float32 in [0, 1] when the file has an alpha channel
   int bit_depth = 8;                  // bits per channel in the file: 8, 16, or 32 (floating point)
   ColorProfile profile;               // the embedded profile the pixels were converted from; empty: sRGB
   std::vector<std::string> warnings;  // for the user, e.g. an unusable profile that was ignored

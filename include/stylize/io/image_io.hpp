@@ -19,7 +19,8 @@ namespace stylize {
 constexpr int64_t kMaxImagePixels = int64_t{1} << 27;
 
 // Reads any format OpenCV decodes (8- or 16-bit, float, grayscale, with or
-// without alpha), applies EXIF orientation, flattens alpha over white, resizes
+// without alpha), applies EXIF orientation, flattens alpha over white (and
+// keeps it in DecodedImage::alpha), resizes
 // so the longest side is `longest_side` pixels (0: keep the size), and converts
 // the pixels to sRGB from the file's ICC profile, if it has one
 // (apply_embedded_profile). Returns the pixels with the file's bit depth and
