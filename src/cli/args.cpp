@@ -422,6 +422,16 @@ void finish_video_parse(const CLI::App& app, VideoParams& p) {
   // --preset fast's later frames: its optimizer gets there in half the
   // iterations (README, Video); an explicit --frame-iterations wins.
   if (p.run.preset == "fast" && app.get_option("--frame-iterations")->count() == 0) p.frame_iterations = 100;
+  if (p.run.options.temporal_weight == 0) {
+    for (const char* flag : {"--frame-iterations", "--temporal-frames"}) {
+      if (app.get_option(flag)->count() > 0) {
+        spdlog::warn(
+            "{} has no effect with --temporal-weight 0: independent frames each start from themselves and "
+            "run --iterations",
+            flag);
+      }
+    }
+  }
 }
 
 void validate_video_params(const VideoParams& p) {

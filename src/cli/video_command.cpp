@@ -139,10 +139,9 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
 
 }  // namespace
 
-double later_frame_seconds(double first_frame_seconds, double last_scale_seconds_per_iteration, int first_iterations,
-                           int later_iterations, bool one_scale) {
-  if (one_scale) return last_scale_seconds_per_iteration * later_iterations;
-  return first_frame_seconds * later_iterations / std::max(1, first_iterations);
+double later_frame_seconds(double first_frame_seconds, double last_scale_seconds_per_iteration, int later_iterations,
+                           bool from_previous) {
+  return from_previous ? last_scale_seconds_per_iteration * later_iterations : first_frame_seconds;
 }
 
 int video_command(VideoParams video) {
@@ -231,8 +230,11 @@ int video_command(VideoParams video) {
         const std::vector<torch::Tensor> outputs_list(previous_outputs.begin(), previous_outputs.end());
         const TemporalGuide guide = keep > 0 ? temporal_guide(*frame, frames_list, outputs_list) : TemporalGuide();
         const torch::Tensor start = guide.warped.empty() ? torch::Tensor() : temporal_start(*frame, guide);
-        // From the warped previous output: one scale (Stylizer::set_schedule says why).
-        const int iterations = index == 1 ? params.options.iterations : video.frame_iterations;
+        // A frame that starts from itself (the first; every one of independent
+        // frames) runs --iterations, coarse to fine if asked; one that starts
+        // from the warped previous output runs --frame-iterations at one scale
+        // (Stylizer::set_schedule says why).
+        const int iterations = start.defined() ? video.frame_iterations : params.options.iterations;
         const int scales = start.defined() ? 1 : params.options.scales;
         const int initial = params.options.initial_iterations;
         stylizer.set_schedule(scales, iterations);
@@ -267,11 +269,12 @@ int video_command(VideoParams video) {
         // resumed run (which reads it back) makes the same frames.
         if (keep > 0) output = load_image(path, "output frame " + std::to_string(index));
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - frame_started).count();
-        // The first frame runs --iterations (coarse to fine), the later ones --frame-iterations.
+        // The first frame runs --iterations (coarse to fine), the later ones
+        // --frame-iterations from the previous output, or as the first.
         later_seconds = index > 1
                             ? seconds
                             : later_frame_seconds(seconds, last_scale_seconds / std::max(1, last_scale_iterations),
-                                                  iterations, video.frame_iterations, keep > 0);
+                                                  video.frame_iterations, keep > 0);
         std::string eta;
         if (info.frame_count > index) {
           eta = ", about " + format_duration(later_seconds * static_cast<double>(info.frame_count - index)) + " left";

@@ -14,12 +14,12 @@ namespace stylize::cli {
 int video_command(VideoParams params);
 
 // The seconds each later frame should take, estimated from the first: later
-// frames from the previous output run `later_iterations` at full size, each
-// costing what the first frame's last scale did (`last_scale_seconds_per_iteration`);
-// independent frames (`one_scale` false) repeat the first frame's schedule
-// with `later_iterations` in place of its `first_iterations`.
-double later_frame_seconds(double first_frame_seconds, double last_scale_seconds_per_iteration, int first_iterations,
-                           int later_iterations, bool one_scale);
+// frames from the previous output (`from_previous`) run `later_iterations` at
+// full size, each costing what the first frame's last scale did
+// (`last_scale_seconds_per_iteration`); independent frames repeat the first
+// frame's schedule and take its time.
+double later_frame_seconds(double first_frame_seconds, double last_scale_seconds_per_iteration, int later_iterations,
+                           bool from_previous);
 
 // Parses `stylize video ...` (argv[0] is "video") and runs it.
 int video_main(int argc, char** argv);
