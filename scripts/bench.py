@@ -333,7 +333,7 @@ def tiles_bench():
                 write_png(path, size, size, seed)
     print(f"\n--tile: {os.path.basename(content)} at the size below, style {os.path.basename(style)} at 512 px, "
           f"weights {WEIGHTS_KIND}, bf16, {iterations} iterations (the first not counted)")
-    print(f"{'size':>5} {'mode':<10} {'tiles':>5} {'s/iter':>8} {'peak GiB':>9} {'vs whole':>8}")
+    print(f"{'size':>5} {'mode':<10} {'tiles':>5} {'s/iter':>8} {'peak GiB':>9} {'est GiB':>8} {'vs whole':>8}")
     for size in [int(s) for s in os.environ.get("BENCH_TILE_SIZES", "2048 4096").split()]:
         whole = None
         for mode in ("whole", "512", "1024"):
@@ -350,12 +350,15 @@ def tiles_bench():
             with open(report) as f:
                 data = json.load(f)
             seconds = steady_seconds(data)
-            tiles = next((line.split(" in ")[1].split(" tiles")[0] for line in result.stderr.splitlines()
-                          if " tiles owning " in line), "1")
+            tiling = next((line for line in result.stderr.splitlines() if " tiles owning " in line), "")
+            tiles = tiling.split(" in ")[1].split(" tiles")[0] if tiling else "1"
+            # The estimate a tiled run plans for (its log line): it must stay above the peak.
+            estimate = tiling.split("estimated peak memory ")[1].split(" GiB")[0] if tiling else "-"
             if mode == "whole":
                 whole = seconds
             ratio = f"{seconds / whole:7.2f}x" if whole else "       -"
-            print(f"{size:5d} {mode:<10} {tiles:>5} {seconds:8.2f} {data['peak_memory_mib'] / 1024:9.2f} {ratio}")
+            print(f"{size:5d} {mode:<10} {tiles:>5} {seconds:8.2f} {data['peak_memory_mib'] / 1024:9.2f} "
+                  f"{estimate:>8} {ratio}")
             sys.stdout.flush()
 
 

@@ -104,7 +104,7 @@ void note_schedule(const StylizeOptions& options, const std::vector<int>& sizes)
 
 void log_tiling(const TilePlan& plan, int64_t height, int64_t width) {
   if (plan.tile == 0) return;
-  spdlog::info("{}x{} px in {} tiles owning {} px each, plus a {} px halo (exact; estimated peak memory {:.1f} GiB)",
+  spdlog::info("{}x{} px in {} tiles owning {} px each, plus a {} px halo (exact; estimated peak memory {:.2f} GiB)",
                width, height, plan.tiles, plan.tile, plan.halo, plan.bytes / (1 << 30));
 }
 
