@@ -102,10 +102,21 @@ void note_schedule(const StylizeOptions& options, const std::vector<int>& sizes)
   }
 }
 
-void log_tiling(const TilePlan& plan, int64_t height, int64_t width) {
+// The tiling, and for a --tile N whose tiles with their halo are about as
+// large as the image, that it only costs time (measured: --tile 64 at 256x192
+// px, 82 s against 9 s, for 1% less memory).
+void log_tiling(const TilePlan& plan, int64_t height, int64_t width, int requested_tile) {
   if (plan.tile == 0) return;
   spdlog::info("{}x{} px in {} tiles owning {} px each, plus a {} px halo (exact; estimated peak memory {:.2f} GiB)",
                width, height, plan.tiles, plan.tile, plan.halo, plan.bytes / (1 << 30));
+  const int64_t cut = plan.tile + 2 * plan.halo;
+  if (requested_tile != kAutoTile && 2 * std::min(height, cut) * std::min(width, cut) >= height * width) {
+    spdlog::warn(
+        "--tile {}: a tile with its {} px halo covers half the image or more, so tiles save little memory "
+        "and every iteration takes several times longer; --tile 0 runs it whole (tiles pay off on images "
+        "several times larger than {} px a side)",
+        requested_tile, plan.halo, cut);
+  }
 }
 
 // --estimate: the peak memory the run checks before it starts (README,
@@ -123,7 +134,7 @@ int print_estimate(const CliParams& params, const LoadedWeights& loaded, int thr
   if (params.each_style) styles.resize(1);  // every job of the command has one style
   const int64_t height = content.size(2), width = content.size(3);
   const TilePlan plan = stylizer.plan_tiling(height, width);
-  log_tiling(plan, height, width);
+  log_tiling(plan, height, width, params.options.tile);
   const double mib = plan.bytes / (1024.0 * 1024.0);
   std::printf("peak memory: %.1f MiB for %lldx%lld px in %s on %s (sbatch --mem=%lldG, a pod's memory: %lldGi)\n", mib,
               static_cast<long long>(width), static_cast<long long>(height), to_string(stylizer.precision()).c_str(),
@@ -270,7 +281,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
                 weights.convention.name, session.deepest_layer);
   spdlog::info("device {}, precision {}, {} threads; losses in {} units", session.device, session.precision, threads,
                session.loss_units);
-  log_tiling(session.tiling, content.size(2), content.size(3));
+  log_tiling(session.tiling, content.size(2), content.size(3), params.options.tile);
 
   const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
   const std::vector<torch::Tensor> styles = load_styles(params);
