@@ -16,6 +16,7 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -122,28 +123,36 @@ bool needs_file(const std::string& b) {
 
 bool is_png(const std::string& b) { return has_at(b, 0, "\x89PNG\r\n\x1a\n", 8); }
 
-// Whether a PNG stops inside a chunk (a download or copy cut short): the
-// chunks are walked by their lengths, and one whose header or data runs past
-// the end means truncation. libpng would print its own "libpng error" line to
-// standard error before OpenCV gives up, beside stylize's message.
-bool is_truncated_png(const std::string& b) {
-  if (!is_png(b)) return false;
+// Walks a PNG's chunks by their lengths, calling visit(type, data, length)
+// (`data`: where the chunk's data starts) for each whole chunk until it
+// returns false. Returns false when a chunk's header or data runs past the
+// end of the bytes.
+template <typename Visit>
+bool walk_png_chunks(const std::string& b, const Visit& visit) {
   size_t pos = 8;
   while (pos < b.size()) {
-    if (b.size() - pos < 12) return true;  // not even a chunk's length, type and CRC
+    if (b.size() - pos < 12) return false;  // not even a chunk's length, type and CRC
     const auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(b[pos + i])); };
     const uint64_t length = (byte(0) << 24) | (byte(1) << 16) | (byte(2) << 8) | byte(3);
-    if (length > b.size() - pos - 12) return true;
-    if (b.compare(pos + 4, 4, "IEND") == 0) return false;
+    if (length > b.size() - pos - 12) return false;
+    if (!visit(std::string_view(b).substr(pos + 4, 4), pos + 8, static_cast<size_t>(length))) return true;
     pos += 12 + static_cast<size_t>(length);
   }
-  return false;  // ends at a chunk boundary: left to the decoder
+  return true;
+}
+
+// Whether a PNG stops inside a chunk before IEND (a download or copy cut
+// short); one that ends at a chunk boundary is left to the decoder. libpng
+// would print its own "libpng error" line to standard error before OpenCV
+// gives up, beside stylize's message.
+bool is_truncated_png(const std::string& b) {
+  return is_png(b) && !walk_png_chunks(b, [](std::string_view type, size_t, size_t) { return type != "IEND"; });
 }
 
 // Whether a JPEG has no end-of-image marker after its last scan header: a
 // download or copy cut short. libjpeg decodes it all the same, making up the
-// blocks after the point where the data stops, and its warning never reaches the user (OpenCV drops it), so the
-// image would pass for whole. Entropy-coded data holds no marker (a 0xFF byte
+// blocks after the point where the data stops, and its warning never reaches
+// the user (OpenCV drops it), so the image would pass for whole. Entropy-coded data holds no marker (a 0xFF byte
 // in it is followed by 0x00 or a restart marker), so the search is exact; an
 // embedded thumbnail's markers come before the main image's scans.
 bool is_truncated_jpeg(const std::string& b) {
@@ -156,17 +165,14 @@ bool is_truncated_jpeg(const std::string& b) {
 // or a tRNS chunk before the image data. Only then is it decoded a second
 // time, with its alpha (an opaque 12-megapixel PNG took 0.8 s per decode).
 bool png_may_have_alpha(const std::string& b) {
-  size_t pos = 8;
-  while (b.size() >= pos + 12) {
-    const auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(b[pos + i])); };
-    const uint64_t length = (byte(0) << 24) | (byte(1) << 16) | (byte(2) << 8) | byte(3);
-    const bool ihdr = b.compare(pos + 4, 4, "IHDR") == 0 && length >= 13 && b.size() >= pos + 8 + 13;
-    if (ihdr && (byte(8 + 9) & 4) != 0) return true;
-    if (b.compare(pos + 4, 4, "tRNS") == 0) return true;
-    if (b.compare(pos + 4, 4, "IDAT") == 0) return false;
-    pos += 12 + static_cast<size_t>(length);
-  }
-  return true;  // no image data found: left to the decoder as before
+  bool alpha = false, data = false;
+  walk_png_chunks(b, [&](std::string_view type, size_t at, size_t length) {
+    if (type == "IHDR" && length >= 13) alpha = (static_cast<unsigned char>(b[at + 9]) & 4) != 0;
+    if (type == "tRNS") alpha = true;
+    data = type == "IDAT";
+    return !alpha && !data;
+  });
+  return alpha || !data;  // without image data found: left to the decoder as before
 }
 
 // Whether OpenCV would hand the bytes to its DICOM decoder (GDCM): "DICM" at
