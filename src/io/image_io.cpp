@@ -152,9 +152,10 @@ bool is_truncated_png(const std::string& b) {
 // Whether a JPEG has no end-of-image marker after its last scan header: a
 // download or copy cut short. libjpeg decodes it all the same, making up the
 // blocks after the point where the data stops, and its warning never reaches
-// the user (OpenCV drops it), so the image would pass for whole. Entropy-coded data holds no marker (a 0xFF byte
-// in it is followed by 0x00 or a restart marker), so the search is exact; an
-// embedded thumbnail's markers come before the main image's scans.
+// the user (OpenCV drops it), so the image would pass for whole.
+// Entropy-coded data holds no marker (a 0xFF byte in it is followed by 0x00
+// or a restart marker), so the search is exact; an embedded thumbnail's
+// markers come before the main image's scans.
 bool is_truncated_jpeg(const std::string& b) {
   if (!is_jpeg(b)) return false;
   const size_t last_scan = b.rfind("\xFF\xDA", std::string::npos, 2);
