@@ -77,7 +77,12 @@ TEST_F(Reliability, SideOutputsNeverOverwriteAnInput) {
   expect_refused(run("--sheet " + style), 6, "--sheet '" + style + "' is also an input (a style image)");
   expect_refused(run("--plot " + content), 6, "also an input");
   expect_refused(run("--plot " + dir.file("p.txt")), 6,
-                 "cannot write --plot '" + dir.file("p.txt") + "': it is a picture");
+                 "cannot write --plot '" + dir.file("p.txt") + "': unknown image extension '.txt' (use .png");
+  // An image stylize reads but does not write, and a missing folder: said under the flag too.
+  expect_refused(run("--sheet " + dir.file("s.ppm")), 6,
+                 "cannot write --sheet '" + dir.file("s.ppm") + "': unknown image extension '.ppm'");
+  expect_refused(run("--plot " + dir.file("nowhere/p.png")), 6,
+                 "cannot write --plot '" + dir.file("nowhere/p.png") + "': directory");
   // The same file by another name.
   fs::create_directory(dir.file("sub"));
   expect_refused(run("--report " + dir.file("sub/../content.png")), 6, "also an input");

@@ -132,14 +132,10 @@ void check_outputs(const std::vector<Job>& jobs, const CliParams& params, Output
     check_writable(params.report_path, "report");
     outputs.push_back({params.report_path, "--report"});
   }
-  // The plot and the sheet are pictures: a name that is not one is said under its flag.
+  // The plot and the sheet are pictures, checked as the output is, under their flags.
   for (const auto& [path, flag] : {std::pair{params.plot_path, "--plot"}, std::pair{params.sheet_path, "--sheet"}}) {
     if (path.empty()) continue;
-    if (!has_image_extension(path)) {
-      throw OutputError(std::string("cannot write ") + flag + " '" + path +
-                        "': it is a picture; give a name ending in .png, .jpg, .webp, .tif or .bmp");
-    }
-    check_output_path(path);
+    check_output_path(path, flag);
     outputs.push_back({path, flag});
   }
   refuse_overlaps(outputs, input_files(params));

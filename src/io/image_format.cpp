@@ -31,14 +31,14 @@ constexpr OutputFormat kOutputFormats[] = {
     {"BMP", {".bmp", ""}, 8, INT32_MAX, kFourGigabytes - 1024},
 };
 
-const OutputFormat& output_format(const std::string& path) {
+const OutputFormat& output_format(const std::string& path, const std::string& what) {
   const std::string ext = image_extension(path);
   for (const OutputFormat& format : kOutputFormats) {
     for (const char* known : format.extensions) {
       if (!ext.empty() && ext == known) return format;
     }
   }
-  throw OutputError("cannot write output '" + path + "': unknown image extension '" + ext +
+  throw OutputError("cannot write " + what + " '" + path + "': unknown image extension '" + ext +
                     "' (use .png, .jpg, .webp, .tif or .bmp)");
 }
 
@@ -55,12 +55,13 @@ std::string image_extension(const std::string& path) {
   return ext;
 }
 
-void check_output_format(const std::string& path, int64_t width, int64_t height, int bit_depth) {
+void check_output_format(const std::string& path, int64_t width, int64_t height, int bit_depth,
+                         const std::string& name) {
   if (bit_depth != 8 && bit_depth != 16) {
     throw OptionError("--bit-depth must be 8 or 16, got " + std::to_string(bit_depth));
   }
-  const OutputFormat& format = output_format(path);
-  const std::string what = "cannot write output '" + path + "': ";
+  const OutputFormat& format = output_format(path, name);
+  const std::string what = "cannot write " + name + " '" + path + "': ";
   if (bit_depth > format.max_bit_depth) {
     throw OutputError(what + format.name + " holds 8 bits per channel, not " + std::to_string(bit_depth) +
                       "; write .png or .tif for 16 bits, or use --bit-depth 8");
@@ -83,7 +84,7 @@ ImageEncoding choose_output_encoding(const std::string& path, const DecodedImage
   if (bit_depth != 0 && bit_depth != 8 && bit_depth != 16) {
     throw OptionError("--bit-depth must be 8 or 16, got " + std::to_string(bit_depth));
   }
-  const OutputFormat& format = output_format(path);
+  const OutputFormat& format = output_format(path, "output");
   ImageEncoding encoding;
   encoding.bit_depth = bit_depth != 0 ? bit_depth : content.bit_depth > 8 && format.max_bit_depth >= 16 ? 16 : 8;
   if (keep_profile && !content.profile.empty()) {

@@ -421,24 +421,24 @@ namespace {
 
 // The extensions stylize writes, and whether OpenCV has an encoder for `path`'s.
 // Throws OutputError naming the extensions it can write.
-void check_image_extension(const std::string& path) {
-  if (path.empty()) throw OutputError("the output path is empty; give one such as out.png");
+void check_image_extension(const std::string& path, const std::string& what) {
+  if (path.empty()) throw OutputError("the " + what + " path is empty; give one such as out.png");
   if (image_extension(path).empty()) {
-    throw OutputError("cannot write output '" + path +
+    throw OutputError("cannot write " + what + " '" + path +
                       "': it names no file with an image extension; give one such as out.png (or dir/out.png)");
   }
-  check_output_format(path, 1, 1, 8);  // a known extension
+  check_output_format(path, 1, 1, 8, what);  // a known extension
   if (!cv::haveImageWriter(path)) {
-    throw OutputError("cannot write output '" + path + "': this OpenCV has no encoder for '" + image_extension(path) +
-                      "' files; use .png, .jpg or .tif");
+    throw OutputError("cannot write " + what + " '" + path + "': this OpenCV has no encoder for '" +
+                      image_extension(path) + "' files; use .png, .jpg or .tif");
   }
 }
 
 }  // namespace
 
-void check_output_path(const std::string& path) {
-  check_image_extension(path);
-  check_writable(path, "output");
+void check_output_path(const std::string& path, const std::string& what) {
+  check_image_extension(path, what);
+  check_writable(path, what);
 }
 
 namespace {
@@ -499,7 +499,7 @@ cv::Mat detail::tensor_to_bgr8(const torch::Tensor& image, const std::string& pa
 }
 
 void save_image(const torch::Tensor& image, const std::string& path, const ImageEncoding& encoding) {
-  check_image_extension(path);
+  check_image_extension(path, "output");
   const torch::Tensor chw = as_chw(image, path);
   check_output_format(path, chw.size(2), chw.size(1), encoding.bit_depth);
   const torch::Tensor pixels = convert_from_srgb(chw, encoding.profile);  // unchanged for sRGB

@@ -35,8 +35,10 @@ std::string image_extension(const std::string& path);
 // fits `path`'s format: 16 bits only in PNG and TIFF, at most 16383 pixels a
 // side in WebP and 65500 in JPEG, at most 4 GB in BMP and TIFF. Depends on the
 // path and the size only, so a front end calls it before a long run. Throws
-// OutputError (and OptionError for a bit depth other than 8 or 16).
-void check_output_format(const std::string& path, int64_t width, int64_t height, int bit_depth);
+// OutputError (and OptionError for a bit depth other than 8 or 16) naming the
+// file as `what` ("output", "--plot").
+void check_output_format(const std::string& path, int64_t width, int64_t height, int bit_depth,
+                         const std::string& what = "output");
 
 // The encoding of an output made from `content`, checked with
 // check_output_format. `bit_depth` 0 means automatic: 16 bits when the content
