@@ -366,7 +366,10 @@ TEST_F(CliRobustness, BadImages) {
   test::write_file(dir.file("half.png"), png.substr(0, png.size() / 2));
   expect_failure(run_stylize(quick("--style " + dir.file("half.png"))), 3, "half.png");
   save_image(test::pattern_image(10, 20, 0.1), dir.file("thin.png"));  // 20 wide, 10 tall
-  expect_failure(run_stylize(quick("--content " + dir.file("thin.png") + " --size 20")), 3, "at least 16 pixels");
+  const RunResult thin = run_stylize(quick("--content " + dir.file("thin.png") + " --size 20"));
+  expect_failure(thin, 3, "at least 16 pixels");
+  EXPECT_EQ(thin.output.find("stylizing"), std::string::npos) << "refused before the run announces itself\n"
+                                                              << thin.output;
 }
 
 TEST_F(CliRobustness, UnwritableOutputDirectory) {

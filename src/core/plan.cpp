@@ -55,6 +55,9 @@ double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t w
 
 std::vector<int> Stylizer::Impl::schedule(const torch::Tensor& content,
                                           const std::vector<torch::Tensor>& styles) const {
+  // A content too small at its own size has no schedule: said here, before a
+  // run announces itself. (Styles are checked by name in the run.)
+  check_size(content, "the content image", "--size (or --min-size)");
   const auto needed_factor = [&](const torch::Tensor& t) {
     return static_cast<double>(net->min_input_side()) / std::min(t.size(-2), t.size(-1));
   };
