@@ -114,6 +114,7 @@ std::string png_encode(const RawImage& image) {
                  reinterpret_cast<png_const_bytep>(image.icc.data()), static_cast<png_uint_32>(image.icc.size()));
   }
   png_write_info(png, info);
+  if (image.bit_depth < 8) png_set_packing(png);  // one sample per byte in, packed in the file
   for (int y = 0; y < image.height; ++y) png_write_row(png, rows.data() + y * stride);
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);

@@ -13,9 +13,9 @@ namespace stylize::test {
 
 // Interleaved samples, 8- or 16-bit, 1 (grey) or 3 (RGB) channels.
 struct RawImage {
-  int width = 0, height = 0, channels = 3, bit_depth = 8;
-  std::vector<uint16_t> samples;      // width * height * channels values, row by row
-  std::string icc;                    // the embedded profile ("" if none)
+  int width = 0, height = 0, channels = 3, bit_depth = 8;  // 1, 2 or 4 too, for grey
+  std::vector<uint16_t> samples;                           // width * height * channels values, row by row
+  std::string icc;                                         // the embedded profile ("" if none)
   std::vector<uint16_t> transparent;  // PNG tRNS: the colour drawn transparent (one value per channel; none if empty)
 };
 

@@ -94,8 +94,7 @@ TEST(ImageIo, FlattensAlphaOverWhite) {
 }
 
 // Transparency in a PNG is flattened over white; an opaque PNG (decoded once,
-// without looking for alpha) keeps its pixels. (A grey PNG with a tRNS colour
-// is read opaque: OpenCV's decoder gives it no alpha channel.)
+// without looking for alpha) keeps its pixels.
 TEST(ImageIo, FlattensPngTransparencyOverWhite) {
   // Two pixels: black (transparent where the file can say so) and green, opaque.
   const auto two_pixels = [](int channels, std::vector<uint16_t> samples, std::vector<uint16_t> transparent = {}) {
@@ -120,6 +119,24 @@ TEST(ImageIo, FlattensPngTransparencyOverWhite) {
   expect_pixels(two_pixels(3, {0, 0, 0, 0, 255, 0}, {0, 0, 0}), {1, 1, 1}, {0, 1, 0}, "RGB with tRNS");
   expect_pixels(two_pixels(3, {0, 0, 0, 0, 255, 0}), {0, 0, 0}, {0, 1, 0}, "opaque RGB");
   expect_pixels(two_pixels(1, {0, 255}), {0, 0, 0}, {1, 1, 1}, "opaque grey");
+  // A grey tRNS colour: OpenCV gives no alpha channel; stylize makes it, at
+  // every bit depth (1, 2 and 4-bit grey are widened to 8 bits on decoding).
+  expect_pixels(two_pixels(1, {0, 255}, {0}), {1, 1, 1}, {1, 1, 1}, "grey with tRNS");
+  expect_pixels(two_pixels(1, {0, 255}, {255}), {0, 0, 0}, {1, 1, 1}, "grey with tRNS, white transparent");
+  const auto grey_at_depth = [](int depth, std::vector<uint16_t> samples, uint16_t transparent) {
+    test::RawImage raw;
+    raw.width = 2;
+    raw.height = 1;
+    raw.channels = 1;
+    raw.bit_depth = depth;
+    raw.samples = std::move(samples);
+    raw.transparent = {transparent};
+    return decode_image(test::png_encode(raw), "test image");
+  };
+  expect_pixels(grey_at_depth(16, {1000, 0}, 1000), {1, 1, 1}, {0, 0, 0}, "16-bit grey with tRNS");
+  expect_pixels(grey_at_depth(2, {2, 0}, 2), {1, 1, 1}, {0, 0, 0}, "2-bit grey with tRNS");
+  expect_pixels(grey_at_depth(4, {0, 5}, 5), {0, 0, 0}, {1, 1, 1}, "4-bit grey with tRNS");
+  expect_pixels(grey_at_depth(1, {1, 0}, 0), {1, 1, 1}, {1, 1, 1}, "1-bit grey with tRNS");
 }
 
 TEST(ImageIo, AppliesExifOrientation) {

@@ -16,6 +16,7 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -176,6 +177,26 @@ bool png_may_have_alpha(const std::string& b) {
   return alpha || !data;  // without image data found: left to the decoder as before
 }
 
+// A greyscale PNG's transparent grey (its tRNS chunk), scaled as OpenCV
+// decodes the samples: 1, 2 and 4-bit grey are widened to 8 bits (v * 255 /
+// (2^depth - 1)). OpenCV gives such an image no alpha channel; stylize makes
+// it from this value. Empty for any other PNG.
+std::optional<uint16_t> png_transparent_grey(const std::string& b) {
+  int depth = 0;
+  std::optional<uint16_t> grey;
+  walk_png_chunks(b, [&](std::string_view type, size_t at, size_t length) {
+    const auto byte = [&](size_t i) { return static_cast<unsigned>(static_cast<unsigned char>(b[at + i])); };
+    if (type == "IHDR" && length >= 13 && byte(9) == 0) depth = static_cast<int>(byte(8));
+    if (type == "tRNS" && depth != 0 && length >= 2) {
+      const unsigned value = (byte(0) << 8) | byte(1);
+      const unsigned top = (1u << depth) - 1;
+      if (value <= top) grey = static_cast<uint16_t>(depth < 8 ? value * 255 / top : value);
+    }
+    return depth != 0 && !grey && type != "IDAT";
+  });
+  return grey;
+}
+
 // Whether OpenCV would hand the bytes to its DICOM decoder (GDCM): "DICM" at
 // offset 128, and none of the formats OpenCV tests first by a fixed prefix.
 // Debian's GDCM aborts the whole process (a failed assert) on some malformed
@@ -255,7 +276,15 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
         image = decode(oriented);
       } else {
         image = decode(cv::IMREAD_UNCHANGED);
-        if (!image.empty() && image.channels() != 4) image = decode(oriented);
+        const std::optional<uint16_t> transparent = is_png(bytes) ? png_transparent_grey(bytes) : std::nullopt;
+        if (transparent && !image.empty() && image.channels() == 1) {
+          // Grey and an alpha of full or none, in the sample's own range.
+          cv::Mat alpha_samples = image != *transparent;  // 0 or 255
+          if (image.depth() == CV_16U) alpha_samples.convertTo(alpha_samples, CV_16U, 257);
+          cv::merge(std::vector<cv::Mat>{image, image, image, alpha_samples}, image);
+        } else if (!image.empty() && image.channels() != 4) {
+          image = decode(oriented);
+        }
       }
     } catch (const cv::Exception& e) {
       limit.check(what);
