@@ -86,6 +86,12 @@ TEST_F(Cli, EstimatePrintsMemoryAndTimeAndWritesNothing) {
   ASSERT_EQ(large.exit_code, 0) << large.output;
   EXPECT_GT(estimated_mib(large.output), estimated_mib(small.output)) << small.output << large.output;
   EXPECT_GT(estimated_mib(small.output), 0) << small.output;
+  // A run that starts from an image is timed from it (a start image of
+  // another size is stretched, as in the run).
+  const RunResult init = run_stylize(quick("--estimate --init " + style));
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  EXPECT_NE(init.output.find("it is stretched to the content's size"), std::string::npos) << init.output;
+  EXPECT_NE(init.output.find(" s per iteration at this size"), std::string::npos) << init.output;
   // Beyond the memory there is: the estimate, then the run's own refusal.
   const RunResult too_big = run_stylize(quick("--estimate"), "env STYLIZE_MEMORY_LIMIT_MB=50");
   EXPECT_EQ(too_big.exit_code, 8) << too_big.output;

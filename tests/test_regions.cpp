@@ -272,6 +272,17 @@ TEST_F(RegionsCli, UncoveredPixelsKeepTheContentOrGetTheDefaultStyle) {
   EXPECT_NE(styled.output.find("covers 50% of the content"), std::string::npos) << styled.output;
 }
 
+// --estimate times the run the same flags would start: the masks, the
+// default style and its --style-weights weight included.
+TEST_F(RegionsCli, EstimateTimesTheRunWithItsRegions) {
+  const test::RunResult r = test::run_stylize(
+      quick("--estimate --content-mask " + left + " --default-style " + second + " --style-weights 0.7,0.3"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("covers 50% of the content"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" s per iteration at this size"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(output)) << "--estimate writes nothing";
+}
+
 // With coarse to fine (the masks are resized to every scale) and with the
 // luminance-only transfer (the masks apply to what the network sees).
 TEST_F(RegionsCli, WorkWithScalesAndColourPreservation) {

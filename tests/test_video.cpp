@@ -241,6 +241,16 @@ TEST(VideoEta, LaterFramesAreEstimatedByTheirOwnIterations) {
 // An interrupted run leaves the finished frames; --resume makes the rest, bit
 // for bit as an uninterrupted run does (frames are held to the previous
 // output as written, which is what a resumed run reads back).
+// --preset gatys's content weight follows the frames' size, as an image's
+// follows the content's (README, presets).
+TEST_F(VideoCli, GatysPresetBalancesForTheFramesSize) {
+  const test::RunResult r =
+      test::run_stylize(video(dir.file("gatys"), "--preset gatys --loss-units tutorial", "-n 2 --frame-iterations 1"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("--preset gatys: content weight "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(the paper's alpha/beta = 1e-3 at 64x48 px)"), std::string::npos) << r.output;
+}
+
 TEST_F(VideoCli, ResumeMakesTheSameFramesAsAnUninterruptedRun) {
   const std::string folder = dir.file("whole");
   ASSERT_EQ(test::run_stylize(video(folder)).exit_code, 0);

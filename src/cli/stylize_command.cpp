@@ -122,17 +122,23 @@ void log_tiling(const TilePlan& plan, int64_t height, int64_t width, int request
 // --estimate: the peak memory the run checks before it starts (README,
 // "Memory"), and the seconds per iteration measured over a few iterations of
 // each scale here. Writes no file.
-int print_estimate(const CliParams& params, const LoadedWeights& loaded, int threads) {
+int print_estimate(const CliParams& given, const LoadedWeights& loaded, int threads) {
   constexpr int kIterations = 4;  // per scale; the first is a warm-up and not counted
+  const RunInputs in = load_run_inputs(given);
+  const torch::Tensor& content = in.content.pixels;
+  const int64_t height = content.size(2), width = content.size(3);
+  const CliParams params = balance_content_weight(given, loaded.weights, height, width);
   StylizeOptions probe = params.options;
   probe.iterations = kIterations;
   probe.initial_iterations = 0;
   probe.start_iteration = 0;
   Stylizer stylizer(probe, loaded.weights);
-  const torch::Tensor content = read_input(params.content_path, "content image", params.size).pixels;
-  std::vector<torch::Tensor> styles = load_styles(params);
-  if (params.each_style) styles.resize(1);  // every job of the command has one style
-  const int64_t height = content.size(2), width = content.size(3);
+  // What the first job runs (every job of --each-style has one style).
+  std::vector<torch::Tensor> styles = in.styles;
+  std::vector<double> blend = params.each_style ? std::vector<double>{} : params.style_blend;
+  if (params.each_style) styles.resize(1);
+  blend.resize(std::min(blend.size(), styles.size()));  // without --default-style's weight, added next if used
+  add_default_style(in.regions, params, styles, blend);
   const TilePlan plan = stylizer.plan_tiling(height, width);
   log_tiling(plan, height, width, params.options.tile);
   const double mib = plan.bytes / (1024.0 * 1024.0);
@@ -151,7 +157,7 @@ int print_estimate(const CliParams& params, const LoadedWeights& loaded, int thr
         if (p.iteration > 1) seconds[static_cast<size_t>(p.scale - 1)].push_back(p.seconds);
         return interrupt_signal() == 0;
       },
-      params.each_style ? std::vector<double>{} : params.style_blend);
+      blend, in.init, Guides{in.regions.masks, {}});
   double total = 0, per_iteration = 0;
   for (size_t s = 0; s < sizes.size(); ++s) {
     std::sort(seconds[s].begin(), seconds[s].end());
@@ -181,6 +187,35 @@ std::vector<torch::Tensor> load_styles(const CliParams& params) {
   std::vector<torch::Tensor> styles;
   for (const auto& path : params.style_paths) styles.push_back(read_input(path, "style image", style_size).pixels);
   return styles;
+}
+
+RunInputs load_run_inputs(const CliParams& params) {
+  RunInputs in;
+  in.content = read_input(params.content_path, "content image", params.size);
+  const torch::Tensor& content = in.content.pixels;
+  in.styles = load_styles(params);
+  in.regions = load_regions(params, content.size(2), content.size(3), in.styles);
+  if (params.options.init == InitMode::Image) {
+    in.init = read_input(params.init, "init image", 0).pixels;
+    if (in.init.size(2) != content.size(2) || in.init.size(3) != content.size(3)) {
+      spdlog::warn("the {} image {} is {}x{}, the content {}x{}; it is stretched to the content's size",
+                   params.resume.empty() ? "--init" : "--resume", params.init, in.init.size(3), in.init.size(2),
+                   content.size(3), content.size(2));
+    }
+  }
+  return in;
+}
+
+CliParams balance_content_weight(const CliParams& params, const VggWeights& weights, int64_t height, int64_t width) {
+  const LossUnits units = resolve_loss_units(params.options.loss_units, weights.convention.name);
+  const int relu4_2 = vgg19_layers()[static_cast<size_t>(vgg19_layer_index("relu4_2"))].conv;
+  const int64_t channels = relu4_2 < static_cast<int>(weights.convs.size()) ? weights.convs[relu4_2].out_channels : 0;
+  CliParams balanced = balance_gatys_preset(params, height, width, channels, units);
+  if (balanced.options.content_weight != params.options.content_weight) {
+    spdlog::info("--preset gatys: content weight {:.6g} (the paper's alpha/beta = 1e-3 at {}x{} px)",
+                 balanced.options.content_weight, width, height);
+  }
+  return balanced;
 }
 
 int stylize_command(CliParams params) {
@@ -256,16 +291,13 @@ LoadedWeights load_weights_for(const CliParams& params) {
 int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedWeights& loaded, int threads,
              const std::function<bool()>& still_ours) {
   const VggWeights& weights = loaded.weights;
-  const DecodedImage content_image = read_input(given.content_path, "content image", given.size);
+  const RunInputs in = load_run_inputs(given);
+  const DecodedImage& content_image = in.content;
   const torch::Tensor& content = content_image.pixels;
-  const LossUnits units = resolve_loss_units(given.options.loss_units, weights.convention.name);
-  const int relu4_2 = vgg19_layers()[static_cast<size_t>(vgg19_layer_index("relu4_2"))].conv;
-  const int64_t channels = relu4_2 < static_cast<int>(weights.convs.size()) ? weights.convs[relu4_2].out_channels : 0;
-  const CliParams params = balance_gatys_preset(given, content.size(2), content.size(3), channels, units);
-  if (params.options.content_weight != given.options.content_weight) {
-    spdlog::info("--preset gatys: content weight {:.6g} (the paper's alpha/beta = 1e-3 at {}x{} px)",
-                 params.options.content_weight, content.size(3), content.size(2));
-  }
+  const std::vector<torch::Tensor>& styles = in.styles;
+  const Regions& regions = in.regions;
+  const torch::Tensor& init = in.init;
+  const CliParams params = balance_content_weight(given, weights, content.size(2), content.size(3));
   Stylizer stylizer(params.options, weights);
   const SessionInfo session{loaded.path,
                             weights.format,
@@ -284,15 +316,6 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   log_tiling(session.tiling, content.size(2), content.size(3), params.options.tile);
 
   const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
-  const std::vector<torch::Tensor> styles = load_styles(params);
-  const Regions regions = load_regions(params, content.size(2), content.size(3), styles);
-  const torch::Tensor init =
-      params.options.init == InitMode::Image ? read_input(params.init, "init image", 0).pixels : torch::Tensor();
-  if (init.defined() && (init.size(2) != content.size(2) || init.size(3) != content.size(3))) {
-    spdlog::warn("the {} image {} is {}x{}, the content {}x{}; it is stretched to the content's size",
-                 params.resume.empty() ? "--init" : "--resume", params.init, init.size(3), init.size(2),
-                 content.size(3), content.size(2));
-  }
 
   if (interrupt_signal() != 0) {
     spdlog::warn("interrupted before the first iteration; nothing was written");

@@ -11,6 +11,7 @@
 
 #include "jobs.hpp"
 #include "params.hpp"
+#include "regions.hpp"
 #include "stylize/io/image_format.hpp"
 #include "stylize/weights/weights.hpp"
 
@@ -43,6 +44,20 @@ DecodedImage read_input(const std::string& path, const std::string& role, int lo
 
 // The style images of `params` at the size the run uses.
 std::vector<torch::Tensor> load_styles(const CliParams& params);
+
+// Everything a run of `params` reads besides the weights, read once for the
+// run and for --estimate alike. Throws ImageError.
+struct RunInputs {
+  DecodedImage content;               // at --size
+  std::vector<torch::Tensor> styles;  // one per --style, at the style size
+  Regions regions;                    // the masks and default style, if any
+  torch::Tensor init;                 // the --init (or --resume) image; undefined for the other starts
+};
+RunInputs load_run_inputs(const CliParams& params);
+
+// `params` with --preset gatys's content weight for a content of height x
+// width px (balance_gatys_preset), said when it changes.
+CliParams balance_content_weight(const CliParams& params, const VggWeights& weights, int64_t height, int64_t width);
 
 // Runs `jobs` (make_jobs(params), outputs already checked) and writes their
 // images, checkpoint records, report, plot and sheet. An image that is not

@@ -186,13 +186,8 @@ int video_command(VideoParams video) {
   std::vector<double> blend = params.style_blend;
   Regions regions;  // one fixed set of region masks for every frame, read at the first frame's size
   const LoadedWeights weights = load_weights_for(params);  // from here on a signal stops the run
-  Stylizer stylizer(params.options, weights.weights);
+  std::optional<Stylizer> stylizer;  // made at the first frame, whose size --preset gatys's weight depends on
   const bool temporal = params.options.temporal_weight > 0;
-  spdlog::info("device {}, precision {}, {} threads; {} from {}: {}x{} px, {} frames{}", stylizer.device().str(),
-               to_string(stylizer.precision()), threads, temporal ? "temporal consistency" : "independent frames",
-               source->name(), info.width, info.height,
-               info.frame_count > 0 ? std::to_string(info.frame_count) : "unknown",
-               info.fps > 0 ? fmt::format(" at {:.3g} frames/s", info.fps) : "");
 
   ProgressPrinter printer(params.print_every, params.quiet);
   std::deque<torch::Tensor> previous_frames, previous_outputs;  // nearest first, up to --temporal-frames
@@ -204,6 +199,13 @@ int video_command(VideoParams video) {
     while (std::optional<torch::Tensor> frame = source->next()) {
       index = source->frames_read();
       if (index == 1) {
+        stylizer.emplace(balance_content_weight(params, weights.weights, frame->size(2), frame->size(3)).options,
+                         weights.weights);
+        spdlog::info("device {}, precision {}, {} threads; {} from {}: {}x{} px, {} frames{}", stylizer->device().str(),
+                     to_string(stylizer->precision()), threads,
+                     temporal ? "temporal consistency" : "independent frames", source->name(), info.width, info.height,
+                     info.frame_count > 0 ? std::to_string(info.frame_count) : "unknown",
+                     info.fps > 0 ? fmt::format(" at {:.3g} frames/s", info.fps) : "");
         regions = load_regions(params, frame->size(2), frame->size(3), styles);
         add_default_style(regions, params, styles, blend);
       }
@@ -230,17 +232,17 @@ int video_command(VideoParams video) {
         const std::vector<torch::Tensor> outputs_list(previous_outputs.begin(), previous_outputs.end());
         const TemporalGuide guide = keep > 0 ? temporal_guide(*frame, frames_list, outputs_list) : TemporalGuide();
         const torch::Tensor start = guide.warped.empty() ? torch::Tensor() : temporal_start(*frame, guide);
-        // A frame that starts from itself (the first; every one of independent
-        // frames) runs --iterations, coarse to fine if asked; one that starts
-        // from the warped previous output runs --frame-iterations at one scale
-        // (Stylizer::set_schedule says why).
+        // A frame that does not start from the warped previous output (the
+        // first; every one of independent frames) runs --iterations, coarse to
+        // fine if asked, from itself (from noise under --preset gatys); one that does runs
+        // --frame-iterations at one scale (Stylizer::set_schedule says why).
         const int iterations = start.defined() ? video.frame_iterations : params.options.iterations;
         const int scales = start.defined() ? 1 : params.options.scales;
         const int initial = params.options.initial_iterations;
-        stylizer.set_schedule(scales, iterations);
+        stylizer->set_schedule(scales, iterations);
         spdlog::debug("{}: {} scale{}, {} iterations{}", label, scales, scales == 1 ? "" : "s", iterations,
                       scales > 1 && initial > 0 ? fmt::format(" ({} at the first)", initial) : "");
-        const Result result = stylizer.run(
+        const Result result = stylizer->run(
             *frame, styles,
             [&](const Progress& p) {
               printer.update(p, {label});
