@@ -337,6 +337,20 @@ TEST_F(Reliability, ResumeRecordIsCheckedAgainstTheRun) {
   EXPECT_NE(warned.output.find("made with content image \"" + other + "\""), std::string::npos) << warned.output;
   EXPECT_NE(warned.output.find("made with other settings: --style-weight 5 (this run: 0.01)"), std::string::npos)
       << warned.output;
+  // Every setting of the objective is recorded, each under its flag: here
+  // the pooling, the blend, the total variation's norm and the masks.
+  const std::string mask = dir.file("mask.png");
+  save_image(torch::ones({1, 3, 48, 40}), mask);
+  const auto saved = run("--iterations 2 --save-every 1 --pooling avg --tv-norm l2 --content-mask " + mask + " -o " +
+                         dir.file("avg.png"));
+  ASSERT_EQ(saved.exit_code, 0) << saved.output;
+  const auto pooled = run("--resume " + dir.file("avg_0001.png") + " --iterations 2 -o " + dir.file("max.png"));
+  EXPECT_EQ(pooled.exit_code, 0) << pooled.output;
+  for (const std::string& change :
+       std::vector<std::string>{"--tv-norm \"l2\" (this run: \"l1\")", "--pooling \"avg\" (this run: \"max\")",
+                                "--content-mask [\"" + mask + "\"] (this run: [])"}) {
+    EXPECT_NE(pooled.output.find(change), std::string::npos) << change << "\n" << pooled.output;
+  }
   const auto missing = run("--resume " + dir.file("nothere.png"));
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
   EXPECT_NE(missing.output.find("nothere.png': the image does not exist"), std::string::npos) << missing.output;

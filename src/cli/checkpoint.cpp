@@ -43,13 +43,24 @@ nlohmann::json objective_record(const CliParams& params) {
     for (const auto& layer : list) pairs.push_back({layer.layer, layer.weight});
     return pairs;
   };
+  // Regional styles: the mask files ("all" for a whole style image).
+  std::vector<std::string> style_masks;
+  for (const auto& path : params.style_mask_paths) style_masks.push_back(path == "all" ? path : absolute_path(path));
+  // Each key is the flag's name ("tv_norm": --tv-norm), for apply_resume's message.
   return {{"content_weight", o.content_weight},
           {"style_weight", o.style_weight},
           {"tv_weight", o.tv_weight},
+          {"tv_norm", to_string(o.tv_norm)},
           {"content_layers", layers(o.content_layers)},
           {"style_layers", layers(o.style_layers)},
+          {"style_weights", params.style_blend},
           {"style_size", style_side(params)},
-          {"preserve_colors", to_string(o.preserve_colors)}};
+          {"preserve_colors", to_string(o.preserve_colors)},
+          {"pooling", to_string(o.pooling)},
+          {"loss_units", to_string(o.loss_units)},
+          {"content_mask", absolute_paths(params.content_mask_paths)},
+          {"style_mask", style_masks},
+          {"default_style", params.default_style_path.empty() ? "" : absolute_path(params.default_style_path)}};
 }
 
 }  // namespace
