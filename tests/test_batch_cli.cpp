@@ -8,9 +8,13 @@
 #include <regex>
 #include <thread>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "cli_test_util.hpp"
+#include "stylize/io/file.hpp"
 #include "stylize/io/image_io.hpp"
 #include "stylize/lock_file.hpp"
 #include "test_util.hpp"
@@ -94,6 +98,23 @@ TEST_F(Batch, MakesEveryJobOnceThenSkipsWhatIsDone) {
   const test::CommandResult again = run_batch(3);
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("0 job(s) made, 4 already done"), std::string::npos) << again.output;
+}
+
+// A worker killed while writing (SIGKILL, out of memory) leaves a temporary
+// beside its output; the worker that makes that job again removes it.
+TEST_F(Batch, RemovesTheTemporariesOfKilledWorkers) {
+  const pid_t dead = ::fork();  // a process that has exited: its pid is free
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  fs::create_directories(dir.file("out"));
+  const std::string mine = temporary_path(output("cat", "monet"), 7);  // this process's name for it
+  const std::string own = std::to_string(::getpid()) + "-7";
+  const std::string stale = mine.substr(0, mine.size() - own.size()) + std::to_string(dead) + "-7";
+  test::write_file(stale, "half an image");
+  const test::CommandResult r = run_batch(2, {"--shard", "0/2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(stale)) << r.output;
+  expect_no_leftovers();
 }
 
 TEST_F(Batch, ShardsFromTheFlagOrTheSchedulerSplitTheJobs) {

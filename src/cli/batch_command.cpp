@@ -64,6 +64,8 @@ int run_claimed(const BatchParams& settings, const batch::Job& job, batch::Claim
     const CliParams params = job_params(settings, job, claim.state());
     validate_params(params);
     const std::vector<Job> jobs = make_jobs(params);
+    OutputFolders folders;                 // the job's folder was made before the first job
+    check_outputs(jobs, params, folders);  // as stylize does: the record's path, killed workers' temporaries
     const int code = run_jobs(params, jobs, weights, threads, [&claim] { return claim.held(); });
     if (!claim.held()) return kOk;  // another worker took it over: its job now
     return code;
