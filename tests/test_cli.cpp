@@ -271,13 +271,21 @@ TEST_F(CliFeatures, StyleFolderGivesOneOutputPerStyle) {
   save_image(test::pattern_image(32, 32, 0.5), styles + "/a.png");
   save_image(test::pattern_image(32, 32, 1.5), styles + "/b.jpg");
   test::write_file(styles + "/notes.txt", "not an image");
-  const RunResult r = run_stylize("--content " + content + " --style " + styles + " --weights " +
-                                  test::fixture("vgg19_tiny.safetensors") + " --size 48 -n 2 -q --output-template " +
-                                  dir.file("out/{content}/{style}.png"));
+  test::write_file(styles + "/._a.png", "a macOS companion file, hidden: not an image");
+  const std::string run = "--content " + content + " --style " + styles + " --weights " +
+                          test::fixture("vgg19_tiny.safetensors") + " --size 48 -n 2 -q --output-template ";
+  const RunResult r = run_stylize(run + dir.file("out/{content}/{style}.png"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // The template's folders are created, as stylize batch does (README's example).
   EXPECT_TRUE(fs::exists(dir.file("out/content/a.png")));
   EXPECT_TRUE(fs::exists(dir.file("out/content/b.png")));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.file("out/content")), fs::directory_iterator()), 2);
+  // The template is read as stylize batch reads it: a misspelt placeholder is
+  // an error, not part of a file name.
+  const RunResult typo = run_stylize(run + dir.file("out/{stlye}.png"));
+  EXPECT_EQ(typo.exit_code, 2) << typo.output;
+  EXPECT_NE(typo.output.find("unknown placeholder '{stlye}'"), std::string::npos) << typo.output;
+  EXPECT_FALSE(fs::exists(dir.file("out/{stlye}.png")));
 }
 
 TEST_F(CliFeatures, ReportHoldsEveryIteration) {

@@ -21,46 +21,7 @@ std::string path_key(const std::string& path) {
   return (error ? fs::path(path) : absolute).lexically_normal().string();
 }
 
-std::vector<std::string> images_in_folder(const std::string& folder, const ImagePredicate& is_image) {
-  std::vector<std::string> found;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(folder, error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name[0] == '.') continue;  // hidden files, macOS "._x.jpg" companions
-    std::error_code ignored;
-    if (entry.is_regular_file(ignored) && is_image(entry.path().string())) found.push_back(entry.path().string());
-  }
-  if (error) throw ImageError("cannot list the folder '" + folder + "': " + error.message());
-  std::sort(found.begin(), found.end());
-  return found;
-}
-
 std::string describe(const Job& job) { return "content '" + job.content + "' with style '" + job.style + "'"; }
-
-// Replaces {content}, {style} and {n}; any other {word} is an error.
-std::string fill_template(const std::string& pattern, const Job& job) {
-  std::string out;
-  for (size_t at = 0; at < pattern.size();) {
-    if (pattern[at] != '{') {
-      out += pattern[at++];
-      continue;
-    }
-    const size_t close = pattern.find('}', at);
-    const std::string key = close == std::string::npos ? pattern.substr(at) : pattern.substr(at, close - at + 1);
-    if (key == "{content}") {
-      out += fs::path(job.content).stem().string();
-    } else if (key == "{style}") {
-      out += fs::path(job.style).stem().string();
-    } else if (key == "{n}") {
-      out += std::to_string(job.number);
-    } else {
-      throw OptionError("--output-template '" + pattern + "': unknown placeholder '" + key +
-                        "'; use {content} and {style} (the file names without extension) and {n} (the job number)");
-    }
-    at += key.size();
-  }
-  return out;
-}
 
 int parse_int(const std::string& text, const std::string& what) {
   size_t used = 0;
@@ -92,6 +53,47 @@ std::optional<int> variable(const Environment& environment, const char* name) {
 
 }  // namespace
 
+std::vector<std::string> images_in_folder(const std::string& folder, const std::string& what,
+                                          const ImagePredicate& is_image) {
+  std::vector<std::string> found;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.') continue;  // hidden files, macOS "._x.jpg" companions
+    std::error_code ignored;
+    if (entry.is_regular_file(ignored) && is_image(entry.path().string())) found.push_back(entry.path().string());
+  }
+  if (error) throw ImageError("cannot list the folder '" + folder + "': " + error.message());
+  if (found.empty())
+    throw ImageError(what + " folder '" + folder + "' holds no images (png, jpg, webp, tif, bmp, ppm)");
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+std::string fill_output_template(const std::string& pattern, const Job& job) {
+  std::string out;
+  for (size_t at = 0; at < pattern.size();) {
+    if (pattern[at] != '{') {
+      out += pattern[at++];
+      continue;
+    }
+    const size_t close = pattern.find('}', at);
+    const std::string key = close == std::string::npos ? pattern.substr(at) : pattern.substr(at, close - at + 1);
+    if (key == "{content}") {
+      out += fs::path(job.content).stem().string();
+    } else if (key == "{style}") {
+      out += fs::path(job.style).stem().string();
+    } else if (key == "{n}") {
+      out += std::to_string(job.number);
+    } else {
+      throw OptionError("--output-template '" + pattern + "': unknown placeholder '" + key +
+                        "'; use {content} and {style} (the file names without extension) and {n} (the job number)");
+    }
+    at += key.size();
+  }
+  return out;
+}
+
 std::vector<std::string> expand_inputs(const std::vector<std::string>& paths, const std::string& what,
                                        const ImagePredicate& is_image) {
   if (paths.empty()) throw OptionError("no " + what + " images: give files or folders with --" + what);
@@ -102,10 +104,7 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& paths, co
     const fs::file_status status = fs::status(path, error);
     std::vector<std::string> found;
     if (fs::is_directory(status)) {
-      found = images_in_folder(path, is_image);
-      if (found.empty()) {
-        throw ImageError(what + " folder '" + path + "' holds no images (png, jpg, webp, tif, bmp, ppm)");
-      }
+      found = images_in_folder(path, what, is_image);
     } else if (fs::exists(status)) {
       found = {path};
     } else {
@@ -129,7 +128,7 @@ std::vector<Job> make_jobs(const std::vector<std::string>& contents, const std::
   for (const auto& content : contents) {
     for (const auto& style : styles) {
       Job job{jobs.size() + 1, content, style, ""};
-      job.output = fill_template(output_template, job);
+      job.output = fill_output_template(output_template, job);
       const std::string key = path_key(job.output);
       if (inputs.count(key)) {
         throw OutputError("--output-template '" + output_template + "' makes " + describe(job) + " write '" +

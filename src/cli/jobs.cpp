@@ -6,23 +6,13 @@
 #include <set>
 
 #include "checkpoint.hpp"
+#include "stylize/batch/jobs.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/file.hpp"
 #include "stylize/io/image_io.hpp"
 
 namespace stylize::cli {
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string replace_all(std::string text, const std::string& key, const std::string& value) {
-  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + value.size())) {
-    text.replace(at, key.size(), value);
-  }
-  return text;
-}
-
-}  // namespace
 
 void expand_style_folders(CliParams& params) {
   std::vector<std::string> styles;
@@ -33,16 +23,7 @@ void expand_style_folders(CliParams& params) {
       continue;
     }
     params.each_style = true;
-    std::vector<std::string> found;
-    for (const auto& entry : fs::directory_iterator(path, error)) {
-      if (entry.is_regular_file() && has_image_extension(entry.path().string())) {
-        found.push_back(entry.path().string());
-      }
-    }
-    if (found.empty()) {
-      throw ImageError("style folder '" + path + "' holds no images (png, jpg, webp, tif, bmp, ppm)");
-    }
-    std::sort(found.begin(), found.end());
+    const std::vector<std::string> found = batch::images_in_folder(path, "style", has_image_extension);
     styles.insert(styles.end(), found.begin(), found.end());
   }
   params.style_paths = styles;
@@ -58,12 +39,11 @@ std::vector<Job> make_jobs(const CliParams& params) {
     jobs.push_back(job);
     return jobs;
   }
-  const std::string content_stem = fs::path(params.content_path).stem().string();
   std::set<std::string> seen;
   for (size_t i = 0; i < params.style_paths.size(); ++i) {
-    std::string output = replace_all(params.output_template, "{content}", content_stem);
-    output = replace_all(output, "{style}", fs::path(params.style_paths[i]).stem().string());
-    output = replace_all(output, "{n}", std::to_string(i + 1));
+    // Named as stylize batch names its jobs' outputs.
+    const std::string output =
+        batch::fill_output_template(params.output_template, {i + 1, params.content_path, params.style_paths[i], ""});
     if (!seen.insert(output).second) {
       throw OptionError("--output-template '" + params.output_template + "' gives two styles the same output '" +
                         output + "'; include {style} or {n}");

@@ -23,6 +23,16 @@ struct Job {
 // Whether a file name is an image stylize reads (the CLI passes stylize::has_image_extension).
 using ImagePredicate = std::function<bool(const std::string& path)>;
 
+// The images directly in `folder` (not recursive, hidden files skipped),
+// sorted by name. `what` ("content", "style") names the folder in errors.
+// Throws ImageError for a folder that cannot be listed or holds no images.
+std::vector<std::string> images_in_folder(const std::string& folder, const std::string& what,
+                                          const ImagePredicate& is_image);
+
+// `pattern` with {content} and {style} replaced by the stems of the job's
+// files and {n} by its number. Throws OptionError for any other {word}.
+std::string fill_output_template(const std::string& pattern, const Job& job);
+
 // Expands `paths` (files and folders, as given on the command line) into a
 // list of image files: a folder stands for the images directly in it (not
 // recursive, hidden files skipped), sorted by name; files keep their order;
