@@ -77,16 +77,29 @@ torch::Tensor content_loss(const torch::Tensor& features, const torch::Tensor& t
 }
 
 torch::Tensor style_loss(const torch::Tensor& features, const torch::Tensor& target_gram) {
-  return (gram_matrix(features) - target_gram.to(torch::kFloat32)).square().mean({1, 2});
+  return gram_error(gram_matrix(features), target_gram.to(torch::kFloat32));
 }
+
+torch::Tensor gram_error(const torch::Tensor& gram, const torch::Tensor& target_gram) {
+  return (gram - target_gram).square().mean({-2, -1});
+}
+
+namespace {
+
+// The total variation of vertical and horizontal neighbour differences, per member.
+torch::Tensor variation(const torch::Tensor& dy, const torch::Tensor& dx, TvNorm norm) {
+  if (norm == TvNorm::L1) return dy.abs().sum({1, 2, 3}) + dx.abs().sum({1, 2, 3});
+  return dy.square().sum({1, 2, 3}) + dx.square().sum({1, 2, 3});
+}
+
+}  // namespace
 
 torch::Tensor total_variation(const torch::Tensor& image, TvNorm norm) {
   const torch::Tensor x = image.to(torch::kFloat32);
   const int64_t h = x.size(-2), w = x.size(-1);
   const torch::Tensor dy = x.narrow(-2, 1, h - 1) - x.narrow(-2, 0, h - 1);
   const torch::Tensor dx = x.narrow(-1, 1, w - 1) - x.narrow(-1, 0, w - 1);
-  if (norm == TvNorm::L1) return dy.abs().sum({1, 2, 3}) + dx.abs().sum({1, 2, 3});
-  return dy.square().sum({1, 2, 3}) + dx.square().sum({1, 2, 3});
+  return variation(dy, dx, norm);
 }
 
 Features::Features(std::vector<std::string> layers, std::vector<torch::Tensor> maps)
@@ -445,12 +458,12 @@ torch::Tensor StyleTerm::loss(const std::vector<torch::Tensor>& grams) const {
   if (!region_masks_.empty()) {
     for (size_t j = 0; j < grams.size(); ++j) {
       // (B, R): each region's mean squared error, weighted and summed over the regions.
-      const torch::Tensor error = (grams[j] - targets_[j].unsqueeze(0)).square().mean({2, 3});
+      const torch::Tensor error = gram_error(grams[j], targets_[j].unsqueeze(0));
       errors.push_back((error * region_weights_[j].unsqueeze(0)).sum(1));
     }
     return weighted_sum(errors);
   }
-  for (size_t j = 0; j < grams.size(); ++j) errors.push_back((grams[j] - targets_[j]).square().mean({1, 2}));
+  for (size_t j = 0; j < grams.size(); ++j) errors.push_back(gram_error(grams[j], targets_[j]));
   return weighted_sum(errors);
 }
 
@@ -470,8 +483,7 @@ std::vector<torch::Tensor> TotalVariationTerm::statistics(const Piece& piece) co
   };
   const torch::Tensor dy = part(w.top + 1, w.left, rows, w.width) - part(w.top, w.left, rows, w.width);
   const torch::Tensor dx = part(w.top, w.left + 1, w.height, columns) - part(w.top, w.left, w.height, columns);
-  if (norm_ == TvNorm::L1) return {dy.abs().sum({1, 2, 3}) + dx.abs().sum({1, 2, 3})};
-  return {dy.square().sum({1, 2, 3}) + dx.square().sum({1, 2, 3})};
+  return {variation(dy, dx, norm_)};
 }
 
 torch::Tensor TotalVariationTerm::loss(const std::vector<torch::Tensor>& statistics) const {

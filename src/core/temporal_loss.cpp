@@ -1,37 +1,9 @@
 #include "stylize/core/temporal_loss.hpp"
 
-#include <stdexcept>
-
 #include "stylize/errors.hpp"
 #include "stylize/io/flow.hpp"
 
 namespace stylize {
-
-namespace {
-
-// The mask as ((1 or N), 1, H, W), so that it broadcasts over the channels.
-torch::Tensor as_image_mask(const torch::Tensor& mask) {
-  if (mask.dim() == 2) return mask.view({1, 1, mask.size(0), mask.size(1)});
-  if (mask.dim() == 4 && mask.size(1) == 1) return mask;
-  throw std::invalid_argument("temporal_loss: expected an (H, W) or (N, 1, H, W) mask");
-}
-
-}  // namespace
-
-torch::Tensor temporal_loss(const torch::Tensor& image, const torch::Tensor& warped_previous,
-                            const torch::Tensor& mask) {
-  if (image.dim() != 4 || warped_previous.dim() != 4 || warped_previous.sizes().slice(1) != image.sizes().slice(1)) {
-    throw std::invalid_argument(
-        "temporal_loss: expected an (N, C, H, W) image and a warped previous frame of that size");
-  }
-  const torch::Tensor c = as_image_mask(mask);
-  if (c.size(2) != image.size(2) || c.size(3) != image.size(3)) {
-    throw std::invalid_argument("temporal_loss: the mask differs in size from the image");
-  }
-  const torch::Dtype dtype = image.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-  const torch::Tensor difference = image.to(dtype) - warped_previous.to(dtype);
-  return (c.to(dtype) * difference.square()).mean({1, 2, 3});
-}
 
 std::vector<torch::Tensor> long_term_masks(const std::vector<torch::Tensor>& masks_nearest_first) {
   std::vector<torch::Tensor> result;

@@ -1,5 +1,5 @@
 // The loss of style transfer as a set of small terms (content, style Gram,
-// total variation; later masked style, temporal) that an Objective owns, asks
+// total variation, masked style, temporal) that an Objective owns, asks
 // the network for, prepares once per scale and sums. The optimizer loop only
 // calls Objective::evaluate, so a new term changes nothing there.
 //
@@ -52,6 +52,9 @@ torch::Tensor gram_matrix(const torch::Tensor& features);
 torch::Tensor content_loss(const torch::Tensor& features, const torch::Tensor& target_features);
 // Style: mean squared error between each member's Gram matrix and its target Gram (1 or N, C, C).
 torch::Tensor style_loss(const torch::Tensor& features, const torch::Tensor& target_gram);
+// The mean squared error of Gram matrices over their last two dimensions:
+// (..., C, C) -> (...). style_loss() and StyleTerm (per region, too) use it.
+torch::Tensor gram_error(const torch::Tensor& gram, const torch::Tensor& target_gram);
 // Total variation: L1 is the sum of absolute differences of neighbouring pixels
 // (tf.image.total_variation), L2 the sum of their squares.
 torch::Tensor total_variation(const torch::Tensor& image, TvNorm norm = TvNorm::L1);

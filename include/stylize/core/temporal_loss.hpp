@@ -12,25 +12,13 @@
 
 namespace stylize {
 
-// The short-term temporal loss of each batch member, (N,):
-//   (1/D) sum_k c_k (x_k - w_k)^2,  D = C * H * W,
-// with x the (N, C, H, W) image being optimized, w the warped previous output
-// ((1 or N), C, H, W) and c the reliability mask, (H, W) or ((1 or N), 1, H, W),
-// weights in [0, 1] shared by the channels. D counts every value of the image,
-// as in the paper, so the weight of the term does not depend on the image size
-// or on how much of it is reliable. Computed in float32, or in float64 for
-// float64 inputs; `warped_previous` and `mask` are constants (their gradients
-// are not needed).
-torch::Tensor temporal_loss(const torch::Tensor& image, const torch::Tensor& warped_previous,
-                            const torch::Tensor& mask);
-
 // The masks of the long-term temporal loss (Ruder et al., Sec. 3.3): given the
 // reliability masks c_j of the previous frames i - j warped onto frame i,
 // nearest first (j = 1, 2, ..., K), returns
 //   c_long_j = max(c_j - sum_{k < j} c_k, 0),
 // so each pixel is held to the nearest previous frame where it was visible and
-// the terms never count a pixel twice. The long-term loss is the sum over j of
-// temporal_loss(image, warped_j, c_long_j).
+// the terms never count a pixel twice. TemporalTerm (core/objective.hpp) sums
+// c_long_j (x - w_j)^2 over the previous frames j.
 std::vector<torch::Tensor> long_term_masks(const std::vector<torch::Tensor>& masks_nearest_first);
 
 // What holds frame i of a video to the frames before it: for each previous
