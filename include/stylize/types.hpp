@@ -37,7 +37,7 @@ enum class InitMode { Content, Noise, Style, Image };
 enum class StopReason {
   Finished,        // ran every iteration
   Interrupted,     // the callback asked to stop
-  Converged,       // L-BFGS stopped early: the loss no longer changes
+  Converged,       // stopped early: the loss no longer changes (L-BFGS, or Adam with a tolerance)
   NumericFailure,  // the loss or its gradient became NaN or infinite; the image is the last good one
 };
 

@@ -38,10 +38,11 @@ void finish_parse(const CLI::App& app, CliParams& params);
 // (--help: 0; a bad flag: 2, after CLI11's message), std::nullopt to go on.
 std::optional<int> parse_command_line(CLI::App& app, CliParams& params, int argc, char** argv);
 
-// The parser of `stylize batch`: build_parser()'s flags without those that
-// name one run's inputs and outputs (-o, --each-style, --batch, --resume,
-// --style-weights, --report, --plot, --sheet, --estimate), with -c taking several files
-// and folders, and --shard. Call finish_parse(app, params.run) after parsing.
+// The parser of `stylize batch`: build_parser()'s flags without those of one
+// run (kOmittedFlags in args.cpp: -o, --each-style, --batch, --resume,
+// --style-weights, --report, --plot, --sheet, --estimate and the regional
+// styles' masks), with -c taking several files and folders, and --shard. Call finish_parse(app, params.run) after
+// parsing.
 void build_batch_parser(CLI::App& app, BatchParams& params);
 
 // The parser of `stylize video`: build_parser()'s flags without those of

@@ -10,7 +10,8 @@
 
 namespace stylize::cli {
 
-// Installs the handlers; call once, as early as possible.
+// Installs the handlers. load_weights_for() calls it once the weights are
+// found: a download before that point stops at once, a run after it saves.
 void install_interrupt_handlers();
 
 // The first signal received (SIGINT, SIGTERM or SIGHUP), or 0.

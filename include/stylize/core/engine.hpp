@@ -143,8 +143,10 @@ class Stylizer {
   // schedule. With L-BFGS every batch has one style.
   BatchPlan plan_batches(const torch::Tensor& content, const std::vector<torch::Tensor>& styles, int requested) const;
 
-  // Losses of `image` against the targets of `content` and `styles`, without
-  // optimizing (used by tests and tools).
+  // Losses of `image` against the targets of `content` and `styles` as given,
+  // without optimizing: the objective alone, with none of run()'s preparation
+  // of the inputs (colour preservation, blend weights, coarse to fine). Used by
+  // the tests of exact equivalences between weights files.
   LossValues evaluate(const torch::Tensor& image, const torch::Tensor& content,
                       const std::vector<torch::Tensor>& styles, const Guides& guides = {});
 
