@@ -47,8 +47,8 @@ void apply_preset(const std::string& preset, CliParams& params, const std::vecto
     // instead of 1000 (beta2 0.9: the first iterations' large gradients no
     // longer shrink the steps of a short run), the iterates' moving average
     // as each scale's result, Adam also on 3 coarser pyramid levels (which do
-    // what a third, coarser scale did, better), the fastest precision
-    // (README: "Time to a finished image").
+    // what a third, coarser scale did, better); the precision stays the
+    // default, auto, the fastest (README: "Time to a finished image").
     if (!given("--scales")) o.scales = 2;
     if (!given("--iterations")) o.iterations = 160;
     if (!given("--initial-iterations")) o.initial_iterations = 60;
@@ -57,7 +57,6 @@ void apply_preset(const std::string& preset, CliParams& params, const std::vecto
     if (!given("--average")) o.average = 0.9;
     if (!given("--pyramid")) o.pyramid = 3;
     if (!given("--nesterov")) o.nesterov = true;
-    if (!given("--precision")) o.precision = Precision::Auto;
     return;
   }
   std::string known;
