@@ -138,7 +138,7 @@ int batch_command(BatchParams settings) {
       claim.release();
       if (code == kOk) {
         ++tally.done;
-      } else if (code > 128) {
+      } else if (is_interrupted_exit(code)) {
         return code;  // interrupted: the job is saved with its record; the rest waits for the next run
       } else {
         ++tally.failed;
@@ -155,7 +155,7 @@ int batch_command(BatchParams settings) {
         "interrupted between jobs: {} job(s) made, {} already done; run the same stylize batch command to "
         "go on with the rest",
         tally.done, tally.skipped);
-    return 128 + interrupt_signal();
+    return interrupted_exit_code(interrupt_signal());
   }
   spdlog::info("shard {}/{}: {} job(s) made, {} already done, {} failed", shard.index, shard.count, tally.done,
                tally.skipped, tally.failed);

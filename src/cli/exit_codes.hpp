@@ -19,6 +19,10 @@ enum ExitCode : int {
   // Interrupted: 128 + the signal (130 for SIGINT, 143 for SIGTERM).
 };
 
+// The exit code of a run stopped by `signal`, and whether a code is one.
+constexpr int interrupted_exit_code(int signal) { return 128 + signal; }
+constexpr bool is_interrupted_exit(int code) { return code > 128; }
+
 // The exit code for an error the library (or anything else) threw.
 int exit_code_for(const std::exception& error);
 

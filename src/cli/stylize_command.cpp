@@ -170,6 +170,61 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
   return kOk;
 }
 
+// Says how the run of `job` ended; returns its exit code: 0, 7 (NaN, the last
+// good image saved) or 128 + the signal (interrupted, the current image
+// saved). `in_batch`: a stylize batch worker, which goes on with the job by
+// itself; `kept_record`: the image has its checkpoint record.
+int report_outcome(const Result& result, const Job& job, const CliParams& params, const torch::Tensor& content,
+                   bool in_batch, bool kept_record, double seconds) {
+  const int iterations = params.options.iterations;
+  switch (result.stop_reason) {
+    case StopReason::Interrupted:
+      if (in_batch) {
+        // stylize batch resumes (or, coarse to fine, restarts) its unfinished jobs by itself.
+        spdlog::warn(
+            "interrupted at iteration {}/{}; saved the current image to {} (run the same stylize batch command "
+            "to go on: it {} this job and skips the finished ones)",
+            result.iterations_done, iterations, job.output, params.options.scales > 1 ? "restarts" : "resumes");
+      } else if (params.options.scales > 1) {
+        // The engine resumes single-scale runs only: offer what works. An
+        // earlier scale's image is smaller than the content: say so.
+        const bool smaller = result.image.size(3) != content.size(3) || result.image.size(2) != content.size(2);
+        spdlog::warn(
+            "interrupted at iteration {}/{}; saved the current image to {}{} (a coarse-to-fine run cannot be "
+            "resumed; refine it with --init {} --scales 1 and another -o)",
+            result.iterations_done, iterations, job.output,
+            smaller
+                ? fmt::format(" at {}x{}, the size of the scale it was on", result.image.size(3), result.image.size(2))
+                : "",
+            job.output);
+      } else {
+        spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
+                     result.iterations_done, iterations, job.output, job.output);
+      }
+      return interrupted_exit_code(interrupt_signal());
+    case StopReason::NumericFailure:
+      spdlog::error(
+          "the loss became NaN or infinite at iteration {}; saved the last good image to {}{}. Try a lower --lr or "
+          "--style-weight, or --precision fp32",
+          result.iterations_done + 1, job.output, kept_record ? " with its checkpoint record" : "");
+      return kNumericError;
+    case StopReason::Converged:
+      if (params.options.optimizer == OptimizerKind::Lbfgs) {
+        spdlog::info("L-BFGS converged after {} of {} iterations; wrote {}", result.iterations_done, iterations,
+                     job.output);
+      } else {
+        spdlog::info("the loss levelled off (--tolerance {}) after {} of {} iterations; wrote {}",
+                     params.options.tolerance, result.iterations_done, iterations, job.output);
+      }
+      return kOk;
+    case StopReason::Finished:
+      break;
+  }
+  const std::string loss = result.losses.terms.empty() ? "" : fmt::format(", loss {:.2e}", result.losses.total);
+  spdlog::info("wrote {} ({:.1f} s{})", job.output, seconds, loss);
+  return kOk;
+}
+
 }  // namespace
 
 DecodedImage read_input(const std::string& path, const std::string& role, int longest_side) {
@@ -319,7 +374,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
 
   if (interrupt_signal() != 0) {
     spdlog::warn("interrupted before the first iteration; nothing was written");
-    return 128 + interrupt_signal();
+    return interrupted_exit_code(interrupt_signal());
   }
   ProgressPrinter printer(params.print_every, params.quiet);
   int exit_code = kOk;
@@ -327,7 +382,6 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   std::vector<RunRecord> records(jobs.size());
   std::vector<torch::Tensor> results(jobs.size());
   size_t jobs_done = 0;
-  const int iterations = params.options.iterations;
   bool lost = false;  // still_ours() said no: write nothing
   for (const auto& group : groups) {
     std::vector<torch::Tensor> group_styles;  // with --each-style: one per member
@@ -416,46 +470,9 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         save_image(result.image, job.output, encodings[group[m]]);
         remove_checkpoint(job.output);  // a finished image needs no resume record
       }
-      if (result.stop_reason == StopReason::Interrupted) {
-        if (still_ours) {
-          // stylize batch resumes (or, coarse to fine, restarts) its unfinished jobs by itself.
-          spdlog::warn(
-              "interrupted at iteration {}/{}; saved the current image to {} (run the same stylize batch command "
-              "to go on: it {} this job and skips the finished ones)",
-              result.iterations_done, iterations, job.output, params.options.scales > 1 ? "restarts" : "resumes");
-        } else if (params.options.scales > 1) {
-          // The engine resumes single-scale runs only: offer what works. An
-          // earlier scale's image is smaller than the content: say so.
-          const bool smaller = result.image.size(3) != content.size(3) || result.image.size(2) != content.size(2);
-          spdlog::warn(
-              "interrupted at iteration {}/{}; saved the current image to {}{} (a coarse-to-fine run cannot be "
-              "resumed; refine it with --init {} --scales 1 and another -o)",
-              result.iterations_done, iterations, job.output,
-              smaller ? fmt::format(" at {}x{}, the size of the scale it was on", result.image.size(3),
-                                    result.image.size(2))
-                      : "",
-              job.output);
-        } else {
-          spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
-                       result.iterations_done, iterations, job.output, job.output);
-        }
-        exit_code = 128 + interrupt_signal();
-      } else if (result.stop_reason == StopReason::NumericFailure) {
-        spdlog::error(
-            "the loss became NaN or infinite at iteration {}; saved the last good image to {}{}. Try a lower --lr or "
-            "--style-weight, or --precision fp32",
-            result.iterations_done + 1, job.output, keep_record ? " with its checkpoint record" : "");
-        exit_code = kNumericError;
-      } else if (result.stop_reason == StopReason::Converged && params.options.optimizer == OptimizerKind::Lbfgs) {
-        spdlog::info("L-BFGS converged after {} of {} iterations; wrote {}", result.iterations_done, iterations,
-                     job.output);
-      } else if (result.stop_reason == StopReason::Converged) {
-        spdlog::info("the loss levelled off (--tolerance {}) after {} of {} iterations; wrote {}",
-                     params.options.tolerance, result.iterations_done, iterations, job.output);
-      } else {
-        const std::string loss = result.losses.terms.empty() ? "" : fmt::format(", loss {:.2e}", result.losses.total);
-        spdlog::info("wrote {} ({:.1f} s{})", job.output, record.seconds, loss);
-      }
+      const int code =
+          report_outcome(result, job, params, content, static_cast<bool>(still_ours), keep_record, record.seconds);
+      if (code != kOk) exit_code = code;
     }
     if (exit_code != kOk) break;
   }

@@ -257,7 +257,7 @@ int video_command(VideoParams video) {
         if (result.stop_reason == StopReason::Interrupted) {
           spdlog::warn("interrupted in frame {}; {} (go on with the same command and --resume)", index,
                        kept_frames(index - 1, target));
-          return 128 + interrupt_signal();
+          return interrupted_exit_code(interrupt_signal());
         }
         if (result.stop_reason == StopReason::NumericFailure) {
           spdlog::error(
@@ -294,7 +294,7 @@ int video_command(VideoParams video) {
       if (interrupt_signal() != 0) {
         spdlog::warn("interrupted after frame {}; {} (go on with the same command and --resume)", index,
                      kept_frames(index, target));
-        return 128 + interrupt_signal();
+        return interrupted_exit_code(interrupt_signal());
       }
     }
   } catch (const Error&) {
