@@ -277,8 +277,9 @@ void build_parser(CLI::App& app, CliParams& p) {
              "as PyTorch")
       ->group("Optimization");
   app.add_option("--tolerance", o.tolerance,
-                 "Adam: end a scale once the mean loss of 25 iterations is less than this (relative) below the 25 "
-                 "before (0: never)")
+                 "Adam: end a scale once the mean loss of " + std::to_string(kPlateauWindow) +
+                     " iterations is less than this (relative) below the " + std::to_string(kPlateauWindow) +
+                     " before (0: never)")
       ->group("Optimization");
   app.add_option("--average", o.average,
                  "Adam: the result is the moving average of the iterates with this decay, e.g. 0.9 (0: the last "

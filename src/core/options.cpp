@@ -92,8 +92,8 @@ void validate(const StylizeOptions& o) {
   }
   if (!(o.tolerance >= 0 && o.tolerance < 1)) {
     throw OptionError("--tolerance must be at least 0 (0: never stop early) and below 1, got " +
-                      number_text(o.tolerance) +
-                      "; 0.01 stops a scale once 25 iterations lower the loss by less than 1%");
+                      number_text(o.tolerance) + "; 0.01 stops a scale once " + std::to_string(kPlateauWindow) +
+                      " iterations lower the loss by less than 1%");
   }
   if (!(o.average >= 0 && o.average < 1)) {
     throw OptionError("--average must be at least 0 (0: the last iterate) and below 1, got " + number_text(o.average) +
