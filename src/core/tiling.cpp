@@ -98,7 +98,7 @@ TileGeometry tile_geometry(const std::vector<std::string>& layers) {
 
 std::vector<Tile> plan_tiles(int64_t height, int64_t width, int64_t tile, const TileGeometry& geometry) {
   if (tile < 1) throw OptionError("the tile size must be at least 1 pixel, got " + std::to_string(tile));
-  const int64_t step = std::max(geometry.stride, tile / geometry.stride * geometry.stride);
+  const int64_t step = geometry.step(tile);
   const int64_t halo = geometry.halo;
   std::vector<Tile> tiles;
   for (const auto& [top, rows] : spans(height, step, geometry.stride)) {

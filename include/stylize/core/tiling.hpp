@@ -6,6 +6,8 @@
 // uses it for StylizeOptions::tile (--tile).
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,8 @@ struct TileGeometry {
   // is 188 px wide), rounded up to the stride. Total variation alone needs 1.
   int64_t halo = 1;
   int64_t stride = 1;  // pixels: the deepest layer's stride (2^pools); every window starts on a multiple
+  // The side a tile of `tile` pixels owns: rounded down to the stride, at least one stride.
+  int64_t step(int64_t tile) const { return std::max(stride, tile / stride * stride); }
 };
 
 // The geometry `layers` need. Throws OptionError for an unknown layer.
