@@ -27,16 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string megabytes(uint64_t bytes) {
-  char text[32];
-  if (bytes < 1000000) {
-    std::snprintf(text, sizeof text, "%.0f KB", static_cast<double>(bytes) / 1e3);
-  } else {
-    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
-  }
-  return text;
-}
-
 std::string describe_convention(const InputConvention& c) {
   char text[200];
   if (c.bgr) {
@@ -205,7 +195,7 @@ int run_info(const std::string& path) {
   const VggWeights weights = load_vgg19_weights(path, 16);
   std::error_code error;
   const auto size = fs::file_size(path, error);
-  std::printf("file        %s (%s)\n", path.c_str(), error ? "size unknown" : megabytes(size).c_str());
+  std::printf("file        %s (%s)\n", path.c_str(), error ? "size unknown" : human_size(size).c_str());
   std::printf("format      %s\n", weights.format.c_str());
   std::printf("convention  %s\n", describe_convention(weights.convention).c_str());
   for (const auto& [key, value] : weights.metadata) std::printf("metadata    %s = %s\n", key.c_str(), value.c_str());

@@ -14,15 +14,20 @@
 #include "terminal_bar.hpp"
 
 namespace stylize::cli {
+
+std::string human_size(uint64_t bytes) {
+  char text[32];
+  if (bytes < 1000000) {
+    std::snprintf(text, sizeof text, "%.0f KB", static_cast<double>(bytes) / 1e3);
+  } else {
+    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  }
+  return text;
+}
+
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string megabytes(uint64_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
-  return text;
-}
 
 // Renders download progress on stderr: the bar on a terminal, a line every 10% otherwise (logs, CI).
 class DownloadDisplay {
@@ -41,7 +46,7 @@ class DownloadDisplay {
         } else {
           spdlog::info("the transfer broke off; attempt {}", p.attempt);
         }
-        if (p.resumed_from > 0) spdlog::info("resuming after the {} already downloaded", megabytes(p.resumed_from));
+        if (p.resumed_from > 0) spdlog::info("resuming after the {} already downloaded", human_size(p.resumed_from));
         next_percent_ = 10;
         started_ = now;
         break;
@@ -50,14 +55,14 @@ class DownloadDisplay {
         const double rate = seconds > 0 ? static_cast<double>(p.bytes - p.resumed_from) / seconds : 0.0;
         if (bar_.active()) {
           char detail[96];
-          std::snprintf(detail, sizeof detail, "%s%s%s  %.1f MB/s", megabytes(p.bytes).c_str(), p.total ? " / " : "",
-                        p.total ? megabytes(p.total).c_str() : "", rate / 1e6);
+          std::snprintf(detail, sizeof detail, "%s%s%s  %.1f MB/s", human_size(p.bytes).c_str(), p.total ? " / " : "",
+                        p.total ? human_size(p.total).c_str() : "", rate / 1e6);
           bar_.draw("", p.total > 0 ? static_cast<double>(p.bytes) / p.total : -1, detail, p.bytes == p.total);
         } else if (p.total > 0) {
           const int percent = static_cast<int>(100 * p.bytes / p.total);
           if (percent >= next_percent_) {
-            std::fprintf(stderr, "downloaded %d%% (%s of %s)\n", percent, megabytes(p.bytes).c_str(),
-                         megabytes(p.total).c_str());
+            std::fprintf(stderr, "downloaded %d%% (%s of %s)\n", percent, human_size(p.bytes).c_str(),
+                         human_size(p.total).c_str());
             next_percent_ = percent / 10 * 10 + 10;
           }
         }
@@ -65,7 +70,7 @@ class DownloadDisplay {
       }
       case DownloadProgress::Stage::Verifying:
         bar_.clear();
-        spdlog::info("checking the checksum of {}", megabytes(p.bytes));
+        spdlog::info("checking the checksum of {}", human_size(p.bytes));
         break;
       case DownloadProgress::Stage::Done:
         spdlog::info("verified and saved {}", p.destination);

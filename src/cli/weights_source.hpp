@@ -3,12 +3,16 @@
 // its progress on standard error; else a message saying how to get them.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace stylize::cli {
 
 // One line a person can follow to get the default weights by hand.
 std::string how_to_get_weights();
+
+// A file size for people: "930 KB", "548.1 MB" (decimal units, as downloads are measured).
+std::string human_size(uint64_t bytes);
 
 // The weights file for a run: --weights, $STYLIZE_WEIGHTS, models/, the cache,
 // else the default weights downloaded into the cache (unless `offline` or
