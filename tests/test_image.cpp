@@ -69,5 +69,19 @@ TEST(Color, LuminanceTransferKeepsTheContentsChroma) {
   EXPECT_GT((free.narrow(1, 1, 2) - in.narrow(1, 1, 2)).abs().mean().item<float>(), 2 * chroma_change);
 }
 
+// Shrinking averages what is finer than the new pixels (a style image resized
+// for a coarse scale keeps its mean colour and no moire): a one-pixel
+// checkerboard shrunk three times is an even grey, where sampling it (bilinear
+// without antialiasing lands on single pixels at this ratio) gives black and white.
+TEST(Resize, ShrinkingAveragesDetailFinerThanTheNewPixels) {
+  const torch::Tensor i = torch::arange(48);
+  const torch::Tensor checkerboard =
+      ((i.view({48, 1}) + i.view({1, 48})) % 2).to(torch::kFloat32).view({1, 1, 48, 48}).expand({1, 3, 48, 48});
+  const torch::Tensor small = resize_to(checkerboard.contiguous(), 16, 16);
+  ASSERT_EQ(small.sizes(), (std::vector<int64_t>{1, 3, 16, 16}));
+  EXPECT_LT((small - 0.5).abs().max().item<float>(), 0.05f);
+  EXPECT_LT((resize_longest_side(checkerboard.contiguous(), 16) - 0.5).abs().max().item<float>(), 0.05f);
+}
+
 }  // namespace
 }  // namespace stylize

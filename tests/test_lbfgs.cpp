@@ -191,6 +191,43 @@ TEST(Lbfgs, IsInvariantToTheLossScale) {
   }
 }
 
+// Along a line a quadratic is a parabola, which the line search's cubic
+// (torch's _cubic_interpolate) fits exactly: after a first trial that
+// overshoots, the zoom's first trial is the minimizer. Here 100 pixels at 0.5
+// pulled to 0.497: the first trial (an L1 step of lr = 1, 0.01 per pixel)
+// lands at 0.49, past it, and the next evaluation must be at 0.497 itself.
+TEST(Lbfgs, TheLineSearchInterpolatesAParabolaExactly) {
+  Problem p;
+  p.f = [](const torch::Tensor& x, torch::Tensor& grad) {
+    grad = x - 0.497;
+    return 0.5 * (x - 0.497).square().sum().item<double>();
+  };
+  Lbfgs lbfgs(budget(3), torch::full({100}, 0.5f));
+  lbfgs.run(p.objective());
+  ASSERT_EQ(p.seen.size(), 3u);
+  EXPECT_NEAR(p.seen[1].max().item<double>(), 0.49, 1e-6) << "the first trial";
+  EXPECT_NEAR(p.seen[2].min().item<double>(), 0.497, 1e-6);
+  EXPECT_NEAR(p.seen[2].max().item<double>(), 0.497, 1e-6);
+}
+
+// The strong Wolfe condition bounds the slope at an accepted trial from both
+// sides: a first trial that lowers it by less than c2's 10% (100 pixels at 0.5
+// pulled to 0.3; the trial 0.49 keeps 95% of the slope) is not accepted, and
+// the search extrapolates to 10 times the step (torch's bound: 0.4 here).
+TEST(Lbfgs, ATrialThatKeepsMostOfTheSlopeIsExtrapolated) {
+  Problem p;
+  p.f = [](const torch::Tensor& x, torch::Tensor& grad) {
+    grad = x - 0.3;
+    return 0.5 * (x - 0.3).square().sum().item<double>();
+  };
+  Lbfgs lbfgs(budget(3), torch::full({100}, 0.5f));
+  lbfgs.run(p.objective());
+  ASSERT_EQ(p.seen.size(), 3u);
+  EXPECT_NEAR(p.seen[1].max().item<double>(), 0.49, 1e-6) << "the first trial";
+  EXPECT_NEAR(p.seen[2].min().item<double>(), 0.4, 1e-6);
+  EXPECT_NEAR(p.seen[2].max().item<double>(), 0.4, 1e-6);
+}
+
 TEST(Lbfgs, StateSizeCountsTheHistory) {
   // 1024x768 RGB, history 100: 2 x 100 curvature vectors and 8 working ones, float32.
   EXPECT_DOUBLE_EQ(Lbfgs::state_bytes(3 * 1024 * 768, 100), 208.0 * 3 * 1024 * 768 * 4);

@@ -200,6 +200,81 @@ TEST(RegionalStyle, GuidedGramGradientMatchesFiniteDifferences) {
   EXPECT_TRUE(torch::allclose(sum, whole.front(), 1e-10, 1e-12));
 }
 
+// The style term of two regions (left and right halves) with styles A and B,
+// evaluated at a fixed image, for the given blend weights (--style-weights).
+double regional_style_value(const std::vector<double>& blend) {
+  StyleTerm term({{"relu1_1", 1.0}}, 1.0, LossUnits::Tutorial);
+  torch::manual_seed(7);
+  const torch::Tensor a = torch::rand({1, 4, 6, 6}, torch::kFloat64),
+                      b = torch::rand({1, 4, 6, 6}, torch::kFloat64) * 3;
+  const torch::Tensor x = torch::rand({1, 4, 8, 8}, torch::kFloat64);
+  TargetInputs inputs;
+  inputs.content = torch::zeros({1, 4, 8, 8}, torch::kFloat64);
+  inputs.size = 8;
+  inputs.styles = {{a, b}};
+  inputs.blend = blend;
+  inputs.features = [](const torch::Tensor& t) { return Features({"relu1_1"}, {t}); };
+  inputs.regions.content = {half_mask(8, 8, true), half_mask(8, 8, false)};
+  term.prepare(inputs);
+  return term.loss(term.statistics(Piece(x, Features({"relu1_1"}, {x})))).item<double>();
+}
+
+// Blend weights with regions weigh each region's loss relative to the others:
+// scaling them all changes nothing, and region r counts w_r / mean(w) times
+// its unit-weight value (a weight of 0 leaves the other region at twice its
+// share). Guards against weights taken as absolute (not divided by their mean).
+TEST(RegionalStyle, BlendWeightsWeighTheRegionsRelativeToEachOther) {
+  const double plain = regional_style_value({});
+  ASSERT_GT(plain, 0.0);
+  EXPECT_NEAR(regional_style_value({1.0, 1.0}), plain, 1e-6 * plain);
+  EXPECT_NEAR(regional_style_value({3.0, 3.0}), plain, 1e-6 * plain) << "blend weights are relative";
+  // Each region alone, at weight 1 (mean 1/2: twice its unit-weight value).
+  const double only_a = regional_style_value({1.0, 0.0}) / 2, only_b = regional_style_value({0.0, 1.0}) / 2;
+  ASSERT_GT(std::abs(only_a - only_b), 0.1 * plain) << "the regions must differ for this test";
+  EXPECT_NEAR(only_a + only_b, plain, 1e-6 * plain);
+  const double expected = (2.0 * only_a + 1.0 * only_b) / 1.5;  // mean of {2, 1} is 1.5
+  EXPECT_NEAR(regional_style_value({2.0, 1.0}), expected, 1e-6 * expected);
+  EXPECT_NEAR(regional_style_value({4.0, 2.0}), expected, 1e-6 * expected);
+}
+
+// The style term at relu2_1 (stride 2; the stand-in network averages 2x2
+// blocks) of one region under `content_mask`, for an 8x8 image.
+double stride_two_region_value(const torch::Tensor& content_mask, const torch::Tensor& style_mask) {
+  StyleTerm term({{"relu2_1", 1.0}}, 1.0, LossUnits::Tutorial);
+  torch::manual_seed(9);
+  const torch::Tensor style = torch::rand({1, 4, 8, 8}, torch::kFloat64);
+  const torch::Tensor x = torch::rand({1, 4, 8, 8}, torch::kFloat64);
+  const FeatureExtractor features = [](const torch::Tensor& t) {
+    return Features({"relu2_1"}, {torch::avg_pool2d(t, {2, 2}, {2, 2})});
+  };
+  TargetInputs inputs;
+  inputs.content = torch::zeros({1, 4, 8, 8}, torch::kFloat64);
+  inputs.size = 8;
+  inputs.styles = {{style}};
+  inputs.features = features;
+  inputs.regions.content = {content_mask};
+  if (style_mask.defined()) inputs.regions.style = {style_mask};
+  term.prepare(inputs);
+  return term.loss(term.statistics(Piece(x, features(x)))).item<double>();
+}
+
+// A mask reaches a deeper layer averaged over each location's pixels: stripes
+// one pixel wide are a uniform half at stride 2, whichever pixels a sampling
+// of the mask would pick (all white, or all black). Content and style masks alike.
+TEST(RegionalStyle, MasksAreAveragedOverEachLayersLocations) {
+  const torch::Tensor stripes =
+      (torch::arange(8) % 2 == 0).to(torch::kFloat32).view({1, 8}).expand({8, 8}).contiguous();
+  const torch::Tensor half = torch::full({8, 8}, 0.5f);
+  const double expected = stride_two_region_value(half, {});
+  ASSERT_GT(expected, 0.0);
+  EXPECT_NEAR(stride_two_region_value(stripes, {}), expected, 1e-6 * expected);
+  EXPECT_NEAR(stride_two_region_value(1 - stripes, {}), expected, 1e-6 * expected);
+  // A style mask of stripes weighs every location of the style's map by one half:
+  // as a uniform grey mask, the style's own statistics (RegionalStyle.AGreyMaskAppliesItsShareOfTheStyle).
+  const double white = stride_two_region_value(torch::ones({8, 8}), {});
+  EXPECT_NEAR(stride_two_region_value(torch::ones({8, 8}), 1 - stripes), white, 1e-6 * white);
+}
+
 TEST(RegionalStyle, MasksAreCheckedWhenRead) {
   const test::TempDir dir;
   save_image(torch::zeros({1, 3, 8, 8}), dir.file("black.png"));

@@ -117,6 +117,35 @@ TEST(StyleTerm, ComputesTheTargetsOnceForTheSameStyles) {
   EXPECT_EQ(calls, 4);
 }
 
+// The cached targets are those of the blend asked for: the same style tensors
+// with other blend weights give the value of a term prepared afresh.
+TEST(StyleTerm, AnotherBlendOfTheSameStylesRecomputesTheTargets) {
+  const torch::Tensor a = test::pattern_image(8, 8, 0.4), b = test::pattern_image(8, 8, 2.3) * 0.5;
+  const torch::Tensor x = test::pattern_image(8, 8, 1.7);
+  const FeatureExtractor features = [](const torch::Tensor& t) { return Features({"relu1_1"}, {t * 2}); };
+  const auto inputs_for = [&](const std::vector<double>& blend) {
+    TargetInputs inputs;
+    inputs.content = test::pattern_image(8, 8, 0.1);
+    inputs.size = 8;
+    inputs.styles = {{a, b}};
+    inputs.style_sources = {{a, b}};
+    inputs.blend = blend;
+    inputs.features = features;
+    return inputs;
+  };
+  const auto value = [&](const StyleTerm& term) {
+    return term.loss(term.statistics(Piece(x, features(x)))).item<double>();
+  };
+  StyleTerm cached({{"relu1_1", 1.0}}, 1.0);
+  cached.prepare(inputs_for({0.9, 0.1}));
+  const double first = value(cached);
+  cached.prepare(inputs_for({0.1, 0.9}));
+  StyleTerm fresh({{"relu1_1", 1.0}}, 1.0);
+  fresh.prepare(inputs_for({0.1, 0.9}));
+  ASSERT_GT(std::abs(value(fresh) - first), 0.05 * first) << "the blends must differ for this test";
+  EXPECT_NEAR(value(cached), value(fresh), 1e-6 * value(fresh));
+}
+
 TEST(TemporalStart, IsTheWarpedOutputWhereReliableAndTheFrameElsewhere) {
   const std::vector<torch::Tensor> frames = panning_clip(2);
   const torch::Tensor previous_output = torch::rand({1, 3, kHeight, kWidth});
