@@ -191,41 +191,40 @@ TEST(Lbfgs, IsInvariantToTheLossScale) {
   }
 }
 
-// Along a line a quadratic is a parabola, which the line search's cubic
-// (torch's _cubic_interpolate) fits exactly: after a first trial that
-// overshoots, the zoom's first trial is the minimizer. Here 100 pixels at 0.5
-// pulled to 0.497: the first trial (an L1 step of lr = 1, 0.01 per pixel)
-// lands at 0.49, past it, and the next evaluation must be at 0.497 itself.
-TEST(Lbfgs, TheLineSearchInterpolatesAParabolaExactly) {
+// The first three points L-BFGS evaluates on 0.5 |x - target|^2 from 100
+// pixels at 0.5. The first trial is an L1 step of lr = 1: 0.01 per pixel, to 0.49.
+std::vector<torch::Tensor> first_trials_toward(double target) {
   Problem p;
-  p.f = [](const torch::Tensor& x, torch::Tensor& grad) {
-    grad = x - 0.497;
-    return 0.5 * (x - 0.497).square().sum().item<double>();
+  p.f = [target](const torch::Tensor& x, torch::Tensor& grad) {
+    grad = x - target;
+    return 0.5 * (x - target).square().sum().item<double>();
   };
   Lbfgs lbfgs(budget(3), torch::full({100}, 0.5f));
   lbfgs.run(p.objective());
-  ASSERT_EQ(p.seen.size(), 3u);
-  EXPECT_NEAR(p.seen[1].max().item<double>(), 0.49, 1e-6) << "the first trial";
-  EXPECT_NEAR(p.seen[2].min().item<double>(), 0.497, 1e-6);
-  EXPECT_NEAR(p.seen[2].max().item<double>(), 0.497, 1e-6);
+  return p.seen;
+}
+
+// Along a line a quadratic is a parabola, which the line search's cubic
+// (torch's _cubic_interpolate) fits exactly: after a first trial that
+// overshoots (0.49, past 0.497), the zoom's first trial is the minimizer.
+TEST(Lbfgs, TheLineSearchInterpolatesAParabolaExactly) {
+  const std::vector<torch::Tensor> seen = first_trials_toward(0.497);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_NEAR(seen[1].max().item<double>(), 0.49, 1e-6) << "the first trial";
+  EXPECT_NEAR(seen[2].min().item<double>(), 0.497, 1e-6);
+  EXPECT_NEAR(seen[2].max().item<double>(), 0.497, 1e-6);
 }
 
 // The strong Wolfe condition bounds the slope at an accepted trial from both
-// sides: a first trial that lowers it by less than c2's 10% (100 pixels at 0.5
-// pulled to 0.3; the trial 0.49 keeps 95% of the slope) is not accepted, and
-// the search extrapolates to 10 times the step (torch's bound: 0.4 here).
+// sides: a first trial that lowers it by less than c2's 10% (pulled to 0.3,
+// the trial 0.49 keeps 95% of the slope) is not accepted, and the search
+// extrapolates to 10 times the step (torch's bound: 0.4 here).
 TEST(Lbfgs, ATrialThatKeepsMostOfTheSlopeIsExtrapolated) {
-  Problem p;
-  p.f = [](const torch::Tensor& x, torch::Tensor& grad) {
-    grad = x - 0.3;
-    return 0.5 * (x - 0.3).square().sum().item<double>();
-  };
-  Lbfgs lbfgs(budget(3), torch::full({100}, 0.5f));
-  lbfgs.run(p.objective());
-  ASSERT_EQ(p.seen.size(), 3u);
-  EXPECT_NEAR(p.seen[1].max().item<double>(), 0.49, 1e-6) << "the first trial";
-  EXPECT_NEAR(p.seen[2].min().item<double>(), 0.4, 1e-6);
-  EXPECT_NEAR(p.seen[2].max().item<double>(), 0.4, 1e-6);
+  const std::vector<torch::Tensor> seen = first_trials_toward(0.3);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_NEAR(seen[1].max().item<double>(), 0.49, 1e-6) << "the first trial";
+  EXPECT_NEAR(seen[2].min().item<double>(), 0.4, 1e-6);
+  EXPECT_NEAR(seen[2].max().item<double>(), 0.4, 1e-6);
 }
 
 TEST(Lbfgs, StateSizeCountsTheHistory) {
