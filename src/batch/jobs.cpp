@@ -64,8 +64,9 @@ std::vector<std::string> images_in_folder(const std::string& folder, const std::
     if (entry.is_regular_file(ignored) && is_image(entry.path().string())) found.push_back(entry.path().string());
   }
   if (error) throw ImageError("cannot list the folder '" + folder + "': " + error.message());
-  if (found.empty())
+  if (found.empty()) {
     throw ImageError(what + " folder '" + folder + "' holds no images (png, jpg, webp, tif, bmp, ppm)");
+  }
   std::sort(found.begin(), found.end());
   return found;
 }

@@ -41,8 +41,8 @@ std::optional<int> parse_command_line(CLI::App& app, CliParams& params, int argc
 // The parser of `stylize batch`: build_parser()'s flags without those of one
 // run (kOmittedFlags in args.cpp: -o, --each-style, --batch, --resume,
 // --style-weights, --report, --plot, --sheet, --estimate and the regional
-// styles' masks), with -c taking several files and folders, and --shard. Call finish_parse(app, params.run) after
-// parsing.
+// styles' masks), with -c taking several files and folders, and --shard.
+// Call finish_parse(app, params.run) after parsing.
 void build_batch_parser(CLI::App& app, BatchParams& params);
 
 // The parser of `stylize video`: build_parser()'s flags without those of
