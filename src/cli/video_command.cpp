@@ -233,9 +233,10 @@ int video_command(VideoParams video) {
         const TemporalGuide guide = keep > 0 ? temporal_guide(*frame, frames_list, outputs_list) : TemporalGuide();
         const torch::Tensor start = guide.warped.empty() ? torch::Tensor() : temporal_start(*frame, guide);
         // A frame that does not start from the warped previous output (the
-        // first; every one of independent frames) runs --iterations, coarse to
-        // fine if asked, from itself (from noise under --preset gatys); one that does runs
-        // --frame-iterations at one scale (Stylizer::set_schedule says why).
+        // first; every one of independent frames) runs --iterations, coarse
+        // to fine if asked, from itself (from noise under --preset gatys);
+        // one that does runs --frame-iterations at one scale
+        // (Stylizer::set_schedule says why).
         const int iterations = start.defined() ? video.frame_iterations : params.options.iterations;
         const int scales = start.defined() ? 1 : params.options.scales;
         const int initial = params.options.initial_iterations;
