@@ -11,7 +11,7 @@
 
 namespace stylize::test {
 
-// Interleaved samples, 8- or 16-bit, 1 (grey) or 3 (RGB) channels.
+// Interleaved samples, 8- or 16-bit (grey also 1, 2 or 4-bit), 1 to 4 channels.
 struct RawImage {
   int width = 0, height = 0, channels = 3, bit_depth = 8;  // 1, 2 or 4 too, for grey
   std::vector<uint16_t> samples;                           // width * height * channels values, row by row

@@ -267,9 +267,6 @@ TEST(VideoEta, LaterFramesAreEstimatedByTheirOwnIterations) {
   EXPECT_DOUBLE_EQ(cli::later_frame_seconds(8.0, 0.04, 100, false), 8.0);
 }
 
-// An interrupted run leaves the finished frames; --resume makes the rest, bit
-// for bit as an uninterrupted run does (frames are held to the previous
-// output as written, which is what a resumed run reads back).
 // --preset gatys's content weight follows the frames' size, as an image's
 // follows the content's (README, presets).
 TEST_F(VideoCli, GatysPresetBalancesForTheFramesSize) {
@@ -280,6 +277,9 @@ TEST_F(VideoCli, GatysPresetBalancesForTheFramesSize) {
   EXPECT_NE(r.output.find("(the paper's alpha/beta = 1e-3 at 64x48 px)"), std::string::npos) << r.output;
 }
 
+// An interrupted run leaves the finished frames; --resume makes the rest, bit
+// for bit as an uninterrupted run does (frames are held to the previous
+// output as written, which is what a resumed run reads back).
 TEST_F(VideoCli, ResumeMakesTheSameFramesAsAnUninterruptedRun) {
   const std::string folder = dir.file("whole");
   ASSERT_EQ(test::run_stylize(video(folder)).exit_code, 0);

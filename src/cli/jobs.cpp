@@ -1,7 +1,5 @@
 #include "jobs.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <set>
 

@@ -56,25 +56,25 @@ std::string image_extension(const std::string& path) {
 }
 
 void check_output_format(const std::string& path, int64_t width, int64_t height, int bit_depth,
-                         const std::string& name) {
+                         const std::string& what) {
   if (bit_depth != 8 && bit_depth != 16) {
     throw OptionError("--bit-depth must be 8 or 16, got " + std::to_string(bit_depth));
   }
-  const OutputFormat& format = output_format(path, name);
-  const std::string what = "cannot write " + name + " '" + path + "': ";
+  const OutputFormat& format = output_format(path, what);
+  const std::string cannot = "cannot write " + what + " '" + path + "': ";
   if (bit_depth > format.max_bit_depth) {
-    throw OutputError(what + format.name + " holds 8 bits per channel, not " + std::to_string(bit_depth) +
+    throw OutputError(cannot + format.name + " holds 8 bits per channel, not " + std::to_string(bit_depth) +
                       "; write .png or .tif for 16 bits, or use --bit-depth 8");
   }
   if (width > format.max_side || height > format.max_side) {
-    throw OutputError(what + format.name + " images are at most " + std::to_string(format.max_side) +
+    throw OutputError(cannot + format.name + " images are at most " + std::to_string(format.max_side) +
                       " pixels on a side, and this one would be " + std::to_string(std::max(width, height)) +
                       "; use a smaller --size, or write .png or .tif");
   }
   const uint64_t bytes = static_cast<uint64_t>(std::max<int64_t>(width, 0)) *
                          static_cast<uint64_t>(std::max<int64_t>(height, 0)) * 3 * (bit_depth / 8);
   if (format.max_bytes != 0 && bytes > format.max_bytes) {
-    throw OutputError(what + "the image would be " + std::to_string(bytes >> 20) + " MB, more than " + format.name +
+    throw OutputError(cannot + "the image would be " + std::to_string(bytes >> 20) + " MB, more than " + format.name +
                       " holds (" + std::to_string(format.max_bytes >> 20) + " MB); use a smaller --size or write .png");
   }
 }
