@@ -149,6 +149,64 @@ TEST(EngineAdam, StateCarriesAcrossScales) {
       << "the second scale's first update is a fresh Adam's";
 }
 
+// A loss a * mean(image): its gradient is the same at every pixel, a / (3 h w),
+// and falls 4-fold when the side doubles, as the engine's means do.
+class MeanTerm : public LossTerm {
+ public:
+  explicit MeanTerm(double a) : a_(a) {}
+  std::string name() const override { return "mean"; }
+  std::vector<std::string> layers() const override { return {}; }
+  void prepare(const TargetInputs& inputs) override { pixels_ = static_cast<double>(inputs.content[0].numel()); }
+  std::vector<torch::Tensor> statistics(const Piece& piece) const override {
+    return {piece.owned(piece.image(), 1).sum({1, 2, 3})};
+  }
+  torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const override {
+    return statistics.front() * (a_ / pixels_);
+  }
+
+ private:
+  double a_;
+  double pixels_ = 1;
+};
+
+// Carried to the next scale, Adam's moments are rescaled to its gradients and
+// epsilon follows them (both 4x smaller when the side doubles): with a
+// constant gradient every step is then the one an unbroken run takes,
+// lr * r / (r + eps / |g|) with r = sqrt(1 - b2^t) (TensorFlow's epsilon),
+// eps / |g| being the same at both scales. Moments carried unrescaled make the
+// 4th step (the second scale's first) 0.75 lr instead of 0.56 lr.
+TEST(EngineAdam, CarriedMomentsFollowTheNextScalesGradients) {
+  StylizeOptions options = tiny_options();
+  options.iterations = 3;
+  options.scales = 2;
+  options.min_size = 16;
+  options.content_weight = options.style_weight = options.tv_weight = 0;
+  // eps / |g| = 0.05 at every scale: eps = 0.1 (512 / side)^2, |g| = a / (3 side^2).
+  const double eps_over_gradient = 0.05;
+  const double a = options.eps * 512 * 512 * 3 / eps_over_gradient;
+  Objective objective = default_objective(options);
+  objective.add(std::make_unique<MeanTerm>(a));
+  Stylizer stylizer(options, tiny_weights(), std::move(objective));
+  std::vector<torch::Tensor> images;
+  stylizer.run(torch::full({1, 3, 32, 32}, 0.5), {test::pattern_image(32, 32, 2.0)}, [&](const Progress& p) {
+    images.push_back(p.image.clone());
+    return true;
+  });
+  ASSERT_EQ(images.size(), 6u);
+  EXPECT_EQ(images[2].size(-1), 16);
+  EXPECT_EQ(images[3].size(-1), 32);
+  double before = 0.5;
+  for (int t = 1; t <= 6; ++t) {
+    const torch::Tensor& image = images[t - 1];
+    ASSERT_LT((image.max() - image.min()).item<double>(), 1e-6) << "step " << t << " moves every pixel alike";
+    const double now = image.mean().item<double>();
+    const double r = std::sqrt(1 - std::pow(options.beta2, t));
+    const double expected = options.lr * r / (r + eps_over_gradient);
+    EXPECT_NEAR(before - now, expected, 1e-3 * expected) << "step " << t << " (scale " << (t <= 3 ? 1 : 2) << ")";
+    before = now;
+  }
+}
+
 // --tolerance: a scale ends once the mean loss of the last 25 iterations is
 // less than the tolerance below that of the 25 before; the next scale starts,
 // and after the last the run says it converged. The measure is reported from
