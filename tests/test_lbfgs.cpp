@@ -227,6 +227,72 @@ TEST(Lbfgs, ATrialThatKeepsMostOfTheSlopeIsExtrapolated) {
   EXPECT_NEAR(seen[2].max().item<double>(), 0.4, 1e-6);
 }
 
+// With a full history the oldest curvature pair gives way to the newest: each
+// line search's first trial is x + d, d the two-loop recursion (Nocedal and
+// Wright, Algorithm 7.4; H0 = s.y / y.y of the newest pair) over the newest
+// `history_size` pairs, computed here from the points evaluated. The problem
+// is a quadratic inside the box, so no pixel is ever held at a bound. The
+// trials agree within 3e-8 (float32); keeping the oldest pair and dropping the
+// newest instead puts them 2e-5 to 3e-3 away.
+TEST(Lbfgs, AFullHistoryDropsItsOldestPair) {
+  const torch::Tensor a = torch::tensor({1.0, 2.0, 4.0, 8.0, 16.0, 32.0}, torch::kFloat64);
+  const auto gradient = [a](const torch::Tensor& x) { return a * (x.to(torch::kFloat64) - 0.5); };
+  Problem p;
+  p.f = [&](const torch::Tensor& x, torch::Tensor& grad) {
+    grad = gradient(x);
+    return 0.5 * (a * (x - 0.5).square()).sum().item<double>();
+  };
+  LbfgsSettings settings = budget(20);
+  settings.history_size = 2;
+  std::vector<int> accepted;  // per evaluation: the accepted iterate's evaluation after it
+  Lbfgs lbfgs(settings, torch::tensor({0.55f, 0.45f, 0.55f, 0.45f, 0.55f, 0.45f}));
+  ASSERT_EQ(lbfgs.run(p.objective(),
+                      [&](const Lbfgs& l) {
+                        accepted.push_back(l.accepted_evaluation());
+                        return true;
+                      }),
+            LbfgsStatus::BudgetUsed)
+      << "converged: a restart would have cleared the history";
+  for (const auto& x : p.seen) ASSERT_TRUE(x.gt(0).all().item<bool>() && x.lt(1).all().item<bool>());
+
+  const auto dot = [](const torch::Tensor& u, const torch::Tensor& v) { return (u * v).sum().item<double>(); };
+  std::vector<torch::Tensor> s, y;  // the history, oldest first
+  const auto direction = [&](const torch::Tensor& g) {
+    torch::Tensor q = -g;
+    std::vector<double> alpha(s.size());
+    for (size_t i = s.size(); i-- > 0;) {
+      alpha[i] = dot(s[i], q) / dot(y[i], s[i]);
+      q = q - alpha[i] * y[i];
+    }
+    torch::Tensor r = q * (dot(s.back(), y.back()) / dot(y.back(), y.back()));
+    for (size_t i = 0; i < s.size(); ++i) r = r + s[i] * (alpha[i] - dot(y[i], r) / dot(y[i], s[i]));
+    return r;
+  };
+  size_t current = 0;  // the accepted iterate's index in p.seen
+  int pairs = 0, checked_after_a_drop = 0;
+  for (size_t e = 1; e + 1 < p.seen.size(); ++e) {
+    if (accepted[e] == accepted[e - 1]) continue;  // evaluation e + 1 did not end a line search
+    const size_t next = static_cast<size_t>(accepted[e] - 1);
+    const torch::Tensor x = p.seen[current].to(torch::kFloat64), x_next = p.seen[next].to(torch::kFloat64);
+    s.push_back(x_next - x);
+    y.push_back(gradient(p.seen[next]).to(torch::kFloat32).to(torch::kFloat64) -
+                gradient(p.seen[current]).to(torch::kFloat32).to(torch::kFloat64));
+    if (s.size() > 2) {
+      s.erase(s.begin());
+      y.erase(y.begin());
+    }
+    ++pairs;
+    current = next;
+    // The next line search's first trial, at lr = 1 along d.
+    const torch::Tensor g = gradient(p.seen[current]).to(torch::kFloat32).to(torch::kFloat64);
+    const torch::Tensor expected = x_next + direction(g);
+    EXPECT_LT((p.seen[e + 1].to(torch::kFloat64) - expected).abs().max().item<double>(), 1e-6)
+        << "the first trial after " << pairs << " pairs";
+    if (pairs > 2) ++checked_after_a_drop;
+  }
+  EXPECT_GE(checked_after_a_drop, 3);
+}
+
 TEST(Lbfgs, StateSizeCountsTheHistory) {
   // 1024x768 RGB, history 100: 2 x 100 curvature vectors and 8 working ones, float32.
   EXPECT_DOUBLE_EQ(Lbfgs::state_bytes(3 * 1024 * 768, 100), 208.0 * 3 * 1024 * 768 * 4);
