@@ -14,6 +14,7 @@
 #include "stylize/core/engine.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/weights/safetensors.hpp"
+#include "test_terms.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -387,29 +388,16 @@ TEST(Engine, PlansBatchesByRequestMemoryAndSchedule) {
   EXPECT_EQ(scaled.plan_batches(content, {styles[0], styles[1], narrow, narrow}, 4).batches, (Batches{{0, 1}, {2, 3}}));
 }
 
-// A term the default objective does not have: the optimizer loop runs it
-// unchanged, and progress and results carry it by name.
-class MeanBrightnessTerm : public LossTerm {
- public:
-  std::string name() const override { return "brightness"; }
-  std::vector<std::string> layers() const override { return {}; }
-  void prepare(const TargetInputs&) override { ++prepared; }
-  std::vector<torch::Tensor> statistics(const Piece& piece) const override {
-    return {piece.image().sum({1, 2, 3}) / static_cast<double>(3 * piece.whole_locations(1))};
-  }
-  torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const override {
-    return 1e6 * statistics[0];  // darker is better, and this term dominates the others
-  }
-  int prepared = 0;
-};
-
+// A term the default objective does not have (darker is better, and it
+// dominates the others): the optimizer loop runs it unchanged, and progress
+// and results carry it by name.
 TEST(Engine, ANewTermNeedsNoChangeToTheLoop) {
   StylizeOptions options = tiny_options();
   options.iterations = 5;
   options.scales = 2;
   options.min_size = 16;
   Objective objective = make_objective(options, LossUnits::Normalized);
-  const MeanBrightnessTerm& term = objective.add(std::make_unique<MeanBrightnessTerm>());
+  const test::MeanBrightnessTerm& term = objective.add(std::make_unique<test::MeanBrightnessTerm>(1e6));
   Stylizer stylizer(options, tiny_weights(), std::move(objective));
   EXPECT_EQ(stylizer.objective().term_names(), (std::vector<std::string>{"style", "content", "tv", "brightness"}));
   Recorder recorder;

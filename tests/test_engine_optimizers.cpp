@@ -11,6 +11,7 @@
 #include "stylize/core/engine.hpp"
 #include "stylize/core/lbfgs.hpp"
 #include "stylize/errors.hpp"
+#include "test_terms.hpp"
 #include "test_util.hpp"
 
 namespace stylize {
@@ -149,31 +150,12 @@ TEST(EngineAdam, StateCarriesAcrossScales) {
       << "the second scale's first update is a fresh Adam's";
 }
 
-// A loss a * mean(image): its gradient is the same at every pixel, a / (3 h w),
-// and falls 4-fold when the side doubles, as the engine's means do.
-class MeanTerm : public LossTerm {
- public:
-  explicit MeanTerm(double a) : a_(a) {}
-  std::string name() const override { return "mean"; }
-  std::vector<std::string> layers() const override { return {}; }
-  void prepare(const TargetInputs& inputs) override { pixels_ = static_cast<double>(inputs.content[0].numel()); }
-  std::vector<torch::Tensor> statistics(const Piece& piece) const override {
-    return {piece.owned(piece.image(), 1).sum({1, 2, 3})};
-  }
-  torch::Tensor loss(const std::vector<torch::Tensor>& statistics) const override {
-    return statistics.front() * (a_ / pixels_);
-  }
-
- private:
-  double a_;
-  double pixels_ = 1;
-};
-
 // Carried to the next scale, Adam's moments are rescaled to its gradients and
-// epsilon follows them (both 4x smaller when the side doubles): with a
-// constant gradient every step is then the one an unbroken run takes,
-// lr * r / (r + eps / |g|) with r = sqrt(1 - b2^t) (TensorFlow's epsilon),
-// eps / |g| being the same at both scales. Moments carried unrescaled make the
+// epsilon follows them (both 4x smaller when the side doubles). The only term
+// is a * mean(image), whose gradient is the same at every pixel, a / (3 h w):
+// every step is then the one an unbroken run takes with a constant gradient,
+// lr * r / (r + eps / |g|) with r = sqrt(1 - b2^t) (TensorFlow's epsilon), as
+// eps / |g| is the same at both scales. Moments carried unrescaled make the
 // 4th step (the second scale's first) 0.75 lr instead of 0.56 lr.
 TEST(EngineAdam, CarriedMomentsFollowTheNextScalesGradients) {
   StylizeOptions options = tiny_options();
@@ -185,7 +167,7 @@ TEST(EngineAdam, CarriedMomentsFollowTheNextScalesGradients) {
   const double eps_over_gradient = 0.05;
   const double a = options.eps * 512 * 512 * 3 / eps_over_gradient;
   Objective objective = default_objective(options);
-  objective.add(std::make_unique<MeanTerm>(a));
+  objective.add(std::make_unique<test::MeanBrightnessTerm>(a));
   Stylizer stylizer(options, tiny_weights(), std::move(objective));
   std::vector<torch::Tensor> images;
   stylizer.run(torch::full({1, 3, 32, 32}, 0.5), {test::pattern_image(32, 32, 2.0)}, [&](const Progress& p) {
