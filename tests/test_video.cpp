@@ -298,6 +298,32 @@ TEST_F(VideoCli, ResumeMakesTheSameFramesAsAnUninterruptedRun) {
   }
 }
 
+// A run without --resume over an earlier run's frames makes them again, and
+// removes the earlier ones after its first frame: a run stopped later leaves
+// only its own frames for --resume to go on from (it went on after the
+// earlier run's last frame, mixing the two runs into one video). The stop
+// names the frame it came at and the frames kept, then the cause.
+TEST_F(VideoCli, ANewRunLeavesNoFrameOfTheEarlierRunAfterItsOwn) {
+  const std::string folder = dir.file("again");
+  ASSERT_EQ(test::run_stylize(video(folder)).exit_code, 0);
+  const std::string frame3 = input + "/f3.png", intact = test::read_file(frame3);
+  test::write_file(frame3, intact.substr(0, intact.size() / 2));
+  const test::RunResult r = test::run_stylize(video(folder));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("4 frame(s) of an earlier run in " + folder + " are made again"), std::string::npos)
+      << r.output;
+  const size_t stopped = r.output.find("stopped at frame 3 by the error below; frames 1-2 are in " + folder);
+  EXPECT_NE(stopped, std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("frame 3", stopped + 20), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(folder + "/frame_00002.png"));
+  EXPECT_FALSE(fs::exists(folder + "/frame_00003.png")) << "the earlier run's";
+  EXPECT_FALSE(fs::exists(folder + "/frame_00004.png")) << "the earlier run's";
+  test::write_file(frame3, intact);
+  const test::RunResult resumed = test::run_stylize(video(folder, "--resume"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming after frame 2"), std::string::npos) << resumed.output;
+}
+
 TEST_F(VideoCli, SigintKeepsTheFinishedFramesAndSaysHowToGoOn) {
   const std::string folder = dir.file("stopped");
   test::Child child = test::spawn({"video", "--content", input, "--style", style, "-o", folder, "--weights",

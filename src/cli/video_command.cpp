@@ -167,9 +167,17 @@ int video_command(VideoParams video) {
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();
   int64_t done_before = frames_on_disk(pattern);
+  // Frames of an earlier run that this one makes again. They are removed once
+  // this run has made its first frame, so that a stop before then loses none
+  // of them, and a stop after it leaves no earlier frame after this run's own
+  // for --resume to go on from.
+  int64_t stale = 0;
   if (!video.resume && done_before > 0) {
-    spdlog::warn("{} frame(s) of an earlier run in {} are made again (--resume keeps them and goes on)", done_before,
-                 target.folder.empty() ? "." : target.folder);
+    spdlog::warn(
+        "{} frame(s) of an earlier run in {} are made again, and removed once the first frame is (--resume keeps "
+        "them and goes on)",
+        done_before, target.folder.empty() ? "." : target.folder);
+    stale = done_before;
     done_before = 0;
   }
   std::error_code error;
@@ -194,6 +202,7 @@ int video_command(VideoParams video) {
   const size_t keep = temporal ? static_cast<size_t>(video.temporal_frames) : 0;
   double later_seconds = 0;  // a later frame's, for the ETA: measured, or estimated from the first
   int64_t index = 0;
+  int64_t finished = 0;  // frames 1..finished are on disk
   const auto started = std::chrono::steady_clock::now();
   try {
     while (std::optional<torch::Tensor> frame = source->next()) {
@@ -268,6 +277,9 @@ int video_command(VideoParams video) {
           return kNumericError;
         }
         save_image(result.image, path);
+        if (index == 1) {
+          for (int64_t k = 2; k <= stale; ++k) fs::remove(pattern.path(k), error);
+        }
         // What the next frame is held to is the frame as written, so that a
         // resumed run (which reads it back) makes the same frames.
         if (keep > 0) output = load_image(path, "output frame " + std::to_string(index));
@@ -284,6 +296,7 @@ int video_command(VideoParams video) {
         }
         if (!params.quiet) spdlog::info("{} done in {:.1f} s -> {}{}", label, seconds, path, eta);
       }
+      finished = index;
       if (keep > 0) {
         previous_frames.push_front(*frame);
         previous_outputs.push_front(*output);
@@ -299,8 +312,10 @@ int video_command(VideoParams video) {
       }
     }
   } catch (const Error&) {
-    if (index > 1) {
-      spdlog::error("stopped at frame {}; {} (--resume goes on from there)", index, kept_frames(index - 1, target));
+    // The frame being read or made when the error came (said next).
+    if (finished > 0) {
+      spdlog::error("stopped at frame {} by the error below; {} (--resume goes on from there)", finished + 1,
+                    kept_frames(finished, target));
     }
     throw;
   }
