@@ -357,6 +357,58 @@ TEST_F(Reliability, ResumeRecordIsCheckedAgainstTheRun) {
   EXPECT_NE(warned.output.find("stretched to the content's size"), std::string::npos) << warned.output;
 }
 
+// --resume out_0002.png without -o goes on into the run's output, which the
+// snapshot's record names: it wrote the result over the snapshot (and removed
+// its record), and named the next snapshots out_0002_0003.png. The resume
+// says where it starts; a run of several scales is refused, naming the fix.
+// With several outputs each record names its own style, so that resuming one
+// of them does not warn that the styles differ.
+TEST_F(Reliability, ResumingASnapshotGoesOnIntoTheRunsOutput) {
+  ASSERT_EQ(run("--save-every 2").exit_code, 0);
+  const std::string snapshot = dir.file("out_0002.png"), snapshot_bytes = test::read_file(snapshot);
+  ASSERT_TRUE(fs::exists(snapshot + ".json"));
+  std::string line = STYLIZE_BINARY;
+  for (const auto& a : quick_args()) {
+    if (a != "-o" && a != output) line += " '" + a + "'";
+  }
+  const auto resumed = test::run_command(line + " --save-every 1 --resume '" + snapshot + "'");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming from " + snapshot + " at iteration 2 of 4"), std::string::npos)
+      << resumed.output;
+  EXPECT_NE(resumed.output.find("-> " + output), std::string::npos) << resumed.output;
+  EXPECT_EQ(test::read_file(snapshot), snapshot_bytes);
+  EXPECT_TRUE(fs::exists(snapshot + ".json")) << "the snapshot can still be resumed";
+  EXPECT_TRUE(fs::exists(dir.file("out_0003.png")));
+  EXPECT_FALSE(fs::exists(dir.file("out_0002_0003.png")));
+  EXPECT_FALSE(fs::exists(output + ".json")) << "finished";
+  const auto scales = run("--resume '" + snapshot + "' --scales 2 -o " + dir.file("s.png"));
+  EXPECT_EQ(scales.exit_code, 2) << scales.output;
+  EXPECT_NE(scales.output.find("--resume goes on at one scale, but this run has 2 (--scales, or the preset's); give "
+                               "--scales 1"),
+            std::string::npos)
+      << scales.output;
+  EXPECT_FALSE(fs::exists(dir.file("s.png")));
+
+  const std::string style2 = dir.file("style2.png");
+  save_image(test::pattern_image(32, 32, 0.6), style2);
+  const std::string each =
+      "--each-style -s '" + style2 + "' --save-every 1 --output-template " + dir.file("e_{style}.png");
+  ASSERT_EQ(run(each).exit_code, 0);
+  for (const std::string& name : {"style", "style2"}) {
+    const nlohmann::json record = nlohmann::json::parse(test::read_file(dir.file("e_" + name + "_0001.png.json")));
+    EXPECT_EQ(record["styles"], nlohmann::json::array({dir.file(name + ".png")})) << name;
+    EXPECT_EQ(record["output"], dir.file("e_" + name + ".png")) << name;
+  }
+  // What an interrupted run leaves: e_style2.png with its record.
+  fs::copy_file(dir.file("e_style2_0001.png"), dir.file("e_style2.png"), fs::copy_options::overwrite_existing);
+  fs::copy_file(dir.file("e_style2_0001.png.json"), dir.file("e_style2.png.json"));
+  const auto one = run(each + " --resume " + dir.file("e_style2.png"));
+  EXPECT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_NE(one.output.find("resuming " + dir.file("e_style2.png") + " from iteration 1"), std::string::npos)
+      << one.output;
+  EXPECT_EQ(one.output.find("the checkpoint was made with"), std::string::npos) << one.output;
+}
+
 // The messages list of issue 19.
 
 TEST_F(Reliability, MessagesSayWhatWasExpected) {

@@ -65,11 +65,13 @@ nlohmann::json objective_record(const CliParams& params) {
 
 }  // namespace
 
-void write_checkpoint(const std::string& image, int iteration, const CliParams& params) {
+void write_checkpoint(const std::string& image, int iteration, const CliParams& params, const std::string& output,
+                      const std::vector<std::string>& style_paths) {
   const nlohmann::json record = {{"iteration", iteration},
                                  {"iterations", params.options.iterations},
+                                 {"output", absolute_path(output)},
                                  {"content", absolute_path(params.content_path)},
-                                 {"styles", absolute_paths(params.style_paths)},
+                                 {"styles", absolute_paths(style_paths)},
                                  {"size", params.size},
                                  {"objective", objective_record(params)}};
   write_file_atomically(checkpoint_path(image), record.dump(2) + "\n");
@@ -105,10 +107,19 @@ void apply_resume(CliParams& params) {
     throw OptionError("cannot resume: '" + record_path + "' records iteration " + iteration.dump() +
                       ", which no run reaches (0 to " + std::to_string(INT_MAX) + "); the record is corrupt");
   }
+  if (params.options.scales > 1) {
+    throw OptionError("--resume goes on at one scale, but this run has " + std::to_string(params.options.scales) +
+                      " (--scales, or the preset's); give --scales 1");
+  }
   params.options.start_iteration = iteration.get<int>();
   params.init = image;
   params.options.init = InitMode::Image;
-  if (!params.output_given) params.output_path = image;
+  // The run's output (a --save-every image's record names it), or, in records
+  // older than that, the image itself.
+  if (!params.output_given) {
+    params.output_path =
+        record.contains("output") && record["output"].is_string() ? record["output"].get<std::string>() : image;
+  }
   // What the record says the run was: another content, style or objective
   // continues towards another image, so say so.
   const auto differs = [&](const char* key, const nlohmann::json& now) {

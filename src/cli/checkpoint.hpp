@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "params.hpp"
 
@@ -12,15 +13,20 @@ namespace stylize::cli {
 // out.png -> out.png.json
 std::string checkpoint_path(const std::string& image);
 
-// Writes the record of `image`, reached at `iteration` (atomically). Throws OutputError.
-void write_checkpoint(const std::string& image, int iteration, const CliParams& params);
+// Writes the record of `image` (the run's `output`, or one of its --save-every
+// images), reached at `iteration` by the run of `params` with these style
+// images (one output's: with several outputs, each has its own), atomically.
+// Throws OutputError.
+void write_checkpoint(const std::string& image, int iteration, const CliParams& params, const std::string& output,
+                      const std::vector<std::string>& style_paths);
 
 // Removes the record of `image`, if any (a finished image needs none).
 void remove_checkpoint(const std::string& image);
 
 // --resume IMAGE: the run continues from IMAGE (the start image) at the
-// iteration recorded beside it, writing to IMAGE unless -o was given.
-// Throws OptionError when the record is missing or malformed.
+// iteration recorded beside it, writing to the run's output that the record
+// names (older records: IMAGE itself) unless -o was given. Throws OptionError
+// when the record is missing or malformed, or the run has several scales.
 void apply_resume(CliParams& params);
 
 // `params` (one output, params.output_path, with a checkpoint record beside

@@ -288,7 +288,11 @@ int stylize_command(CliParams params) {
   expand_style_folders(params);
   // With several outputs each continues from its own record (resume_each_output).
   const bool resume_each = !params.resume.empty() && params.each_style;
-  if (!params.resume.empty() && !resume_each) apply_resume(params);
+  if (!params.resume.empty() && !resume_each) {
+    apply_resume(params);
+    spdlog::info("resuming from {} at iteration {} of {}", params.resume, params.options.start_iteration,
+                 params.options.iterations);
+  }
   validate_params(params);
   const int threads = configure_threads(params.threads);
   keep_freed_cpu_memory();
@@ -425,7 +429,8 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         if (params.save_every > 0 && p.iteration % params.save_every == 0 && !last) {
           const std::string path = intermediate_path(jobs[group[m]].output, p.iteration, p.scale, p.scales);
           save_image(p.image.narrow(0, static_cast<int64_t>(m), 1), path, encodings[group[m]]);
-          if (p.scales == 1) write_checkpoint(path, p.iteration, params);
+          if (p.scales == 1)
+            write_checkpoint(path, p.iteration, params, jobs[group[m]].output, records[group[m]].styles);
           spdlog::debug("saved {}", path);
         }
       }
@@ -461,7 +466,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
       const bool keep_record = unfinished && (params.options.scales == 1 || still_ours);
       if (unfinished) {
         if (keep_record) {
-          write_checkpoint(job.output, result.iterations_done, params);
+          write_checkpoint(job.output, result.iterations_done, params, job.output, record.styles);
         } else {
           remove_checkpoint(job.output);
         }
