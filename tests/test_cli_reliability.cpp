@@ -361,6 +361,7 @@ TEST_F(Reliability, ResumeRecordIsCheckedAgainstTheRun) {
 // snapshot's record names: it wrote the result over the snapshot (and removed
 // its record), and named the next snapshots out_0002_0003.png. The resume
 // says where it starts; a run of several scales is refused, naming the fix.
+// The same command without --resume warns that it starts the run again.
 // With several outputs each record names its own style, so that resuming one
 // of them does not warn that the styles differ.
 TEST_F(Reliability, ResumingASnapshotGoesOnIntoTheRunsOutput) {
@@ -381,6 +382,17 @@ TEST_F(Reliability, ResumingASnapshotGoesOnIntoTheRunsOutput) {
   EXPECT_TRUE(fs::exists(dir.file("out_0003.png")));
   EXPECT_FALSE(fs::exists(dir.file("out_0002_0003.png")));
   EXPECT_FALSE(fs::exists(output + ".json")) << "finished";
+  // An interrupted run's output (here the snapshot's copy), run again without --resume: said.
+  fs::copy_file(snapshot, output, fs::copy_options::overwrite_existing);
+  fs::copy_file(snapshot + ".json", output + ".json");
+  const auto again = run("");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find(output + " is an interrupted run's (its record, " + output +
+                              ".json, says iteration 2); this run starts it again and replaces it (to go on from it "
+                              "instead, stop now and add --resume " +
+                              output + ")"),
+            std::string::npos)
+      << again.output;
   const auto scales = run("--resume '" + snapshot + "' --scales 2 -o " + dir.file("s.png"));
   EXPECT_EQ(scales.exit_code, 2) << scales.output;
   EXPECT_NE(scales.output.find("--resume goes on at one scale, but this run has 2 (--scales, or the preset's); give "

@@ -77,6 +77,20 @@ void write_checkpoint(const std::string& image, int iteration, const CliParams& 
   write_file_atomically(checkpoint_path(image), record.dump(2) + "\n");
 }
 
+void warn_if_unfinished(const std::string& output) {
+  std::ifstream file(checkpoint_path(output));
+  if (!file) return;
+  const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
+  const bool readable = record.is_object() && record.contains("iteration") && record["iteration"].is_number_integer();
+  spdlog::warn(
+      "{} is an interrupted run's{}; this run starts it again and replaces it (to go on from it instead, stop "
+      "now and add --resume {})",
+      output,
+      readable ? " (its record, " + checkpoint_path(output) + ", says iteration " + record["iteration"].dump() + ")"
+               : "",
+      output);
+}
+
 void remove_checkpoint(const std::string& image) {
   std::error_code ignored;
   fs::remove(checkpoint_path(image), ignored);

@@ -20,6 +20,10 @@ std::string checkpoint_path(const std::string& image);
 void write_checkpoint(const std::string& image, int iteration, const CliParams& params, const std::string& output,
                       const std::vector<std::string>& style_paths);
 
+// Warns when `output` has a record beside it: an interrupted run's, which a
+// run without --resume starts again.
+void warn_if_unfinished(const std::string& output);
+
 // Removes the record of `image`, if any (a finished image needs none).
 void remove_checkpoint(const std::string& image);
 

@@ -301,6 +301,9 @@ int stylize_command(CliParams params) {
   OutputFolders folders;  // removed again if still empty at the end: a failed start leaves none
   check_outputs(jobs, params, folders);
   if (resume_each) return resume_each_output(params, jobs, threads);
+  if (params.resume.empty()) {
+    for (const Job& job : jobs) warn_if_unfinished(job.output);
+  }
   return run_jobs(params, jobs, load_weights_for(params), threads);
 }
 
