@@ -92,10 +92,13 @@ TEST_F(Cli, EstimatePrintsMemoryAndTimeAndWritesNothing) {
   ASSERT_EQ(init.exit_code, 0) << init.output;
   EXPECT_NE(init.output.find("it is stretched to the content's size"), std::string::npos) << init.output;
   EXPECT_NE(init.output.find(" s per iteration at this size"), std::string::npos) << init.output;
-  // Beyond the memory there is: the estimate, then the run's own refusal.
+  // Beyond the memory there is (a login node sizing a cluster job): the
+  // estimate, and no time, without failing (it exited 8 after the estimate).
   const RunResult too_big = run_stylize(quick("--estimate"), "env STYLIZE_MEMORY_LIMIT_MB=50");
-  EXPECT_EQ(too_big.exit_code, 8) << too_big.output;
+  EXPECT_EQ(too_big.exit_code, 0) << too_big.output;
   EXPECT_NE(too_big.output.find("peak memory: "), std::string::npos) << too_big.output;
+  EXPECT_NE(too_big.output.find("warning: the time is not measured: "), std::string::npos) << too_big.output;
+  EXPECT_EQ(too_big.output.find("time: "), std::string::npos) << too_big.output;
 }
 
 // --preset gatys sets its content weight from the content's size (in tutorial
@@ -482,6 +485,21 @@ TEST_F(CliRobustness, InterruptSavesTheImageAndResumeContinues) {
       << resumed.output;
   EXPECT_EQ(resumed.output.find("iter 1/"), std::string::npos) << resumed.output;
   EXPECT_FALSE(fs::exists(output + ".json")) << "a finished run removes its checkpoint record";
+}
+
+// Ctrl-C while --estimate times the run: no time (it printed 0 s, exit 0).
+TEST_F(CliRobustness, InterruptedEstimateGivesNoTime) {
+  const Child child =
+      spawn({"--content", content, "--style", style, "--weights", test::fixture("vgg19_tiny.safetensors"), "--size",
+             "1024", "--precision", "fp32", "--threads", "1", "--estimate"});
+  ASSERT_GT(child.pid, 0);
+  const std::string before = read_until(child, "peak memory: ");
+  ASSERT_NE(before.find("peak memory: "), std::string::npos) << before;
+  ::kill(child.pid, SIGINT);
+  const std::string after = read_until(child, "\x04never", before);
+  EXPECT_EQ(wait_exit_code(child), 130) << after;
+  EXPECT_NE(after.find("interrupted before the time was measured"), std::string::npos) << after;
+  EXPECT_EQ(after.find("time: "), std::string::npos) << after;
 }
 
 TEST_F(CliRobustness, TermSavesTheImageToo) { interrupt_and_check(*this, SIGTERM, 143); }

@@ -146,18 +146,31 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
               static_cast<long long>(width), static_cast<long long>(height), to_string(stylizer.precision()).c_str(),
               stylizer.device().str().c_str(), static_cast<long long>(std::ceil(mib / 1024.0)),
               static_cast<long long>(std::ceil(mib / 1024.0)));
-  std::fflush(stdout);  // before the timing run, which refuses a run that does not fit (exit 8)
+  std::fflush(stdout);
+  // The memory is what a job elsewhere needs (a login node sizing a cluster
+  // job may have less): a run that does not fit here is not timed, and that
+  // is no failure.
+  try {
+    stylizer.check_memory(height, width);
+  } catch (const ResourceError& e) {
+    spdlog::warn("the time is not measured: {}", e.what());
+    return kOk;
+  }
   // Coarse to fine: every scale is timed, for its own share of the iterations.
   const std::vector<int> sizes = stylizer.schedule(content, styles);
   note_schedule(params.options, sizes);
   std::vector<std::vector<double>> seconds(sizes.size());
-  stylizer.run(
+  const Result timed = stylizer.run(
       content, styles,
       [&seconds](const Progress& p) {
         if (p.iteration > 1) seconds[static_cast<size_t>(p.scale - 1)].push_back(p.seconds);
         return interrupt_signal() == 0;
       },
       blend, in.init, Guides{in.regions.masks, {}});
+  if (timed.stop_reason == StopReason::Interrupted) {
+    spdlog::warn("interrupted before the time was measured");
+    return interrupted_exit_code(interrupt_signal());
+  }
   double total = 0, per_iteration = 0;
   for (size_t s = 0; s < sizes.size(); ++s) {
     std::sort(seconds[s].begin(), seconds[s].end());
