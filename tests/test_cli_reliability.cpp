@@ -92,6 +92,26 @@ TEST_F(Reliability, SideOutputsNeverOverwriteTheResultOrEachOther) {
   expect_refused(run("--plot " + output), 6, "--plot '" + output + "' is the same file as -o");
   expect_refused(run("--report " + output + ".json"), 6, "the resume record");
   expect_refused(run("--plot " + dir.file("p.png") + " --sheet " + dir.file("p.png")), 6, "its own path");
+  // --save-every's images and their records are outputs too (the plot was
+  // written over the snapshot of iteration 1, beside the record resuming it).
+  expect_refused(run("--save-every 1 --plot " + dir.file("out_0001.png")), 6,
+                 "--plot '" + dir.file("out_0001.png") + "' is where --save-every 1 saves '" +
+                     dir.file("out_0001.png") + "'; give it another path, or another --save-every");
+  expect_refused(run("--save-every 2 --report " + dir.file("out_0002.png.json")), 6, "is where --save-every 2 saves");
+  expect_refused(run("--save-every 1 --scales 2 --min-size 24 --sheet " + dir.file("out_s2_0001.png")), 6,
+                 "is where --save-every 1 saves");
+  const std::string snapshot_named = dir.file("out_0003.png");
+  fs::copy_file(content, snapshot_named);
+  const auto as_content =
+      test::run_command(std::string(STYLIZE_BINARY) + " -c " + snapshot_named + " -s " + style + " -o " + output +
+                        " --weights " + weights() + " --size 48 --threads 1 --iterations 4 --save-every 3");
+  EXPECT_EQ(as_content.exit_code, 6) << as_content.output;
+  EXPECT_NE(as_content.output.find("the content image '" + snapshot_named + "' is where --save-every 3 saves"),
+            std::string::npos)
+      << as_content.output;
+  EXPECT_EQ(test::read_file(snapshot_named), content_bytes);
+  // Iteration 4 of 4 is the output itself, never a snapshot.
+  EXPECT_EQ(run("--save-every 4 --plot " + dir.file("out_0004.png")).exit_code, 0);
 }
 
 TEST_F(Reliability, MasksAndTheDefaultStyleAreInputsToo) {

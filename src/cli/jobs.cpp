@@ -1,6 +1,7 @@
 #include "jobs.hpp"
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "checkpoint.hpp"
@@ -90,6 +91,43 @@ void refuse_overlaps(const std::vector<NamedPath>& outputs, const std::vector<Na
   }
 }
 
+namespace {
+
+fs::path canonical_path(const std::string& path) {
+  std::error_code error;
+  return fs::weakly_canonical(fs::absolute(path, error), error);
+}
+
+// --save-every's images and their records, beside each output, are outputs
+// too: none may be one of `taken` (the other outputs and the inputs). Their
+// names are compared in the output's folder, resolved once (a run may save
+// thousands).
+void refuse_snapshot_overlaps(const std::vector<Job>& jobs, const CliParams& params,
+                              const std::vector<NamedPath>& taken) {
+  if (params.save_every <= 0) return;
+  std::map<fs::path, const NamedPath*> by_path;
+  for (const auto& named : taken) by_path.emplace(canonical_path(named.path), &named);
+  const size_t scales = static_cast<size_t>(params.options.scales);
+  for (const Job& job : jobs) {
+    const fs::path folder = canonical_path(job.output).parent_path();
+    for (size_t s = 0; s < scales; ++s) {
+      const int iterations = scale_iterations(params.options, s, scales);
+      for (int i = params.save_every; i < iterations; i += params.save_every) {
+        const std::string image = intermediate_path(job.output, i, static_cast<int>(s) + 1, static_cast<int>(scales));
+        for (const std::string& path : {image, checkpoint_path(image)}) {
+          const auto found = by_path.find(folder / fs::path(path).filename());
+          if (found == by_path.end()) continue;
+          throw OutputError(found->second->what + " '" + found->second->path + "' is where --save-every " +
+                            std::to_string(params.save_every) + " saves '" + path +
+                            "'; give it another path, or another --save-every");
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void check_outputs(const std::vector<Job>& jobs, const CliParams& params, OutputFolders& folders) {
   const std::string image_flag = params.each_style ? "--output-template" : "-o";
   std::vector<NamedPath> outputs;
@@ -116,7 +154,11 @@ void check_outputs(const std::vector<Job>& jobs, const CliParams& params, Output
     check_output_path(path, flag);
     outputs.push_back({path, flag});
   }
-  refuse_overlaps(outputs, input_files(params));
+  const std::vector<NamedPath> inputs = input_files(params);
+  refuse_overlaps(outputs, inputs);
+  std::vector<NamedPath> taken = outputs;
+  taken.insert(taken.end(), inputs.begin(), inputs.end());
+  refuse_snapshot_overlaps(jobs, params, taken);
   // Leftovers of killed runs (SIGKILL, power loss) beside the outputs.
   for (const auto& output : outputs) remove_stale_temporaries(output.path);
 }
