@@ -101,6 +101,16 @@ TEST_F(Cli, EstimatePrintsMemoryAndTimeAndWritesNothing) {
   EXPECT_EQ(too_big.output.find("time: "), std::string::npos) << too_big.output;
 }
 
+// A progress line at every --print-every and at the last iteration, also
+// when --tolerance ends the run early (it printed none for iteration 50).
+TEST_F(Cli, ProgressEndsWithTheLastIterationOfAnEarlyStop) {
+  const RunResult r = run_stylize(quick("--iterations 200 --print-every 7 --tolerance 0.99"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("iter 49/200"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("iter 50/200"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("iter 51/200"), std::string::npos) << r.output;
+}
+
 // --preset gatys sets its content weight from the content's size (in tutorial
 // units), and says so; normalized units keep 4e3 (CliArgs tests the formula).
 TEST_F(Cli, GatysPresetBalancesForTheContentsSize) {

@@ -211,6 +211,8 @@ TEST(EngineAdam, ToleranceEndsEachScaleOnAPlateau) {
     const int in_scale = static_cast<int>(i % (2 * kPlateauWindow)) + 1;
     EXPECT_EQ(seen[i].iteration, in_scale);
     EXPECT_EQ(seen[i].scale, static_cast<int>(i / (2 * kPlateauWindow)) + 1);
+    // The plateau's iteration is the scale's last, as progress lines show.
+    EXPECT_EQ(seen[i].last, in_scale == 2 * kPlateauWindow) << i;
     if (in_scale < 2 * kPlateauWindow) {
       EXPECT_EQ(seen[i].drop, -1) << "not measured before two windows";
     }
@@ -232,6 +234,7 @@ TEST(EngineAdam, ToleranceEndsEachScaleOnAPlateau) {
   const Result full = Stylizer(options, tiny_weights()).run(content, {style}, [&](const Progress& p) {
     ++calls;
     EXPECT_EQ(p.drop, -1);
+    EXPECT_EQ(p.last, p.iteration == 60);
     return true;
   });
   EXPECT_EQ(calls, 60);

@@ -30,7 +30,7 @@ void ProgressPrinter::update(const Progress& p, const std::vector<std::string>& 
   interval_seconds_ += p.seconds;
   ++interval_iterations_;
   smoothed_seconds_ = smoothed_seconds_ == 0 ? p.seconds : 0.9 * smoothed_seconds_ + 0.1 * p.seconds;
-  const bool last = p.iteration == p.iterations;
+  const bool last = p.last;
   if (print_every_ > 0 && (p.iteration % print_every_ == 0 || last)) {
     bar_.clear();
     for (size_t m = 0; m < labels.size(); ++m) {

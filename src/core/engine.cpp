@@ -125,6 +125,7 @@ Progress Stylizer::Impl::progress(int iteration, int iterations, const torch::Te
   Progress p;
   p.iteration = iteration;
   p.iterations = iterations;
+  p.last = iteration == iterations;
   p.losses = values;
   p.terms = objective.term_names();
   p.seconds = seconds;
@@ -259,11 +260,13 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
     }
     Progress p = progress(iteration, iterations, values.detach(), seconds_since(start), average.of(image));
     p.drop = drop;
+    const bool plateau = drop >= 0 && drop < options.tolerance;
+    p.last = p.last || plateau;
     if (callback && !callback(p)) {
       outcome.stop_reason = StopReason::Interrupted;
       break;
     }
-    if (drop >= 0 && drop < options.tolerance) {
+    if (plateau) {
       outcome.stop_reason = StopReason::Converged;
       break;
     }

@@ -46,6 +46,9 @@ struct Progress {
   // to it (the scale ends once it is below the tolerance); -1 until this scale
   // has run two windows, and without a tolerance.
   double drop = -1;
+  // The last iteration of this scale: its iterations are done, or the
+  // tolerance ends the scale here (L-BFGS's convergence is not known yet).
+  bool last = false;
 
   LossValues values(int member = 0) const;
 };
