@@ -162,6 +162,16 @@ TEST(WeightsCommand, ListShowsWhereKnownFilesAreAndWhetherTheyVerify) {
   const std::string cache = dir.file("cache");
   const test::CommandResult none = stylize_without_weights("weights list", dir, cache);
   EXPECT_EQ(none.output.find("stylize uses: "), std::string::npos) << none.output;
+  EXPECT_NE(none.output.find("No weights found: the first run downloads "), std::string::npos) << none.output;
+  // A STYLIZE_WEIGHTS naming no file: a run fails, and downloads nothing (the
+  // list said it would download).
+  const std::string missing = dir.file("nope.safetensors");
+  const test::CommandResult named = stylize_without_weights("weights list", dir, cache, "STYLIZE_WEIGHTS=" + missing);
+  EXPECT_NE(named.output.find("$STYLIZE_WEIGHTS = " + missing + "  (file not found)"), std::string::npos)
+      << named.output;
+  EXPECT_NE(named.output.find("A run fails now (exit 4): cannot read weights file '" + missing), std::string::npos)
+      << named.output;
+  EXPECT_EQ(named.output.find("first run downloads"), std::string::npos) << named.output;
   fs::create_directories(cache + "/stylize");
   const std::string cached = cache + "/stylize/" + kDefaultWeightsFileName;
   fs::copy_file(fixture("keras_vgg19_notop_tiny.h5"), cached);

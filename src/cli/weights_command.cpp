@@ -96,10 +96,11 @@ bool is_direct_format(const std::string& path) {
 }
 
 int run_list() {
-  std::string used;
+  std::string used, unusable;  // the file a run uses, or why a run would fail (STYLIZE_WEIGHTS names no file)
   try {
     if (auto found = find_weights("")) used = *found;
-  } catch (const WeightsError&) {
+  } catch (const WeightsError& e) {
+    unusable = e.what();
   }
   const auto directories = weights_search_directories();
   std::printf("Known VGG19 weights files (README, \"Weights\"); stylize looks in: %s%s\n",
@@ -140,6 +141,8 @@ int run_list() {
   }
   if (!used.empty()) {
     std::printf("\nstylize uses: %s\n", used.c_str());
+  } else if (!unusable.empty()) {
+    std::printf("\nA run fails now (exit %d): %s\n", kWeightsError, unusable.c_str());
   } else {
     std::printf("\nNo weights found: the first run downloads %s (%s) into %s%s\n",
                 default_download_source().url.c_str(), default_download_source().size_text.c_str(),
