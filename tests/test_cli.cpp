@@ -183,7 +183,13 @@ TEST_F(Cli, BadFlagsExitWithTheUsageCodeAndWriteNothing) {
 }
 
 TEST_F(Cli, BadOutputPaths) {
-  expect_failure(run_stylize(quick("-o " + dir.file("missing/out.png"))), 6, "does not exist");
+  expect_failure(run_stylize(quick("-o " + dir.file("missing/out.png"))), 6,
+                 "directory '" + dir.file("missing") + "' does not exist; create it first");
+  // A file on the way: said so (it said the directory does not exist).
+  test::write_file(dir.file("afile"), "x");
+  expect_failure(run_stylize(quick("-o " + dir.file("afile/sub/out.png"))), 6,
+                 "'" + dir.file("afile") + "' is a file, not a directory; give a path in a directory");
+  expect_failure(run_stylize(quick("--report " + dir.file("afile/r.json"))), 6, "is a file, not a directory");
   expect_failure(run_stylize(quick("-o " + dir.file("out.gif"))), 6, "extension");
   const RunResult r = run_stylize(quick("-o " + content));
   EXPECT_EQ(r.exit_code, 6) << r.output;

@@ -32,6 +32,18 @@ fs::path directory_of(const std::string& path) {
   return dir.empty() ? fs::path(".") : dir;
 }
 
+// Why `dir`, an output's folder, is not one: a file on the way to it, or it does not exist.
+std::string not_a_folder(const fs::path& dir) {
+  std::error_code error;
+  for (fs::path p = dir; !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p, error) && !fs::is_directory(p, error)) {
+      return "'" + p.string() + "' is a file, not a directory; give a path in a directory";
+    }
+    if (p == p.parent_path()) break;
+  }
+  return "directory '" + dir.string() + "' does not exist; create it first";
+}
+
 // Whether `target` exists and is neither a regular file nor a directory: a
 // named pipe, a device (/dev/null) or a socket, which a write goes into, as a
 // shell redirection's does, instead of replacing it with a file.
@@ -144,7 +156,7 @@ void check_writable(const std::string& path, const std::string& what) {
   }
   const fs::path dir = directory_of(target.string());
   if (!fs::is_directory(dir, error)) {
-    throw OutputError("cannot write " + name + ": directory '" + dir.string() + "' does not exist; create it first");
+    throw OutputError("cannot write " + name + ": " + not_a_folder(dir));
   }
   // Create and remove a probe file: access(W_OK) says yes to root on read-only
   // or special file systems, and a long run must not end in a failed write.
@@ -197,7 +209,7 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
   }
   const fs::path dir = directory_of(target.string());
   std::error_code error;
-  if (!fs::is_directory(dir, error)) throw fail("directory '" + dir.string() + "' does not exist; create it first");
+  if (!fs::is_directory(dir, error)) throw fail(not_a_folder(dir));
 
   // Unique among threads, processes and hosts: the host, the pid and a counter.
   static std::atomic<unsigned> counter{0};
