@@ -285,7 +285,12 @@ TEST(RegionalStyle, MasksAreCheckedWhenRead) {
     cli::read_mask(dir.file("wide.png"), "content mask 2", 8, 8);
     FAIL() << "a mask of another shape was taken";
   } catch (const ImageError& e) {
-    EXPECT_NE(std::string(e.what()).find("16x8 px, but the image it masks is 8x8"), std::string::npos) << e.what();
+    // The masked image's shape, not its size at this run's --size: resizing the mask to that was wrong advice.
+    EXPECT_NE(std::string(e.what()).find("16x8 px, 2.00 times as wide as high, but the image it masks is 1.00 times as "
+                                         "wide as high (8x8 px at this run's size): a mask must have that image's "
+                                         "shape (draw it over the image; any size of that shape will do)"),
+              std::string::npos)
+        << e.what();
   }
   const torch::Tensor mask = cli::read_mask(dir.file("white.png"), "content mask", 8, 8);
   EXPECT_EQ(mask.sizes(), (std::vector<int64_t>{8, 8}));

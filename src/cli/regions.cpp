@@ -19,9 +19,12 @@ torch::Tensor read_mask(const std::string& path, const std::string& role, int64_
   if (height > 0 && width > 0) {
     const double aspect = static_cast<double>(w) / h, wanted = static_cast<double>(width) / height;
     if (std::abs(aspect / wanted - 1.0) > 0.02) {
-      throw ImageError(role + " '" + path + "' is " + std::to_string(w) + "x" + std::to_string(h) +
-                       " px, but the image it masks is " + std::to_string(width) + "x" + std::to_string(height) +
-                       ": a mask must have that image's shape (draw it over the image, or resize it to its size)");
+      // The image is at the run's size here, not its file's: its shape is what to name.
+      throw ImageError(fmt::format(
+          "{} '{}' is {}x{} px, {:.2f} times as wide as high, but the image it masks is {:.2f} times as wide as high "
+          "({}x{} px at this run's size): a mask must have that image's shape (draw it over the image; any size "
+          "of that shape will do)",
+          role, path, w, h, aspect, wanted, width, height));
     }
   }
   torch::Tensor mask = luminance_image(pixels).narrow(1, 0, 1);  // (1, 1, h, w)
