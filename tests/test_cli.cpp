@@ -461,6 +461,15 @@ TEST_F(CliRobustness, NumericFailureSavesTheLastGoodImage) {
   EXPECT_EQ(load_image(output, "output").sizes(), (std::vector<int64_t>{1, 3, 48, 40}));
   // Not finished: its checkpoint record says so (a batch resumes it instead of skipping it).
   EXPECT_TRUE(fs::exists(output + ".json")) << r.output;
+  // Stopped at a coarser scale: the image saved is that scale's, and said so;
+  // the advice names the weight that overflowed too.
+  const RunResult coarse = run_stylize(quick("--content-weight 3e38 --scales 2 --min-size 24"));
+  EXPECT_EQ(coarse.exit_code, 7) << coarse.output;
+  EXPECT_NE(coarse.output.find("saved the last good image to " + output + " at 20x24, the size of the scale it was on"),
+            std::string::npos)
+      << coarse.output;
+  EXPECT_NE(coarse.output.find("lower weights (--style-weight, --content-weight, --tv-weight)"), std::string::npos)
+      << coarse.output;
 }
 
 using test::Child;

@@ -190,6 +190,11 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
 int report_outcome(const Result& result, const Job& job, const CliParams& params, const torch::Tensor& content,
                    bool in_batch, bool kept_record, double seconds) {
   const int iterations = params.options.iterations;
+  // An earlier scale's image (a coarse-to-fine run stopped there) is smaller than the content: said.
+  const std::string at_scale =
+      result.image.size(3) != content.size(3) || result.image.size(2) != content.size(2)
+          ? fmt::format(" at {}x{}, the size of the scale it was on", result.image.size(3), result.image.size(2))
+          : "";
   switch (result.stop_reason) {
     case StopReason::Interrupted:
       if (in_batch) {
@@ -199,17 +204,11 @@ int report_outcome(const Result& result, const Job& job, const CliParams& params
             "to go on: it {} this job and skips the finished ones)",
             result.iterations_done, iterations, job.output, params.options.scales > 1 ? "restarts" : "resumes");
       } else if (params.options.scales > 1) {
-        // The engine resumes single-scale runs only: offer what works. An
-        // earlier scale's image is smaller than the content: say so.
-        const bool smaller = result.image.size(3) != content.size(3) || result.image.size(2) != content.size(2);
+        // The engine resumes single-scale runs only: offer what works.
         spdlog::warn(
             "interrupted at iteration {}/{}; saved the current image to {}{} (a coarse-to-fine run cannot be "
             "resumed; refine it with --init {} --scales 1 and another -o)",
-            result.iterations_done, iterations, job.output,
-            smaller
-                ? fmt::format(" at {}x{}, the size of the scale it was on", result.image.size(3), result.image.size(2))
-                : "",
-            job.output);
+            result.iterations_done, iterations, job.output, at_scale, job.output);
       } else {
         spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
                      result.iterations_done, iterations, job.output, job.output);
@@ -217,9 +216,9 @@ int report_outcome(const Result& result, const Job& job, const CliParams& params
       return interrupted_exit_code(interrupt_signal());
     case StopReason::NumericFailure:
       spdlog::error(
-          "the loss became NaN or infinite at iteration {}; saved the last good image to {}{}. Try a lower --lr or "
-          "--style-weight, or --precision fp32",
-          result.iterations_done + 1, job.output, kept_record ? " with its checkpoint record" : "");
+          "the loss became NaN or infinite at iteration {}; saved the last good image to {}{}{}. Try a lower --lr or "
+          "lower weights (--style-weight, --content-weight, --tv-weight), or --precision fp32",
+          result.iterations_done + 1, job.output, at_scale, kept_record ? " with its checkpoint record" : "");
       return kNumericError;
     case StopReason::Converged:
       if (params.options.optimizer == OptimizerKind::Lbfgs) {
