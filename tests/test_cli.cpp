@@ -109,6 +109,9 @@ TEST_F(Cli, ProgressEndsWithTheLastIterationOfAnEarlyStop) {
   EXPECT_NE(r.output.find("iter 49/200"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("iter 50/200"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("iter 51/200"), std::string::npos) << r.output;
+  const RunResult one = run_stylize(quick("--iterations 1"));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_NE(one.output.find(": 1 iteration -> " + output), std::string::npos) << one.output;
 }
 
 // --preset gatys sets its content weight from the content's size (in tutorial

@@ -382,7 +382,8 @@ TEST_F(RegionsCli, BadMasksAreClearErrors) {
   const std::string wide = dir.file("wide.png");
   save_image(torch::ones({1, 3, 20, 60}), wide);
   expect_failure(test::run_stylize(quick("--content-mask " + wide)), 3, "a mask must have that image's shape");
-  expect_failure(test::run_stylize(quick("--style " + second + " --content-mask " + left)), 2, "one mask per --style");
+  expect_failure(test::run_stylize(quick("--style " + second + " --content-mask " + left)), 2,
+                 "one mask per --style, in the same order (2 styles, 1 content mask)");
   expect_failure(test::run_stylize(quick("--content-mask " + left + " --style-mask " + left + " --style-mask all")), 2,
                  "--style-mask: give one per --style");
   expect_failure(test::run_stylize(quick("--content-mask " + left + " --each-style")), 2, "--each-style");

@@ -14,6 +14,7 @@
 #include "exit_codes.hpp"
 #include "sizes.hpp"
 #include "stylize/errors.hpp"
+#include "terminal_bar.hpp"
 
 #ifndef STYLIZE_VERSION
 #define STYLIZE_VERSION "unknown"
@@ -662,8 +663,8 @@ void validate_params(const CliParams& p) {
     }
     if (p.content_mask_paths.size() != p.style_paths.size()) {
       throw OptionError("--content-mask: give one mask per --style, in the same order (" +
-                        std::to_string(p.style_paths.size()) + " styles, " +
-                        std::to_string(p.content_mask_paths.size()) + " content masks)");
+                        count_of(static_cast<int64_t>(p.style_paths.size()), "style") + ", " +
+                        count_of(static_cast<int64_t>(p.content_mask_paths.size()), "content mask") + ")");
     }
     if (!p.style_mask_paths.empty() && p.style_mask_paths.size() != p.style_paths.size()) {
       throw OptionError("--style-mask: give one per --style, in the same order, 'all' for a whole image (" +

@@ -26,6 +26,7 @@
 #include "stylize/io/image_io.hpp"
 #include "stylize/vgg19_layers.hpp"
 #include "stylize/weights/weights.hpp"
+#include "terminal_bar.hpp"
 #include "weights_source.hpp"
 
 namespace stylize::cli {
@@ -80,7 +81,7 @@ std::string describe_iterations(const StylizeOptions& options, const std::vector
   std::vector<int> per_scale;
   for (size_t s = 0; s < sizes.size(); ++s) per_scale.push_back(scale_iterations(options, s, sizes.size()));
   const int total = std::accumulate(per_scale.begin(), per_scale.end(), 0);
-  if (sizes.size() < 2) return fmt::format("{} iterations", total);
+  if (sizes.size() < 2) return count_of(total, "iteration");
   return fmt::format("{} iterations over {} scales ({} at {} px)", total, sizes.size(), fmt::join(per_scale, " + "),
                      fmt::join(sizes, ", "));
 }
@@ -97,8 +98,12 @@ void note_schedule(const StylizeOptions& options, const std::vector<int>& sizes)
         options.min_size, sizes.front());
   }
   if (static_cast<int>(sizes.size()) < options.scales) {
-    spdlog::info("--scales {} gives {} different sizes from {} to {} px", options.scales, sizes.size(), sizes.front(),
-                 sizes.back());
+    if (sizes.size() == 1) {
+      spdlog::info("--scales {} gives one size, {} px", options.scales, sizes.front());
+    } else {
+      spdlog::info("--scales {} gives {} different sizes from {} to {} px", options.scales, sizes.size(), sizes.front(),
+                   sizes.back());
+    }
   }
 }
 

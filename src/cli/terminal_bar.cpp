@@ -38,6 +38,10 @@ void TerminalBar::clear() {
   visible_ = false;
 }
 
+std::string count_of(int64_t count, const std::string& noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
 std::string format_duration(double seconds) {
   const long total = static_cast<long>(seconds + 0.5);
   char text[32];

@@ -33,4 +33,7 @@ class TerminalBar {
 // "1:05" or "1:02:05".
 std::string format_duration(double seconds);
 
+// "1 iteration", "2 iterations": the noun in the singular, an s added for any other count.
+std::string count_of(int64_t count, const std::string& noun);
+
 }  // namespace stylize::cli

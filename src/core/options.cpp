@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <tuple>
 
 #include "stylize/errors.hpp"
 #include "stylize/vgg19_layers.hpp"
@@ -57,8 +58,9 @@ void validate_blend(const std::vector<double>& blend, size_t styles) {
   }
   if (sum <= 0) throw OptionError("--style-weights add up to 0; give at least one style a positive weight");
   if (blend.size() != styles) {
-    throw OptionError("--style-weights gives " + std::to_string(blend.size()) + " weights for " +
-                      std::to_string(styles) + " style images");
+    throw OptionError("--style-weights gives " + std::to_string(blend.size()) +
+                      (blend.size() == 1 ? " weight" : " weights") + " for " + std::to_string(styles) +
+                      (styles == 1 ? " style image" : " style images"));
   }
 }
 
@@ -84,8 +86,12 @@ void validate(const StylizeOptions& o) {
     throw OptionError("--lr must be a finite number > 0 and at most " + number_text(kMaxLearningRate) + ", got " +
                       number_text(o.lr) + "; the default is 0.02");
   }
-  if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1)) {
-    throw OptionError("--beta1 and --beta2 must be in [0, 1)");
+  for (const auto& [beta, flag, fallback] :
+       {std::tuple{o.beta1, "--beta1", "0.99"}, std::tuple{o.beta2, "--beta2", "0.999"}}) {
+    if (!(beta >= 0 && beta < 1)) {
+      throw OptionError(std::string(flag) + " must be at least 0 and below 1, got " + number_text(beta) +
+                        "; the default is " + fallback);
+    }
   }
   if (!std::isfinite(o.eps) || o.eps <= 0) {
     throw OptionError("--eps must be a finite number > 0, got " + number_text(o.eps));
