@@ -337,8 +337,17 @@ TEST_F(CliFeatures, ReportHoldsEveryIteration) {
   EXPECT_FALSE(report["precision"].get<std::string>().empty());
   EXPECT_GT(report["peak_memory_mib"].get<double>(), 0.0);
   EXPECT_EQ(report["weights"]["input_convention"], "torchvision");
-  EXPECT_EQ(load_image(dir.file("losses.png"), "plot").size(0), 1);
+  EXPECT_EQ(load_image(dir.file("losses.png"), "plot").size(2), 540) << "one panel";
   EXPECT_GT(load_image(dir.file("sheet.png"), "sheet").size(3), 40 * 3);
+  // Several outputs: a panel each (it drew the last one's alone).
+  const std::string style2 = dir.file("style2.png");
+  save_image(test::pattern_image(32, 32, 0.6), style2);
+  const RunResult each = run_stylize(quick("--iterations 3 --each-style --style " + style2 + " --output-template " +
+                                           dir.file("e_{style}.png") + " --report " + dir.file("each.json") +
+                                           " --plot " + dir.file("each.png")));
+  ASSERT_EQ(each.exit_code, 0) << each.output;
+  EXPECT_EQ(nlohmann::json::parse(test::read_file(dir.file("each.json")))["runs"].size(), 2u);
+  EXPECT_EQ(load_image(dir.file("each.png"), "plot").size(2), 2 * 540);
 }
 
 TEST_F(CliFeatures, NoiseInitIsReproducibleWithASeed) {

@@ -44,7 +44,8 @@ torch::Tensor bgr8_to_tensor(const cv::Mat& bgr) {
       .div(255.0);
 }
 
-void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& title, const std::string& path) {
+// One panel: the series on a log scale against the iterations.
+cv::Mat loss_plot(const std::vector<PlotSeries>& series, const std::string& title) {
   const int width = 900, height = 540, left = 90, right = 160, top = 50, bottom = 60;
   cv::Mat canvas(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
   double x_min = 1e300, x_max = -1e300, y_min = 1e300, y_max = -1e300;
@@ -91,7 +92,32 @@ void save_loss_plot(const std::vector<PlotSeries>& series, const std::string& ti
     cv::line(canvas, {width - right + 15, y - 5}, {width - right + 45, y - 5}, colour, 2, cv::LINE_AA);
     cv::putText(canvas, series[k].name, {width - right + 52, y}, font, 0.5, black, 1, cv::LINE_AA);
   }
-  save_image(bgr8_to_tensor(canvas), path);
+  return canvas;
+}
+
+// The panel of one output's run: the total and each term, scales one after the other.
+cv::Mat run_plot(const RunRecord& run) {
+  std::vector<PlotSeries> series = {{"total", {}, {}}};
+  if (!run.iterations.empty()) {
+    for (const auto& term : run.iterations.front().losses.terms) series.push_back({term.first, {}, {}});
+  }
+  double offset = 0;  // iterations of earlier scales, so scales follow each other on the x axis
+  int scale = 1, last_iteration = 0;
+  for (const auto& it : run.iterations) {
+    if (it.scale != scale) {
+      offset += last_iteration;
+      scale = it.scale;
+    }
+    last_iteration = it.iteration;
+    const double x = offset + it.iteration;
+    series[0].x.push_back(x);
+    series[0].y.push_back(it.losses.total);
+    for (size_t k = 0; k < it.losses.terms.size() && k + 1 < series.size(); ++k) {
+      series[k + 1].x.push_back(x);
+      series[k + 1].y.push_back(it.losses.terms[k].second);
+    }
+  }
+  return loss_plot(series, "losses: " + std::filesystem::path(run.output).filename().string());
 }
 
 }  // namespace
@@ -150,28 +176,12 @@ void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const s
   save_image(bgr8_to_tensor(sheet), path);
 }
 
-void write_plot(const std::string& path, const RunRecord& run) {
-  std::vector<PlotSeries> series = {{"total", {}, {}}};
-  if (!run.iterations.empty()) {
-    for (const auto& term : run.iterations.front().losses.terms) series.push_back({term.first, {}, {}});
-  }
-  double offset = 0;  // iterations of earlier scales, so scales follow each other on the x axis
-  int scale = 1, last_iteration = 0;
-  for (const auto& it : run.iterations) {
-    if (it.scale != scale) {
-      offset += last_iteration;
-      scale = it.scale;
-    }
-    last_iteration = it.iteration;
-    const double x = offset + it.iteration;
-    series[0].x.push_back(x);
-    series[0].y.push_back(it.losses.total);
-    for (size_t k = 0; k < it.losses.terms.size() && k + 1 < series.size(); ++k) {
-      series[k + 1].x.push_back(x);
-      series[k + 1].y.push_back(it.losses.terms[k].second);
-    }
-  }
-  save_loss_plot(series, "losses: " + std::filesystem::path(run.output).filename().string(), path);
+void write_plot(const std::string& path, const std::vector<RunRecord>& runs) {
+  std::vector<cv::Mat> panels;
+  for (const RunRecord& run : runs) panels.push_back(run_plot(run));
+  cv::Mat plot;
+  cv::vconcat(panels, plot);
+  save_image(bgr8_to_tensor(plot), path);
 }
 
 }  // namespace stylize::cli

@@ -12,9 +12,10 @@
 
 namespace stylize::cli {
 
-// Loss curves of one run (the total and each term against iteration, log-scale
-// y, scales one after the other), with axes, ticks and a legend. Throws OutputError.
-void write_plot(const std::string& path, const RunRecord& run);
+// Loss curves of each run (the total and each term against iteration, log-scale
+// y, scales one after the other), with axes, ticks and a legend: one panel per
+// output, one above the other. Throws OutputError.
+void write_plot(const std::string& path, const std::vector<RunRecord>& runs);
 
 // The iterations a plot from `first` to `last` marks: multiples of a step of
 // 1, 2 or 5 times a power of ten (at least 1), about five of them.

@@ -531,7 +531,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
     });
   }
   if (!params.plot_path.empty() && !records.empty()) {
-    write_side_output("loss plot", params.plot_path, [&] { write_plot(params.plot_path, records.back()); });
+    write_side_output("loss plot", params.plot_path, [&] { write_plot(params.plot_path, records); });
   }
   if (!params.report_path.empty()) {
     write_side_output("report", params.report_path,
