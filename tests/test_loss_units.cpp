@@ -57,24 +57,6 @@ VggWeights rescaled(VggWeights weights) {
   return weights;
 }
 
-// A full-width VGG19 (64 ... 512 channels) with He-initialized random weights.
-VggWeights full_size_random() {
-  const int64_t widths[16] = {64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512};
-  torch::manual_seed(19);
-  VggWeights weights;
-  int64_t in = 3;
-  for (int l = 0; l < 16; ++l) {
-    ConvWeights conv{vgg19_conv_names()[l], widths[l], in, 3, 3, {}, {}};
-    const torch::Tensor w = torch::randn({widths[l], in, 3, 3}) * std::sqrt(2.0 / (9.0 * in));
-    const torch::Tensor b = torch::randn({widths[l]}) * 0.05;
-    conv.weight.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
-    conv.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
-    weights.convs.push_back(std::move(conv));
-    in = widths[l];
-  }
-  return weights;
-}
-
 TEST(LossUnits, WordsAndDefaults) {
   EXPECT_EQ(parse<LossUnits>("tutorial"), LossUnits::Tutorial);
   EXPECT_EQ(parse<LossUnits>("normalized"), LossUnits::Normalized);
@@ -140,7 +122,7 @@ TEST(LossUnits, NormalizedTermsIgnorePerLayerRescalingOfTheTinyNetwork) {
 }
 
 TEST(LossUnits, NormalizedTermsIgnorePerLayerRescalingOfAFullSizeNetwork) {
-  const VggWeights original = full_size_random();
+  const VggWeights original = test::full_size_random();
   const torch::Tensor content = test::pattern_image(32, 48, 0.1), style = test::pattern_image(40, 32, 2.0);
   const torch::Tensor image = (0.6 * content + 0.4 * test::pattern_image(32, 48, 1.0)).clamp(0, 1);
   EXPECT_LT(worst_relative(terms(original, content, style, image, LossUnits::Normalized),

@@ -306,6 +306,47 @@ TEST(TiledMemory, EstimateBoundsTheNetworkByOneTile) {
   EXPECT_NO_THROW(tiled.check_memory(2048, 2048));
 }
 
+// Where nothing fits at this size, --tile auto advises the size at which it
+// would run, whole or in tiles: never smaller than without tiles (it advised
+// the size at which its smallest tiles fit, whose halos cost more than a
+// smaller whole image: --size 128 where 256 runs whole). A cap that is not a
+// number is refused, not ignored.
+TEST(TiledMemory, AutoTilesAdviseTheSizeThatRuns) {
+  // Full-width layers, whose activations (not the image's own state) make
+  // the memory, as with real weights.
+  const VggWeights weights = test::full_size_random();
+  StylizeOptions o = test::tiny_options();
+  const Stylizer whole(o, weights);
+  o.tile = 32;
+  const double smallest_tiles = Stylizer(o, weights).plan_tiling(384, 512).bytes;
+  o.tile = kAutoTile;
+  const Stylizer automatic(o, weights);
+  test::ScopedEnv limit("STYLIZE_MEMORY_LIMIT_MB",
+                        std::to_string(static_cast<int64_t>(0.9 * smallest_tiles / (1 << 20))));
+  const auto advised = [](const Stylizer& stylizer) {
+    try {
+      stylizer.check_memory(384, 512);
+    } catch (const ResourceError& e) {
+      const std::string message = e.what(), key = "the largest size that fits is about --size ";
+      const size_t at = message.find(key);
+      return at == std::string::npos ? -1 : std::stoi(message.substr(at + key.size()));
+    }
+    return -2;  // it fitted
+  };
+  const int without_tiles = advised(whole), with_auto = advised(automatic);
+  ASSERT_GT(without_tiles, 0);
+  EXPECT_GE(with_auto, without_tiles);
+  test::ScopedEnv bad("STYLIZE_MEMORY_LIMIT_MB", "abc");
+  try {
+    automatic.check_memory(64, 64);
+    ADD_FAILURE() << "STYLIZE_MEMORY_LIMIT_MB=abc was taken";
+  } catch (const OptionError& e) {
+    EXPECT_NE(std::string(e.what()).find("STYLIZE_MEMORY_LIMIT_MB must be a number of MiB above 0, got 'abc'"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(TiledOptions, TilesTooSmallAreRefused) {
   StylizeOptions o = test::tiny_options();
   for (int tile : {8, -2, 16385}) {

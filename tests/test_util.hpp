@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <torch/torch.h>
 
 #include "stylize/core/options.hpp"
+#include "stylize/vgg19_layers.hpp"
 #include "stylize/weights/weights.hpp"
 #include "temp_dir.hpp"
 
@@ -172,6 +174,24 @@ inline StylizeOptions tiny_options() {
 // The tiny VGG19 fixture (torchvision convention), read once.
 inline const VggWeights& tiny_weights() {
   static const VggWeights weights = load_vgg19_weights(fixture("vgg19_tiny.safetensors"));
+  return weights;
+}
+
+// A full-width VGG19 (64 ... 512 channels) with He-initialized random weights.
+inline VggWeights full_size_random() {
+  const int64_t widths[16] = {64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512};
+  torch::manual_seed(19);
+  VggWeights weights;
+  int64_t in = 3;
+  for (int l = 0; l < 16; ++l) {
+    ConvWeights conv{vgg19_conv_names()[l], widths[l], in, 3, 3, {}, {}};
+    const torch::Tensor w = torch::randn({widths[l], in, 3, 3}) * std::sqrt(2.0 / (9.0 * in));
+    const torch::Tensor b = torch::randn({widths[l]}) * 0.05;
+    conv.weight.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
+    conv.bias.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
+    weights.convs.push_back(std::move(conv));
+    in = widths[l];
+  }
   return weights;
 }
 

@@ -7,6 +7,7 @@
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -131,8 +132,14 @@ double available_memory_bytes(const torch::Device& device) {
   }
 #endif
   if (const char* cap = std::getenv("STYLIZE_MEMORY_LIMIT_MB"); cap && *cap) {
-    const double cap_bytes = std::atof(cap) * 1024 * 1024;
-    if (cap_bytes > 0 && (available < 0 || cap_bytes < available)) available = cap_bytes;
+    char* end = nullptr;
+    const double mib = std::strtod(cap, &end);
+    if (end == cap || *end != '\0' || !(mib > 0) || !std::isfinite(mib)) {
+      throw OptionError(std::string("STYLIZE_MEMORY_LIMIT_MB must be a number of MiB above 0, got '") + cap +
+                        "'; unset it for no cap");
+    }
+    const double cap_bytes = mib * 1024 * 1024;
+    if (available < 0 || cap_bytes < available) available = cap_bytes;
   }
   return available;
 }

@@ -139,11 +139,16 @@ TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t bat
   const TilePlan plan = plan_tiling(height, width, batch);
   const double needed = plan.bytes;
   if (available < 0 || needed <= available) return plan;
-  // The largest longest side, in steps of 32 px, that fits (as tiled as this run).
+  // The largest longest side, in steps of 32 px, that fits, tiled as this run
+  // would be at that size (--tile auto: whole where it fits; its smallest
+  // tiles here, whose halos cost more than a smaller whole image).
   const int64_t longest = std::max(height, width);
+  const auto plan_at = [&](int64_t h, int64_t w) {
+    return options.tile == kAutoTile ? plan_tiling(h, w, batch) : tile_plan(h, w, batch, plan.tile);
+  };
   int64_t fits = 0;
   for (int64_t side = longest - 32; side >= 32; side -= 32) {
-    if (tile_plan(height * side / longest, width * side / longest, batch, plan.tile).bytes <= available) {
+    if (plan_at(height * side / longest, width * side / longest).bytes <= available) {
       fits = side;
       break;
     }
