@@ -451,6 +451,16 @@ TEST(CliArgs, ParserErrorsReadAsStylizesOwn) {
   BatchParams batch;
   CLI::App batch_app;
   build_batch_parser(batch_app, batch);
+  // A misspelt flag: the nearest one (at most 2 edits); an image without a flag: -c and -s.
+  EXPECT_NE(failure_of(app, "--iteration 5").find("; did you mean --iterations?\n"), std::string::npos)
+      << failure_of(app, "--iteration 5");
+  EXPECT_NE(failure_of(app, "--stlye-weight=3").find("; did you mean --style-weight?"), std::string::npos)
+      << failure_of(app, "--stlye-weight=3");
+  EXPECT_EQ(failure_of(app, "--frobnicate").find("did you mean"), std::string::npos) << failure_of(app, "--frobnicate");
+  EXPECT_NE(failure_of(app, "photo.jpg painting.jpg")
+                .find("; give images with -c (the content) and -s (the style): -c photo.jpg -s painting.jpg\n"),
+            std::string::npos)
+      << failure_of(app, "photo.jpg painting.jpg");
   const std::string omitted = failure_of(batch_app, "-c a --resume x.png");
   EXPECT_NE(omitted.find("; --resume is not a flag of stylize batch: stylize batch resumes unfinished jobs by itself"),
             std::string::npos)

@@ -134,6 +134,56 @@ std::string omitted_flag_hint(const std::string& command, const std::string& ext
   return "";
 }
 
+// Edits (insertions, deletions, substitutions) from `a` to `b`.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "; did you mean --iterations?" for a misspelt flag among `extras` (CLI11's
+// "The following arguments were not expected: 5 --iteration"), "; give images
+// with -c (content) and -s (style)" for an image named without a flag; else "".
+std::string unexpected_argument_hint(const CLI::App& app, const std::string& extras) {
+  // CLI11 lists them last first.
+  std::vector<std::string> words;
+  std::stringstream list(extras.substr(extras.find(':') + 1));
+  for (std::string word; list >> word;) words.insert(words.begin(), word);
+  std::vector<std::string> images;
+  for (const std::string& word : words) {
+    if (word.rfind("--", 0) == 0 && word.size() > 3) {
+      const std::string given =
+          word.substr(2, word.find('=') == std::string::npos ? std::string::npos : word.find('=') - 2);
+      std::string best;
+      size_t best_distance = 3;  // at most 2 edits
+      for (const CLI::Option* option : app.get_options()) {
+        for (const std::string& name : option->get_lnames()) {
+          const size_t distance = edit_distance(given, name);
+          if (distance < best_distance) best_distance = distance, best = name;
+        }
+      }
+      if (!best.empty()) return "; did you mean --" + best + "?";
+    } else if (word[0] != '-') {
+      const std::string extension = CLI::detail::to_lower(std::filesystem::path(word).extension().string());
+      for (const char* image : {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm"}) {
+        if (extension == image) images.push_back(word);
+      }
+    }
+  }
+  if (images.empty() || app.get_option_no_throw("--content") == nullptr) return "";
+  return "; give images with -c (the content) and -s (the style): -c " + images[0] +
+         (images.size() > 1 ? " -s " + images[1] : "");
+}
+
 }  // namespace
 
 std::string usage_failure(const CLI::App* app, const CLI::Error& error) {
@@ -142,8 +192,10 @@ std::string usage_failure(const CLI::App* app, const CLI::Error& error) {
   if (dynamic_cast<const CLI::ConversionError*>(&error) != nullptr) {
     text += " (expected a number of the kind this flag takes, within its range)";
   }
-  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr)
-    text += omitted_flag_hint(app->get_name(), error.what());
+  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
+    const std::string omitted = omitted_flag_hint(app->get_name(), error.what());
+    text += omitted.empty() ? unexpected_argument_hint(*app, error.what()) : omitted;
+  }
   std::string command = app->get_name();
   for (const CLI::App* parent = app->get_parent(); parent != nullptr; parent = parent->get_parent()) {
     command = parent->get_name() + " " + command;
