@@ -415,6 +415,14 @@ TEST_F(CliRobustness, BadImages) {
   expect_failure(thin, 3, "at least 16 pixels");
   EXPECT_EQ(thin.output.find("stylizing"), std::string::npos) << "refused before the run announces itself\n"
                                                               << thin.output;
+  // A folder or a video: the command for it (it said only "not an image").
+  fs::create_directory(dir.file("frames"));
+  expect_failure(
+      run_stylize(quick("--content " + dir.file("frames"))), 3,
+      "is a folder: stylize repaints one image. For every image in it use stylize batch -c " + dir.file("frames"));
+  test::write_file(dir.file("clip.MP4"), "not decoded");
+  expect_failure(run_stylize(quick("--content " + dir.file("clip.MP4"))), 3,
+                 "is a video (.mp4): stylize repaints one image; stylize video -c " + dir.file("clip.MP4"));
 }
 
 TEST_F(CliRobustness, UnwritableOutputDirectory) {

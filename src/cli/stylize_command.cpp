@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -127,6 +128,25 @@ void log_tiling(const TilePlan& plan, int64_t height, int64_t width, int request
 // --estimate: the peak memory the run checks before it starts (README,
 // "Memory"), and the seconds per iteration measured over a few iterations of
 // each scale here. Writes no file.
+// A folder or a video given as the content: what the commands for those are.
+void refuse_content_for_another_command(const std::string& content) {
+  std::error_code error;
+  if (fs::is_directory(content, error)) {
+    throw ImageError("--content '" + content +
+                     "' is a folder: stylize repaints one image. For every image in it use stylize batch -c " +
+                     content + " ...; for its frames as one video, stylize video -c " + content + " ...");
+  }
+  std::string extension = fs::path(content).extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  for (const char* video : {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".gif", ".mpg", ".mpeg", ".wmv"}) {
+    if (extension == video) {
+      throw ImageError("--content '" + content + "' is a video (" + extension +
+                       "): stylize repaints one image; stylize video -c " + content + " -s ... makes a styled video");
+    }
+  }
+}
+
 int print_estimate(const CliParams& given, const LoadedWeights& loaded, int threads) {
   constexpr int kIterations = 4;  // per scale; the first is a warm-up and not counted
   const RunInputs in = load_run_inputs(given);
@@ -302,6 +322,7 @@ int stylize_command(CliParams params) {
   if (params.style_paths.empty()) {
     throw OptionError("no style image: give a painting with --style FILE (or a folder of them)");
   }
+  refuse_content_for_another_command(params.content_path);
   expand_style_folders(params);
   // With several outputs each continues from its own record (resume_each_output).
   const bool resume_each = !params.resume.empty() && params.each_style;
