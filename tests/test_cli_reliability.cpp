@@ -465,10 +465,15 @@ TEST_F(Reliability, MessagesSayWhatWasExpected) {
   EXPECT_EQ(adam.output.find("Adam's"), std::string::npos) << adam.output;
   EXPECT_EQ(adam.output.find("warning"), std::string::npos) << adam.output;
   // Flags that only count with another one.
-  const auto alone = run("--iterations 1 --batch 2 --initial-iterations 5 --min-size 20 -o " + dir.file("b.png"));
+  const auto alone =
+      run("--iterations 1 --batch 2 --initial-iterations 5 --min-size 20 --style-size 40 --style-scale 2 "
+          "--save-every 1 -o " +
+          dir.file("b.png"));
   EXPECT_EQ(alone.exit_code, 0) << alone.output;
-  for (const char* needle : {"--batch 2 batches the outputs of --each-style",
-                             "--initial-iterations sets the first scale", "--min-size sets the first scale"}) {
+  for (const char* needle :
+       {"--batch 2 batches the outputs of --each-style", "--initial-iterations sets the first scale",
+        "--min-size sets the first scale", "--style-scale is not used: --style-size 40 sets the style images' size",
+        "--save-every 1 saves no image before the last of the 1 iterations"}) {
     EXPECT_NE(alone.output.find(needle), std::string::npos) << needle << "\n" << alone.output;
   }
   const auto blend =

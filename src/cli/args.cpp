@@ -552,6 +552,13 @@ static void warn_flags_without_effect(const CliParams& params, const std::vector
         "--style-weights blends styles into one image; with --each-style (or a style folder) each output has "
         "one style, so it is not used");
   }
+  if (given("--style-scale") && params.style_size > 0) {
+    spdlog::warn("--style-scale is not used: --style-size {} sets the style images' size", params.style_size);
+  }
+  if (params.save_every >= params.options.iterations && params.save_every > 0) {
+    spdlog::warn("--save-every {} saves no image before the last of the {} iterations (the output is that one)",
+                 params.save_every, params.options.iterations);
+  }
   if (params.options.scales <= 1) {
     for (const char* flag : {"--initial-iterations", "--min-size"}) {
       if (given(flag))
