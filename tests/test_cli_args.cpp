@@ -280,6 +280,9 @@ TEST(CliArgs, WordsAreCaseInsensitiveEverywhere) {
   EXPECT_EQ(p.options.optimizer, OptimizerKind::Lbfgs) << "the preset was applied";
   EXPECT_EQ(p.options.device, DeviceKind::Cpu);
   EXPECT_EQ(p.options.precision, Precision::Fp32);
+  // --style-mask's word too (ALL was taken for a file name).
+  EXPECT_EQ(parse_flags("--style-mask ALL --style-mask m.png").style_mask_paths,
+            (std::vector<std::string>{"all", "m.png"}));
 }
 
 TEST(CliArgs, AbsurdNumbersAreRefusedWithTheFlagsName) {

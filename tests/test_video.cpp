@@ -427,7 +427,7 @@ TEST_F(VideoCli, NeverWritesOverItsInputs) {
   over_clip.replace(over_clip.find(input), input.size(), clip);
   const test::RunResult v = test::run_stylize(over_clip);
   EXPECT_EQ(v.exit_code, 6) << v.output;
-  EXPECT_NE(v.output.find("-o '" + clip + "' is also an input (the content image)"), std::string::npos) << v.output;
+  EXPECT_NE(v.output.find("-o '" + clip + "' is also an input (the input video)"), std::string::npos) << v.output;
   EXPECT_EQ(test::read_file(clip), clip_bytes);
 }
 

@@ -596,6 +596,10 @@ void finish_parse(const CLI::App& app, CliParams& params) {
     if (option->count() == 0) continue;
     for (const std::string& name : option->get_lnames()) explicit_flags.push_back("--" + name);
   }
+  // 'all' in any case, as every word is read.
+  for (std::string& mask : params.style_mask_paths) {
+    if (CLI::detail::to_lower(mask) == "all") mask = "all";
+  }
   apply_preset(params.preset, params, explicit_flags);
   warn_unused_adam_flags(params, explicit_flags);
   warn_flags_without_effect(params, explicit_flags);

@@ -79,6 +79,7 @@ void prepare_target(const FrameTarget& target, const VideoParams& params, Output
   }
   // The video over the input video, a style image or a mask; or a frame over one of them.
   std::vector<NamedPath> inputs = input_files(params.run);
+  inputs.front().what = "the input video";  // the content, as input_files names it
   if (!target.video.empty()) refuse_overlaps({{target.video, "-o"}}, inputs);
   const FramePattern frame_name(fs::path(target.pattern).filename().string());
   const fs::path out = target.folder.empty() ? fs::path(".") : fs::path(target.folder);
