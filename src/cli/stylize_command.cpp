@@ -125,9 +125,6 @@ void log_tiling(const TilePlan& plan, int64_t height, int64_t width, int request
   }
 }
 
-// --estimate: the peak memory the run checks before it starts (README,
-// "Memory"), and the seconds per iteration measured over a few iterations of
-// each scale here. Writes no file.
 // A folder or a video given as the content: what the commands for those are.
 void refuse_content_for_another_command(const std::string& content) {
   std::error_code error;
@@ -147,6 +144,9 @@ void refuse_content_for_another_command(const std::string& content) {
   }
 }
 
+// --estimate: the peak memory the run checks before it starts (README,
+// "Memory"), and the seconds per iteration measured over a few iterations of
+// each scale here. Writes no file.
 int print_estimate(const CliParams& given, const LoadedWeights& loaded, int threads) {
   constexpr int kIterations = 4;  // per scale; the first is a warm-up and not counted
   const RunInputs in = load_run_inputs(given);
