@@ -14,6 +14,7 @@
 #include "exit_codes.hpp"
 #include "sizes.hpp"
 #include "stylize/errors.hpp"
+#include "stylize/io/image_io.hpp"
 #include "terminal_bar.hpp"
 
 #ifndef STYLIZE_VERSION
@@ -172,11 +173,8 @@ std::string unexpected_argument_hint(const CLI::App& app, const std::string& ext
         }
       }
       if (!best.empty()) return "; did you mean --" + best + "?";
-    } else if (word[0] != '-') {
-      const std::string extension = CLI::detail::to_lower(std::filesystem::path(word).extension().string());
-      for (const char* image : {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm"}) {
-        if (extension == image) images.push_back(word);
-      }
+    } else if (word[0] != '-' && has_image_extension(word)) {
+      images.push_back(word);
     }
   }
   if (images.empty() || app.get_option_no_throw("--content") == nullptr) return "";

@@ -52,12 +52,20 @@ std::vector<Job> make_jobs(const CliParams& params) {
   return jobs;
 }
 
+namespace {
+
+// The absolute path with symbolic links resolved as far as it exists.
+fs::path canonical_path(const std::string& path) {
+  std::error_code error;
+  return fs::weakly_canonical(fs::absolute(path, error), error);
+}
+
+}  // namespace
+
 bool same_file(const std::string& a, const std::string& b) {
   std::error_code error;
   if (fs::exists(a, error) && fs::exists(b, error)) return fs::equivalent(a, b, error);
-  const fs::path x = fs::weakly_canonical(fs::absolute(a, error), error);
-  const fs::path y = fs::weakly_canonical(fs::absolute(b, error), error);
-  return x == y;
+  return canonical_path(a) == canonical_path(b);
 }
 
 std::vector<NamedPath> input_files(const CliParams& params) {
@@ -92,11 +100,6 @@ void refuse_overlaps(const std::vector<NamedPath>& outputs, const std::vector<Na
 }
 
 namespace {
-
-fs::path canonical_path(const std::string& path) {
-  std::error_code error;
-  return fs::weakly_canonical(fs::absolute(path, error), error);
-}
 
 // --save-every's images and their records, beside each output, are outputs
 // too: none may be one of `taken` (the other outputs and the inputs). Their

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -24,7 +23,9 @@
 #include "stylize/core/engine.hpp"
 #include "stylize/core/loss_units.hpp"
 #include "stylize/errors.hpp"
+#include "stylize/io/image_format.hpp"
 #include "stylize/io/image_io.hpp"
+#include "stylize/io/video_io.hpp"
 #include "stylize/vgg19_layers.hpp"
 #include "stylize/weights/weights.hpp"
 #include "terminal_bar.hpp"
@@ -133,14 +134,9 @@ void refuse_content_for_another_command(const std::string& content) {
                      "' is a folder: stylize repaints one image. For every image in it use stylize batch -c " +
                      content + " ...; for its frames as one video, stylize video -c " + content + " ...");
   }
-  std::string extension = fs::path(content).extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  for (const char* video : {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".gif", ".mpg", ".mpeg", ".wmv"}) {
-    if (extension == video) {
-      throw ImageError("--content '" + content + "' is a video (" + extension +
-                       "): stylize repaints one image; stylize video -c " + content + " -s ... makes a styled video");
-    }
+  if (has_video_extension(content)) {
+    throw ImageError("--content '" + content + "' is a video (" + image_extension(content) +
+                     "): stylize repaints one image; stylize video -c " + content + " -s ... makes a styled video");
   }
 }
 
