@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
+#include "stylize/core/device.hpp"
 #include "stylize/io/file.hpp"
 #include "stylize/io/image_io.hpp"
 #include "test_util.hpp"
@@ -479,6 +480,11 @@ TEST_F(Reliability, MessagesSayWhatWasExpected) {
   const auto blend =
       run("--iterations 1 --each-style --style-weights 1 --output-template " + dir.file("w_{style}.png"));
   EXPECT_NE(blend.output.find("--style-weights blends styles into one image"), std::string::npos) << blend.output;
+  // bf16 on a CPU without bf16 instructions runs emulated, dozens of times
+  // slower: said there, and only there.
+  const auto bf16 = run("--iterations 1 --device cpu --precision bf16 -o " + dir.file("h.png"));
+  EXPECT_EQ(bf16.exit_code, 0) << bf16.output;
+  EXPECT_EQ(bf16.output.find("so bf16 runs emulated") != std::string::npos, !cpu_has_fast_bf16()) << bf16.output;
   const auto tile = run("--tile -1");  // was taken for auto
   EXPECT_EQ(tile.exit_code, 2) << tile.output;
   EXPECT_NE(tile.output.find("--tile: must be 'auto' or a size in pixels, got -1"), std::string::npos) << tile.output;
