@@ -16,6 +16,32 @@ SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "256 512 1024").split()]
 ITERATIONS = {256: 16, 512: 6, 1024: 4}
 
 
+def cpu_description():
+    """The CPU's name and its matrix instructions, from /proc/cpuinfo."""
+    name, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and name == "unknown CPU":
+                    name = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    have = [label for flag, label in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"),
+                                      ("avx512f", "AVX512"), ("avx2", "AVX2")) if flag in flags]
+    return name, have, "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+CPU_NAME, CPU_FEATURES, FAST_BF16 = cpu_description()
+# Without AMX or AVX512-BF16, bf16 convolutions run emulated (40-50x slower than
+# fp32, measured on an AVX2 EPYC): stylize's auto precision is fp32 there, and
+# so are this benchmark's CPU rows.
+CPU_PRECISIONS = ("fp32", "bf16") if FAST_BF16 else ("fp32",)
+CPU_REDUCED = "bf16" if FAST_BF16 else "fp32"
+
+
 def write_png(path, width, height, seed):
     """A deterministic colourful RGB PNG (stdlib only)."""
     import random
@@ -104,7 +130,8 @@ def reference(size, iterations, threads=0):
 
 def roofline(size):
     """scripts/roofline.py: the 14 convolutions alone, in this machine's oneDNN."""
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "roofline.py"), "--size", str(size)],
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "roofline.py"), "--size", str(size),
+                             "--precisions", ",".join(CPU_PRECISIONS)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         return None
@@ -118,6 +145,9 @@ def has_cuda():
 def speed_table():
     cores = os.cpu_count()
     print(f"weights: {WEIGHTS_KIND}; {cores} cores; each row one process, same machine, same run")
+    print(f"cpu: {CPU_NAME} ({', '.join(CPU_FEATURES) or 'no AVX2'})"
+          + ("" if FAST_BF16 else "; no bf16 instructions, so no bf16 rows (emulated bf16 runs dozens of times "
+                                  "slower than fp32; stylize's auto precision is fp32 here)"))
     print(f"ratios: seconds per iteration of the PyTorch eager reference with {cores} threads (x{cores}t) and with "
           "1 thread, the default of Debian's PyTorch, as a plain script runs it (x1t)\n")
     header = f"{'size':>6} {'setting':<26} {'s/it':>8} {'peak MiB':>9} {'x' + str(cores) + 't':>8} {'x1t':>8}"
@@ -135,12 +165,12 @@ def speed_table():
             rows.append(("pytorch eager fp32, 1t", plain["seconds_per_iteration"], plain["peak_rss_mib"]))
         limits = roofline(size)
         fractions = []
-        for precision in ("fp32", "bf16"):
+        for precision in CPU_PRECISIONS:
             report = stylize(size, precision, n)
             if report:
                 seconds = steady_seconds(report)
                 rows.append((f"stylize {precision}", seconds, report["peak_memory_mib"]))
-                if limits:
+                if limits and limits.get(precision):
                     fractions.append((precision, limits[precision]["seconds"], seconds))
         if cuda:
             report = stylize(size, "auto", max(n, 20), device="cuda")
@@ -322,7 +352,7 @@ def video_bench():
 def tiles_bench():
     """--tile: seconds per iteration and peak memory (the process's own peak RSS,
     the report's peak_memory_mib) of print sizes, whole where it fits and in
-    tiles of 512 and 1024 px, bf16, the style at 512 px."""
+    tiles of 512 and 1024 px, bf16 (fp32 on a CPU without bf16 instructions), the style at 512 px."""
     iterations = int(os.environ.get("BENCH_TILE_ITERATIONS", "3"))
     if have_photos():
         content, style = PHOTOS
@@ -332,7 +362,7 @@ def tiles_bench():
             if not os.path.exists(path):
                 write_png(path, size, size, seed)
     print(f"\n--tile: {os.path.basename(content)} at the size below, style {os.path.basename(style)} at 512 px, "
-          f"weights {WEIGHTS_KIND}, bf16, {iterations} iterations (the first not counted)")
+          f"weights {WEIGHTS_KIND}, {CPU_REDUCED}, {iterations} iterations (the first not counted)")
     print(f"{'size':>5} {'mode':<10} {'tiles':>5} {'s/iter':>8} {'peak GiB':>9} {'est GiB':>8} {'vs whole':>8}")
     for size in [int(s) for s in os.environ.get("BENCH_TILE_SIZES", "2048 4096").split()]:
         whole = None
@@ -340,7 +370,7 @@ def tiles_bench():
             report = os.path.join(WORK, f"tiles_{size}_{mode}.json")
             command = [STYLIZE, "-c", content, "-s", style, "-o", os.path.join(WORK, f"tiles_{size}_{mode}.png"),
                        "--weights", WEIGHTS, "--size", str(size), "--style-size", "512", "-n", str(iterations),
-                       "--precision", "bf16", "--device", "cpu", "--report", report, "--print-every", "0",
+                       "--precision", CPU_REDUCED, "--device", "cpu", "--report", report, "--print-every", "0",
                        *(["--tile", mode] if mode != "whole" else [])]
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:

@@ -7,7 +7,10 @@ stylize runs them: in bf16 conv1_1 stays float32 (its input is the float32
 image). Nothing else of an iteration is in it (ReLU, pooling, Gram matrices,
 the optimizer), so an iteration cannot be faster than the sum.
 
-    roofline.py --size 512 [--threads N] [--repeats 3]   # prints one JSON line
+    roofline.py --size 512 [--threads N] [--repeats 3] [--precisions bf16,fp32]   # prints one JSON line
+
+A precision left out is null in the JSON (scripts/bench.sh leaves out bf16 on a
+CPU without AMX or AVX512-BF16, where oneDNN emulates it dozens of times slower).
 """
 import argparse
 import json
@@ -44,18 +47,33 @@ def time_layer(height, width, cin, cout, dtype, repeats):
     return steady[len(steady) // 2]
 
 
+def cpu_has_bf16():
+    """AMX-BF16 or AVX512-BF16 in /proc/cpuinfo: oneDNN's native bf16 kernels."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--height", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--precisions", default="bf16,fp32")
     args = parser.parse_args()
     torch.set_num_threads(args.threads or os.cpu_count())
     height, width = args.height or args.size, args.size
     result = {"size": args.size, "height": height, "threads": torch.get_num_threads(),
-              "mkldnn_bf16": bool(getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)())}
+              "cpu_bf16": cpu_has_bf16()}
+    wanted = args.precisions.split(",")
     for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        if precision not in wanted:
+            result[precision] = None
+            continue
         layers = {}
         for name, cin, cout, down in CONVS:
             layer_dtype = torch.float32 if name == "conv1_1" else dtype
