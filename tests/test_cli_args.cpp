@@ -455,6 +455,8 @@ TEST(CliArgs, ParserErrorsReadAsStylizesOwn) {
   CLI::App batch_app;
   build_batch_parser(batch_app, batch);
   // A misspelt flag: the nearest one (at most 2 edits); an image without a flag: -c and -s.
+  // -q and -v contradict each other: said, not settled silently for one.
+  EXPECT_EQ(failure_of(app, "-q -v").rfind("error: --quiet excludes --verbose", 0), 0u) << failure_of(app, "-q -v");
   EXPECT_NE(failure_of(app, "--iteration 5").find("; did you mean --iterations?\n"), std::string::npos)
       << failure_of(app, "--iteration 5");
   EXPECT_NE(failure_of(app, "--stlye-weight=3").find("; did you mean --style-weight?"), std::string::npos)

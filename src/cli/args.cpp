@@ -393,8 +393,8 @@ void build_parser(CLI::App& app, CliParams& p) {
                "Print the peak memory (for sbatch --mem, a pod's memory request) and the seconds per iteration, "
                "measured over a few iterations; writes nothing")
       ->group("Output");
-  app.add_flag("-q,--quiet", p.quiet, "Print errors only")->group("Output");
-  app.add_flag("-v,--verbose", p.verbose, "Print details (weights, timings)")->group("Output");
+  CLI::Option* quiet = app.add_flag("-q,--quiet", p.quiet, "Print errors only")->group("Output");
+  app.add_flag("-v,--verbose", p.verbose, "Print details (weights, timings)")->group("Output")->excludes(quiet);
   refuse_empty_values(app);
 }
 
@@ -545,6 +545,11 @@ static void warn_flags_without_effect(const CliParams& params, const std::vector
         "--batch {} batches the outputs of --each-style (or a style folder); this run blends its styles into "
         "one image",
         params.batch);
+  }
+  if (given("--batch") && each_style && params.batch != 1 &&
+      params.options.optimizer == OptimizerKind::Lbfgs) {
+    spdlog::warn("--batch {} is not used: L-BFGS optimizes one style at a time (--optimizer adam batches them)",
+                 params.batch);
   }
   if (given("--style-weights") && each_style) {
     spdlog::warn(
