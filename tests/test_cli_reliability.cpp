@@ -477,8 +477,8 @@ TEST_F(Reliability, MessagesSayWhatWasExpected) {
         "--save-every 1 saves no image before the last of the 1 iterations"}) {
     EXPECT_NE(alone.output.find(needle), std::string::npos) << needle << "\n" << alone.output;
   }
-  const auto lbfgs_batch = run("--iterations 1 --each-style --optimizer lbfgs --batch 2 --output-template " +
-                               dir.file("lb_{style}.png"));
+  const auto lbfgs_batch =
+      run("--iterations 1 --each-style --optimizer lbfgs --batch 2 --output-template " + dir.file("lb_{style}.png"));
   EXPECT_EQ(lbfgs_batch.exit_code, 0) << lbfgs_batch.output;
   EXPECT_NE(lbfgs_batch.output.find("--batch 2 is not used: L-BFGS optimizes one style at a time"), std::string::npos)
       << lbfgs_batch.output;

@@ -546,8 +546,7 @@ static void warn_flags_without_effect(const CliParams& params, const std::vector
         "one image",
         params.batch);
   }
-  if (given("--batch") && each_style && params.batch != 1 &&
-      params.options.optimizer == OptimizerKind::Lbfgs) {
+  if (given("--batch") && each_style && params.batch != 1 && params.options.optimizer == OptimizerKind::Lbfgs) {
     spdlog::warn("--batch {} is not used: L-BFGS optimizes one style at a time (--optimizer adam batches them)",
                  params.batch);
   }
