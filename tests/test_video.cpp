@@ -324,6 +324,41 @@ TEST_F(VideoCli, ANewRunLeavesNoFrameOfTheEarlierRunAfterItsOwn) {
   EXPECT_NE(resumed.output.find("resuming after frame 2"), std::string::npos) << resumed.output;
 }
 
+// Frames named as stylize names them, in a folder of the user's, are the
+// user's: a run refuses them rather than replacing them or removing them as an
+// earlier run's. A run's own frames have a record beside them, which --resume
+// compares with its settings.
+TEST_F(VideoCli, NeverReplacesFramesItDidNotMake) {
+  const std::string folder = dir.file("mine");
+  fs::create_directories(folder);
+  std::vector<std::string> bytes;
+  for (int k = 1; k <= 6; ++k) {
+    const std::string path = folder + "/frame_0000" + std::to_string(k) + ".png";
+    save_image(test::pattern_image(40, 30, 0.1 * k), path);
+    bytes.push_back(test::read_file(path));
+  }
+  for (const std::string extra : {"", "--resume"}) {
+    const test::RunResult r = test::run_stylize(video(folder, extra));
+    EXPECT_EQ(r.exit_code, 6) << extra << "\n" << r.output;
+    EXPECT_NE(r.output.find(folder + " holds 6 images named like 'frame_%05d.png'"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("that no stylize video run made"), std::string::npos) << r.output;
+  }
+  for (int k = 1; k <= 6; ++k) {
+    EXPECT_EQ(test::read_file(folder + "/frame_0000" + std::to_string(k) + ".png"), bytes[k - 1]) << k;
+  }
+  const std::string made = dir.file("made");
+  const test::RunResult first = test::run_stylize(video(made));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_TRUE(fs::exists(made + "/.frame_%05d.png.json"));
+  const std::string other = dir.file("other.png");
+  save_image(test::pattern_image(32, 32, 2.5), other);
+  std::string command = video(made, "--resume");
+  command.replace(command.find(" --style " + style), 9 + style.size(), " --style " + other);
+  const test::RunResult resumed = test::run_stylize(command);
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("the frames on disk were made with style images"), std::string::npos) << resumed.output;
+}
+
 TEST_F(VideoCli, SigintKeepsTheFinishedFramesAndSaysHowToGoOn) {
   const std::string folder = dir.file("stopped");
   test::Child child = test::spawn({"video", "--content", input, "--style", style, "-o", folder, "--weights",

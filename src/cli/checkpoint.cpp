@@ -63,17 +63,56 @@ nlohmann::json objective_record(const CliParams& params) {
           {"default_style", params.default_style_path.empty() ? "" : absolute_path(params.default_style_path)}};
 }
 
+// What a run is made of, for a record: another content, style or objective
+// continues towards another image.
+nlohmann::json settings_record(const CliParams& params, const std::vector<std::string>& style_paths) {
+  return {{"content", absolute_path(params.content_path)},
+          {"styles", absolute_paths(style_paths)},
+          {"size", params.size},
+          {"objective", objective_record(params)}};
+}
+
+// Warns, setting by setting, where `record` (what `made` was made with) and
+// this run differ.
+void warn_where_settings_differ(const nlohmann::json& record, const CliParams& params, const std::string& made,
+                                const std::string& content) {
+  const auto differs = [&](const char* key, const nlohmann::json& now) {
+    return record.contains(key) && record[key] != now;
+  };
+  if (differs("content", absolute_path(params.content_path))) {
+    spdlog::warn("{} made with {} {}, this run uses {}", made, content, record["content"].dump(), params.content_path);
+  }
+  if (differs("styles", absolute_paths(params.style_paths))) {
+    spdlog::warn("{} made with style images {}, this run uses {}", made, record["styles"].dump(),
+                 nlohmann::json(params.style_paths).dump());
+  }
+  if (differs("size", params.size)) {
+    spdlog::warn("{} made at --size {}, this run uses {}", made, record["size"].dump(), params.size);
+  }
+  const nlohmann::json objective = objective_record(params);
+  if (differs("objective", objective)) {
+    // Setting by setting, under the flag that sets it.
+    std::string changes;
+    const nlohmann::json& recorded = record["objective"];
+    for (const auto& [key, now] : objective.items()) {
+      if (!recorded.is_object() || !recorded.contains(key) || recorded[key] == now) continue;
+      std::string flag = "--" + key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      changes += (changes.empty() ? "" : ", ") + flag + " " + recorded[key].dump() + " (this run: " + now.dump() + ")";
+    }
+    spdlog::warn("{} made with other settings: {}; resuming continues towards a different image", made,
+                 changes.empty() ? recorded.dump() : changes);
+  }
+}
+
 }  // namespace
 
 void write_checkpoint(const std::string& image, int iteration, const CliParams& params, const std::string& output,
                       const std::vector<std::string>& style_paths) {
-  const nlohmann::json record = {{"iteration", iteration},
-                                 {"iterations", params.options.iterations},
-                                 {"output", absolute_path(output)},
-                                 {"content", absolute_path(params.content_path)},
-                                 {"styles", absolute_paths(style_paths)},
-                                 {"size", params.size},
-                                 {"objective", objective_record(params)}};
+  nlohmann::json record = settings_record(params, style_paths);
+  record["iteration"] = iteration;
+  record["iterations"] = params.options.iterations;
+  record["output"] = absolute_path(output);
   write_file_atomically(checkpoint_path(image), record.dump(2) + "\n");
 }
 
@@ -134,36 +173,26 @@ void apply_resume(CliParams& params) {
     params.output_path =
         record.contains("output") && record["output"].is_string() ? record["output"].get<std::string>() : image;
   }
-  // What the record says the run was: another content, style or objective
-  // continues towards another image, so say so.
-  const auto differs = [&](const char* key, const nlohmann::json& now) {
-    return record.contains(key) && record[key] != now;
-  };
-  if (differs("content", absolute_path(params.content_path))) {
-    spdlog::warn("the checkpoint was made with content image {}, this run uses {}", record["content"].dump(),
-                 params.content_path);
-  }
-  if (differs("styles", absolute_paths(params.style_paths))) {
-    spdlog::warn("the checkpoint was made with style images {}, this run uses {}", record["styles"].dump(),
-                 nlohmann::json(params.style_paths).dump());
-  }
-  if (differs("size", params.size)) {
-    spdlog::warn("the checkpoint was made at --size {}, this run uses {}", record["size"].dump(), params.size);
-  }
-  const nlohmann::json objective = objective_record(params);
-  if (differs("objective", objective)) {
-    // Setting by setting, under the flag that sets it.
-    std::string changes;
-    const nlohmann::json& recorded = record["objective"];
-    for (const auto& [key, now] : objective.items()) {
-      if (!recorded.is_object() || !recorded.contains(key) || recorded[key] == now) continue;
-      std::string flag = "--" + key;
-      std::replace(flag.begin(), flag.end(), '_', '-');
-      changes += (changes.empty() ? "" : ", ") + flag + " " + recorded[key].dump() + " (this run: " + now.dump() + ")";
-    }
-    spdlog::warn("the checkpoint was made with other settings: {}; resuming continues towards a different image",
-                 changes.empty() ? recorded.dump() : changes);
-  }
+  warn_where_settings_differ(record, params, "the checkpoint was", "content image");
+}
+
+// stylize video's record, beside the frames it writes.
+std::string frames_record_path(const std::string& pattern) {
+  const fs::path path(pattern);
+  return (path.parent_path() / ("." + path.filename().string() + ".json")).string();
+}
+
+void write_frames_record(const std::string& pattern, const CliParams& params) {
+  write_file_atomically(frames_record_path(pattern), settings_record(params, params.style_paths).dump(2) + "\n");
+}
+
+bool check_frames_record(const std::string& pattern, const CliParams& params, bool resume) {
+  std::ifstream file(frames_record_path(pattern));
+  if (!file) return false;
+  const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
+  if (resume && record.is_object())
+    warn_where_settings_differ(record, params, "the frames on disk were", "input video");
+  return true;
 }
 
 CliParams resume_or_restart(CliParams params) {

@@ -13,6 +13,19 @@ namespace stylize::cli {
 // out.png -> out.png.json
 std::string checkpoint_path(const std::string& image);
 
+// stylize video's record beside the frames it writes (out/frame_%05d.png ->
+// out/.frame_%05d.png.json): what they were made with, and the proof that
+// frames named alike there are a stylize run's, which a new run may replace,
+// and not the user's own.
+std::string frames_record_path(const std::string& pattern);
+
+// Writes it, atomically. Throws OutputError.
+void write_frames_record(const std::string& pattern, const CliParams& params);
+
+// Whether `pattern`'s frames have that record; with `resume`, warns where this
+// run's content, styles, size or objective differ from it.
+bool check_frames_record(const std::string& pattern, const CliParams& params, bool resume);
+
 // Writes the record of `image` (the run's `output`, or one of its --save-every
 // images), reached at `iteration` by the run of `params` with these style
 // images (one output's: with several outputs, each has its own), atomically.

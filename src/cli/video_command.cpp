@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "args.hpp"
+#include "checkpoint.hpp"
 #include "exit_codes.hpp"
 #include "interrupt.hpp"
 #include "jobs.hpp"
@@ -168,6 +169,16 @@ int video_command(VideoParams video) {
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();
   int64_t done_before = frames_on_disk(pattern);
+  // Frames named alike that no stylize run recorded are the user's: never
+  // replaced or removed. (Frames in the folder of a video output,
+  // out.mp4.frames/, are stylize's own, recorded or not.)
+  const bool recorded = check_frames_record(target.pattern, params, video.resume);
+  if (done_before > 0 && !recorded && target.video.empty()) {
+    throw OutputError(std::string(target.folder.empty() ? "." : target.folder) + " holds " +
+                      count_of(done_before, "image") + " named like '" + fs::path(target.pattern).filename().string() +
+                      "' (from " + pattern.path(1) + ") that no stylize video run made (a run keeps a record, " +
+                      frames_record_path(target.pattern) + ", beside its frames); give -o another folder or pattern");
+  }
   // Frames of an earlier run that this one makes again. They are removed once
   // this run has made its first frame, so that a stop before then loses none
   // of them, and a stop after it leaves no earlier frame after this run's own
@@ -277,6 +288,7 @@ int video_command(VideoParams video) {
               index, result.iterations_done + 1, kept_frames(index - 1, target));
           return kNumericError;
         }
+        if (index == done_before + 1) write_frames_record(target.pattern, params);
         save_image(result.image, path);
         if (index == 1) {
           for (int64_t k = 2; k <= stale; ++k) fs::remove(pattern.path(k), error);
