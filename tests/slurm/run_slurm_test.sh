@@ -34,6 +34,20 @@ fail() {
 }
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
+# Which stylize the script runs, without Slurm: a source build's build/stylize
+# in the submit folder when none is on the PATH; with neither, exit 2 and why.
+lookup="$(mktemp -d)"
+mkdir -p "$lookup/build" "$lookup/empty"
+ln -s "$worker" "$lookup/build/stylize"
+found=$(cd "$lookup" && PATH=/usr/bin:/bin SLURM_SUBMIT_DIR="$lookup" bash "$sbatch_script" --version 2>&1) ||
+  fail "the script did not run build/stylize of the submit folder: $found"
+missing_status=0
+missing=$(cd "$lookup" && PATH=/usr/bin:/bin SLURM_SUBMIT_DIR="$lookup/empty" bash "$sbatch_script" --version 2>&1) ||
+  missing_status=$?
+rm -rf "$lookup"
+[ "$missing_status" = 2 ] && [[ "$missing" == *"no stylize on PATH and no $lookup/empty/build/stylize"* ]] ||
+  fail "without a stylize the script should exit 2 saying so, got $missing_status: $missing"
+
 [ "$(id -u)" -eq 0 ] || skip "the Slurm test needs root (slurmd runs jobs as their user); run it as root, as CI does"
 for tool in munged mungekey slurmctld slurmd sbatch squeue sinfo scontrol scancel python3; do
   command -v "$tool" >/dev/null || skip "$tool is missing: install slurm-wlm and munge (scripts/setup.sh does)"
