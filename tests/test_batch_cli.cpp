@@ -149,6 +149,16 @@ TEST_F(Batch, RefusesBadInputsBeforeAnyWork) {
   const test::CommandResult input = run_batch(2, {"--output-template", dir.file("photos/{content}.png")});
   EXPECT_EQ(input.exit_code, 6) << input.output;  // as stylize's own outputs
   EXPECT_NE(input.output.find("one of the input images"), std::string::npos) << input.output;
+  // An output among the inputs of a folder: allowed once, it would be an input
+  // of every later run (a second worker, a requeued task), so never.
+  for (const auto& [folder, what] : {std::pair{"photos", "content"}, std::pair{"paintings", "style"}}) {
+    const test::CommandResult among =
+        run_batch(2, {"--output-template", dir.file(folder) + "/{content}_{style}_x.png"});
+    EXPECT_EQ(among.exit_code, 6) << among.output;
+    EXPECT_NE(among.output.find("would be written into the " + std::string(what) + " folder"), std::string::npos)
+        << among.output;
+    EXPECT_FALSE(fs::exists(dir.file(folder) + "/cat_monet_x.png"));
+  }
   // Said once before the jobs, not once per job.
   const test::CommandResult depth =
       run_batch(2, {"--bit-depth", "16", "--output-template", dir.file("out/{content}_{style}.jpg")});
@@ -158,6 +168,17 @@ TEST_F(Batch, RefusesBadInputsBeforeAnyWork) {
   EXPECT_EQ(weights.exit_code, 4) << weights.output;
   for (const auto& out : outputs) EXPECT_FALSE(fs::exists(out)) << out;
   EXPECT_FALSE(fs::exists(dir.file("out"))) << "the folder made for the outputs is removed again";
+}
+
+// Outputs named by job number alone: an input added later renumbers the jobs,
+// and a later run would take another job's output for done. Said.
+TEST_F(Batch, OutputsNamedByNumberAloneAreWarnedAbout) {
+  const test::CommandResult numbered = run_batch(2, {"--output-template", dir.file("out/job{n}.png")});
+  EXPECT_EQ(numbered.exit_code, 0) << numbered.output;
+  EXPECT_NE(numbered.output.find("names outputs by job number"), std::string::npos) << numbered.output;
+  const test::CommandResult named = run_batch(2, {"--output-template", dir.file("out/{n}_{content}_{style}.png")});
+  EXPECT_EQ(named.exit_code, 0) << named.output;
+  EXPECT_EQ(named.output.find("names outputs by job number"), std::string::npos) << named.output;
 }
 
 TEST_F(Batch, ANumericFailureLeavesARecordSoTheJobIsNotTakenAsDone) {

@@ -86,6 +86,17 @@ int batch_command(BatchParams settings) {
   const std::vector<std::string> contents = batch::expand_inputs(settings.contents, "content", has_image_extension);
   const std::vector<std::string> styles = batch::expand_inputs(settings.run.style_paths, "style", has_image_extension);
   const std::vector<batch::Job> all = batch::make_jobs(contents, styles, settings.run.output_template);
+  batch::refuse_outputs_in_input_folders(all, settings.contents, "content");
+  batch::refuse_outputs_in_input_folders(all, settings.run.style_paths, "style");
+  const std::string& names = settings.run.output_template;
+  if (names.find("{n}") != std::string::npos &&
+      (names.find("{content}") == std::string::npos || names.find("{style}") == std::string::npos)) {
+    spdlog::warn(
+        "--output-template '{}' names outputs by job number: an image added to or removed from the inputs "
+        "renumbers the jobs, and a later run takes another job's output for done; name them by {{content}} and "
+        "{{style}}",
+        names);
+  }
   const batch::Shard shard = shard_of(settings);
   const batch::JobRange range = batch::shard_range(all.size(), shard);
   spdlog::info("shard {}/{} ({}): jobs {}..{} of {}", shard.index, shard.count, shard.source, range.first + 1,

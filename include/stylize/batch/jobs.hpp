@@ -50,6 +50,13 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& paths, co
 std::vector<Job> make_jobs(const std::vector<std::string>& contents, const std::vector<std::string>& styles,
                            const std::string& output_template);
 
+// Throws OutputError when a job's output would land in one of the folders
+// among `paths` (the --content or --style arguments; `what`: "content" or
+// "style"): a later run, another worker or a requeued task would list it there
+// as an input.
+void refuse_outputs_in_input_folders(const std::vector<Job>& jobs, const std::vector<std::string>& paths,
+                                     const std::string& what);
+
 // Shard `index` of `count` (0 <= index < count).
 struct Shard {
   int index = 0;
