@@ -226,6 +226,6 @@ for task in 0 1 2; do
   expected=$([ "$task" = 0 ] && echo Restarts=0 || echo Restarts=1)
   [ "$restarts" = "$expected" ] || fail "task $task: $restarts, expected $expected"
 done
-grep -q "time limit near; saved, requeueing" "$work/logs/task_2.log" || fail "task 2 did not requeue itself"
+grep -q "time limit near; saved, requeued task" "$work/logs/task_2.log" || fail "task 2 did not requeue itself"
 echo "slurm harness: 9 outputs once each, tasks 1 and 2 requeued and resumed, no locks left"
 echo "slurm harness: total $(elapsed "$t0") s"
