@@ -72,7 +72,7 @@ TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
       "--tv-norm l2 --optimizer lbfgs -n 42 --lr 0.5 --beta1 0.5 --beta2 0.6 --eps 0.7 --nesterov --scales 2 "
       "--min-size 100 "
       "--seed 9 --resume r.png --device cpu --precision bf16 --threads 3 --print-every 4 --save-every 5 "
-      "--report r.json --plot p.png --sheet s.png -q -v --estimate");
+      "--report r.json --plot p.png --sheet s.png -v --estimate");
   EXPECT_TRUE(p.estimate);
   EXPECT_FALSE(parse_flags("").estimate);
   EXPECT_EQ(p.content_path, "c.png");
@@ -123,7 +123,7 @@ TEST(CliArgs, EveryFlagReachesTheParamsOrTheOptions) {
   EXPECT_EQ(p.report_path, "r.json");
   EXPECT_EQ(p.plot_path, "p.png");
   EXPECT_EQ(p.sheet_path, "s.png");
-  EXPECT_TRUE(p.quiet);
+  EXPECT_TRUE(parse_flags("-q").quiet) << "not with -v: a usage error";
   EXPECT_TRUE(p.verbose);
 }
 

@@ -346,6 +346,15 @@ TEST_F(VideoCli, NeverReplacesFramesItDidNotMake) {
   for (int k = 1; k <= 6; ++k) {
     EXPECT_EQ(test::read_file(folder + "/frame_0000" + std::to_string(k) + ".png"), bytes[k - 1]) << k;
   }
+  // Not only from frame 1 on: one numbered 3 would be overwritten by frame 3.
+  const std::string later = dir.file("later");
+  fs::create_directories(later);
+  save_image(test::pattern_image(40, 30, 0.5), later + "/frame_00003.png");
+  const std::string kept = test::read_file(later + "/frame_00003.png");
+  const test::RunResult gap = test::run_stylize(video(later));
+  EXPECT_EQ(gap.exit_code, 6) << gap.output;
+  EXPECT_NE(gap.output.find(later + " holds 1 image named like 'frame_%05d.png'"), std::string::npos) << gap.output;
+  EXPECT_EQ(test::read_file(later + "/frame_00003.png"), kept);
   const std::string made = dir.file("made");
   const test::RunResult first = test::run_stylize(video(made));
   ASSERT_EQ(first.exit_code, 0) << first.output;

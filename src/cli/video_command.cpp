@@ -104,6 +104,18 @@ int64_t frames_on_disk(const FramePattern& pattern) {
   return count;
 }
 
+// How many files in the frames' folder are named as its frames are (any
+// number, not only from 1 on).
+int64_t images_named_like_frames(const FrameTarget& target) {
+  const FramePattern frame_name(fs::path(target.pattern).filename().string());
+  int64_t count = 0;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(target.folder.empty() ? "." : target.folder, error)) {
+    if (frame_name.matches(entry.path().filename().string())) ++count;
+  }
+  return count;
+}
+
 // "frames 1-4 are in out/", "frame 1 is in out/" or "no frame was finished".
 std::string kept_frames(int64_t count, const FrameTarget& target) {
   const std::string folder = target.folder.empty() ? "." : target.folder;
@@ -173,11 +185,12 @@ int video_command(VideoParams video) {
   // replaced or removed. (Frames in the folder of a video output,
   // out.mp4.frames/, are stylize's own, recorded or not.)
   const bool recorded = check_frames_record(target.pattern, params, video.resume);
-  if (done_before > 0 && !recorded && target.video.empty()) {
-    throw OutputError(std::string(target.folder.empty() ? "." : target.folder) + " holds " +
-                      count_of(done_before, "image") + " named like '" + fs::path(target.pattern).filename().string() +
-                      "' (from " + pattern.path(1) + ") that no stylize video run made (a run keeps a record, " +
-                      frames_record_path(target.pattern) + ", beside its frames); give -o another folder or pattern");
+  const int64_t alike = recorded || !target.video.empty() ? 0 : images_named_like_frames(target);
+  if (alike > 0) {
+    throw OutputError(std::string(target.folder.empty() ? "." : target.folder) + " holds " + count_of(alike, "image") +
+                      " named like '" + fs::path(target.pattern).filename().string() +
+                      "' that no stylize video run made (a run keeps a record, " + frames_record_path(target.pattern) +
+                      ", beside its frames); give -o another folder or pattern");
   }
   // Frames of an earlier run that this one makes again. They are removed once
   // this run has made its first frame, so that a stop before then loses none
