@@ -186,13 +186,11 @@ void write_frames_record(const std::string& pattern, const CliParams& params) {
   write_file_atomically(frames_record_path(pattern), settings_record(params, params.style_paths).dump(2) + "\n");
 }
 
-bool check_frames_record(const std::string& pattern, const CliParams& params, bool resume) {
+void warn_where_frames_differ(const std::string& pattern, const CliParams& params) {
   std::ifstream file(frames_record_path(pattern));
-  if (!file) return false;
+  if (!file) return;
   const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
-  if (resume && record.is_object())
-    warn_where_settings_differ(record, params, "the frames on disk were", "input video");
-  return true;
+  if (record.is_object()) warn_where_settings_differ(record, params, "the frames on disk were", "input video");
 }
 
 CliParams resume_or_restart(CliParams params) {

@@ -22,9 +22,9 @@ std::string frames_record_path(const std::string& pattern);
 // Writes it, atomically. Throws OutputError.
 void write_frames_record(const std::string& pattern, const CliParams& params);
 
-// Whether `pattern`'s frames have that record; with `resume`, warns where this
-// run's content, styles, size or objective differ from it.
-bool check_frames_record(const std::string& pattern, const CliParams& params, bool resume);
+// Warns where this run's content, styles, size or objective differ from the
+// record of `pattern`'s frames, if there is one (for --resume).
+void warn_where_frames_differ(const std::string& pattern, const CliParams& params);
 
 // Writes the record of `image` (the run's `output`, or one of its --save-every
 // images), reached at `iteration` by the run of `params` with these style

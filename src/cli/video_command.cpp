@@ -92,6 +92,21 @@ void prepare_target(const FrameTarget& target, const VideoParams& params, Output
                         file.path + "'); give -o another folder or pattern");
     }
   }
+  // Images named like the frames in a folder without a run's record are the
+  // user's (frames FFmpeg extracted, say), whatever their numbers: never
+  // replaced, nor removed as an earlier run's. (A video output's own
+  // out.mp4.frames/ is stylize's, recorded or not.)
+  if (target.video.empty() && !fs::exists(frames_record_path(target.pattern), error)) {
+    int64_t alike = 0;
+    for (const auto& entry : fs::directory_iterator(out, error)) {
+      if (frame_name.matches(entry.path().filename().string())) ++alike;
+    }
+    if (alike > 0) {
+      throw OutputError(out.string() + " holds " + count_of(alike, "image") + " named like '" + frame_name.pattern() +
+                        "' that no stylize video run made (a run keeps a record, " +
+                        frames_record_path(target.pattern) + ", beside its frames); give -o another folder or pattern");
+    }
+  }
   check_output_path(FramePattern(target.pattern).path(1));
   if (!target.video.empty()) check_video_output(target.video, params.codec, params.fps > 0 ? params.fps : 25.0);
 }
@@ -101,18 +116,6 @@ int64_t frames_on_disk(const FramePattern& pattern) {
   int64_t count = 0;
   std::error_code error;
   while (fs::exists(pattern.path(count + 1), error)) ++count;
-  return count;
-}
-
-// How many files in the frames' folder are named as its frames are (any
-// number, not only from 1 on).
-int64_t images_named_like_frames(const FrameTarget& target) {
-  const FramePattern frame_name(fs::path(target.pattern).filename().string());
-  int64_t count = 0;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(target.folder.empty() ? "." : target.folder, error)) {
-    if (frame_name.matches(entry.path().filename().string())) ++count;
-  }
   return count;
 }
 
@@ -181,17 +184,7 @@ int video_command(VideoParams video) {
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();
   int64_t done_before = frames_on_disk(pattern);
-  // Frames named alike that no stylize run recorded are the user's: never
-  // replaced or removed. (Frames in the folder of a video output,
-  // out.mp4.frames/, are stylize's own, recorded or not.)
-  const bool recorded = check_frames_record(target.pattern, params, video.resume);
-  const int64_t alike = recorded || !target.video.empty() ? 0 : images_named_like_frames(target);
-  if (alike > 0) {
-    throw OutputError(std::string(target.folder.empty() ? "." : target.folder) + " holds " + count_of(alike, "image") +
-                      " named like '" + fs::path(target.pattern).filename().string() +
-                      "' that no stylize video run made (a run keeps a record, " + frames_record_path(target.pattern) +
-                      ", beside its frames); give -o another folder or pattern");
-  }
+  if (video.resume) warn_where_frames_differ(target.pattern, params);
   // Frames of an earlier run that this one makes again. They are removed once
   // this run has made its first frame, so that a stop before then loses none
   // of them, and a stop after it leaves no earlier frame after this run's own
