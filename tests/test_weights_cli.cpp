@@ -336,6 +336,41 @@ TEST_F(FirstRunCli, ProcessesStartedTogetherDownloadOnce) {
       << logs;
 }
 
+// `weights download` checks the file an earlier download left (a disk error,
+// a copy cut short) instead of saying it is there.
+TEST_F(FirstRunCli, DownloadReplacesADamagedCachedFile) {
+  ASSERT_NO_FATAL_FAILURE(serve_tiny_keras("files/keras_tiny.h5"));
+  const std::string cached = cache() + "/stylize/" + kDefaultWeightsFileName;
+  const std::string good = test::read_file(fixture("keras_vgg19_notop_tiny.h5"));
+  fs::create_directories(cache() + "/stylize");
+  std::string damaged = good;
+  damaged[damaged.size() / 2] ^= 0x5a;
+  test::write_file(cached, damaged);
+
+  const test::CommandResult offline = stylize("weights download --offline", environment);
+  EXPECT_EQ(offline.exit_code, 4) << offline.output;
+  for (const std::string& needle : {"the cached weights " + cached + " are damaged: their MD5 is ",
+                                    std::string("offline mode"), std::string("delete the file")}) {
+    EXPECT_NE(offline.output.find(needle), std::string::npos) << needle << "\n" << offline.output;
+  }
+  EXPECT_EQ(test::read_file(cached), damaged) << "offline, the file is left for the user to see";
+  EXPECT_TRUE(server->requests().empty());
+
+  const test::CommandResult r = stylize("weights download", environment);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("are damaged"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("downloading them again"), std::string::npos) << r.output;
+  EXPECT_EQ(test::read_file(cached), good);
+  EXPECT_EQ(server->requests().size(), 1u);
+
+  // A sound cached file is kept, without the network.
+  const test::CommandResult again = stylize("weights download", environment);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find(cached + "\n"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("damaged"), std::string::npos) << again.output;
+  EXPECT_EQ(server->requests().size(), 1u);
+}
+
 TEST_F(FirstRunCli, NoWeightsAndOfflineExitsWithInstructionsAndNoFiles) {
   for (const std::string mode : {"--offline", ""}) {
     const std::string environment = std::string("-u STYLIZE_WEIGHTS -u STYLIZE_WEIGHTS_URL XDG_CACHE_HOME=") + cache() +

@@ -194,6 +194,33 @@ int run_verify(const std::string& path) {
   return status;
 }
 
+// `weights download`: the cached file, checked against the digest it was
+// downloaded with (a damaged one is downloaded again), or a fresh download.
+int run_download(bool offline, bool quiet) {
+  const DownloadSource source = default_download_source();
+  const std::string cache = weights_cache_dir();
+  const std::optional<std::string> found = find_weights("");
+  std::error_code error;
+  const auto algorithm = digest_algorithm_for(source.checksum);
+  if (found && algorithm && !cache.empty() && fs::equivalent(*found, fs::path(cache) / source.file_name, error)) {
+    const std::string digest = file_digest(*found, *algorithm);
+    if (digest != source.checksum) {
+      const std::string damage = "the cached weights " + *found + " are damaged: their " + digest_name(*algorithm) +
+                                 " is " + digest + ", expected " + source.checksum;
+      if (offline || offline_from_environment()) {
+        throw WeightsError(damage +
+                           "; offline mode (--offline or STYLIZE_OFFLINE) forbids downloading them again: "
+                           "run `stylize weights download` online, or delete the file");
+      }
+      if (!quiet) spdlog::warn("{}; downloading them again", damage);
+      fs::remove(*found);
+    }
+  }
+  const std::string path = find_or_download_weights("", offline, quiet);
+  std::printf("%s\n", path.c_str());
+  return kOk;
+}
+
 int run_info(const std::string& path) {
   const VggWeights weights = load_vgg19_weights(path, 16);
   std::error_code error;
@@ -305,11 +332,7 @@ int weights_main(int argc, char** argv) {
     if (verify->parsed()) return run_verify(verify_path);
     if (info->parsed()) return run_info(info_path);
     if (stats->parsed()) return run_stats(stats_path, stats_images, stats_size);
-    if (download->parsed()) {
-      const std::string path = find_or_download_weights("", offline, quiet);
-      std::printf("%s\n", path.c_str());
-      return kOk;
-    }
+    if (download->parsed()) return run_download(offline, quiet);
   } catch (const std::exception& e) {
     return report_error(e);
   }
