@@ -234,6 +234,31 @@ TEST_F(Batch, AnInterruptedJobIsResumedNotSkipped) {
   expect_no_leftovers();
 }
 
+// A worker killed outright (SIGKILL, out of memory, a node lost) leaves its
+// --save-every images but no output and no record: the job goes on from the
+// newest of them, not from the start over them.
+TEST_F(Batch, AKilledJobGoesOnFromItsNewestSaveEveryImage) {
+  const test::CommandResult first = run_batch(6, {"--save-every", "2", "--print-every", "1"});
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string out = output("cat", "monet");
+  const std::string snapshot = dir.file("out/cat_monet_0004.png");
+  ASSERT_TRUE(fs::exists(snapshot) && fs::exists(snapshot + ".json")) << first.output;
+  ASSERT_TRUE(fs::exists(dir.file("out/cat_monet_0002.png"))) << first.output;
+  fs::remove(out);  // as if killed after iteration 4's image
+  const std::string saved = test::read_file(snapshot);
+
+  const test::CommandResult again = run_batch(6, {"--save-every", "2", "--print-every", "1"});
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find(out + " was not finished: resuming it from " + snapshot + ", iteration 4"),
+            std::string::npos)
+      << again.output;
+  EXPECT_NE(again.output.find("1 job(s) made, 3 already done"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("iter 1/6"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("iter 5/6"), std::string::npos) << again.output;
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_EQ(test::read_file(snapshot), saved) << "the image it went on from is kept";
+}
+
 // Ctrl-C while every job is another worker's (here: the test holds their
 // claims) stops the wait at once and says how to go on; no claim is touched.
 TEST_F(Batch, AnInterruptWhileWaitingForAnotherWorkerSaysHowToGoOn) {

@@ -41,15 +41,17 @@ batch::Shard shard_of(const BatchParams& params) {
 }
 
 // The flags of one job: the batch's, with its content, style and output, and
-// resuming from the checkpoint record an interrupted run left beside it.
+// resuming from the checkpoint record an interrupted run left beside it, or
+// from the newest --save-every image of a killed one.
 CliParams job_params(const BatchParams& settings, const batch::Job& job, batch::OutputState state) {
   CliParams params = settings.run;
   params.content_path = job.content;
   params.style_paths = {job.style};
   params.output_path = job.output;
   params.output_given = true;
-  if (state != batch::OutputState::Unfinished) return params;
-  return resume_or_restart(std::move(params));
+  if (state == batch::OutputState::Unfinished) return resume_or_restart(std::move(params));
+  if (state == batch::OutputState::Missing) return resume_from_snapshot(std::move(params));
+  return params;
 }
 
 struct Tally {

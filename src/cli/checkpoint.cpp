@@ -220,6 +220,50 @@ CliParams resume_or_restart(CliParams params) {
   return params;
 }
 
+CliParams resume_from_snapshot(CliParams params) {
+  if (params.options.scales > 1) return params;
+  const fs::path output(params.output_path);
+  const std::string stem = output.stem().string() + "_", extension = output.extension().string();
+  const fs::path folder = output.parent_path().empty() ? fs::path(".") : output.parent_path();
+  std::error_code error;
+  std::string newest;
+  long newest_iteration = -1;
+  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() < stem.size() + 4 + extension.size() || name.compare(0, stem.size(), stem) != 0 ||
+        name.compare(name.size() - extension.size(), extension.size(), extension) != 0) {
+      continue;
+    }
+    const std::string digits = name.substr(stem.size(), name.size() - stem.size() - extension.size());
+    if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    const long iteration = std::stol(digits);
+    const std::string image = (folder / name).string();
+    if (iteration > newest_iteration && iteration < params.options.iterations &&
+        intermediate_path(params.output_path, static_cast<int>(iteration), 1, 1) == (output.parent_path() / name) &&
+        fs::exists(checkpoint_path(image), error)) {
+      newest = image;
+      newest_iteration = iteration;
+    }
+  }
+  if (newest.empty()) return params;
+  CliParams resumed = params;
+  resumed.resume = newest;
+  try {
+    apply_resume(resumed);
+  } catch (const OptionError& e) {
+    spdlog::warn("{}; starting {} again", e.what(), params.output_path);
+    return params;
+  }
+  if (resumed.options.start_iteration < 0 || resumed.options.start_iteration >= params.options.iterations) {
+    return params;
+  }
+  spdlog::info("{} was not finished: resuming it from {}, iteration {}", params.output_path, newest,
+               resumed.options.start_iteration);
+  return resumed;
+}
+
 std::string intermediate_path(const std::string& output, int iteration, int scale, int scales) {
   const fs::path path(output);
   char suffix[32];

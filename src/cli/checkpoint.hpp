@@ -53,6 +53,12 @@ void apply_resume(CliParams& params);
 // stylize batch and stylize --each-style --resume treat an unfinished output.
 CliParams resume_or_restart(CliParams params);
 
+// `params` (one output with no image yet, whose run was killed: SIGKILL, an
+// out-of-memory kill, a node lost) going on from the newest of its --save-every
+// images (out_0300.png with its record) where there is one within -n at one
+// scale; else `params` unchanged. How stylize batch treats a missing output.
+CliParams resume_from_snapshot(CliParams params);
+
 // The name of an intermediate image: out.png -> out_0100.png (out_s2_0100.png
 // in a coarse-to-fine run).
 std::string intermediate_path(const std::string& output, int iteration, int scale, int scales);
