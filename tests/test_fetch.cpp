@@ -153,6 +153,18 @@ TEST_F(Download, WrongChecksumOrSizeDeletesTheFile) {
   EXPECT_NE(message.find("sent 300000 bytes, expected 299999"), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(destination));
   EXPECT_FALSE(fs::exists(partial()));
+
+  // A complete file shorter than expected (a mirror's other file): resuming
+  // would never complete it, so it fails at once, with nothing left behind.
+  const size_t before = server->requests().size();
+  r = request("files/payload.bin");
+  r.expected_size = payload.size() + 1;
+  message = download_error(r);
+  EXPECT_NE(message.find("the server's file is 300000 bytes, expected 300001"), std::string::npos) << message;
+  EXPECT_EQ(message.find("gave up after"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(destination));
+  EXPECT_FALSE(fs::exists(partial()));
+  EXPECT_EQ(server->requests().size(), before + 1) << "not retried";
 }
 
 TEST_F(Download, TransferCutOffHalfWayIsResumed) {

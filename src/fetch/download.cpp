@@ -140,6 +140,9 @@ enum class Outcome { Done, Retry, Restart, Fatal };
 struct Transfer {
   Outcome outcome = Outcome::Done;
   std::string reason;  // why, unless Done
+  // Done, and the server announced the length it sent (Content-Length): the
+  // file ends there, on the server too; not a transfer cut short.
+  bool length_announced = false;
 };
 
 // One libcurl transfer of request.url into the partial file, resuming it.
@@ -175,6 +178,8 @@ Transfer transfer(Attempt& attempt, const std::function<FetchError(const std::st
   const CURLcode code = curl_easy_perform(curl);
   long http_code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_code);
+  curl_off_t announced = -1;
+  curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
   curl_easy_cleanup(curl);
   const bool closed = close_file(attempt);
 
@@ -197,7 +202,7 @@ Transfer transfer(Attempt& attempt, const std::function<FetchError(const std::st
     if (!attempt.started && attempt.resume_from == 0) {  // an empty file
       if (FILE* empty = std::fopen(partial.c_str(), "wb")) std::fclose(empty);
     }
-    return {Outcome::Done, ""};
+    return {Outcome::Done, "", announced >= 0};
   }
   if (code == CURLE_HTTP_RETURNED_ERROR) {
     const bool transient = http_code >= 500 || http_code == 408 || http_code == 429;
@@ -282,6 +287,7 @@ void download_file(const DownloadRequest& request) {
     }
 
     Outcome outcome = Outcome::Done;
+    bool length_announced = false;
     const bool already_complete = request.expected_size > 0 && attempt.resume_from >= request.expected_size;
     if (!already_complete) {
       Transfer result;
@@ -292,6 +298,7 @@ void download_file(const DownloadRequest& request) {
         throw;
       }
       outcome = result.outcome;
+      length_announced = result.length_announced;
       if (outcome != Outcome::Done) last_reason = result.reason;
     }
     if (outcome == Outcome::Restart) {
@@ -311,6 +318,16 @@ void download_file(const DownloadRequest& request) {
 
     // Complete as far as the transfer goes: check size, then checksum.
     const uint64_t size = file_size_or_zero(partial);
+    if (request.expected_size > 0 && size < request.expected_size && length_announced) {
+      // All the server announced arrived: its file is shorter, and resuming
+      // would never complete it.
+      fs::remove(partial, error);
+      last_reason = "the server's file is " + std::to_string(size) + " bytes, expected " +
+                    std::to_string(request.expected_size) + " (a different or truncated file?)";
+      if (attempt.resume_from > 0) continue;  // perhaps a stale partial file: start over once
+      drop_empty_partial();
+      throw failure(last_reason);
+    }
     if (request.expected_size > 0 && size < request.expected_size) {
       last_reason = "the transfer ended after " + std::to_string(size) + " of " +
                     std::to_string(request.expected_size) + " bytes";
