@@ -237,6 +237,48 @@ TEST_F(TiledRun, TenAdamStepsGiveTheWholeImagesRun) {
   EXPECT_NEAR(got.losses.total, expected.losses.total, 1e-4 * expected.losses.total);
 }
 
+// A stop request (Stylizer::set_stop_check) is seen between tiles: the
+// iteration in progress is abandoned and the run ends with the last completed
+// iterate, with Adam and L-BFGS. An untiled run asks only its callback.
+TEST_F(TiledRun, AStopRequestEndsTheIterationBetweenTiles) {
+  for (const OptimizerKind optimizer : {OptimizerKind::Adam, OptimizerKind::Lbfgs}) {
+    StylizeOptions o = options(64);  // 9 tiles: 17 checks an iteration (9 in pass 1, 8 in pass 2)
+    o.optimizer = optimizer;
+    Stylizer stylizer(o, test::tiny_weights());
+    int reported = 0, asked = 0, asked_after_two = 0;
+    stylizer.set_stop_check([&] {
+      ++asked;
+      if (reported >= 2) ++asked_after_two;
+      return asked_after_two >= 4;  // the third iteration's fourth tile
+    });
+    const Result r = stylizer.run(content, styles, [&](const Progress&) {
+      ++reported;
+      return true;
+    });
+    const char* name = optimizer == OptimizerKind::Adam ? "adam" : "lbfgs";
+    EXPECT_EQ(r.stop_reason, StopReason::Interrupted) << name;
+    EXPECT_EQ(reported, 2) << name;
+    EXPECT_EQ(r.iterations_done, 2) << name;
+    EXPECT_EQ(asked_after_two, 4) << name;
+    EXPECT_GE(asked, 2 * 9) << name << ": asked before every tile";
+    if (optimizer == OptimizerKind::Adam) {
+      StylizeOptions two = o;
+      two.iterations = 2;
+      const torch::Tensor expected = Stylizer(two, test::tiny_weights()).run(content, styles).image;
+      EXPECT_TRUE(torch::allclose(r.image, expected, 0, 1e-6)) << "the second iteration's image";
+    } else {
+      EXPECT_TRUE(torch::isfinite(r.image).all().item<bool>());
+      EXPECT_GE(r.image.min().item<float>(), 0.0f);
+      EXPECT_LE(r.image.max().item<float>(), 1.0f);
+    }
+  }
+  StylizeOptions whole = options(0);
+  whole.iterations = 3;
+  Stylizer untiled(whole, test::tiny_weights());
+  untiled.set_stop_check([] { return true; });
+  EXPECT_EQ(untiled.run(content, styles).iterations_done, 3);
+}
+
 TEST_F(TiledRun, LbfgsAndScalesWorkInTiles) {
   StylizeOptions lbfgs = options(64);
   lbfgs.optimizer = OptimizerKind::Lbfgs;

@@ -1,5 +1,6 @@
-// SIGINT, SIGTERM and SIGHUP ask a run to stop: the optimizer finishes its iteration,
-// stylize saves the image with its checkpoint record and exits 128 + signal.
+// SIGINT, SIGTERM and SIGHUP ask a run to stop: the optimizer finishes its iteration
+// (in tiles: abandons it before the next tile, Stylizer::set_stop_check), stylize
+// saves the image with its checkpoint record and exits 128 + signal.
 // One request is one request however often it arrives: schedulers may signal
 // a task's processes more than once (Slurm's --signal and then its time
 // limit, a requeue after a preemption notice, kubectl delete twice), and a

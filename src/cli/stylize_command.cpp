@@ -395,6 +395,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   const torch::Tensor& init = in.init;
   const CliParams params = balance_content_weight(given, weights, content.size(2), content.size(3));
   Stylizer stylizer(params.options, weights);
+  stylizer.set_stop_check([] { return interrupt_signal() != 0; });  // between tiles (--tile)
   const SessionInfo session{loaded.path,
                             weights.format,
                             weights.convention.name,

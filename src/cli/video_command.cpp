@@ -228,6 +228,7 @@ int video_command(VideoParams video) {
       if (index == 1) {
         stylizer.emplace(balance_content_weight(params, weights.weights, frame->size(2), frame->size(3)).options,
                          weights.weights);
+        stylizer->set_stop_check([] { return interrupt_signal() != 0; });  // between tiles (--tile)
         spdlog::info("device {}, precision {}, {} threads; {} from {}: {}x{} px, {} frames{}", stylizer->device().str(),
                      to_string(stylizer->precision()), threads,
                      temporal ? "temporal consistency" : "independent frames", source->name(), info.width, info.height,

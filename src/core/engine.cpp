@@ -82,6 +82,7 @@ Stylizer::~Stylizer() = default;
 
 torch::Device Stylizer::device() const { return impl_->device; }
 Precision Stylizer::precision() const { return impl_->precision; }
+void Stylizer::set_stop_check(std::function<bool()> check) { impl_->stop_check = std::move(check); }
 LossUnits Stylizer::loss_units() const { return impl_->units; }
 const Vgg19Features& Stylizer::network() const { return *impl_->net; }
 const Objective& Stylizer::objective() const { return impl_->objective; }
@@ -97,7 +98,7 @@ torch::Tensor Stylizer::Impl::losses(const torch::Tensor& image) const {
 Stylizer::Impl::Evaluation Stylizer::Impl::loss_and_gradient(const torch::Tensor& image, double loss_scale) const {
   if (tile > 0) {
     TiledEvaluation tiled = evaluate_tiled(
-        objective, image, [this](const torch::Tensor& x) { return features(x); }, tile, loss_scale);
+        objective, image, [this](const torch::Tensor& x) { return features(x); }, tile, loss_scale, stop_check);
     return {tiled.losses, tiled.gradient};
   }
   const torch::Tensor variable = image.detach().requires_grad_(true);
@@ -230,7 +231,13 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
   IterateAverage average(options.average);
   for (int iteration = options.start_iteration + 1; iteration <= iterations; ++iteration) {
     const auto start = Clock::now();
-    Evaluation evaluation = loss_and_gradient(image, scaler.scale());
+    Evaluation evaluation;
+    try {
+      evaluation = loss_and_gradient(image, scaler.scale());
+    } catch (const TiledEvaluationStopped&) {
+      outcome.stop_reason = StopReason::Interrupted;  // the image is the last iteration's
+      break;
+    }
     values = evaluation.losses;
     const torch::Tensor total = values.select(1, 0).sum();
     torch::Tensor& grad = evaluation.gradient;
@@ -299,7 +306,12 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& imag
     return !callback ||
            callback(progress(iteration, iterations, state.accepted_report(), seconds, state.accepted_image().detach()));
   };
-  const LbfgsStatus status = lbfgs.run(objective, report);
+  LbfgsStatus status = LbfgsStatus::Interrupted;
+  try {
+    status = lbfgs.run(objective, report);
+  } catch (const TiledEvaluationStopped&) {
+    // Abandoned between tiles: the accepted image and the evaluations done stand.
+  }
   Outcome outcome;
   // A failing evaluation is not an iteration done: the image is the last accepted one.
   outcome.iterations_done =

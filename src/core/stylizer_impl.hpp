@@ -40,6 +40,8 @@ struct Stylizer::Impl {
   TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch) const;
   // Tiles of this scale (0: none); set by use_tiles, read by the evaluations.
   int64_t tile = 0;
+  // Asked between tiles (Stylizer::set_stop_check).
+  std::function<bool()> stop_check;
   // Evaluates in tiles of `tile_size` from here on (0: whole), and makes
   // `inputs` compute the targets in them too.
   void use_tiles(int64_t tile_size, TargetInputs& inputs);

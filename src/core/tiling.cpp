@@ -50,11 +50,13 @@ struct KeptTile {
 
 std::vector<std::vector<torch::Tensor>> summed_statistics(const Objective& objective, const torch::Tensor& pixels,
                                                           const FeatureExtractor& network,
-                                                          const std::vector<Tile>& tiles, KeptTile* kept = nullptr) {
+                                                          const std::vector<Tile>& tiles, KeptTile* kept = nullptr,
+                                                          const std::function<bool()>& stop = {}) {
   const auto& terms = objective.terms();
   const std::vector<std::string> layers = objective.layers();
   std::vector<std::vector<torch::Tensor>> sums(terms.size());
   for (size_t k = 0; k < tiles.size(); ++k) {
+    if (stop && stop()) throw TiledEvaluationStopped();
     const Tile& t = tiles[k];
     const bool keep = kept != nullptr && k + 1 == tiles.size();
     torch::AutoGradMode grad_mode(keep);
@@ -123,7 +125,7 @@ torch::Tensor tiled_losses(const Objective& objective, const torch::Tensor& imag
 }
 
 TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& image, const FeatureExtractor& network,
-                               int64_t tile, double loss_scale) {
+                               int64_t tile, double loss_scale, const std::function<bool()>& stop) {
   const auto& terms = objective.terms();
   const std::vector<std::string> layers = objective.layers();
   const int64_t height = image.size(-2), width = image.size(-1);
@@ -131,7 +133,7 @@ TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& 
   const torch::Tensor pixels = image.detach();
 
   KeptTile kept;
-  std::vector<std::vector<torch::Tensor>> sums = summed_statistics(objective, pixels, network, tiles, &kept);
+  std::vector<std::vector<torch::Tensor>> sums = summed_statistics(objective, pixels, network, tiles, &kept, stop);
   // The losses of the sums, and dL/dS, the gradient of the total of every
   // member with respect to each statistic (times the loss scale).
   std::vector<torch::Tensor> statistics;
@@ -153,6 +155,7 @@ TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& 
   // of pass 1 first, through the graph pass 1 kept.
   torch::Tensor gradient = torch::zeros_like(pixels, pixels.options().dtype(torch::kFloat32));
   for (size_t n = tiles.size(); n-- > 0;) {
+    if (n + 1 < tiles.size() && stop && stop()) throw TiledEvaluationStopped();
     const Tile& t = tiles[n];
     torch::Tensor cut;
     std::vector<std::vector<torch::Tensor>> tile_statistics;

@@ -170,6 +170,13 @@ class Stylizer {
   // estimated peak memory. Does not check that it fits.
   TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch = 1) const;
 
+  // A check asked between the tiles of a tiled evaluation (StylizeOptions::tile),
+  // where one iteration of a large print takes minutes: once it returns true,
+  // the iteration in progress is abandoned and the run ends as interrupted
+  // (StopReason::Interrupted) with the last completed iterate, as when the
+  // progress callback returns false. Untiled runs ask only the callback.
+  void set_stop_check(std::function<bool()> check);
+
   torch::Device device() const;
   Precision precision() const;
   // The units of the content and style losses (StylizeOptions::loss_units resolved for the weights).

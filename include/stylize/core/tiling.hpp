@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -55,8 +57,17 @@ struct TiledEvaluation {
 // tile forward and backward against dL/dS and adds its gradient (the halo's
 // too) into one full-size buffer. The network runs twice per tile, and a tile
 // costs more than its share of the whole image by its halo.
+//
+// `stop`, when given, is asked before each tile, in both passes: once it
+// returns true the evaluation is abandoned with TiledEvaluationStopped (an
+// iteration of a large print takes minutes; a stop request waits one tile).
 TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& image, const FeatureExtractor& network,
-                               int64_t tile, double loss_scale = 1.0);
+                               int64_t tile, double loss_scale = 1.0, const std::function<bool()>& stop = {});
+
+// Thrown by evaluate_tiled when its `stop` check asks to stop between tiles.
+struct TiledEvaluationStopped : std::runtime_error {
+  TiledEvaluationStopped() : std::runtime_error("tiled evaluation stopped between tiles") {}
+};
 
 // The losses alone (pass 1): (B, 1 + terms) float32.
 torch::Tensor tiled_losses(const Objective& objective, const torch::Tensor& image, const FeatureExtractor& network,
