@@ -130,6 +130,12 @@ TEST_F(Batch, ShardsFromTheFlagOrTheSchedulerSplitTheJobs) {
   EXPECT_NE(task8.output.find("2 job(s) made, 0 already done"), std::string::npos) << task8.output;
   for (const auto& out : outputs) EXPECT_TRUE(fs::exists(out)) << out;
   expect_no_leftovers();
+  // More shards than jobs: a shard without jobs says so (not "jobs 5..4").
+  const test::CommandResult idle = run_batch(2, {"--shard", "6/8"});
+  ASSERT_EQ(idle.exit_code, 0) << idle.output;
+  EXPECT_NE(idle.output.find("shard 6/8 (--shard 6/8): no jobs (there are 4, fewer than the shards)"),
+            std::string::npos)
+      << idle.output;
   // A Kubernetes index without the shard count is refused before any work.
   const test::CommandResult k8s = run_batch(2, {}, "env JOB_COMPLETION_INDEX=1");
   EXPECT_EQ(k8s.exit_code, 2) << k8s.output;

@@ -101,8 +101,13 @@ int batch_command(BatchParams settings) {
   }
   const batch::Shard shard = shard_of(settings);
   const batch::JobRange range = batch::shard_range(all.size(), shard);
-  spdlog::info("shard {}/{} ({}): jobs {}..{} of {}", shard.index, shard.count, shard.source, range.first + 1,
-               range.last, all.size());
+  if (range.first < range.last) {
+    spdlog::info("shard {}/{} ({}): jobs {}..{} of {}", shard.index, shard.count, shard.source, range.first + 1,
+                 range.last, all.size());
+  } else {
+    spdlog::info("shard {}/{} ({}): no jobs (there are {}, fewer than the shards)", shard.index, shard.count,
+                 shard.source, all.size());
+  }
   // Every output can be written, before any work: its folder (created, and
   // probed once) and its format (the template's extension, the same for all).
   // A command that fails before its first job removes the folders it made.
