@@ -251,7 +251,10 @@ int video_command(VideoParams video) {
                 std::to_string(frame->size(2)) + "; resume with the flags of the first run (--size), or drop --resume");
           }
         }
-        if (index == done_before) spdlog::info("resuming after frame {} (frames 1-{} are on disk)", index, index);
+        if (index == done_before) {
+          spdlog::info("resuming after frame {} ({} on disk)", index,
+                       index == 1 ? std::string("it is") : "frames 1-" + std::to_string(index) + " are");
+        }
       } else {
         const auto frame_started = std::chrono::steady_clock::now();
         double last_scale_seconds = 0;  // this frame's iterations at its last scale, for the ETA
