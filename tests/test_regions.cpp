@@ -375,6 +375,23 @@ TEST_F(RegionsCli, WorkWithScalesAndColourPreservation) {
   ASSERT_EQ(histogram.exit_code, 0) << histogram.output;
 }
 
+// A mask drawn in colours (red for one region, blue for another) is read by
+// brightness: said, not silent. White-on-black masks say nothing.
+TEST_F(RegionsCli, AColourMaskIsSaidToBeReadByBrightness) {
+  const test::RunResult gray = test::run_stylize(quick("--content-mask " + left));
+  ASSERT_EQ(gray.exit_code, 0) << gray.output;
+  EXPECT_EQ(gray.output.find("is in colour"), std::string::npos) << gray.output;
+  const std::string red = dir.file("red.png");
+  torch::Tensor r = torch::zeros({1, 3, 48, 40});
+  r.select(1, 0).narrow(2, 0, 20).fill_(1.0);
+  save_image(r, red);
+  const test::RunResult coloured = test::run_stylize(quick("--content-mask " + red));
+  ASSERT_EQ(coloured.exit_code, 0) << coloured.output;
+  EXPECT_NE(coloured.output.find("content mask 1 '" + red + "' is in colour: it is read by brightness alone"),
+            std::string::npos)
+      << coloured.output;
+}
+
 TEST_F(RegionsCli, BadMasksAreClearErrors) {
   const std::string black = dir.file("black.png");
   save_image(torch::zeros({1, 3, 48, 40}), black);

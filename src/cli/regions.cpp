@@ -28,6 +28,14 @@ torch::Tensor read_mask(const std::string& path, const std::string& role, int64_
     }
   }
   torch::Tensor mask = luminance_image(pixels).narrow(1, 0, 1);  // (1, 1, h, w)
+  if (pixels.size(1) == 3 && (pixels.amax(1) - pixels.amin(1)).max().item<double>() > 8.0 / 255) {
+    // A mask drawn in colours (one per region) would be read as shades of gray.
+    spdlog::warn(
+        "{} '{}' is in colour: it is read by brightness alone (white: the style applies; gray: partly; "
+        "black: not), so colours of the same brightness are the same to it; draw each region in white on "
+        "black, one mask per style",
+        role, path);
+  }
   if (image.alpha.defined()) {
     // A selection saved as transparency: what is transparent is not selected.
     mask = mask * image.alpha;
