@@ -521,6 +521,7 @@ TEST_F(CliRobustness, InterruptSavesTheImageAndResumeContinues) {
   const nlohmann::json record = nlohmann::json::parse(test::read_file(output + ".json"));
   const int done = record["iteration"];
   EXPECT_GE(done, 3);
+  EXPECT_TRUE(fs::exists(output + ".adam")) << "Adam's moments are saved with the image";
   const RunResult resumed =
       run_stylize("--resume " + output + " --content " + content + " --style " + style + " --weights " +
                   test::fixture("vgg19_tiny.safetensors") + " --size 48 --threads 1 --print-every 1 --iterations " +
@@ -529,7 +530,9 @@ TEST_F(CliRobustness, InterruptSavesTheImageAndResumeContinues) {
   EXPECT_NE(resumed.output.find("iter " + std::to_string(done + 1) + "/" + std::to_string(done + 2)), std::string::npos)
       << resumed.output;
   EXPECT_EQ(resumed.output.find("iter 1/"), std::string::npos) << resumed.output;
+  EXPECT_EQ(resumed.output.find("moments start again"), std::string::npos) << resumed.output;
   EXPECT_FALSE(fs::exists(output + ".json")) << "a finished run removes its checkpoint record";
+  EXPECT_FALSE(fs::exists(output + ".adam")) << "and its moments";
 }
 
 // Ctrl-C while --estimate times the run: no time (it printed 0 s, exit 0).

@@ -349,6 +349,40 @@ TEST(EngineAdam, ResultLossesAreThoseOfTheReturnedImage) {
   }
 }
 
+// A run stopped at iteration 3 and resumed with its Adam moments (every
+// pyramid level's) makes the uninterrupted run's image; with its moments
+// started again, another. Moments of another size are not used.
+TEST(EngineResume, AdamMomentsMakeAResumedRunTheUninterruptedOne) {
+  StylizeOptions o = tiny_options();
+  o.iterations = 6;
+  o.pyramid = 2;
+  const torch::Tensor content = test::pattern_image(40, 32, 0.4), style = test::pattern_image(32, 32, 1.7);
+  const Result whole = Stylizer(o, tiny_weights()).run(content, {style});
+  const Result stopped =
+      Stylizer(o, tiny_weights()).run(content, {style}, [](const Progress& p) { return p.iteration < 3; });
+  ASSERT_EQ(stopped.stop_reason, StopReason::Interrupted);
+  ASSERT_EQ(stopped.iterations_done, 3);
+  ASSERT_EQ(stopped.adam_moments.size(), 3u);
+  EXPECT_EQ(stopped.adam_moments[0].steps, 3);
+
+  StylizeOptions resumed = o;
+  resumed.start_iteration = 3;
+  resumed.init = InitMode::Image;
+  Stylizer with(resumed, tiny_weights());
+  with.resume_moments(stopped.adam_moments);
+  const Result on = with.run(content, {style}, {}, {}, stopped.image);
+  EXPECT_TRUE(on.moments_restored);
+  EXPECT_TRUE(torch::allclose(on.image, whole.image, 0, 1e-5)) << (on.image - whole.image).abs().max().item<float>();
+  const Result fresh = Stylizer(resumed, tiny_weights()).run(content, {style}, {}, {}, stopped.image);
+  EXPECT_FALSE(fresh.moments_restored);
+  EXPECT_GT((fresh.image - whole.image).abs().max().item<float>(), 1e-3);
+
+  Stylizer other(resumed, tiny_weights());
+  other.resume_moments(stopped.adam_moments);
+  const torch::Tensor wider = test::pattern_image(40, 48, 0.4);
+  EXPECT_FALSE(other.run(wider, {style}, {}, {}, wider).moments_restored);
+}
+
 // On sm80+ GPUs float32 convolutions would run in TF32 unless disabled.
 TEST(EngineDevice, Fp32OnCudaTurnsTf32Off) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "needs a CUDA device";

@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+
+#include <torch/serialize.h>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -133,6 +136,55 @@ void warn_if_unfinished(const std::string& output) {
 void remove_checkpoint(const std::string& image) {
   std::error_code ignored;
   fs::remove(checkpoint_path(image), ignored);
+  fs::remove(moments_path(image), ignored);
+}
+
+std::string moments_path(const std::string& image) { return image + ".adam"; }
+
+// The file: torch::save of {(iteration, levels, steps of each level) as int64,
+// then each level's first and second moment, float32 on the CPU}.
+void write_moments(const std::string& image, int iteration, const std::vector<AdamMoments>& moments) {
+  std::vector<int64_t> header = {iteration, static_cast<int64_t>(moments.size())};
+  std::vector<torch::Tensor> tensors = {torch::Tensor()};
+  for (const AdamMoments& level : moments) {
+    header.push_back(level.steps);
+    tensors.push_back(level.first.to(torch::kCPU, torch::kFloat32).contiguous());
+    tensors.push_back(level.second.to(torch::kCPU, torch::kFloat32).contiguous());
+  }
+  tensors.front() = torch::tensor(header, torch::kInt64);
+  std::ostringstream bytes;
+  torch::save(tensors, bytes);
+  write_file_atomically(moments_path(image), bytes.str(), "Adam's moments");
+}
+
+std::vector<AdamMoments> read_moments(const std::string& image, int iteration) {
+  const std::string path = moments_path(image);
+  std::error_code error;
+  if (!fs::exists(path, error)) return {};
+  std::vector<torch::Tensor> tensors;
+  try {
+    std::ifstream file(path, std::ios::binary);
+    torch::load(tensors, file);
+  } catch (const std::exception&) {
+    tensors.clear();
+  }
+  const bool header_ok = !tensors.empty() && tensors[0].dim() == 1 && tensors[0].scalar_type() == torch::kInt64 &&
+                         tensors[0].numel() >= 2 && tensors[0].numel() == 2 + tensors[0][1].item<int64_t>() &&
+                         static_cast<int64_t>(tensors.size()) == 1 + 2 * tensors[0][1].item<int64_t>();
+  if (!header_ok) {
+    spdlog::warn("{} is not a file of Adam's moments stylize can read; Adam's moments start again", path);
+    return {};
+  }
+  if (tensors[0][0].item<int64_t>() != iteration) {
+    spdlog::warn("{} holds Adam's moments of iteration {}, not {}; Adam's moments start again", path,
+                 tensors[0][0].item<int64_t>(), iteration);
+    return {};
+  }
+  std::vector<AdamMoments> moments;
+  for (int64_t k = 0; k < tensors[0][1].item<int64_t>(); ++k) {
+    moments.push_back({tensors[1 + 2 * k], tensors[2 + 2 * k], tensors[0][2 + k].item<int64_t>()});
+  }
+  return moments;
 }
 
 void apply_resume(CliParams& params) {

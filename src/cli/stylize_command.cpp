@@ -418,6 +418,19 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
     spdlog::warn("interrupted before the first iteration; nothing was written");
     return interrupted_exit_code(interrupt_signal());
   }
+  // A resumed run goes on with Adam's moments saved beside the image it resumes from.
+  bool moments_given = false;
+  if (!params.resume.empty() && params.options.start_iteration > 0 && jobs.size() == 1 &&
+      params.options.optimizer == OptimizerKind::Adam) {
+    std::vector<AdamMoments> moments = read_moments(params.resume, params.options.start_iteration);
+    moments_given = !moments.empty();
+    if (moments_given) {
+      stylizer.resume_moments(std::move(moments));
+    } else if (!fs::exists(moments_path(params.resume))) {
+      spdlog::info("no Adam moments were saved with {} (by an older stylize): Adam's moments start again",
+                   params.resume);
+    }
+  }
   ProgressPrinter printer(params.print_every, params.quiet);
   int exit_code = kOk;
   const std::vector<std::vector<size_t>> groups = group_jobs(jobs, params, stylizer, content, styles);
@@ -467,8 +480,16 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         if (params.save_every > 0 && p.iteration % params.save_every == 0 && !last) {
           const std::string path = intermediate_path(jobs[group[m]].output, p.iteration, p.scale, p.scales);
           save_image(p.image.narrow(0, static_cast<int64_t>(m), 1), path, encodings[group[m]]);
-          if (p.scales == 1)
+          if (p.scales == 1) {
+            if (p.adam_moments) write_moments(path, p.iteration, p.adam_moments(static_cast<int>(m)));
             write_checkpoint(path, p.iteration, params, jobs[group[m]].output, records[group[m]].styles);
+            // Only the newest image keeps its moments (24 bytes a pixel each).
+            std::error_code ignored;
+            if (p.iteration > params.save_every) {
+              fs::remove(moments_path(intermediate_path(jobs[group[m]].output, p.iteration - params.save_every, 1, 1)),
+                         ignored);
+            }
+          }
           spdlog::debug("saved {}", path);
         }
       }
@@ -502,8 +523,24 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
       const bool unfinished =
           result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure;
       const bool keep_record = unfinished && (params.options.scales == 1 || still_ours);
+      if (moments_given && result.iterations_done > params.options.start_iteration) {
+        if (result.moments_restored) {
+          spdlog::debug("went on with the Adam moments saved with {}", params.resume);
+        } else {
+          spdlog::warn(
+              "the Adam moments saved with {} do not fit this run (another --size or --pyramid): they "
+              "started again",
+              params.resume);
+        }
+      }
       if (unfinished) {
         if (keep_record) {
+          std::error_code ignored;
+          if (result.stop_reason == StopReason::Interrupted && !result.adam_moments.empty()) {
+            write_moments(job.output, result.iterations_done, result.adam_moments);
+          } else {
+            fs::remove(moments_path(job.output), ignored);
+          }
           write_checkpoint(job.output, result.iterations_done, params, job.output, record.styles);
         } else {
           remove_checkpoint(job.output);

@@ -11,6 +11,17 @@ Adam::Adam(const AdamSettings& settings, const torch::Tensor& like)
       m_(torch::zeros_like(like, like.options().dtype(torch::kFloat32))),
       v_(torch::zeros_like(like, like.options().dtype(torch::kFloat32))) {}
 
+bool Adam::restore(const torch::Tensor& first, const torch::Tensor& second, int64_t steps) {
+  if (!first.defined() || !second.defined() || first.sizes() != m_.sizes() || second.sizes() != v_.sizes() ||
+      steps < 0) {
+    return false;
+  }
+  m_ = first.to(m_.options()).clone();
+  v_ = second.to(v_.options()).clone();
+  steps_ = steps;
+  return true;
+}
+
 void Adam::step(torch::Tensor& param, const torch::Tensor& grad) {
   torch::NoGradGuard no_grad;
   ++steps_;

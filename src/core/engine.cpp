@@ -83,6 +83,7 @@ Stylizer::~Stylizer() = default;
 torch::Device Stylizer::device() const { return impl_->device; }
 Precision Stylizer::precision() const { return impl_->precision; }
 void Stylizer::set_stop_check(std::function<bool()> check) { impl_->stop_check = std::move(check); }
+void Stylizer::resume_moments(std::vector<AdamMoments> moments) { impl_->pending_moments = std::move(moments); }
 LossUnits Stylizer::loss_units() const { return impl_->units; }
 const Vgg19Features& Stylizer::network() const { return *impl_->net; }
 const Objective& Stylizer::objective() const { return impl_->objective; }
@@ -267,6 +268,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
     }
     Progress p = progress(iteration, iterations, values.detach(), seconds_since(start), average.of(image));
     p.drop = drop;
+    p.adam_moments = [&adam](int member) { return adam.moments(member); };
     const bool plateau = drop >= 0 && drop < options.tolerance;
     p.last = p.last || plateau;
     if (callback && !callback(p)) {
@@ -397,6 +399,9 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   Outcome outcome;
   // Adam's moments go on from scale to scale, resized with the image.
   std::optional<PyramidAdam> adam;
+  bool moments_restored = false;
+  const std::vector<AdamMoments> resumed = std::move(pending_moments);
+  pending_moments.clear();
   for (size_t s = 0; s < sizes.size(); ++s) {
     const double factor = static_cast<double>(sizes[s]) / final_size;
     TargetInputs inputs;
@@ -464,6 +469,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         adam->set_eps(eps);
       } else {
         adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon, o.nesterov}, start, o.pyramid);
+        if (!resumed.empty() && o.start_iteration > 0 && sizes.size() == 1) moments_restored = adam->restore(resumed);
       }
       outcome = optimize_adam(start, *adam, iterations, scaled);
     }
@@ -494,6 +500,8 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     result.iterations_done = outcome.iterations_done;
     result.stop_reason = outcome.stop_reason;
     if (final_losses.defined()) result.losses = loss_values(final_losses, static_cast<int>(b));
+    if (adam) result.adam_moments = adam->moments(b);
+    result.moments_restored = moments_restored;
     results.push_back(result);
   }
   return results;

@@ -57,6 +57,31 @@ void PyramidAdam::step(torch::Tensor& param, const torch::Tensor& grad) {
   for (const torch::Tensor& change : coarse_steps) param.add_(upsample(change, param.size(-2), param.size(-1)));
 }
 
+std::vector<AdamMoments> PyramidAdam::moments(int64_t member) const {
+  std::vector<AdamMoments> out;
+  for (const Adam& level : levels_) {
+    out.push_back(
+        {level.first_moment().narrow(0, member, 1), level.second_moment().narrow(0, member, 1), level.steps()});
+  }
+  return out;
+}
+
+bool PyramidAdam::restore(const std::vector<AdamMoments>& moments) {
+  if (moments.size() != levels_.size()) return false;
+  for (size_t k = 0; k < levels_.size(); ++k) {
+    const Adam& level = levels_[k];
+    if (!moments[k].first.defined() || !moments[k].second.defined() ||
+        moments[k].first.sizes() != level.first_moment().sizes() ||
+        moments[k].second.sizes() != level.second_moment().sizes()) {
+      return false;
+    }
+  }
+  for (size_t k = 0; k < levels_.size(); ++k) {
+    levels_[k].restore(moments[k].first, moments[k].second, moments[k].steps);
+  }
+  return true;
+}
+
 void PyramidAdam::resize(int64_t height, int64_t width, double gradient_scale) {
   // The pixels' moments go on (Adam::resize). The coarse levels start again at
   // zero: level k of the next scale is a grid twice as fine, relative to the

@@ -42,6 +42,8 @@ struct Stylizer::Impl {
   int64_t tile = 0;
   // Asked between tiles (Stylizer::set_stop_check).
   std::function<bool()> stop_check;
+  // For the next run's Adam (Stylizer::resume_moments).
+  std::vector<AdamMoments> pending_moments;
   // Evaluates in tiles of `tile_size` from here on (0: whole), and makes
   // `inputs` compute the targets in them too.
   void use_tiles(int64_t tile_size, TargetInputs& inputs);

@@ -61,6 +61,10 @@ class Adam {
 
   const AdamSettings& settings() const { return settings_; }
   int64_t steps() const { return steps_; }
+  // Sets the moments and step count, e.g. a resumed run's, saved with its
+  // checkpoint; false, changing nothing, when a shape differs from the state's.
+  bool restore(const torch::Tensor& first, const torch::Tensor& second, int64_t steps);
+
   const torch::Tensor& first_moment() const { return m_; }
   const torch::Tensor& second_moment() const { return v_; }
 

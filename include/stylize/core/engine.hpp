@@ -14,6 +14,7 @@
 
 #include "stylize/core/objective.hpp"
 #include "stylize/core/options.hpp"
+#include "stylize/core/pyramid_adam.hpp"
 #include "stylize/core/vgg19.hpp"
 #include "stylize/weights/weights.hpp"
 
@@ -49,6 +50,9 @@ struct Progress {
   // The last iteration of this scale: its iterations are done, or the
   // tolerance ends the scale here (L-BFGS's convergence is not known yet).
   bool last = false;
+  // Adam: the moments after this iteration's update, of one batch member, for
+  // a checkpoint (valid during the callback; empty function with L-BFGS).
+  std::function<std::vector<AdamMoments>(int member)> adam_moments;
 
   LossValues values(int member = 0) const;
 };
@@ -64,6 +68,11 @@ struct Result {
   // at the last scale run; empty when no iteration ran, or when an Adam run
   // was interrupted or failed (its losses would take another evaluation).
   LossValues losses;
+  // Adam: the optimizer's moments at the end (of the last scale run), for a
+  // checkpoint; empty with L-BFGS.
+  std::vector<AdamMoments> adam_moments;
+  // Whether Stylizer::resume_moments' moments were used.
+  bool moments_restored = false;
 };
 
 // Longest side of each scale of a coarse-to-fine run: `scales` sizes growing
@@ -176,6 +185,12 @@ class Stylizer {
   // (StopReason::Interrupted) with the last completed iterate, as when the
   // progress callback returns false. Untiled runs ask only the callback.
   void set_stop_check(std::function<bool()> check);
+
+  // The next run() starts Adam from these moments (a checkpoint's: from
+  // Progress::adam_moments or Result::adam_moments) instead of zeros, when it
+  // resumes (StylizeOptions::start_iteration > 0) at one scale and they fit its
+  // size and pyramid levels (Result::moments_restored says whether). Used once.
+  void resume_moments(std::vector<AdamMoments> moments);
 
   torch::Device device() const;
   Precision precision() const;

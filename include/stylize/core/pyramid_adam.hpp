@@ -25,6 +25,13 @@
 
 namespace stylize {
 
+// One level's optimizer state: what a checkpoint saves for a resumed run to
+// go on with (restarting the moments costs the image quality of many steps).
+struct AdamMoments {
+  torch::Tensor first, second;  // float32, shaped like the level's state
+  int64_t steps = 0;
+};
+
 class PyramidAdam {
  public:
   // The moments start at zero: the pixels' shaped like `like`, level k's with
@@ -42,6 +49,12 @@ class PyramidAdam {
   // Epsilon of the following steps, for every level.
   void set_eps(double eps);
   double eps() const { return levels_.front().eps(); }
+
+  // Every level's moments and step count, of batch member `member` (as a batch of one).
+  std::vector<AdamMoments> moments(int64_t member = 0) const;
+  // Sets every level's state from moments() of a run of the same size and
+  // levels (a batch of one); false, changing nothing, when they differ.
+  bool restore(const std::vector<AdamMoments>& moments);
 
   // Level 0 is the pixels; levels() counts the coarser ones.
   int levels() const { return static_cast<int>(levels_.size()) - 1; }
