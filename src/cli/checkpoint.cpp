@@ -292,9 +292,10 @@ CliParams resume_from_snapshot(CliParams params) {
     }
     const long iteration = std::stol(digits);
     const std::string image = (folder / name).string();
+    std::error_code missing;
     if (iteration > newest_iteration && iteration < params.options.iterations &&
         intermediate_path(params.output_path, static_cast<int>(iteration), 1, 1) == (output.parent_path() / name) &&
-        fs::exists(checkpoint_path(image), error)) {
+        fs::exists(checkpoint_path(image), missing)) {
       newest = image;
       newest_iteration = iteration;
     }
