@@ -8,6 +8,8 @@
 #
 #   scripts/gpu_bench.sh            # about 5 minutes on one H100 or H200 (2-3 of them building)
 #   GPU_BENCH_BUILD_ONLY=1 scripts/gpu_bench.sh
+#   GPU_BENCH_DRY_RUN=1 GPU_BENCH_STYLIZE=build/stylize scripts/gpu_bench.sh
+#                                   # the measurements' steps on the CPU, tiny weights, 64 px, 20 iterations
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kit="$root/.gpukit"
@@ -34,8 +36,16 @@ echo "torch cmake: $torch_prefix; CUDA: ${cuda_home:-not found}"
 g++ --version | head -1; cmake --version | head -1; ldd --version | head -1
 echo "$(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 
-section building
+device=cuda size=512 iterations=1000
+if [ -n "${GPU_BENCH_DRY_RUN:-}" ]; then
+  device=cpu size=64 iterations=20
+  export GPU_BENCH_WEIGHTS="${GPU_BENCH_WEIGHTS:-$root/tests/fixtures/vgg19_tiny.safetensors}"
+fi
 libdir="$kit/prefix/lib/x86_64-linux-gnu"
+if [ -n "${GPU_BENCH_STYLIZE:-}" ]; then
+  stylize="$(readlink -f "$GPU_BENCH_STYLIZE")"
+else
+section building
 # NVTX 3's headers (CUDA's, or PyTorch's nvidia-nvtx package): without them
 # Torch's CMake files fall back to the old libnvToolsExt, which CUDA 12.9 dropped.
 nvtx3="$(ls -d "$cuda_home"/include/nvtx3 "$cuda_home"/targets/*/include/nvtx3 \
@@ -77,12 +87,13 @@ elif configure "-Wl,--no-as-needed" && cmake --build "$build" --target stylize -
 fi
 ldd "$stylize" | grep -E "torch|c10|not found"
 [ -n "${GPU_BENCH_BUILD_ONLY:-}" ] && exit 0
+fi
 
 section weights
-weights="$work/vgg19.safetensors"
+weights="${GPU_BENCH_WEIGHTS:-$work/vgg19.safetensors}"
 found="$(timeout 20 find /root /home /opt /data /models /workspace /mnt /srv /var/cache /usr/share \
          \( -name 'vgg19-*.pth' -o -path '*vgg19*' -name '*.safetensors' \) 2>/dev/null | head -1)"
-if [ -n "$found" ]; then
+if [ -n "$found" ] && [ -z "${GPU_BENCH_WEIGHTS:-}" ]; then
   echo "cached VGG19 weights: $found"
   case "$found" in
     *.pth) python3 "$root/scripts/convert_weights.py" "$found" "$weights" --convention torchvision ;;
@@ -131,50 +142,50 @@ PY
 common=(--weights "$weights" -q)
 
 section "smoke test (128 px, 20 iterations, verbose)"
-"$stylize" -c "$content" -s "$images/starry_night.jpg" -o "$work/smoke.png" --size 128 -n 20 --device cuda \
+"$stylize" -c "$content" -s "$images/starry_night.jpg" -o "$work/smoke.png" --size 128 -n 20 --device "$device" \
   --weights "$weights" -v 2>&1 | tail -12
 echo "exit ${PIPESTATUS[0]}"
 
 section "fp32 losses on the GPU against the CPU (256 px, 10 iterations)"
-for device in cpu cuda; do
-  timed "$stylize" -c "$content" -s "$images/starry_night.jpg" -o "$work/parity_$device.png" --size 256 -n 10 \
-    --precision fp32 --device "$device" --report "$work/parity_$device.json" "${common[@]}"
+for on in cpu "$device"; do
+  timed "$stylize" -c "$content" -s "$images/starry_night.jpg" -o "$work/parity_$on.png" --size 256 -n 10 \
+    --precision fp32 --device "$on" --report "$work/parity_$on.json" "${common[@]}"
 done
-python3 - "$work/parity_cpu.json" "$work/parity_cuda.json" <<'PY'
+python3 - "$work/parity_cpu.json" "$work/parity_$device.json" "$device" <<'PY'
 import json, sys
-a, b = (json.load(open(p))["runs"][0]["iterations"] for p in sys.argv[1:])
+a, b = (json.load(open(p))["runs"][0]["iterations"] for p in sys.argv[1:3])
 worst = max(abs(x["total"] - y["total"]) / abs(x["total"]) for x, y in zip(a, b))
 print(f"  iteration losses, cpu: {[round(x['total'], 3) for x in a[:3]]} ... {a[-1]['total']:.6g}")
-print(f"  iteration losses, cuda: {[round(x['total'], 3) for x in b[:3]]} ... {b[-1]['total']:.6g}")
+print(f"  iteration losses, {sys.argv[3]}: {[round(x['total'], 3) for x in b[:3]]} ... {b[-1]['total']:.6g}")
 print(f"  largest relative difference over {len(a)} iterations: {worst:.2e}")
 PY
 
-section "1000 iterations at 512 px, end to end (the tutorial's settings; auto precision)"
+section "$iterations iterations at $size px, end to end (the tutorial's settings; auto precision)"
 for run in 1 2 3; do
-  timed "$stylize" -c "$content" -s "$images/starry_night.jpg" -o "$out/tubingen_starry_512.png" --size 512 \
-    --device cuda --report "$work/main_$run.json" "${common[@]}" && echo "run $run: $wall s end to end, GPU memory at most $gpu_mib MiB" &&
+  timed "$stylize" -c "$content" -s "$images/starry_night.jpg" -o "$out/tubingen_starry_$size.png" --size "$size" \
+    -n "$iterations" --device "$device" --report "$work/main_$run.json" "${common[@]}" && echo "run $run: $wall s end to end, GPU memory at most $gpu_mib MiB" &&
     summary "$work/main_$run.json"
 done
 main_wall="${wall:-99}"
-timed "$stylize" -c "$content" -s "$images/starry_night.jpg" -o "$work/fp32_512.png" --size 512 -n 300 \
-  --precision fp32 --device cuda --report "$work/fp32.json" "${common[@]}" && echo "fp32, 300 iterations: $wall s" &&
+timed "$stylize" -c "$content" -s "$images/starry_night.jpg" -o "$work/fp32.png" --size "$size" -n 300 \
+  --precision fp32 --device "$device" --report "$work/fp32.json" "${common[@]}" && echo "fp32, 300 iterations: $wall s" &&
   summary "$work/fp32.json"
-timed "$stylize" -c "$content" -s "$images/starry_night.jpg" -o "$work/fast_512.png" --size 512 --preset fast \
-  --device cuda --report "$work/fast.json" "${common[@]}" && echo "--preset fast: $wall s end to end" &&
+timed "$stylize" -c "$content" -s "$images/starry_night.jpg" -o "$work/fast.png" --size "$size" --preset fast \
+  --device "$device" --report "$work/fast.json" "${common[@]}" && echo "--preset fast: $wall s end to end" &&
   summary "$work/fast.json"
 
 # 8 x 1000 iterations where one run takes under 20 s, else 8 x 300 (to stay within the device tool's 10 minutes).
-n=1000
+n=$iterations
 awk -v w="$main_wall" 'BEGIN {exit !(w > 20)}' && n=300
-section "8 styles at 512 px, $n iterations each: 8 separate runs against one batch"
+section "8 styles at $size px, $n iterations each: 8 separate runs against one batch"
 t0=$EPOCHREALTIME
 for s in "${styles[@]}"; do
-  timed "$stylize" -c "$content" -s "$images/$s.jpg" -o "$work/separate_$s.png" --size 512 -n $n --device cuda \
+  timed "$stylize" -c "$content" -s "$images/$s.jpg" -o "$work/separate_$s.png" --size "$size" -n $n --device "$device" \
     "${common[@]}" || break
 done
 echo "8 separate runs: $(since "$t0") s"
 timed "$stylize" -c "$content" -s "$work/styles" --each-style --batch 8 --output-template "$work/batch/{style}.png" \
-  --size 512 -n $n --device cuda --report "$work/batch.json" "${common[@]}" && echo "one batch of 8: $wall s, GPU memory at most $gpu_mib MiB" &&
+  --size "$size" -n $n --device "$device" --report "$work/batch.json" "${common[@]}" && echo "one batch of 8: $wall s, GPU memory at most $gpu_mib MiB" &&
   summary "$work/batch.json" | head -3
 python3 - "$work" "${styles[@]}" <<'PY'
 import sys, cv2, numpy as np
