@@ -4,7 +4,7 @@
 # that machine has (README, "On a GPU"): there nothing can be installed, so
 # stylize's other libraries travel with the working tree, in under 64 MB.
 #
-#   scripts/gpu_kit.sh      # about 25 minutes on 2 cores (most of it OpenCV)
+#   scripts/gpu_kit.sh      # about 10 minutes on 2 cores (most of it OpenCV)
 #
 # - OpenCV: Debian 12's own source package (apt-get source, signatures checked),
 #   built as static libraries with only the modules stylize uses (core,
