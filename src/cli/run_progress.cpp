@@ -38,7 +38,9 @@ void ProgressPrinter::update(const Progress& p, const std::vector<std::string>& 
       // (a batch member's line ends with its output's name).
       const std::string line = progress_line(p.iteration, p.iterations, p.values(static_cast<int>(m)),
                                              interval_seconds_ / interval_iterations_, p.drop);
-      std::printf("%s%s%s\n", line.c_str(), labels.size() > 1 ? "  " : "", labels.size() > 1 ? labels[m].c_str() : "");
+      // A line of one of several outputs, or of a video's frame, ends with their name.
+      const std::string& label = labels[m];
+      std::printf("%s%s%s\n", line.c_str(), label.empty() ? "" : "  ", label.c_str());
     }
     std::fflush(stdout);
     interval_seconds_ = 0;
