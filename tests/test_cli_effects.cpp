@@ -209,6 +209,11 @@ TEST_F(CliEffects, ResumeGoesOnWithAdamsMoments) {
   const RunResult with = run_stylize("--resume " + saved + " -o " + dir.file("with.png") + flags);
   ASSERT_EQ(with.exit_code, 0) << with.output;
   EXPECT_EQ(with.output.find("start again"), std::string::npos) << with.output;
+  test::write_file(saved + ".adam", "not moments");
+  const RunResult garbled = run_stylize("--resume " + saved + " -o " + dir.file("garbled.png") + flags);
+  ASSERT_EQ(garbled.exit_code, 0) << garbled.output;
+  EXPECT_NE(garbled.output.find(saved + ".adam is not a file of Adam's moments stylize can read"), std::string::npos)
+      << garbled.output;
   fs::remove(saved + ".adam");
   const RunResult without = run_stylize("--resume " + saved + " -o " + dir.file("without.png") + flags);
   ASSERT_EQ(without.exit_code, 0) << without.output;

@@ -168,22 +168,25 @@ std::vector<AdamMoments> read_moments(const std::string& image, int iteration) {
   } catch (const std::exception&) {
     tensors.clear();
   }
-  const bool header_ok = !tensors.empty() && tensors[0].dim() == 1 && tensors[0].scalar_type() == torch::kInt64 &&
-                         tensors[0].numel() >= 2 && tensors[0].numel() == 2 + tensors[0][1].item<int64_t>() &&
-                         static_cast<int64_t>(tensors.size()) == 1 + 2 * tensors[0][1].item<int64_t>();
-  if (!header_ok) {
+  // The header, (iteration, levels, steps of each level), as numbers.
+  std::vector<int64_t> header;
+  if (!tensors.empty() && tensors[0].dim() == 1 && tensors[0].scalar_type() == torch::kInt64) {
+    const torch::Tensor numbers = tensors[0].contiguous();
+    header.assign(numbers.data_ptr<int64_t>(), numbers.data_ptr<int64_t>() + numbers.numel());
+  }
+  const int64_t levels = header.size() >= 2 ? header[1] : -1;
+  if (levels < 0 || static_cast<int64_t>(header.size()) != 2 + levels ||
+      static_cast<int64_t>(tensors.size()) != 1 + 2 * levels) {
     spdlog::warn("{} is not a file of Adam's moments stylize can read; Adam's moments start again", path);
     return {};
   }
-  if (tensors[0][0].item<int64_t>() != iteration) {
-    spdlog::warn("{} holds Adam's moments of iteration {}, not {}; Adam's moments start again", path,
-                 tensors[0][0].item<int64_t>(), iteration);
+  if (header[0] != iteration) {
+    spdlog::warn("{} holds Adam's moments of iteration {}, not {}; Adam's moments start again", path, header[0],
+                 iteration);
     return {};
   }
   std::vector<AdamMoments> moments;
-  for (int64_t k = 0; k < tensors[0][1].item<int64_t>(); ++k) {
-    moments.push_back({tensors[1 + 2 * k], tensors[2 + 2 * k], tensors[0][2 + k].item<int64_t>()});
-  }
+  for (int64_t k = 0; k < levels; ++k) moments.push_back({tensors[1 + 2 * k], tensors[2 + 2 * k], header[2 + k]});
   return moments;
 }
 
