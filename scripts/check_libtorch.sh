@@ -30,13 +30,11 @@ if [ ! -f "$build/compile_commands.json" ]; then
 fi
 
 if [ ! -d "$work/root/usr/include/torch" ]; then
-  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" \
-    >"$work/sources.list"
-  apt_options=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
   echo "check_libtorch: downloading ${packages[*]} from Debian $suite" >&2
-  apt-get "${apt_options[@]}" -qq update
+  # shellcheck source=scripts/private_apt.sh
+  source "$root/scripts/private_apt.sh"
+  private_apt "$work" "deb http://deb.debian.org/debian $suite main"
+  mkdir -p "$work/debs"
   (cd "$work/debs" && apt-get "${apt_options[@]}" -qq download "${packages[@]}")
   rm -rf "$work/root.partial"
   for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/root.partial"; done

@@ -37,12 +37,10 @@ fi
 # --- OpenCV, static, from Debian's source package --------------------------------
 opencv="$work/opencv"
 if [ ! -f "$opencv/lib/cmake/opencv4/OpenCVConfig.cmake" ]; then
-  mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/src"
-  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main" \
-    >"$work/apt/sources.list"
-  apt_options=(-o "Dir::Etc::SourceList=$work/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache" -o APT::Sandbox::User=root)
-  apt-get "${apt_options[@]}" -qq update
+  # shellcheck source=scripts/private_apt.sh
+  source "$root/scripts/private_apt.sh"
+  private_apt "$work/apt" "deb-src http://deb.debian.org/debian bookworm main"
+  mkdir -p "$work/src"
   (cd "$work/src" && apt-get "${apt_options[@]}" -qq source --download-only opencv)
   source_dir="$(find "$work/src" -maxdepth 1 -type d -name 'opencv-4*' | head -1)"
   if [ -z "$source_dir" ]; then
