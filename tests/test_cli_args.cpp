@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "cli/args.hpp"
+#include "cli/estimate.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/figures.hpp"
 #include "cli/jobs.hpp"
@@ -632,6 +633,51 @@ TEST(RunProgress, LinesKeepTheirDocumentedShapeAndFollowTheTerms) {
             "iter 60/300  total 1.24e+06  style 5.80e+05  content 6.40e+05  tv 2.10e+04  temporal 3.00e+00  0.25 s/it  "
             "drop 0.42%");
   EXPECT_EQ(progress_line(60, 300, values, 0.25, -1), progress_line(60, 300, values, 0.25));
+}
+
+// --estimate's probe: a warm-up and three counted iterations per scale while
+// iterations are short; a long one (a tiled print-size iteration takes
+// minutes) is counted at once and ends the probe, the larger scales then
+// extrapolated by their pixel count.
+TEST(EstimateTimes, ShortIterationsAreMeasuredAfterAWarmUpALongOneEndsTheProbe) {
+  IterationTimes one({512});
+  EXPECT_TRUE(one.record(1, 1, 0.9));  // the warm-up, not counted
+  EXPECT_TRUE(one.record(1, 2, 0.2));
+  EXPECT_TRUE(one.record(1, 3, 0.3));
+  EXPECT_FALSE(one.record(1, 4, 0.25));
+  EXPECT_FALSE(one.record(1, 5, 0.25)) << "complete stays complete";
+  EXPECT_EQ(one.per_iteration(), std::vector<double>{0.25});
+  EXPECT_EQ(one.measured_scales(), 1);
+
+  IterationTimes scales({256, 512});
+  for (int i = 1; i <= IterationTimes::kProbeIterations; ++i) {
+    EXPECT_TRUE(scales.record(1, i, 0.1)) << "a coarse scale does not end the probe";
+  }
+  EXPECT_TRUE(scales.record(2, 1, 1.0));
+  EXPECT_TRUE(scales.record(2, 2, 0.4));
+  EXPECT_TRUE(scales.record(2, 3, 0.5));
+  EXPECT_FALSE(scales.record(2, 4, 0.6));
+  EXPECT_EQ(scales.per_iteration(), (std::vector<double>{0.1, 0.5}));
+  EXPECT_EQ(scales.measured_scales(), 2);
+
+  // A long first iteration at the last scale: counted, and the probe ends.
+  IterationTimes last({512, 4096});
+  for (int i = 1; i <= IterationTimes::kProbeIterations; ++i) last.record(1, i, 2.0);
+  EXPECT_FALSE(last.record(2, 1, 150.0));
+  EXPECT_EQ(last.per_iteration(), (std::vector<double>{2.0, 150.0}));
+  EXPECT_EQ(last.measured_scales(), 2);
+
+  // A long iteration at a coarse scale: the finer ones are not run.
+  IterationTimes coarse({1024, 2048, 4096});
+  EXPECT_FALSE(coarse.record(1, 1, IterationTimes::kLongIteration));
+  EXPECT_EQ(coarse.measured_scales(), 1);
+  EXPECT_EQ(coarse.per_iteration(), (std::vector<double>{10.0, 40.0, 160.0}));
+
+  // Interrupted during the first warm-up: nothing measured.
+  IterationTimes none({512});
+  EXPECT_TRUE(none.record(1, 1, 0.5));
+  EXPECT_TRUE(none.per_iteration().empty());
+  EXPECT_EQ(none.measured_scales(), 0);
 }
 
 }  // namespace

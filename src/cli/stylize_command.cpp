@@ -11,6 +11,7 @@
 
 #include "args.hpp"
 #include "checkpoint.hpp"
+#include "estimate.hpp"
 #include "exit_codes.hpp"
 #include "figures.hpp"
 #include "interrupt.hpp"
@@ -142,15 +143,15 @@ void refuse_content_for_another_command(const std::string& content) {
 
 // --estimate: the peak memory the run checks before it starts (README,
 // "Memory"), and the seconds per iteration measured over a few iterations of
-// each scale here. Writes no file.
+// each scale here, or of the scales up to the first whose iterations take
+// long (IterationTimes). Writes no file.
 int print_estimate(const CliParams& given, const LoadedWeights& loaded, int threads) {
-  constexpr int kIterations = 4;  // per scale; the first is a warm-up and not counted
   const RunInputs in = load_run_inputs(given);
   const torch::Tensor& content = in.content.pixels;
   const int64_t height = content.size(2), width = content.size(3);
   const CliParams params = balance_content_weight(given, loaded.weights, height, width);
   StylizeOptions probe = params.options;
-  probe.iterations = kIterations;
+  probe.iterations = IterationTimes::kProbeIterations;
   probe.initial_iterations = 0;
   probe.start_iteration = 0;
   Stylizer stylizer(probe, loaded.weights);
@@ -177,30 +178,41 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
     spdlog::warn("the time is not measured: {}", e.what());
     return kOk;
   }
-  // Coarse to fine: every scale is timed, for its own share of the iterations.
+  // Coarse to fine: every scale is timed, for its own share of the
+  // iterations, until an iteration takes long (estimate.hpp).
   const std::vector<int> sizes = stylizer.schedule(content, styles);
   note_schedule(params.options, sizes);
-  std::vector<std::vector<double>> seconds(sizes.size());
-  const Result timed = stylizer.run(
+  IterationTimes times(sizes);
+  stylizer.run(
       content, styles,
-      [&seconds](const Progress& p) {
-        if (p.iteration > 1) seconds[static_cast<size_t>(p.scale - 1)].push_back(p.seconds);
-        return interrupt_signal() == 0;
-      },
+      [&times](const Progress& p) { return interrupt_signal() == 0 && times.record(p.scale, p.iteration, p.seconds); },
       blend, in.init, Guides{in.regions.masks, {}});
-  if (timed.stop_reason == StopReason::Interrupted) {
+  const std::vector<double> per_scale = times.per_iteration();
+  if (interrupt_signal() != 0) {
     spdlog::warn("interrupted before the time was measured");
     return interrupted_exit_code(interrupt_signal());
   }
-  double total = 0, per_iteration = 0;
-  for (size_t s = 0; s < sizes.size(); ++s) {
-    std::sort(seconds[s].begin(), seconds[s].end());
-    per_iteration = seconds[s].empty() ? 0.0 : seconds[s][seconds[s].size() / 2];
-    total += per_iteration * scale_iterations(params.options, s, sizes.size());
-    spdlog::debug("scale {}/{} ({} px): {:.4f} s per iteration", s + 1, sizes.size(), sizes[s], per_iteration);
+  if (per_scale.empty()) {
+    spdlog::warn("the time is not measured: the run stopped before an iteration was timed");
+    return kOk;
   }
-  std::printf("time: %.4f s per iteration at this size, measured here with %d thread(s): about %.0f s for %s\n",
-              per_iteration, threads, total, describe_iterations(params.options, sizes).c_str());
+  double total = 0;
+  for (size_t s = 0; s < sizes.size(); ++s) {
+    total += per_scale[s] * scale_iterations(params.options, s, sizes.size());
+    spdlog::debug("scale {}/{} ({} px): {:.4f} s per iteration", s + 1, sizes.size(), sizes[s], per_scale[s]);
+  }
+  const int measured = times.measured_scales();
+  std::string how = "measured here";
+  if (measured < static_cast<int>(sizes.size())) {
+    how = fmt::format("extrapolated by pixel count from scale {} ({} px) measured here", measured,
+                      sizes[static_cast<size_t>(measured - 1)]);
+    spdlog::info(
+        "an iteration at {} px took {:.0f} s, so the larger scales are not run: their time is that one's times "
+        "their pixel count (tiled scales take somewhat more)",
+        sizes[static_cast<size_t>(measured - 1)], per_scale[static_cast<size_t>(measured - 1)]);
+  }
+  std::printf("time: %.4f s per iteration at this size, %s with %d thread(s): about %.0f s for %s\n", per_scale.back(),
+              how.c_str(), threads, total, describe_iterations(params.options, sizes).c_str());
   return kOk;
 }
 
