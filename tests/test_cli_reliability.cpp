@@ -427,7 +427,7 @@ TEST_F(Reliability, ResumingASnapshotGoesOnIntoTheRunsOutput) {
   const std::string each =
       "--each-style -s '" + style2 + "' --save-every 1 --output-template " + dir.file("e_{style}.png");
   ASSERT_EQ(run(each).exit_code, 0);
-  for (const std::string& name : {"style", "style2"}) {
+  for (const std::string name : {"style", "style2"}) {
     const nlohmann::json record = nlohmann::json::parse(test::read_file(dir.file("e_" + name + "_0001.png.json")));
     EXPECT_EQ(record["styles"], nlohmann::json::array({dir.file(name + ".png")})) << name;
     EXPECT_EQ(record["output"], dir.file("e_" + name + ".png")) << name;
