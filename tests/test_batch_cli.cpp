@@ -265,6 +265,33 @@ TEST_F(Batch, AKilledJobGoesOnFromItsNewestSaveEveryImage) {
   EXPECT_EQ(test::read_file(snapshot), saved) << "the image it went on from is kept";
 }
 
+// Coarse to fine the same, from the newest image of the last scale that has
+// one (out_s2_0004.png); only that image keeps Adam's moments.
+TEST_F(Batch, AKilledCoarseToFineJobGoesOnAtItsScale) {
+  const std::vector<std::string> flags = {"--scales",     "2", "--min-size",    "24", "--initial-iterations", "4",
+                                          "--save-every", "2", "--print-every", "1"};
+  const test::CommandResult first = run_batch(6, flags);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string out = output("cat", "monet");
+  const std::string snapshot = dir.file("out/cat_monet_s2_0004.png");
+  ASSERT_TRUE(fs::exists(snapshot) && fs::exists(snapshot + ".json")) << first.output;
+  ASSERT_TRUE(fs::exists(dir.file("out/cat_monet_s1_0002.png.json"))) << first.output;
+  EXPECT_TRUE(fs::exists(snapshot + ".adam"));
+  EXPECT_FALSE(fs::exists(dir.file("out/cat_monet_s1_0002.png.adam"))) << "only the newest image keeps its moments";
+  EXPECT_FALSE(fs::exists(dir.file("out/cat_monet_s2_0002.png.adam")));
+  fs::remove(out);  // as if killed after iteration 4's image of scale 2
+
+  const test::CommandResult again = run_batch(6, flags);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find(out + " was not finished: resuming it from " + snapshot + ", iteration 4 of scale 2/2"),
+            std::string::npos)
+      << again.output;
+  EXPECT_EQ(again.output.find("iter 1/"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("iter 5/6"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("start again"), std::string::npos) << "with Adam's moments: " << again.output;
+  EXPECT_TRUE(fs::exists(out));
+}
+
 // Ctrl-C while every job is another worker's (here: the test holds their
 // claims) stops the wait at once and says how to go on; no claim is touched.
 TEST_F(Batch, AnInterruptWhileWaitingForAnotherWorkerSaysHowToGoOn) {

@@ -257,25 +257,54 @@ TEST_F(Reliability, SymlinkLoopIsNotCalledMissing) {
 
 // Items 10-12: interruption and signals.
 
-TEST_F(Reliability, InterruptedMultiScaleRunOffersWhatWorks) {
-  const test::Child child = spawn_run({"--scales", "2", "--min-size", "32"});
+// Coarse to fine, an interrupted run saves its image at the size of the
+// scale it was on, with its record and Adam's moments, and --resume goes on
+// at that scale and iteration to the full size (a record made at one scale
+// is not resumed with --scales 2: ResumeContinuesFromSnapshotsAndSavesNoCopy).
+TEST_F(Reliability, InterruptedMultiScaleRunResumesAtItsScale) {
+  const test::Child child = spawn_run({"--scales", "2", "--min-size", "32", "--initial-iterations", "100000"});
   ASSERT_GT(child.pid, 0);
   const std::string before = test::read_until(child, "iter 3/");
   ASSERT_NE(before.find("iter 3/"), std::string::npos) << before;
   ::kill(child.pid, SIGINT);
   const std::string after = test::read_all(child, before);
   EXPECT_EQ(test::wait_child(child).code, 130) << after;
-  EXPECT_TRUE(fs::exists(output));
-  EXPECT_EQ(after.find("--resume"), std::string::npos) << "resuming a multi-scale run fails: " << after;
-  EXPECT_NE(after.find("--init " + output + " --scales 1"), std::string::npos) << after;
-  EXPECT_FALSE(fs::exists(output + ".json"));
+  ASSERT_TRUE(fs::exists(output));
+  ASSERT_TRUE(fs::exists(output + ".json")) << after;
+  EXPECT_TRUE(fs::exists(output + ".adam")) << after;
+  const nlohmann::json record = nlohmann::json::parse(test::read_file(output + ".json"));
+  EXPECT_EQ(record["scale"], 1);
+  EXPECT_EQ(record["scales"], 2);
+  const int done = record["iteration"].get<int>();
+  EXPECT_GE(done, 3);
   // Stopped on the first scale: the image is that scale's size, and the message says so.
   const torch::Tensor saved = load_image(output, "saved");
   EXPECT_LT(saved.size(2), 48);
-  EXPECT_NE(after.find(" at " + std::to_string(saved.size(3)) + "x" + std::to_string(saved.size(2)) +
-                       ", the size of the scale it was on"),
+  EXPECT_NE(after.find("interrupted at iteration " + std::to_string(done) +
+                       "/100000 of scale 1/2; saved the current "
+                       "image to " +
+                       output + " at " + std::to_string(saved.size(3)) + "x" + std::to_string(saved.size(2)) +
+                       ", the size of the scale it was on (continue with --resume " + output + ")"),
             std::string::npos)
       << after;
+
+  // The same flags, with iteration counts that end soon.
+  const std::string counts = "--scales 2 --min-size 32 --initial-iterations " + std::to_string(done + 2) +
+                             " --print-every 1 --resume " + output + " --iterations";
+  const auto resumed = run(counts + " 3");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming from " + output + " at iteration " + std::to_string(done) + " of scale 1/2"),
+            std::string::npos)
+      << resumed.output;
+  EXPECT_EQ(resumed.output.find("start again"), std::string::npos) << "Adam's moments are used: " << resumed.output;
+  EXPECT_NE(resumed.output.find("iter " + std::to_string(done + 1) + "/" + std::to_string(done + 2)), std::string::npos)
+      << resumed.output;
+  EXPECT_EQ(resumed.output.find("iter 1/" + std::to_string(done + 2)), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("scale 2/2: 40x48"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("iter 3/3"), std::string::npos) << resumed.output;
+  EXPECT_EQ(load_image(output, "finished").size(2), 48);
+  EXPECT_FALSE(fs::exists(output + ".json")) << "finished";
+  EXPECT_FALSE(fs::exists(output + ".adam"));
 }
 
 TEST_F(Reliability, HangupSavesTheImageLikeTerm) {
@@ -416,8 +445,9 @@ TEST_F(Reliability, ResumingASnapshotGoesOnIntoTheRunsOutput) {
       << again.output;
   const auto scales = run("--resume '" + snapshot + "' --scales 2 -o " + dir.file("s.png"));
   EXPECT_EQ(scales.exit_code, 2) << scales.output;
-  EXPECT_NE(scales.output.find("--resume goes on at one scale, but this run has 2 (--scales, or the preset's); give "
-                               "--scales 1"),
+  EXPECT_NE(scales.output.find("cannot resume from '" + snapshot +
+                               "': it was saved by a run at one scale, and this run has 2 (--scales, or the "
+                               "preset's); give --scales 1"),
             std::string::npos)
       << scales.output;
   EXPECT_FALSE(fs::exists(dir.file("s.png")));

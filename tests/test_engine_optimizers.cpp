@@ -383,6 +383,50 @@ TEST(EngineResume, AdamMomentsMakeAResumedRunTheUninterruptedOne) {
   EXPECT_FALSE(other.run(wider, {style}, {}, {}, wider).moments_restored);
 }
 
+// Coarse to fine, a run resumed where it stopped (StylizeOptions::scales_done
+// and start_iteration, with the image and Adam's moments it ended with) is
+// the uninterrupted run: stopped within the first scale, at its very end (it
+// goes on with the next), or within the last.
+TEST(EngineResume, ACoarseToFineRunGoesOnAtTheScaleItStoppedAt) {
+  StylizeOptions o = tiny_options();
+  o.scales = 2;
+  o.min_size = 24;
+  o.initial_iterations = 3;
+  o.iterations = 4;
+  o.pyramid = 1;
+  const torch::Tensor content = test::pattern_image(48, 40, 0.4), style = test::pattern_image(32, 32, 1.7);
+  const Result whole = Stylizer(o, tiny_weights()).run(content, {style});
+  ASSERT_EQ(whole.scales_done, 1);
+  for (const auto& [scale, iteration] : {std::pair{1, 2}, std::pair{1, 3}, std::pair{2, 2}}) {
+    const Result stopped = Stylizer(o, tiny_weights()).run(content, {style}, [&](const Progress& p) {
+      return !(p.scale == scale && p.iteration == iteration);
+    });
+    ASSERT_EQ(stopped.stop_reason, StopReason::Interrupted);
+    ASSERT_EQ(stopped.scales_done, scale - 1);
+    ASSERT_EQ(stopped.iterations_done, iteration);
+    EXPECT_EQ(stopped.image.size(2) < content.size(2), scale == 1) << "the image has its scale's size";
+
+    StylizeOptions resumed = o;
+    resumed.scales_done = scale - 1;
+    resumed.start_iteration = iteration;
+    resumed.init = InitMode::Image;
+    Stylizer with(resumed, tiny_weights());
+    with.resume_moments(stopped.adam_moments);
+    const Result on = with.run(content, {style}, {}, {}, stopped.image);
+    EXPECT_TRUE(on.moments_restored) << scale << "/" << iteration;
+    ASSERT_EQ(on.image.sizes(), whole.image.sizes());
+    EXPECT_TRUE(torch::allclose(on.image, whole.image, 0, 1e-5))
+        << scale << "/" << iteration << ": " << (on.image - whole.image).abs().max().item<float>();
+  }
+  StylizeOptions beyond = o;
+  beyond.scales_done = 1;
+  beyond.start_iteration = 4;
+  EXPECT_THROW(Stylizer(beyond, tiny_weights()), OptionError) << "the last scale's last iteration ends the run";
+  beyond.scales_done = 2;
+  beyond.start_iteration = 0;
+  EXPECT_THROW(Stylizer(beyond, tiny_weights()), OptionError);
+}
+
 // On sm80+ GPUs float32 convolutions would run in TF32 unless disabled.
 TEST(EngineDevice, Fp32OnCudaTurnsTf32Off) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "needs a CUDA device";

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include <torch/serialize.h>
 
@@ -110,11 +111,13 @@ void warn_where_settings_differ(const nlohmann::json& record, const CliParams& p
 
 }  // namespace
 
-void write_checkpoint(const std::string& image, int iteration, const CliParams& params, const std::string& output,
-                      const std::vector<std::string>& style_paths) {
+void write_checkpoint(const std::string& image, int scales_done, int iteration, const CliParams& params,
+                      const std::string& output, const std::vector<std::string>& style_paths) {
   nlohmann::json record = settings_record(params, style_paths);
   record["iteration"] = iteration;
   record["iterations"] = params.options.iterations;
+  record["scale"] = scales_done + 1;
+  record["scales"] = params.options.scales;
   record["output"] = absolute_path(output);
   write_file_atomically(checkpoint_path(image), record.dump(2) + "\n");
 }
@@ -215,10 +218,24 @@ void apply_resume(CliParams& params) {
     throw OptionError("cannot resume: '" + record_path + "' records iteration " + iteration.dump() +
                       ", which no run reaches (0 to " + std::to_string(INT_MAX) + "); the record is corrupt");
   }
-  if (params.options.scales > 1) {
-    throw OptionError("--resume goes on at one scale, but this run has " + std::to_string(params.options.scales) +
-                      " (--scales, or the preset's); give --scales 1");
+  // Coarse to fine: the scale it stopped at (records before that: one scale).
+  const auto count = [&record](const char* key) {
+    return record.contains(key) && record[key].is_number_integer() ? record[key].get<int64_t>() : 1;
+  };
+  const int64_t scale = count("scale"), scales = count("scales");
+  if (scales < 1 || scale < 1 || scale > scales || scales > 10) {
+    throw OptionError("cannot resume: '" + record_path + "' records scale " + std::to_string(scale) + " of " +
+                      std::to_string(scales) + ", which no run reaches (--scales is 1 to 10); the record is corrupt");
   }
+  if (scales != params.options.scales) {
+    throw OptionError("cannot resume from '" + image + "': it was saved " +
+                      (scales > 1
+                           ? "at scale " + std::to_string(scale) + " of a run with --scales " + std::to_string(scales)
+                           : std::string("by a run at one scale")) +
+                      ", and this run has " + std::to_string(params.options.scales) +
+                      " (--scales, or the preset's); give --scales " + std::to_string(scales));
+  }
+  params.options.scales_done = static_cast<int>(scale - 1);
   params.options.start_iteration = iteration.get<int>();
   params.init = image;
   params.options.init = InitMode::Image;
@@ -254,19 +271,20 @@ CliParams resume_or_restart(CliParams params) {
   if (!fs::exists(output, error)) {
     // Killed between writing the record and the image: nothing to resume from.
     spdlog::warn("{} has a checkpoint record but no image; starting it again", output);
-  } else if (params.options.scales > 1) {
-    spdlog::warn("{} is unfinished, but a coarse-to-fine run (--scales) cannot resume; starting it again", output);
   } else {
     CliParams resumed = params;
     resumed.resume = output;
     try {
       apply_resume(resumed);
-      if (resumed.options.start_iteration >= 0 && resumed.options.start_iteration < resumed.options.iterations) {
-        spdlog::info("resuming {} from iteration {}", output, resumed.options.start_iteration);
+      if (within_run(resumed.options)) {
+        spdlog::info("resuming {} from {}", output, resume_point(resumed.options));
         return resumed;
       }
-      spdlog::warn("{} was saved at iteration {}, not within -n {}; starting it again", output,
-                   resumed.options.start_iteration, params.options.iterations);
+      spdlog::warn("{} was saved at {}, not within -n {}{}; starting it again", output, resume_point(resumed.options),
+                   params.options.iterations,
+                   params.options.initial_iterations > 0 && params.options.scales > 1
+                       ? fmt::format(" (--initial-iterations {})", params.options.initial_iterations)
+                       : "");
     } catch (const OptionError& e) {
       spdlog::warn("{}; starting {} again", e.what(), output);
     }
@@ -276,31 +294,42 @@ CliParams resume_or_restart(CliParams params) {
 }
 
 CliParams resume_from_snapshot(CliParams params) {
-  if (params.options.scales > 1) return params;
   const fs::path output(params.output_path);
+  const int scales = params.options.scales;
+  // out_0300.png, or coarse to fine out_s2_0300.png: the scale and iteration in the name.
   const std::string stem = output.stem().string() + "_", extension = output.extension().string();
   const fs::path folder = output.parent_path().empty() ? fs::path(".") : output.parent_path();
+  const auto number = [](const std::string& digits) {
+    const bool usable = !digits.empty() && digits.size() <= 9 &&
+                        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return usable ? std::stoi(digits) : -1;
+  };
   std::error_code error;
   std::string newest;
-  long newest_iteration = -1;
+  std::pair<int, int> newest_point{-1, -1};  // (scale, iteration)
   for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
-    if (name.size() < stem.size() + 4 + extension.size() || name.compare(0, stem.size(), stem) != 0 ||
+    if (name.size() < stem.size() + extension.size() || name.compare(0, stem.size(), stem) != 0 ||
         name.compare(name.size() - extension.size(), extension.size(), extension) != 0) {
       continue;
     }
-    const std::string digits = name.substr(stem.size(), name.size() - stem.size() - extension.size());
-    if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
+    std::string middle = name.substr(stem.size(), name.size() - stem.size() - extension.size());
+    int scale = 1;
+    if (scales > 1) {
+      const size_t underscore = middle.find('_');
+      if (middle.empty() || middle[0] != 's' || underscore == std::string::npos) continue;
+      scale = number(middle.substr(1, underscore - 1));
+      middle = middle.substr(underscore + 1);
     }
-    const long iteration = std::stol(digits);
+    const int iteration = number(middle);
     const std::string image = (folder / name).string();
     std::error_code missing;
-    if (iteration > newest_iteration && iteration < params.options.iterations &&
-        intermediate_path(params.output_path, static_cast<int>(iteration), 1, 1) == (output.parent_path() / name) &&
+    // The name as stylize writes it (not out_00300.png), with its record.
+    if (scale >= 1 && iteration >= 0 && std::pair{scale, iteration} > newest_point &&
+        intermediate_path(params.output_path, iteration, scale, scales) == (output.parent_path() / name) &&
         fs::exists(checkpoint_path(image), missing)) {
       newest = image;
-      newest_iteration = iteration;
+      newest_point = {scale, iteration};
     }
   }
   if (newest.empty()) return params;
@@ -312,12 +341,24 @@ CliParams resume_from_snapshot(CliParams params) {
     spdlog::warn("{}; starting {} again", e.what(), params.output_path);
     return params;
   }
-  if (resumed.options.start_iteration < 0 || resumed.options.start_iteration >= params.options.iterations) {
-    return params;
-  }
-  spdlog::info("{} was not finished: resuming it from {}, iteration {}", params.output_path, newest,
-               resumed.options.start_iteration);
+  if (!within_run(resumed.options)) return params;
+  spdlog::info("{} was not finished: resuming it from {}, {}", params.output_path, newest,
+               resume_point(resumed.options));
   return resumed;
+}
+
+bool within_run(const StylizeOptions& options) {
+  try {
+    validate(options);
+    return true;
+  } catch (const OptionError&) {
+    return false;
+  }
+}
+
+std::string resume_point(const StylizeOptions& options) {
+  if (options.scales == 1) return "iteration " + std::to_string(options.start_iteration);
+  return fmt::format("iteration {} of scale {}/{}", options.start_iteration, options.scales_done + 1, options.scales);
 }
 
 std::string intermediate_path(const std::string& output, int iteration, int scale, int scales) {

@@ -40,11 +40,11 @@ void write_frames_record(const std::string& pattern, const CliParams& params);
 void warn_where_frames_differ(const std::string& pattern, const CliParams& params);
 
 // Writes the record of `image` (the run's `output`, or one of its --save-every
-// images), reached at `iteration` by the run of `params` with these style
-// images (one output's: with several outputs, each has its own), atomically.
-// Throws OutputError.
-void write_checkpoint(const std::string& image, int iteration, const CliParams& params, const std::string& output,
-                      const std::vector<std::string>& style_paths);
+// images), reached at `iteration` of the scale after `scales_done` by the run
+// of `params` with these style images (one output's: with several outputs,
+// each has its own), atomically. Throws OutputError.
+void write_checkpoint(const std::string& image, int scales_done, int iteration, const CliParams& params,
+                      const std::string& output, const std::vector<std::string>& style_paths);
 
 // Warns when `output` has a record beside it: an interrupted run's, which a
 // run without --resume starts again.
@@ -53,23 +53,33 @@ void warn_if_unfinished(const std::string& output);
 // Removes the record of `image` and its moments, if any (a finished image needs none).
 void remove_checkpoint(const std::string& image);
 
-// --resume IMAGE: the run continues from IMAGE (the start image) at the
-// iteration recorded beside it, writing to the run's output that the record
-// names (older records: IMAGE itself) unless -o was given. Throws OptionError
-// when the record is missing or malformed, or the run has several scales.
+// --resume IMAGE: the run continues from IMAGE (the start image) at the scale
+// and iteration recorded beside it, writing to the run's output that the
+// record names (older records: IMAGE itself) unless -o was given. Throws
+// OptionError when the record is missing or malformed, or made by a run with
+// another --scales.
 void apply_resume(CliParams& params);
+
+// Whether the point a resumed run starts at (StylizeOptions::scales_done,
+// start_iteration) lies within its iterations.
+bool within_run(const StylizeOptions& options);
+
+// "iteration 300", or coarse to fine "iteration 40 of scale 2/2": where a
+// resumed run starts.
+std::string resume_point(const StylizeOptions& options);
 
 // `params` (one output, params.output_path, with a checkpoint record beside
 // it) going on where an interrupted run stopped: resumed from the record, or,
-// when it cannot be (no image, a coarse-to-fine run, a corrupt record or one
+// when it cannot be (no image, a corrupt record, one of another --scales or
 // beyond -n: each warned about), started again with the record removed. How
 // stylize batch and stylize --each-style --resume treat an unfinished output.
 CliParams resume_or_restart(CliParams params);
 
 // `params` (one output with no image yet, whose run was killed: SIGKILL, an
 // out-of-memory kill, a node lost) going on from the newest of its --save-every
-// images (out_0300.png with its record) where there is one within -n at one
-// scale; else `params` unchanged. How stylize batch treats a missing output.
+// images (out_0300.png, coarse to fine out_s2_0300.png, with its record)
+// where there is one within -n; else `params` unchanged. How stylize batch
+// treats a missing output.
 CliParams resume_from_snapshot(CliParams params);
 
 // The name of an intermediate image: out.png -> out_0100.png (out_s2_0100.png

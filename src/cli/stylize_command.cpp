@@ -153,6 +153,7 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
   StylizeOptions probe = params.options;
   probe.iterations = IterationTimes::kProbeIterations;
   probe.initial_iterations = 0;
+  probe.scales_done = 0;
   probe.start_iteration = 0;
   Stylizer stylizer(probe, loaded.weights);
   // What the first job runs (every job of --each-style has one style).
@@ -218,40 +219,43 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
 
 // Says how the run of `job` ended; returns its exit code: 0, 7 (NaN, the last
 // good image saved) or 128 + the signal (interrupted, the current image
-// saved). `in_batch`: a stylize batch worker, which goes on with the job by
-// itself; `kept_record`: the image has its checkpoint record.
+// saved, with its checkpoint record). `in_batch`: a stylize batch worker,
+// which goes on with the job by itself.
 int report_outcome(const Result& result, const Job& job, const CliParams& params, const torch::Tensor& content,
-                   bool in_batch, bool kept_record, double seconds) {
+                   bool in_batch, double seconds) {
   const int iterations = params.options.iterations;
   // An earlier scale's image (a coarse-to-fine run stopped there) is smaller than the content: said.
   const std::string at_scale =
       result.image.size(3) != content.size(3) || result.image.size(2) != content.size(2)
           ? fmt::format(" at {}x{}, the size of the scale it was on", result.image.size(3), result.image.size(2))
           : "";
+  // "iteration 40/160", coarse to fine "iteration 40/60 of scale 1/2".
+  const int scales = params.options.scales;
+  const std::string where = scales > 1
+                                ? fmt::format("iteration {}/{} of scale {}/{}", result.iterations_done,
+                                              scale_iterations(params.options, static_cast<size_t>(result.scales_done),
+                                                               static_cast<size_t>(scales)),
+                                              result.scales_done + 1, scales)
+                                : fmt::format("iteration {}/{}", result.iterations_done, iterations);
   switch (result.stop_reason) {
     case StopReason::Interrupted:
       if (in_batch) {
-        // stylize batch resumes (or, coarse to fine, restarts) its unfinished jobs by itself.
+        // stylize batch resumes its unfinished jobs by itself.
         spdlog::warn(
-            "interrupted at iteration {}/{}; saved the current image to {} (run the same stylize batch command "
-            "to go on: it {} this job and skips the finished ones)",
-            result.iterations_done, iterations, job.output, params.options.scales > 1 ? "restarts" : "resumes");
-      } else if (params.options.scales > 1) {
-        // The engine resumes single-scale runs only: offer what works.
-        spdlog::warn(
-            "interrupted at iteration {}/{}; saved the current image to {}{} (a coarse-to-fine run cannot be "
-            "resumed; refine it with --init {} --scales 1 and another -o)",
-            result.iterations_done, iterations, job.output, at_scale, job.output);
+            "interrupted at {}; saved the current image to {}{} (run the same stylize batch command to go on: it "
+            "resumes this job and skips the finished ones)",
+            where, job.output, at_scale);
       } else {
-        spdlog::warn("interrupted at iteration {}/{}; saved the current image to {} (continue with --resume {})",
-                     result.iterations_done, iterations, job.output, job.output);
+        spdlog::warn("interrupted at {}; saved the current image to {}{} (continue with --resume {})", where,
+                     job.output, at_scale, job.output);
       }
       return interrupted_exit_code(interrupt_signal());
     case StopReason::NumericFailure:
       spdlog::error(
-          "the loss became NaN or infinite at iteration {}; saved the last good image to {}{}{}. Try a lower --lr or "
-          "lower weights (--style-weight, --content-weight, --tv-weight), or --precision fp32",
-          result.iterations_done + 1, job.output, at_scale, kept_record ? " with its checkpoint record" : "");
+          "the loss became NaN or infinite at iteration {}; saved the last good image to {}{} with its checkpoint "
+          "record. Try a lower --lr or lower weights (--style-weight, --content-weight, --tv-weight), or "
+          "--precision fp32",
+          result.iterations_done + 1, job.output, at_scale);
       return kNumericError;
     case StopReason::Converged:
       if (params.options.optimizer == OptimizerKind::Lbfgs) {
@@ -297,7 +301,9 @@ RunInputs load_run_inputs(const CliParams& params) {
   in.regions = load_regions(params, content.size(2), content.size(3), in.styles);
   if (params.options.init == InitMode::Image) {
     in.init = read_input(params.init, "init image", 0).pixels;
-    if (in.init.size(2) != content.size(2) || in.init.size(3) != content.size(3)) {
+    // (A coarse-to-fine run resumed at a later scale starts from that scale's size.)
+    const bool at_coarser_scale = !params.resume.empty() && params.options.scales_done > 0;
+    if (!at_coarser_scale && (in.init.size(2) != content.size(2) || in.init.size(3) != content.size(3))) {
       spdlog::warn("the {} image {} is {}x{}, the content {}x{}; it is stretched to the content's size",
                    params.resume.empty() ? "--init" : "--resume", params.init, in.init.size(3), in.init.size(2),
                    content.size(3), content.size(2));
@@ -336,8 +342,9 @@ int stylize_command(CliParams params) {
   const bool resume_each = !params.resume.empty() && params.each_style;
   if (!params.resume.empty() && !resume_each) {
     apply_resume(params);
-    spdlog::info("resuming from {} at iteration {} of {}", params.resume, params.options.start_iteration,
-                 params.options.iterations);
+    const StylizeOptions& o = params.options;
+    spdlog::info("resuming from {} at {}", params.resume,
+                 o.scales > 1 ? resume_point(o) : fmt::format("iteration {} of {}", o.start_iteration, o.iterations));
   }
   validate_params(params);
   const int threads = configure_threads(params.threads);
@@ -432,8 +439,8 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   }
   // A resumed run goes on with Adam's moments saved beside the image it resumes from.
   bool moments_given = false;
-  if (!params.resume.empty() && params.options.start_iteration > 0 && jobs.size() == 1 &&
-      params.options.optimizer == OptimizerKind::Adam) {
+  const bool resumed_later = params.options.start_iteration > 0 || params.options.scales_done > 0;
+  if (!params.resume.empty() && resumed_later && jobs.size() == 1 && params.options.optimizer == OptimizerKind::Adam) {
     std::vector<AdamMoments> moments = read_moments(params.resume, params.options.start_iteration);
     moments_given = !moments.empty();
     if (moments_given) {
@@ -478,10 +485,13 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
     if (group.size() > 1) spdlog::info("running these {} styles as one batch", group.size());
     const bool keep_history = !params.report_path.empty() || !params.plot_path.empty();
     const auto started = std::chrono::steady_clock::now();
+    int scale_shown = 0;
+    std::vector<std::string> newest_moments(group.size());  // of the newest --save-every image
     const auto callback = [&](const Progress& p) {
-      if (p.iteration == params.options.start_iteration + 1 && p.scales > 1) {
+      if (p.scale != scale_shown && p.scales > 1) {
         printer.clear_bar();
         spdlog::info("scale {}/{}: {}x{}", p.scale, p.scales, p.image.size(3), p.image.size(2));
+        scale_shown = p.scale;
       }
       printer.update(p, labels);
       const bool last = p.iteration == p.iterations;
@@ -492,16 +502,14 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         if (params.save_every > 0 && p.iteration % params.save_every == 0 && !last) {
           const std::string path = intermediate_path(jobs[group[m]].output, p.iteration, p.scale, p.scales);
           save_image(p.image.narrow(0, static_cast<int64_t>(m), 1), path, encodings[group[m]]);
-          if (p.scales == 1) {
-            if (p.adam_moments) write_moments(path, p.iteration, p.adam_moments(static_cast<int>(m)));
-            write_checkpoint(path, p.iteration, params, jobs[group[m]].output, records[group[m]].styles);
+          if (p.adam_moments) {
+            write_moments(path, p.iteration, p.adam_moments(static_cast<int>(m)));
             // Only the newest image keeps its moments (24 bytes a pixel each).
             std::error_code ignored;
-            if (p.iteration > params.save_every) {
-              fs::remove(moments_path(intermediate_path(jobs[group[m]].output, p.iteration - params.save_every, 1, 1)),
-                         ignored);
-            }
+            if (!newest_moments[m].empty()) fs::remove(moments_path(newest_moments[m]), ignored);
+            newest_moments[m] = path;
           }
+          write_checkpoint(path, p.scale - 1, p.iteration, params, jobs[group[m]].output, records[group[m]].styles);
           spdlog::debug("saved {}", path);
         }
       }
@@ -529,13 +537,12 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
       results[group[m]] = result.image;
       ++jobs_done;
       // An unfinished image gets its record first, so that no unfinished image
-      // looks finished (README, "On a cluster"). A coarse-to-fine run cannot
-      // resume: alone it leaves no record and says how to refine the image; in
-      // a batch (still_ours) the record makes the job start again.
+      // looks finished (README, "On a cluster").
       const bool unfinished =
           result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure;
-      const bool keep_record = unfinished && (params.options.scales == 1 || still_ours);
-      if (moments_given && result.iterations_done > params.options.start_iteration) {
+      const bool went_on =
+          result.scales_done > params.options.scales_done || result.iterations_done > params.options.start_iteration;
+      if (moments_given && went_on) {
         if (result.moments_restored) {
           spdlog::debug("went on with the Adam moments saved with {}", params.resume);
         } else {
@@ -546,24 +553,17 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         }
       }
       if (unfinished) {
-        if (keep_record) {
-          std::error_code ignored;
-          if (result.stop_reason == StopReason::Interrupted && !result.adam_moments.empty()) {
-            write_moments(job.output, result.iterations_done, result.adam_moments);
-          } else {
-            fs::remove(moments_path(job.output), ignored);
-          }
-          write_checkpoint(job.output, result.iterations_done, params, job.output, record.styles);
+        std::error_code ignored;
+        if (result.stop_reason == StopReason::Interrupted && !result.adam_moments.empty()) {
+          write_moments(job.output, result.iterations_done, result.adam_moments);
         } else {
-          remove_checkpoint(job.output);
+          fs::remove(moments_path(job.output), ignored);
         }
-        save_image(result.image, job.output, encodings[group[m]]);
-      } else {
-        save_image(result.image, job.output, encodings[group[m]]);
-        remove_checkpoint(job.output);  // a finished image needs no resume record
+        write_checkpoint(job.output, result.scales_done, result.iterations_done, params, job.output, record.styles);
       }
-      const int code =
-          report_outcome(result, job, params, content, static_cast<bool>(still_ours), keep_record, record.seconds);
+      save_image(result.image, job.output, encodings[group[m]]);
+      if (!unfinished) remove_checkpoint(job.output);  // a finished image needs no resume record
+      const int code = report_outcome(result, job, params, content, static_cast<bool>(still_ours), record.seconds);
       if (code != kOk) exit_code = code;
     }
     if (exit_code != kOk) break;

@@ -220,17 +220,17 @@ class IterateAverage {
 
 }  // namespace
 
-Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, PyramidAdam& adam, int iterations,
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, PyramidAdam& adam, int done, int iterations,
                                                       const ProgressCallback& callback) {
   // fp16 gradients underflow for the tiny style-loss gradients: scale the loss
   // up for the backward pass and the gradient back down (dynamic loss scaling).
   DynamicLossScale scaler = precision == Precision::Fp16 ? DynamicLossScale() : DynamicLossScale::disabled();
   Outcome outcome;
-  outcome.iterations_done = options.start_iteration;
+  outcome.iterations_done = done;
   torch::Tensor values;
   std::vector<double> totals;  // this scale's, for the plateau test (StylizeOptions::tolerance)
   IterateAverage average(options.average);
-  for (int iteration = options.start_iteration + 1; iteration <= iterations; ++iteration) {
+  for (int iteration = done + 1; iteration <= iterations; ++iteration) {
     const auto start = Clock::now();
     Evaluation evaluation;
     try {
@@ -285,14 +285,14 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
   return outcome;
 }
 
-Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& image, int iterations,
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& image, int done, int iterations,
                                                        const ProgressCallback& callback) {
   // An iteration is one evaluation of the loss, as in the original Lua
   // neural-style. stylize's L-BFGS (lbfgs.hpp) keeps every evaluated point in
   // [0, 1], stops after exactly that many evaluations (or once it has
   // converged) and reports only accepted iterates.
   LbfgsSettings settings;
-  settings.max_evaluations = iterations - options.start_iteration;
+  settings.max_evaluations = iterations - done;
   settings.history_size = kLbfgsHistory;
   Lbfgs lbfgs(settings, image);
   const auto objective = [this](const torch::Tensor& x) {
@@ -304,7 +304,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& imag
   const auto report = [&](const Lbfgs& state) {
     const double seconds = seconds_since(last);
     last = Clock::now();
-    const int iteration = options.start_iteration + state.evaluations();
+    const int iteration = done + state.evaluations();
     return !callback ||
            callback(progress(iteration, iterations, state.accepted_report(), seconds, state.accepted_image().detach()));
   };
@@ -316,8 +316,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& imag
   }
   Outcome outcome;
   // A failing evaluation is not an iteration done: the image is the last accepted one.
-  outcome.iterations_done =
-      options.start_iteration + lbfgs.evaluations() - (status == LbfgsStatus::NumericFailure ? 1 : 0);
+  outcome.iterations_done = done + lbfgs.evaluations() - (status == LbfgsStatus::NumericFailure ? 1 : 0);
   switch (status) {
     case LbfgsStatus::Converged:
       outcome.stop_reason = StopReason::Converged;
@@ -361,9 +360,6 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
                                             const ProgressCallback& callback, const Guides& guides) {
   const StylizeOptions& o = options;
   torch::manual_seed(o.seed);
-  if (o.start_iteration > 0 && o.scales > 1) {
-    throw OptionError("resuming is supported for single-scale runs only (--scales 1)");
-  }
   const int64_t batch = static_cast<int64_t>(members.size());
 
   // Colour preservation works on what the network sees: luminance only, or
@@ -384,8 +380,6 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     prepared_members.push_back(prepared);
   }
   const torch::Tensor prepared_content = luminance ? luminance_image(content) : content;
-  torch::Tensor image = initial_image(content, members, init);
-  if (luminance) image = luminance_image(image);
 
   const int final_size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
   check_memory(content.size(-2), content.size(-1), batch);
@@ -395,6 +389,18 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
       throw OptionError("these styles need different coarse-to-fine sizes and cannot run as one batch");
     }
   }
+  const size_t first_scale = static_cast<size_t>(o.scales_done);
+  if (first_scale >= sizes.size()) {
+    throw OptionError("cannot resume at scale " + std::to_string(first_scale + 1) + ": this run's sizes give " +
+                      std::to_string(sizes.size()) + " scale(s); give the --size, --scales and --min-size of the " +
+                      "run that was interrupted");
+  }
+  // A resumed coarse-to-fine run starts from its image at the size of the
+  // scale it stopped at (not stretched to the content's and shrunk again).
+  const bool resuming = o.start_iteration > 0 || first_scale > 0;
+  torch::Tensor image = initial_image(
+      resuming && sizes.size() > 1 ? resize_longest_side(content, sizes[first_scale]) : content, members, init);
+  if (luminance) image = luminance_image(image);
 
   Outcome outcome;
   // Adam's moments go on from scale to scale, resized with the image.
@@ -402,7 +408,9 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   bool moments_restored = false;
   const std::vector<AdamMoments> resumed = std::move(pending_moments);
   pending_moments.clear();
-  for (size_t s = 0; s < sizes.size(); ++s) {
+  size_t scale = first_scale;  // the one the run ended at
+  for (size_t s = first_scale; s < sizes.size(); ++s) {
+    scale = s;
     const double factor = static_cast<double>(sizes[s]) / final_size;
     TargetInputs inputs;
     inputs.content = resize_longest_side(prepared_content, sizes[s]);
@@ -456,8 +464,9 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
       };
     }
     const int iterations = scale_iterations(o, s, sizes.size());
+    const int done = s == first_scale ? o.start_iteration : 0;  // resumed
     if (o.optimizer == OptimizerKind::Lbfgs) {
-      outcome = optimize_lbfgs(start, iterations, scaled);
+      outcome = done < iterations ? optimize_lbfgs(start, done, iterations, scaled) : Outcome{start, {}, done};
     } else {
       // Epsilon follows the gradients' scale, which falls with the pixel count
       // (content and style are means): exactly --eps at longest side 512.
@@ -469,9 +478,10 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         adam->set_eps(eps);
       } else {
         adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon, o.nesterov}, start, o.pyramid);
-        if (!resumed.empty() && o.start_iteration > 0 && sizes.size() == 1) moments_restored = adam->restore(resumed);
+        if (!resumed.empty() && (done > 0 || s > 0)) moments_restored = adam->restore(resumed);
       }
-      outcome = optimize_adam(start, *adam, iterations, scaled);
+      // A run resumed at the end of a scale goes on with the next.
+      outcome = done < iterations ? optimize_adam(start, *adam, done, iterations, scaled) : Outcome{start, {}, done};
     }
     image = outcome.image;
     if (outcome.stop_reason == StopReason::Interrupted || outcome.stop_reason == StopReason::NumericFailure) break;
@@ -498,6 +508,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     Result result;
     result.image = images.narrow(0, b, 1).contiguous();
     result.iterations_done = outcome.iterations_done;
+    result.scales_done = static_cast<int>(scale);
     result.stop_reason = outcome.stop_reason;
     if (final_losses.defined()) result.losses = loss_values(final_losses, static_cast<int>(b));
     if (adam) result.adam_moments = adam->moments(b);

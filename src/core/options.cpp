@@ -109,12 +109,22 @@ void validate(const StylizeOptions& o) {
     throw OptionError("--pyramid must be between 0 (the pixels only) and " + std::to_string(kMaxPyramidLevels) +
                       " levels, got " + std::to_string(o.pyramid) + "; --preset fast uses 3");
   }
-  if (o.start_iteration < 0 || o.start_iteration >= o.iterations) {
-    throw OptionError("cannot resume at iteration " + std::to_string(o.start_iteration) + " of " +
-                      std::to_string(o.iterations) + "; raise --iterations to continue further");
-  }
   if (o.scales < 1 || o.scales > 10) {
     throw OptionError("--scales must be between 1 and 10, got " + std::to_string(o.scales));
+  }
+  if (o.scales_done < 0 || o.scales_done >= o.scales) {
+    throw OptionError("cannot resume at scale " + std::to_string(o.scales_done + 1) + ": this run has " +
+                      std::to_string(o.scales) + " (--scales); give the --scales of the run that was interrupted");
+  }
+  // A run stopped at the end of a scale goes on with the next one.
+  const int at_scale = scale_iterations(o, static_cast<size_t>(o.scales_done), static_cast<size_t>(o.scales));
+  const bool last_scale = o.scales_done + 1 == o.scales;
+  if (o.start_iteration < 0 || o.start_iteration > at_scale || (last_scale && o.start_iteration == at_scale)) {
+    throw OptionError(
+        "cannot resume at iteration " + std::to_string(o.start_iteration) + " of " + std::to_string(at_scale) +
+        (o.scales > 1 ? " (scale " + std::to_string(o.scales_done + 1) + " of " + std::to_string(o.scales) + ")"
+                      : std::string()) +
+        "; raise " + (at_scale == o.iterations ? "--iterations" : "--initial-iterations") + " to continue further");
   }
   if (o.min_size < 0) {
     throw OptionError("--min-size must be between 0 (automatic) and --size, got " + std::to_string(o.min_size));

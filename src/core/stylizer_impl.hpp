@@ -65,9 +65,10 @@ struct Stylizer::Impl {
     StopReason stop_reason = StopReason::Finished;
   };
   // Adam from `image` with `adam`'s state (carried over from the previous scale).
-  // Each runs `iterations` iterations (this scale's) from options.start_iteration.
-  Outcome optimize_adam(torch::Tensor image, PyramidAdam& adam, int iterations, const ProgressCallback& callback);
-  Outcome optimize_lbfgs(const torch::Tensor& image, int iterations, const ProgressCallback& callback);
+  // Each goes on from iteration `done` to `iterations` (this scale's).
+  Outcome optimize_adam(torch::Tensor image, PyramidAdam& adam, int done, int iterations,
+                        const ProgressCallback& callback);
+  Outcome optimize_lbfgs(const torch::Tensor& image, int done, int iterations, const ProgressCallback& callback);
   // Losses of `image` under the prepared objective, (B, 1 + terms); with a graph unless tiled.
   torch::Tensor losses(const torch::Tensor& image) const;
   struct Evaluation {

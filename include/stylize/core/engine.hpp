@@ -62,6 +62,10 @@ using ProgressCallback = std::function<bool(const Progress&)>;
 
 struct Result {
   torch::Tensor image;  // (1, 3, H, W), float32, on the CPU, in [0, 1]
+  // Where the run ended: the scales finished before the one it ended at, and
+  // the iterations done at that one (StylizeOptions::scales_done and
+  // start_iteration of a run that resumes it). The image has that scale's size.
+  int scales_done = 0;
   int iterations_done = 0;
   StopReason stop_reason = StopReason::Finished;
   // Losses of `image` itself (with StylizeOptions::average, of the average),
@@ -188,8 +192,9 @@ class Stylizer {
 
   // The next run() starts Adam from these moments (a checkpoint's: from
   // Progress::adam_moments or Result::adam_moments) instead of zeros, when it
-  // resumes (StylizeOptions::start_iteration > 0) at one scale and they fit its
-  // size and pyramid levels (Result::moments_restored says whether). Used once.
+  // resumes (StylizeOptions::start_iteration or scales_done > 0) and they fit
+  // the size and pyramid levels of the scale it resumes at
+  // (Result::moments_restored says whether). Used once.
   void resume_moments(std::vector<AdamMoments> moments);
 
   torch::Device device() const;

@@ -102,8 +102,11 @@ struct StylizeOptions {
   Precision precision = Precision::Auto;
   uint64_t seed = 0;
 
-  // Iterations already done by an earlier run this one resumes (the init image
-  // is then that run's result); counting continues from there.
+  // Resuming an earlier run (the init image is then that run's result, at the
+  // size of the scale it stopped at): the scales it had finished (0: it
+  // stopped at the first), and the iterations it had done at the next one;
+  // counting continues from there.
+  int scales_done = 0;
   int start_iteration = 0;
 };
 
