@@ -274,6 +274,124 @@ int report_outcome(const Result& result, const Job& job, const CliParams& params
   return kOk;
 }
 
+// A resumed run goes on with Adam's moments saved beside the image it resumes
+// from (one output, Adam); returns whether there were any.
+bool resume_adam_moments(const CliParams& params, size_t jobs, Stylizer& stylizer) {
+  const StylizeOptions& o = params.options;
+  const bool resumed_later = o.start_iteration > 0 || o.scales_done > 0;
+  if (params.resume.empty() || !resumed_later || jobs != 1 || o.optimizer != OptimizerKind::Adam) return false;
+  std::vector<AdamMoments> moments = read_moments(params.resume, o.start_iteration);
+  if (moments.empty()) {
+    std::error_code error;
+    if (!fs::exists(moments_path(params.resume), error)) {
+      spdlog::info("no Adam moments were saved with {} (by an older stylize): Adam's moments start again",
+                   params.resume);
+    }
+    return false;
+  }
+  stylizer.resume_moments(std::move(moments));
+  return true;
+}
+
+// After a run given the moments of resume_adam_moments: whether they were used.
+void say_whether_moments_fitted(const Result& result, const CliParams& params) {
+  const bool went_on =
+      result.scales_done > params.options.scales_done || result.iterations_done > params.options.start_iteration;
+  if (!went_on) return;
+  if (result.moments_restored) {
+    spdlog::debug("went on with the Adam moments saved with {}", params.resume);
+  } else {
+    spdlog::warn("the Adam moments saved with {} do not fit this run (another --size or --pyramid): they started again",
+                 params.resume);
+  }
+}
+
+// A --save-every image of batch member `member`, with its record and Adam's
+// moments; only the newest image keeps them (24 bytes a pixel): `newest` names
+// it, and the moments of the image `--save-every` iterations before go too (a
+// resumed run's first image replaces the one it resumed from).
+void save_snapshot(const Progress& p, int member, const Job& job, const CliParams& params,
+                   const ImageEncoding& encoding, const std::vector<std::string>& style_paths, std::string& newest) {
+  const std::string path = intermediate_path(job.output, p.iteration, p.scale, p.scales);
+  save_image(p.image.narrow(0, member, 1), path, encoding);
+  if (p.adam_moments) {
+    write_moments(path, p.iteration, p.adam_moments(member));
+    std::error_code ignored;
+    if (!newest.empty()) fs::remove(moments_path(newest), ignored);
+    if (p.iteration > params.save_every) {
+      fs::remove(moments_path(intermediate_path(job.output, p.iteration - params.save_every, p.scale, p.scales)),
+                 ignored);
+    }
+    newest = path;
+  }
+  write_checkpoint(path, p.scale - 1, p.iteration, params, job.output, style_paths);
+  spdlog::debug("saved {}", path);
+}
+
+// Writes the image a job ended with. An unfinished one (interrupted, or
+// stopped by a NaN loss) gets its record first, with an interrupted one's
+// Adam's moments, so that no unfinished image looks finished (README, "On a
+// cluster"); a finished one needs no record.
+void save_result(const Result& result, const Job& job, const CliParams& params, const ImageEncoding& encoding,
+                 const std::vector<std::string>& style_paths) {
+  const bool unfinished =
+      result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure;
+  if (unfinished) {
+    std::error_code ignored;
+    if (result.stop_reason == StopReason::Interrupted && !result.adam_moments.empty()) {
+      write_moments(job.output, result.iterations_done, result.adam_moments);
+    } else {
+      fs::remove(moments_path(job.output), ignored);
+    }
+    write_checkpoint(job.output, result.scales_done, result.iterations_done, params, job.output, style_paths);
+  }
+  save_image(result.image, job.output, encoding);
+  if (!unfinished) remove_checkpoint(job.output);
+}
+
+// The side outputs of the jobs done (--sheet, --plot, --report), after the
+// images. Their failure (checked writable before the run, so only e.g. a full
+// disk) keeps the images: it says so, and returns 6.
+int write_side_outputs(const CliParams& params, const SessionInfo& session, const std::vector<Job>& jobs,
+                       const RunInputs& in, const std::vector<torch::Tensor>& results,
+                       const std::vector<RunRecord>& records) {
+  int exit_code = kOk;
+  const size_t done = records.size();
+  const auto write_side_output = [&](const std::string& what, const std::string& path, const auto& write) {
+    try {
+      write();
+      spdlog::info("wrote {} {}", what, path);
+    } catch (const OutputError& error) {
+      spdlog::error("{}; the image{} written before it {} kept", error.what(), done == 1 ? "" : "s",
+                    done == 1 ? "is" : "are");
+      exit_code = kOutputError;
+    }
+  };
+  if (!params.sheet_path.empty()) {
+    write_side_output("contact sheet", params.sheet_path, [&] {
+      std::vector<std::vector<SheetTile>> rows;
+      for (size_t j = 0; j < results.size(); ++j) {
+        std::vector<SheetTile> row = {
+            {in.content.pixels, "content: " + fs::path(params.content_path).filename().string()}};
+        for (size_t i : jobs[j].styles) {
+          row.push_back({in.styles[i], "style: " + fs::path(params.style_paths[i]).filename().string()});
+        }
+        row.push_back({results[j], "result: " + jobs[j].label});
+        rows.push_back(row);
+      }
+      save_contact_sheet(rows, params.sheet_path);
+    });
+  }
+  if (!params.plot_path.empty() && !records.empty()) {
+    write_side_output("loss plot", params.plot_path, [&] { write_plot(params.plot_path, records); });
+  }
+  if (!params.report_path.empty()) {
+    write_side_output("report", params.report_path,
+                      [&] { write_report(params.report_path, params, session, records); });
+  }
+  return exit_code;
+}
+
 }  // namespace
 
 DecodedImage read_input(const std::string& path, const std::string& role, int longest_side) {
@@ -437,19 +555,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
     spdlog::warn("interrupted before the first iteration; nothing was written");
     return interrupted_exit_code(interrupt_signal());
   }
-  // A resumed run goes on with Adam's moments saved beside the image it resumes from.
-  bool moments_given = false;
-  const bool resumed_later = params.options.start_iteration > 0 || params.options.scales_done > 0;
-  if (!params.resume.empty() && resumed_later && jobs.size() == 1 && params.options.optimizer == OptimizerKind::Adam) {
-    std::vector<AdamMoments> moments = read_moments(params.resume, params.options.start_iteration);
-    moments_given = !moments.empty();
-    if (moments_given) {
-      stylizer.resume_moments(std::move(moments));
-    } else if (!fs::exists(moments_path(params.resume))) {
-      spdlog::info("no Adam moments were saved with {} (by an older stylize): Adam's moments start again",
-                   params.resume);
-    }
-  }
+  const bool moments_given = resume_adam_moments(params, jobs.size(), stylizer);
   ProgressPrinter printer(params.print_every, params.quiet);
   int exit_code = kOk;
   const std::vector<std::vector<size_t>> groups = group_jobs(jobs, params, stylizer, content, styles);
@@ -486,7 +592,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
     const bool keep_history = !params.report_path.empty() || !params.plot_path.empty();
     const auto started = std::chrono::steady_clock::now();
     int scale_shown = 0;
-    std::vector<std::string> newest_moments(group.size());  // of the newest --save-every image
+    std::vector<std::string> newest_snapshots(group.size());  // each member's, with Adam's moments
     const auto callback = [&](const Progress& p) {
       if (p.scale != scale_shown && p.scales > 1) {
         printer.clear_bar();
@@ -500,17 +606,8 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
           records[group[m]].iterations.push_back({p.scale, p.iteration, p.values(static_cast<int>(m)), p.seconds});
         }
         if (params.save_every > 0 && p.iteration % params.save_every == 0 && !last) {
-          const std::string path = intermediate_path(jobs[group[m]].output, p.iteration, p.scale, p.scales);
-          save_image(p.image.narrow(0, static_cast<int64_t>(m), 1), path, encodings[group[m]]);
-          if (p.adam_moments) {
-            write_moments(path, p.iteration, p.adam_moments(static_cast<int>(m)));
-            // Only the newest image keeps its moments (24 bytes a pixel each).
-            std::error_code ignored;
-            if (!newest_moments[m].empty()) fs::remove(moments_path(newest_moments[m]), ignored);
-            newest_moments[m] = path;
-          }
-          write_checkpoint(path, p.scale - 1, p.iteration, params, jobs[group[m]].output, records[group[m]].styles);
-          spdlog::debug("saved {}", path);
+          save_snapshot(p, static_cast<int>(m), jobs[group[m]], params, encodings[group[m]], records[group[m]].styles,
+                        newest_snapshots[m]);
         }
       }
       if (still_ours && !still_ours()) lost = true;
@@ -536,33 +633,8 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
       record.losses = result.losses;
       results[group[m]] = result.image;
       ++jobs_done;
-      // An unfinished image gets its record first, so that no unfinished image
-      // looks finished (README, "On a cluster").
-      const bool unfinished =
-          result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure;
-      const bool went_on =
-          result.scales_done > params.options.scales_done || result.iterations_done > params.options.start_iteration;
-      if (moments_given && went_on) {
-        if (result.moments_restored) {
-          spdlog::debug("went on with the Adam moments saved with {}", params.resume);
-        } else {
-          spdlog::warn(
-              "the Adam moments saved with {} do not fit this run (another --size or --pyramid): they "
-              "started again",
-              params.resume);
-        }
-      }
-      if (unfinished) {
-        std::error_code ignored;
-        if (result.stop_reason == StopReason::Interrupted && !result.adam_moments.empty()) {
-          write_moments(job.output, result.iterations_done, result.adam_moments);
-        } else {
-          fs::remove(moments_path(job.output), ignored);
-        }
-        write_checkpoint(job.output, result.scales_done, result.iterations_done, params, job.output, record.styles);
-      }
-      save_image(result.image, job.output, encodings[group[m]]);
-      if (!unfinished) remove_checkpoint(job.output);  // a finished image needs no resume record
+      if (moments_given) say_whether_moments_fitted(result, params);
+      save_result(result, job, params, encodings[group[m]], record.styles);
       const int code = report_outcome(result, job, params, content, static_cast<bool>(still_ours), record.seconds);
       if (code != kOk) exit_code = code;
     }
@@ -571,40 +643,8 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   records.resize(jobs_done);
   results.resize(jobs_done);
 
-  // The side outputs come last, and their failure (checked writable before
-  // the run, so only e.g. a full disk) keeps the images: it says so, exit 6.
-  const auto write_side_output = [&](const std::string& what, const std::string& path, const auto& write) {
-    try {
-      write();
-      spdlog::info("wrote {} {}", what, path);
-    } catch (const OutputError& error) {
-      spdlog::error("{}; the image{} written before it {} kept", error.what(), jobs_done == 1 ? "" : "s",
-                    jobs_done == 1 ? "is" : "are");
-      if (exit_code == kOk) exit_code = kOutputError;
-    }
-  };
-  if (!params.sheet_path.empty()) {
-    write_side_output("contact sheet", params.sheet_path, [&] {
-      std::vector<std::vector<SheetTile>> rows;
-      for (size_t j = 0; j < results.size(); ++j) {
-        std::vector<SheetTile> row = {{content, "content: " + fs::path(params.content_path).filename().string()}};
-        for (size_t i : jobs[j].styles) {
-          row.push_back({styles[i], "style: " + fs::path(params.style_paths[i]).filename().string()});
-        }
-        row.push_back({results[j], "result: " + jobs[j].label});
-        rows.push_back(row);
-      }
-      save_contact_sheet(rows, params.sheet_path);
-    });
-  }
-  if (!params.plot_path.empty() && !records.empty()) {
-    write_side_output("loss plot", params.plot_path, [&] { write_plot(params.plot_path, records); });
-  }
-  if (!params.report_path.empty()) {
-    write_side_output("report", params.report_path,
-                      [&] { write_report(params.report_path, params, session, records); });
-  }
-  return exit_code;
+  const int side_outputs = write_side_outputs(params, session, jobs, in, results, records);
+  return exit_code != kOk ? exit_code : side_outputs;
 }
 
 }  // namespace stylize::cli

@@ -154,6 +154,44 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
   if (error) spdlog::warn("could not remove the frame images in {}: {}", target.folder, error.message());
 }
 
+// The frames of an earlier run in the target folder: with --resume, frames
+// 1..kept, which this run goes on after; without, `stale` frames that it
+// makes again. Those are removed once this run has made its first frame, so
+// that a stop before then loses none of them, and a stop after it leaves no
+// earlier frame after this run's own for --resume to go on from.
+struct EarlierFrames {
+  int64_t kept = 0;
+  int64_t stale = 0;
+};
+
+EarlierFrames earlier_frames(const VideoParams& video, const FrameTarget& target, const FramePattern& pattern) {
+  EarlierFrames earlier;
+  const int64_t on_disk = frames_on_disk(pattern);
+  const std::string folder = target.folder.empty() ? "." : target.folder;
+  if (!video.resume) {
+    if (on_disk > 0) {
+      spdlog::warn(
+          "{} frame(s) of an earlier run in {} are made again, and removed once the first frame is (--resume "
+          "keeps them and goes on)",
+          on_disk, folder);
+    }
+    earlier.stale = on_disk;
+    return earlier;
+  }
+  warn_where_frames_differ(target.pattern, video.run);
+  if (on_disk == 0) {
+    // The frames of a finished video are removed once it is encoded: nothing to go on from.
+    std::error_code error;
+    if (!target.video.empty() && fs::exists(target.video, error)) {
+      throw OptionError("--resume: " + target.video + " is finished (no frames of an unfinished run are in " +
+                        target.folder + "); drop --resume to make it again, or give another -o");
+    }
+    spdlog::warn("--resume: no frames of an earlier run in {}; starting from frame 1", folder);
+  }
+  earlier.kept = on_disk;
+  return earlier;
+}
+
 }  // namespace
 
 double later_frame_seconds(double first_frame_seconds, double last_scale_seconds_per_iteration, int later_iterations,
@@ -183,31 +221,9 @@ int video_command(VideoParams video) {
   const FramePattern pattern(target.pattern);
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();
-  int64_t done_before = frames_on_disk(pattern);
-  if (video.resume) warn_where_frames_differ(target.pattern, params);
-  // Frames of an earlier run that this one makes again. They are removed once
-  // this run has made its first frame, so that a stop before then loses none
-  // of them, and a stop after it leaves no earlier frame after this run's own
-  // for --resume to go on from.
-  int64_t stale = 0;
-  if (!video.resume && done_before > 0) {
-    spdlog::warn(
-        "{} frame(s) of an earlier run in {} are made again, and removed once the first frame is (--resume keeps "
-        "them and goes on)",
-        done_before, target.folder.empty() ? "." : target.folder);
-    stale = done_before;
-    done_before = 0;
-  }
+  const EarlierFrames earlier = earlier_frames(video, target, pattern);
+  const int64_t done_before = earlier.kept, stale = earlier.stale;
   std::error_code error;
-  if (video.resume && done_before == 0) {
-    // The frames of a finished video are removed once it is encoded: nothing to go on from.
-    if (!target.video.empty() && fs::exists(target.video, error)) {
-      throw OptionError("--resume: " + target.video + " is finished (no frames of an unfinished run are in " +
-                        target.folder + "); drop --resume to make it again, or give another -o");
-    }
-    spdlog::warn("--resume: no frames of an earlier run in {}; starting from frame 1",
-                 target.folder.empty() ? "." : target.folder);
-  }
   std::vector<torch::Tensor> styles = load_styles(params);
   std::vector<double> blend = params.style_blend;
   Regions regions;  // one fixed set of region masks for every frame, read at the first frame's size

@@ -354,6 +354,47 @@ std::vector<Result> Stylizer::run_batch(const torch::Tensor& content, const std:
   return impl_->stylize(content, members, {}, init, callback);
 }
 
+std::vector<std::vector<torch::Tensor>> Stylizer::Impl::colour_prepared(
+    const std::vector<std::vector<torch::Tensor>>& members, const torch::Tensor& content) const {
+  std::vector<std::vector<torch::Tensor>> prepared_members;
+  for (const auto& styles : members) {
+    std::vector<torch::Tensor> prepared;
+    for (const auto& style : styles) {
+      if (options.preserve_colors == PreserveColors::Luminance) {
+        prepared.push_back(match_luminance(luminance_image(style), content));
+      } else if (options.preserve_colors == PreserveColors::Histogram) {
+        prepared.push_back(match_color_statistics(style, content));
+      } else {
+        prepared.push_back(style);
+      }
+    }
+    prepared_members.push_back(prepared);
+  }
+  return prepared_members;
+}
+
+std::vector<std::vector<torch::Tensor>> Stylizer::Impl::scaled_styles(
+    const std::vector<std::vector<torch::Tensor>>& members, double factor, const std::string& at_scale) const {
+  size_t style_count = 0, style_number = 0;
+  for (const auto& styles : members) style_count += styles.size();
+  std::vector<std::vector<torch::Tensor>> scaled;
+  for (const auto& styles : members) {
+    std::vector<torch::Tensor> styles_s;
+    for (const auto& style : styles) {
+      const int longest = static_cast<int>(std::lround(std::max(style.size(-2), style.size(-1)) * factor));
+      styles_s.push_back(resize_longest_side(style, std::max(1, longest)));
+      ++style_number;
+      const std::string which =
+          style_count > 1 ? "style image " + std::to_string(style_number) + " of " + std::to_string(style_count)
+                          : "the style image";
+      check_size(styles_s.back(), which + at_scale, "--style-size or --style-scale");
+      styles_s.back() = styles_s.back().to(device);
+    }
+    scaled.push_back(styles_s);
+  }
+  return scaled;
+}
+
 std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
                                             const std::vector<std::vector<torch::Tensor>>& members,
                                             const std::vector<double>& blend, const torch::Tensor& init,
@@ -362,23 +403,8 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   torch::manual_seed(o.seed);
   const int64_t batch = static_cast<int64_t>(members.size());
 
-  // Colour preservation works on what the network sees: luminance only, or
-  // styles recoloured to the content's palette.
   const bool luminance = o.preserve_colors == PreserveColors::Luminance;
-  std::vector<std::vector<torch::Tensor>> prepared_members;
-  for (const auto& styles : members) {
-    std::vector<torch::Tensor> prepared;
-    for (const auto& style : styles) {
-      if (luminance) {
-        prepared.push_back(match_luminance(luminance_image(style), content));
-      } else if (o.preserve_colors == PreserveColors::Histogram) {
-        prepared.push_back(match_color_statistics(style, content));
-      } else {
-        prepared.push_back(style);
-      }
-    }
-    prepared_members.push_back(prepared);
-  }
+  const std::vector<std::vector<torch::Tensor>> prepared_members = colour_prepared(members, content);
   const torch::Tensor prepared_content = luminance ? luminance_image(content) : content;
 
   const int final_size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
@@ -414,30 +440,13 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     const double factor = static_cast<double>(sizes[s]) / final_size;
     TargetInputs inputs;
     inputs.content = resize_longest_side(prepared_content, sizes[s]);
-    // Named as the user gave them: styles by their place on the command line
-    // (counted across the batch's members, which keep that order).
     const std::string at_scale =
         sizes.size() > 1 ? " at scale " + std::to_string(s + 1) + " of " + std::to_string(sizes.size()) : "";
     check_size(inputs.content, "the content image" + at_scale, "--size (or --min-size)");
     inputs.content = inputs.content.to(device);
     inputs.content_source = content;
     inputs.size = sizes[s];
-    size_t style_count = 0, style_number = 0;
-    for (const auto& styles : prepared_members) style_count += styles.size();
-    for (const auto& styles : prepared_members) {
-      std::vector<torch::Tensor> styles_s;
-      for (const auto& style : styles) {
-        const int longest = static_cast<int>(std::lround(std::max(style.size(-2), style.size(-1)) * factor));
-        styles_s.push_back(resize_longest_side(style, std::max(1, longest)));
-        ++style_number;
-        const std::string which =
-            style_count > 1 ? "style image " + std::to_string(style_number) + " of " + std::to_string(style_count)
-                            : "the style image";
-        check_size(styles_s.back(), which + at_scale, "--style-size or --style-scale");
-        styles_s.back() = styles_s.back().to(device);
-      }
-      inputs.styles.push_back(styles_s);
-    }
+    inputs.styles = scaled_styles(prepared_members, factor, at_scale);
     inputs.blend = blend;
     if (o.preserve_colors == PreserveColors::None) inputs.style_sources = members;
     inputs.features = [this](const torch::Tensor& x) { return features(x); };

@@ -27,6 +27,16 @@ struct Stylizer::Impl {
   Features features(const torch::Tensor& image) const;
   // Throws ImageError when `image` is too small for the deepest layer.
   void check_size(const torch::Tensor& image, const std::string& what, const std::string& flags) const;
+  // Colour preservation works on what the network sees: each member's styles
+  // as luminance only, or recoloured to the content's palette.
+  std::vector<std::vector<torch::Tensor>> colour_prepared(const std::vector<std::vector<torch::Tensor>>& members,
+                                                          const torch::Tensor& content) const;
+  // Each member's styles resized by `factor` (a scale's size over the final
+  // one) and on the device; each is checked large enough and named as the
+  // user gave them: by their place on the command line (counted across the
+  // batch's members, which keep that order), `at_scale` appended.
+  std::vector<std::vector<torch::Tensor>> scaled_styles(const std::vector<std::vector<torch::Tensor>>& members,
+                                                        double factor, const std::string& at_scale) const;
   // The longest side of each scale: the first must be large enough for the
   // content and every style to reach the deepest layer.
   std::vector<int> schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const;
