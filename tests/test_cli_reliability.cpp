@@ -297,6 +297,8 @@ TEST_F(Reliability, InterruptedMultiScaleRunResumesAtItsScale) {
             std::string::npos)
       << resumed.output;
   EXPECT_EQ(resumed.output.find("start again"), std::string::npos) << "Adam's moments are used: " << resumed.output;
+  EXPECT_EQ(resumed.output.find("stretched"), std::string::npos)
+      << "the image has its scale's size: " << resumed.output;
   EXPECT_NE(resumed.output.find("iter " + std::to_string(done + 1) + "/" + std::to_string(done + 2)), std::string::npos)
       << resumed.output;
   EXPECT_EQ(resumed.output.find("iter 1/" + std::to_string(done + 2)), std::string::npos) << resumed.output;

@@ -419,9 +419,9 @@ RunInputs load_run_inputs(const CliParams& params) {
   in.regions = load_regions(params, content.size(2), content.size(3), in.styles);
   if (params.options.init == InitMode::Image) {
     in.init = read_input(params.init, "init image", 0).pixels;
-    // (A coarse-to-fine run resumed at a later scale starts from that scale's size.)
-    const bool at_coarser_scale = !params.resume.empty() && params.options.scales_done > 0;
-    if (!at_coarser_scale && (in.init.size(2) != content.size(2) || in.init.size(3) != content.size(3))) {
+    // (A coarse-to-fine run resumes from an image of the size of its scale.)
+    const bool at_its_scale = !params.resume.empty() && params.options.scales > 1;
+    if (!at_its_scale && (in.init.size(2) != content.size(2) || in.init.size(3) != content.size(3))) {
       spdlog::warn("the {} image {} is {}x{}, the content {}x{}; it is stretched to the content's size",
                    params.resume.empty() ? "--init" : "--resume", params.init, in.init.size(3), in.init.size(2),
                    content.size(3), content.size(2));
