@@ -260,7 +260,7 @@ TEST_F(Reliability, SymlinkLoopIsNotCalledMissing) {
 // Coarse to fine, an interrupted run saves its image at the size of the
 // scale it was on, with its record and Adam's moments, and --resume goes on
 // at that scale and iteration to the full size (a record made at one scale
-// is not resumed with --scales 2: ResumeContinuesFromSnapshotsAndSavesNoCopy).
+// is not resumed with --scales 2: ResumingASnapshotGoesOnIntoTheRunsOutput).
 TEST_F(Reliability, InterruptedMultiScaleRunResumesAtItsScale) {
   const test::Child child = spawn_run({"--scales", "2", "--min-size", "32", "--initial-iterations", "100000"});
   ASSERT_GT(child.pid, 0);
@@ -307,6 +307,14 @@ TEST_F(Reliability, InterruptedMultiScaleRunResumesAtItsScale) {
   EXPECT_EQ(load_image(output, "finished").size(2), 48);
   EXPECT_FALSE(fs::exists(output + ".json")) << "finished";
   EXPECT_FALSE(fs::exists(output + ".adam"));
+
+  // Run again without --resume over an interrupted one: the warning names the scale.
+  test::write_file(output + ".json", record.dump());
+  const auto again = run("--scales 2 --min-size 32 --initial-iterations 1 --iterations 1");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("says iteration " + std::to_string(done) + " of scale 1/2); this run starts it again"),
+            std::string::npos)
+      << again.output;
 }
 
 TEST_F(Reliability, HangupSavesTheImageLikeTerm) {

@@ -126,14 +126,21 @@ void warn_if_unfinished(const std::string& output) {
   std::ifstream file(checkpoint_path(output));
   if (!file) return;
   const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
-  const bool readable = record.is_object() && record.contains("iteration") && record["iteration"].is_number_integer();
+  const auto integer = [&record](const char* key) {
+    return record.is_object() && record.contains(key) && record[key].is_number_integer();
+  };
+  std::string says;
+  if (integer("iteration")) {
+    says = " (its record, " + checkpoint_path(output) + ", says iteration " + record["iteration"].dump();
+    if (integer("scale") && integer("scales") && record["scales"].get<int64_t>() > 1) {
+      says += " of scale " + record["scale"].dump() + "/" + record["scales"].dump();
+    }
+    says += ")";
+  }
   spdlog::warn(
       "{} is an interrupted run's{}; this run starts it again and replaces it (to go on from it instead, stop "
       "now and add --resume {})",
-      output,
-      readable ? " (its record, " + checkpoint_path(output) + ", says iteration " + record["iteration"].dump() + ")"
-               : "",
-      output);
+      output, says, output);
 }
 
 void remove_checkpoint(const std::string& image) {
