@@ -192,6 +192,123 @@ EarlierFrames earlier_frames(const VideoParams& video, const FrameTarget& target
   return earlier;
 }
 
+// The frames the next one is held to (--temporal-frames of them, nearest
+// first) and the outputs made of them as written, so that a resumed run (which
+// reads them back) makes the same frames. Keeps none for independent frames.
+class FrameHistory {
+ public:
+  explicit FrameHistory(size_t keep) : keep_(keep) {}
+  bool kept() const { return keep_ > 0; }
+  void add(const torch::Tensor& frame, const torch::Tensor& output) {
+    if (keep_ == 0) return;
+    frames_.push_front(frame);
+    outputs_.push_front(output);
+    if (frames_.size() > keep_) {
+      frames_.pop_back();
+      outputs_.pop_back();
+    }
+  }
+  // The earlier outputs warped onto `frame` (none for the first, or independent frames).
+  TemporalGuide guide(const torch::Tensor& frame) const {
+    if (keep_ == 0) return {};
+    const std::vector<torch::Tensor> frames(frames_.begin(), frames_.end());
+    const std::vector<torch::Tensor> outputs(outputs_.begin(), outputs_.end());
+    return temporal_guide(frame, frames, outputs);
+  }
+
+ private:
+  size_t keep_;
+  std::deque<torch::Tensor> frames_, outputs_;
+};
+
+// What every frame is stylized with.
+struct Styling {
+  std::vector<torch::Tensor> styles;
+  std::vector<double> blend;
+  Regions regions;  // one fixed set of region masks for every frame, read at the first frame's size
+};
+
+// A frame stylized, and the seconds an iteration of its last scale took (for the ETA).
+struct MadeFrame {
+  Result result;
+  double last_scale_seconds_per_iteration = 0;
+};
+
+MadeFrame stylize_frame(Stylizer& stylizer, const torch::Tensor& frame, const TemporalGuide& guide,
+                        const VideoParams& video, const Styling& styling, const std::string& label,
+                        ProgressPrinter& printer) {
+  const StylizeOptions& options = video.run.options;
+  const torch::Tensor start = guide.warped.empty() ? torch::Tensor() : temporal_start(frame, guide);
+  // A frame that does not start from the warped previous output (the first;
+  // every one of independent frames) runs --iterations, coarse to fine if
+  // asked, from itself (from noise under --preset gatys); one that does runs
+  // --frame-iterations at one scale (Stylizer::set_schedule says why).
+  const int iterations = start.defined() ? video.frame_iterations : options.iterations;
+  const int scales = start.defined() ? 1 : options.scales;
+  const int initial = options.initial_iterations;
+  stylizer.set_schedule(scales, iterations);
+  spdlog::debug("{}: {} scale{}, {} iterations{}", label, scales, scales == 1 ? "" : "s", iterations,
+                scales > 1 && initial > 0 ? fmt::format(" ({} at the first)", initial) : "");
+  double last_scale_seconds = 0;
+  int last_scale_iterations = 0;
+  MadeFrame made;
+  made.result = stylizer.run(
+      frame, styling.styles,
+      [&](const Progress& p) {
+        printer.update(p, {label});
+        if (p.scale == p.scales) {
+          last_scale_seconds += p.seconds;
+          ++last_scale_iterations;
+        }
+        return interrupt_signal() == 0;
+      },
+      styling.blend, start, Guides{styling.regions.masks, guide});
+  printer.clear_bar();
+  made.last_scale_seconds_per_iteration = last_scale_seconds / std::max(1, last_scale_iterations);
+  return made;
+}
+
+// A frame an earlier run made (frame `index` on disk at `path`), read back
+// for the next frame to be held to; it must have this run's size.
+torch::Tensor read_made_frame(const std::string& path, int64_t index, const torch::Tensor& frame) {
+  torch::Tensor output = load_image(path, "output frame " + std::to_string(index));
+  if (output.sizes() != frame.sizes()) {
+    throw OptionError("frame " + std::to_string(index) + " on disk (" + path + ") is " +
+                      std::to_string(output.size(3)) + "x" + std::to_string(output.size(2)) + " px, this run makes " +
+                      std::to_string(frame.size(3)) + "x" + std::to_string(frame.size(2)) +
+                      "; resume with the flags of the first run (--size), or drop --resume");
+  }
+  return output;
+}
+
+// The exit code of a frame's run that stopped (interrupted, or a NaN loss),
+// after saying so; none for a frame finished.
+std::optional<int> stopped_exit_code(const Result& result, int64_t index, const FrameTarget& target) {
+  if (result.stop_reason == StopReason::Interrupted) {
+    spdlog::warn("interrupted in frame {}; {} (go on with the same command and --resume)", index,
+                 kept_frames(index - 1, target));
+    return interrupted_exit_code(interrupt_signal());
+  }
+  if (result.stop_reason == StopReason::NumericFailure) {
+    spdlog::error(
+        "the loss became NaN or infinite in frame {} at iteration {}; {}. Try a lower --lr, --style-weight or "
+        "--temporal-weight, or --precision fp32, then --resume",
+        index, result.iterations_done + 1, kept_frames(index - 1, target));
+    return kNumericError;
+  }
+  return std::nullopt;
+}
+
+// ", about 3 min left" after frame `index` of a video of known length.
+std::string time_left(double seconds_per_frame, int64_t index, const VideoInfo& info) {
+  if (info.frame_count <= index) return "";
+  return ", about " + format_duration(seconds_per_frame * static_cast<double>(info.frame_count - index)) + " left";
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 double later_frame_seconds(double first_frame_seconds, double last_scale_seconds_per_iteration, int later_iterations,
@@ -222,18 +339,16 @@ int video_command(VideoParams video) {
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();
   const EarlierFrames earlier = earlier_frames(video, target, pattern);
-  const int64_t done_before = earlier.kept, stale = earlier.stale;
-  std::error_code error;
-  std::vector<torch::Tensor> styles = load_styles(params);
-  std::vector<double> blend = params.style_blend;
-  Regions regions;  // one fixed set of region masks for every frame, read at the first frame's size
+  const int64_t done_before = earlier.kept;
+  Styling styling;
+  styling.styles = load_styles(params);
+  styling.blend = params.style_blend;
   const LoadedWeights weights = load_weights_for(params);  // from here on a signal stops the run
   std::optional<Stylizer> stylizer;  // made at the first frame, whose size --preset gatys's weight depends on
   const bool temporal = params.options.temporal_weight > 0;
 
   ProgressPrinter printer(params.print_every, params.quiet);
-  std::deque<torch::Tensor> previous_frames, previous_outputs;  // nearest first, up to --temporal-frames
-  const size_t keep = temporal ? static_cast<size_t>(video.temporal_frames) : 0;
+  FrameHistory history(temporal ? static_cast<size_t>(video.temporal_frames) : 0);
   double later_seconds = 0;  // a later frame's, for the ETA: measured, or estimated from the first
   int64_t index = 0;
   int64_t finished = 0;  // frames 1..finished are on disk
@@ -250,100 +365,42 @@ int video_command(VideoParams video) {
                      temporal ? "temporal consistency" : "independent frames", source->name(), info.width, info.height,
                      info.frame_count > 0 ? std::to_string(info.frame_count) : "unknown",
                      info.fps > 0 ? fmt::format(" at {:.3g} frames/s", info.fps) : "");
-        regions = load_regions(params, frame->size(2), frame->size(3), styles);
-        add_default_style(regions, params, styles, blend);
+        styling.regions = load_regions(params, frame->size(2), frame->size(3), styling.styles);
+        add_default_style(styling.regions, params, styling.styles, styling.blend);
       }
       const std::string path = pattern.path(index);
       const std::string label = frame_label(index, info);
-      std::optional<torch::Tensor> output;
+      torch::Tensor output;  // as written, for the next frame to be held to
       if (index <= done_before) {
         // Made by the interrupted run: its output (as written) holds the next frame.
-        if (keep > 0) {
-          output = load_image(path, "output frame " + std::to_string(index));
-          if (output->sizes() != frame->sizes()) {
-            throw OptionError(
-                "frame " + std::to_string(index) + " on disk (" + path + ") is " + std::to_string(output->size(3)) +
-                "x" + std::to_string(output->size(2)) + " px, this run makes " + std::to_string(frame->size(3)) + "x" +
-                std::to_string(frame->size(2)) + "; resume with the flags of the first run (--size), or drop --resume");
-          }
-        }
+        if (history.kept()) output = read_made_frame(path, index, *frame);
         if (index == done_before) {
           spdlog::info("resuming after frame {} ({} on disk)", index,
                        index == 1 ? std::string("it is") : "frames 1-" + std::to_string(index) + " are");
         }
       } else {
         const auto frame_started = std::chrono::steady_clock::now();
-        double last_scale_seconds = 0;  // this frame's iterations at its last scale, for the ETA
-        int last_scale_iterations = 0;
-        const std::vector<torch::Tensor> frames_list(previous_frames.begin(), previous_frames.end());
-        const std::vector<torch::Tensor> outputs_list(previous_outputs.begin(), previous_outputs.end());
-        const TemporalGuide guide = keep > 0 ? temporal_guide(*frame, frames_list, outputs_list) : TemporalGuide();
-        const torch::Tensor start = guide.warped.empty() ? torch::Tensor() : temporal_start(*frame, guide);
-        // A frame that does not start from the warped previous output (the
-        // first; every one of independent frames) runs --iterations, coarse
-        // to fine if asked, from itself (from noise under --preset gatys);
-        // one that does runs --frame-iterations at one scale
-        // (Stylizer::set_schedule says why).
-        const int iterations = start.defined() ? video.frame_iterations : params.options.iterations;
-        const int scales = start.defined() ? 1 : params.options.scales;
-        const int initial = params.options.initial_iterations;
-        stylizer->set_schedule(scales, iterations);
-        spdlog::debug("{}: {} scale{}, {} iterations{}", label, scales, scales == 1 ? "" : "s", iterations,
-                      scales > 1 && initial > 0 ? fmt::format(" ({} at the first)", initial) : "");
-        const Result result = stylizer->run(
-            *frame, styles,
-            [&](const Progress& p) {
-              printer.update(p, {label});
-              if (p.scale == p.scales) {
-                last_scale_seconds += p.seconds;
-                ++last_scale_iterations;
-              }
-              return interrupt_signal() == 0;
-            },
-            blend, start, Guides{regions.masks, guide});
-        printer.clear_bar();
-        if (result.stop_reason == StopReason::Interrupted) {
-          spdlog::warn("interrupted in frame {}; {} (go on with the same command and --resume)", index,
-                       kept_frames(index - 1, target));
-          return interrupted_exit_code(interrupt_signal());
-        }
-        if (result.stop_reason == StopReason::NumericFailure) {
-          spdlog::error(
-              "the loss became NaN or infinite in frame {} at iteration {}; {}. Try a lower --lr, --style-weight or "
-              "--temporal-weight, or --precision fp32, then --resume",
-              index, result.iterations_done + 1, kept_frames(index - 1, target));
-          return kNumericError;
-        }
+        const MadeFrame made = stylize_frame(*stylizer, *frame, history.guide(*frame), video, styling, label, printer);
+        if (const std::optional<int> code = stopped_exit_code(made.result, index, target)) return *code;
         if (index == done_before + 1) write_frames_record(target.pattern, params);
-        save_image(result.image, path);
+        save_image(made.result.image, path);
         if (index == 1) {
-          for (int64_t k = 2; k <= stale; ++k) fs::remove(pattern.path(k), error);
+          std::error_code ignored;
+          for (int64_t k = 2; k <= earlier.stale; ++k) fs::remove(pattern.path(k), ignored);
         }
-        // What the next frame is held to is the frame as written, so that a
-        // resumed run (which reads it back) makes the same frames.
-        if (keep > 0) output = load_image(path, "output frame " + std::to_string(index));
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - frame_started).count();
+        if (history.kept()) output = load_image(path, "output frame " + std::to_string(index));
+        const double seconds = seconds_since(frame_started);
         // The first frame runs --iterations (coarse to fine), the later ones
         // --frame-iterations from the previous output, or as the first.
-        later_seconds = index > 1
-                            ? seconds
-                            : later_frame_seconds(seconds, last_scale_seconds / std::max(1, last_scale_iterations),
-                                                  video.frame_iterations, keep > 0);
-        std::string eta;
-        if (info.frame_count > index) {
-          eta = ", about " + format_duration(later_seconds * static_cast<double>(info.frame_count - index)) + " left";
+        later_seconds = index > 1 ? seconds
+                                  : later_frame_seconds(seconds, made.last_scale_seconds_per_iteration,
+                                                        video.frame_iterations, history.kept());
+        if (!params.quiet) {
+          spdlog::info("{} done in {:.1f} s -> {}{}", label, seconds, path, time_left(later_seconds, index, info));
         }
-        if (!params.quiet) spdlog::info("{} done in {:.1f} s -> {}{}", label, seconds, path, eta);
       }
       finished = index;
-      if (keep > 0) {
-        previous_frames.push_front(*frame);
-        previous_outputs.push_front(*output);
-        if (previous_frames.size() > keep) {
-          previous_frames.pop_back();
-          previous_outputs.pop_back();
-        }
-      }
+      history.add(*frame, output);
       if (interrupt_signal() != 0) {
         spdlog::warn("interrupted after frame {}; {} (go on with the same command and --resume)", index,
                      kept_frames(index, target));
@@ -358,8 +415,7 @@ int video_command(VideoParams video) {
     }
     throw;
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  spdlog::info("{} frames in {:.1f} s", index, seconds);
+  spdlog::info("{} frames in {:.1f} s", index, seconds_since(started));
   if (!target.video.empty()) {
     const double fps = video.fps > 0 ? video.fps : info.fps > 0 ? info.fps : 25.0;
     encode_video(target, index, fps, video);
