@@ -226,6 +226,73 @@ Transfer transfer(Attempt& attempt, const std::function<FetchError(const std::st
   }
 }
 
+// The directories above `file` that do not exist yet, created; deepest first,
+// for drop_empty_partial to remove again. Throws through `failure`.
+std::vector<fs::path> create_directories_for(const std::string& file,
+                                             const std::function<FetchError(const std::string&)>& failure) {
+  std::error_code error;
+  const fs::path directory = fs::path(file).parent_path();
+  std::vector<fs::path> created;
+  for (fs::path p = directory; !p.empty() && !fs::exists(p, error); p = p.parent_path()) {
+    created.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  if (!created.empty()) fs::create_directories(directory, error);
+  if (error) throw failure("cannot create the directory " + directory.string() + ": " + error.message());
+  return created;
+}
+
+// What the partial file is once a transfer is done as far as the server goes.
+struct Check {
+  // Verified: the file asked for. Short: the transfer ended early (resume it).
+  // Wrong: another file, deleted (start over, or give up).
+  enum class Verdict { Verified, Short, Wrong } verdict = Verdict::Verified;
+  std::string reason;  // unless Verified
+  uint64_t size = 0;
+};
+
+// Checks the partial file's size, then its digest (saying so through the
+// request's progress callback, as the digest of a large file takes a while).
+Check check_partial_file(const DownloadRequest& request, const std::string& partial, DigestAlgorithm algorithm,
+                         bool length_announced, DownloadProgress progress) {
+  Check check;
+  check.size = file_size_or_zero(partial);
+  const uint64_t size = check.size, expected = request.expected_size;
+  std::error_code error;
+  if (expected > 0 && size < expected && !length_announced) {
+    check.verdict = Check::Verdict::Short;
+    check.reason = "the transfer ended after " + std::to_string(size) + " of " + std::to_string(expected) + " bytes";
+    return check;
+  }
+  check.verdict = Check::Verdict::Wrong;
+  if (expected > 0 && size < expected) {
+    // All the server announced arrived: its file is shorter, and resuming would never complete it.
+    fs::remove(partial, error);
+    check.reason = "the server's file is " + std::to_string(size) + " bytes, expected " + std::to_string(expected) +
+                   " (a different or truncated file?)";
+    return check;
+  }
+  if (expected > 0 && size > expected) {
+    fs::remove(partial, error);
+    check.reason = "the server sent " + std::to_string(size) + " bytes, expected " + std::to_string(expected) +
+                   " (a different file?)";
+    return check;
+  }
+  progress.stage = DownloadProgress::Stage::Verifying;
+  progress.bytes = size;
+  progress.total = size;
+  if (request.progress) request.progress(progress);
+  const std::string found = file_digest(partial, algorithm);
+  if (found != lower(request.checksum)) {
+    fs::remove(partial, error);
+    check.reason = "the downloaded file's " + digest_name(algorithm) + " is " + found + ", expected " +
+                   lower(request.checksum) + " (corrupt download or a different file; it was deleted)";
+    return check;
+  }
+  check.verdict = Check::Verdict::Verified;
+  return check;
+}
+
 }  // namespace
 
 void download_file(const DownloadRequest& request) {
@@ -244,15 +311,7 @@ void download_file(const DownloadRequest& request) {
   }
   const std::string scheme = lower(request.url.substr(0, request.url.find("://") + 3));
   if (scheme != "http://" && scheme != "https://") throw failure("only http:// and https:// addresses are supported");
-  std::error_code error;
-  const fs::path directory = fs::path(request.destination).parent_path();
-  std::vector<fs::path> created;  // directories this call makes, deepest first
-  for (fs::path p = directory; !p.empty() && !fs::exists(p, error); p = p.parent_path()) {
-    created.push_back(p);
-    if (p == p.parent_path()) break;
-  }
-  if (!created.empty()) fs::create_directories(directory, error);
-  if (error) throw failure("cannot create the directory " + directory.string() + ": " + error.message());
+  const std::vector<fs::path> created = create_directories_for(request.destination, failure);
 
   global_init();
   // Leaves no empty partial file behind (a failure before any data arrived),
@@ -317,50 +376,27 @@ void download_file(const DownloadRequest& request) {
     if (outcome == Outcome::Retry) continue;
 
     // Complete as far as the transfer goes: check size, then checksum.
-    const uint64_t size = file_size_or_zero(partial);
-    if (request.expected_size > 0 && size < request.expected_size && length_announced) {
-      // All the server announced arrived: its file is shorter, and resuming
-      // would never complete it.
-      fs::remove(partial, error);
-      last_reason = "the server's file is " + std::to_string(size) + " bytes, expected " +
-                    std::to_string(request.expected_size) + " (a different or truncated file?)";
-      if (attempt.resume_from > 0) continue;  // perhaps a stale partial file: start over once
-      drop_empty_partial();
-      throw failure(last_reason);
-    }
-    if (request.expected_size > 0 && size < request.expected_size) {
-      last_reason = "the transfer ended after " + std::to_string(size) + " of " +
-                    std::to_string(request.expected_size) + " bytes";
+    const Check check = check_partial_file(request, partial, *algorithm, length_announced, attempt.progress);
+    if (check.verdict == Check::Verdict::Short) {
+      last_reason = check.reason;
       continue;  // resume
     }
-    if (request.expected_size > 0 && size > request.expected_size) {
-      fs::remove(partial, error);
-      last_reason = "the server sent " + std::to_string(size) + " bytes, expected " +
-                    std::to_string(request.expected_size) + " (a different file?)";
-      if (attempt.resume_from > 0) continue;  // a stale partial file: start over once
-      drop_empty_partial();
-      throw failure(last_reason);
-    }
-    DownloadProgress verifying = attempt.progress;
-    verifying.stage = DownloadProgress::Stage::Verifying;
-    verifying.bytes = size;
-    verifying.total = size;
-    if (request.progress) request.progress(verifying);
-    const std::string found = file_digest(partial, *algorithm);
-    if (found != lower(request.checksum)) {
-      fs::remove(partial, error);
-      last_reason = "the downloaded file's " + digest_name(*algorithm) + " is " + found + ", expected " +
-                    lower(request.checksum) + " (corrupt download or a different file; it was deleted)";
+    if (check.verdict == Check::Verdict::Wrong) {
+      last_reason = check.reason;
       if (attempt.resume_from > 0) continue;  // perhaps a stale partial file: start over once
       drop_empty_partial();
       throw failure(last_reason);
     }
+    std::error_code error;
     fs::rename(partial, request.destination, error);
     if (error) {
       throw failure("cannot move the verified file " + partial + " to " + request.destination + ": " + error.message());
     }
-    verifying.stage = DownloadProgress::Stage::Done;
-    if (request.progress) request.progress(verifying);
+    DownloadProgress done = attempt.progress;
+    done.stage = DownloadProgress::Stage::Done;
+    done.bytes = check.size;
+    done.total = check.size;
+    if (request.progress) request.progress(done);
     return;
   }
   drop_empty_partial();
