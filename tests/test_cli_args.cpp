@@ -519,6 +519,12 @@ TEST(BatchArgs, FlagsOfOneRunsOutputsAreRefused) {
   }
   EXPECT_EQ(help.find("--each-style"), std::string::npos) << help;
   EXPECT_EQ(help.find("--resume"), std::string::npos) << help;
+  // The images come first, the photos before the paintings, as in stylize --help.
+  const size_t images = help.find("Images:"), content = help.find("-c,--content"), style = help.find("-s,--style");
+  ASSERT_NE(images, std::string::npos) << help;
+  EXPECT_LT(images, content) << help;
+  EXPECT_LT(content, style) << help;
+  EXPECT_EQ(help.find("--", images + 1), help.find("--content", images)) << "the first flag under Images:\n" << help;
 }
 
 TEST(WordTables, EveryEnumRoundTripsThroughItsWords) {

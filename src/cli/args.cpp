@@ -87,7 +87,6 @@ struct OmittedFlag {
   const char* why;
 };
 constexpr OmittedFlag kOmittedFlags[] = {
-    {"stylize batch", "--content", nullptr},  // takes folders and several files
     {"stylize batch", "--output", "each job's output is named by --output-template"},
     {"stylize batch", "--each-style", "every content is stylized with every style, one output each, already"},
     {"stylize batch", "--batch", "each job is one content with one style"},
@@ -216,7 +215,11 @@ void refuse_empty_values(CLI::App& app) {
   }
 }
 
-void build_parser(CLI::App& app, CliParams& p) {
+namespace {
+
+// build_parser's flags; with `contents`, -c/--content takes several images and
+// folders into it (stylize batch's), listed first in the help as stylize's is.
+void add_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) {
   StylizeOptions& o = p.options;
   app.name("stylize");
   app.formatter(std::make_shared<HelpFormatter>());
@@ -233,7 +236,13 @@ void build_parser(CLI::App& app, CliParams& p) {
       "Video: stylize video (see stylize video --help)\n"
       "Exit codes and more examples: README.md");
 
-  app.add_option("-c,--content", p.content_path, "Content image (the photo to repaint)")->group("Images");
+  if (contents) {
+    app.add_option("-c,--content", *contents, "Content images and folders of them (the photos)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->group("Images");
+  } else {
+    app.add_option("-c,--content", p.content_path, "Content image (the photo to repaint)")->group("Images");
+  }
   app.add_option("-s,--style", p.style_paths,
                  "Style image (the painting); repeat to blend several, or give a folder for one output per style")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
@@ -398,16 +407,17 @@ void build_parser(CLI::App& app, CliParams& p) {
   refuse_empty_values(app);
 }
 
+}  // namespace
+
+void build_parser(CLI::App& app, CliParams& p) { add_flags(app, p, nullptr); }
+
 void build_batch_parser(CLI::App& app, BatchParams& p) {
-  build_parser(app, p.run);
+  add_flags(app, p.run, &p.contents);
   app.name("stylize batch");
   app.description(
       "stylize batch: every content image with every style image, one output each; several workers (processes, "
       "Slurm array tasks, Kubernetes pods) share the list, and an interrupted job is resumed");
   remove_omitted_flags(app);
-  app.add_option("-c,--content", p.contents, "Content images and folders of them (the photos)")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->group("Images");
   app.get_option("--style")->description("Style images and folders of them (the paintings)");
   app.get_option("--output-template")
       ->description("Output of each job: {content}, {style} (file stems), {n} (job number); folders are created");
