@@ -76,23 +76,42 @@ VideoFileWriter::VideoFileWriter(const std::string& path, double fps, int width,
   temporary_ = (dir / ("." + fs::path(path).stem().string() + ".partial-" + std::to_string(::getpid()) + ext)).string();
   const std::vector<std::string> codecs = codec.empty() ? default_codecs(ext) : std::vector<std::string>{codec};
   for (const std::string& candidate : codecs) {
-    const int fourcc = cv::VideoWriter::fourcc(candidate[0], candidate[1], candidate[2], candidate[3]);
-    try {
-      if (impl_->writer.open(temporary_, cv::CAP_FFMPEG, fourcc, fps, cv::Size(width_, height_))) {
-        codec_ = candidate;
-        return;
-      }
-    } catch (const cv::Exception&) {
-      // Tried as unavailable; the next codec may work.
+    if (open_with(candidate, fps)) {
+      codec_ = candidate;
+      return;
     }
-    fs::remove(temporary_, error);
   }
   if (::access(dir.c_str(), W_OK) != 0) {
     throw OutputError("cannot write video '" + path + "': directory '" + dir.string() + "' is not writable");
   }
-  throw OutputError("cannot write video '" + path + "': this build of OpenCV cannot encode " + joined(codecs) +
-                    " into " + ext + " files (its FFmpeg backend lacks the encoder or the container); use another " +
-                    "container (" + kVideoExtensions + ") or write frames with a pattern such as out/frame_%05d.png");
+  const std::string cannot = "cannot write video '" + path + "': this build of OpenCV cannot encode " + joined(codecs) +
+                             " into " + ext + " files";
+  if (!codec.empty()) {
+    // A codec asked for: say which of the container's own this build writes.
+    std::vector<std::string> usable;
+    for (const std::string& candidate : default_codecs(ext)) {
+      if (open_with(candidate, fps)) usable.push_back(candidate);
+      impl_->writer.release();
+      fs::remove(temporary_, error);
+    }
+    if (!usable.empty()) {
+      throw OptionError(cannot + ", only " + joined(usable) + " (leave the codec out for " + usable.front() + ")");
+    }
+  }
+  throw OutputError(cannot + " (its FFmpeg backend lacks the encoder or the container); use another container (" +
+                    kVideoExtensions + ") or write frames with a pattern such as out/frame_%05d.png");
+}
+
+bool VideoFileWriter::open_with(const std::string& codec, double fps) {
+  const int fourcc = cv::VideoWriter::fourcc(codec[0], codec[1], codec[2], codec[3]);
+  try {
+    if (impl_->writer.open(temporary_, cv::CAP_FFMPEG, fourcc, fps, cv::Size(width_, height_))) return true;
+  } catch (const cv::Exception&) {
+    // Unavailable, as when open() says so.
+  }
+  std::error_code ignored;
+  fs::remove(temporary_, ignored);
+  return false;
 }
 
 VideoFileWriter::~VideoFileWriter() {

@@ -110,6 +110,9 @@ class VideoFileWriter {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  // Opens the writer on the temporary file with `codec`; false (and no file) when this build cannot.
+  bool open_with(const std::string& codec, double fps);
+
   std::string path_, temporary_, codec_;
   int width_ = 0, height_ = 0;
   int64_t written_ = 0;
