@@ -483,6 +483,7 @@ TEST_F(CliRobustness, NumericFailureSavesTheLastGoodImage) {
   EXPECT_TRUE(fs::exists(output + ".json")) << r.output;
   // Stopped at a coarser scale: the image saved is that scale's, and said so;
   // the advice names the weight that overflowed too.
+  fs::remove(output + ".json");
   const RunResult coarse = run_stylize(quick("--content-weight 3e38 --scales 2 --min-size 24"));
   EXPECT_EQ(coarse.exit_code, 7) << coarse.output;
   EXPECT_NE(coarse.output.find("saved the last good image to " + output + " at 20x24, the size of the scale it was on"),
@@ -490,6 +491,9 @@ TEST_F(CliRobustness, NumericFailureSavesTheLastGoodImage) {
       << coarse.output;
   EXPECT_NE(coarse.output.find("lower weights (--style-weight, --content-weight, --tv-weight)"), std::string::npos)
       << coarse.output;
+  // Where it stopped, and a record to say so, as for one scale.
+  EXPECT_NE(coarse.output.find("NaN or infinite at iteration 1/4 of scale 1/2;"), std::string::npos) << coarse.output;
+  EXPECT_TRUE(fs::exists(output + ".json")) << coarse.output;
 }
 
 using test::Child;

@@ -231,12 +231,13 @@ int report_outcome(const Result& result, const Job& job, const CliParams& params
           : "";
   // "iteration 40/160", coarse to fine "iteration 40/60 of scale 1/2".
   const int scales = params.options.scales;
-  const std::string where = scales > 1
-                                ? fmt::format("iteration {}/{} of scale {}/{}", result.iterations_done,
-                                              scale_iterations(params.options, static_cast<size_t>(result.scales_done),
-                                                               static_cast<size_t>(scales)),
-                                              result.scales_done + 1, scales)
-                                : fmt::format("iteration {}/{}", result.iterations_done, iterations);
+  const auto at_iteration = [&](int iteration) {
+    if (scales == 1) return fmt::format("iteration {}/{}", iteration, iterations);
+    const int of_scale =
+        scale_iterations(params.options, static_cast<size_t>(result.scales_done), static_cast<size_t>(scales));
+    return fmt::format("iteration {}/{} of scale {}/{}", iteration, of_scale, result.scales_done + 1, scales);
+  };
+  const std::string where = at_iteration(result.iterations_done);
   switch (result.stop_reason) {
     case StopReason::Interrupted:
       if (in_batch) {
@@ -252,10 +253,9 @@ int report_outcome(const Result& result, const Job& job, const CliParams& params
       return interrupted_exit_code(interrupt_signal());
     case StopReason::NumericFailure:
       spdlog::error(
-          "the loss became NaN or infinite at iteration {}; saved the last good image to {}{} with its checkpoint "
-          "record. Try a lower --lr or lower weights (--style-weight, --content-weight, --tv-weight), or "
-          "--precision fp32",
-          result.iterations_done + 1, job.output, at_scale);
+          "the loss became NaN or infinite at {}; saved the last good image to {}{} with its checkpoint record. "
+          "Try a lower --lr or lower weights (--style-weight, --content-weight, --tv-weight), or --precision fp32",
+          at_iteration(result.iterations_done + 1), job.output, at_scale);
       return kNumericError;
     case StopReason::Converged:
       if (params.options.optimizer == OptimizerKind::Lbfgs) {
