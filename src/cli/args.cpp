@@ -217,25 +217,8 @@ void refuse_empty_values(CLI::App& app) {
 
 namespace {
 
-// build_parser's flags; with `contents`, -c/--content takes several images and
-// folders into it (stylize batch's), listed first in the help as stylize's is.
-void add_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) {
-  StylizeOptions& o = p.options;
-  app.name("stylize");
-  app.formatter(std::make_shared<HelpFormatter>());
-  app.description("stylize: repaint a photo in the style of a painting (Gatys et al. neural style transfer)");
-  // A repeated flag overrides the earlier one (handy with shell aliases);
-  // --style collects every occurrence.
-  app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.set_version_flag("--version", std::string("stylize ") + STYLIZE_VERSION);
-  app.failure_message(usage_failure);
-  app.footer(
-      "Example: stylize -c photo.jpg -s painting.jpg -o out.png\n"
-      "Weights: stylize weights list|verify|info|stats|download (see stylize weights --help)\n"
-      "Many images, several workers or a cluster: stylize batch (see stylize batch --help)\n"
-      "Video: stylize video (see stylize video --help)\n"
-      "Exit codes and more examples: README.md");
-
+// Images: what goes in and comes out, and at what size.
+void add_image_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) {
   if (contents) {
     app.add_option("-c,--content", *contents, "Content images and folders of them (the photos)")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
@@ -269,6 +252,13 @@ void add_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) 
          [&p](const std::string& text) { p.style_blend = parse_number_list(text, "--style-weights"); },
          "Blend weights of the style images, e.g. 0.7,0.3")
       ->group("Images");
+  add_choice(app, "--preserve-colors", p.options.preserve_colors,
+             "Keep the content's colours: luminance-only transfer, or the style recoloured to the content's palette")
+      ->group("Images");
+  app.add_option("--init", p.init, "Start image: content, noise, style, or the path of an image")->group("Images");
+}
+
+void add_region_and_batch_flags(CLI::App& app, CliParams& p) {
   app.add_option("--content-mask", p.content_mask_paths,
                  "Regional styles: where the style of the same position applies (white; gray blends), one per "
                  "--style, in order")
@@ -282,10 +272,6 @@ void add_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) 
   app.add_option("--default-style", p.default_style_path,
                  "Regional styles: the style of what no --content-mask covers (default: it keeps the content)")
       ->group("Regions");
-  add_choice(app, "--preserve-colors", o.preserve_colors,
-             "Keep the content's colours: luminance-only transfer, or the style recoloured to the content's palette")
-      ->group("Images");
-  app.add_option("--init", p.init, "Start image: content, noise, style, or the path of an image")->group("Images");
   app.add_flag("--each-style", p.each_style, "One output per style image instead of one blend")->group("Batch");
   app.add_option("--batch", p.batch,
                  "With --each-style: styles optimized together as one batch (0: automatic; 1: one at a time)")
@@ -293,7 +279,11 @@ void add_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) 
   app.add_option("--output-template", p.output_template,
                  "Output names with --each-style: {content}, {style} (file stems) and {n}")
       ->group("Batch");
+}
 
+// Model and Loss: the network, and what is optimized.
+void add_model_flags(CLI::App& app, CliParams& p) {
+  StylizeOptions& o = p.options;
   // Words are case-insensitive everywhere (--preset GATYS, --device CUDA), as add_choice's.
   app.add_option("--preset", p.preset, "tutorial (the defaults), gatys (the paper) or fast; flags override it")
       ->transform(CLI::IsMember(preset_names(), CLI::ignore_case))
@@ -319,7 +309,10 @@ void add_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) 
   app.add_option("--tv-weight", o.tv_weight, "Weight of the total variation (smoothness) loss")->group("Loss");
   add_choice(app, "--tv-norm", o.tv_norm, "Total variation: sum of absolute (l1) or squared (l2) differences")
       ->group("Loss");
+}
 
+void add_optimization_flags(CLI::App& app, CliParams& p) {
+  StylizeOptions& o = p.options;
   add_choice(app, "--optimizer", o.optimizer, "Optimizer; for lbfgs an iteration is one loss evaluation")
       ->group("Optimization");
   app.add_option("-n,--iterations", o.iterations, "Iterations (per scale)")->group("Optimization");
@@ -366,7 +359,10 @@ void add_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) 
   app.add_option("--resume", p.resume,
                  "Continue from a saved image (out.png or out_0300.png) and the iteration recorded beside it")
       ->group("Optimization");
+}
 
+void add_compute_and_output_flags(CLI::App& app, CliParams& p) {
+  StylizeOptions& o = p.options;
   add_choice(app, "--device", o.device, "Compute device; auto picks CUDA when available")->group("Compute");
   add_choice(app, "--precision", o.precision,
              "Network precision; auto: bf16 where the hardware has it. Losses are always fp32")
@@ -404,6 +400,30 @@ void add_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) 
       ->group("Output");
   CLI::Option* quiet = app.add_flag("-q,--quiet", p.quiet, "Print errors only")->group("Output");
   app.add_flag("-v,--verbose", p.verbose, "Print details (weights, timings)")->group("Output")->excludes(quiet);
+}
+
+// build_parser's flags; with `contents`, -c/--content takes several images and
+// folders into it (stylize batch's), listed first in the help as stylize's is.
+void add_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) {
+  app.name("stylize");
+  app.formatter(std::make_shared<HelpFormatter>());
+  app.description("stylize: repaint a photo in the style of a painting (Gatys et al. neural style transfer)");
+  // A repeated flag overrides the earlier one (handy with shell aliases);
+  // --style collects every occurrence.
+  app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.set_version_flag("--version", std::string("stylize ") + STYLIZE_VERSION);
+  app.failure_message(usage_failure);
+  app.footer(
+      "Example: stylize -c photo.jpg -s painting.jpg -o out.png\n"
+      "Weights: stylize weights list|verify|info|stats|download (see stylize weights --help)\n"
+      "Many images, several workers or a cluster: stylize batch (see stylize batch --help)\n"
+      "Video: stylize video (see stylize video --help)\n"
+      "Exit codes and more examples: README.md");
+  add_image_flags(app, p, contents);
+  add_region_and_batch_flags(app, p);
+  add_model_flags(app, p);
+  add_optimization_flags(app, p);
+  add_compute_and_output_flags(app, p);
   refuse_empty_values(app);
 }
 
