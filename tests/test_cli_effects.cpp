@@ -225,6 +225,24 @@ TEST_F(CliEffects, ResumeGoesOnWithAdamsMoments) {
   EXPECT_LT(near, restarted / 4) << "with moments " << near << ", restarted " << restarted;
 }
 
+// With --average (as --preset fast) the image saved is the average of the
+// iterates: the moments file also holds the last iterate and the average's
+// sum, and a resumed run goes on from them, so that it ends where the
+// uninterrupted run does (to float rounding, under one 8-bit level), though
+// the image it resumes from was rounded to 8 bits.
+TEST_F(CliEffects, ResumeWithAnAverageEndsAtTheUninterruptedRunsImage) {
+  const std::string flags = " --style " + style + " --content " + content + " --weights " +
+                            test::fixture("vgg19_tiny.safetensors") +
+                            " --size 48 --threads 1 --device cpu --iterations 12 --lr 0.05 --average 0.9";
+  ASSERT_EQ(run_stylize("-q -o " + output + " --save-every 4" + flags).exit_code, 0);
+  const std::string saved = dir.file("out_0008.png");
+  ASSERT_TRUE(fs::exists(saved + ".adam"));
+  const RunResult with = run_stylize("--resume " + saved + " -o " + dir.file("with.png") + flags);
+  ASSERT_EQ(with.exit_code, 0) << with.output;
+  EXPECT_EQ(with.output.find("start again"), std::string::npos) << with.output;
+  EXPECT_LE(max_difference(image("with.png"), image("out.png")), kOneLevel);
+}
+
 // README: a failed run writes nothing: no image, no report, no sheet, no checkpoint record.
 TEST_F(CliEffects, AFailedRunWritesNoReportSheetOrRecord) {
   const RunResult r =

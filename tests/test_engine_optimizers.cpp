@@ -362,14 +362,15 @@ TEST(EngineResume, AdamMomentsMakeAResumedRunTheUninterruptedOne) {
       Stylizer(o, tiny_weights()).run(content, {style}, [](const Progress& p) { return p.iteration < 3; });
   ASSERT_EQ(stopped.stop_reason, StopReason::Interrupted);
   ASSERT_EQ(stopped.iterations_done, 3);
-  ASSERT_EQ(stopped.adam_moments.size(), 3u);
-  EXPECT_EQ(stopped.adam_moments[0].steps, 3);
+  ASSERT_EQ(stopped.adam_state.moments.size(), 3u);
+  EXPECT_EQ(stopped.adam_state.moments[0].steps, 3);
+  EXPECT_FALSE(stopped.adam_state.iterate.defined()) << "no average: the image is the iterate";
 
   StylizeOptions resumed = o;
   resumed.start_iteration = 3;
   resumed.init = InitMode::Image;
   Stylizer with(resumed, tiny_weights());
-  with.resume_moments(stopped.adam_moments);
+  with.resume_adam(stopped.adam_state);
   const Result on = with.run(content, {style}, {}, {}, stopped.image);
   EXPECT_TRUE(on.moments_restored);
   EXPECT_TRUE(torch::allclose(on.image, whole.image, 0, 1e-5)) << (on.image - whole.image).abs().max().item<float>();
@@ -378,7 +379,7 @@ TEST(EngineResume, AdamMomentsMakeAResumedRunTheUninterruptedOne) {
   EXPECT_GT((fresh.image - whole.image).abs().max().item<float>(), 1e-3);
 
   Stylizer other(resumed, tiny_weights());
-  other.resume_moments(stopped.adam_moments);
+  other.resume_adam(stopped.adam_state);
   const torch::Tensor wider = test::pattern_image(40, 48, 0.4);
   EXPECT_FALSE(other.run(wider, {style}, {}, {}, wider).moments_restored);
 }
@@ -411,7 +412,7 @@ TEST(EngineResume, ACoarseToFineRunGoesOnAtTheScaleItStoppedAt) {
     resumed.start_iteration = iteration;
     resumed.init = InitMode::Image;
     Stylizer with(resumed, tiny_weights());
-    with.resume_moments(stopped.adam_moments);
+    with.resume_adam(stopped.adam_state);
     const Result on = with.run(content, {style}, {}, {}, stopped.image);
     EXPECT_TRUE(on.moments_restored) << scale << "/" << iteration;
     ASSERT_EQ(on.image.sizes(), whole.image.sizes());
@@ -425,6 +426,55 @@ TEST(EngineResume, ACoarseToFineRunGoesOnAtTheScaleItStoppedAt) {
   beyond.scales_done = 2;
   beyond.start_iteration = 0;
   EXPECT_THROW(Stylizer(beyond, tiny_weights()), OptionError);
+}
+
+// With an average of the iterates (--average, --preset fast) the image a run
+// stops with is the average, not where Adam was: resumed with its state (the
+// last iterate, the average and its weight, besides the moments) the run is
+// the uninterrupted one, at one scale and coarse to fine; from the image and
+// the moments alone it is another.
+TEST(EngineResume, WithAnAverageTheResumedRunIsTheUninterruptedOne) {
+  StylizeOptions o = tiny_options();
+  o.average = 0.9;
+  o.iterations = 6;
+  const torch::Tensor content = test::pattern_image(48, 40, 0.4), style = test::pattern_image(32, 32, 1.7);
+  for (const int scales : {1, 2}) {
+    o.scales = scales;
+    o.min_size = scales > 1 ? 24 : 0;
+    const Result whole = Stylizer(o, tiny_weights()).run(content, {style});
+    for (const auto& [scale, iteration] : {std::pair{1, 3}, std::pair{2, 4}}) {
+      if (scale > scales) continue;
+      const Result stopped = Stylizer(o, tiny_weights()).run(content, {style}, [&](const Progress& p) {
+        return !(p.scale == scale && p.iteration == iteration);
+      });
+      ASSERT_EQ(stopped.iterations_done, iteration);
+      const AdamState& state = stopped.adam_state;
+      ASSERT_TRUE(state.iterate.defined() && state.average_sum.defined());
+      EXPECT_TRUE(torch::equal(state.average_sum / state.average_weight, stopped.image))
+          << "the image saved is the average";
+      EXPECT_GT((state.iterate - stopped.image).abs().max().item<float>(), 1e-3) << "the iterate is ahead of it";
+      EXPECT_NEAR(state.average_weight, 1 - std::pow(0.9, iteration), 1e-9);
+
+      StylizeOptions resumed = o;
+      resumed.scales_done = scale - 1;
+      resumed.start_iteration = iteration;
+      resumed.init = InitMode::Image;
+      const std::string where =
+          std::to_string(scales) + " scale(s), stopped at " + std::to_string(scale) + "/" + std::to_string(iteration);
+      Stylizer with(resumed, tiny_weights());
+      with.resume_adam(state);
+      const Result on = with.run(content, {style}, {}, {}, stopped.image);
+      EXPECT_TRUE(on.moments_restored) << where;
+      EXPECT_TRUE(torch::allclose(on.image, whole.image, 0, 1e-5))
+          << where << ": " << (on.image - whole.image).abs().max().item<float>();
+      AdamState moments_only;
+      moments_only.moments = state.moments;
+      Stylizer without(resumed, tiny_weights());
+      without.resume_adam(moments_only);
+      const Result other = without.run(content, {style}, {}, {}, stopped.image);
+      EXPECT_GT((other.image - whole.image).abs().max().item<float>(), 1e-4) << where;
+    }
+  }
 }
 
 // On sm80+ GPUs float32 convolutions would run in TF32 unless disabled.

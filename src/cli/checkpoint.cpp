@@ -152,14 +152,21 @@ void remove_checkpoint(const std::string& image) {
 std::string moments_path(const std::string& image) { return image + ".adam"; }
 
 // The file: torch::save of {(iteration, levels, steps of each level) as int64,
-// then each level's first and second moment, float32 on the CPU}.
-void write_moments(const std::string& image, int iteration, const std::vector<AdamMoments>& moments) {
-  std::vector<int64_t> header = {iteration, static_cast<int64_t>(moments.size())};
+// then each level's first and second moment, float32 on the CPU}; with an
+// average, then the last iterate, the average's sum and its weight (a float64 scalar).
+void write_moments(const std::string& image, int iteration, const AdamState& state) {
+  std::vector<int64_t> header = {iteration, static_cast<int64_t>(state.moments.size())};
   std::vector<torch::Tensor> tensors = {torch::Tensor()};
-  for (const AdamMoments& level : moments) {
+  const auto on_host = [](const torch::Tensor& t) { return t.to(torch::kCPU, torch::kFloat32).contiguous(); };
+  for (const AdamMoments& level : state.moments) {
     header.push_back(level.steps);
-    tensors.push_back(level.first.to(torch::kCPU, torch::kFloat32).contiguous());
-    tensors.push_back(level.second.to(torch::kCPU, torch::kFloat32).contiguous());
+    tensors.push_back(on_host(level.first));
+    tensors.push_back(on_host(level.second));
+  }
+  if (state.iterate.defined() && state.average_sum.defined()) {
+    tensors.push_back(on_host(state.iterate));
+    tensors.push_back(on_host(state.average_sum));
+    tensors.push_back(torch::tensor(state.average_weight, torch::kFloat64));
   }
   tensors.front() = torch::tensor(header, torch::kInt64);
   std::ostringstream bytes;
@@ -167,7 +174,7 @@ void write_moments(const std::string& image, int iteration, const std::vector<Ad
   write_file_atomically(moments_path(image), bytes.str(), "Adam's moments");
 }
 
-std::vector<AdamMoments> read_moments(const std::string& image, int iteration) {
+AdamState read_moments(const std::string& image, int iteration) {
   const std::string path = moments_path(image);
   std::error_code error;
   if (!fs::exists(path, error)) return {};
@@ -185,8 +192,10 @@ std::vector<AdamMoments> read_moments(const std::string& image, int iteration) {
     header.assign(numbers.data_ptr<int64_t>(), numbers.data_ptr<int64_t>() + numbers.numel());
   }
   const int64_t levels = header.size() >= 2 ? header[1] : -1;
-  if (levels < 0 || static_cast<int64_t>(header.size()) != 2 + levels ||
-      static_cast<int64_t>(tensors.size()) != 1 + 2 * levels) {
+  const int64_t after_moments = static_cast<int64_t>(tensors.size()) - 1 - 2 * levels;  // 0, or 3 with an average
+  const bool average = after_moments == 3 && tensors.back().numel() == 1 &&
+                       tensors.back().scalar_type() == torch::kFloat64 && tensors.back().item<double>() > 0;
+  if (levels < 0 || static_cast<int64_t>(header.size()) != 2 + levels || (after_moments != 0 && !average)) {
     spdlog::warn("{} is not a file of Adam's moments stylize can read; Adam's moments start again", path);
     return {};
   }
@@ -195,9 +204,14 @@ std::vector<AdamMoments> read_moments(const std::string& image, int iteration) {
                  iteration);
     return {};
   }
-  std::vector<AdamMoments> moments;
-  for (int64_t k = 0; k < levels; ++k) moments.push_back({tensors[1 + 2 * k], tensors[2 + 2 * k], header[2 + k]});
-  return moments;
+  AdamState state;
+  for (int64_t k = 0; k < levels; ++k) state.moments.push_back({tensors[1 + 2 * k], tensors[2 + 2 * k], header[2 + k]});
+  if (average) {
+    state.iterate = tensors[1 + 2 * levels];
+    state.average_sum = tensors[2 + 2 * levels];
+    state.average_weight = tensors.back().item<double>();
+  }
+  return state;
 }
 
 void apply_resume(CliParams& params) {

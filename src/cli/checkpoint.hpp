@@ -1,14 +1,15 @@
 // The resume record: beside an image a run saved when it was interrupted, or
 // with --save-every, a small JSON file (out.png -> out.png.json) recording the
-// iteration reached, which --resume reads; and Adam's moments then
-// (out.png.adam), with which a resumed run goes on as if never stopped.
+// iteration reached, which --resume reads; and Adam's state then
+// (out.png.adam: its moments, and with --average the last iterate and the
+// average), with which a resumed run goes on as if never stopped.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "params.hpp"
-#include "stylize/core/pyramid_adam.hpp"
+#include "stylize/core/engine.hpp"
 
 namespace stylize::cli {
 
@@ -18,13 +19,14 @@ std::string checkpoint_path(const std::string& image);
 // out.png -> out.png.adam
 std::string moments_path(const std::string& image);
 
-// Writes Adam's `moments` reached at `iteration` beside `image`, atomically
-// (24 bytes a pixel: 6 MB at 512 px). Throws OutputError.
-void write_moments(const std::string& image, int iteration, const std::vector<AdamMoments>& moments);
+// Writes Adam's `state` reached at `iteration` beside `image`, atomically
+// (24 bytes a pixel: 6 MB at 512 px; with an average 48). Throws OutputError.
+void write_moments(const std::string& image, int iteration, const AdamState& state);
 
-// The moments saved beside `image` at `iteration`; empty when there are none,
-// they cannot be read or they are another iteration's (the last two warned about).
-std::vector<AdamMoments> read_moments(const std::string& image, int iteration);
+// The state saved beside `image` at `iteration`; no moments when there are
+// none, they cannot be read or they are another iteration's (the last two
+// warned about). A file of an older stylize has no average.
+AdamState read_moments(const std::string& image, int iteration);
 
 // stylize video's record beside the frames it writes (out/frame_%05d.png ->
 // out/.frame_%05d.png.json): what they were made with, and the proof that

@@ -280,8 +280,8 @@ bool resume_adam_moments(const CliParams& params, size_t jobs, Stylizer& stylize
   const StylizeOptions& o = params.options;
   const bool resumed_later = o.start_iteration > 0 || o.scales_done > 0;
   if (params.resume.empty() || !resumed_later || jobs != 1 || o.optimizer != OptimizerKind::Adam) return false;
-  std::vector<AdamMoments> moments = read_moments(params.resume, o.start_iteration);
-  if (moments.empty()) {
+  AdamState state = read_moments(params.resume, o.start_iteration);
+  if (state.moments.empty()) {
     std::error_code error;
     if (!fs::exists(moments_path(params.resume), error)) {
       spdlog::info("no Adam moments were saved with {} (by an older stylize): Adam's moments start again",
@@ -289,7 +289,7 @@ bool resume_adam_moments(const CliParams& params, size_t jobs, Stylizer& stylize
     }
     return false;
   }
-  stylizer.resume_moments(std::move(moments));
+  stylizer.resume_adam(std::move(state));
   return true;
 }
 
@@ -307,15 +307,16 @@ void say_whether_moments_fitted(const Result& result, const CliParams& params) {
 }
 
 // A --save-every image of batch member `member`, with its record and Adam's
-// moments; only the newest image keeps them (24 bytes a pixel): `newest` names
-// it, and the moments of the image `--save-every` iterations before go too (a
-// resumed run's first image replaces the one it resumed from).
+// state; only the newest image keeps the state (24 bytes a pixel, 48 with
+// --average): `newest` names it, and the state of the image `--save-every`
+// iterations before goes too (a resumed run's first image replaces the one it
+// resumed from).
 void save_snapshot(const Progress& p, int member, const Job& job, const CliParams& params,
                    const ImageEncoding& encoding, const std::vector<std::string>& style_paths, std::string& newest) {
   const std::string path = intermediate_path(job.output, p.iteration, p.scale, p.scales);
   save_image(p.image.narrow(0, member, 1), path, encoding);
-  if (p.adam_moments) {
-    write_moments(path, p.iteration, p.adam_moments(member));
+  if (p.adam_state) {
+    write_moments(path, p.iteration, p.adam_state(member));
     std::error_code ignored;
     if (!newest.empty()) fs::remove(moments_path(newest), ignored);
     if (p.iteration > params.save_every) {
@@ -338,8 +339,8 @@ void save_result(const Result& result, const Job& job, const CliParams& params, 
       result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure;
   if (unfinished) {
     std::error_code ignored;
-    if (result.stop_reason == StopReason::Interrupted && !result.adam_moments.empty()) {
-      write_moments(job.output, result.iterations_done, result.adam_moments);
+    if (result.stop_reason == StopReason::Interrupted && !result.adam_state.moments.empty()) {
+      write_moments(job.output, result.iterations_done, result.adam_state);
     } else {
       fs::remove(moments_path(job.output), ignored);
     }

@@ -83,7 +83,7 @@ Stylizer::~Stylizer() = default;
 torch::Device Stylizer::device() const { return impl_->device; }
 Precision Stylizer::precision() const { return impl_->precision; }
 void Stylizer::set_stop_check(std::function<bool()> check) { impl_->stop_check = std::move(check); }
-void Stylizer::resume_moments(std::vector<AdamMoments> moments) { impl_->pending_moments = std::move(moments); }
+void Stylizer::resume_adam(AdamState state) { impl_->pending_adam = std::move(state); }
 LossUnits Stylizer::loss_units() const { return impl_->units; }
 const Vgg19Features& Stylizer::network() const { return *impl_->net; }
 const Objective& Stylizer::objective() const { return impl_->objective; }
@@ -211,6 +211,22 @@ class IterateAverage {
     weight_ = weight_ * decay_ + (1.0 - decay_);
   }
   torch::Tensor of(const torch::Tensor& last) const { return weight_ > 0 ? (sum_ / weight_).detach() : last.detach(); }
+  // 0 until an iterate was added (and always without an average).
+  double weight() const { return weight_; }
+  const torch::Tensor& sum() const { return sum_; }
+  // Goes on from a weighted sum of this shape (of a batch of one) and its weight (AdamState's).
+  void restore(const torch::Tensor& sum, double weight) {
+    if (decay_ <= 0 || weight <= 0) return;
+    sum_ = sum.clone();
+    weight_ = weight;
+  }
+  // Batch member `member`'s last iterate and average, for a checkpoint.
+  void save(const torch::Tensor& last, int64_t member, AdamState& state) const {
+    if (decay_ <= 0 || weight_ <= 0) return;
+    state.iterate = last.narrow(0, member, 1).detach().clone();
+    state.average_sum = sum_.narrow(0, member, 1).detach().clone();
+    state.average_weight = weight_;
+  }
 
  private:
   double decay_;
@@ -221,7 +237,7 @@ class IterateAverage {
 }  // namespace
 
 Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, PyramidAdam& adam, int done, int iterations,
-                                                      const ProgressCallback& callback) {
+                                                      const ProgressCallback& callback, const AdamState& resumed) {
   // fp16 gradients underflow for the tiny style-loss gradients: scale the loss
   // up for the backward pass and the gradient back down (dynamic loss scaling).
   DynamicLossScale scaler = precision == Precision::Fp16 ? DynamicLossScale() : DynamicLossScale::disabled();
@@ -230,6 +246,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
   torch::Tensor values;
   std::vector<double> totals;  // this scale's, for the plateau test (StylizeOptions::tolerance)
   IterateAverage average(options.average);
+  if (resumed.average_sum.defined()) average.restore(resumed.average_sum.to(image.device()), resumed.average_weight);
   for (int iteration = done + 1; iteration <= iterations; ++iteration) {
     const auto start = Clock::now();
     Evaluation evaluation;
@@ -268,7 +285,12 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
     }
     Progress p = progress(iteration, iterations, values.detach(), seconds_since(start), average.of(image));
     p.drop = drop;
-    p.adam_moments = [&adam](int member) { return adam.moments(member); };
+    p.adam_state = [&adam, &average, &image](int member) {
+      AdamState state;
+      state.moments = adam.moments(member);
+      average.save(image, member, state);
+      return state;
+    };
     const bool plateau = drop >= 0 && drop < options.tolerance;
     p.last = p.last || plateau;
     if (callback && !callback(p)) {
@@ -282,6 +304,11 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
   }
   if (values.defined()) outcome.losses = values.detach().to(torch::kCPU);
   outcome.image = average.of(image);
+  if (average.weight() > 0) {
+    outcome.iterate = image.detach();
+    outcome.average_sum = average.sum().detach();
+    outcome.average_weight = average.weight();
+  }
   return outcome;
 }
 
@@ -432,8 +459,8 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   // Adam's moments go on from scale to scale, resized with the image.
   std::optional<PyramidAdam> adam;
   bool moments_restored = false;
-  const std::vector<AdamMoments> resumed = std::move(pending_moments);
-  pending_moments.clear();
+  const AdamState resumed = std::move(pending_adam);
+  pending_adam = {};
   size_t scale = first_scale;  // the one the run ended at
   for (size_t s = first_scale; s < sizes.size(); ++s) {
     scale = s;
@@ -474,8 +501,15 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     }
     const int iterations = scale_iterations(o, s, sizes.size());
     const int done = s == first_scale ? o.start_iteration : 0;  // resumed
+    // A run resumed at the end of a scale goes on with the next.
+    const auto nothing_left = [](const torch::Tensor& image, int iterations_done) {
+      Outcome unchanged;
+      unchanged.image = image;
+      unchanged.iterations_done = iterations_done;
+      return unchanged;
+    };
     if (o.optimizer == OptimizerKind::Lbfgs) {
-      outcome = done < iterations ? optimize_lbfgs(start, done, iterations, scaled) : Outcome{start, {}, done};
+      outcome = done < iterations ? optimize_lbfgs(start, done, iterations, scaled) : nothing_left(start, done);
     } else {
       // Epsilon follows the gradients' scale, which falls with the pixel count
       // (content and style are means): exactly --eps at longest side 512.
@@ -487,10 +521,17 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         adam->set_eps(eps);
       } else {
         adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon, o.nesterov}, start, o.pyramid);
-        if (!resumed.empty() && (done > 0 || s > 0)) moments_restored = adam->restore(resumed);
+        if (!resumed.moments.empty() && (done > 0 || s > 0)) moments_restored = adam->restore(resumed.moments);
       }
-      // A run resumed at the end of a scale goes on with the next.
-      outcome = done < iterations ? optimize_adam(start, *adam, done, iterations, scaled) : Outcome{start, {}, done};
+      // Resumed within a scale with an average (the image is the average):
+      // on from the last iterate, with the average so far.
+      const bool on_average = moments_restored && done > 0 && resumed.iterate.defined() &&
+                              resumed.average_sum.defined() && resumed.iterate.sizes() == start.sizes() &&
+                              resumed.average_sum.sizes() == start.sizes();
+      const torch::Tensor from = on_average ? resumed.iterate.to(device, torch::kFloat32).clone() : start;
+      outcome = done < iterations
+                    ? optimize_adam(from, *adam, done, iterations, scaled, on_average ? resumed : AdamState{})
+                    : nothing_left(start, done);
     }
     image = outcome.image;
     if (outcome.stop_reason == StopReason::Interrupted || outcome.stop_reason == StopReason::NumericFailure) break;
@@ -520,7 +561,14 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     result.scales_done = static_cast<int>(scale);
     result.stop_reason = outcome.stop_reason;
     if (final_losses.defined()) result.losses = loss_values(final_losses, static_cast<int>(b));
-    if (adam) result.adam_moments = adam->moments(b);
+    if (adam) {
+      result.adam_state.moments = adam->moments(b);
+      if (outcome.iterate.defined()) {
+        result.adam_state.iterate = outcome.iterate.narrow(0, b, 1).to(torch::kCPU);
+        result.adam_state.average_sum = outcome.average_sum.narrow(0, b, 1).to(torch::kCPU);
+        result.adam_state.average_weight = outcome.average_weight;
+      }
+    }
     result.moments_restored = moments_restored;
     results.push_back(result);
   }

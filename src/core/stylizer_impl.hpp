@@ -52,8 +52,8 @@ struct Stylizer::Impl {
   int64_t tile = 0;
   // Asked between tiles (Stylizer::set_stop_check).
   std::function<bool()> stop_check;
-  // For the next run's Adam (Stylizer::resume_moments).
-  std::vector<AdamMoments> pending_moments;
+  // For the next run's Adam (Stylizer::resume_adam).
+  AdamState pending_adam;
   // Evaluates in tiles of `tile_size` from here on (0: whole), and makes
   // `inputs` compute the targets in them too.
   void use_tiles(int64_t tile_size, TargetInputs& inputs);
@@ -73,11 +73,16 @@ struct Stylizer::Impl {
     torch::Tensor losses;  // (B, 1 + terms) of the last iteration run, on the host
     int iterations_done = 0;
     StopReason stop_reason = StopReason::Finished;
+    // With StylizeOptions::average (`image` is the average): the last iterate, and the average's sum and weight.
+    torch::Tensor iterate, average_sum;
+    double average_weight = 0;
   };
   // Adam from `image` with `adam`'s state (carried over from the previous scale).
-  // Each goes on from iteration `done` to `iterations` (this scale's).
+  // Each goes on from iteration `done` to `iterations` (this scale's); with
+  // StylizeOptions::average, from `average`'s average when it has one (a
+  // resumed run's: AdamState::average_sum and average_weight).
   Outcome optimize_adam(torch::Tensor image, PyramidAdam& adam, int done, int iterations,
-                        const ProgressCallback& callback);
+                        const ProgressCallback& callback, const AdamState& average = {});
   Outcome optimize_lbfgs(const torch::Tensor& image, int done, int iterations, const ProgressCallback& callback);
   // Losses of `image` under the prepared objective, (B, 1 + terms); with a graph unless tiled.
   torch::Tensor losses(const torch::Tensor& image) const;

@@ -29,6 +29,18 @@ struct LossValues {
   double operator[](const std::string& name) const;
 };
 
+// What a run needs beyond its image to go on exactly where another stopped
+// (a checkpoint's): Adam's moments of every pyramid level and, with
+// StylizeOptions::average, whose image is the average of the iterates, the
+// last iterate and the average's weighted sum and weight (the average is
+// their quotient; kept apart, a resumed run's average is exactly the
+// uninterrupted run's).
+struct AdamState {
+  std::vector<AdamMoments> moments;
+  torch::Tensor iterate, average_sum;  // (1, 3, H, W) float32; undefined without an average
+  double average_weight = 0;
+};
+
 struct Progress {
   int iteration = 0;   // 1-based
   int iterations = 0;  // iterations of this run
@@ -50,9 +62,9 @@ struct Progress {
   // The last iteration of this scale: its iterations are done, or the
   // tolerance ends the scale here (L-BFGS's convergence is not known yet).
   bool last = false;
-  // Adam: the moments after this iteration's update, of one batch member, for
+  // Adam: its state after this iteration's update, of one batch member, for
   // a checkpoint (valid during the callback; empty function with L-BFGS).
-  std::function<std::vector<AdamMoments>(int member)> adam_moments;
+  std::function<AdamState(int member)> adam_state;
 
   LossValues values(int member = 0) const;
 };
@@ -72,10 +84,10 @@ struct Result {
   // at the last scale run; empty when no iteration ran, or when an Adam run
   // was interrupted or failed (its losses would take another evaluation).
   LossValues losses;
-  // Adam: the optimizer's moments at the end (of the last scale run), for a
+  // Adam: the optimizer's state at the end (of the last scale run), for a
   // checkpoint; empty with L-BFGS.
-  std::vector<AdamMoments> adam_moments;
-  // Whether Stylizer::resume_moments' moments were used.
+  AdamState adam_state;
+  // Whether Stylizer::resume_adam's state was used.
   bool moments_restored = false;
 };
 
@@ -190,12 +202,14 @@ class Stylizer {
   // progress callback returns false. Untiled runs ask only the callback.
   void set_stop_check(std::function<bool()> check);
 
-  // The next run() starts Adam from these moments (a checkpoint's: from
-  // Progress::adam_moments or Result::adam_moments) instead of zeros, when it
-  // resumes (StylizeOptions::start_iteration or scales_done > 0) and they fit
-  // the size and pyramid levels of the scale it resumes at
-  // (Result::moments_restored says whether). Used once.
-  void resume_moments(std::vector<AdamMoments> moments);
+  // The next run() starts Adam from this state (a checkpoint's: from
+  // Progress::adam_state or Result::adam_state) instead of zeros, when it
+  // resumes (StylizeOptions::start_iteration or scales_done > 0) and its
+  // moments fit the size and pyramid levels of the scale it resumes at
+  // (Result::moments_restored says whether). Resumed within a scale, an
+  // average's state makes the run go on from its last iterate instead of the
+  // init image (the average), and with its average. Used once.
+  void resume_adam(AdamState state);
 
   torch::Device device() const;
   Precision precision() const;
