@@ -220,7 +220,7 @@ class IterateAverage {
     sum_ = sum.clone();
     weight_ = weight;
   }
-  // Batch member `member`'s last iterate and average, for a checkpoint.
+  // Batch member `member`'s last iterate and the average's sum and weight, for a checkpoint.
   void save(const torch::Tensor& last, int64_t member, AdamState& state) const {
     if (decay_ <= 0 || weight_ <= 0) return;
     state.iterate = last.narrow(0, member, 1).detach().clone();
@@ -461,6 +461,13 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   bool moments_restored = false;
   const AdamState resumed = std::move(pending_adam);
   pending_adam = {};
+  // A run resumed at the end of a scale goes on with the next.
+  const auto nothing_left = [](const torch::Tensor& image, int iterations_done) {
+    Outcome unchanged;
+    unchanged.image = image;
+    unchanged.iterations_done = iterations_done;
+    return unchanged;
+  };
   size_t scale = first_scale;  // the one the run ended at
   for (size_t s = first_scale; s < sizes.size(); ++s) {
     scale = s;
@@ -501,13 +508,6 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     }
     const int iterations = scale_iterations(o, s, sizes.size());
     const int done = s == first_scale ? o.start_iteration : 0;  // resumed
-    // A run resumed at the end of a scale goes on with the next.
-    const auto nothing_left = [](const torch::Tensor& image, int iterations_done) {
-      Outcome unchanged;
-      unchanged.image = image;
-      unchanged.iterations_done = iterations_done;
-      return unchanged;
-    };
     if (o.optimizer == OptimizerKind::Lbfgs) {
       outcome = done < iterations ? optimize_lbfgs(start, done, iterations, scaled) : nothing_left(start, done);
     } else {
