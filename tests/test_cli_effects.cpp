@@ -39,6 +39,18 @@ class CliEffects : public test::Cli {
     EXPECT_EQ(r.exit_code, 0) << extra << "\n" << r.output;
     return fs::exists(dir.file(name)) ? image(name) : torch::zeros({1, 3, 1, 1});
   }
+  // The resume tests' run, 12 iterations (without -o); `extra` is added.
+  std::string resume_flags(const std::string& extra = "") const {
+    return " --style " + style + " --content " + content + " --weights " + test::fixture("vgg19_tiny.safetensors") +
+           " --size 48 --threads 1 --device cpu --iterations 12 --lr 0.05 " + extra;
+  }
+  // That run into `output` with --save-every 4; returns its newest snapshot, out_0008.png.
+  std::string run_with_snapshots(const std::string& flags) {
+    EXPECT_EQ(run_stylize("-q -o " + output + " --save-every 4" + flags).exit_code, 0);
+    const std::string saved = dir.file("out_0008.png");
+    EXPECT_TRUE(fs::exists(saved + ".adam"));
+    return saved;
+  }
 };
 
 float max_difference(const torch::Tensor& a, const torch::Tensor& b) {
@@ -197,12 +209,8 @@ TEST_F(CliEffects, ResumeContinuesFromTheSavedImage) {
 // resumed from it ends near the uninterrupted run's image (the saved image is
 // rounded to 8 bits), far nearer than one whose moments start again.
 TEST_F(CliEffects, ResumeGoesOnWithAdamsMoments) {
-  const std::string flags = " --style " + style + " --content " + content + " --weights " +
-                            test::fixture("vgg19_tiny.safetensors") +
-                            " --size 48 --threads 1 --device cpu --iterations 12 --lr 0.05";
-  ASSERT_EQ(run_stylize("-q -o " + output + " --save-every 4" + flags).exit_code, 0);
-  const std::string saved = dir.file("out_0008.png");
-  ASSERT_TRUE(fs::exists(saved + ".adam"));
+  const std::string flags = resume_flags();
+  const std::string saved = run_with_snapshots(flags);
   EXPECT_FALSE(fs::exists(dir.file("out_0004.png.adam"))) << "only the newest image keeps its moments";
   EXPECT_FALSE(fs::exists(output + ".adam")) << "a finished image needs none";
 
@@ -231,12 +239,8 @@ TEST_F(CliEffects, ResumeGoesOnWithAdamsMoments) {
 // uninterrupted run does (to float rounding, under one 8-bit level), though
 // the image it resumes from was rounded to 8 bits.
 TEST_F(CliEffects, ResumeWithAnAverageEndsAtTheUninterruptedRunsImage) {
-  const std::string flags = " --style " + style + " --content " + content + " --weights " +
-                            test::fixture("vgg19_tiny.safetensors") +
-                            " --size 48 --threads 1 --device cpu --iterations 12 --lr 0.05 --average 0.9";
-  ASSERT_EQ(run_stylize("-q -o " + output + " --save-every 4" + flags).exit_code, 0);
-  const std::string saved = dir.file("out_0008.png");
-  ASSERT_TRUE(fs::exists(saved + ".adam"));
+  const std::string flags = resume_flags("--average 0.9");
+  const std::string saved = run_with_snapshots(flags);
   const RunResult with = run_stylize("--resume " + saved + " -o " + dir.file("with.png") + flags);
   ASSERT_EQ(with.exit_code, 0) << with.output;
   EXPECT_EQ(with.output.find("start again"), std::string::npos) << with.output;
