@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "cli/args.hpp"
+#include "cli/checkpoint.hpp"
 #include "cli/estimate.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/figures.hpp"
@@ -684,6 +685,40 @@ TEST(EstimateTimes, ShortIterationsAreMeasuredAfterAWarmUpALongOneEndsTheProbe) 
   EXPECT_TRUE(none.record(1, 1, 0.5));
   EXPECT_TRUE(none.per_iteration().empty());
   EXPECT_EQ(none.measured_scales(), 0);
+}
+
+// out.png.adam holds Adam's moments and, with --average, the last iterate and
+// the average's sum and weight; a file whose average part does not fit (shapes
+// that differ) is not used at all, nor one of another iteration.
+TEST(MomentsFile, KeepsTheAverageAndRefusesOneThatDoesNotFit) {
+  const test::TempDir dir;
+  const std::string image = dir.file("out.png");
+  AdamState state;
+  state.moments.push_back({torch::rand({1, 3, 4, 5}), torch::rand({1, 3, 4, 5}), 7});
+  state.iterate = torch::rand({1, 3, 4, 5});
+  state.average_sum = torch::rand({1, 3, 4, 5});
+  state.average_weight = 0.52;
+  write_moments(image, 7, state);
+  const AdamState read = read_moments(image, 7);
+  ASSERT_EQ(read.moments.size(), 1u);
+  EXPECT_TRUE(torch::equal(read.moments[0].second, state.moments[0].second));
+  EXPECT_EQ(read.moments[0].steps, 7);
+  ASSERT_TRUE(read.iterate.defined() && read.average_sum.defined());
+  EXPECT_TRUE(torch::equal(read.iterate, state.iterate));
+  EXPECT_TRUE(torch::equal(read.average_sum, state.average_sum));
+  EXPECT_DOUBLE_EQ(read.average_weight, 0.52);
+  EXPECT_TRUE(read_moments(image, 8).moments.empty()) << "another iteration's";
+
+  AdamState moments_only;
+  moments_only.moments = state.moments;
+  write_moments(image, 7, moments_only);
+  const AdamState plain = read_moments(image, 7);
+  EXPECT_EQ(plain.moments.size(), 1u);
+  EXPECT_FALSE(plain.iterate.defined());
+
+  state.average_sum = torch::rand({1, 3, 5, 5});
+  write_moments(image, 7, state);
+  EXPECT_TRUE(read_moments(image, 7).moments.empty());
 }
 
 }  // namespace

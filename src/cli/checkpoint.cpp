@@ -193,7 +193,12 @@ AdamState read_moments(const std::string& image, int iteration) {
   }
   const int64_t levels = header.size() >= 2 ? header[1] : -1;
   const int64_t after_moments = static_cast<int64_t>(tensors.size()) - 1 - 2 * levels;  // 0, or 3 with an average
-  const bool average = after_moments == 3 && tensors.back().numel() == 1 &&
+  const auto image_sized = [&](const torch::Tensor& t) {
+    return t.dim() == 4 && t.size(0) == 1 && t.scalar_type() == torch::kFloat32;
+  };
+  const bool average = levels >= 0 && after_moments == 3 && image_sized(tensors[1 + 2 * levels]) &&
+                       tensors[2 + 2 * levels].sizes() == tensors[1 + 2 * levels].sizes() &&
+                       tensors[2 + 2 * levels].scalar_type() == torch::kFloat32 && tensors.back().numel() == 1 &&
                        tensors.back().scalar_type() == torch::kFloat64 && tensors.back().item<double>() > 0;
   if (levels < 0 || static_cast<int64_t>(header.size()) != 2 + levels || (after_moments != 0 && !average)) {
     spdlog::warn("{} is not a file of Adam's moments stylize can read; Adam's moments start again", path);
