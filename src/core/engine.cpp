@@ -220,11 +220,12 @@ class IterateAverage {
     sum_ = sum.clone();
     weight_ = weight;
   }
-  // Batch member `member`'s last iterate and the average's sum and weight, for a checkpoint.
+  // Batch member `member`'s last iterate and the average's sum and weight, for
+  // a checkpoint: views, valid until the next step (as PyramidAdam::moments').
   void save(const torch::Tensor& last, int64_t member, AdamState& state) const {
     if (decay_ <= 0 || weight_ <= 0) return;
-    state.iterate = last.narrow(0, member, 1).detach().clone();
-    state.average_sum = sum_.narrow(0, member, 1).detach().clone();
+    state.iterate = last.narrow(0, member, 1).detach();
+    state.average_sum = sum_.narrow(0, member, 1).detach();
     state.average_weight = weight_;
   }
 
