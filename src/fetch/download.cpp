@@ -258,25 +258,27 @@ Check check_partial_file(const DownloadRequest& request, const std::string& part
   Check check;
   check.size = file_size_or_zero(partial);
   const uint64_t size = check.size, expected = request.expected_size;
-  std::error_code error;
+  // Not the file asked for: deleted.
+  const auto wrong = [&](const std::string& reason) {
+    std::error_code ignored;
+    fs::remove(partial, ignored);
+    check.verdict = Check::Verdict::Wrong;
+    check.reason = reason;
+    return check;
+  };
   if (expected > 0 && size < expected && !length_announced) {
     check.verdict = Check::Verdict::Short;
     check.reason = "the transfer ended after " + std::to_string(size) + " of " + std::to_string(expected) + " bytes";
     return check;
   }
-  check.verdict = Check::Verdict::Wrong;
   if (expected > 0 && size < expected) {
     // All the server announced arrived: its file is shorter, and resuming would never complete it.
-    fs::remove(partial, error);
-    check.reason = "the server's file is " + std::to_string(size) + " bytes, expected " + std::to_string(expected) +
-                   " (a different or truncated file?)";
-    return check;
+    return wrong("the server's file is " + std::to_string(size) + " bytes, expected " + std::to_string(expected) +
+                 " (a different or truncated file?)");
   }
   if (expected > 0 && size > expected) {
-    fs::remove(partial, error);
-    check.reason = "the server sent " + std::to_string(size) + " bytes, expected " + std::to_string(expected) +
-                   " (a different file?)";
-    return check;
+    return wrong("the server sent " + std::to_string(size) + " bytes, expected " + std::to_string(expected) +
+                 " (a different file?)");
   }
   progress.stage = DownloadProgress::Stage::Verifying;
   progress.bytes = size;
@@ -284,12 +286,9 @@ Check check_partial_file(const DownloadRequest& request, const std::string& part
   if (request.progress) request.progress(progress);
   const std::string found = file_digest(partial, algorithm);
   if (found != lower(request.checksum)) {
-    fs::remove(partial, error);
-    check.reason = "the downloaded file's " + digest_name(algorithm) + " is " + found + ", expected " +
-                   lower(request.checksum) + " (corrupt download or a different file; it was deleted)";
-    return check;
+    return wrong("the downloaded file's " + digest_name(algorithm) + " is " + found + ", expected " +
+                 lower(request.checksum) + " (corrupt download or a different file; it was deleted)");
   }
-  check.verdict = Check::Verdict::Verified;
   return check;
 }
 
