@@ -690,7 +690,7 @@ TEST(EstimateTimes, ShortIterationsAreMeasuredAfterAWarmUpALongOneEndsTheProbe) 
 // out.png.adam holds Adam's moments and, with --average, the last iterate and
 // the average's sum and weight; a file whose average part does not fit (shapes
 // that differ) is not used at all, nor one of another iteration.
-TEST(MomentsFile, KeepsTheAverageAndRefusesOneThatDoesNotFit) {
+TEST(MomentsFile, KeepsTheIterateAndTheAverageAndRefusesOneThatDoesNotFit) {
   const test::TempDir dir;
   const std::string image = dir.file("out.png");
   AdamState state;
@@ -709,16 +709,64 @@ TEST(MomentsFile, KeepsTheAverageAndRefusesOneThatDoesNotFit) {
   EXPECT_DOUBLE_EQ(read.average_weight, 0.52);
   EXPECT_TRUE(read_moments(image, 8).moments.empty()) << "another iteration's";
 
-  AdamState moments_only;
-  moments_only.moments = state.moments;
-  write_moments(image, 7, moments_only);
+  AdamState no_average;  // without --average: the moments and the iterate
+  no_average.moments = state.moments;
+  no_average.iterate = state.iterate;
+  write_moments(image, 7, no_average);
   const AdamState plain = read_moments(image, 7);
   EXPECT_EQ(plain.moments.size(), 1u);
-  EXPECT_FALSE(plain.iterate.defined());
+  ASSERT_TRUE(plain.iterate.defined());
+  EXPECT_TRUE(torch::equal(plain.iterate, state.iterate));
+  EXPECT_FALSE(plain.average_sum.defined());
+
+  AdamState moments_only;  // an older stylize's file
+  moments_only.moments = state.moments;
+  write_moments(image, 7, moments_only);
+  const AdamState older = read_moments(image, 7);
+  EXPECT_EQ(older.moments.size(), 1u);
+  EXPECT_FALSE(older.iterate.defined());
 
   state.average_sum = torch::rand({1, 3, 5, 5});
   write_moments(image, 7, state);
   EXPECT_TRUE(read_moments(image, 7).moments.empty());
+}
+
+// stylize video's frame interrupted within its run: its image (16 bits a
+// channel), record and Adam's state round-trip beside the frames; a garbled
+// record or image is not used (the frame starts again), and removing it
+// leaves none of the three files.
+TEST(PartialFrame, RoundTripsAndIsNotUsedWhenGarbled) {
+  const test::TempDir dir;
+  const std::string pattern = dir.file("frame_%05d.png"), path = partial_frame_path(pattern);
+  EXPECT_EQ(path, dir.file(".frame_%05d.png.partial.png"));
+  PartialFrame partial;
+  partial.frame = 3;
+  partial.scales = 2;
+  partial.scales_done = 1;
+  partial.iteration = 17;
+  partial.image = torch::rand({1, 3, 6, 8});
+  partial.state.moments.push_back({torch::rand({1, 3, 6, 8}), torch::rand({1, 3, 6, 8}), 17});
+  partial.state.iterate = partial.image;
+  write_partial_frame(pattern, partial);
+  const std::optional<PartialFrame> read = read_partial_frame(pattern);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->frame, 3);
+  EXPECT_EQ(read->scales, 2);
+  EXPECT_EQ(read->scales_done, 1);
+  EXPECT_EQ(read->iteration, 17);
+  ASSERT_EQ(read->image.sizes(), partial.image.sizes());
+  EXPECT_LE((read->image - partial.image).abs().max().item<float>(), 0.51 / 65535) << "16 bits";
+  ASSERT_EQ(read->state.moments.size(), 1u);
+  EXPECT_TRUE(torch::equal(read->state.iterate, partial.image));
+
+  test::write_file(path + ".json", R"({"frame": 0, "scale": 1, "scales": 1, "iteration": 4})");
+  EXPECT_FALSE(read_partial_frame(pattern).has_value());
+  write_partial_frame(pattern, partial);
+  test::write_file(path, "not an image");
+  EXPECT_FALSE(read_partial_frame(pattern).has_value());
+  remove_partial_frame(pattern);
+  for (const std::string file : {path, path + ".json", path + ".adam"}) EXPECT_FALSE(fs::exists(file)) << file;
+  EXPECT_FALSE(read_partial_frame(pattern).has_value());
 }
 
 }  // namespace

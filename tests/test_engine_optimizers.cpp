@@ -364,7 +364,9 @@ TEST(EngineResume, AdamMomentsMakeAResumedRunTheUninterruptedOne) {
   ASSERT_EQ(stopped.iterations_done, 3);
   ASSERT_EQ(stopped.adam_state.moments.size(), 3u);
   EXPECT_EQ(stopped.adam_state.moments[0].steps, 3);
-  EXPECT_FALSE(stopped.adam_state.iterate.defined()) << "no average: the image is the iterate";
+  ASSERT_TRUE(stopped.adam_state.iterate.defined());
+  EXPECT_TRUE(torch::equal(stopped.adam_state.iterate, stopped.image)) << "no average: the image is the iterate";
+  EXPECT_FALSE(stopped.adam_state.average_sum.defined());
 
   StylizeOptions resumed = o;
   resumed.start_iteration = 3;
@@ -475,6 +477,36 @@ TEST(EngineResume, WithAnAverageTheResumedRunIsTheUninterruptedOne) {
       EXPECT_GT((other.image - whole.image).abs().max().item<float>(), 1e-4) << where;
     }
   }
+}
+
+// The frames of a video share one Stylizer: set_schedule's start point makes
+// its next run go on where a checkpoint stopped (a frame interrupted within
+// its run), as the uninterrupted run would, and a later set_schedule without
+// one starts the run after it from the beginning again.
+TEST(EngineResume, SetScheduleResumesTheNextRunOfOneStylizer) {
+  StylizeOptions o = tiny_options();
+  o.average = 0.9;
+  o.iterations = 6;
+  o.scales = 2;
+  o.min_size = 24;
+  const torch::Tensor content = test::pattern_image(48, 40, 0.4), style = test::pattern_image(32, 32, 1.7);
+  const Result whole = Stylizer(o, tiny_weights()).run(content, {style});
+  const Result stopped = Stylizer(o, tiny_weights()).run(content, {style}, [](const Progress& p) {
+    return !(p.scale == 1 && p.iteration == 3);
+  });
+  ASSERT_EQ(stopped.stop_reason, StopReason::Interrupted);
+  Stylizer shared(o, tiny_weights());
+  EXPECT_TRUE(torch::equal(shared.run(content, {style}).image, whole.image)) << "an earlier frame";
+  shared.set_schedule(2, 6, stopped.scales_done, stopped.iterations_done);
+  shared.resume_adam(stopped.adam_state);
+  const Result on = shared.run(content, {style}, {}, {}, stopped.image);
+  EXPECT_TRUE(on.moments_restored);
+  EXPECT_TRUE(torch::allclose(on.image, whole.image, 0, 1e-5)) << (on.image - whole.image).abs().max().item<float>();
+  shared.set_schedule(2, 6);
+  const Result again = shared.run(content, {style});
+  EXPECT_TRUE(torch::equal(again.image, whole.image)) << (again.image - whole.image).abs().max().item<float>();
+  EXPECT_THROW(shared.set_schedule(2, 6, 1, 6), OptionError) << "the last scale's last iteration ends the run";
+  EXPECT_THROW(shared.set_schedule(2, 6, 2, 0), OptionError);
 }
 
 // On sm80+ GPUs float32 convolutions would run in TF32 unless disabled.

@@ -300,6 +300,63 @@ TEST_F(VideoCli, ResumeMakesTheSameFramesAsAnUninterruptedRun) {
   }
 }
 
+// Ctrl-C within a frame saves the frame where its run got to (beside the
+// frames, with its record and Adam's state); --resume goes on with that frame
+// from there (its remaining iterations only) and makes the frames of an
+// uninterrupted run. (Before, the frame was made again from the beginning: a
+// first frame's --iterations, minutes, lost.)
+TEST_F(VideoCli, AnInterruptedFrameGoesOnFromWhereItStopped) {
+  const std::string iterations = "-n 6 --frame-iterations 200";
+  const std::string whole = dir.file("whole");
+  const test::RunResult uninterrupted = test::run_stylize(video(whole, "--print-every 0", iterations));
+  ASSERT_EQ(uninterrupted.exit_code, 0) << uninterrupted.output;
+
+  const std::string folder = dir.file("stopped");
+  std::vector<std::string> arguments = {"video",   "--content", input,
+                                        "--style", style,       "-o",
+                                        folder,    "--weights", test::fixture("vgg19_tiny.safetensors")};
+  for (const char* flag : {"--size", "64", "-n", "6", "--frame-iterations", "200", "--print-every", "25", "--threads",
+                           "1", "--device", "cpu"}) {
+    arguments.push_back(flag);
+  }
+  test::Child child = test::spawn(arguments);
+  ASSERT_GT(child.pid, 0);
+  std::string before = test::read_until(child, "frame 1/4 done", "", 120);
+  before = test::read_until(child, " frame 2/4\n", before, 120);
+  ASSERT_NE(before.find(" frame 2/4\n"), std::string::npos) << before;
+  ::kill(child.pid, SIGINT);
+  const std::string after = test::read_all(child, before);
+  ASSERT_EQ(test::wait_child(child, 120).code, 128 + SIGINT) << after;
+  const size_t said = after.find("interrupted in frame 2 at iteration ");
+  ASSERT_NE(said, std::string::npos) << after;
+  const int stopped_at = std::stoi(after.substr(said + 36));
+  EXPECT_GE(stopped_at, 25) << after;
+  EXPECT_LT(stopped_at, 200) << after;
+  EXPECT_NE(after.find(", saved to go on from there; frame 1 is in " + folder), std::string::npos) << after;
+  const std::string partial = folder + "/.frame_%05d.png.partial.png";
+  EXPECT_TRUE(fs::exists(partial) && fs::exists(partial + ".json") && fs::exists(partial + ".adam")) << after;
+  EXPECT_FALSE(fs::exists(folder + "/frame_00002.png"));
+
+  const test::RunResult resumed = test::run_stylize(video(folder, "--resume --print-every 25", iterations));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming frame 2/4 from iteration " + std::to_string(stopped_at) + "\n"),
+            std::string::npos)
+      << resumed.output;
+  // Frame 2's progress goes on from there: no line of its earlier iterations.
+  const size_t frame2 = resumed.output.find("resuming frame 2/4");
+  EXPECT_EQ(resumed.output.find(" 25/200 ", frame2),
+            resumed.output.find(" 25/200 ", resumed.output.find("frame 2/4 done")))
+      << resumed.output;
+  EXPECT_FALSE(fs::exists(partial) || fs::exists(partial + ".json") || fs::exists(partial + ".adam"))
+      << "a finished frame needs none";
+  for (int k = 1; k <= 4; ++k) {
+    const std::string name = "/frame_0000" + std::to_string(k) + ".png";
+    const torch::Tensor a = load_image(whole + name, "a"), b = load_image(folder + name, "b");
+    const float difference = (a - b).abs().max().item<float>();
+    EXPECT_LE(difference, 1.5 / 255) << name;
+  }
+}
+
 // A run without --resume over an earlier run's frames makes them again, and
 // removes the earlier ones after its first frame: a run stopped later leaves
 // only its own frames for --resume to go on from (it went on after the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "sizes.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/file.hpp"
+#include "stylize/io/image_io.hpp"
 
 namespace stylize::cli {
 namespace fs = std::filesystem;
@@ -152,8 +154,10 @@ void remove_checkpoint(const std::string& image) {
 std::string moments_path(const std::string& image) { return image + ".adam"; }
 
 // The file: torch::save of {(iteration, levels, steps of each level) as int64,
-// then each level's first and second moment, float32 on the CPU}; with an
-// average, then the last iterate, the average's sum and its weight (a float64 scalar).
+// then each level's first and second moment, float32 on the CPU}, then the
+// last iterate; with an average, then the average's sum and its weight (a
+// float64 scalar). Files of older stylize end after the moments, or hold the
+// iterate only with an average.
 void write_moments(const std::string& image, int iteration, const AdamState& state) {
   std::vector<int64_t> header = {iteration, static_cast<int64_t>(state.moments.size())};
   std::vector<torch::Tensor> tensors = {torch::Tensor()};
@@ -163,10 +167,12 @@ void write_moments(const std::string& image, int iteration, const AdamState& sta
     tensors.push_back(on_host(level.first));
     tensors.push_back(on_host(level.second));
   }
-  if (state.iterate.defined() && state.average_sum.defined()) {
+  if (state.iterate.defined()) {
     tensors.push_back(on_host(state.iterate));
-    tensors.push_back(on_host(state.average_sum));
-    tensors.push_back(torch::tensor(state.average_weight, torch::kFloat64));
+    if (state.average_sum.defined()) {
+      tensors.push_back(on_host(state.average_sum));
+      tensors.push_back(torch::tensor(state.average_weight, torch::kFloat64));
+    }
   }
   tensors.front() = torch::tensor(header, torch::kInt64);
   std::ostringstream bytes;
@@ -192,15 +198,19 @@ AdamState read_moments(const std::string& image, int iteration) {
     header.assign(numbers.data_ptr<int64_t>(), numbers.data_ptr<int64_t>() + numbers.numel());
   }
   const int64_t levels = header.size() >= 2 ? header[1] : -1;
-  const int64_t after_moments = static_cast<int64_t>(tensors.size()) - 1 - 2 * levels;  // 0, or 3 with an average
+  // 0 (older files), 1 (the iterate) or 3 (with an average)
+  const int64_t after_moments = static_cast<int64_t>(tensors.size()) - 1 - 2 * levels;
   const auto image_sized = [&](const torch::Tensor& t) {
     return t.dim() == 4 && t.size(0) == 1 && t.scalar_type() == torch::kFloat32;
   };
-  const bool average = levels >= 0 && after_moments == 3 && image_sized(tensors[1 + 2 * levels]) &&
+  const bool iterate =
+      levels >= 0 && (after_moments == 1 || after_moments == 3) && image_sized(tensors[1 + 2 * levels]);
+  const bool average = iterate && after_moments == 3 &&
                        tensors[2 + 2 * levels].sizes() == tensors[1 + 2 * levels].sizes() &&
                        tensors[2 + 2 * levels].scalar_type() == torch::kFloat32 && tensors.back().numel() == 1 &&
                        tensors.back().scalar_type() == torch::kFloat64 && tensors.back().item<double>() > 0;
-  if (levels < 0 || static_cast<int64_t>(header.size()) != 2 + levels || (after_moments != 0 && !average)) {
+  const bool usable = after_moments == 0 || (after_moments == 1 && iterate) || (after_moments == 3 && average);
+  if (levels < 0 || static_cast<int64_t>(header.size()) != 2 + levels || !usable) {
     spdlog::warn("{} is not a file of Adam's moments stylize can read; Adam's moments start again", path);
     return {};
   }
@@ -211,8 +221,8 @@ AdamState read_moments(const std::string& image, int iteration) {
   }
   AdamState state;
   for (int64_t k = 0; k < levels; ++k) state.moments.push_back({tensors[1 + 2 * k], tensors[2 + 2 * k], header[2 + k]});
+  if (iterate) state.iterate = tensors[1 + 2 * levels];
   if (average) {
-    state.iterate = tensors[1 + 2 * levels];
     state.average_sum = tensors[2 + 2 * levels];
     state.average_weight = tensors.back().item<double>();
   }
@@ -289,6 +299,62 @@ void warn_where_frames_differ(const std::string& pattern, const CliParams& param
   if (!file) return;
   const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
   if (record.is_object()) warn_where_settings_differ(record, params, "the frames on disk were", "input video");
+}
+
+std::string partial_frame_path(const std::string& pattern) {
+  const fs::path path(pattern);
+  return (path.parent_path() / ("." + path.filename().string() + ".partial.png")).string();
+}
+
+void write_partial_frame(const std::string& pattern, const PartialFrame& partial) {
+  const std::string image = partial_frame_path(pattern);
+  remove_partial_frame(pattern);  // no record beside another run's image
+  ImageEncoding sixteen_bits;
+  sixteen_bits.bit_depth = 16;
+  save_image(partial.image, image, sixteen_bits);
+  if (!partial.state.moments.empty()) write_moments(image, partial.iteration, partial.state);
+  const nlohmann::json record = {{"frame", partial.frame},
+                                 {"scale", partial.scales_done + 1},
+                                 {"scales", partial.scales},
+                                 {"iteration", partial.iteration}};
+  write_file_atomically(checkpoint_path(image), record.dump(2) + "\n");
+}
+
+std::optional<PartialFrame> read_partial_frame(const std::string& pattern) {
+  const std::string image = partial_frame_path(pattern), record_path = checkpoint_path(image);
+  std::ifstream file(record_path);
+  if (!file) return std::nullopt;
+  const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
+  const auto number = [&record](const char* key, int64_t low, int64_t high) {
+    const bool usable = record.is_object() && record.contains(key) && record[key].is_number_integer() &&
+                        record[key].get<int64_t>() >= low && record[key].get<int64_t>() <= high;
+    return usable ? record[key].get<int64_t>() : int64_t{-1};
+  };
+  PartialFrame partial;
+  partial.frame = number("frame", 1, INT64_MAX);
+  partial.scales = static_cast<int>(number("scales", 1, 10));
+  partial.scales_done = static_cast<int>(number("scale", 1, 10) - 1);
+  partial.iteration = static_cast<int>(number("iteration", 0, INT_MAX));
+  if (partial.frame < 1 || partial.scales < 1 || partial.scales_done < 0 || partial.scales_done >= partial.scales ||
+      partial.iteration < 0) {
+    spdlog::warn("{} is not a record of an unfinished frame stylize can read; that frame starts again", record_path);
+    return std::nullopt;
+  }
+  try {
+    partial.image = load_image(image, "the unfinished frame " + std::to_string(partial.frame));
+  } catch (const Error& e) {
+    spdlog::warn("{}; frame {} starts again", e.what(), partial.frame);
+    return std::nullopt;
+  }
+  partial.state = read_moments(image, partial.iteration);
+  return partial;
+}
+
+void remove_partial_frame(const std::string& pattern) {
+  const std::string image = partial_frame_path(pattern);
+  std::error_code ignored;
+  remove_checkpoint(image);
+  fs::remove(image, ignored);
 }
 
 CliParams resume_or_restart(CliParams params) {
@@ -383,8 +449,12 @@ bool within_run(const StylizeOptions& options) {
 }
 
 std::string resume_point(const StylizeOptions& options) {
-  if (options.scales == 1) return "iteration " + std::to_string(options.start_iteration);
-  return fmt::format("iteration {} of scale {}/{}", options.start_iteration, options.scales_done + 1, options.scales);
+  return resume_point(options.scales_done, options.start_iteration, options.scales);
+}
+
+std::string resume_point(int scales_done, int iteration, int scales) {
+  if (scales == 1) return "iteration " + std::to_string(iteration);
+  return fmt::format("iteration {} of scale {}/{}", iteration, scales_done + 1, scales);
 }
 
 std::string intermediate_path(const std::string& output, int iteration, int scale, int scales) {

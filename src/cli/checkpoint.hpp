@@ -1,10 +1,11 @@
 // The resume record: beside an image a run saved when it was interrupted, or
 // with --save-every, a small JSON file (out.png -> out.png.json) recording the
 // iteration reached, which --resume reads; and Adam's state then
-// (out.png.adam: its moments, and with --average the last iterate and the
+// (out.png.adam: its moments and the last iterate, and with --average the
 // average), with which a resumed run goes on as if never stopped.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,7 @@ std::string checkpoint_path(const std::string& image);
 std::string moments_path(const std::string& image);
 
 // Writes Adam's `state` reached at `iteration` beside `image`, atomically
-// (24 bytes a pixel: 6 MB at 512 px; with an average 48). Throws OutputError.
+// (36 bytes a pixel: 9 MB at 512 px; with an average 48). Throws OutputError.
 void write_moments(const std::string& image, int iteration, const AdamState& state);
 
 // The state saved beside `image` at `iteration`; no moments when there are
@@ -40,6 +41,32 @@ void write_frames_record(const std::string& pattern, const CliParams& params);
 // Warns where this run's content, styles, size or objective differ from the
 // record of `pattern`'s frames, if there is one (for --resume).
 void warn_where_frames_differ(const std::string& pattern, const CliParams& params);
+
+// A frame of stylize video interrupted within its run, from which --resume
+// goes on with that frame: the image it had reached (out/frame_%05d.png ->
+// out/.frame_%05d.png.partial.png, 16 bits a channel), its record beside it
+// (.json: the frame, the frame's scales, where its run stopped) and Adam's
+// state (.adam). One per frame pattern: the frame after the finished ones.
+struct PartialFrame {
+  int64_t frame = 0;  // 1-based
+  int scales = 1;     // of the frame's run
+  int scales_done = 0, iteration = 0;
+  torch::Tensor image;
+  AdamState state;
+};
+
+std::string partial_frame_path(const std::string& pattern);
+
+// Writes it (the image, the state, then the record), replacing the one there
+// was. Throws OutputError.
+void write_partial_frame(const std::string& pattern, const PartialFrame& partial);
+
+// The one saved beside `pattern`'s frames; none when there is none, or when
+// it cannot be read (warned about).
+std::optional<PartialFrame> read_partial_frame(const std::string& pattern);
+
+// Removes it, if any (its frame is finished, or made again).
+void remove_partial_frame(const std::string& pattern);
 
 // Writes the record of `image` (the run's `output`, or one of its --save-every
 // images), reached at `iteration` of the scale after `scales_done` by the run
@@ -69,6 +96,7 @@ bool within_run(const StylizeOptions& options);
 // "iteration 300", or coarse to fine "iteration 40 of scale 2/2": where a
 // resumed run starts.
 std::string resume_point(const StylizeOptions& options);
+std::string resume_point(int scales_done, int iteration, int scales);
 
 // `params` (one output, params.output_path, with a checkpoint record beside
 // it) going on where an interrupted run stopped: resumed from the record, or,

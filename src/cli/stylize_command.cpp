@@ -307,7 +307,7 @@ void say_whether_moments_fitted(const Result& result, const CliParams& params) {
 }
 
 // A --save-every image of batch member `member`, with its record and Adam's
-// state; only the newest image keeps the state (24 bytes a pixel, 48 with
+// state; only the newest image keeps the state (36 bytes a pixel, 48 with
 // --average): `newest` names it, and the state of the image `--save-every`
 // iterations before goes too (a resumed run's first image replaces the one it
 // resumed from).

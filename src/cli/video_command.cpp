@@ -155,12 +155,14 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
 }
 
 // The frames of an earlier run in the target folder: with --resume, frames
-// 1..kept, which this run goes on after; without, `stale` frames that it
-// makes again. Those are removed once this run has made its first frame, so
-// that a stop before then loses none of them, and a stop after it leaves no
-// earlier frame after this run's own for --resume to go on from.
+// 1..kept, which this run goes on after, and the next one if it was
+// interrupted within its run (`unfinished`: this run goes on with it); without,
+// `stale` frames that it makes again. Those are removed once this run has made
+// its first frame, so that a stop before then loses none of them, and a stop
+// after it leaves no earlier frame after this run's own for --resume to go on from.
 struct EarlierFrames {
   int64_t kept = 0;
+  std::optional<PartialFrame> unfinished;
   int64_t stale = 0;
 };
 
@@ -179,7 +181,16 @@ EarlierFrames earlier_frames(const VideoParams& video, const FrameTarget& target
     return earlier;
   }
   warn_where_frames_differ(target.pattern, video.run);
-  if (on_disk == 0) {
+  earlier.kept = on_disk;
+  earlier.unfinished = read_partial_frame(target.pattern);
+  if (earlier.unfinished && earlier.unfinished->frame != on_disk + 1) {
+    spdlog::warn(
+        "--resume: {} holds frame {} unfinished, but the frames on disk go on with frame {}: that one "
+        "starts from the beginning",
+        partial_frame_path(target.pattern), earlier.unfinished->frame, on_disk + 1);
+    earlier.unfinished.reset();
+  }
+  if (on_disk == 0 && !earlier.unfinished) {
     // The frames of a finished video are removed once it is encoded: nothing to go on from.
     std::error_code error;
     if (!target.video.empty() && fs::exists(target.video, error)) {
@@ -188,7 +199,6 @@ EarlierFrames earlier_frames(const VideoParams& video, const FrameTarget& target
     }
     spdlog::warn("--resume: no frames of an earlier run in {}; starting from frame 1", folder);
   }
-  earlier.kept = on_disk;
   return earlier;
 }
 
@@ -231,14 +241,42 @@ struct Styling {
 // A frame stylized, and the seconds an iteration of its last scale took (for the ETA).
 struct MadeFrame {
   Result result;
+  int scales = 1;  // of its run
   double last_scale_seconds_per_iteration = 0;
 };
 
+// Sets the schedule of a frame's run, going on where `unfinished` stopped
+// when given and within it (else said why not); returns whether it does.
+bool schedule_frame(Stylizer& stylizer, int scales, int iterations, const PartialFrame* unfinished,
+                    const std::string& label) {
+  if (unfinished) {
+    const std::string point = resume_point(unfinished->scales_done, unfinished->iteration, unfinished->scales);
+    if (unfinished->scales == scales) {
+      try {
+        stylizer.set_schedule(scales, iterations, unfinished->scales_done, unfinished->iteration);
+        stylizer.resume_adam(unfinished->state);
+        spdlog::info("resuming {} from {}", label, point);
+        return true;
+      } catch (const OptionError&) {
+        spdlog::warn("{} was interrupted at {}, not within this run's {} iterations: it starts again", label, point,
+                     iterations);
+      }
+    } else {
+      spdlog::warn("{} was interrupted at {}, and this run makes it at {} scale(s): it starts again", label, point,
+                   scales);
+    }
+  }
+  stylizer.set_schedule(scales, iterations);
+  return false;
+}
+
+// Stylizes `frame`: from the earlier outputs warped onto it (`guide`), or,
+// given `unfinished`, on from where an interrupted run of it stopped.
 MadeFrame stylize_frame(Stylizer& stylizer, const torch::Tensor& frame, const TemporalGuide& guide,
                         const VideoParams& video, const Styling& styling, const std::string& label,
-                        ProgressPrinter& printer) {
+                        ProgressPrinter& printer, const PartialFrame* unfinished) {
   const StylizeOptions& options = video.run.options;
-  const torch::Tensor start = guide.warped.empty() ? torch::Tensor() : temporal_start(frame, guide);
+  torch::Tensor start = guide.warped.empty() ? torch::Tensor() : temporal_start(frame, guide);
   // A frame that does not start from the warped previous output (the first;
   // every one of independent frames) runs --iterations, coarse to fine if
   // asked, from itself (from noise under --preset gatys); one that does runs
@@ -246,12 +284,13 @@ MadeFrame stylize_frame(Stylizer& stylizer, const torch::Tensor& frame, const Te
   const int iterations = start.defined() ? video.frame_iterations : options.iterations;
   const int scales = start.defined() ? 1 : options.scales;
   const int initial = options.initial_iterations;
-  stylizer.set_schedule(scales, iterations);
+  if (schedule_frame(stylizer, scales, iterations, unfinished, label)) start = unfinished->image;
   spdlog::debug("{}: {} scale{}, {} iterations{}", label, scales, scales == 1 ? "" : "s", iterations,
                 scales > 1 && initial > 0 ? fmt::format(" ({} at the first)", initial) : "");
   double last_scale_seconds = 0;
   int last_scale_iterations = 0;
   MadeFrame made;
+  made.scales = scales;
   made.result = stylizer.run(
       frame, styling.styles,
       [&](const Progress& p) {
@@ -282,10 +321,28 @@ torch::Tensor read_made_frame(const std::string& path, int64_t index, const torc
 }
 
 // The exit code of a frame's run that stopped (interrupted, or a NaN loss),
-// after saying so; none for a frame finished.
-std::optional<int> stopped_exit_code(const Result& result, int64_t index, const FrameTarget& target) {
+// after saying so; none for a frame finished. An interrupted frame is saved
+// as unfinished where it got anywhere, unless `keep_earlier` (an earlier run's
+// frames are still on disk, which --resume would go on after).
+std::optional<int> stopped_exit_code(const MadeFrame& made, int64_t index, const FrameTarget& target,
+                                     const CliParams& params, bool keep_earlier) {
+  const Result& result = made.result;
+  const int scales = made.scales;
   if (result.stop_reason == StopReason::Interrupted) {
-    spdlog::warn("interrupted in frame {}; {} (go on with the same command and --resume)", index,
+    std::string saved;
+    if (!keep_earlier && (result.iterations_done > 0 || result.scales_done > 0)) {
+      const std::string point = resume_point(result.scales_done, result.iterations_done, scales);
+      try {
+        write_frames_record(target.pattern, params);
+        write_partial_frame(target.pattern, {index, scales, result.scales_done, result.iterations_done, result.image,
+                                             result.adam_state});
+        saved = " at " + point + ", saved to go on from there";
+      } catch (const OutputError& e) {
+        remove_partial_frame(target.pattern);
+        spdlog::warn("could not save frame {} at {} ({}); --resume makes it again", index, point, e.what());
+      }
+    }
+    spdlog::warn("interrupted in frame {}{}; {} (go on with the same command and --resume)", index, saved,
                  kept_frames(index - 1, target));
     return interrupted_exit_code(interrupt_signal());
   }
@@ -380,10 +437,15 @@ int video_command(VideoParams video) {
         }
       } else {
         const auto frame_started = std::chrono::steady_clock::now();
-        const MadeFrame made = stylize_frame(*stylizer, *frame, history.guide(*frame), video, styling, label, printer);
-        if (const std::optional<int> code = stopped_exit_code(made.result, index, target)) return *code;
+        const PartialFrame* unfinished =
+            index == done_before + 1 && earlier.unfinished ? &*earlier.unfinished : nullptr;
+        const MadeFrame made =
+            stylize_frame(*stylizer, *frame, history.guide(*frame), video, styling, label, printer, unfinished);
+        const bool keep_earlier = index == 1 && earlier.stale > 0;
+        if (const std::optional<int> code = stopped_exit_code(made, index, target, params, keep_earlier)) return *code;
         if (index == done_before + 1) write_frames_record(target.pattern, params);
         save_image(made.result.image, path);
+        remove_partial_frame(target.pattern);
         if (index == 1) {
           std::error_code ignored;
           for (int64_t k = 2; k <= earlier.stale; ++k) fs::remove(pattern.path(k), ignored);

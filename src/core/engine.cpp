@@ -223,8 +223,8 @@ class IterateAverage {
   // Batch member `member`'s last iterate and the average's sum and weight, for
   // a checkpoint: views, valid until the next step (as PyramidAdam::moments').
   void save(const torch::Tensor& last, int64_t member, AdamState& state) const {
-    if (decay_ <= 0 || weight_ <= 0) return;
     state.iterate = last.narrow(0, member, 1).detach();
+    if (decay_ <= 0 || weight_ <= 0) return;
     state.average_sum = sum_.narrow(0, member, 1).detach();
     state.average_weight = weight_;
   }
@@ -305,8 +305,8 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
   }
   if (values.defined()) outcome.losses = values.detach().to(torch::kCPU);
   outcome.image = average.of(image);
+  outcome.iterate = image.detach();
   if (average.weight() > 0) {
-    outcome.iterate = image.detach();
     outcome.average_sum = average.sum().detach();
     outcome.average_weight = average.weight();
   }
@@ -524,14 +524,14 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon, o.nesterov}, start, o.pyramid);
         if (!resumed.moments.empty() && (done > 0 || s > 0)) moments_restored = adam->restore(resumed.moments);
       }
-      // Resumed within a scale with an average (the image is the average):
-      // on from the last iterate, with the average so far.
-      const bool on_average = moments_restored && done > 0 && resumed.iterate.defined() &&
-                              resumed.average_sum.defined() && resumed.iterate.sizes() == start.sizes() &&
-                              resumed.average_sum.sizes() == start.sizes();
-      const torch::Tensor from = on_average ? resumed.iterate.to(device, torch::kFloat32).clone() : start;
+      // Resumed within a scale: on from the last iterate (the image saved is
+      // rounded to 8 or 16 bits, or is the average), with an average so far.
+      const auto fits = [&start](const torch::Tensor& t) { return t.defined() && t.sizes() == start.sizes(); };
+      const bool on_iterate =
+          moments_restored && done > 0 && fits(resumed.iterate) && (o.average <= 0 || fits(resumed.average_sum));
+      const torch::Tensor from = on_iterate ? resumed.iterate.to(device, torch::kFloat32).clone() : start;
       outcome = done < iterations
-                    ? optimize_adam(from, *adam, done, iterations, scaled, on_average ? resumed : AdamState{})
+                    ? optimize_adam(from, *adam, done, iterations, scaled, on_iterate ? resumed : AdamState{})
                     : nothing_left(start, done);
     }
     image = outcome.image;
@@ -564,8 +564,8 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
     if (final_losses.defined()) result.losses = loss_values(final_losses, static_cast<int>(b));
     if (adam) {
       result.adam_state.moments = adam->moments(b);
-      if (outcome.iterate.defined()) {
-        result.adam_state.iterate = outcome.iterate.narrow(0, b, 1).to(torch::kCPU);
+      if (outcome.iterate.defined()) result.adam_state.iterate = outcome.iterate.narrow(0, b, 1).to(torch::kCPU);
+      if (outcome.average_sum.defined()) {
         result.adam_state.average_sum = outcome.average_sum.narrow(0, b, 1).to(torch::kCPU);
         result.adam_state.average_weight = outcome.average_weight;
       }
@@ -576,10 +576,12 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   return results;
 }
 
-void Stylizer::set_schedule(int scales, int iterations) {
+void Stylizer::set_schedule(int scales, int iterations, int scales_done, int start_iteration) {
   StylizeOptions changed = impl_->options;
   changed.scales = scales;
   changed.iterations = iterations;
+  changed.scales_done = scales_done;
+  changed.start_iteration = start_iteration;
   validate(changed);
   impl_->options = changed;
 }

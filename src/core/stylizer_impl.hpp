@@ -73,7 +73,8 @@ struct Stylizer::Impl {
     torch::Tensor losses;  // (B, 1 + terms) of the last iteration run, on the host
     int iterations_done = 0;
     StopReason stop_reason = StopReason::Finished;
-    // With StylizeOptions::average (`image` is the average): the last iterate, and the average's sum and weight.
+    // Adam's last iterate; with StylizeOptions::average (`image` is the
+    // average), the average's sum and weight too.
     torch::Tensor iterate, average_sum;
     double average_weight = 0;
   };

@@ -30,14 +30,15 @@ struct LossValues {
 };
 
 // What a run needs beyond its image to go on exactly where another stopped
-// (a checkpoint's): Adam's moments of every pyramid level and, with
-// StylizeOptions::average, whose image is the average of the iterates, the
-// last iterate and the average's weighted sum and weight (the average is
-// their quotient; kept apart, a resumed run's average is exactly the
-// uninterrupted run's).
+// (a checkpoint's): Adam's moments of every pyramid level, the last iterate
+// (the image a checkpoint saves is rounded to 8 or 16 bits, and with
+// StylizeOptions::average it is the average of the iterates) and, with an
+// average, its weighted sum and weight (the average is their quotient; kept
+// apart, a resumed run's average is exactly the uninterrupted run's).
 struct AdamState {
   std::vector<AdamMoments> moments;
-  torch::Tensor iterate, average_sum;  // (1, 3, H, W) float32; undefined without an average
+  torch::Tensor iterate;      // (1, 3, H, W) float32 (undefined: the state of an older file)
+  torch::Tensor average_sum;  // the same; undefined without an average
   double average_weight = 0;
 };
 
@@ -183,8 +184,11 @@ class Stylizer {
   // later frames start from the previous output warped onto them, already at
   // full size: they need fewer iterations than its first, and one scale (a
   // coarse scale would blur the start's detail away and then rebuild it).
-  // Throws OptionError as validate() does for the options so changed.
-  void set_schedule(int scales, int iterations);
+  // The runs start after `start_iteration` iterations of scale `scales_done`
+  // + 1 (StylizeOptions' fields: a checkpoint's point, for a video frame
+  // interrupted within its run). Throws OptionError as validate() does for the
+  // options so changed.
+  void set_schedule(int scales, int iterations, int scales_done = 0, int start_iteration = 0);
 
   // Throws ResourceError when `batch` images of height x width would not fit
   // in memory (tiled as StylizeOptions::tile says); the message says which
@@ -206,9 +210,9 @@ class Stylizer {
   // Progress::adam_state or Result::adam_state) instead of zeros, when it
   // resumes (StylizeOptions::start_iteration or scales_done > 0) and its
   // moments fit the size and pyramid levels of the scale it resumes at
-  // (Result::moments_restored says whether). Resumed within a scale, an
-  // average's state makes the run go on from its last iterate instead of the
-  // init image (the average), and with its average. Used once.
+  // (Result::moments_restored says whether). Resumed within a scale, the run
+  // goes on from the state's last iterate instead of the init image (rounded,
+  // or the average), and with its average. Used once.
   void resume_adam(AdamState state);
 
   torch::Device device() const;
