@@ -177,6 +177,11 @@ EarlierFrames earlier_frames(const VideoParams& video, const FrameTarget& target
           "keeps them and goes on)",
           on_disk, folder);
     }
+    std::error_code error;
+    if (fs::exists(checkpoint_path(partial_frame_path(target.pattern)), error)) {
+      spdlog::warn("{} holds a frame an earlier run was stopped in; this run makes it again (--resume goes on with it)",
+                   partial_frame_path(target.pattern));
+    }
     earlier.stale = on_disk;
     return earlier;
   }
