@@ -102,7 +102,7 @@ constexpr OmittedFlag kOmittedFlags[] = {
     {"stylize video", "--each-style", "a video's styles are blended into the one video"},
     {"stylize video", "--batch", "a video's styles are blended into the one video"},
     {"stylize video", "--output-template", "the output is -o: a video file, a frame pattern or a folder"},
-    {"stylize video", "--resume", nullptr},  // a flag: it goes on from the frames written
+    {"stylize video", "--resume", nullptr},  // a flag: it goes on after the frames written
     {"stylize video", "--init", "each frame starts from the previous output, warped by optical flow"},
     {"stylize video", "--save-every", "every frame is saved as it is finished"},
     {"stylize video", "--report", "a report describes one image's run"},
@@ -486,7 +486,8 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
   app.add_option("--temporal-frames", p.temporal_frames,
                  "Previous outputs each frame is held to (long-term consistency; 1: the previous frame only)")
       ->group("Video");
-  app.add_flag("--resume", p.resume, "Continue an interrupted run from the first frame not yet written")
+  app.add_flag("--resume", p.resume,
+               "Continue an interrupted run after the frames written, from where the frame it stopped in got to")
       ->group("Video");
   app.add_flag("--keep-frames", p.keep_frames,
                "A video file output: keep the frame images it is encoded from (OUTPUT.frames/)")
