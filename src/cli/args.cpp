@@ -497,7 +497,8 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
   app.add_option("--fps", p.fps, "Frame rate of the output video (0: the input's; frame images: 25)")->group("Video");
   app.footer(
       "Example: stylize video -c clip.mp4 -s painting.jpg -o clip_styled.mp4\n"
-      "Ctrl-C keeps every finished frame; run the same command with --resume to go on. Audio is not copied.\n"
+      "Ctrl-C keeps the finished frames and the one it stops; the same command with --resume goes on from there.\n"
+      "Audio is not copied.\n"
       "More: README.md, \"Video\"");
   refuse_empty_values(app);
 }
