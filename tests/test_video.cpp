@@ -351,6 +351,28 @@ TEST_F(VideoCli, AnInterruptedFrameGoesOnFromWhereItStopped) {
             std::string::npos)
       << warned;
   ASSERT_TRUE(fs::exists(partial + ".json"));
+  // A saved frame --resume cannot go on with is made from the beginning, said why:
+  // frames on disk that go on past it (stopped again at missing weights), or
+  // a point beyond this run's --frame-iterations.
+  const std::string past = dir.file("past"), beyond = dir.file("beyond");
+  fs::copy(folder, past);
+  fs::copy(folder, beyond);
+  fs::copy_file(whole + "/frame_00002.png", past + "/frame_00002.png");
+  missing_weights[6] = past;
+  missing_weights.push_back("--resume");
+  test::Child later = test::spawn(missing_weights);
+  const std::string later_said = test::read_all(later);
+  EXPECT_EQ(test::wait_child(later, 120).code, 4) << later_said;
+  EXPECT_NE(later_said.find("holds frame 2 unfinished, but the frames on disk go on with frame 3: that one starts "
+                            "from the beginning"),
+            std::string::npos)
+      << later_said;
+  const test::RunResult fewer = test::run_stylize(video(beyond, "--resume", "-n 6 --frame-iterations 5"));
+  EXPECT_EQ(fewer.exit_code, 0) << fewer.output;
+  EXPECT_NE(fewer.output.find("frame 2/4 was interrupted at iteration " + std::to_string(stopped_at) +
+                              ", not within this run's 5 iterations: it starts again"),
+            std::string::npos)
+      << fewer.output;
 
   const test::RunResult resumed = test::run_stylize(video(folder, "--resume --print-every 10", iterations));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
