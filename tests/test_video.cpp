@@ -373,6 +373,17 @@ TEST_F(VideoCli, AnInterruptedFrameGoesOnFromWhereItStopped) {
                               ", not within this run's 5 iterations: it starts again"),
             std::string::npos)
       << fewer.output;
+  // ... or saved by a coarse-to-fine run (as its record says), where this run makes the frame at one scale.
+  const std::string scales = dir.file("scales");
+  fs::copy(folder, scales);
+  test::write_file(scales + "/.frame_%05d.png.partial.png.json",
+                   R"({"frame": 2, "scale": 1, "scales": 2, "iteration": 3})");
+  const test::RunResult other = test::run_stylize(video(scales, "--resume", "-n 6 --frame-iterations 5"));
+  EXPECT_EQ(other.exit_code, 0) << other.output;
+  EXPECT_NE(other.output.find("frame 2/4 was interrupted at iteration 3 of scale 1/2, and this run makes it at 1 "
+                              "scale(s): it starts again"),
+            std::string::npos)
+      << other.output;
 
   const test::RunResult resumed = test::run_stylize(video(folder, "--resume --print-every 10", iterations));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
