@@ -325,11 +325,12 @@ torch::Tensor read_made_frame(const std::string& path, int64_t index, const torc
   return output;
 }
 
-// The exit code of a frame's run that stopped (interrupted, or a NaN loss),
-// after saying so; none for a frame finished. An interrupted frame is saved
-// as unfinished where it got anywhere, unless `keep_earlier` (an earlier run's
-// frames are still on disk, which --resume would go on after).
-std::optional<int> stopped_exit_code(const MadeFrame& made, int64_t index, const FrameTarget& target,
+// Ends a frame's run that stopped (interrupted, or a NaN loss): saves an
+// interrupted frame as unfinished where it got anywhere, unless
+// `keep_earlier` (an earlier run's frames are still on disk, which --resume
+// would go on after), says so, and returns the exit code; none for a frame
+// finished.
+std::optional<int> end_stopped_frame(const MadeFrame& made, int64_t index, const FrameTarget& target,
                                      const CliParams& params, bool keep_earlier) {
   const Result& result = made.result;
   const int scales = made.scales;
@@ -447,7 +448,7 @@ int video_command(VideoParams video) {
         const MadeFrame made =
             stylize_frame(*stylizer, *frame, history.guide(*frame), video, styling, label, printer, unfinished);
         const bool keep_earlier = index == 1 && earlier.stale > 0;
-        if (const std::optional<int> code = stopped_exit_code(made, index, target, params, keep_earlier)) return *code;
+        if (const std::optional<int> code = end_stopped_frame(made, index, target, params, keep_earlier)) return *code;
         if (index == done_before + 1) write_frames_record(target.pattern, params);
         save_image(made.result.image, path);
         remove_partial_frame(target.pattern);
