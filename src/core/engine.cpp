@@ -423,75 +423,154 @@ std::vector<std::vector<torch::Tensor>> Stylizer::Impl::scaled_styles(
   return scaled;
 }
 
-std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
-                                            const std::vector<std::vector<torch::Tensor>>& members,
-                                            const std::vector<double>& blend, const torch::Tensor& init,
-                                            const ProgressCallback& callback, const Guides& guides) {
-  const StylizeOptions& o = options;
-  torch::manual_seed(o.seed);
-  const int64_t batch = static_cast<int64_t>(members.size());
-
-  const bool luminance = o.preserve_colors == PreserveColors::Luminance;
-  const std::vector<std::vector<torch::Tensor>> prepared_members = colour_prepared(members, content);
-  const torch::Tensor prepared_content = luminance ? luminance_image(content) : content;
-
-  const int final_size = static_cast<int>(std::max(content.size(-2), content.size(-1)));
-  check_memory(content.size(-2), content.size(-1), batch);
+std::vector<int> Stylizer::Impl::batch_schedule(const torch::Tensor& content,
+                                                const std::vector<std::vector<torch::Tensor>>& members) const {
   const std::vector<int> sizes = schedule(content, members.front());
   for (const auto& styles : members) {
     if (schedule(content, styles) != sizes) {
       throw OptionError("these styles need different coarse-to-fine sizes and cannot run as one batch");
     }
   }
-  const size_t first_scale = static_cast<size_t>(o.scales_done);
+  const size_t first_scale = static_cast<size_t>(options.scales_done);
   if (first_scale >= sizes.size()) {
     throw OptionError("cannot resume at scale " + std::to_string(first_scale + 1) + ": this run's sizes give " +
                       std::to_string(sizes.size()) + " scale(s); give the --size, --scales and --min-size of the " +
                       "run that was interrupted");
   }
+  return sizes;
+}
+
+TargetInputs Stylizer::Impl::scale_inputs(const RunSources& sources, const std::vector<int>& sizes, size_t s) {
+  const double factor = static_cast<double>(sizes[s]) / std::max(sources.content.size(-2), sources.content.size(-1));
+  const std::string at_scale =
+      sizes.size() > 1 ? " at scale " + std::to_string(s + 1) + " of " + std::to_string(sizes.size()) : "";
+  TargetInputs inputs;
+  inputs.content = resize_longest_side(sources.prepared_content, sizes[s]);
+  check_size(inputs.content, "the content image" + at_scale, "--size (or --min-size)");
+  inputs.content = inputs.content.to(device);
+  inputs.content_source = sources.content;
+  inputs.size = sizes[s];
+  inputs.styles = scaled_styles(sources.prepared_members, factor, at_scale);
+  inputs.blend = sources.blend;
+  if (options.preserve_colors == PreserveColors::None) inputs.style_sources = sources.members;
+  inputs.features = [this](const torch::Tensor& x) { return features(x); };
+  // The temporal term compares what the network sees: the luminance when only it is transferred.
+  inputs.temporal = sources.guides.temporal;
+  inputs.regions = sources.guides.regions;
+  if (options.preserve_colors == PreserveColors::Luminance) {
+    for (auto& warped : inputs.temporal.warped) warped = luminance_image(warped);
+  }
+  use_tiles(
+      plan_tiling(inputs.content.size(-2), inputs.content.size(-1), static_cast<int64_t>(sources.members.size())).tile,
+      inputs);
+  return inputs;
+}
+
+Stylizer::Impl::Outcome Stylizer::Impl::optimize_scale(const torch::Tensor& start, size_t s, int done, int iterations,
+                                                       AdamRun& run, const ProgressCallback& callback) {
+  // A run resumed at the end of a scale goes on with the next.
+  const auto nothing_left = [&start, done] {
+    Outcome unchanged;
+    unchanged.image = start;
+    unchanged.iterations_done = done;
+    return unchanged;
+  };
+  if (options.optimizer == OptimizerKind::Lbfgs) {
+    return done < iterations ? optimize_lbfgs(start, done, iterations, callback) : nothing_left();
+  }
+  // Epsilon follows the gradients' scale, which falls with the pixel count
+  // (content and style are means): exactly --eps at longest side 512.
+  const double eps = options.eps * size_factor(start.size(-2), start.size(-1));
+  if (run.adam) {
+    // The gradients per pixel follow eps's factor (content and style are
+    // means; TV is scaled to match): carry the moments at the new size and scale.
+    run.adam->resize(start.size(-2), start.size(-1), eps / run.adam->eps());
+    run.adam->set_eps(eps);
+  } else {
+    const StylizeOptions& o = options;
+    run.adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon, o.nesterov}, start, o.pyramid);
+    if (!run.resumed.moments.empty() && (done > 0 || s > 0)) {
+      run.moments_restored = run.adam->restore(run.resumed.moments);
+    }
+  }
+  // Resumed within a scale: on from the last iterate (the image saved is
+  // rounded to 8 or 16 bits, or is the average), with an average so far.
+  if (done >= iterations) return nothing_left();  // with the moments restored, to carry to the next scale
+  const auto fits = [&start](const torch::Tensor& t) { return t.defined() && t.sizes() == start.sizes(); };
+  const bool on_iterate = run.moments_restored && done > 0 && fits(run.resumed.iterate) &&
+                          (options.average <= 0 || fits(run.resumed.average_sum));
+  if (!on_iterate) return optimize_adam(start, *run.adam, done, iterations, callback);
+  return optimize_adam(run.resumed.iterate.to(device, torch::kFloat32).clone(), *run.adam, done, iterations, callback,
+                       run.resumed);
+}
+
+std::vector<Result> Stylizer::Impl::results(const Outcome& outcome, size_t scale, const AdamRun& run,
+                                            const torch::Tensor& content) const {
+  // The losses of the image returned. An Adam iteration's losses are those of
+  // its input, a step (and with --average, an average) behind that image: one
+  // more evaluation, not made for an interrupted run (it should stop at once).
+  // L-BFGS returns the last iterate it evaluated.
+  const bool stopped =
+      outcome.stop_reason == StopReason::Interrupted || outcome.stop_reason == StopReason::NumericFailure;
+  torch::Tensor final_losses;
+  if (options.optimizer == OptimizerKind::Lbfgs) {
+    final_losses = outcome.losses;
+  } else if (outcome.losses.defined() && !stopped) {
+    torch::NoGradGuard no_grad;
+    final_losses = losses(outcome.image).detach().to(torch::kCPU);
+  }
+  torch::Tensor images = outcome.image.to(torch::kCPU);
+  if (options.preserve_colors == PreserveColors::Luminance) images = combine_luminance_and_chroma(images, content);
+  std::vector<Result> results;
+  for (int64_t b = 0; b < images.size(0); ++b) {
+    Result result;
+    result.image = images.narrow(0, b, 1).contiguous();
+    result.iterations_done = outcome.iterations_done;
+    result.scales_done = static_cast<int>(scale);
+    result.stop_reason = outcome.stop_reason;
+    if (final_losses.defined()) result.losses = loss_values(final_losses, static_cast<int>(b));
+    if (run.adam) {
+      result.adam_state.moments = run.adam->moments(b);
+      if (outcome.iterate.defined()) result.adam_state.iterate = outcome.iterate.narrow(0, b, 1).to(torch::kCPU);
+      if (outcome.average_sum.defined()) {
+        result.adam_state.average_sum = outcome.average_sum.narrow(0, b, 1).to(torch::kCPU);
+        result.adam_state.average_weight = outcome.average_weight;
+      }
+    }
+    result.moments_restored = run.moments_restored;
+    results.push_back(result);
+  }
+  return results;
+}
+
+std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
+                                            const std::vector<std::vector<torch::Tensor>>& members,
+                                            const std::vector<double>& blend, const torch::Tensor& init,
+                                            const ProgressCallback& callback, const Guides& guides) {
+  torch::manual_seed(options.seed);
+  const bool luminance = options.preserve_colors == PreserveColors::Luminance;
+  const RunSources sources{content, luminance ? luminance_image(content) : content,
+                           members, colour_prepared(members, content),
+                           blend,   guides};
+  check_memory(content.size(-2), content.size(-1), static_cast<int64_t>(members.size()));
+  const std::vector<int> sizes = batch_schedule(content, members);
+  const size_t first_scale = static_cast<size_t>(options.scales_done);
   // A resumed coarse-to-fine run starts from its image at the size of the
   // scale it stopped at (not stretched to the content's and shrunk again).
-  const bool resuming = o.start_iteration > 0 || first_scale > 0;
+  const bool resuming = options.start_iteration > 0 || first_scale > 0;
   torch::Tensor image = initial_image(
       resuming && sizes.size() > 1 ? resize_longest_side(content, sizes[first_scale]) : content, members, init);
   if (luminance) image = luminance_image(image);
 
-  Outcome outcome;
   // Adam's moments go on from scale to scale, resized with the image.
-  std::optional<PyramidAdam> adam;
-  bool moments_restored = false;
-  const AdamState resumed = std::move(pending_adam);
+  AdamRun adam_run;
+  adam_run.resumed = std::move(pending_adam);
   pending_adam = {};
-  // A run resumed at the end of a scale goes on with the next.
-  const auto nothing_left = [](const torch::Tensor& image, int iterations_done) {
-    Outcome unchanged;
-    unchanged.image = image;
-    unchanged.iterations_done = iterations_done;
-    return unchanged;
-  };
+  Outcome outcome;
   size_t scale = first_scale;  // the one the run ended at
   for (size_t s = first_scale; s < sizes.size(); ++s) {
     scale = s;
-    const double factor = static_cast<double>(sizes[s]) / final_size;
-    TargetInputs inputs;
-    inputs.content = resize_longest_side(prepared_content, sizes[s]);
-    const std::string at_scale =
-        sizes.size() > 1 ? " at scale " + std::to_string(s + 1) + " of " + std::to_string(sizes.size()) : "";
-    check_size(inputs.content, "the content image" + at_scale, "--size (or --min-size)");
-    inputs.content = inputs.content.to(device);
-    inputs.content_source = content;
-    inputs.size = sizes[s];
-    inputs.styles = scaled_styles(prepared_members, factor, at_scale);
-    inputs.blend = blend;
-    if (o.preserve_colors == PreserveColors::None) inputs.style_sources = members;
-    inputs.features = [this](const torch::Tensor& x) { return features(x); };
-    // The temporal term compares what the network sees: the luminance when only it is transferred.
-    inputs.temporal = guides.temporal;
-    inputs.regions = guides.regions;
-    if (luminance) {
-      for (auto& warped : inputs.temporal.warped) warped = luminance_image(warped);
-    }
-    use_tiles(plan_tiling(inputs.content.size(-2), inputs.content.size(-1), batch).tile, inputs);
+    const TargetInputs inputs = scale_inputs(sources, sizes, s);
     objective.prepare(inputs);
     const torch::Tensor start = resize_to(image, inputs.content.size(-2), inputs.content.size(-1))
                                     .to(device, torch::kFloat32)
@@ -507,73 +586,14 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
         return callback(with_scale);
       };
     }
-    const int iterations = scale_iterations(o, s, sizes.size());
-    const int done = s == first_scale ? o.start_iteration : 0;  // resumed
-    if (o.optimizer == OptimizerKind::Lbfgs) {
-      outcome = done < iterations ? optimize_lbfgs(start, done, iterations, scaled) : nothing_left(start, done);
-    } else {
-      // Epsilon follows the gradients' scale, which falls with the pixel count
-      // (content and style are means): exactly --eps at longest side 512.
-      const double eps = o.eps * size_factor(start.size(-2), start.size(-1));
-      if (adam) {
-        // The gradients per pixel follow eps's factor (content and style are
-        // means; TV is scaled to match): carry the moments at the new size and scale.
-        adam->resize(start.size(-2), start.size(-1), eps / adam->eps());
-        adam->set_eps(eps);
-      } else {
-        adam.emplace(AdamSettings{o.lr, o.beta1, o.beta2, eps, o.adam_epsilon, o.nesterov}, start, o.pyramid);
-        if (!resumed.moments.empty() && (done > 0 || s > 0)) moments_restored = adam->restore(resumed.moments);
-      }
-      // Resumed within a scale: on from the last iterate (the image saved is
-      // rounded to 8 or 16 bits, or is the average), with an average so far.
-      const auto fits = [&start](const torch::Tensor& t) { return t.defined() && t.sizes() == start.sizes(); };
-      const bool on_iterate =
-          moments_restored && done > 0 && fits(resumed.iterate) && (o.average <= 0 || fits(resumed.average_sum));
-      const torch::Tensor from = on_iterate ? resumed.iterate.to(device, torch::kFloat32).clone() : start;
-      outcome = done < iterations
-                    ? optimize_adam(from, *adam, done, iterations, scaled, on_iterate ? resumed : AdamState{})
-                    : nothing_left(start, done);
-    }
+    const int done = s == first_scale ? options.start_iteration : 0;  // resumed
+    outcome = optimize_scale(start, s, done, scale_iterations(options, s, sizes.size()), adam_run, scaled);
     image = outcome.image;
     if (outcome.stop_reason == StopReason::Interrupted || outcome.stop_reason == StopReason::NumericFailure) break;
     // The next scale's blocks have other sizes: do not keep this scale's cached.
     if (s + 1 < sizes.size()) release_freed_cpu_memory();
   }
-  // The losses of the image returned. An Adam iteration's losses are those of
-  // its input, a step (and with --average, an average) behind that image: one
-  // more evaluation, not made for an interrupted run (it should stop at once).
-  // L-BFGS returns the last iterate it evaluated.
-  const bool stopped =
-      outcome.stop_reason == StopReason::Interrupted || outcome.stop_reason == StopReason::NumericFailure;
-  torch::Tensor final_losses;
-  if (o.optimizer == OptimizerKind::Lbfgs) {
-    final_losses = outcome.losses;
-  } else if (outcome.losses.defined() && !stopped) {
-    torch::NoGradGuard no_grad;
-    final_losses = losses(outcome.image).detach().to(torch::kCPU);
-  }
-  torch::Tensor images = outcome.image.to(torch::kCPU);
-  if (luminance) images = combine_luminance_and_chroma(images, content);
-  std::vector<Result> results;
-  for (int64_t b = 0; b < batch; ++b) {
-    Result result;
-    result.image = images.narrow(0, b, 1).contiguous();
-    result.iterations_done = outcome.iterations_done;
-    result.scales_done = static_cast<int>(scale);
-    result.stop_reason = outcome.stop_reason;
-    if (final_losses.defined()) result.losses = loss_values(final_losses, static_cast<int>(b));
-    if (adam) {
-      result.adam_state.moments = adam->moments(b);
-      if (outcome.iterate.defined()) result.adam_state.iterate = outcome.iterate.narrow(0, b, 1).to(torch::kCPU);
-      if (outcome.average_sum.defined()) {
-        result.adam_state.average_sum = outcome.average_sum.narrow(0, b, 1).to(torch::kCPU);
-        result.adam_state.average_weight = outcome.average_weight;
-      }
-    }
-    result.moments_restored = moments_restored;
-    results.push_back(result);
-  }
-  return results;
+  return results(outcome, scale, adam_run, content);
 }
 
 void Stylizer::set_schedule(int scales, int iterations, int scales_done, int start_iteration) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <torch/types.h>
@@ -68,6 +69,22 @@ struct Stylizer::Impl {
                               const std::vector<double>& blend, const torch::Tensor& init,
                               const ProgressCallback& callback, const Guides& guides = {});
 
+  // What the scales of one run are made from: the content and each member's
+  // styles as given, and as the network sees them (colour_prepared).
+  struct RunSources {
+    torch::Tensor content, prepared_content;
+    std::vector<std::vector<torch::Tensor>> members, prepared_members;
+    std::vector<double> blend;
+    Guides guides;
+  };
+  // The sizes of a batch's scales, the same for every member (else an
+  // OptionError), with the scale a resumed run starts at among them.
+  std::vector<int> batch_schedule(const torch::Tensor& content,
+                                  const std::vector<std::vector<torch::Tensor>>& members) const;
+  // The objective's inputs at scale `s` of `sizes`, each image checked large
+  // enough; sets this scale's tiles (use_tiles).
+  TargetInputs scale_inputs(const RunSources& sources, const std::vector<int>& sizes, size_t s);
+
   struct Outcome {
     torch::Tensor image;   // (B, 3, H, W)
     torch::Tensor losses;  // (B, 1 + terms) of the last iteration run, on the host
@@ -85,6 +102,20 @@ struct Stylizer::Impl {
   Outcome optimize_adam(torch::Tensor image, PyramidAdam& adam, int done, int iterations,
                         const ProgressCallback& callback, const AdamState& average = {});
   Outcome optimize_lbfgs(const torch::Tensor& image, int done, int iterations, const ProgressCallback& callback);
+  // Adam's state through the scales of one run: made at its first scale,
+  // with the moments (and iterate) of the run it resumes when they fit.
+  struct AdamRun {
+    std::optional<PyramidAdam> adam;
+    AdamState resumed;
+    bool moments_restored = false;
+  };
+  // Scale `s` from `start` and iteration `done`: L-BFGS, or Adam going on with `run`'s state.
+  Outcome optimize_scale(const torch::Tensor& start, size_t s, int done, int iterations, AdamRun& run,
+                         const ProgressCallback& callback);
+  // Each member's Result of a run that ended with `outcome` at scale `scale`:
+  // its losses evaluated once more, its colours recombined (luminance), Adam's state.
+  std::vector<Result> results(const Outcome& outcome, size_t scale, const AdamRun& run,
+                              const torch::Tensor& content) const;
   // Losses of `image` under the prepared objective, (B, 1 + terms); with a graph unless tiled.
   torch::Tensor losses(const torch::Tensor& image) const;
   struct Evaluation {
