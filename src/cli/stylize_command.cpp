@@ -350,6 +350,68 @@ void save_result(const Result& result, const Job& job, const CliParams& params, 
   if (!unfinished) remove_checkpoint(job.output);
 }
 
+// The set-up a run's log and report give, said: device, precision, threads, units, tiles.
+SessionInfo describe_session(const LoadedWeights& loaded, const Stylizer& stylizer, int threads,
+                             const torch::Tensor& content, int requested_tile) {
+  const VggWeights& weights = loaded.weights;
+  const SessionInfo session{loaded.path,
+                            weights.format,
+                            weights.convention.name,
+                            stylizer.device().str(),
+                            to_string(stylizer.precision()),
+                            threads,
+                            stylizer.network().widths(),
+                            stylizer.network().deepest_layer(),
+                            to_string(stylizer.loss_units()),
+                            stylizer.plan_tiling(content.size(2), content.size(3))};
+  spdlog::debug("weights {} ({}, {} convention), network up to {}", loaded.path, weights.format,
+                weights.convention.name, session.deepest_layer);
+  spdlog::info("device {}, precision {}, {} threads; losses in {} units", session.device, session.precision, threads,
+               session.loss_units);
+  log_tiling(session.tiling, content.size(2), content.size(3), requested_tile);
+  return session;
+}
+
+// The styles of a group of jobs as Stylizer::run and run_batch take them:
+// every job's in order (one per member with --each-style), the blend of one
+// job's several, --default-style's last; and each member's progress label.
+struct GroupStyles {
+  std::vector<torch::Tensor> styles;
+  std::vector<double> blend;
+  std::vector<std::string> labels;
+};
+
+// Says what each job of `group` runs, starts its record, and gathers the group's styles.
+GroupStyles start_group(const std::vector<size_t>& group, const std::vector<Job>& jobs, const CliParams& params,
+                        const RunInputs& in, const Stylizer& stylizer, const std::vector<ImageEncoding>& encodings,
+                        std::vector<RunRecord>& records) {
+  const torch::Tensor& content = in.content.pixels;
+  GroupStyles group_styles;
+  for (size_t j : group) {
+    const Job& job = jobs[j];
+    std::vector<std::string> job_style_paths;
+    std::vector<torch::Tensor> job_styles;
+    for (size_t i : job.styles) {
+      group_styles.styles.push_back(in.styles[i]);
+      job_styles.push_back(in.styles[i]);
+      job_style_paths.push_back(params.style_paths[i]);
+      if (!params.style_blend.empty() && !params.each_style) group_styles.blend.push_back(params.style_blend[i]);
+    }
+    const std::vector<int> sizes = stylizer.schedule(content, job_styles);
+    spdlog::info("stylizing {} ({}x{}) with {}: {} -> {}", params.content_path, content.size(3), content.size(2),
+                 fmt::join(job_style_paths, ", "), describe_iterations(params.options, sizes), job.output);
+    note_schedule(params.options, sizes);
+    records[j].output = job.output;
+    records[j].bit_depth = encodings[j].bit_depth;
+    if (!encodings[j].profile.empty()) records[j].color_profile = encodings[j].profile.name;
+    records[j].styles = job_style_paths;
+    group_styles.labels.push_back(jobs.size() > 1 ? job.label : "");
+  }
+  add_default_style(in.regions, params, group_styles.styles, group_styles.blend);
+  if (group.size() > 1) spdlog::info("running these {} styles as one batch", group.size());
+  return group_styles;
+}
+
 // The side outputs of the jobs done (--sheet, --plot, --report), after the
 // images. Their failure (checked writable before the run, so only e.g. a full
 // disk) keeps the images: it says so, and returns 6.
@@ -528,27 +590,11 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   const RunInputs in = load_run_inputs(given);
   const DecodedImage& content_image = in.content;
   const torch::Tensor& content = content_image.pixels;
-  const std::vector<torch::Tensor>& styles = in.styles;
-  const Regions& regions = in.regions;
   const torch::Tensor& init = in.init;
   const CliParams params = balance_content_weight(given, weights, content.size(2), content.size(3));
   Stylizer stylizer(params.options, weights);
   stylizer.set_stop_check([] { return interrupt_signal() != 0; });  // between tiles (--tile)
-  const SessionInfo session{loaded.path,
-                            weights.format,
-                            weights.convention.name,
-                            stylizer.device().str(),
-                            to_string(stylizer.precision()),
-                            threads,
-                            stylizer.network().widths(),
-                            stylizer.network().deepest_layer(),
-                            to_string(stylizer.loss_units()),
-                            stylizer.plan_tiling(content.size(2), content.size(3))};
-  spdlog::debug("weights {} ({}, {} convention), network up to {}", loaded.path, weights.format,
-                weights.convention.name, session.deepest_layer);
-  spdlog::info("device {}, precision {}, {} threads; losses in {} units", session.device, session.precision, threads,
-               session.loss_units);
-  log_tiling(session.tiling, content.size(2), content.size(3), params.options.tile);
+  const SessionInfo session = describe_session(loaded, stylizer, threads, content, params.options.tile);
 
   const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
 
@@ -559,37 +605,14 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   const bool moments_given = resume_adam_moments(params, jobs.size(), stylizer);
   ProgressPrinter printer(params.print_every, params.quiet);
   int exit_code = kOk;
-  const std::vector<std::vector<size_t>> groups = group_jobs(jobs, params, stylizer, content, styles);
+  const std::vector<std::vector<size_t>> groups = group_jobs(jobs, params, stylizer, content, in.styles);
   std::vector<RunRecord> records(jobs.size());
   std::vector<torch::Tensor> results(jobs.size());
   size_t jobs_done = 0;
   bool lost = false;  // still_ours() said no: write nothing
   for (const auto& group : groups) {
-    std::vector<torch::Tensor> group_styles;  // with --each-style: one per member
-    std::vector<std::string> labels;
-    std::vector<double> blend;
-    for (size_t j : group) {
-      const Job& job = jobs[j];
-      std::vector<std::string> job_style_paths;
-      for (size_t i : job.styles) {
-        group_styles.push_back(styles[i]);
-        job_style_paths.push_back(params.style_paths[i]);
-        if (!params.style_blend.empty() && !params.each_style) blend.push_back(params.style_blend[i]);
-      }
-      std::vector<torch::Tensor> job_styles;
-      for (size_t i : job.styles) job_styles.push_back(styles[i]);
-      const std::vector<int> sizes = stylizer.schedule(content, job_styles);
-      spdlog::info("stylizing {} ({}x{}) with {}: {} -> {}", params.content_path, content.size(3), content.size(2),
-                   fmt::join(job_style_paths, ", "), describe_iterations(params.options, sizes), job.output);
-      note_schedule(params.options, sizes);
-      records[j].output = job.output;
-      records[j].bit_depth = encodings[j].bit_depth;
-      if (!encodings[j].profile.empty()) records[j].color_profile = encodings[j].profile.name;
-      records[j].styles = job_style_paths;
-      labels.push_back(jobs.size() > 1 ? job.label : "");
-    }
-    add_default_style(regions, params, group_styles, blend);
-    if (group.size() > 1) spdlog::info("running these {} styles as one batch", group.size());
+    const GroupStyles group_styles = start_group(group, jobs, params, in, stylizer, encodings, records);
+    const std::vector<std::string>& labels = group_styles.labels;
     const bool keep_history = !params.report_path.empty() || !params.plot_path.empty();
     const auto started = std::chrono::steady_clock::now();
     int scale_shown = 0;
@@ -615,9 +638,9 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
       return interrupt_signal() == 0 && !lost;
     };
     const std::vector<Result> group_results =
-        group.size() > 1 ? stylizer.run_batch(content, group_styles, callback, init)
-                         : std::vector<Result>{
-                               stylizer.run(content, group_styles, callback, blend, init, Guides{regions.masks, {}})};
+        group.size() > 1 ? stylizer.run_batch(content, group_styles.styles, callback, init)
+                         : std::vector<Result>{stylizer.run(content, group_styles.styles, callback, group_styles.blend,
+                                                            init, Guides{in.regions.masks, {}})};
     printer.clear_bar();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (lost) {
