@@ -263,10 +263,28 @@ TEST_F(VideoCli, LaterFramesFromThePreviousOutputRunOneScale) {
 // the previous output. (Taking the first frame's time for every later one
 // said "about 23:29 left" for a video that took 3 minutes more.)
 TEST(VideoEta, LaterFramesAreEstimatedByTheirOwnIterations) {
+  // The first frame: 8 s for 2 scales of 150 iterations, 0.04 s each at the last.
+  const cli::FrameTiming first{8.0, 0.04, 2, 150, true, false};
   // From the previous output: 100 iterations at the last scale's 0.04 s each.
-  EXPECT_DOUBLE_EQ(cli::later_frame_seconds(8.0, 0.04, 100, true), 4.0);
+  EXPECT_DOUBLE_EQ(cli::later_frame_seconds(first, 100, true), 4.0);
   // Independent frames repeat the first frame's schedule.
-  EXPECT_DOUBLE_EQ(cli::later_frame_seconds(8.0, 0.04, 100, false), 8.0);
+  EXPECT_DOUBLE_EQ(cli::later_frame_seconds(first, 100, false), 8.0);
+  // A later frame made whole took what the next ones will.
+  EXPECT_DOUBLE_EQ(cli::later_frame_seconds({4.4, 0.04, 1, 100, false, false}, 100, true), 4.4);
+}
+
+// A frame resumed from an interrupted run was made in part: its seconds are
+// not a frame's. (Taken as one, the ETA after a frame resumed 5 iterations
+// before its end said a tenth of the time left.)
+TEST(VideoEta, AResumedFrameIsEstimatedByItsIterationsNotItsPart) {
+  // The last 10 of a later frame's 100 iterations, 0.04 s each.
+  EXPECT_DOUBLE_EQ(cli::later_frame_seconds({0.4, 0.04, 1, 100, false, true}, 100, true), 4.0);
+  // The end of the first frame, of a video whose later frames go on from it.
+  EXPECT_DOUBLE_EQ(cli::later_frame_seconds({0.4, 0.04, 2, 150, true, true}, 100, true), 4.0);
+  // Independent frames at one scale: this frame's 150 iterations.
+  EXPECT_DOUBLE_EQ(cli::later_frame_seconds({0.4, 0.04, 1, 150, false, true}, 100, false), 6.0);
+  // Independent coarse-to-fine frames: a part of one does not tell (no ETA said).
+  EXPECT_DOUBLE_EQ(cli::later_frame_seconds({0.4, 0.04, 2, 150, false, true}, 100, false), 0.0);
 }
 
 // --preset gatys's content weight follows the frames' size, as an image's

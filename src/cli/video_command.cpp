@@ -243,10 +243,11 @@ struct Styling {
   Regions regions;  // one fixed set of region masks for every frame, read at the first frame's size
 };
 
-// A frame stylized, and the seconds an iteration of its last scale took (for the ETA).
+// A frame stylized, and what the ETA needs of it.
 struct MadeFrame {
   Result result;
-  int scales = 1;  // of its run
+  int scales = 1, iterations = 0;  // of its run
+  bool resumed = false;            // within, from an interrupted run's partial frame
   double last_scale_seconds_per_iteration = 0;
 };
 
@@ -289,13 +290,15 @@ MadeFrame stylize_frame(Stylizer& stylizer, const torch::Tensor& frame, const Te
   const int iterations = start.defined() ? video.frame_iterations : options.iterations;
   const int scales = start.defined() ? 1 : options.scales;
   const int initial = options.initial_iterations;
-  if (schedule_frame(stylizer, scales, iterations, unfinished, label)) start = unfinished->image;
+  MadeFrame made;
+  made.scales = scales;
+  made.iterations = iterations;
+  made.resumed = schedule_frame(stylizer, scales, iterations, unfinished, label);
+  if (made.resumed) start = unfinished->image;
   spdlog::debug("{}: {} scale{}, {} iterations{}", label, scales, scales == 1 ? "" : "s", iterations,
                 scales > 1 && initial > 0 ? fmt::format(" ({} at the first)", initial) : "");
   double last_scale_seconds = 0;
   int last_scale_iterations = 0;
-  MadeFrame made;
-  made.scales = scales;
   made.result = stylizer.run(
       frame, styling.styles,
       [&](const Progress& p) {
@@ -364,7 +367,7 @@ std::optional<int> end_stopped_frame(const MadeFrame& made, int64_t index, const
 
 // ", about 3 min left" after frame `index` of a video of known length.
 std::string time_left(double seconds_per_frame, int64_t index, const VideoInfo& info) {
-  if (info.frame_count <= index) return "";
+  if (info.frame_count <= index || seconds_per_frame <= 0) return "";
   return ", about " + format_duration(seconds_per_frame * static_cast<double>(info.frame_count - index)) + " left";
 }
 
@@ -374,9 +377,11 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-double later_frame_seconds(double first_frame_seconds, double last_scale_seconds_per_iteration, int later_iterations,
-                           bool from_previous) {
-  return from_previous ? last_scale_seconds_per_iteration * later_iterations : first_frame_seconds;
+double later_frame_seconds(const FrameTiming& frame, int later_iterations, bool from_previous) {
+  const double per_iteration = frame.last_scale_seconds_per_iteration;
+  if (!frame.resumed) return from_previous && frame.first ? per_iteration * later_iterations : frame.seconds;
+  if (from_previous) return per_iteration * later_iterations;
+  return frame.scales == 1 ? per_iteration * frame.iterations : 0;
 }
 
 int video_command(VideoParams video) {
@@ -460,9 +465,9 @@ int video_command(VideoParams video) {
         const double seconds = seconds_since(frame_started);
         // The first frame runs --iterations (coarse to fine), the later ones
         // --frame-iterations from the previous output, or as the first.
-        later_seconds = index > 1 ? seconds
-                                  : later_frame_seconds(seconds, made.last_scale_seconds_per_iteration,
-                                                        video.frame_iterations, history.kept());
+        const FrameTiming timing{
+            seconds, made.last_scale_seconds_per_iteration, made.scales, made.iterations, index == 1, made.resumed};
+        later_seconds = later_frame_seconds(timing, video.frame_iterations, history.kept());
         if (!params.quiet) {
           spdlog::info("{} done in {:.1f} s -> {}{}", label, seconds, path, time_left(later_seconds, index, info));
         }
