@@ -251,6 +251,33 @@ TEST(VideoFileWriter, SaysTheCodecTheFileHolds) {
   EXPECT_EQ(writer.codec(), "mp4v");
 }
 
+// OpenCV's FFmpeg backend prints its warnings on the standard error itself:
+// "tag 0x30395056/'VP90' is not supported" on every .webm it writes, "tag
+// ... 'ABCD' is not found" for a FourCC it does not know. They are kept for
+// the caller (stylize -v shows them) and off the terminal, where they came
+// before stylize's own lines, even under --quiet.
+TEST(VideoFileWriter, KeepsFFmpegsWarningsOffTheStandardError) {
+  const test::TempDir dir;
+  const std::string path = dir.file("clip.webm");
+  SKIP_UNLESS_WRITABLE(path);
+  testing::internal::CaptureStderr();
+  std::string said;
+  {
+    VideoFileWriter writer(path, 25.0, 64, 48);
+    said = writer.backend_messages();
+    writer.write(test::pattern_image(48, 64, 0));
+    writer.finish();
+  }
+  EXPECT_THROW(check_video_output(dir.file("out.mp4"), "ABCD"), OptionError);
+  const std::string printed = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(printed, "");
+  EXPECT_NE(said.find("VP90"), std::string::npos) << said;
+  // fd 2 is the one before again: what is written now reaches it.
+  testing::internal::CaptureStderr();
+  std::fprintf(stderr, "after\n");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "after\n");
+}
+
 TEST(VideoOutput, IsCheckedAtTheFrameRateOfTheRun) {
   const test::TempDir dir;
   const std::string path = dir.file("slow.avi");

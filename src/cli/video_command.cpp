@@ -13,6 +13,7 @@
 #include <deque>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 
 #include "args.hpp"
 #include "checkpoint.hpp"
@@ -138,8 +139,13 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
   std::optional<VideoFileWriter> writer;
   for (int64_t k = 1; k <= count; ++k) {
     const torch::Tensor frame = load_image(pattern.path(k), "output frame " + std::to_string(k));
-    if (!writer)
+    if (!writer) {
       writer.emplace(target.video, fps, static_cast<int>(frame.size(3)), static_cast<int>(frame.size(2)), params.codec);
+      std::istringstream said(writer->backend_messages());  // OpenCV's and FFmpeg's own warnings
+      for (std::string line; std::getline(said, line);) {
+        if (!line.empty()) spdlog::debug("{}", line);
+      }
+    }
     writer->write(frame);
   }
   writer->finish();

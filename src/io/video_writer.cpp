@@ -11,6 +11,8 @@
 // 127 instead of 126, 128, 128). Frame patterns keep the exact pixels.
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -44,6 +46,57 @@ std::string joined(const std::vector<std::string>& words) {
   for (size_t i = 0; i < words.size(); ++i) text += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + words[i];
   return text;
 }
+
+// "; FFmpeg said: ..." with the last line of `messages` (as captured), or "".
+std::string ffmpeg_said(const std::string& messages) {
+  const size_t end = messages.find_last_not_of("\r\n");
+  if (end == std::string::npos) return "";
+  const size_t newline = messages.find_last_of('\n', end);
+  const size_t begin = newline == std::string::npos ? 0 : newline + 1;
+  return "; FFmpeg said: " + messages.substr(begin, end + 1 - begin);
+}
+
+// Captures what the process writes to its standard error (fd 2) while it
+// lives. OpenCV's FFmpeg backend prints its own warnings there, even for a
+// writer it opens (`tag 'VP90' is not supported with codec id 167 and format
+// 'webm'` on every .webm); a library does not print, so they are handed to the
+// caller instead. Without a temporary file it captures nothing.
+class StderrCapture {
+ public:
+  StderrCapture() {
+    std::fflush(stderr);
+    file_ = std::tmpfile();
+    if (file_ == nullptr) return;
+    saved_ = ::dup(STDERR_FILENO);
+    if (saved_ >= 0 && ::dup2(::fileno(file_), STDERR_FILENO) >= 0) return;
+    if (saved_ >= 0) ::close(saved_);
+    saved_ = -1;
+  }
+  ~StderrCapture() { finish(); }
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+
+  // Ends the capture (fd 2 is the one before again); returns what was written.
+  std::string finish() {
+    std::string text;
+    if (saved_ >= 0) {
+      std::fflush(stderr);
+      ::dup2(saved_, STDERR_FILENO);
+      ::close(saved_);
+      saved_ = -1;
+      std::rewind(file_);
+      char buffer[4096];
+      for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, file_)) > 0;) text.append(buffer, n);
+    }
+    if (file_ != nullptr) std::fclose(file_);
+    file_ = nullptr;
+    return text;
+  }
+
+ private:
+  std::FILE* file_ = nullptr;
+  int saved_ = -1;
+};
 
 }  // namespace
 
@@ -98,17 +151,24 @@ VideoFileWriter::VideoFileWriter(const std::string& path, double fps, int width,
       throw OptionError(cannot + ", only " + joined(usable) + " (leave the codec out for " + usable.front() + ")");
     }
   }
-  throw OutputError(cannot + " (its FFmpeg backend lacks the encoder or the container); use another container (" +
-                    kVideoExtensions + ") or write frames with a pattern such as out/frame_%05d.png");
+  throw OutputError(cannot + " (its FFmpeg backend lacks the encoder or the container" +
+                    ffmpeg_said(backend_messages_) + "); use another container (" + kVideoExtensions +
+                    ") or write frames with a pattern such as out/frame_%05d.png");
 }
 
 bool VideoFileWriter::open_with(const std::string& codec, double fps) {
   const int fourcc = cv::VideoWriter::fourcc(codec[0], codec[1], codec[2], codec[3]);
-  try {
-    if (impl_->writer.open(temporary_, cv::CAP_FFMPEG, fourcc, fps, cv::Size(width_, height_))) return true;
-  } catch (const cv::Exception&) {
-    // Unavailable, as when open() says so.
+  bool opened = false;
+  {
+    StderrCapture capture;
+    try {
+      opened = impl_->writer.open(temporary_, cv::CAP_FFMPEG, fourcc, fps, cv::Size(width_, height_));
+    } catch (const cv::Exception&) {
+      // Unavailable, as when open() says so.
+    }
+    backend_messages_ += capture.finish();
   }
+  if (opened) return true;
   std::error_code ignored;
   fs::remove(temporary_, ignored);
   return false;

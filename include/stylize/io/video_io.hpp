@@ -106,6 +106,9 @@ class VideoFileWriter {
   const std::string& codec() const { return codec_; }
   int width() const { return width_; }
   int height() const { return height_; }
+  // What OpenCV and FFmpeg printed while the writer opened (their warnings,
+  // kept off the standard error), one line each; "" when nothing.
+  const std::string& backend_messages() const { return backend_messages_; }
 
  private:
   struct Impl;
@@ -113,7 +116,7 @@ class VideoFileWriter {
   // Opens the writer on the temporary file with `codec`; false (and no file) when this build cannot.
   bool open_with(const std::string& codec, double fps);
 
-  std::string path_, temporary_, codec_;
+  std::string path_, temporary_, codec_, backend_messages_;
   int width_ = 0, height_ = 0;
   int64_t written_ = 0;
 };
