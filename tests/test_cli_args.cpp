@@ -363,6 +363,25 @@ TEST(CliArgs, PresetsApplyAndExplicitFlagsWin) {
   EXPECT_THROW(apply_preset("picasso", p, {}), OptionError);
 }
 
+// A long run of the tutorial's schedule says, once timed, that --preset fast
+// gets to a similar loss in about a fifth of the time; nothing for a short
+// run or one whose schedule the user chose otherwise.
+TEST(CliArgs, ALongTutorialRunSuggestsTheFastPreset) {
+  const std::string hint = fast_preset_hint(parse_flags(""), 1.27);
+  EXPECT_NE(hint.find("at 1.27 s an iteration, this run's 1000 iterations take about 21 min here; --preset fast"),
+            std::string::npos)
+      << hint;
+  EXPECT_NE(fast_preset_hint(parse_flags(""), 5.02).find("about 1.4 h here"), std::string::npos);
+  EXPECT_NE(fast_preset_hint(parse_flags("-n 300"), 0.6), "") << "3 minutes";
+  EXPECT_EQ(fast_preset_hint(parse_flags("-n 300"), 0.59), "") << "under 3 minutes";
+  EXPECT_EQ(fast_preset_hint(parse_flags(""), 0.1), "");
+  for (const char* own :
+       {"--preset tutorial", "--preset fast -n 1000 --scales 1", "--preset gatys", "--optimizer lbfgs", "--scales 2",
+        "--average 0.9", "--pyramid 2", "--nesterov", "--resume out.png"}) {
+    EXPECT_EQ(fast_preset_hint(parse_flags(own), 1.27), "") << own;
+  }
+}
+
 // --preset gatys is the paper's alpha/beta = 1e-3 at every content size: the
 // paper's objective, computed here from its definitions (sums, raw Gram
 // matrices, 1/(4 N^2 M^2)), is a fixed multiple (beta / 4) of stylize's
@@ -765,7 +784,7 @@ TEST(PartialFrame, RoundTripsAndIsNotUsedWhenGarbled) {
   test::write_file(path, "not an image");
   EXPECT_FALSE(read_partial_frame(pattern).has_value());
   remove_partial_frame(pattern);
-  for (const std::string file : {path, path + ".json", path + ".adam"}) EXPECT_FALSE(fs::exists(file)) << file;
+  for (const std::string& file : {path, path + ".json", path + ".adam"}) EXPECT_FALSE(fs::exists(file)) << file;
   EXPECT_FALSE(read_partial_frame(pattern).has_value());
 }
 

@@ -80,6 +80,13 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
 const std::vector<std::string>& preset_names();
 void apply_preset(const std::string& preset, CliParams& params, const std::vector<std::string>& explicit_flags);
 
+// A hint for a long run of the tutorial's schedule, said once its seconds per
+// iteration are measured: --preset fast gets to a similar loss in about a
+// fifth of the time (README, "Time to a finished image"). "" for a run shorter
+// than 3 minutes, one with a preset, a resumed one, or one of L-BFGS,
+// coarse-to-fine or another of fast's levers (presets.cpp).
+std::string fast_preset_hint(const CliParams& params, double seconds_per_iteration);
+
 // The paper's alpha/beta = 1e-3 of --preset gatys as stylize's content weight,
 // for a content image of height x width pixels, in tutorial units and with
 // the preset's single content layer relu4_2 of `channels` channels (512 in

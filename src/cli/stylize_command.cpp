@@ -606,6 +606,8 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   ProgressPrinter printer(params.print_every, params.quiet);
   int exit_code = kOk;
   const std::vector<std::vector<size_t>> groups = group_jobs(jobs, params, stylizer, content, in.styles);
+  // The first group's iterations 2-10 (the first warms up) time fast_preset_hint's.
+  double hint_seconds = still_ours ? -1 : 0;  // a batch worker's log gets none
   std::vector<RunRecord> records(jobs.size());
   std::vector<torch::Tensor> results(jobs.size());
   size_t jobs_done = 0;
@@ -624,6 +626,17 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
         scale_shown = p.scale;
       }
       printer.update(p, labels);
+      if (hint_seconds >= 0 && &group == &groups.front() && p.iteration > 1) {
+        hint_seconds += p.seconds;
+        if (p.iteration == 10) {
+          const std::string hint = fast_preset_hint(params, hint_seconds / 9);
+          if (!hint.empty() && !params.quiet) {
+            printer.clear_bar();
+            spdlog::info("{}", hint);
+          }
+          hint_seconds = -1;
+        }
+      }
       const bool last = p.iteration == p.iterations;
       for (size_t m = 0; m < group.size(); ++m) {
         if (keep_history) {
