@@ -661,6 +661,21 @@ TEST(RunProgress, LinesKeepTheirDocumentedShapeAndFollowTheTerms) {
   EXPECT_EQ(progress_line(60, 300, values, 0.25, -1), progress_line(60, 300, values, 0.25));
 }
 
+// The bar's ETA is the run's: coarse to fine, a later scale's iterations
+// cost more by their pixels. (It was the scale's: "ETA 0:10" at the end of
+// --preset fast's first scale, with 2:40 of the second to come.)
+TEST(RunProgress, TheEtaCountsTheLaterScalesByTheirPixels) {
+  // --preset fast at 512 px: 60 iterations at 256 px, then 160 at 512.
+  const std::vector<int> sizes{256, 512}, iterations{60, 160};
+  // Iteration 20 of the first at 0.25 s: 40 more, then 160 at 4x the pixels.
+  EXPECT_DOUBLE_EQ(seconds_left(0.25, 1, 20, sizes, iterations), 40 * 0.25 + 160 * 1.0);
+  // At the last scale only its own iterations remain.
+  EXPECT_DOUBLE_EQ(seconds_left(1.0, 2, 60, sizes, iterations), 100.0);
+  // Three scales, a non-square ratio.
+  EXPECT_DOUBLE_EQ(seconds_left(0.1, 1, 10, {100, 200, 300}, {10, 10, 10}), 0.0 + 10 * 0.4 + 10 * 0.9);
+  EXPECT_DOUBLE_EQ(seconds_left(0.5, 1, 900, {512}, {1000}), 50.0);
+}
+
 // --estimate's probe: a warm-up and three counted iterations per scale while
 // iterations are short; a long one (a tiled print-size iteration takes
 // minutes) is counted at once and ends the probe, the larger scales then

@@ -1,6 +1,8 @@
 #include "run_progress.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <utility>
 
 namespace stylize::cli {
 
@@ -20,6 +22,22 @@ std::string progress_line(int iteration, int iterations, const LossValues& value
     line += text;
   }
   return line;
+}
+
+double seconds_left(double seconds_per_iteration, int scale, int iteration, const std::vector<int>& sizes,
+                    const std::vector<int>& iterations) {
+  const size_t s = static_cast<size_t>(scale - 1);
+  double left = seconds_per_iteration * std::max(0, iterations.at(s) - iteration);
+  for (size_t later = s + 1; later < sizes.size(); ++later) {
+    const double ratio = static_cast<double>(sizes[later]) / sizes[s];
+    left += seconds_per_iteration * ratio * ratio * iterations.at(later);
+  }
+  return left;
+}
+
+void ProgressPrinter::set_schedule(std::vector<int> sizes, std::vector<int> iterations) {
+  sizes_ = std::move(sizes);
+  iterations_ = std::move(iterations);
 }
 
 ProgressPrinter::ProgressPrinter(int print_every, bool quiet)
@@ -49,9 +67,14 @@ void ProgressPrinter::update(const Progress& p, const std::vector<std::string>& 
   if (!bar_.active()) return;
   std::string label = labels.size() > 1 ? std::to_string(labels.size()) + " styles" : labels.front();
   if (p.scales > 1) label += " scale " + std::to_string(p.scale) + "/" + std::to_string(p.scales);
+  // To the run's end where its schedule is known (and is this run's), else the scale's.
+  const bool whole_run = sizes_.size() == static_cast<size_t>(p.scales) && iterations_.size() == sizes_.size() &&
+                         p.scale >= 1 && iterations_[static_cast<size_t>(p.scale - 1)] == p.iterations;
+  const double left = whole_run ? seconds_left(smoothed_seconds_, p.scale, p.iteration, sizes_, iterations_)
+                                : smoothed_seconds_ * (p.iterations - p.iteration);
   char detail[96];
   std::snprintf(detail, sizeof detail, "%d/%d  %.2f s/it  ETA %s", p.iteration, p.iterations, smoothed_seconds_,
-                format_duration(smoothed_seconds_ * (p.iterations - p.iteration)).c_str());
+                format_duration(left).c_str());
   bar_.draw(label, static_cast<double>(p.iteration) / p.iterations, detail, last);
 }
 

@@ -20,6 +20,10 @@ class ProgressPrinter {
   void update(const Progress& progress, const std::vector<std::string>& labels);
   // Clears the bar (before other messages are printed, and at the end of a run).
   void clear_bar() { bar_.clear(); }
+  // The scales of the next run: each one's longest side and iterations
+  // (Stylizer::schedule, scale_iterations), so that the bar's ETA is the
+  // run's, not its scale's. Without, or when they do not fit, the scale's.
+  void set_schedule(std::vector<int> sizes, std::vector<int> iterations);
 
  private:
   int print_every_;
@@ -28,7 +32,15 @@ class ProgressPrinter {
   double interval_seconds_ = 0;
   int interval_iterations_ = 0;
   double smoothed_seconds_ = 0;  // exponential moving average of s/it, for the ETA
+  std::vector<int> sizes_, iterations_;
 };
+
+// Seconds left of a run at iteration `iteration` of scale `scale` (1-based)
+// of the schedule `sizes` and `iterations` (one per scale), taking
+// `seconds_per_iteration` at this scale: a later scale's iteration costs more
+// by its pixel count (the square of the ratio of the sizes).
+double seconds_left(double seconds_per_iteration, int scale, int iteration, const std::vector<int>& sizes,
+                    const std::vector<int>& iterations);
 
 // "iter 100/1000  total 1.24e+06  style 5.80e+05  content 6.40e+05  tv 2.10e+04  0.42 s/it":
 // the losses of `values` in the order of its terms; with --tolerance, once it

@@ -350,6 +350,13 @@ void save_result(const Result& result, const Job& job, const CliParams& params, 
   if (!unfinished) remove_checkpoint(job.output);
 }
 
+// The iterations of each of `scales` scales (scale_iterations).
+std::vector<int> iterations_per_scale(const StylizeOptions& options, size_t scales) {
+  std::vector<int> iterations;
+  for (size_t s = 0; s < scales; ++s) iterations.push_back(scale_iterations(options, s, scales));
+  return iterations;
+}
+
 // The set-up a run's log and report give, said: device, precision, threads, units, tiles.
 SessionInfo describe_session(const LoadedWeights& loaded, const Stylizer& stylizer, int threads,
                              const torch::Tensor& content, int requested_tile) {
@@ -379,6 +386,7 @@ struct GroupStyles {
   std::vector<torch::Tensor> styles;
   std::vector<double> blend;
   std::vector<std::string> labels;
+  std::vector<int> sizes;  // of the scales, which the members share (group_jobs)
 };
 
 // Says what each job of `group` runs, starts its record, and gathers the group's styles.
@@ -401,6 +409,7 @@ GroupStyles start_group(const std::vector<size_t>& group, const std::vector<Job>
     spdlog::info("stylizing {} ({}x{}) with {}: {} -> {}", params.content_path, content.size(3), content.size(2),
                  fmt::join(job_style_paths, ", "), describe_iterations(params.options, sizes), job.output);
     note_schedule(params.options, sizes);
+    group_styles.sizes = sizes;
     records[j].output = job.output;
     records[j].bit_depth = encodings[j].bit_depth;
     if (!encodings[j].profile.empty()) records[j].color_profile = encodings[j].profile.name;
@@ -615,6 +624,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   for (const auto& group : groups) {
     const GroupStyles group_styles = start_group(group, jobs, params, in, stylizer, encodings, records);
     const std::vector<std::string>& labels = group_styles.labels;
+    printer.set_schedule(group_styles.sizes, iterations_per_scale(params.options, group_styles.sizes.size()));
     const bool keep_history = !params.report_path.empty() || !params.plot_path.empty();
     const auto started = std::chrono::steady_clock::now();
     int scale_shown = 0;
