@@ -493,9 +493,9 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_scale(const torch::Tensor& star
       run.moments_restored = run.adam->restore(run.resumed.moments);
     }
   }
+  if (done >= iterations) return nothing_left();  // with the moments restored, to carry to the next scale
   // Resumed within a scale: on from the last iterate (the image saved is
   // rounded to 8 or 16 bits, or is the average), with an average so far.
-  if (done >= iterations) return nothing_left();  // with the moments restored, to carry to the next scale
   const auto fits = [&start](const torch::Tensor& t) { return t.defined() && t.sizes() == start.sizes(); };
   const bool on_iterate = run.moments_restored && done > 0 && fits(run.resumed.iterate) &&
                           (options.average <= 0 || fits(run.resumed.average_sum));
