@@ -35,9 +35,15 @@ double seconds_left(double seconds_per_iteration, int scale, int iteration, cons
   return left;
 }
 
-void ProgressPrinter::set_schedule(std::vector<int> sizes, std::vector<int> iterations) {
+std::vector<int> iterations_per_scale(const StylizeOptions& options, size_t scales) {
+  std::vector<int> iterations;
+  for (size_t s = 0; s < scales; ++s) iterations.push_back(scale_iterations(options, s, scales));
+  return iterations;
+}
+
+void ProgressPrinter::set_schedule(std::vector<int> sizes, const StylizeOptions& options) {
+  iterations_ = iterations_per_scale(options, sizes.size());
   sizes_ = std::move(sizes);
-  iterations_ = std::move(iterations);
 }
 
 ProgressPrinter::ProgressPrinter(int print_every, bool quiet)

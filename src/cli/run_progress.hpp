@@ -20,10 +20,10 @@ class ProgressPrinter {
   void update(const Progress& progress, const std::vector<std::string>& labels);
   // Clears the bar (before other messages are printed, and at the end of a run).
   void clear_bar() { bar_.clear(); }
-  // The scales of the next run: each one's longest side and iterations
-  // (Stylizer::schedule, scale_iterations), so that the bar's ETA is the
-  // run's, not its scale's. Without, or when they do not fit, the scale's.
-  void set_schedule(std::vector<int> sizes, std::vector<int> iterations);
+  // The scales of the next run of `options`: each one's longest side
+  // (Stylizer::schedule), so that the bar's ETA is the run's, not its
+  // scale's. Without, or when they do not fit, the scale's.
+  void set_schedule(std::vector<int> sizes, const StylizeOptions& options);
 
  private:
   int print_every_;
@@ -34,6 +34,9 @@ class ProgressPrinter {
   double smoothed_seconds_ = 0;  // exponential moving average of s/it, for the ETA
   std::vector<int> sizes_, iterations_;
 };
+
+// The iterations of each of `scales` scales of a run of `options` (scale_iterations).
+std::vector<int> iterations_per_scale(const StylizeOptions& options, size_t scales);
 
 // Seconds left of a run at iteration `iteration` of scale `scale` (1-based)
 // of the schedule `sizes` and `iterations` (one per scale), taking

@@ -81,8 +81,7 @@ std::vector<ImageEncoding> choose_encodings(const std::vector<Job>& jobs, const 
 // "1000 iterations", or with coarse to fine "220 iterations over 2 scales
 // (60 + 160 at 256, 512 px)". `sizes`: the schedule's longest sides.
 std::string describe_iterations(const StylizeOptions& options, const std::vector<int>& sizes) {
-  std::vector<int> per_scale;
-  for (size_t s = 0; s < sizes.size(); ++s) per_scale.push_back(scale_iterations(options, s, sizes.size()));
+  const std::vector<int> per_scale = iterations_per_scale(options, sizes.size());
   const int total = std::accumulate(per_scale.begin(), per_scale.end(), 0);
   if (sizes.size() < 2) return count_of(total, "iteration");
   return fmt::format("{} iterations over {} scales ({} at {} px)", total, sizes.size(), fmt::join(per_scale, " + "),
@@ -348,13 +347,6 @@ void save_result(const Result& result, const Job& job, const CliParams& params, 
   }
   save_image(result.image, job.output, encoding);
   if (!unfinished) remove_checkpoint(job.output);
-}
-
-// The iterations of each of `scales` scales (scale_iterations).
-std::vector<int> iterations_per_scale(const StylizeOptions& options, size_t scales) {
-  std::vector<int> iterations;
-  for (size_t s = 0; s < scales; ++s) iterations.push_back(scale_iterations(options, s, scales));
-  return iterations;
 }
 
 // The set-up a run's log and report give, said: device, precision, threads, units, tiles.
@@ -624,7 +616,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   for (const auto& group : groups) {
     const GroupStyles group_styles = start_group(group, jobs, params, in, stylizer, encodings, records);
     const std::vector<std::string>& labels = group_styles.labels;
-    printer.set_schedule(group_styles.sizes, iterations_per_scale(params.options, group_styles.sizes.size()));
+    printer.set_schedule(group_styles.sizes, params.options);
     const bool keep_history = !params.report_path.empty() || !params.plot_path.empty();
     const auto started = std::chrono::steady_clock::now();
     int scale_shown = 0;

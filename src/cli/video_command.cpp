@@ -306,9 +306,7 @@ MadeFrame stylize_frame(Stylizer& stylizer, const torch::Tensor& frame, const Te
   StylizeOptions scheduled = options;  // as set_schedule made the Stylizer's
   scheduled.scales = scales;
   scheduled.iterations = iterations;
-  std::vector<int> per_scale;
-  for (int s = 0; s < scales; ++s) per_scale.push_back(scale_iterations(scheduled, s, scales));
-  printer.set_schedule(stylizer.schedule(frame, styling.styles), per_scale);
+  printer.set_schedule(stylizer.schedule(frame, styling.styles), scheduled);
   double last_scale_seconds = 0;
   int last_scale_iterations = 0;
   made.result = stylizer.run(
