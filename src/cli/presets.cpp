@@ -73,7 +73,7 @@ std::string fast_preset_hint(const CliParams& params, double seconds_per_iterati
                                  o.optimizer == OptimizerKind::Adam && o.scales == 1 && o.average <= 0 &&
                                  o.pyramid == 0 && !o.nesterov;
   const double seconds = seconds_per_iteration * o.iterations;
-  if (!tutorial_schedule || !(seconds >= kLongRunSeconds)) return "";
+  if (!tutorial_schedule || seconds < kLongRunSeconds) return "";
   const std::string duration =
       seconds < 3600 ? fmt::format("{:.0f} min", seconds / 60) : fmt::format("{:.1f} h", seconds / 3600);
   return fmt::format(

@@ -249,12 +249,11 @@ struct Styling {
   Regions regions;  // one fixed set of region masks for every frame, read at the first frame's size
 };
 
-// A frame stylized, and what the ETA needs of it.
+// A frame stylized, and its schedule and speed (its seconds and whether it is
+// the first are the caller's to fill in).
 struct MadeFrame {
   Result result;
-  int scales = 1, iterations = 0;  // of its run
-  bool resumed = false;            // within, from an interrupted run's partial frame
-  double last_scale_seconds_per_iteration = 0;
+  FrameTiming timing;
 };
 
 // Sets the schedule of a frame's run, going on where `unfinished` stopped
@@ -297,10 +296,10 @@ MadeFrame stylize_frame(Stylizer& stylizer, const torch::Tensor& frame, const Te
   const int scales = start.defined() ? 1 : options.scales;
   const int initial = options.initial_iterations;
   MadeFrame made;
-  made.scales = scales;
-  made.iterations = iterations;
-  made.resumed = schedule_frame(stylizer, scales, iterations, unfinished, label);
-  if (made.resumed) start = unfinished->image;
+  made.timing.scales = scales;
+  made.timing.iterations = iterations;
+  made.timing.resumed = schedule_frame(stylizer, scales, iterations, unfinished, label);
+  if (made.timing.resumed) start = unfinished->image;
   spdlog::debug("{}: {} scale{}, {} iterations{}", label, scales, scales == 1 ? "" : "s", iterations,
                 scales > 1 && initial > 0 ? fmt::format(" ({} at the first)", initial) : "");
   StylizeOptions scheduled = options;  // as set_schedule made the Stylizer's
@@ -321,7 +320,7 @@ MadeFrame stylize_frame(Stylizer& stylizer, const torch::Tensor& frame, const Te
       },
       styling.blend, start, Guides{styling.regions.masks, guide});
   printer.clear_bar();
-  made.last_scale_seconds_per_iteration = last_scale_seconds / std::max(1, last_scale_iterations);
+  made.timing.last_scale_seconds_per_iteration = last_scale_seconds / std::max(1, last_scale_iterations);
   return made;
 }
 
@@ -346,7 +345,7 @@ torch::Tensor read_made_frame(const std::string& path, int64_t index, const torc
 std::optional<int> end_stopped_frame(const MadeFrame& made, int64_t index, const FrameTarget& target,
                                      const CliParams& params, bool keep_earlier) {
   const Result& result = made.result;
-  const int scales = made.scales;
+  const int scales = made.timing.scales;
   if (result.stop_reason == StopReason::Interrupted) {
     std::string saved;
     if (!keep_earlier && (result.iterations_done > 0 || result.scales_done > 0)) {
@@ -460,7 +459,7 @@ int video_command(VideoParams video) {
         const auto frame_started = std::chrono::steady_clock::now();
         const PartialFrame* unfinished =
             index == done_before + 1 && earlier.unfinished ? &*earlier.unfinished : nullptr;
-        const MadeFrame made =
+        MadeFrame made =
             stylize_frame(*stylizer, *frame, history.guide(*frame), video, styling, label, printer, unfinished);
         const bool keep_earlier = index == 1 && earlier.stale > 0;
         if (const std::optional<int> code = end_stopped_frame(made, index, target, params, keep_earlier)) return *code;
@@ -475,9 +474,9 @@ int video_command(VideoParams video) {
         const double seconds = seconds_since(frame_started);
         // The first frame runs --iterations (coarse to fine), the later ones
         // --frame-iterations from the previous output, or as the first.
-        const FrameTiming timing{
-            seconds, made.last_scale_seconds_per_iteration, made.scales, made.iterations, index == 1, made.resumed};
-        later_seconds = later_frame_seconds(timing, video.frame_iterations, history.kept());
+        made.timing.seconds = seconds;
+        made.timing.first = index == 1;
+        later_seconds = later_frame_seconds(made.timing, video.frame_iterations, history.kept());
         if (!params.quiet) {
           spdlog::info("{} done in {:.1f} s -> {}{}", label, seconds, path, time_left(later_seconds, index, info));
         }
