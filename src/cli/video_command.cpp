@@ -384,16 +384,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-}  // namespace
-
-double later_frame_seconds(const FrameTiming& frame, int later_iterations, bool from_previous) {
-  const double per_iteration = frame.last_scale_seconds_per_iteration;
-  if (!frame.resumed) return from_previous && frame.first ? per_iteration * later_iterations : frame.seconds;
-  if (from_previous) return per_iteration * later_iterations;
-  return frame.scales == 1 ? per_iteration * frame.iterations : 0;
-}
-
-int video_command(VideoParams video) {
+// Refuses what stylize video cannot run before anything is read.
+void check_video_inputs(VideoParams& video) {
   CliParams& params = video.run;
   if (params.content_path.empty()) {
     throw OptionError(
@@ -406,6 +398,37 @@ int video_command(VideoParams video) {
     throw OptionError("stylize video blends its styles into one video; give style images, not a folder of them");
   }
   validate_video_params(video);
+}
+
+// "temporal consistency from in.mp4: 640x360 px, 120 frames at 25 frames/s"
+std::string describe_input(const std::string& name, const VideoInfo& info, bool temporal) {
+  return fmt::format("{} from {}: {}x{} px, {} frames{}", temporal ? "temporal consistency" : "independent frames",
+                     name, info.width, info.height, info.frame_count > 0 ? std::to_string(info.frame_count) : "unknown",
+                     info.fps > 0 ? fmt::format(" at {:.3g} frames/s", info.fps) : "");
+}
+
+// Writes frame `index` and drops what it replaces: the unfinished frame's
+// save, and (for the first frame) an earlier run's frames 2..`stale`.
+void save_frame(const torch::Tensor& image, int64_t index, const FrameTarget& target, int64_t stale) {
+  const FramePattern pattern(target.pattern);
+  save_image(image, pattern.path(index));
+  remove_partial_frame(target.pattern);
+  std::error_code ignored;
+  for (int64_t k = 2; k <= stale; ++k) fs::remove(pattern.path(k), ignored);
+}
+
+}  // namespace
+
+double later_frame_seconds(const FrameTiming& frame, int later_iterations, bool from_previous) {
+  const double per_iteration = frame.last_scale_seconds_per_iteration;
+  if (!frame.resumed) return from_previous && frame.first ? per_iteration * later_iterations : frame.seconds;
+  if (from_previous) return per_iteration * later_iterations;
+  return frame.scales == 1 ? per_iteration * frame.iterations : 0;
+}
+
+int video_command(VideoParams video) {
+  CliParams& params = video.run;
+  check_video_inputs(video);
   const int threads = configure_threads(params.threads);
   keep_freed_cpu_memory();
 
@@ -437,11 +460,8 @@ int video_command(VideoParams video) {
         stylizer.emplace(balance_content_weight(params, weights.weights, frame->size(2), frame->size(3)).options,
                          weights.weights);
         stylizer->set_stop_check([] { return interrupt_signal() != 0; });  // between tiles (--tile)
-        spdlog::info("device {}, precision {}, {} threads; {} from {}: {}x{} px, {} frames{}", stylizer->device().str(),
-                     to_string(stylizer->precision()), threads,
-                     temporal ? "temporal consistency" : "independent frames", source->name(), info.width, info.height,
-                     info.frame_count > 0 ? std::to_string(info.frame_count) : "unknown",
-                     info.fps > 0 ? fmt::format(" at {:.3g} frames/s", info.fps) : "");
+        spdlog::info("device {}, precision {}, {} threads; {}", stylizer->device().str(),
+                     to_string(stylizer->precision()), threads, describe_input(source->name(), info, temporal));
         styling.regions = load_regions(params, frame->size(2), frame->size(3), styling.styles);
         add_default_style(styling.regions, params, styling.styles, styling.blend);
       }
@@ -464,12 +484,7 @@ int video_command(VideoParams video) {
         const bool keep_earlier = index == 1 && earlier.stale > 0;
         if (const std::optional<int> code = end_stopped_frame(made, index, target, params, keep_earlier)) return *code;
         if (index == done_before + 1) write_frames_record(target.pattern, params);
-        save_image(made.result.image, path);
-        remove_partial_frame(target.pattern);
-        if (index == 1) {
-          std::error_code ignored;
-          for (int64_t k = 2; k <= earlier.stale; ++k) fs::remove(pattern.path(k), ignored);
-        }
+        save_frame(made.result.image, index, target, index == 1 ? earlier.stale : 0);
         if (history.kept()) output = load_image(path, "output frame " + std::to_string(index));
         const double seconds = seconds_since(frame_started);
         // The first frame runs --iterations (coarse to fine), the later ones
