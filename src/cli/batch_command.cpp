@@ -79,17 +79,22 @@ int run_claimed(const BatchParams& settings, const batch::Job& job, batch::Claim
   }
 }
 
-}  // namespace
+// All workers' jobs and this worker's range of them.
+struct ShardPlan {
+  std::vector<batch::Job> jobs;
+  batch::Shard shard;
+  batch::JobRange range;
+};
 
-int batch_command(BatchParams settings) {
-  const int threads = configure_threads(settings.run.threads);
-  keep_freed_cpu_memory();
-  validate_params(settings.run);
+// Expands the inputs into the job list, refuses outputs among the inputs and
+// says which jobs are this worker's.
+ShardPlan plan_shard(const BatchParams& settings) {
   const std::vector<std::string> contents = batch::expand_inputs(settings.contents, "content", has_image_extension);
   const std::vector<std::string> styles = batch::expand_inputs(settings.run.style_paths, "style", has_image_extension);
-  const std::vector<batch::Job> all = batch::make_jobs(contents, styles, settings.run.output_template);
-  batch::refuse_outputs_in_input_folders(all, settings.contents, "content");
-  batch::refuse_outputs_in_input_folders(all, settings.run.style_paths, "style");
+  ShardPlan plan;
+  plan.jobs = batch::make_jobs(contents, styles, settings.run.output_template);
+  batch::refuse_outputs_in_input_folders(plan.jobs, settings.contents, "content");
+  batch::refuse_outputs_in_input_folders(plan.jobs, settings.run.style_paths, "style");
   const std::string& names = settings.run.output_template;
   if (names.find("{n}") != std::string::npos &&
       (names.find("{content}") == std::string::npos || names.find("{style}") == std::string::npos)) {
@@ -99,44 +104,48 @@ int batch_command(BatchParams settings) {
         "{{style}}",
         names);
   }
-  const batch::Shard shard = shard_of(settings);
-  const batch::JobRange range = batch::shard_range(all.size(), shard);
-  if (range.first < range.last) {
-    spdlog::info("shard {}/{} ({}): jobs {}..{} of {}", shard.index, shard.count, shard.source, range.first + 1,
-                 range.last, all.size());
+  plan.shard = shard_of(settings);
+  plan.range = batch::shard_range(plan.jobs.size(), plan.shard);
+  const batch::Shard& shard = plan.shard;
+  if (plan.range.first < plan.range.last) {
+    spdlog::info("shard {}/{} ({}): jobs {}..{} of {}", shard.index, shard.count, shard.source, plan.range.first + 1,
+                 plan.range.last, plan.jobs.size());
   } else {
     spdlog::info("shard {}/{} ({}): no jobs (there are {}, fewer than the shards)", shard.index, shard.count,
-                 shard.source, all.size());
+                 shard.source, plan.jobs.size());
   }
-  // Every output can be written, before any work: its folder (created, and
-  // probed once) and its format (the template's extension, the same for all).
-  // A command that fails before its first job removes the folders it made.
-  OutputFolders made;
-  std::set<std::string> folders;
-  for (size_t j = range.first; j < range.last; ++j) {
-    if (!folders.insert(fs::path(all[j].output).parent_path().string()).second) continue;
-    made.create_for(all[j].output);
-    check_output_path(all[j].output);
-    check_output_format(all[j].output, settings.run.size, settings.run.size,
-                        settings.run.bit_depth != 0 ? settings.run.bit_depth : 8);
-  }
-  if (range.size() == 0) return kOk;
-  // Said once, not once per job.
-  resolve_precision(settings.run.options.precision, resolve_device(settings.run.options.device));
-  const LoadedWeights weights = load_weights_for(settings.run);  // from here on a signal saves and stops
-  made.keep();
+  return plan;
+}
 
+// Checks, before any work, that every output of the shard can be written:
+// its folder (created, and probed once) and its format (the template's
+// extension, the same for all).
+void prepare_outputs(const ShardPlan& plan, const CliParams& run, OutputFolders& made) {
+  std::set<std::string> folders;
+  for (size_t j = plan.range.first; j < plan.range.last; ++j) {
+    const std::string& output = plan.jobs[j].output;
+    if (!folders.insert(fs::path(output).parent_path().string()).second) continue;
+    made.create_for(output);
+    check_output_path(output);
+    check_output_format(output, run.size, run.size, run.bit_depth != 0 ? run.bit_depth : 8);
+  }
+}
+
+// Runs the shard's jobs, each once this worker has claimed it; jobs other
+// workers hold are looked at again until they are done or released. Stops at
+// a signal; returns the exit code of a job it interrupted.
+std::optional<int> work_through(const ShardPlan& plan, const BatchParams& settings, const LoadedWeights& weights,
+                                int threads, Tally& tally) {
   const LockOwner me = LockOwner::current("stylize batch");
   const LockTiming timing;
-  Tally tally;
   std::vector<size_t> todo;
-  for (size_t j = range.first; j < range.last; ++j) todo.push_back(j);
+  for (size_t j = plan.range.first; j < plan.range.last; ++j) todo.push_back(j);
   bool told_busy = false;
   while (!todo.empty() && interrupt_signal() == 0) {
-    std::vector<size_t> busy;  // held by other workers: looked at again until they are done or released
+    std::vector<size_t> busy;  // held by other workers
     for (size_t j : todo) {
       if (interrupt_signal() != 0) break;
-      const batch::Job& job = all[j];
+      const batch::Job& job = plan.jobs[j];
       batch::ClaimAttempt attempt = batch::try_claim(job.output, me, timing);
       if (!attempt.claim) {
         if (!told_busy && attempt.holder.owner) {
@@ -151,7 +160,7 @@ int batch_command(BatchParams settings) {
         continue;
       }
       claim.start_heartbeat();
-      spdlog::info("job {} of {}: {} with {} -> {}", job.number, all.size(), job.content, job.style, job.output);
+      spdlog::info("job {} of {}: {} with {} -> {}", job.number, plan.jobs.size(), job.content, job.style, job.output);
       const int code = run_claimed(settings, job, claim, weights, threads);
       claim.release();
       if (code == kOk) {
@@ -167,6 +176,26 @@ int batch_command(BatchParams settings) {
     todo = busy;
     if (!todo.empty()) std::this_thread::sleep_for(kBusyPoll);
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int batch_command(BatchParams settings) {
+  const int threads = configure_threads(settings.run.threads);
+  keep_freed_cpu_memory();
+  validate_params(settings.run);
+  const ShardPlan plan = plan_shard(settings);
+  OutputFolders made;  // a command that fails before its first job removes the folders it made
+  prepare_outputs(plan, settings.run, made);
+  if (plan.range.size() == 0) return kOk;
+  // Said once, not once per job.
+  resolve_precision(settings.run.options.precision, resolve_device(settings.run.options.device));
+  const LoadedWeights weights = load_weights_for(settings.run);  // from here on a signal saves and stops
+  made.keep();
+
+  Tally tally;
+  if (const std::optional<int> code = work_through(plan, settings, weights, threads, tally)) return *code;
   if (interrupt_signal() != 0) {
     // Between jobs or while waiting for another worker's: nothing half made.
     spdlog::warn(
@@ -175,8 +204,8 @@ int batch_command(BatchParams settings) {
         tally.done, tally.skipped);
     return interrupted_exit_code(interrupt_signal());
   }
-  spdlog::info("shard {}/{}: {} job(s) made, {} already done, {} failed", shard.index, shard.count, tally.done,
-               tally.skipped, tally.failed);
+  spdlog::info("shard {}/{}: {} job(s) made, {} already done, {} failed", plan.shard.index, plan.shard.count,
+               tally.done, tally.skipped, tally.failed);
   return tally.exit_code;
 }
 
