@@ -69,6 +69,71 @@ uint64_t read_le64(const unsigned char* p) {
   return value;
 }
 
+// The header's "__metadata__": a map of strings.
+std::map<std::string, std::string> read_metadata(const nlohmann::json& entry, const std::string& where) {
+  if (!entry.is_object()) throw WeightsError(where + ": __metadata__ must be a JSON object of strings");
+  std::map<std::string, std::string> metadata;
+  for (auto m = entry.begin(); m != entry.end(); ++m) {
+    if (!m.value().is_string()) throw WeightsError(where + ": __metadata__ value '" + m.key() + "' must be a string");
+    metadata[m.key()] = m.value().get<std::string>();
+  }
+  return metadata;
+}
+
+// One tensor's header entry, checked against itself and the data section's
+// `data_size` bytes; `bad` begins every error ("weights file 'x': tensor 'k' ").
+TensorInfo read_tensor_entry(const nlohmann::json& entry, const std::string& bad, uint64_t data_size) {
+  if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
+    throw WeightsError(bad + "needs dtype, shape and data_offsets");
+  }
+  const auto& dtype = entry["dtype"];
+  const auto& shape = entry["shape"];
+  const auto& offsets = entry["data_offsets"];
+  if (!dtype.is_string()) {
+    // Not printed: dumping a hostile, deeply nested value recursed until the
+    // stack overflowed (a 400 KB header of nested arrays crashed stylize).
+    throw WeightsError(bad + "has a dtype that is not a string");
+  }
+  if (dtype_size(dtype.get<std::string>()) == 0) {
+    const std::string& name = dtype.get_ref<const std::string&>();
+    throw WeightsError(bad + "has an unknown dtype \"" + (name.size() <= 32 ? name : name.substr(0, 32) + "...") +
+                       "\"");
+  }
+  if (!shape.is_array() || !offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned()) {
+    throw WeightsError(bad + "has a malformed shape or data_offsets");
+  }
+  TensorInfo info;
+  info.dtype = dtype.get<std::string>();
+  uint64_t numel = 1;
+  // The product of the nonzero dimensions: a zero dimension must not hide
+  // absurd ones after it (a shape [0, 2^64 - 1] was accepted and read back
+  // as the dimension -1).
+  uint64_t nonzero = 1;
+  for (const auto& dim : shape) {
+    if (!dim.is_number_unsigned()) throw WeightsError(bad + "has a negative or non-integer dimension");
+    const uint64_t d = dim.get<uint64_t>();
+    if (d != 0 && nonzero > std::numeric_limits<uint64_t>::max() / 8 / d) {
+      throw WeightsError(bad + "has a shape too large to be real");
+    }
+    if (d != 0) nonzero *= d;
+    numel *= d;
+    info.shape.push_back(static_cast<int64_t>(d));
+  }
+  info.begin = offsets[0].get<uint64_t>();
+  info.end = offsets[1].get<uint64_t>();
+  if (info.begin > info.end || info.end > data_size) {
+    throw WeightsError(bad + "points past the end of the file (data_offsets [" + std::to_string(info.begin) + ", " +
+                       std::to_string(info.end) + "], data section has " + std::to_string(data_size) +
+                       " bytes): the file is truncated or corrupt");
+  }
+  if (info.end - info.begin != numel * dtype_size(info.dtype)) {
+    throw WeightsError(bad + "has " + std::to_string(info.end - info.begin) + " bytes of data but its shape and " +
+                       info.dtype + " need " + std::to_string(numel * dtype_size(info.dtype)));
+  }
+  return info;
+}
+
 }  // namespace
 
 int64_t TensorInfo::numel() const {
@@ -127,69 +192,13 @@ void SafetensorsReader::parse() {
 
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (auto it = json.begin(); it != json.end(); ++it) {
-    const std::string& key = it.key();
-    const auto& entry = it.value();
-    if (key == "__metadata__") {
-      if (!entry.is_object()) throw WeightsError(where + ": __metadata__ must be a JSON object of strings");
-      for (auto m = entry.begin(); m != entry.end(); ++m) {
-        if (!m.value().is_string()) {
-          throw WeightsError(where + ": __metadata__ value '" + m.key() + "' must be a string");
-        }
-        metadata_[m.key()] = m.value().get<std::string>();
-      }
+    if (it.key() == "__metadata__") {
+      metadata_ = read_metadata(it.value(), where);
       continue;
     }
-    const std::string bad = where + ": tensor '" + key + "' ";
-    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
-      throw WeightsError(bad + "needs dtype, shape and data_offsets");
-    }
-    const auto& dtype = entry["dtype"];
-    const auto& shape = entry["shape"];
-    const auto& offsets = entry["data_offsets"];
-    if (!dtype.is_string()) {
-      // Not printed: dumping a hostile, deeply nested value recursed until the
-      // stack overflowed (a 400 KB header of nested arrays crashed stylize).
-      throw WeightsError(bad + "has a dtype that is not a string");
-    }
-    if (dtype_size(dtype.get<std::string>()) == 0) {
-      const std::string& name = dtype.get_ref<const std::string&>();
-      throw WeightsError(bad + "has an unknown dtype \"" + (name.size() <= 32 ? name : name.substr(0, 32) + "...") +
-                         "\"");
-    }
-    if (!shape.is_array() || !offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned()) {
-      throw WeightsError(bad + "has a malformed shape or data_offsets");
-    }
-    TensorInfo info;
-    info.dtype = dtype.get<std::string>();
-    uint64_t numel = 1;
-    // The product of the nonzero dimensions: a zero dimension must not hide
-    // absurd ones after it (a shape [0, 2^64 - 1] was accepted and read back
-    // as the dimension -1).
-    uint64_t nonzero = 1;
-    for (const auto& dim : shape) {
-      if (!dim.is_number_unsigned()) throw WeightsError(bad + "has a negative or non-integer dimension");
-      const uint64_t d = dim.get<uint64_t>();
-      if (d != 0 && nonzero > std::numeric_limits<uint64_t>::max() / 8 / d) {
-        throw WeightsError(bad + "has a shape too large to be real");
-      }
-      if (d != 0) nonzero *= d;
-      numel *= d;
-      info.shape.push_back(static_cast<int64_t>(d));
-    }
-    info.begin = offsets[0].get<uint64_t>();
-    info.end = offsets[1].get<uint64_t>();
-    if (info.begin > info.end || info.end > data_size) {
-      throw WeightsError(bad + "points past the end of the file (data_offsets [" + std::to_string(info.begin) + ", " +
-                         std::to_string(info.end) + "], data section has " + std::to_string(data_size) +
-                         " bytes): the file is truncated or corrupt");
-    }
-    if (info.end - info.begin != numel * dtype_size(info.dtype)) {
-      throw WeightsError(bad + "has " + std::to_string(info.end - info.begin) + " bytes of data but its shape and " +
-                         info.dtype + " need " + std::to_string(numel * dtype_size(info.dtype)));
-    }
+    TensorInfo info = read_tensor_entry(it.value(), where + ": tensor '" + it.key() + "' ", data_size);
     if (info.end > info.begin) ranges.emplace_back(info.begin, info.end);
-    tensors_.emplace(key, std::move(info));
+    tensors_.emplace(it.key(), std::move(info));
   }
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i) {
