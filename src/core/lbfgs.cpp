@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace stylize {
 namespace {
@@ -44,6 +45,52 @@ torch::Tensor feasible_direction(const torch::Tensor& d, const torch::Tensor& x,
       active_set(x, g).logical_or((x <= 0).logical_and(d < 0)).logical_or((x >= 1).logical_and(d > 0));
   return d.masked_fill(blocked, 0.0);
 }
+
+// The last `size` curvature pairs (s, y) and the two-loop recursion over
+// them (torch: old_stps, old_dirs, ro, H_diag and the direction d).
+class CurvatureHistory {
+ public:
+  explicit CurvatureHistory(int size) : size_(size), al_(size) {}
+  bool empty() const { return dirs_.empty(); }
+  void clear() {
+    dirs_.clear();
+    stps_.clear();
+    ro_.clear();
+    h_diag_ = 1;
+  }
+  // Keeps the pair of a step whose curvature is positive. torch skips pairs
+  // with ys <= 1e-10; relative here (the cosine of y and s).
+  void add(const torch::Tensor& s, const torch::Tensor& y) {
+    const double ys = dot_value(y, s), yy = dot_value(y, y);
+    if (ys <= 1e-10 * std::sqrt(yy * dot_value(s, s))) return;
+    if (static_cast<int>(dirs_.size()) == size_) {
+      dirs_.erase(dirs_.begin());
+      stps_.erase(stps_.begin());
+      ro_.erase(ro_.begin());
+    }
+    dirs_.push_back(y);
+    stps_.push_back(s);
+    ro_.push_back(1.0 / ys);
+    h_diag_ = ys / yy;
+  }
+  // torch: the L-BFGS direction -H g.
+  torch::Tensor direction(const torch::Tensor& gradient) {
+    torch::Tensor q = -gradient;
+    for (int i = static_cast<int>(dirs_.size()) - 1; i >= 0; --i) {
+      al_[i] = dot_value(stps_[i], q) * ro_[i];
+      q.add_(dirs_[i], -al_[i]);
+    }
+    torch::Tensor r = q.mul_(h_diag_);
+    for (size_t i = 0; i < dirs_.size(); ++i) r.add_(stps_[i], al_[i] - dot_value(dirs_[i], r) * ro_[i]);
+    return r;
+  }
+
+ private:
+  int size_;
+  std::vector<torch::Tensor> dirs_, stps_;  // y and s
+  std::vector<double> ro_, al_;
+  double h_diag_ = 1;
+};
 
 }  // namespace
 
@@ -212,19 +259,7 @@ void Lbfgs::optimize(const Objective& objective) {
     return;
   }
 
-  std::vector<torch::Tensor> old_dirs, old_stps;  // y and s of the curvature pairs
-  std::vector<double> ro, al(settings_.history_size);
-  double h_diag = 1;
-  const auto two_loop = [&](const torch::Tensor& gradient) {  // torch: the L-BFGS direction -H g
-    torch::Tensor q = -gradient;
-    for (int i = static_cast<int>(old_dirs.size()) - 1; i >= 0; --i) {
-      al[i] = dot_value(old_stps[i], q) * ro[i];
-      q.add_(old_dirs[i], -al[i]);
-    }
-    torch::Tensor r = q.mul_(h_diag);
-    for (size_t i = 0; i < old_dirs.size(); ++i) r.add_(old_stps[i], al[i] - dot_value(old_dirs[i], r) * ro[i]);
-    return r;
-  };
+  CurvatureHistory history(settings_.history_size);
   while (true) {
     // Direction on the free pixels; steepest descent when there is no history
     // or the history does not give a descent direction. torch: the first step
@@ -233,15 +268,12 @@ void Lbfgs::optimize(const Objective& objective) {
     // The descent test compares the first trial's predicted decrease, t0 g.d
     // (torch: g.d), with the tolerance: both in loss units.
     const auto first_step = [&](const torch::Tensor& d) {
-      return old_dirs.empty() ? settings_.lr / d.abs().sum().item<double>() : settings_.lr;
+      return history.empty() ? settings_.lr / d.abs().sum().item<double>() : settings_.lr;
     };
-    torch::Tensor d = feasible_direction(two_loop(g_free), x_, current.g);
+    torch::Tensor d = feasible_direction(history.direction(g_free), x_, current.g);
     double gtd = dot_value(current.g, d), t0 = first_step(d);
-    if (gtd * t0 > -tolerance_f && !old_dirs.empty()) {
-      old_dirs.clear();
-      old_stps.clear();
-      ro.clear();
-      h_diag = 1;
+    if (gtd * t0 > -tolerance_f && !history.empty()) {
+      history.clear();
       d = feasible_direction(-g_free, x_, current.g);
       gtd = dot_value(current.g, d);
       t0 = first_step(d);
@@ -262,21 +294,8 @@ void Lbfgs::optimize(const Objective& objective) {
       return;
     }
     const torch::Tensor x = (x_ + next.t * d).clamp(0.0, 1.0);
-    // The curvature pair of the step actually taken. torch skips pairs with
-    // ys <= 1e-10; relative here (the cosine of y and s).
-    const torch::Tensor s = x - x_, y = next.g - current.g;
-    const double ys = dot_value(y, s), yy = dot_value(y, y);
-    if (ys > 1e-10 * std::sqrt(yy * dot_value(s, s))) {
-      if (static_cast<int>(old_dirs.size()) == settings_.history_size) {
-        old_dirs.erase(old_dirs.begin());
-        old_stps.erase(old_stps.begin());
-        ro.erase(ro.begin());
-      }
-      old_dirs.push_back(y);
-      old_stps.push_back(s);
-      ro.push_back(1.0 / ys);
-      h_diag = ys / yy;
-    }
+    const torch::Tensor s = x - x_;  // the step actually taken
+    history.add(s, next.g - current.g);
     const double prev_f = current.f;
     accept(x, next);
     current = next;
