@@ -382,6 +382,29 @@ TEST(CliArgs, ALongTutorialRunSuggestsTheFastPreset) {
   }
 }
 
+// A long video of the tutorial's schedule says, after its first frame, what
+// --preset fast changes for the rest: later frames' iterations (temporal
+// frames), or each frame's schedule (independent frames).
+TEST(CliArgs, ALongTutorialVideoSuggestsTheFastPreset) {
+  const std::string video = "-c in.mp4 -s a.png ";
+  const std::string hint = fast_video_hint(parse_video_flags(video), 119, 2.0 * 3600);
+  EXPECT_EQ(hint,
+            "--preset fast gives the other 119 frames 100 iterations each instead of 200: 50% of the time left, for a "
+            "loss as low with as little flicker (README, \"Video\")");
+  const std::string independent = fast_video_hint(parse_video_flags(video + "--temporal-weight 0"), 9, 600);
+  EXPECT_NE(independent.find("--preset fast makes each of the other 9 frames coarse to fine: about a fifth of the "
+                             "time left"),
+            std::string::npos)
+      << independent;
+  EXPECT_NE(fast_video_hint(parse_video_flags(video + "--frame-iterations 150"), 9, 600).find("67% of the time left"),
+            std::string::npos);
+  EXPECT_EQ(fast_video_hint(parse_video_flags(video), 3, 179), "") << "under 3 minutes";
+  for (const char* own : {"--preset tutorial", "--preset fast", "--preset fast --frame-iterations 200", "--scales 2",
+                          "--frame-iterations 100", "--frame-iterations 50", "--nesterov"}) {
+    EXPECT_EQ(fast_video_hint(parse_video_flags(video + own), 119, 2.0 * 3600), "") << own;
+  }
+}
+
 // --preset gatys is the paper's alpha/beta = 1e-3 at every content size: the
 // paper's objective, computed here from its definitions (sums, raw Gram
 // matrices, 1/(4 N^2 M^2)), is a fixed multiple (beta / 4) of stylize's

@@ -477,7 +477,8 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
   app.get_option("--iterations")->description("Iterations of the first frame (per scale)");
   app.add_option("--frame-iterations", p.frame_iterations,
                  "Iterations of every later frame, which starts from the previous output warped onto it (--preset "
-                 "fast: 100)")
+                 "fast: " +
+                     std::to_string(kFastFrameIterations) + ")")
       ->group("Video");
   app.add_option("--temporal-weight", p.run.options.temporal_weight,
                  "Weight of the temporal loss: the difference to the previous output warped onto the frame, where "
@@ -506,7 +507,8 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
 void finish_video_parse(const CLI::App& app, VideoParams& p) {
   // --preset fast's later frames: its optimizer gets there in half the
   // iterations (README, Video); an explicit --frame-iterations wins.
-  if (p.run.preset == "fast" && app.get_option("--frame-iterations")->count() == 0) p.frame_iterations = 100;
+  if (p.run.preset == "fast" && app.get_option("--frame-iterations")->count() == 0)
+    p.frame_iterations = kFastFrameIterations;
   if (p.run.options.temporal_weight == 0) {
     for (const char* flag : {"--frame-iterations", "--temporal-frames"}) {
       if (app.get_option(flag)->count() > 0) {

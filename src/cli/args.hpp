@@ -78,6 +78,7 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
 // flag (e.g. "--iterations") is not in `explicit_flags`. Throws OptionError for
 // an unknown preset (presets.cpp).
 const std::vector<std::string>& preset_names();
+constexpr int kFastFrameIterations = 100;  // --preset fast's --frame-iterations (stylize video)
 void apply_preset(const std::string& preset, CliParams& params, const std::vector<std::string>& explicit_flags);
 
 // A hint for a long run of the tutorial's schedule, said once its seconds per
@@ -86,6 +87,13 @@ void apply_preset(const std::string& preset, CliParams& params, const std::vecto
 // than 3 minutes, one with a preset, a resumed one, or one of L-BFGS,
 // coarse-to-fine or another of fast's levers (presets.cpp).
 std::string fast_preset_hint(const CliParams& params, double seconds_per_iteration);
+
+// The same for a long video, said once its first frame is made, where its
+// `later_frames` take an estimated `seconds_left`: --preset fast gives them
+// kFastFrameIterations each (independent frames: each a fifth of the time).
+// "" where fast_preset_hint says nothing, or where --frame-iterations is
+// already as low.
+std::string fast_video_hint(const VideoParams& video, int64_t later_frames, double seconds_left);
 
 // The paper's alpha/beta = 1e-3 of --preset gatys as stylize's content weight,
 // for a content image of height x width pixels, in tutorial units and with

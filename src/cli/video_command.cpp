@@ -494,6 +494,12 @@ int video_command(VideoParams video) {
         later_seconds = later_frame_seconds(made.timing, video.frame_iterations, history.kept());
         if (!params.quiet) {
           spdlog::info("{} done in {:.1f} s -> {}{}", label, seconds, path, time_left(later_seconds, index, info));
+          const int64_t later_frames = info.frame_count - index;
+          if (index == 1 && !video.resume && later_frames > 0) {
+            const std::string hint =
+                fast_video_hint(video, later_frames, later_seconds * static_cast<double>(later_frames));
+            if (!hint.empty()) spdlog::info("{}", hint);
+          }
         }
       }
       finished = index;
