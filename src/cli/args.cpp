@@ -507,8 +507,9 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
 void finish_video_parse(const CLI::App& app, VideoParams& p) {
   // --preset fast's later frames: its optimizer gets there in half the
   // iterations (README, Video); an explicit --frame-iterations wins.
-  if (p.run.preset == "fast" && app.get_option("--frame-iterations")->count() == 0)
+  if (p.run.preset == "fast" && app.get_option("--frame-iterations")->count() == 0) {
     p.frame_iterations = kFastFrameIterations;
+  }
   if (p.run.options.temporal_weight == 0) {
     for (const char* flag : {"--frame-iterations", "--temporal-frames"}) {
       if (app.get_option(flag)->count() > 0) {
