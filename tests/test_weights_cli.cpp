@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/weights_command.hpp"
 #include "cli/weights_source.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/fetch/digest.hpp"
@@ -43,6 +44,49 @@ std::vector<std::string> files_under(const fs::path& root) {
   if (!fs::exists(root, error)) return files;
   for (const auto& entry : fs::recursive_directory_iterator(root)) files.push_back(entry.path().string());
   return files;
+}
+
+// Parses `args` (after "weights") as stylize weights does, without running the command.
+cli::WeightsParams parse_weights_flags(const std::vector<std::string>& args) {
+  cli::WeightsParams params;
+  CLI::App app;
+  cli::build_weights_parser(app, params);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+  app.parse(reversed);
+  return params;
+}
+
+// The parser of stylize weights, in process: each command's arguments, the
+// arguments a command needs, and the words that name no command.
+TEST(WeightsArgs, ParsesEachCommandsArgumentsAndSaysWhichCommandsThereAre) {
+  cli::WeightsParams p = parse_weights_flags({"stats", "w.safetensors", "a.png", "b.png", "--size", "64"});
+  EXPECT_EQ(p.command, "stats");
+  EXPECT_EQ(p.path, "w.safetensors");
+  EXPECT_EQ(p.images, (std::vector<std::string>{"a.png", "b.png"}));
+  EXPECT_EQ(p.size, 64);
+  p = parse_weights_flags({"verify"});
+  EXPECT_EQ(p.command, "verify");
+  EXPECT_EQ(p.path, "") << "every known file";
+  p = parse_weights_flags({"download", "--offline", "-q"});
+  EXPECT_EQ(p.command, "download");
+  EXPECT_TRUE(p.offline && p.quiet);
+  EXPECT_EQ(parse_weights_flags({"info", "w.h5"}).path, "w.h5");
+  EXPECT_EQ(parse_weights_flags({"list"}).command, "list");
+  EXPECT_THROW(parse_weights_flags({"info"}), CLI::RequiredError);
+  EXPECT_THROW(parse_weights_flags({"stats", "w.safetensors"}), CLI::RequiredError);
+  EXPECT_THROW(parse_weights_flags({"stats", "w.safetensors", "a.png", "--size", "8"}), CLI::ValidationError);
+
+  cli::WeightsParams unused;
+  CLI::App app;
+  cli::build_weights_parser(app, unused);
+  const std::string commands = "list, verify, info, stats or download (see stylize weights --help)";
+  EXPECT_EQ(cli::missing_command(app, {}), "stylize weights: give a command: " + commands);
+  EXPECT_EQ(cli::missing_command(app, {"--offline"}), "stylize weights: give a command: " + commands);
+  EXPECT_EQ(cli::missing_command(app, {"lsit"}), "stylize weights: unknown command 'lsit'; use " + commands);
+  for (const std::vector<std::string>& fine :
+       std::vector<std::vector<std::string>>{{"list"}, {"--help"}, {"stats", "w", "a.png"}, {"--version"}}) {
+    EXPECT_EQ(cli::missing_command(app, fine), "") << fine[0];
+  }
 }
 
 TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {

@@ -268,57 +268,66 @@ int run_stats(const std::string& path, const std::vector<std::string>& images, i
 
 }  // namespace
 
-int weights_main(int argc, char** argv) {
-  CLI::App app{"Find, verify, inspect and download the VGG19 weights stylize uses", "stylize weights"};
+void build_weights_parser(CLI::App& app, WeightsParams& p) {
+  app.description("Find, verify, inspect and download the VGG19 weights stylize uses");
+  app.name("stylize weights");
   app.failure_message(usage_failure);  // before the sub-commands, which take it over
   app.set_version_flag("--version", std::string("stylize ") + STYLIZE_VERSION);
   app.require_subcommand(1);
-  auto* list = app.add_subcommand("list", "Known weights files, where they are, and whether they verify");
-  std::string verify_path;
-  auto* verify = app.add_subcommand("verify", "Check files against their published checksums and read them");
-  verify->add_option("path", verify_path, "File to verify (default: every known file found)");
-  std::string info_path;
-  auto* info = app.add_subcommand("info", "Format, input convention and layer shapes of a weights file");
-  info->add_option("path", info_path, "Weights file (safetensors or Keras .h5)")->required();
-  std::string stats_path;
-  std::vector<std::string> stats_images;
-  int stats_size = 512;
-  auto* stats = app.add_subcommand(
-      "stats",
-      "Per-layer feature statistics of a weights file on some images, against the Keras VGG19's that "
-      "normalized loss units assume");
-  stats->add_option("path", stats_path, "Weights file")->required();
-  stats->add_option("images", stats_images, "Images to compute the statistics on (typical photos)")->required();
-  stats->add_option("--size", stats_size, "Longest side the images are resized to")
+  const auto command = [&app, &p](const char* name, const char* description) {
+    CLI::App* sub = app.add_subcommand(name, description);
+    sub->callback([&p, name] { p.command = name; });
+    return sub;
+  };
+  command("list", "Known weights files, where they are, and whether they verify");
+  command("verify", "Check files against their published checksums and read them")
+      ->add_option("path", p.path, "File to verify (default: every known file found)");
+  command("info", "Format, input convention and layer shapes of a weights file")
+      ->add_option("path", p.path, "Weights file (safetensors or Keras .h5)")
+      ->required();
+  CLI::App* stats = command("stats",
+                            "Per-layer feature statistics of a weights file on some images, against the Keras "
+                            "VGG19's that normalized loss units assume");
+  stats->add_option("path", p.path, "Weights file")->required();
+  stats->add_option("images", p.images, "Images to compute the statistics on (typical photos)")->required();
+  stats->add_option("--size", p.size, "Longest side the images are resized to")
       ->check(CLI::Range(16, 4096))
       ->capture_default_str();
-  bool offline = false;
-  bool quiet = false;
-  auto* download = app.add_subcommand("download", "Download the default weights into the cache now, if missing");
-  download->add_flag("--offline", offline, "Do not use the network (also STYLIZE_OFFLINE=1)");
-  download->add_flag("-q,--quiet", quiet, "Print errors only");
-  // No sub-command, or an unknown word where it goes: say which ones there
-  // are (CLI11 would say only "A subcommand is required").
+  CLI::App* download = command("download", "Download the default weights into the cache now, if missing");
+  download->add_flag("--offline", p.offline, "Do not use the network (also STYLIZE_OFFLINE=1)");
+  download->add_flag("-q,--quiet", p.quiet, "Print errors only");
+}
+
+std::string missing_command(const CLI::App& app, const std::vector<std::string>& args) {
   std::string commands;  // "list, verify, info, stats or download"
   bool known = false;
-  const std::vector<CLI::App*> all = app.get_subcommands([](CLI::App*) { return true; });
+  const std::vector<const CLI::App*> all = app.get_subcommands([](const CLI::App*) { return true; });
   for (size_t i = 0; i < all.size(); ++i) {
     commands += (i == 0 ? "" : i + 1 == all.size() ? " or " : ", ") + all[i]->get_name();
-    known = known || (argc > 1 && all[i]->check_name(argv[1]));
+    known = known || (!args.empty() && all[i]->check_name(args[0]));
   }
   // Only flags (`stylize weights --offline`): a command's flags, but no command.
   bool has_word = false, asks_for_help = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
+  for (const std::string& arg : args) {
     has_word = has_word || arg.empty() || arg[0] != '-';
     asks_for_help = asks_for_help || arg == "-h" || arg == "--help" || arg == "--version";
   }
   if (!has_word && !asks_for_help) {
-    spdlog::error("stylize weights: give a command: {} (see stylize weights --help)", commands);
-    return kUsageError;
+    return "stylize weights: give a command: " + commands + " (see stylize weights --help)";
   }
-  if (argv[1][0] != '-' && !known) {
-    spdlog::error("stylize weights: unknown command '{}'; use {} (see stylize weights --help)", argv[1], commands);
+  if (!args.empty() && (args[0].empty() || args[0][0] != '-') && !known) {
+    return "stylize weights: unknown command '" + args[0] + "'; use " + commands + " (see stylize weights --help)";
+  }
+  return "";
+}
+
+int weights_main(int argc, char** argv) {
+  WeightsParams params;
+  CLI::App app;
+  build_weights_parser(app, params);
+  const std::string missing = missing_command(app, std::vector<std::string>(argv + 1, argv + argc));
+  if (!missing.empty()) {
+    spdlog::error("{}", missing);
     return kUsageError;
   }
   try {
@@ -328,11 +337,11 @@ int weights_main(int argc, char** argv) {
     return code == 0 ? kOk : kUsageError;
   }
   try {
-    if (list->parsed()) return run_list();
-    if (verify->parsed()) return run_verify(verify_path);
-    if (info->parsed()) return run_info(info_path);
-    if (stats->parsed()) return run_stats(stats_path, stats_images, stats_size);
-    if (download->parsed()) return run_download(offline, quiet);
+    if (params.command == "list") return run_list();
+    if (params.command == "verify") return run_verify(params.path);
+    if (params.command == "info") return run_info(params.path);
+    if (params.command == "stats") return run_stats(params.path, params.images, params.size);
+    if (params.command == "download") return run_download(params.offline, params.quiet);
   } catch (const std::exception& e) {
     return report_error(e);
   }
