@@ -140,6 +140,41 @@ void refuse_content_for_another_command(const std::string& content) {
   }
 }
 
+// --estimate's first line, on standard output: the run's peak memory, with
+// what to ask a cluster for it.
+void print_peak_memory(double bytes, int64_t height, int64_t width, const Stylizer& stylizer) {
+  const double mib = bytes / (1024.0 * 1024.0);
+  const long long gib = static_cast<long long>(std::ceil(mib / 1024.0));
+  std::printf("peak memory: %.1f MiB for %lldx%lld px in %s on %s (sbatch --mem=%lldG, a pod's memory: %lldGi)\n", mib,
+              static_cast<long long>(width), static_cast<long long>(height), to_string(stylizer.precision()).c_str(),
+              stylizer.device().str().c_str(), gib, gib);
+  std::fflush(stdout);
+}
+
+// --estimate's second line: the run's time from the seconds per iteration of
+// its scales `times` measured (the larger ones extrapolated, said why).
+void print_time(const IterationTimes& times, const std::vector<int>& sizes, const StylizeOptions& options,
+                int threads) {
+  const std::vector<double> per_scale = times.per_iteration();
+  double total = 0;
+  for (size_t s = 0; s < sizes.size(); ++s) {
+    total += per_scale[s] * scale_iterations(options, s, sizes.size());
+    spdlog::debug("scale {}/{} ({} px): {:.4f} s per iteration", s + 1, sizes.size(), sizes[s], per_scale[s]);
+  }
+  const int measured = times.measured_scales();
+  std::string how = "measured here";
+  if (measured < static_cast<int>(sizes.size())) {
+    const size_t last = static_cast<size_t>(measured - 1);
+    how = fmt::format("extrapolated by pixel count from scale {} ({} px) measured here", measured, sizes[last]);
+    spdlog::info(
+        "an iteration at {} px took {:.0f} s, so the larger scales are not run: their time is that one's times "
+        "their pixel count (tiled scales take somewhat more)",
+        sizes[last], per_scale[last]);
+  }
+  std::printf("time: %.4f s per iteration at this size, %s with %d thread(s): about %.0f s for %s\n", per_scale.back(),
+              how.c_str(), threads, total, describe_iterations(options, sizes).c_str());
+}
+
 // --estimate: the peak memory the run checks before it starts (README,
 // "Memory"), and the seconds per iteration measured over a few iterations of
 // each scale here, or of the scales up to the first whose iterations take
@@ -163,12 +198,7 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
   add_default_style(in.regions, params, styles, blend);
   const TilePlan plan = stylizer.plan_tiling(height, width);
   log_tiling(plan, height, width, params.options.tile);
-  const double mib = plan.bytes / (1024.0 * 1024.0);
-  std::printf("peak memory: %.1f MiB for %lldx%lld px in %s on %s (sbatch --mem=%lldG, a pod's memory: %lldGi)\n", mib,
-              static_cast<long long>(width), static_cast<long long>(height), to_string(stylizer.precision()).c_str(),
-              stylizer.device().str().c_str(), static_cast<long long>(std::ceil(mib / 1024.0)),
-              static_cast<long long>(std::ceil(mib / 1024.0)));
-  std::fflush(stdout);
+  print_peak_memory(plan.bytes, height, width, stylizer);
   // The memory is what a job elsewhere needs (a login node sizing a cluster
   // job may have less): a run that does not fit here is not timed, and that
   // is no failure.
@@ -187,32 +217,15 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
       content, styles,
       [&times](const Progress& p) { return interrupt_signal() == 0 && times.record(p.scale, p.iteration, p.seconds); },
       blend, in.init, Guides{in.regions.masks, {}});
-  const std::vector<double> per_scale = times.per_iteration();
   if (interrupt_signal() != 0) {
     spdlog::warn("interrupted before the time was measured");
     return interrupted_exit_code(interrupt_signal());
   }
-  if (per_scale.empty()) {
+  if (times.per_iteration().empty()) {
     spdlog::warn("the time is not measured: the run stopped before an iteration was timed");
     return kOk;
   }
-  double total = 0;
-  for (size_t s = 0; s < sizes.size(); ++s) {
-    total += per_scale[s] * scale_iterations(params.options, s, sizes.size());
-    spdlog::debug("scale {}/{} ({} px): {:.4f} s per iteration", s + 1, sizes.size(), sizes[s], per_scale[s]);
-  }
-  const int measured = times.measured_scales();
-  std::string how = "measured here";
-  if (measured < static_cast<int>(sizes.size())) {
-    how = fmt::format("extrapolated by pixel count from scale {} ({} px) measured here", measured,
-                      sizes[static_cast<size_t>(measured - 1)]);
-    spdlog::info(
-        "an iteration at {} px took {:.0f} s, so the larger scales are not run: their time is that one's times "
-        "their pixel count (tiled scales take somewhat more)",
-        sizes[static_cast<size_t>(measured - 1)], per_scale[static_cast<size_t>(measured - 1)]);
-  }
-  std::printf("time: %.4f s per iteration at this size, %s with %d thread(s): about %.0f s for %s\n", per_scale.back(),
-              how.c_str(), threads, total, describe_iterations(params.options, sizes).c_str());
+  print_time(times, sizes, params.options, threads);
   return kOk;
 }
 
