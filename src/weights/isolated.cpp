@@ -152,6 +152,35 @@ bool read_weights(Reader& in, VggWeights& weights) {
   ::_exit(0);  // no destructors, atexit handlers or leak checks in the child
 }
 
+// Reads what arrives on `fd` into `message` until the writer closes it or
+// `limit` has passed; returns false for the latter.
+bool read_until_closed(int fd, std::chrono::duration<double> limit, std::string& message) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  char buffer[1 << 16];
+  while (true) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd poll_fd{fd, POLLIN, 0};
+    const int ready = ::poll(&poll_fd, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (ready < 0 && errno != EINTR) return true;
+    if (ready <= 0) continue;
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return true;
+    message.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+// Why the reading child gave no answer, from its wait status.
+std::string child_failure(int status, bool timed_out) {
+  if (timed_out || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL))) {
+    return "reading it did not finish in time";
+  }
+  if (WIFSIGNALED(status)) return "the HDF5 library crashed on it (signal " + std::to_string(WTERMSIG(status)) + ")";
+  return "the HDF5 library failed on it";
+}
+
 }  // namespace
 
 VggWeights read_in_child(const std::string& name, double cpu_seconds, const std::function<VggWeights()>& read) {
@@ -159,8 +188,9 @@ VggWeights read_in_child(const std::string& name, double cpu_seconds, const std:
     return WeightsError("cannot read weights file '" + name + "': " + what);
   };
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0)
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
     throw fail(std::string("cannot create a pipe to read it (") + std::strerror(errno) + ")");
+  }
   const pid_t child = ::fork();
   if (child < 0) {
     const int error = errno;
@@ -174,27 +204,8 @@ VggWeights read_in_child(const std::string& name, double cpu_seconds, const std:
   }
   ::close(fds[1]);
 
-  // Read everything the child sends, up to a wall-clock deadline.
   std::string message;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(4 * cpu_seconds + 30);
-  bool timed_out = false;
-  char buffer[1 << 16];
-  while (true) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd poll_fd{fds[0], POLLIN, 0};
-    const int ready = ::poll(&poll_fd, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-    if (ready < 0 && errno != EINTR) break;
-    if (ready <= 0) continue;
-    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    message.append(buffer, static_cast<size_t>(n));
-  }
+  const bool timed_out = !read_until_closed(fds[0], std::chrono::duration<double>(4 * cpu_seconds + 30), message);
   ::close(fds[0]);
   if (timed_out) ::kill(child, SIGKILL);
   int status = 0;
@@ -203,13 +214,8 @@ VggWeights read_in_child(const std::string& name, double cpu_seconds, const std:
 
   const bool exited = !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (!exited || message.empty()) {
-    std::string what = timed_out ? "reading it did not finish in time"
-                       : WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL)
-                           ? "reading it did not finish in time"
-                       : WIFSIGNALED(status)
-                           ? "the HDF5 library crashed on it (signal " + std::to_string(WTERMSIG(status)) + ")"
-                           : "the HDF5 library failed on it";
-    throw fail(what + "; the file is corrupt or not a Keras weights file, download it again");
+    throw fail(child_failure(status, timed_out) +
+               "; the file is corrupt or not a Keras weights file, download it again");
   }
   Reader in(message);
   char kind = 2;
