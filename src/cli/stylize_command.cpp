@@ -156,9 +156,10 @@ void print_peak_memory(double bytes, int64_t height, int64_t width, const Styliz
 void print_time(const IterationTimes& times, const std::vector<int>& sizes, const StylizeOptions& options,
                 int threads) {
   const std::vector<double> per_scale = times.per_iteration();
+  const std::vector<int> iterations = iterations_per_scale(options, sizes.size());
   double total = 0;
   for (size_t s = 0; s < sizes.size(); ++s) {
-    total += per_scale[s] * scale_iterations(options, s, sizes.size());
+    total += per_scale[s] * iterations[s];
     spdlog::debug("scale {}/{} ({} px): {:.4f} s per iteration", s + 1, sizes.size(), sizes[s], per_scale[s]);
   }
   const int measured = times.measured_scales();
@@ -221,7 +222,7 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
     spdlog::warn("interrupted before the time was measured");
     return interrupted_exit_code(interrupt_signal());
   }
-  if (times.per_iteration().empty()) {
+  if (times.measured_scales() == 0) {
     spdlog::warn("the time is not measured: the run stopped before an iteration was timed");
     return kOk;
   }
