@@ -170,6 +170,12 @@ TEST_F(Batch, RefusesBadInputsBeforeAnyWork) {
       run_batch(2, {"--bit-depth", "16", "--output-template", dir.file("out/{content}_{style}.jpg")});
   EXPECT_EQ(depth.exit_code, 6) << depth.output;
   EXPECT_EQ(count(depth.output, "JPEG holds 8 bits per channel"), 1u) << depth.output;
+  // A setting no job can run with fails the command once, before the weights
+  // and the first job, not every job in turn.
+  const test::CommandResult setting = run_batch(2, {"--lr", "-1", "--weights", dir.file("nothere.safetensors")});
+  EXPECT_EQ(setting.exit_code, 2) << setting.output;
+  EXPECT_EQ(count(setting.output, "--lr must be a finite number > 0"), 1u) << setting.output;
+  EXPECT_EQ(setting.output.find("job 1"), std::string::npos) << setting.output;
   const test::CommandResult weights = run_batch(2, {"--weights", dir.file("nothere.safetensors")});
   EXPECT_EQ(weights.exit_code, 4) << weights.output;
   for (const auto& out : outputs) EXPECT_FALSE(fs::exists(out)) << out;

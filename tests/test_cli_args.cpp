@@ -38,8 +38,7 @@ CliParams parse_flags(const std::string& command_line) {
 std::string option_error(const std::string& command_line) {
   try {
     CliParams params = parse_flags(command_line);
-    validate_params(params);
-    validate(params.options);
+    validate_params(params);  // the front end's own checks, then the engine's (validate)
   } catch (const OptionError& e) {
     return e.what();
   }

@@ -790,6 +790,7 @@ void validate_params(const CliParams& p) {
   if (p.batch < 0) throw OptionError("--batch must be >= 0 (0: automatic)");
   if (p.print_every < 0) throw OptionError("--print-every must be >= 0 (0: never)");
   if (p.save_every < 0) throw OptionError("--save-every must be >= 0 (0: never)");
+  validate(p.options);
 }
 
 }  // namespace stylize::cli

@@ -60,8 +60,9 @@ void finish_video_parse(const CLI::App& app, VideoParams& params);
 // Throws OptionError naming the first value of `stylize video` that is unusable.
 void validate_video_params(const VideoParams& params);
 
-// Throws OptionError naming the first front-end value that is unusable (the
-// engine's options are checked once, by the Stylizer that reads them).
+// Throws OptionError naming the first front-end value that is unusable, then
+// checks the engine's options (validate) so that a bad setting is said before
+// the weights are read and before the first job of a batch, not by each job.
 void validate_params(const CliParams& params);
 
 // The start image a --init text means: content, noise or style, else the path of an image.
