@@ -154,6 +154,33 @@ TEST_F(Cli, MissingContentFile) {
                  "cannot read content image '" + dir.file("nope.jpg") + "': file not found");
 }
 
+// What is wrong with the inputs or the settings is said before the weights
+// are looked for (and perhaps downloaded): here they are missing, and each
+// run must fail on its own mistake instead.
+TEST_F(Cli, InputsAndSettingsAreCheckedBeforeTheWeights) {
+  const std::string no_weights = " --weights " + dir.file("absent.safetensors");
+  test::write_file(dir.file("garbage.jpg"), "definitely not a jpeg");
+  test::write_file(dir.file("empty.png"), "");
+  const std::string nope = dir.file("nope.png");
+  expect_failure(run_stylize(quick("--content " + nope + no_weights)), 3,
+                 "cannot read content image '" + nope + "': file not found");
+  expect_failure(
+      run_stylize(quick("--style " + style + " --style " + dir.file("garbage.jpg") + no_weights)), 3,
+      "cannot read style image '" + dir.file("garbage.jpg") + "': not an image in a format OpenCV can decode");
+  expect_failure(run_stylize(quick("--init " + dir.file("empty.png") + no_weights)), 3,
+                 "cannot read init image '" + dir.file("empty.png") + "': the file is empty");
+  expect_failure(run_stylize(quick("--content-mask " + nope + no_weights)), 3,
+                 "cannot read content mask 1 '" + nope + "': file not found");
+  expect_failure(run_stylize(quick("--content-mask " + content + " --style-mask " + dir.path().string() + no_weights)),
+                 3, "cannot read style mask 1 '" + dir.path().string() + "': it is a directory");
+  expect_failure(run_stylize(quick("--content-mask " + content + " --default-style " + nope + no_weights)), 3,
+                 "cannot read default style '" + nope + "'");
+  expect_failure(run_stylize(quick("--iterations 0" + no_weights)), 2, "--iterations must be at least 1, got 0");
+  expect_failure(run_stylize(quick("--beta1 1" + no_weights)), 2, "--beta1 must be at least 0 and below 1");
+  // With good inputs the missing weights are what is said.
+  expect_failure(run_stylize(quick(no_weights)), 4, "absent.safetensors");
+}
+
 TEST_F(Cli, UnreadableStyleImage) {
   test::write_file(dir.file("garbage.jpg"), "definitely not a jpeg");
   expect_failure(run_stylize(quick("--style " + dir.file("garbage.jpg"))), 3, "style image");

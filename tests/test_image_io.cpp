@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "codec_oracle.hpp"
 #include "stylize/errors.hpp"
@@ -201,6 +202,40 @@ TEST(ImageIo, ExplainsUnreadableFiles) {
   expect_image_error(dir.file("truncated.png"), "the PNG file is truncated (it ends inside a chunk)");
   test::write_file(dir.file("header_only.png"), png.substr(0, 20));
   expect_image_error(dir.file("header_only.png"), "the PNG file is truncated");
+}
+
+// The message of the ImageError `read` throws, or "" when it throws none.
+std::string image_error(const std::function<void()>& read) {
+  try {
+    read();
+  } catch (const ImageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// check_image_file says what read_image would, for what it can tell without
+// decoding, and leaves the rest to read_image.
+TEST(ImageIo, CheckingAFileSaysWhatReadingItWould) {
+  TempDir dir;
+  test::write_file(dir.file("empty.png"), "");
+  test::write_file(dir.file("text.jpg"), "hello, I am not a picture");
+  save_image(test::pattern_image(16, 16, 0.3), dir.file("whole.png"));
+  save_image(test::pattern_image(16, 16, 0.3), dir.file("whole.jpg"));
+  const std::string png = test::read_file(dir.file("whole.png"));
+  test::write_file(dir.file("truncated.png"), png.substr(0, png.size() / 2));
+  for (const std::string& bad :
+       {dir.file("missing.jpg"), dir.file("empty.png"), dir.file("text.jpg"), dir.path().string()}) {
+    const std::string read = image_error([&] { load_image(bad, "style image"); });
+    ASSERT_NE(read, "") << bad;
+    EXPECT_EQ(image_error([&] { check_image_file(bad, "style image"); }), read);
+  }
+  for (const std::string& good : {dir.file("whole.png"), dir.file("whole.jpg"), dir.file("truncated.png")}) {
+    EXPECT_EQ(image_error([&] { check_image_file(good, "style image"); }), "") << good;
+  }
+  EXPECT_NE(image_error([&] { load_image(dir.file("truncated.png"), "style image"); }), "");
+  // A device is left to read_image, which stops reading an endless one.
+  EXPECT_EQ(image_error([&] { check_image_file("/dev/zero", "style image"); }), "");
 }
 
 // A JPEG cut short decodes (libjpeg fills the rest with grey), but not silently.

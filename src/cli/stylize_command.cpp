@@ -520,6 +520,28 @@ CliParams balance_content_weight(const CliParams& params, const VggWeights& weig
   return balanced;
 }
 
+namespace {
+
+// Every input image is there and looks like an image before the weights are
+// found (perhaps downloaded) and read: a mistyped path is said at once. The
+// roles are those load_run_inputs and load_regions name them by.
+void check_run_inputs(const CliParams& params) {
+  check_image_file(params.content_path, "content image");
+  for (const auto& path : params.style_paths) check_image_file(path, "style image");
+  if (params.options.init == InitMode::Image) check_image_file(params.init, "init image");
+  for (size_t i = 0; i < params.content_mask_paths.size(); ++i) {
+    check_image_file(params.content_mask_paths[i], "content mask " + std::to_string(i + 1));
+  }
+  for (size_t i = 0; i < params.style_mask_paths.size(); ++i) {
+    if (params.style_mask_paths[i] != "all") {
+      check_image_file(params.style_mask_paths[i], "style mask " + std::to_string(i + 1));
+    }
+  }
+  if (!params.default_style_path.empty()) check_image_file(params.default_style_path, "default style");
+}
+
+}  // namespace
+
 int stylize_command(CliParams params) {
   if (params.content_path.empty() && params.style_paths.empty()) {
     throw OptionError(
@@ -543,6 +565,7 @@ int stylize_command(CliParams params) {
                  o.scales > 1 ? resume_point(o) : fmt::format("iteration {} of {}", o.start_iteration, o.iterations));
   }
   validate_params(params);
+  check_run_inputs(params);
   const int threads = configure_threads(params.threads);
   keep_freed_cpu_memory();
   if (params.estimate) return print_estimate(params, load_weights_for(params), threads);

@@ -242,6 +242,11 @@ class TemporaryImageFile {
   std::string path_;
 };
 
+ImageError not_decodable(const std::string& what) {
+  return ImageError("cannot read " + what +
+                    ": not an image in a format OpenCV can decode (png, jpg, webp, tif, bmp, ...), or truncated");
+}
+
 // Decodes to a 3-channel float32 BGR image in [0, 1], alpha flattened over
 // white; sets `bit_depth` to the file's bits per channel (8, 16, or 32 for
 // floating point) and `alpha` to the alpha channel (float32), if it has one.
@@ -295,10 +300,7 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
     // OpenCV swallows exceptions thrown while a decoder reads pixel data.
     limit.check(what);
   }
-  if (image.empty() || image.cols < 1 || image.rows < 1) {
-    throw ImageError("cannot read " + what +
-                     ": not an image in a format OpenCV can decode (png, jpg, webp, tif, bmp, ...), or truncated");
-  }
+  if (image.empty() || image.cols < 1 || image.rows < 1) throw not_decodable(what);
 
   double scale = 1.0;
   switch (image.depth()) {
@@ -428,15 +430,20 @@ std::string read_image_file(const std::string& path, const std::string& what, ui
   return bytes;
 }
 
-}  // namespace
-
-DecodedImage read_image(const std::string& path, const std::string& role, int longest_side) {
-  const std::string what = role + " '" + path + "'";
+// Throws ImageError when `path` names no file, or a folder.
+void require_present(const std::string& path, const std::string& what) {
   std::error_code error;
   const bool exists = fs::exists(path, error);
   if (error) throw ImageError("cannot read " + what + ": " + error.message());  // e.g. a symbolic link loop
   if (!exists) throw ImageError("cannot read " + what + ": file not found");
   if (fs::is_directory(path, error)) throw ImageError("cannot read " + what + ": it is a directory, not an image");
+}
+
+}  // namespace
+
+DecodedImage read_image(const std::string& path, const std::string& role, int longest_side) {
+  const std::string what = role + " '" + path + "'";
+  require_present(path, what);
   const std::string bytes = read_image_file(path, what, kMaxImageFileBytes);
   if (bytes.empty()) throw ImageError("cannot read " + what + ": the file is empty");
   return decode(bytes, what, kMaxImagePixels, longest_side);
@@ -444,6 +451,22 @@ DecodedImage read_image(const std::string& path, const std::string& role, int lo
 
 torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side) {
   return read_image(path, role, longest_side).pixels;
+}
+
+void check_image_file(const std::string& path, const std::string& role) {
+  const std::string what = role + " '" + path + "'";
+  require_present(path, what);
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) return;  // a pipe or a device: read_image reads it (or refuses it) later
+  if (fs::file_size(path, error) == 0 && !error) throw ImageError("cannot read " + what + ": the file is empty");
+  if (!std::ifstream(path, std::ios::binary)) throw ImageError("cannot read " + what + ": " + std::strerror(errno));
+  bool known = true;
+  try {
+    known = cv::haveImageReader(path);  // the signature in the file's first bytes
+  } catch (const cv::Exception&) {
+    return;  // read_image says what is wrong with it
+  }
+  if (!known) throw not_decodable(what);
 }
 
 namespace {

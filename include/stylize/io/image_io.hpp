@@ -30,6 +30,12 @@ DecodedImage read_image(const std::string& path, const std::string& role, int lo
 // read_image's pixels only.
 torch::Tensor load_image(const std::string& path, const std::string& role, int longest_side = 0);
 
+// Checks, before any work, what read_image would find without decoding: that
+// `path` is a readable file, not empty, whose first bytes are those of a format
+// OpenCV decodes. Throws the ImageError read_image would. (A truncated or
+// corrupt image still fails only when read_image decodes it.)
+void check_image_file(const std::string& path, const std::string& role);
+
 // Decodes an encoded image held in memory (for tests and fuzzing) like
 // read_image, refusing images of more than `max_pixels` pixels. Throws ImageError.
 DecodedImage read_image_bytes(const std::string& bytes, const std::string& display_name,
