@@ -652,6 +652,34 @@ TEST(Jobs, OutputsMustHoldTheBitDepthAskedForBeforeAnyWork) {
   EXPECT_THROW(check_outputs(make_jobs(each), each, folders), OutputError);
 }
 
+// --style a.jpg,b.jpg, written as the layer lists are, names no file: said
+// with the way to give two styles.
+TEST(Jobs, StylesWrittenAsOneCommaListAreExplained) {
+  test::TempDir dir;
+  save_image(test::pattern_image(8, 8, 0.5), dir.file("a.png"));
+  save_image(test::pattern_image(8, 8, 0.6), dir.file("b.png"));
+  const std::string a = dir.file("a.png"), b = dir.file("b.png");
+  CliParams p = parse_flags("-c x.png -s " + a + "," + b);
+  try {
+    expand_style_folders(p);
+    FAIL() << "expected an OptionError";
+  } catch (const OptionError& e) {
+    EXPECT_EQ(std::string(e.what()), "--style '" + a + "," + b +
+                                         "': there is no such file, but there are 2 style images of these names; "
+                                         "give each as a value of its own: --style " +
+                                         a + " " + b);
+  }
+  // A list of which a part is missing is a missing file (said when it is read),
+  // and a file whose name has a comma is a style like any other.
+  p = parse_flags("-c x.png -s " + a + "," + dir.file("c.png"));
+  EXPECT_NO_THROW(expand_style_folders(p));
+  fs::create_directories(fs::path(a + "," + b).parent_path());  // "<dir>/a.png,<dir>", holding b.png
+  save_image(test::pattern_image(8, 8, 0.7), a + "," + b);
+  p = parse_flags("-c x.png -s " + a + "," + b);
+  expand_style_folders(p);
+  EXPECT_EQ(p.style_paths, (std::vector<std::string>{a + "," + b}));
+}
+
 TEST(Jobs, AStyleFolderStandsForItsImagesAndTurnsOnEachStyle) {
   test::TempDir dir;
   fs::create_directory(dir.file("styles"));

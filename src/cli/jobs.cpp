@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "checkpoint.hpp"
 #include "stylize/batch/jobs.hpp"
@@ -13,9 +14,31 @@
 namespace stylize::cli {
 namespace fs = std::filesystem;
 
+namespace {
+
+// Throws OptionError for "a.jpg,b.jpg" when there is no such file but there
+// are a.jpg and b.jpg: several styles written as one list, as the layer lists are.
+void refuse_comma_list(const std::string& path) {
+  std::error_code error;
+  if (path.find(',') == std::string::npos || fs::exists(path, error)) return;
+  std::vector<std::string> parts;
+  std::stringstream list(path);
+  for (std::string part; std::getline(list, part, ',');) {
+    if (part.empty() || !fs::exists(part, error)) return;
+    parts.push_back(part);
+  }
+  std::string separate;
+  for (const auto& part : parts) separate += " " + part;
+  throw OptionError("--style '" + path + "': there is no such file, but there are " + std::to_string(parts.size()) +
+                    " style images of these names; give each as a value of its own: --style" + separate);
+}
+
+}  // namespace
+
 void expand_style_folders(CliParams& params) {
   std::vector<std::string> styles;
   for (const auto& path : params.style_paths) {
+    refuse_comma_list(path);
     std::error_code error;
     if (!fs::is_directory(path, error)) {
       styles.push_back(path);

@@ -17,7 +17,8 @@ struct Job {
 };
 
 // Replaces each folder in params.style_paths by the images in it (sorted);
-// a folder turns on each_style. Throws ImageError for a folder without images.
+// a folder turns on each_style. Throws ImageError for a folder without images,
+// OptionError for a comma-separated list of style files ("a.jpg,b.jpg").
 void expand_style_folders(CliParams& params);
 
 // The jobs of a command: one blending every style into params.output_path, or
