@@ -224,8 +224,10 @@ TEST(ImageIo, CheckingAFileSaysWhatReadingItWould) {
   save_image(test::pattern_image(16, 16, 0.3), dir.file("whole.jpg"));
   const std::string png = test::read_file(dir.file("whole.png"));
   test::write_file(dir.file("truncated.png"), png.substr(0, png.size() / 2));
-  for (const std::string& bad :
-       {dir.file("missing.jpg"), dir.file("empty.png"), dir.file("text.jpg"), dir.path().string()}) {
+  test::write_file(dir.file("huge.png"), png);
+  fs::resize_file(dir.file("huge.png"), (uint64_t{3} << 30) / 2);  // sparse: no disk used
+  for (const std::string& bad : {dir.file("missing.jpg"), dir.file("empty.png"), dir.file("text.jpg"),
+                                 dir.file("huge.png"), dir.path().string()}) {
     const std::string read = image_error([&] { load_image(bad, "style image"); });
     ASSERT_NE(read, "") << bad;
     EXPECT_EQ(image_error([&] { check_image_file(bad, "style image"); }), read);

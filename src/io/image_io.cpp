@@ -409,12 +409,14 @@ namespace {
 // input (/dev/zero, a pipe) is refused instead of filling memory.
 constexpr uint64_t kMaxImageFileBytes = uint64_t{1} << 30;
 
+ImageError file_too_large(const std::string& what, uint64_t max_bytes) {
+  return ImageError("cannot read " + what + ": it is larger than " + std::to_string(max_bytes >> 20) +
+                    " MiB, the most stylize reads as an image; is it an image file?");
+}
+
 // The bytes of an image file, refusing more than `max_bytes` while reading.
 std::string read_image_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
-  const auto too_large = [&] {
-    return ImageError("cannot read " + what + ": it is larger than " + std::to_string(max_bytes >> 20) +
-                      " MiB, the most stylize reads as an image; is it an image file?");
-  };
+  const auto too_large = [&] { return file_too_large(what, max_bytes); };
   std::error_code error;
   if (fs::is_regular_file(path, error) && fs::file_size(path, error) > max_bytes && !error) throw too_large();
   std::ifstream file(path, std::ios::binary);
@@ -458,7 +460,9 @@ void check_image_file(const std::string& path, const std::string& role) {
   require_present(path, what);
   std::error_code error;
   if (!fs::is_regular_file(path, error)) return;  // a pipe or a device: read_image reads it (or refuses it) later
-  if (fs::file_size(path, error) == 0 && !error) throw ImageError("cannot read " + what + ": the file is empty");
+  const uint64_t bytes = fs::file_size(path, error);
+  if (!error && bytes == 0) throw ImageError("cannot read " + what + ": the file is empty");
+  if (!error && bytes > kMaxImageFileBytes) throw file_too_large(what, kMaxImageFileBytes);
   if (!std::ifstream(path, std::ios::binary)) throw ImageError("cannot read " + what + ": " + std::strerror(errno));
   bool known = true;
   try {
