@@ -170,6 +170,12 @@ TEST_F(Batch, RefusesBadInputsBeforeAnyWork) {
       run_batch(2, {"--bit-depth", "16", "--output-template", dir.file("out/{content}_{style}.jpg")});
   EXPECT_EQ(depth.exit_code, 6) << depth.output;
   EXPECT_EQ(count(depth.output, "JPEG holds 8 bits per channel"), 1u) << depth.output;
+  const std::string list = dir.file("photos/cat.png") + "," + dir.file("photos/dog.png");
+  const test::CommandResult comma = run_batch(2, {"--content", list});
+  EXPECT_EQ(comma.exit_code, 2) << comma.output;
+  EXPECT_NE(comma.output.find("--content '" + list + "': there is no such file, but there are 2 content images"),
+            std::string::npos)
+      << comma.output;
   // A setting no job can run with fails the command once, before the weights
   // and the first job, not every job in turn.
   const test::CommandResult setting = run_batch(2, {"--lr", "-1", "--weights", dir.file("nothere.safetensors")});

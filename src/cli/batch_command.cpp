@@ -89,6 +89,8 @@ struct ShardPlan {
 // Expands the inputs into the job list, refuses outputs among the inputs and
 // says which jobs are this worker's.
 ShardPlan plan_shard(const BatchParams& settings) {
+  refuse_comma_lists(settings.contents, "content");
+  refuse_comma_lists(settings.run.style_paths, "style");
   const std::vector<std::string> contents = batch::expand_inputs(settings.contents, "content", has_image_extension);
   const std::vector<std::string> styles = batch::expand_inputs(settings.run.style_paths, "style", has_image_extension);
   ShardPlan plan;

@@ -14,31 +14,30 @@
 namespace stylize::cli {
 namespace fs = std::filesystem;
 
-namespace {
-
-// Throws OptionError for "a.jpg,b.jpg" when there is no such file but there
-// are a.jpg and b.jpg: several styles written as one list, as the layer lists are.
-void refuse_comma_list(const std::string& path) {
-  std::error_code error;
-  if (path.find(',') == std::string::npos || fs::exists(path, error)) return;
-  std::vector<std::string> parts;
-  std::stringstream list(path);
-  for (std::string part; std::getline(list, part, ',');) {
-    if (part.empty() || !fs::exists(part, error)) return;
-    parts.push_back(part);
+void refuse_comma_lists(const std::vector<std::string>& paths, const std::string& what) {
+  for (const auto& path : paths) {
+    std::error_code error;
+    if (path.find(',') == std::string::npos || fs::exists(path, error)) continue;
+    std::vector<std::string> parts;
+    bool all_files = true;
+    std::stringstream list(path);
+    for (std::string part; std::getline(list, part, ',');) {
+      all_files = all_files && !part.empty() && fs::exists(part, error);
+      parts.push_back(part);
+    }
+    if (!all_files || parts.size() < 2) continue;  // a missing file, said as such when it is read
+    std::string separate;
+    for (const auto& part : parts) separate += " " + part;
+    throw OptionError("--" + what + " '" + path + "': there is no such file, but there are " +
+                      std::to_string(parts.size()) + " " + what + " images of these names; give each as a value of " +
+                      "its own: --" + what + separate);
   }
-  std::string separate;
-  for (const auto& part : parts) separate += " " + part;
-  throw OptionError("--style '" + path + "': there is no such file, but there are " + std::to_string(parts.size()) +
-                    " style images of these names; give each as a value of its own: --style" + separate);
 }
-
-}  // namespace
 
 void expand_style_folders(CliParams& params) {
   std::vector<std::string> styles;
+  refuse_comma_lists(params.style_paths, "style");
   for (const auto& path : params.style_paths) {
-    refuse_comma_list(path);
     std::error_code error;
     if (!fs::is_directory(path, error)) {
       styles.push_back(path);

@@ -21,6 +21,11 @@ struct Job {
 // OptionError for a comma-separated list of style files ("a.jpg,b.jpg").
 void expand_style_folders(CliParams& params);
 
+// Throws OptionError for a path such as "a.jpg,b.jpg" that names no file when
+// each of its comma-separated parts does: several `what` ("style", "content")
+// images written as one list, as the layer lists are.
+void refuse_comma_lists(const std::vector<std::string>& paths, const std::string& what);
+
 // The jobs of a command: one blending every style into params.output_path, or
 // with each_style one per style named by params.output_template. Throws
 // OptionError when the template gives two styles the same output.
