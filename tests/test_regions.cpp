@@ -1,11 +1,11 @@
 // Regional styles (Gatys et al. 2017): the guided Gram matrices of the style
 // term under content and style masks (core/objective.hpp), and the
-// --content-mask, --style-mask and --default-style flags (cli/regions.hpp).
+// --content-mask, --style-mask and --default-style flags (cli/inputs.hpp).
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "cli/regions.hpp"
+#include "cli/inputs.hpp"
 #include "cli_test_util.hpp"
 #include "codec_oracle.hpp"
 #include "stylize/core/engine.hpp"

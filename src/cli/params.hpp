@@ -33,7 +33,7 @@ struct CliParams {
   double style_scale = 1.0;  // style size relative to the output: bigger means bigger brush strokes
 
   std::vector<double> style_blend;  // one weight per style image (normalized); empty: equal
-  // Regional styles (regions.hpp): a content mask per style, in order, saying
+  // Regional styles (inputs.hpp): a content mask per style, in order, saying
   // where it applies; optionally a style mask per style ("all": the whole
   // image); the style of what no mask covers (empty: it keeps the content).
   std::vector<std::string> content_mask_paths;

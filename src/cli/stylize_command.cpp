@@ -14,9 +14,9 @@
 #include "estimate.hpp"
 #include "exit_codes.hpp"
 #include "figures.hpp"
+#include "inputs.hpp"
 #include "interrupt.hpp"
 #include "jobs.hpp"
-#include "regions.hpp"
 #include "report.hpp"
 #include "run_progress.hpp"
 #include "sizes.hpp"
@@ -472,42 +472,6 @@ int write_side_outputs(const CliParams& params, const SessionInfo& session, cons
 
 }  // namespace
 
-DecodedImage read_input(const std::string& path, const std::string& role, int longest_side) {
-  DecodedImage image = read_image(path, role, longest_side);
-  for (const auto& warning : image.warnings) spdlog::warn("{}", warning);
-  if (!image.profile.empty()) {
-    spdlog::debug("{} '{}': {}-bit, colour profile '{}', converted to sRGB", role, path, image.bit_depth,
-                  image.profile.name);
-  }
-  return image;
-}
-
-std::vector<torch::Tensor> load_styles(const CliParams& params) {
-  const int style_size = style_side(params);
-  std::vector<torch::Tensor> styles;
-  for (const auto& path : params.style_paths) styles.push_back(read_input(path, "style image", style_size).pixels);
-  return styles;
-}
-
-RunInputs load_run_inputs(const CliParams& params) {
-  RunInputs in;
-  in.content = read_input(params.content_path, "content image", params.size);
-  const torch::Tensor& content = in.content.pixels;
-  in.styles = load_styles(params);
-  in.regions = load_regions(params, content.size(2), content.size(3), in.styles);
-  if (params.options.init == InitMode::Image) {
-    in.init = read_input(params.init, "init image", 0).pixels;
-    // (A coarse-to-fine run resumes from an image of the size of its scale.)
-    const bool at_its_scale = !params.resume.empty() && params.options.scales > 1;
-    if (!at_its_scale && (in.init.size(2) != content.size(2) || in.init.size(3) != content.size(3))) {
-      spdlog::warn("the {} image {} is {}x{}, the content {}x{}; it is stretched to the content's size",
-                   params.resume.empty() ? "--init" : "--resume", params.init, in.init.size(3), in.init.size(2),
-                   content.size(3), content.size(2));
-    }
-  }
-  return in;
-}
-
 CliParams balance_content_weight(const CliParams& params, const VggWeights& weights, int64_t height, int64_t width) {
   const LossUnits units = resolve_loss_units(params.options.loss_units, weights.convention.name);
   const int relu4_2 = vgg19_layers()[static_cast<size_t>(vgg19_layer_index("relu4_2"))].conv;
@@ -519,28 +483,6 @@ CliParams balance_content_weight(const CliParams& params, const VggWeights& weig
   }
   return balanced;
 }
-
-namespace {
-
-// Every input image is there and looks like an image before the weights are
-// found (perhaps downloaded) and read: a mistyped path is said at once. The
-// roles are those load_run_inputs and load_regions name them by.
-void check_run_inputs(const CliParams& params) {
-  check_image_file(params.content_path, "content image");
-  for (const auto& path : params.style_paths) check_image_file(path, "style image");
-  if (params.options.init == InitMode::Image) check_image_file(params.init, "init image");
-  for (size_t i = 0; i < params.content_mask_paths.size(); ++i) {
-    check_image_file(params.content_mask_paths[i], "content mask " + std::to_string(i + 1));
-  }
-  for (size_t i = 0; i < params.style_mask_paths.size(); ++i) {
-    if (params.style_mask_paths[i] != "all") {
-      check_image_file(params.style_mask_paths[i], "style mask " + std::to_string(i + 1));
-    }
-  }
-  if (!params.default_style_path.empty()) check_image_file(params.default_style_path, "default style");
-}
-
-}  // namespace
 
 int stylize_command(CliParams params) {
   if (params.content_path.empty() && params.style_paths.empty()) {

@@ -7,12 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <torch/types.h>
-
 #include "jobs.hpp"
 #include "params.hpp"
-#include "regions.hpp"
-#include "stylize/io/image_format.hpp"
 #include "stylize/weights/weights.hpp"
 
 namespace stylize::cli {
@@ -37,23 +33,6 @@ struct LoadedWeights {
 // Finds (or downloads) and loads the weights `params` need, up to the deepest
 // convolution their layers read. Throws WeightsError or FetchError.
 LoadedWeights load_weights_for(const CliParams& params);
-
-// Reads an input image (converted to sRGB from its colour profile, if it has
-// one) and prints what the reader warns about, such as an unusable profile.
-DecodedImage read_input(const std::string& path, const std::string& role, int longest_side);
-
-// The style images of `params` at the size the run uses.
-std::vector<torch::Tensor> load_styles(const CliParams& params);
-
-// Everything a run of `params` reads besides the weights, read once for the
-// run and for --estimate alike. Throws ImageError.
-struct RunInputs {
-  DecodedImage content;               // at --size
-  std::vector<torch::Tensor> styles;  // one per --style, at the style size
-  Regions regions;                    // the masks and default style, if any
-  torch::Tensor init;                 // the --init (or --resume) image; undefined for the other starts
-};
-RunInputs load_run_inputs(const CliParams& params);
 
 // `params` with --preset gatys's content weight for a content of height x
 // width px (balance_gatys_preset), said when it changes.

@@ -1,16 +1,76 @@
-#include "regions.hpp"
+#include "inputs.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "sizes.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/image.hpp"
 #include "stylize/io/image_io.hpp"
-#include "stylize_command.hpp"
 
 namespace stylize::cli {
+namespace {
+
+// How messages name the inputs, as they are read and as they are checked.
+constexpr char kContent[] = "content image", kStyle[] = "style image", kInit[] = "init image",
+               kDefaultStyle[] = "default style";
+std::string content_mask(size_t i) { return "content mask " + std::to_string(i + 1); }
+std::string style_mask(size_t i) { return "style mask " + std::to_string(i + 1); }
+
+}  // namespace
+
+DecodedImage read_input(const std::string& path, const std::string& role, int longest_side) {
+  DecodedImage image = read_image(path, role, longest_side);
+  for (const auto& warning : image.warnings) spdlog::warn("{}", warning);
+  if (!image.profile.empty()) {
+    spdlog::debug("{} '{}': {}-bit, colour profile '{}', converted to sRGB", role, path, image.bit_depth,
+                  image.profile.name);
+  }
+  return image;
+}
+
+std::vector<torch::Tensor> load_styles(const CliParams& params) {
+  const int style_size = style_side(params);
+  std::vector<torch::Tensor> styles;
+  for (const auto& path : params.style_paths) styles.push_back(read_input(path, kStyle, style_size).pixels);
+  return styles;
+}
+
+RunInputs load_run_inputs(const CliParams& params) {
+  RunInputs in;
+  in.content = read_input(params.content_path, kContent, params.size);
+  const torch::Tensor& content = in.content.pixels;
+  in.styles = load_styles(params);
+  in.regions = load_regions(params, content.size(2), content.size(3), in.styles);
+  if (params.options.init == InitMode::Image) {
+    in.init = read_input(params.init, kInit, 0).pixels;
+    // (A coarse-to-fine run resumes from an image of the size of its scale.)
+    const bool at_its_scale = !params.resume.empty() && params.options.scales > 1;
+    if (!at_its_scale && (in.init.size(2) != content.size(2) || in.init.size(3) != content.size(3))) {
+      spdlog::warn("the {} image {} is {}x{}, the content {}x{}; it is stretched to the content's size",
+                   params.resume.empty() ? "--init" : "--resume", params.init, in.init.size(3), in.init.size(2),
+                   content.size(3), content.size(2));
+    }
+  }
+  return in;
+}
+
+void check_run_inputs(const CliParams& params) {
+  check_image_file(params.content_path, kContent);
+  for (const auto& path : params.style_paths) check_image_file(path, kStyle);
+  if (params.options.init == InitMode::Image) check_image_file(params.init, kInit);
+  for (size_t i = 0; i < params.content_mask_paths.size(); ++i) {
+    check_image_file(params.content_mask_paths[i], content_mask(i));
+  }
+  for (size_t i = 0; i < params.style_mask_paths.size(); ++i) {
+    if (params.style_mask_paths[i] != "all") {
+      check_image_file(params.style_mask_paths[i], style_mask(i));
+    }
+  }
+  if (!params.default_style_path.empty()) check_image_file(params.default_style_path, kDefaultStyle);
+}
 
 torch::Tensor read_mask(const std::string& path, const std::string& role, int64_t height, int64_t width) {
   const DecodedImage image = read_input(path, role, 0);
@@ -55,15 +115,13 @@ Regions load_regions(const CliParams& params, int64_t h, int64_t w, const std::v
   if (params.content_mask_paths.empty()) return regions;
   torch::Tensor covered = torch::zeros({h, w});
   for (size_t i = 0; i < params.content_mask_paths.size(); ++i) {
-    regions.masks.content.push_back(
-        read_mask(params.content_mask_paths[i], "content mask " + std::to_string(i + 1), h, w));
+    regions.masks.content.push_back(read_mask(params.content_mask_paths[i], content_mask(i), h, w));
     covered += regions.masks.content.back();
   }
   for (size_t i = 0; i < params.style_mask_paths.size(); ++i) {
     const std::string& path = params.style_mask_paths[i];
-    regions.masks.style.push_back(
-        path == "all" ? torch::Tensor()
-                      : read_mask(path, "style mask " + std::to_string(i + 1), styles[i].size(2), styles[i].size(3)));
+    regions.masks.style.push_back(path == "all" ? torch::Tensor()
+                                                : read_mask(path, style_mask(i), styles[i].size(2), styles[i].size(3)));
   }
   const torch::Tensor rest = (1.0 - covered).clamp(0.0, 1.0);
   const double uncovered = rest.mean().item<double>();
@@ -74,7 +132,7 @@ Regions load_regions(const CliParams& params, int64_t h, int64_t w, const std::v
       return regions;
     }
     const int longest = static_cast<int>(std::max(styles.front().size(2), styles.front().size(3)));
-    regions.default_style = read_input(params.default_style_path, "default style", longest).pixels;
+    regions.default_style = read_input(params.default_style_path, kDefaultStyle, longest).pixels;
     regions.masks.content.push_back(rest);
     if (!regions.masks.style.empty()) regions.masks.style.push_back(torch::Tensor());
     spdlog::info("--default-style {} covers {:.0f}% of the content", params.default_style_path, 100 * uncovered);

@@ -1,5 +1,8 @@
-// Regional styles from the command line: --content-mask, --style-mask and
-// --default-style read into the engine's RegionMasks (core/objective.hpp).
+// The images a run reads besides its weights, and the names its messages
+// give them ("content image", "style image", "content mask 2"): the content,
+// the styles, the --init image, and the regional styles' --content-mask,
+// --style-mask and --default-style, read into the engine's RegionMasks
+// (core/objective.hpp).
 #pragma once
 
 #include <string>
@@ -9,8 +12,15 @@
 
 #include "params.hpp"
 #include "stylize/core/objective.hpp"
+#include "stylize/io/image_format.hpp"
 
 namespace stylize::cli {
+
+// Checks, before the weights are found (perhaps downloaded) and read, that
+// every input image of `params` is there and starts as an image format does
+// (check_image_file), so that a mistyped path is said at once. Throws
+// ImageError as reading it would.
+void check_run_inputs(const CliParams& params);
 
 // A mask image as (H, W) float32 in [0, 1]: its luminance (white 1, black 0),
 // from any image stylize reads. Resized to height x width (area averaging)
@@ -36,5 +46,22 @@ Regions load_regions(const CliParams& params, int64_t height, int64_t width, con
 // of `regions` appended, if it has one, with the last --style-weights weight.
 void add_default_style(const Regions& regions, const CliParams& params, std::vector<torch::Tensor>& styles,
                        std::vector<double>& blend);
+
+// Reads an input image (converted to sRGB from its colour profile, if it has
+// one) and prints what the reader warns about, such as an unusable profile.
+DecodedImage read_input(const std::string& path, const std::string& role, int longest_side);
+
+// The style images of `params` at the size the run uses.
+std::vector<torch::Tensor> load_styles(const CliParams& params);
+
+// Everything a run of `params` reads besides the weights, read once for the
+// run and for --estimate alike. Throws ImageError.
+struct RunInputs {
+  DecodedImage content;               // at --size
+  std::vector<torch::Tensor> styles;  // one per --style, at the style size
+  Regions regions;                    // the masks and default style, if any
+  torch::Tensor init;                 // the --init (or --resume) image; undefined for the other starts
+};
+RunInputs load_run_inputs(const CliParams& params);
 
 }  // namespace stylize::cli
