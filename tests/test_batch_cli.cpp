@@ -182,6 +182,13 @@ TEST_F(Batch, RefusesBadInputsBeforeAnyWork) {
   EXPECT_EQ(setting.exit_code, 2) << setting.output;
   EXPECT_EQ(count(setting.output, "--lr must be a finite number > 0"), 1u) << setting.output;
   EXPECT_EQ(setting.output.find("job 1"), std::string::npos) << setting.output;
+  // So does an --init image every job would start from.
+  const test::CommandResult init =
+      run_batch(2, {"--init", dir.file("nothere.png"), "--weights", dir.file("nothere.safetensors")});
+  EXPECT_EQ(init.exit_code, 3) << init.output;
+  EXPECT_EQ(count(init.output, "cannot read init image '" + dir.file("nothere.png") + "': file not found"), 1u)
+      << init.output;
+  EXPECT_EQ(init.output.find("job 1"), std::string::npos) << init.output;
   const test::CommandResult weights = run_batch(2, {"--weights", dir.file("nothere.safetensors")});
   EXPECT_EQ(weights.exit_code, 4) << weights.output;
   for (const auto& out : outputs) EXPECT_FALSE(fs::exists(out)) << out;

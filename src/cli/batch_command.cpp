@@ -15,6 +15,7 @@
 #include "args.hpp"
 #include "checkpoint.hpp"
 #include "exit_codes.hpp"
+#include "inputs.hpp"
 #include "interrupt.hpp"
 #include "jobs.hpp"
 #include "stylize/batch/claims.hpp"
@@ -187,6 +188,7 @@ int batch_command(BatchParams settings) {
   const int threads = configure_threads(settings.run.threads);
   keep_freed_cpu_memory();
   validate_params(settings.run);
+  check_init_image(settings.run);
   const ShardPlan plan = plan_shard(settings);
   OutputFolders made;  // a command that fails before its first job removes the folders it made
   prepare_outputs(plan, settings.run, made);

@@ -60,7 +60,7 @@ RunInputs load_run_inputs(const CliParams& params) {
 void check_run_inputs(const CliParams& params) {
   check_image_file(params.content_path, kContent);
   for (const auto& path : params.style_paths) check_image_file(path, kStyle);
-  if (params.options.init == InitMode::Image) check_image_file(params.init, kInit);
+  check_init_image(params);
   for (size_t i = 0; i < params.content_mask_paths.size(); ++i) {
     check_image_file(params.content_mask_paths[i], content_mask(i));
   }
@@ -70,6 +70,10 @@ void check_run_inputs(const CliParams& params) {
     }
   }
   if (!params.default_style_path.empty()) check_image_file(params.default_style_path, kDefaultStyle);
+}
+
+void check_init_image(const CliParams& params) {
+  if (params.options.init == InitMode::Image) check_image_file(params.init, kInit);
 }
 
 torch::Tensor read_mask(const std::string& path, const std::string& role, int64_t height, int64_t width) {

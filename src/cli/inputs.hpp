@@ -22,6 +22,11 @@ namespace stylize::cli {
 // ImageError as reading it would.
 void check_run_inputs(const CliParams& params);
 
+// The --init image alone, when the run starts from one, checked as
+// check_run_inputs checks it: `stylize batch` checks it once, before the
+// weights and the first job, since every job starts from it.
+void check_init_image(const CliParams& params);
+
 // A mask image as (H, W) float32 in [0, 1]: its luminance (white 1, black 0),
 // from any image stylize reads. Resized to height x width (area averaging)
 // when they are given, after checking that it has that aspect ratio (within
