@@ -414,19 +414,26 @@ ImageError file_too_large(const std::string& what, uint64_t max_bytes) {
                     " MiB, the most stylize reads as an image; is it an image file?");
 }
 
-// The bytes of an image file, refusing more than `max_bytes` while reading.
-std::string read_image_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
-  const auto too_large = [&] { return file_too_large(what, max_bytes); };
+// Opens an image file, refusing a regular file of more than `max_bytes` by its size.
+std::ifstream open_image_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
   std::error_code error;
-  if (fs::is_regular_file(path, error) && fs::file_size(path, error) > max_bytes && !error) throw too_large();
+  if (fs::is_regular_file(path, error) && fs::file_size(path, error) > max_bytes && !error) {
+    throw file_too_large(what, max_bytes);
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) throw ImageError("cannot read " + what + ": " + std::strerror(errno));
+  return file;
+}
+
+// The bytes of an image file, refusing more than `max_bytes` while reading.
+std::string read_image_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
+  std::ifstream file = open_image_file(path, what, max_bytes);
   std::string bytes;
   std::vector<char> buffer(1 << 16);
   while (file) {
     file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     bytes.append(buffer.data(), static_cast<size_t>(file.gcount()));
-    if (bytes.size() > max_bytes) throw too_large();
+    if (bytes.size() > max_bytes) throw file_too_large(what, max_bytes);
   }
   if (file.bad()) throw ImageError("cannot read " + what + ": read error");
   return bytes;
@@ -460,10 +467,8 @@ void check_image_file(const std::string& path, const std::string& role) {
   require_present(path, what);
   std::error_code error;
   if (!fs::is_regular_file(path, error)) return;  // a pipe or a device: read_image reads it (or refuses it) later
-  const uint64_t bytes = fs::file_size(path, error);
-  if (!error && bytes == 0) throw ImageError("cannot read " + what + ": the file is empty");
-  if (!error && bytes > kMaxImageFileBytes) throw file_too_large(what, kMaxImageFileBytes);
-  if (!std::ifstream(path, std::ios::binary)) throw ImageError("cannot read " + what + ": " + std::strerror(errno));
+  if (fs::file_size(path, error) == 0 && !error) throw ImageError("cannot read " + what + ": the file is empty");
+  open_image_file(path, what, kMaxImageFileBytes);  // readable, and not too large
   bool known = true;
   try {
     known = cv::haveImageReader(path);  // the signature in the file's first bytes
