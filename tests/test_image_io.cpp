@@ -205,14 +205,7 @@ TEST(ImageIo, ExplainsUnreadableFiles) {
 }
 
 // The message of the ImageError `read` throws, or "" when it throws none.
-std::string image_error(const std::function<void()>& read) {
-  try {
-    read();
-  } catch (const ImageError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string image_error(const std::function<void()>& read) { return test::error_message<ImageError>(read); }
 
 // check_image_file says what read_image would, for what it can tell without
 // decoding, and leaves the rest to read_image.

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -193,6 +194,17 @@ inline VggWeights full_size_random() {
     in = widths[l];
   }
   return weights;
+}
+
+// The message of the `Error` that `action` throws, or `none` when it throws none.
+template <class Error>
+std::string error_message(const std::function<void()>& action, const std::string& none = "") {
+  try {
+    action();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return none;
 }
 
 }  // namespace stylize::test

@@ -23,12 +23,7 @@ using test::fixture;
 const std::vector<std::string> kGoldenLayers = {"relu1_1", "relu3_1", "relu5_1"};
 
 std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const WeightsError& e) {
-    return e.what();
-  }
-  return "(no WeightsError)";
+  return test::error_message<WeightsError>(action, "(no WeightsError)");
 }
 
 TEST(KerasHdf5, ReadsKeras1AndTf2Layouts) {
