@@ -84,7 +84,7 @@ void apply_preset(const std::string& preset, CliParams& params, const std::vecto
 
 // A hint for a long run of the tutorial's schedule, said once its seconds per
 // iteration are measured: --preset fast gets to a similar loss in about a
-// fifth of the time (README, "Time to a finished image"). "" for a run shorter
+// fifth of the time (docs/benchmarks.md, "Time to a finished image"). "" for a run shorter
 // than 3 minutes, one with a preset, a resumed one, or one of L-BFGS,
 // coarse-to-fine or another of fast's levers (presets.cpp).
 std::string fast_preset_hint(const CliParams& params, double seconds_per_iteration);

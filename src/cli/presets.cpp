@@ -50,7 +50,7 @@ void apply_preset(const std::string& preset, CliParams& params, const std::vecto
     // longer shrink the steps of a short run), the iterates' moving average
     // as each scale's result, Adam also on 3 coarser pyramid levels (which do
     // what a third, coarser scale did, better); the precision stays the
-    // default, auto, the fastest (README: "Time to a finished image").
+    // default, auto, the fastest (docs/benchmarks.md: "Time to a finished image").
     if (!given("--scales")) o.scales = 2;
     if (!given("--iterations")) o.iterations = 160;
     if (!given("--initial-iterations")) o.initial_iterations = 60;
@@ -88,7 +88,7 @@ std::string fast_preset_hint(const CliParams& params, double seconds_per_iterati
   if (!tutorial_schedule(params) || seconds < kLongRunSeconds) return "";
   return fmt::format(
       "at {:.2f} s an iteration, this run's {} iterations take about {} here; --preset fast gets to a similar loss in "
-      "about a fifth of the time (README, \"Time to a finished image\")",
+      "about a fifth of the time (docs/benchmarks.md, \"Time to a finished image\")",
       seconds_per_iteration, params.options.iterations, duration(seconds));
 }
 
@@ -98,7 +98,7 @@ std::string fast_video_hint(const VideoParams& video, int64_t later_frames, doub
   if (params.options.temporal_weight <= 0) {
     return fmt::format(
         "--preset fast makes each of the other {} frames coarse to fine: about a fifth of the time left, for a "
-        "similar loss (README, \"Time to a finished image\")",
+        "similar loss (docs/benchmarks.md, \"Time to a finished image\")",
         later_frames);
   }
   if (video.frame_iterations <= kFastFrameIterations) return "";

@@ -86,7 +86,7 @@ void PyramidAdam::resize(int64_t height, int64_t width, double gradient_scale) {
   // The pixels' moments go on (Adam::resize). The coarse levels start again at
   // zero: level k of the next scale is a grid twice as fine, relative to the
   // image, as level k was, so its old moments would describe another band of
-  // the update. Measured (README: "Time to a finished image"): carrying them
+  // the update. Measured (docs/benchmarks.md: "Time to a finished image"): carrying them
   // resized ended the 3-scale --preset fast of 2026-12-03 at 1.029x the
   // tutorial's loss, restarting them 1.018x.
   levels_.front().resize(height, width, gradient_scale);
