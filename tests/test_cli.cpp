@@ -528,7 +528,8 @@ using test::read_until;
 using test::spawn;
 using test::wait_exit_code;
 
-void interrupt_and_check(Cli& cli, int signal, int expected_code) {
+// `said`, when given, receives what the run printed after the signal.
+void interrupt_and_check(Cli& cli, int signal, int expected_code, std::string* said = nullptr) {
   const Child child = spawn({"--content", cli.content, "--style", cli.style, "-o", cli.output, "--weights",
                              test::fixture("vgg19_tiny.safetensors"), "--size", "48", "--iterations", "100000",
                              "--print-every", "1", "--threads", "1"});
@@ -537,6 +538,7 @@ void interrupt_and_check(Cli& cli, int signal, int expected_code) {
   ASSERT_NE(before.find("iter 3/"), std::string::npos) << before;
   ::kill(child.pid, signal);
   const std::string after = read_until(child, "\x04never", before);  // read to the end
+  if (said != nullptr) *said = after;
   EXPECT_EQ(wait_exit_code(child), expected_code) << after;
   EXPECT_NE(after.find("saved the current image to " + cli.output), std::string::npos) << after;
   ASSERT_TRUE(fs::exists(cli.output));
@@ -564,6 +566,26 @@ TEST_F(CliRobustness, InterruptSavesTheImageAndResumeContinues) {
   EXPECT_EQ(resumed.output.find("moments start again"), std::string::npos) << resumed.output;
   EXPECT_FALSE(fs::exists(output + ".json")) << "a finished run removes its checkpoint record";
   EXPECT_FALSE(fs::exists(output + ".adam")) << "and its moments";
+}
+
+// A disk with room for the image but not for Adam's moments (here: they go to
+// /dev/full through a link): the interrupted run still saves the image and its
+// record, says the moments were not, and a resumed run goes on without them.
+// (The moments were written first, and their failure lost the image: exit 6.)
+TEST_F(CliRobustness, InterruptSavesTheImageWhenItsMomentsCannotBeWritten) {
+  fs::create_symlink("/dev/full", output + ".adam");
+  std::string said;
+  interrupt_and_check(*this, SIGINT, 130, &said);
+  EXPECT_NE(said.find("cannot write Adam's moments '" + output +
+                      ".adam': No space left on device; a run resumed from " + output + " starts Adam's moments again"),
+            std::string::npos)
+      << said;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(output + ".adam"))) << "no moments of another iteration stay";
+  const RunResult resumed =
+      run_stylize("--resume " + output + " --content " + content + " --style " + style + " --weights " +
+                  test::fixture("vgg19_tiny.safetensors") + " --size 48 --threads 1 --print-every 1 --iterations " +
+                  std::to_string(nlohmann::json::parse(test::read_file(output + ".json"))["iteration"].get<int>() + 1));
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
 }
 
 // Ctrl-C while --estimate times the run: no time (it printed 0 s, exit 0).

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,44 @@ TEST(FileIo, AFailedRenameLeavesNoTemporary) {
   test::write_file(dir.file("adir/keep"), "x");  // a non-empty directory cannot be renamed over
   EXPECT_THROW(write_file_atomically(dir.file("adir"), "data", "report"), OutputError);
   EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"adir"});
+}
+
+// A file made piece by piece (Adam's moments, through torch::save): the pieces
+// in order; a producer that throws leaves the old file and no temporary; an
+// error writing (a full disk, here /dev/full) lets the producer finish, and is
+// said after it.
+TEST(FileIo, AFileWrittenInPiecesIsWrittenAtomicallyToo) {
+  test::TempDir dir;
+  const std::string target = dir.file("out.bin");
+  write_file_atomically(target, [](const ByteSink& sink) {
+    for (const char* piece : {"one ", "two ", "three"}) sink(piece, std::strlen(piece));
+  });
+  EXPECT_EQ(test::read_file(target), "one two three");
+
+  EXPECT_THROW(write_file_atomically(target,
+                                     [](const ByteSink& sink) {
+                                       sink("half", 4);
+                                       throw std::runtime_error("the producer failed");
+                                     }),
+               std::runtime_error);
+  EXPECT_EQ(test::read_file(target), "one two three");
+  EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"out.bin"});
+
+  fs::create_symlink("/dev/full", dir.file("full.bin"));
+  int pieces = 0;
+  try {
+    write_file_atomically(
+        dir.file("full.bin"),
+        [&](const ByteSink& sink) {
+          for (; pieces < 3; ++pieces) sink("data", 4);
+        },
+        "Adam's moments");
+    ADD_FAILURE() << "writing to /dev/full succeeded";
+  } catch (const OutputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot write Adam's moments '" + dir.file("full.bin") + "': " + std::strerror(ENOSPC));
+  }
+  EXPECT_EQ(pieces, 3) << "the producer ran to its end";
 }
 
 TEST(FileIo, RemovesOnlyTheTemporariesOfDeadProcesses) {

@@ -24,6 +24,11 @@ std::string moments_path(const std::string& image);
 // (36 bytes a pixel: 9 MB at 512 px; with an average 48). Throws OutputError.
 void write_moments(const std::string& image, int iteration, const AdamState& state);
 
+// write_moments, for an image that is saved whether they are or not (resuming
+// needs only the image and its record): when they cannot be written (a full
+// disk), warns, removes an earlier file of them and returns false.
+bool write_moments_or_warn(const std::string& image, int iteration, const AdamState& state);
+
 // The state saved beside `image` at `iteration`; no moments when there are
 // none, they cannot be read or they are another iteration's (the last two
 // warned about). A file of an older stylize has no average.

@@ -343,23 +343,23 @@ void save_snapshot(const Progress& p, int member, const Job& job, const CliParam
 }
 
 // Writes the image a job ended with. An unfinished one (interrupted, or
-// stopped by a NaN loss) gets its record first, with an interrupted one's
-// Adam's moments, so that no unfinished image looks finished (README, "On a
-// cluster"); a finished one needs no record.
+// stopped by a NaN loss) gets its record first, so that no unfinished image
+// looks finished (README, "On a cluster"), and an interrupted one Adam's
+// moments last: the largest file, and one resuming can do without, it comes
+// after the image on a disk that has room for one of them only; a finished
+// one needs no record.
 void save_result(const Result& result, const Job& job, const CliParams& params, const ImageEncoding& encoding,
                  const std::vector<std::string>& style_paths) {
   const bool unfinished =
       result.stop_reason == StopReason::Interrupted || result.stop_reason == StopReason::NumericFailure;
+  const bool moments = result.stop_reason == StopReason::Interrupted && !result.adam_state.moments.empty();
   if (unfinished) {
     std::error_code ignored;
-    if (result.stop_reason == StopReason::Interrupted && !result.adam_state.moments.empty()) {
-      write_moments(job.output, result.iterations_done, result.adam_state);
-    } else {
-      fs::remove(moments_path(job.output), ignored);
-    }
+    if (!moments) fs::remove(moments_path(job.output), ignored);
     write_checkpoint(job.output, result.scales_done, result.iterations_done, params, job.output, style_paths);
   }
   save_image(result.image, job.output, encoding);
+  if (moments) write_moments_or_warn(job.output, result.iterations_done, result.adam_state);
   if (!unfinished) remove_checkpoint(job.output);
 }
 

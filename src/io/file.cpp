@@ -81,11 +81,28 @@ std::string write_all(int fd, std::string_view bytes) {
   return "";
 }
 
-// Writes `bytes` into an existing special file. Returns the reason it failed, or "".
-std::string write_into(const fs::path& target, std::string_view bytes) {
+// Runs `produce` with a sink that writes into `fd`. The sink never fails: it
+// keeps the first error and drops what comes after it. Returns that error, or
+// "". Closes `fd` when `produce` throws, and rethrows.
+std::string produce_into(int fd, const std::function<void(const ByteSink&)>& produce) {
+  std::string reason;
+  const ByteSink sink = [&](const void* data, size_t size) {
+    if (reason.empty()) reason = write_all(fd, std::string_view(static_cast<const char*>(data), size));
+  };
+  try {
+    produce(sink);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  return reason;
+}
+
+// Writes what `produce` gives into an existing special file. Returns the reason it failed, or "".
+std::string write_into(const fs::path& target, const std::function<void(const ByteSink&)>& produce) {
   const int fd = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return std::strerror(errno);
-  std::string reason = write_all(fd, bytes);
+  std::string reason = produce_into(fd, produce);
   if (::close(fd) != 0 && reason.empty()) reason = std::strerror(errno);
   return reason;
 }
@@ -200,11 +217,17 @@ void OutputFolders::create_for(const std::string& path) {
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what) {
+  write_file_atomically(
+      path, [&](const ByteSink& sink) { sink(bytes.data(), bytes.size()); }, what);
+}
+
+void write_file_atomically(const std::string& path, const std::function<void(const ByteSink&)>& produce,
+                           const std::string& what) {
   const std::string name = (what.empty() ? "" : what + " ") + "'" + path + "'";
   const auto fail = [&](const std::string& reason) { return OutputError("cannot write " + name + ": " + reason); };
   const fs::path target = write_target(path);
   if (is_special_file(target)) {
-    if (std::string reason = write_into(target, bytes); !reason.empty()) throw fail(reason);
+    if (std::string reason = write_into(target, produce); !reason.empty()) throw fail(reason);
     return;
   }
   const fs::path dir = directory_of(target.string());
@@ -218,7 +241,14 @@ void write_file_atomically(const std::string& path, std::string_view bytes, cons
   if (fd < 0) {
     throw fail("directory '" + dir.string() + "' is not writable (" + std::strerror(errno) + ")");
   }
-  std::string reason = write_all(fd, bytes);
+  std::string reason;
+  try {
+    reason = produce_into(fd, produce);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw;
+  }
   // The data reaches the disk before the name does: after a power loss the
   // target is the old file or the new one, never an empty one.
   if (reason.empty() && ::fsync(fd) != 0) reason = std::strerror(errno);

@@ -7,6 +7,8 @@
 // redirection would, never replaced.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +20,19 @@ namespace stylize {
 // it is removed on every failure path. Throws OutputError "cannot write <what>
 // '<path>': <reason>" (`what` may be empty, e.g. "output").
 void write_file_atomically(const std::string& path, std::string_view bytes, const std::string& what = "");
+
+// Where write_file_atomically's producer puts the bytes of the file, in order.
+// It never fails or throws: it keeps the first error writing them, drops what
+// comes after it, and write_file_atomically throws it once the producer has
+// returned. So a producer that must not be stopped half-way (torch::save's
+// archive writer aborts the process when its output fails) always finishes.
+using ByteSink = std::function<void(const void* data, size_t size)>;
+
+// The same for a file made piece by piece, never held in memory whole: what
+// `produce` gives its sink. When `produce` throws, the temporary file is
+// removed and the exception goes on, the old file (or none) left in place.
+void write_file_atomically(const std::string& path, const std::function<void(const ByteSink&)>& produce,
+                           const std::string& what = "");
 
 // The name of this process's n-th temporary for `path`:
 // ".<name>.tmp-stylize-<host>-<pid>-<n>" beside it.
