@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <new>
 #include <stdexcept>
 
 #include "cli/args.hpp"
@@ -596,6 +597,18 @@ TEST(ExitCodes, OneTableMapsEveryErrorKind) {
   EXPECT_EQ(exit_code_for(ResourceError("x")), 8);
   EXPECT_EQ(exit_code_for(Error("x")), 1);
   EXPECT_EQ(exit_code_for(std::runtime_error("x")), 1);
+  // An allocation that failed after the memory check (LibTorch's, CUDA's,
+  // OpenCV's, the standard library's): not enough memory, not a bug.
+  EXPECT_EQ(exit_code_for(std::bad_alloc()), 8);
+  EXPECT_EQ(exit_code_for(std::runtime_error("[enforce fail at alloc_cpu.cpp:75] . DefaultCPUAllocator: can't "
+                                             "allocate memory: you tried to allocate 3221225472 bytes.\nframe #0")),
+            8);
+  EXPECT_EQ(exit_code_for(std::runtime_error("CUDA out of memory. Tried to allocate 2.00 GiB")), 8);
+  EXPECT_EQ(exit_code_for(std::runtime_error("OpenCV(4.6.0) alloc.cpp:73: error: (-4:Insufficient memory) Failed "
+                                             "to allocate 3221225472 bytes in function 'OutOfMemoryError'")),
+            8);
+  EXPECT_EQ(exit_code_for(std::runtime_error("a stack trace\nframe #3: DefaultCPUAllocator::allocate")), 1)
+      << "only the message's first line says what failed";
 }
 
 TEST(Jobs, EachStyleNamesOutputsByTemplateAndRefusesCollisions) {

@@ -2,6 +2,7 @@
 // memory for reuse, and giving it back.
 #include <gtest/gtest.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -81,6 +82,26 @@ TEST(MemoryRefusal, NamesTheLargestSizeThatFits) {
     EXPECT_NE(std::string(e.what()).find("the largest size that fits is about --size 192"), std::string::npos)
         << e.what();
   }
+}
+
+// ulimit -v (RLIMIT_AS) bounds what a run may allocate however much memory
+// the machine has free: the memory check counts what it leaves.
+TEST(MemoryRefusal, CountsWhatUlimitVLeaves) {
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_AS, &before), 0);
+  std::ifstream statm("/proc/self/statm");
+  double pages = 0;
+  ASSERT_TRUE(statm >> pages);
+  const double mapped = pages * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  constexpr double kLeft = 512.0 * (1 << 20);
+  rlimit lowered = before;
+  lowered.rlim_cur = static_cast<rlim_t>(mapped + kLeft);
+  if (before.rlim_max != RLIM_INFINITY) ASSERT_LE(lowered.rlim_cur, before.rlim_max);
+  ASSERT_EQ(::setrlimit(RLIMIT_AS, &lowered), 0);
+  const double available = available_memory_bytes(torch::kCPU);
+  ASSERT_EQ(::setrlimit(RLIMIT_AS, &before), 0);
+  EXPECT_LE(available, kLeft);
+  EXPECT_GT(available, kLeft - 64.0 * (1 << 20)) << "the mappings made between the two readings are few";
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "stylize/core/device.hpp"
 
 #include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -115,15 +117,32 @@ double mem_available_bytes() {
   return -1;
 }
 
+// What is left of this process's address space under ulimit -v (RLIMIT_AS,
+// which login nodes and some batch systems set): the limit less the mappings
+// it has now; -1 without a limit. Allocations past it fail however much
+// memory the machine has free.
+double address_space_left_bytes() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return -1;
+  std::ifstream statm("/proc/self/statm");
+  double pages = 0;
+  if (!(statm >> pages)) return -1;
+  return std::max(0.0, static_cast<double>(limit.rlim_cur) - pages * static_cast<double>(::sysconf(_SC_PAGESIZE)));
+}
+
 }  // namespace
 
 double available_memory_bytes(const torch::Device& device) {
   double available = -1;
+  const auto cap_at = [&](double bytes) {
+    if (bytes >= 0 && (available < 0 || bytes < available)) available = bytes;
+  };
   if (device.is_cpu()) {
     available = mem_available_bytes();
     const double limit = read_number("/sys/fs/cgroup/memory.max");
     const double used = read_number("/sys/fs/cgroup/memory.current");
-    if (limit > 0 && used >= 0 && (available < 0 || limit - used < available)) available = limit - used;
+    if (limit > 0 && used >= 0) cap_at(limit - used);
+    cap_at(address_space_left_bytes());
   }
 #ifdef STYLIZE_WITH_CUDA
   if (device.is_cuda()) {
@@ -138,8 +157,7 @@ double available_memory_bytes(const torch::Device& device) {
       throw OptionError(std::string("STYLIZE_MEMORY_LIMIT_MB must be a number of MiB above 0, got '") + cap +
                         "'; unset it for no cap");
     }
-    const double cap_bytes = mib * 1024 * 1024;
-    if (available < 0 || cap_bytes < available) available = cap_bytes;
+    cap_at(mib * 1024 * 1024);
   }
   return available;
 }

@@ -23,7 +23,8 @@ torch::Dtype dtype_of(Precision precision);
 bool cpu_has_fast_bf16();
 
 // Memory this process can still use on `device`, in bytes: on the CPU the
-// smaller of MemAvailable and the cgroup limit, on CUDA the free device memory.
+// smallest of MemAvailable, the cgroup limit and what ulimit -v leaves of the
+// address space, on CUDA the free device memory.
 // STYLIZE_MEMORY_LIMIT_MB, when set, caps it (for tests and shared machines);
 // OptionError when it is not a number of MiB above 0.
 double available_memory_bytes(const torch::Device& device);
