@@ -399,6 +399,9 @@ TEST(TiledOptions, TilesTooSmallAreRefused) {
     } catch (const OptionError& e) {
       EXPECT_NE(std::string(e.what()).find("--tile must be 'auto' or between 32 and 16384 pixels"), std::string::npos)
           << e.what();
+      // Each bound with its own reason (a tile too large was called too small).
+      EXPECT_NE(std::string(e.what()).find(tile > 16384 ? "the largest --size" : "that small"), std::string::npos)
+          << e.what();
     }
   }
   for (int tile : {0, kAutoTile, 32, 16384}) {
