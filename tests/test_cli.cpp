@@ -335,6 +335,14 @@ TEST_F(CliFeatures, StyleFolderGivesOneOutputPerStyle) {
   EXPECT_EQ(typo.exit_code, 2) << typo.output;
   EXPECT_NE(typo.output.find("unknown placeholder '{stlye}'"), std::string::npos) << typo.output;
   EXPECT_FALSE(fs::exists(dir.file("out/{stlye}.png")));
+  // Outputs written among the styles would be styles of the next run over the
+  // folder (the second run of the same command failed: an output was an input).
+  for (const std::string& inside : {styles + "/out_{style}.png", styles + "/./{style}_{n}.png"}) {
+    const RunResult among = run_stylize(run + inside);
+    EXPECT_EQ(among.exit_code, 6) << among.output;
+    EXPECT_NE(among.output.find("into the style folder '" + styles + "'"), std::string::npos) << among.output;
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(styles), fs::directory_iterator()), 4) << "nothing was written there";
 }
 
 TEST_F(CliFeatures, ReportHoldsEveryIteration) {

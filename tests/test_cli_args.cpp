@@ -627,6 +627,17 @@ TEST(Jobs, EachStyleNamesOutputsByTemplateAndRefusesCollisions) {
   } catch (const OptionError& e) {
     EXPECT_NE(std::string(e.what()).find("{style}"), std::string::npos) << e.what();
   }
+  // With {style}: two styles whose names differ only in their extension (it
+  // said to include {style}, which the template did).
+  p = parse_flags("-c photo.jpg -s st/a.png -s st/a.bmp --each-style --output-template out/{style}.png");
+  try {
+    make_jobs(p);
+    FAIL();
+  } catch (const OptionError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--output-template 'out/{style}.png' gives the styles 'st/a.png' and 'st/a.bmp' the same output "
+              "'out/a.png'; their file names differ only in their folder or extension: include {n} too, or rename one");
+  }
   // Without --each-style: one job blending every style.
   const std::vector<Job> blend = make_jobs(parse_flags("-c x.png -s a.png -s b.png -o mix.png"));
   ASSERT_EQ(blend.size(), 1u);

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <map>
-#include <set>
 #include <sstream>
 
 #include "checkpoint.hpp"
@@ -44,6 +43,7 @@ void expand_style_folders(CliParams& params) {
       continue;
     }
     params.each_style = true;
+    params.style_folders.push_back(path);
     const std::vector<std::string> found = batch::images_in_folder(path, "style", has_image_extension);
     styles.insert(styles.end(), found.begin(), found.end());
   }
@@ -60,14 +60,20 @@ std::vector<Job> make_jobs(const CliParams& params) {
     jobs.push_back(job);
     return jobs;
   }
-  std::set<std::string> seen;
+  std::map<std::string, size_t> style_of;  // each output, and the style it is made with
   for (size_t i = 0; i < params.style_paths.size(); ++i) {
     // Named as stylize batch names its jobs' outputs.
     const std::string output =
         batch::fill_output_template(params.output_template, {i + 1, params.content_path, params.style_paths[i], ""});
-    if (!seen.insert(output).second) {
-      throw OptionError("--output-template '" + params.output_template + "' gives two styles the same output '" +
-                        output + "'; include {style} or {n}");
+    const auto [earlier, fresh] = style_of.emplace(output, i);
+    if (!fresh) {
+      const std::string& first = params.style_paths[earlier->second];
+      const bool named_alike = params.output_template.find("{style}") != std::string::npos;
+      throw OptionError("--output-template '" + params.output_template + "' gives the styles '" + first + "' and '" +
+                        params.style_paths[i] + "' the same output '" + output + "'; " +
+                        (named_alike ? "their file names differ only in their folder or extension: include {n} too, "
+                                       "or rename one"
+                                     : "include {style} or {n}"));
     }
     jobs.push_back({{i}, output, fs::path(output).filename().string()});
   }
@@ -151,12 +157,28 @@ void refuse_snapshot_overlaps(const std::vector<Job>& jobs, const CliParams& par
   }
 }
 
+// An output written into a style folder would be one of the styles of the
+// next run over that folder (stylize batch refuses the same).
+void refuse_output_in_style_folders(const std::string& output, const CliParams& params) {
+  const fs::path folder = fs::path(output).parent_path();
+  for (const auto& styles : params.style_folders) {
+    std::error_code error;
+    if (fs::equivalent(folder.empty() ? fs::path(".") : folder, styles, error)) {
+      throw OutputError("--output-template '" + params.output_template + "' writes '" + output +
+                        "' into the style folder '" + styles +
+                        "', where the next run over it would take it for a style image; give the template another "
+                        "folder, e.g. out/{content}_{style}.png");
+    }
+  }
+}
+
 }  // namespace
 
 void check_outputs(const std::vector<Job>& jobs, const CliParams& params, OutputFolders& folders) {
   const std::string image_flag = params.each_style ? "--output-template" : "-o";
   std::vector<NamedPath> outputs;
   for (const auto& job : jobs) {
+    refuse_output_in_style_folders(job.output, params);
     // A template may name folders too (out/{style}.png): they are created, as
     // stylize batch does; -o names one file, in a folder that must exist.
     if (params.each_style) folders.create_for(job.output);

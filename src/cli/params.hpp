@@ -16,7 +16,8 @@ struct CliParams {
 
   // Inputs and outputs.
   std::string content_path;
-  std::vector<std::string> style_paths;  // a folder stands for the images in it
+  std::vector<std::string> style_paths;    // a folder stands for the images in it
+  std::vector<std::string> style_folders;  // the folders expand_style_folders replaced by their images
   std::string output_path = "out.png";
   bool output_given = false;  // -o was given (a resumed run otherwise writes over the image it resumes)
   std::string weights_path;   // empty: $STYLIZE_WEIGHTS, models/, the cache, else a download
