@@ -147,18 +147,24 @@ std::vector<Job> make_jobs(const std::vector<std::string>& contents, const std::
   return jobs;
 }
 
-void refuse_outputs_in_input_folders(const std::vector<Job>& jobs, const std::vector<std::string>& paths,
-                                     const std::string& what) {
+const std::string* folder_holding(const std::string& output, const std::vector<std::string>& paths) {
+  const fs::path folder = fs::path(output).parent_path();
   for (const auto& path : paths) {
     std::error_code error;
-    if (!fs::is_directory(path, error)) continue;
-    for (const auto& job : jobs) {
-      const fs::path folder = fs::path(job.output).parent_path();
-      if (fs::equivalent(folder.empty() ? fs::path(".") : folder, path, error)) {
-        throw OutputError("the output of " + describe(job) + ", '" + job.output + "', would be written into the " +
-                          what + " folder '" + path + "', where the next run (another worker, a requeued task) " +
-                          "takes it for a " + what + " image; give --output-template another folder");
-      }
+    if (fs::is_directory(path, error) && fs::equivalent(folder.empty() ? fs::path(".") : folder, path, error)) {
+      return &path;
+    }
+  }
+  return nullptr;
+}
+
+void refuse_outputs_in_input_folders(const std::vector<Job>& jobs, const std::vector<std::string>& paths,
+                                     const std::string& what) {
+  for (const auto& job : jobs) {
+    if (const std::string* path = folder_holding(job.output, paths)) {
+      throw OutputError("the output of " + describe(job) + ", '" + job.output + "', would be written into the " + what +
+                        " folder '" + *path + "', where the next run (another worker, a requeued task) " +
+                        "takes it for a " + what + " image; give --output-template another folder");
     }
   }
 }

@@ -23,9 +23,9 @@ bool is(const std::exception& error) {
 // any other error.
 std::string allocation_failure(const std::exception& error) {
   if (is<Error>(error)) return "";
+  if (is<std::bad_alloc>(error)) return "std::bad_alloc";
   const std::string text = error.what();
   const std::string first_line = text.substr(0, text.find('\n'));
-  if (is<std::bad_alloc>(error)) return "std::bad_alloc";
   for (const char* mark : {"DefaultCPUAllocator", "CUDA out of memory", "Failed to allocate"}) {
     const auto at = first_line.find(mark);
     if (at != std::string::npos) return first_line.substr(at);

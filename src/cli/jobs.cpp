@@ -160,15 +160,11 @@ void refuse_snapshot_overlaps(const std::vector<Job>& jobs, const CliParams& par
 // An output written into a style folder would be one of the styles of the
 // next run over that folder (stylize batch refuses the same).
 void refuse_output_in_style_folders(const std::string& output, const CliParams& params) {
-  const fs::path folder = fs::path(output).parent_path();
-  for (const auto& styles : params.style_folders) {
-    std::error_code error;
-    if (fs::equivalent(folder.empty() ? fs::path(".") : folder, styles, error)) {
-      throw OutputError("--output-template '" + params.output_template + "' writes '" + output +
-                        "' into the style folder '" + styles +
-                        "', where the next run over it would take it for a style image; give the template another "
-                        "folder, e.g. out/{content}_{style}.png");
-    }
+  if (const std::string* styles = batch::folder_holding(output, params.style_folders)) {
+    throw OutputError("--output-template '" + params.output_template + "' writes '" + output +
+                      "' into the style folder '" + *styles +
+                      "', where the next run over it would take it for a style image; give the template another "
+                      "folder, e.g. out/{content}_{style}.png");
   }
 }
 

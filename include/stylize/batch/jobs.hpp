@@ -57,6 +57,10 @@ std::vector<Job> make_jobs(const std::vector<std::string>& contents, const std::
 void refuse_outputs_in_input_folders(const std::vector<Job>& jobs, const std::vector<std::string>& paths,
                                      const std::string& what);
 
+// The folder among `paths` that `output` would be written into (the same
+// folder, however named), or nullptr; paths that are no folder are skipped.
+const std::string* folder_holding(const std::string& output, const std::vector<std::string>& paths);
+
 // Shard `index` of `count` (0 <= index < count).
 struct Shard {
   int index = 0;
