@@ -594,6 +594,8 @@ TEST_F(CliRobustness, InterruptSavesTheImageWhenItsMomentsCannotBeWritten) {
                   test::fixture("vgg19_tiny.safetensors") + " --size 48 --threads 1 --print-every 1 --iterations " +
                   std::to_string(nlohmann::json::parse(test::read_file(output + ".json"))["iteration"].get<int>() + 1));
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("or a disk too full for them): Adam's moments start again"), std::string::npos)
+      << resumed.output;
 }
 
 // Ctrl-C while --estimate times the run: no time (it printed 0 s, exit 0).

@@ -297,8 +297,10 @@ bool resume_adam_moments(const CliParams& params, size_t jobs, Stylizer& stylize
   if (state.moments.empty()) {
     std::error_code error;
     if (!fs::exists(moments_path(params.resume), error)) {
-      spdlog::info("no Adam moments were saved with {} (by an older stylize): Adam's moments start again",
-                   params.resume);
+      spdlog::info(
+          "no Adam moments were saved with {} (an older stylize, or a disk too full for them): Adam's moments start "
+          "again",
+          params.resume);
     }
     return false;
   }
