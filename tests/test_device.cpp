@@ -96,7 +96,9 @@ TEST(MemoryRefusal, CountsWhatUlimitVLeaves) {
   constexpr double kLeft = 512.0 * (1 << 20);
   rlimit lowered = before;
   lowered.rlim_cur = static_cast<rlim_t>(mapped + kLeft);
-  if (before.rlim_max != RLIM_INFINITY) ASSERT_LE(lowered.rlim_cur, before.rlim_max);
+  if (before.rlim_max != RLIM_INFINITY) {
+    ASSERT_LE(lowered.rlim_cur, before.rlim_max);
+  }
   ASSERT_EQ(::setrlimit(RLIMIT_AS, &lowered), 0);
   const double available = available_memory_bytes(torch::kCPU);
   ASSERT_EQ(::setrlimit(RLIMIT_AS, &before), 0);
