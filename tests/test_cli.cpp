@@ -86,6 +86,13 @@ TEST_F(Cli, EstimatePrintsMemoryAndTimeAndWritesNothing) {
   ASSERT_EQ(large.exit_code, 0) << large.output;
   EXPECT_GT(estimated_mib(large.output), estimated_mib(small.output)) << small.output << large.output;
   EXPECT_GT(estimated_mib(small.output), 0) << small.output;
+  // A style image far larger than the content: its targets' pass sets the peak, and is said to.
+  const std::string sets_peak = "the peak is in computing the largest style image's targets";
+  EXPECT_EQ(small.output.find(sets_peak), std::string::npos) << small.output;
+  const RunResult large_style = run_stylize(quick("--estimate --size 48 --precision fp32 --style-size 2048"));
+  ASSERT_EQ(large_style.exit_code, 0) << large_style.output;
+  EXPECT_GT(estimated_mib(large_style.output), estimated_mib(small.output) + 50) << large_style.output;
+  EXPECT_NE(large_style.output.find(sets_peak), std::string::npos) << large_style.output;
   // A run that starts from an image is timed from it (a start image of
   // another size is stretched, as in the run).
   const RunResult init = run_stylize(quick("--estimate --init " + style));
@@ -505,6 +512,12 @@ TEST_F(CliRobustness, CudaWithoutCuda) {
 TEST_F(CliRobustness, RefusesRunsThatDoNotFitInMemory) {
   const RunResult r = run_stylize(quick(), "env STYLIZE_MEMORY_LIMIT_MB=50");
   expect_failure(r, 8, "needs about");
+  // Its style image's targets alone do not fit: the style's size is what to change.
+  const std::string limit = "env STYLIZE_MEMORY_LIMIT_MB=380";
+  ASSERT_EQ(run_stylize(quick("--precision fp32 --estimate"), limit).output.find("warning"), std::string::npos);
+  const RunResult style = run_stylize(quick("--precision fp32 --style-size 4096"), limit);
+  expect_failure(style, 8,
+                 "style image) but only 0.4 GiB is available; the largest style size that fits is about --style-size ");
 }
 
 TEST_F(CliRobustness, NumericFailureSavesTheLastGoodImage) {

@@ -84,6 +84,57 @@ TEST(MemoryRefusal, NamesTheLargestSizeThatFits) {
   }
 }
 
+// A style image far larger than the content sets the run's peak: its
+// targets' pass (forward only, but over every one of its pixels) comes before
+// the iterations. The plan counts it, and the refusal names the --style-size
+// that fits (the limit lies between the style pass at 1024 and 1056 px) and
+// not a --size, which would not help. Tiled, the style is cut into the same
+// tiles: nothing apart to count.
+TEST(MemoryRefusal, CountsTheStylePassAndNamesTheStyleSizeThatFits) {
+  StylizeOptions options = test::tiny_options();
+  const VggWeights weights = load_vgg19_weights(test::fixture("vgg19_tiny.safetensors"));
+  Stylizer stylizer(options, weights);
+  const auto style_pass = [&](int64_t height, int64_t width) {
+    return estimate_style_pass_bytes(stylizer.network(), height, width, torch::kFloat32);
+  };
+  const torch::Tensor style = torch::rand({1, 3, 1536, 2048});
+  const double run = estimate_memory_bytes(stylizer.network(), 64, 64, torch::kFloat32, 1);
+  ASSERT_GT(style_pass(1536, 2048), run) << "the style must set the peak";
+  ASSERT_GT(style_pass(768, 1024), run);
+  ASSERT_LT(style_pass(768, 1024), style_pass(792, 1056));
+
+  const TilePlan plan = stylizer.plan_tiling(64, 64, 1, {style});
+  EXPECT_EQ(plan.style_bytes, style_pass(1536, 2048));
+  EXPECT_EQ(plan.bytes, plan.style_bytes);
+  EXPECT_EQ(stylizer.plan_tiling(64, 64).bytes, run) << "without styles, the run alone";
+  EXPECT_EQ(stylizer.plan_tiling(64, 64, 1, {torch::rand({1, 3, 8, 8})}).bytes, run) << "a small style: the run's";
+
+  const double limit = (style_pass(768, 1024) + style_pass(792, 1056)) / 2;
+  test::ScopedEnv cap("STYLIZE_MEMORY_LIMIT_MB", std::to_string(limit / (1 << 20)));
+  EXPECT_NO_THROW(stylizer.check_memory(64, 64));
+  EXPECT_NO_THROW(stylizer.check_memory(64, 64, 1, {torch::rand({1, 3, 768, 1024})}));
+  try {
+    stylizer.check_memory(64, 64, 1, {torch::rand({1, 3, 8, 8}), style});
+    FAIL() << "expected a ResourceError";
+  } catch (const ResourceError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("(to compute the targets of its 2048x1536 style image)"), std::string::npos) << message;
+    EXPECT_NE(message.find("the largest style size that fits is about --style-size 1024"), std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("--size"), std::string::npos) << "the content fits: " << message;
+  }
+  // The run checks it before computing anything.
+  const torch::Tensor content = torch::rand({1, 3, 64, 64});
+  EXPECT_THROW(stylizer.run(content, {style}), ResourceError);
+
+  options.tile = 32;
+  Stylizer tiled(options, weights);
+  const TilePlan tiles = tiled.plan_tiling(64, 64, 1, {style});
+  EXPECT_GT(tiles.tile, 0);
+  EXPECT_EQ(tiles.style_bytes, 0.0);
+  EXPECT_LT(tiles.bytes, plan.bytes);
+}
+
 // ulimit -v (RLIMIT_AS) bounds what a run may allocate however much memory
 // the machine has free: the memory check counts what it leaves.
 TEST(MemoryRefusal, CountsWhatUlimitVLeaves) {

@@ -197,14 +197,22 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
   if (params.each_style) styles.resize(1);
   blend.resize(std::min(blend.size(), styles.size()));  // without --default-style's weight, added next if used
   add_default_style(in.regions, params, styles, blend);
-  const TilePlan plan = stylizer.plan_tiling(height, width);
+  // The memory is the largest of any job's: each computes its style targets first.
+  std::vector<torch::Tensor> every_style = styles;
+  every_style.insert(every_style.end(), in.styles.begin(), in.styles.end());
+  const TilePlan plan = stylizer.plan_tiling(height, width, 1, every_style);
   log_tiling(plan, height, width, params.options.tile);
   print_peak_memory(plan.bytes, height, width, stylizer);
+  if (plan.style_bytes > 0 && plan.style_bytes >= plan.bytes) {
+    spdlog::info(
+        "the peak is in computing the largest style image's targets, which needs more than the iterations do: a "
+        "smaller --style-size lowers it");
+  }
   // The memory is what a job elsewhere needs (a login node sizing a cluster
   // job may have less): a run that does not fit here is not timed, and that
   // is no failure.
   try {
-    stylizer.check_memory(height, width);
+    stylizer.check_memory(height, width, 1, every_style);
   } catch (const ResourceError& e) {
     spdlog::warn("the time is not measured: {}", e.what());
     return kOk;
@@ -367,7 +375,8 @@ void save_result(const Result& result, const Job& job, const CliParams& params, 
 
 // The set-up a run's log and report give, said: device, precision, threads, units, tiles.
 SessionInfo describe_session(const LoadedWeights& loaded, const Stylizer& stylizer, int threads,
-                             const torch::Tensor& content, int requested_tile) {
+                             const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
+                             int requested_tile) {
   const VggWeights& weights = loaded.weights;
   const SessionInfo session{loaded.path,
                             weights.format,
@@ -378,7 +387,7 @@ SessionInfo describe_session(const LoadedWeights& loaded, const Stylizer& styliz
                             stylizer.network().widths(),
                             stylizer.network().deepest_layer(),
                             to_string(stylizer.loss_units()),
-                            stylizer.plan_tiling(content.size(2), content.size(3))};
+                            stylizer.plan_tiling(content.size(2), content.size(3), 1, styles)};
   spdlog::debug("weights {} ({}, {} convention), network up to {}", loaded.path, weights.format,
                 weights.convention.name, session.deepest_layer);
   spdlog::info("device {}, precision {}, {} threads; losses in {} units", session.device, session.precision, threads,
@@ -576,7 +585,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   const CliParams params = balance_content_weight(given, weights, content.size(2), content.size(3));
   Stylizer stylizer(params.options, weights);
   stylizer.set_stop_check([] { return interrupt_signal() != 0; });  // between tiles (--tile)
-  const SessionInfo session = describe_session(loaded, stylizer, threads, content, params.options.tile);
+  const SessionInfo session = describe_session(loaded, stylizer, threads, content, in.styles, params.options.tile);
 
   const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
 

@@ -460,9 +460,10 @@ TargetInputs Stylizer::Impl::scale_inputs(const RunSources& sources, const std::
   if (options.preserve_colors == PreserveColors::Luminance) {
     for (auto& warped : inputs.temporal.warped) warped = luminance_image(warped);
   }
-  use_tiles(
-      plan_tiling(inputs.content.size(-2), inputs.content.size(-1), static_cast<int64_t>(sources.members.size())).tile,
-      inputs);
+  use_tiles(plan_tiling(inputs.content.size(-2), inputs.content.size(-1), static_cast<int64_t>(sources.members.size()),
+                        largest_style(inputs.styles))
+                .tile,
+            inputs);
   return inputs;
 }
 
@@ -552,7 +553,7 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   const RunSources sources{content, luminance ? luminance_image(content) : content,
                            members, colour_prepared(members, content),
                            blend,   guides};
-  check_memory(content.size(-2), content.size(-1), static_cast<int64_t>(members.size()));
+  check_memory(content.size(-2), content.size(-1), static_cast<int64_t>(members.size()), largest_style(members));
   const std::vector<int> sizes = batch_schedule(content, members);
   const size_t first_scale = static_cast<size_t>(options.scales_done);
   // A resumed coarse-to-fine run starts from its image at the size of the
@@ -619,7 +620,7 @@ LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& c
   inputs.regions = guides.regions;
   inputs.temporal = guides.temporal;
   inputs.features = [&m](const torch::Tensor& x) { return m.features(x); };
-  m.use_tiles(m.check_memory(image.size(-2), image.size(-1), image.size(0)).tile, inputs);
+  m.use_tiles(m.check_memory(image.size(-2), image.size(-1), image.size(0), largest_style({styles})).tile, inputs);
   m.objective.prepare(inputs);
   torch::NoGradGuard no_grad;
   return m.loss_values(m.losses(image.to(m.device, torch::kFloat32)));

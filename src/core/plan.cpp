@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <string>
 
 #include "stylize/core/device.hpp"
 #include "stylize/core/lbfgs.hpp"
@@ -12,6 +14,13 @@
 #include "stylizer_impl.hpp"
 
 namespace stylize {
+
+namespace {
+
+// What any run holds: the runtime's own memory (libraries, allocator caches).
+constexpr double kRuntimeBytes = 300.0 * (1 << 20);
+
+}  // namespace
 
 std::vector<int> scale_sizes(int final_size, int scales, int min_size, int smallest_allowed) {
   if (scales <= 1) return {final_size};
@@ -48,9 +57,50 @@ double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t w
     elements += channels * scale;
   }
   const double bytes_per_element = 1.1 * torch::elementSize(dtype) + 0.8;  // fitted, see README
-  constexpr double kRuntimeBytes = 300.0 * (1 << 20);
   return kRuntimeBytes + weights * (4 + torch::elementSize(dtype)) +
          1.25 * elements * static_cast<double>(batch * height * width) * bytes_per_element;
+}
+
+double estimate_style_pass_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype) {
+  // Without gradients each layer's output is freed once the next is made,
+  // except the requested ones (the style and content layers), kept to the
+  // end; the largest output (conv1_1's) counts once more as float32: the
+  // first convolution runs in float32, and the Gram matrices read
+  // lower-precision features in float32. Measured peak RSS grew by 742 bytes
+  // per style pixel in fp32 and 572 in bf16 (this gives 744 and 500; README,
+  // "Memory"); 25% on top, as for a run.
+  const std::vector<int64_t> widths = net.widths();
+  const std::vector<std::string>& kept = net.outputs();
+  double held = 0, largest = 0, scale = 1.0, weights = 0;
+  int64_t channels = 3;
+  size_t conv = 0;
+  for (const auto& layer : vgg19_layers()) {
+    if (layer.kind == LayerKind::Conv) {
+      weights += 9.0 * channels * widths[conv];
+      channels = widths[conv++];
+    } else if (layer.kind == LayerKind::Pool) {
+      scale /= 4;
+    }
+    const double elements = channels * scale;
+    largest = std::max(largest, elements);
+    if (std::find(kept.begin(), kept.end(), layer.name) != kept.end()) held += elements;
+    if (layer.name == net.deepest_layer()) break;
+  }
+  const double element_size = static_cast<double>(torch::elementSize(dtype));
+  return kRuntimeBytes + weights * (4 + element_size) +
+         1.25 * (held * element_size + largest * 4.0) * static_cast<double>(height * width);
+}
+
+StyleExtent largest_style(const std::vector<std::vector<torch::Tensor>>& members) {
+  StyleExtent largest;
+  for (const auto& styles : members) {
+    for (const auto& style : styles) {
+      if (style.dim() >= 2 && style.size(-2) * style.size(-1) > largest.height * largest.width) {
+        largest = {style.size(-2), style.size(-1)};
+      }
+    }
+  }
+  return largest;
 }
 
 std::vector<int> Stylizer::Impl::schedule(const torch::Tensor& content,
@@ -95,7 +145,8 @@ double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batc
          kWholeBuffers * 4.0 * static_cast<double>(batch * 3 * height * width) + history;
 }
 
-TilePlan Stylizer::Impl::tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile_size) const {
+TilePlan Stylizer::Impl::tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile_size,
+                                   const StyleExtent& style) const {
   TilePlan plan;
   // A tile as large as the image is the image: no second pass.
   if (tile_size > 0 && tile_size < std::max(height, width)) {
@@ -108,6 +159,12 @@ TilePlan Stylizer::Impl::tile_plan(int64_t height, int64_t width, int64_t batch,
     }
   }
   plan.bytes = memory_needed(height, width, batch, plan.tile);
+  // The style targets are computed first, one style image at a time; tiled,
+  // in the same tiles as the image, which the tiles' estimate covers.
+  if (plan.tile == 0 && style.height * style.width > 0) {
+    plan.style_bytes = estimate_style_pass_bytes(*net, style.height, style.width, dtype_of(precision));
+    plan.bytes = std::max(plan.bytes, plan.style_bytes);
+  }
   return plan;
 }
 
@@ -124,47 +181,66 @@ int64_t largest_fitting_tile(int64_t height, int64_t width, double available, co
 
 }  // namespace
 
-TilePlan Stylizer::Impl::plan_tiling(int64_t height, int64_t width, int64_t batch) const {
-  if (options.tile != kAutoTile) return tile_plan(height, width, batch, options.tile);
-  const TilePlan whole = tile_plan(height, width, batch, 0);
+TilePlan Stylizer::Impl::plan_tiling(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const {
+  if (options.tile != kAutoTile) return tile_plan(height, width, batch, options.tile, style);
+  const TilePlan whole = tile_plan(height, width, batch, 0, style);
   const double available = available_memory_bytes(device);
   if (available < 0 || whole.bytes <= available) return whole;
-  const auto plan_of = [&](int64_t tile_size) { return tile_plan(height, width, batch, tile_size); };
+  const auto plan_of = [&](int64_t tile_size) { return tile_plan(height, width, batch, tile_size, style); };
   const int64_t fits = largest_fitting_tile(height, width, available, plan_of);
   return plan_of(fits > 0 ? fits : kMinTile);
 }
 
-TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch) const {
+TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const {
   const double available = available_memory_bytes(device);
-  const TilePlan plan = plan_tiling(height, width, batch);
+  const TilePlan plan = plan_tiling(height, width, batch, style);
   const double needed = plan.bytes;
   if (available < 0 || needed <= available) return plan;
-  // The largest longest side, in steps of 32 px, that fits, tiled as this run
-  // would be at that size (--tile auto: whole where it fits; its smallest
-  // tiles here, whose halos cost more than a smaller whole image).
-  const int64_t longest = std::max(height, width);
-  const auto plan_at = [&](int64_t h, int64_t w) {
-    return options.tile == kAutoTile ? plan_tiling(h, w, batch) : tile_plan(h, w, batch, plan.tile);
-  };
-  int64_t fits = 0;
-  for (int64_t side = longest - 32; side >= 32; side -= 32) {
-    if (plan_at(height * side / longest, width * side / longest).bytes <= available) {
-      fits = side;
-      break;
-    }
-  }
   const auto gib = [](double bytes) {
     char text[32];
     std::snprintf(text, sizeof text, "%.1f GiB", bytes / (1 << 30));
     return std::string(text);
   };
-  std::string advice = fits > 0 ? "; the largest size that fits is about --size " + std::to_string(fits)
-                                : "; even the smallest sizes do not fit";
-  if (batch > 1) advice += ", or use a smaller --batch";
+  // The largest longest side, in steps of 32 px, at which `fits` holds for
+  // height x width scaled to it; 0 if none.
+  const auto largest_side = [](int64_t h, int64_t w, const std::function<bool(int64_t, int64_t)>& fits) {
+    const int64_t longest = std::max(h, w);
+    for (int64_t side = longest - 32; side >= 32; side -= 32) {
+      if (fits(h * side / longest, w * side / longest)) return side;
+    }
+    return int64_t{0};
+  };
+  std::string advice;
+  // The run itself, tiled as it would be at that size (--tile auto: whole
+  // where it fits; its smallest tiles here, whose halos cost more than a
+  // smaller whole image). Its style targets are said apart.
+  const bool run_too_large = memory_needed(height, width, batch, plan.tile) > available;
+  if (run_too_large) {
+    const int64_t fits = largest_side(height, width, [&](int64_t h, int64_t w) {
+      const TilePlan smaller =
+          options.tile == kAutoTile ? plan_tiling(h, w, batch, {}) : tile_plan(h, w, batch, plan.tile, {});
+      return smaller.bytes <= available;
+    });
+    advice += fits > 0 ? "; the largest size that fits is about --size " + std::to_string(fits)
+                       : "; even the smallest sizes do not fit";
+  }
+  // A style image much larger than the content: its own size is what to change.
+  const bool style_too_large = plan.style_bytes > available;
+  if (style_too_large) {
+    const torch::Dtype dtype = dtype_of(precision);
+    const int64_t fits = largest_side(style.height, style.width, [&](int64_t h, int64_t w) {
+      return estimate_style_pass_bytes(*net, h, w, dtype) <= available;
+    });
+    advice += fits > 0 ? "; the largest style size that fits is about --style-size " + std::to_string(fits)
+                       : "; even the smallest style sizes do not fit";
+  }
+  if (batch > 1 && !style_too_large) advice += ", or use a smaller --batch";
   if (precision == Precision::Fp32 && device.is_cpu() && cpu_has_fast_bf16()) advice += ", or use --precision bf16";
-  // Keeping the size: tiles, which bound the network's memory by one tile's.
-  const auto plan_of = [&](int64_t tile_size) { return tile_plan(height, width, batch, tile_size); };
-  const int64_t tile_fits = largest_fitting_tile(height, width, available, plan_of);
+  // Keeping the size: tiles, which bound the network's memory by one tile's
+  // (a style image's too, cut into the same tiles; but for a style alone too
+  // large, tiles of an image that fits whole cost far more than its --style-size).
+  const auto plan_of = [&](int64_t tile_size) { return tile_plan(height, width, batch, tile_size, style); };
+  const int64_t tile_fits = run_too_large ? largest_fitting_tile(height, width, available, plan_of) : 0;
   if (tile_fits > 0 && (plan.tile == 0 || tile_fits < plan.tile)) {
     advice += "; or keep the size and evaluate it in tiles: --tile " + std::to_string(tile_fits) +
               " (or --tile auto; exact, but each iteration takes longer)";
@@ -172,17 +248,23 @@ TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t bat
   const std::string what = batch > 1 ? std::to_string(batch) + " images of " : "a ";
   const std::string tiled =
       plan.tile > 0 ? " in " + std::to_string(plan.tiles) + " tiles of " + std::to_string(plan.tile) + " px" : "";
+  const std::string for_style = plan.style_bytes >= needed
+                                    ? " (to compute the targets of its " + std::to_string(style.width) + "x" +
+                                          std::to_string(style.height) + " style image)"
+                                    : "";
   throw ResourceError("stylizing " + what + std::to_string(width) + "x" + std::to_string(height) + " image" +
                       (batch > 1 ? "s" : "") + tiled + " on " + device.str() + " needs about " + gib(needed) +
-                      " of memory but only " + gib(available) + " is available" + advice);
+                      " of memory" + for_style + " but only " + gib(available) + " is available" + advice);
 }
 
-void Stylizer::check_memory(int64_t height, int64_t width, int64_t batch) const {
-  impl_->check_memory(height, width, batch);
+void Stylizer::check_memory(int64_t height, int64_t width, int64_t batch,
+                            const std::vector<torch::Tensor>& styles) const {
+  impl_->check_memory(height, width, batch, largest_style({styles}));
 }
 
-TilePlan Stylizer::plan_tiling(int64_t height, int64_t width, int64_t batch) const {
-  return impl_->plan_tiling(height, width, batch);
+TilePlan Stylizer::plan_tiling(int64_t height, int64_t width, int64_t batch,
+                               const std::vector<torch::Tensor>& styles) const {
+  return impl_->plan_tiling(height, width, batch, largest_style({styles}));
 }
 
 int Stylizer::batch_capacity(int64_t height, int64_t width, int limit) const {

@@ -16,6 +16,13 @@ namespace stylize {
 // Curvature pairs L-BFGS keeps (the original neural-style's and torch's default).
 constexpr int kLbfgsHistory = 100;
 
+// The size of the largest style image (by pixels) a run computes targets
+// from; 0 x 0 when none is known.
+struct StyleExtent {
+  int64_t height = 0, width = 0;
+};
+StyleExtent largest_style(const std::vector<std::vector<torch::Tensor>>& members);
+
 struct Stylizer::Impl {
   StylizeOptions options;
   torch::Device device = torch::kCPU;
@@ -46,9 +53,9 @@ struct Stylizer::Impl {
   // With tile > 0: the network's for one tile, plus the whole image's buffers.
   double memory_needed(int64_t height, int64_t width, int64_t batch, int64_t tile = 0) const;
   // plan_tiling's plan, once it is known to fit (else a ResourceError that says what would).
-  TilePlan check_memory(int64_t height, int64_t width, int64_t batch) const;
-  TilePlan tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile) const;
-  TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch) const;
+  TilePlan check_memory(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const;
+  TilePlan tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile, const StyleExtent& style) const;
+  TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const;
   // Tiles of this scale (0: none); set by use_tiles, read by the evaluations.
   int64_t tile = 0;
   // Asked between tiles (Stylizer::set_stop_check).

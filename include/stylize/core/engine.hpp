@@ -104,12 +104,23 @@ std::vector<int> scale_sizes(int final_size, int scales, int min_size, int small
 double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype,
                              int64_t batch = 1);
 
+// Rough peak memory, in bytes, of computing a style image's targets at height
+// x width, whole: one forward pass without gradients, which keeps every
+// requested layer's output to its end. Per style pixel it costs about a
+// quarter of what a content pixel costs to optimize, so a style much larger
+// than the content (--style-size, --style-scale) can set a run's peak.
+double estimate_style_pass_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype);
+
 // How a run evaluates an image of a given size (StylizeOptions::tile).
 struct TilePlan {
   int64_t tile = 0;   // pixels a tile owns on each side (a multiple of the stride); 0: the whole image at once
   int64_t halo = 0;   // pixels a tile reaches beyond them on each side (tile_geometry)
   int64_t tiles = 1;  // how many tiles
   double bytes = 0;   // estimated peak memory of the run
+  // Of computing the largest style image's targets (estimate_style_pass_bytes),
+  // when the image is whole: `bytes` when it is the larger. 0 when tiled (the
+  // style is cut into the same tiles) or when no style was given to plan with.
+  double style_bytes = 0;
 };
 
 // Runs of one style each, grouped into batches (Stylizer::plan_batches).
@@ -191,13 +202,17 @@ class Stylizer {
   void set_schedule(int scales, int iterations, int scales_done = 0, int start_iteration = 0);
 
   // Throws ResourceError when `batch` images of height x width would not fit
-  // in memory (tiled as StylizeOptions::tile says); the message says which
-  // --size or --tile would.
-  void check_memory(int64_t height, int64_t width, int64_t batch = 1) const;
+  // in memory (tiled as StylizeOptions::tile says), with the targets of
+  // `styles` (as run() takes them) computed first; the message says which
+  // --size, --style-size or --tile would.
+  void check_memory(int64_t height, int64_t width, int64_t batch = 1,
+                    const std::vector<torch::Tensor>& styles = {}) const;
   // How an image of height x width is evaluated: whole, or in tiles (for
   // kAutoTile the largest that fit, when the whole image does not), and the
-  // estimated peak memory. Does not check that it fits.
-  TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch = 1) const;
+  // estimated peak memory, the pass over the largest of `styles` included.
+  // Does not check that it fits.
+  TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch = 1,
+                       const std::vector<torch::Tensor>& styles = {}) const;
 
   // A check asked between the tiles of a tiled evaluation (StylizeOptions::tile),
   // where one iteration of a large print takes minutes: once it returns true,
