@@ -741,22 +741,23 @@ int style_side(const CliParams& p) {
 
 void validate_params(const CliParams& p) {
   if (p.size < 16) throw OptionError("--size must be at least 16 pixels, got " + std::to_string(p.size));
-  if (p.size > 16384) {
-    throw OptionError("--size " + std::to_string(p.size) + " is too large (at most 16384 pixels)");
+  if (p.size > kMaxSide) {
+    throw OptionError("--size " + std::to_string(p.size) + " is too large (at most " + std::to_string(kMaxSide) +
+                      " pixels)");
   }
-  if (p.style_size != 0 && (p.style_size < 16 || p.style_size > 16384)) {
-    throw OptionError("--style-size must be between 16 and 16384 pixels (or 0 for --size), got " +
-                      std::to_string(p.style_size));
+  if (p.style_size != 0 && (p.style_size < 16 || p.style_size > kMaxSide)) {
+    throw OptionError("--style-size must be between 16 and " + std::to_string(kMaxSide) +
+                      " pixels (or 0 for --size), got " + std::to_string(p.style_size));
   }
   if (!std::isfinite(p.style_scale) || p.style_scale <= 0 || p.style_scale > 16) {
     std::ostringstream message;
     message << "--style-scale must be a number in (0, 16], got " << p.style_scale;
     throw OptionError(message.str());
   }
-  if (style_side(p) > 16384) {
+  if (style_side(p) > kMaxSide) {
     std::ostringstream message;
     message << "--style-scale " << p.style_scale << " at --size " << p.size << " asks for a " << style_side(p)
-            << "-pixel style image (at most 16384); use a smaller --style-scale or give --style-size";
+            << "-pixel style image (at most " << kMaxSide << "); use a smaller --style-scale or give --style-size";
     throw OptionError(message.str());
   }
   if (p.options.min_size > p.size) {

@@ -129,10 +129,11 @@ void validate(const StylizeOptions& o) {
   if (o.min_size < 0) {
     throw OptionError("--min-size must be between 0 (automatic) and --size, got " + std::to_string(o.min_size));
   }
-  if (o.tile != 0 && o.tile != kAutoTile && (o.tile < kMinTile || o.tile > 16384)) {
-    throw OptionError("--tile must be 'auto' or between " + std::to_string(kMinTile) + " and 16384 pixels (" +
-                      (o.tile > 16384 ? "the largest --size, which one tile covers"
-                                      : "tiles that small would spend most of their time on the halo") +
+  if (o.tile != 0 && o.tile != kAutoTile && (o.tile < kMinTile || o.tile > kMaxSide)) {
+    throw OptionError("--tile must be 'auto' or between " + std::to_string(kMinTile) + " and " +
+                      std::to_string(kMaxSide) + " pixels (" +
+                      (o.tile > kMaxSide ? "the largest --size, which one tile covers"
+                                         : "tiles that small would spend most of their time on the halo") +
                       "), got " + std::to_string(o.tile));
   }
   validate_layers(o.content_layers, "--content-layers");

@@ -22,6 +22,8 @@ struct LayerWeight {
 constexpr int kAutoTile = -1;
 // The smallest tile --tile accepts.
 constexpr int kMinTile = 32;
+// The longest side stylize makes an image (--size, --style-size) or a tile at.
+constexpr int kMaxSide = 16384;
 // StylizeOptions::tolerance compares the mean loss of the last this many
 // iterations with that of as many before them.
 constexpr int kPlateauWindow = 25;
