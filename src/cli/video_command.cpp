@@ -153,7 +153,7 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
     spdlog::warn("--codec {}: {} holds {} instead (FFmpeg does not put {} into this container)", params.codec,
                  target.video, writer->codec(), params.codec);
   }
-  spdlog::info("wrote {} ({} frames, {:.3g} frames/s, codec {})", target.video, count, fps, writer->codec());
+  spdlog::info("wrote {} ({}, {:.3g} frames/s, codec {})", target.video, count_of(count, "frame"), fps, writer->codec());
   if (params.keep_frames) return;
   std::error_code error;
   fs::remove_all(target.folder, error);
@@ -402,8 +402,9 @@ void check_video_inputs(VideoParams& video) {
 
 // "temporal consistency from in.mp4: 640x360 px, 120 frames at 25 frames/s"
 std::string describe_input(const std::string& name, const VideoInfo& info, bool temporal) {
-  return fmt::format("{} from {}: {}x{} px, {} frames{}", temporal ? "temporal consistency" : "independent frames",
-                     name, info.width, info.height, info.frame_count > 0 ? std::to_string(info.frame_count) : "unknown",
+  return fmt::format("{} from {}: {}x{} px, {}{}", temporal ? "temporal consistency" : "independent frames", name,
+                     info.width, info.height,
+                     info.frame_count > 0 ? count_of(info.frame_count, "frame") : std::string("unknown frames"),
                      info.fps > 0 ? fmt::format(" at {:.3g} frames/s", info.fps) : "");
 }
 
@@ -518,7 +519,7 @@ int video_command(VideoParams video) {
     }
     throw;
   }
-  spdlog::info("{} frames in {:.1f} s", index, seconds_since(started));
+  spdlog::info("{} in {:.1f} s", count_of(index, "frame"), seconds_since(started));
   if (!target.video.empty()) {
     const double fps = video.fps > 0 ? video.fps : info.fps > 0 ? info.fps : 25.0;
     encode_video(target, index, fps, video);
