@@ -419,7 +419,7 @@ TEST(TiledCli, ARunRefusedForMemoryCompletesInTilesUnderTheLimit) {
   save_image(test::pattern_image(1536, 2048, 0.3), content);
   save_image(test::pattern_image(256, 256, 1.7), style);
   // Measured here: whole, estimated 859 MiB and peaked at 1097 MiB; in tiles of
-  // 512 px, estimated 754 MiB (676 before the tiles' 20%) and peaked at 620 MiB.
+  // 512 px, estimated 751 MiB and peaked at 620 MiB.
   constexpr int kLimitMb = 800;
   const std::string limit = "env STYLIZE_MEMORY_LIMIT_MB=" + std::to_string(kLimitMb);
   const std::string run = "--content " + content + " --style " + style + " -o " + output + " --weights " +

@@ -122,7 +122,8 @@ std::vector<int> Stylizer::schedule(const torch::Tensor& content, const std::vec
   return impl_->schedule(content, styles);
 }
 
-double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batch, int64_t tile_size) const {
+double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batch, int64_t tile_size,
+                                     const StyleExtent& style) const {
   // L-BFGS's history of curvature pairs (2 x 100 image-sized float32 vectors:
   // 1.8 GB at 1024x768) comes on top; Adam's two moments are in the fit.
   const double history =
@@ -130,19 +131,27 @@ double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batc
   const torch::Dtype dtype = dtype_of(precision);
   if (tile_size <= 0) return estimate_memory_bytes(*net, height, width, dtype, batch) + history;
   // The network sees one tile at a time (its cut: owned plus halo on both
-  // sides). What stays whole: the image, its gradient, Adam's moments, the
-  // start and content images and their resized copies, float32: counted as
-  // 8 image-sized buffers (measured: README, "Memory"). The tiles' network
-  // gets 20% on top of one cut's estimate: tiles of several shapes (edges,
-  // the style's own) peaked 9% above the plain sum (982 against 900 MiB at
-  // 1024 px in 256 px tiles, bf16), where whole images stay 25% below theirs.
+  // sides). What stays whole, float32 (measured: README, "Memory"):
+  // - the image, its gradient, Adam's moments, the start and content images
+  //   and their resized copies: 9 image-sized buffers (108 bytes per pixel
+  //   at 8192x6144 in 1024 px tiles, where the network's share is small);
+  // - the style images as decoded, prepared and resized: 8 buffers of the
+  //   largest one's size (97 bytes per style pixel, a 4096 px style).
+  // The activations of the tiles' network get 40% on top of one cut's
+  // estimate: tiles of several shapes (corners, edges, the style's own)
+  // peaked 32% above it at 4096x3072 in 1104 px tiles (6.41 GiB, bf16), where
+  // whole images stay 25% below theirs.
   const TileGeometry geometry = tile_geometry(objective.layers());
   const int64_t step = geometry.step(tile_size);
   const int64_t cut_height = std::min(height, step + 2 * geometry.halo);
   const int64_t cut_width = std::min(width, step + 2 * geometry.halo);
-  constexpr double kWholeBuffers = 8, kTileShapes = 1.2;
-  return kTileShapes * estimate_memory_bytes(*net, cut_height, cut_width, dtype, batch) +
-         kWholeBuffers * 4.0 * static_cast<double>(batch * 3 * height * width) + history;
+  constexpr double kWholeBuffers = 9, kStyleBuffers = 8, kTileShapes = 1.4;
+  const double buffer_bytes = 4.0 * 3;  // per pixel
+  const double fixed = estimate_memory_bytes(*net, 0, 0, dtype, batch);  // the runtime and the weights
+  return fixed + kTileShapes * (estimate_memory_bytes(*net, cut_height, cut_width, dtype, batch) - fixed) +
+         buffer_bytes * (kWholeBuffers * static_cast<double>(batch * height * width) +
+                         kStyleBuffers * static_cast<double>(style.height * style.width)) +
+         history;
 }
 
 TilePlan Stylizer::Impl::tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile_size,
@@ -158,7 +167,7 @@ TilePlan Stylizer::Impl::tile_plan(int64_t height, int64_t width, int64_t batch,
       plan.tiles = static_cast<int64_t>(tiles.size());
     }
   }
-  plan.bytes = memory_needed(height, width, batch, plan.tile);
+  plan.bytes = memory_needed(height, width, batch, plan.tile, style);
   // The style targets are computed first, one style image at a time; tiled,
   // in the same tiles as the image, which the tiles' estimate covers.
   if (plan.tile == 0 && style.height * style.width > 0) {
@@ -214,7 +223,7 @@ TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t bat
   // The run itself, tiled as it would be at that size (--tile auto: whole
   // where it fits; its smallest tiles here, whose halos cost more than a
   // smaller whole image). Its style targets are said apart.
-  const bool run_too_large = memory_needed(height, width, batch, plan.tile) > available;
+  const bool run_too_large = memory_needed(height, width, batch, plan.tile, style) > available;
   if (run_too_large) {
     const int64_t fits = largest_side(height, width, [&](int64_t h, int64_t w) {
       const TilePlan smaller =

@@ -50,8 +50,10 @@ struct Stylizer::Impl {
   std::vector<int> schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const;
   // Bytes a run of `batch` images of height x width needs: the network's
   // estimate (estimate_memory_bytes) and the optimizer's state beyond it.
-  // With tile > 0: the network's for one tile, plus the whole image's buffers.
-  double memory_needed(int64_t height, int64_t width, int64_t batch, int64_t tile = 0) const;
+  // With tile > 0: the network's for one tile, plus the whole image's buffers
+  // and those of the largest style image.
+  double memory_needed(int64_t height, int64_t width, int64_t batch, int64_t tile = 0,
+                       const StyleExtent& style = {}) const;
   // plan_tiling's plan, once it is known to fit (else a ResourceError that says what would).
   TilePlan check_memory(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const;
   TilePlan tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile, const StyleExtent& style) const;
