@@ -153,7 +153,8 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
     spdlog::warn("--codec {}: {} holds {} instead (FFmpeg does not put {} into this container)", params.codec,
                  target.video, writer->codec(), params.codec);
   }
-  spdlog::info("wrote {} ({}, {:.3g} frames/s, codec {})", target.video, count_of(count, "frame"), fps, writer->codec());
+  spdlog::info("wrote {} ({}, {:.3g} frames/s, codec {})", target.video, count_of(count, "frame"), fps,
+               writer->codec());
   if (params.keep_frames) return;
   std::error_code error;
   fs::remove_all(target.folder, error);

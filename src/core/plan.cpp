@@ -146,7 +146,7 @@ double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batc
   const int64_t cut_height = std::min(height, step + 2 * geometry.halo);
   const int64_t cut_width = std::min(width, step + 2 * geometry.halo);
   constexpr double kWholeBuffers = 9, kStyleBuffers = 8, kTileShapes = 1.4;
-  const double buffer_bytes = 4.0 * 3;  // per pixel
+  const double buffer_bytes = 4.0 * 3;                                   // per pixel
   const double fixed = estimate_memory_bytes(*net, 0, 0, dtype, batch);  // the runtime and the weights
   return fixed + kTileShapes * (estimate_memory_bytes(*net, cut_height, cut_width, dtype, batch) - fixed) +
          buffer_bytes * (kWholeBuffers * static_cast<double>(batch * height * width) +
