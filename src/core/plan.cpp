@@ -135,8 +135,10 @@ double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batc
   // - the image, its gradient, Adam's moments, the start and content images
   //   and their resized copies: 9 image-sized buffers (108 bytes per pixel
   //   at 8192x6144 in 1024 px tiles, where the network's share is small);
-  // - the style images as decoded, prepared and resized: 8 buffers of the
-  //   largest one's size (97 bytes per style pixel, a 4096 px style).
+  // - the style images (decoded, prepared, resized) and their own tiles'
+  //   shapes: 8 buffers of the largest one's size (a 4096 px style added 97
+  //   bytes per style pixel to the peak; with the tiny test network, whose
+  //   tiles cost little, an 8192 px style added 12).
   // The activations of the tiles' network get 40% on top of one cut's
   // estimate: tiles of several shapes (corners, edges, the style's own)
   // peaked 32% above it at 4096x3072 in 1104 px tiles (6.41 GiB, bf16), where
