@@ -249,6 +249,13 @@ TEST(VideoFileWriter, SaysTheCodecTheFileHolds) {
   writer.write(test::pattern_image(48, 64, 0));
   writer.finish();
   EXPECT_EQ(writer.codec(), "mp4v");
+  // A probe says it too, and leaves nothing behind.
+  const std::string probed = dir.file("probe.mp4");
+  VideoFileWriter probe(probed, 25.0, 64, 48, "MJPG");
+  probe.write(test::pattern_image(48, 64, 0));
+  EXPECT_EQ(probe.discard(), "mp4v");
+  EXPECT_FALSE(fs::exists(probed));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1) << "forced.mp4 alone";
 }
 
 // OpenCV's FFmpeg backend prints its warnings on the standard error itself:
@@ -322,6 +329,11 @@ TEST(VideoOutput, IsCheckedBeforeTheRun) {
   EXPECT_NE(codec.find(" (leave the codec out for "), std::string::npos) << codec;
   EXPECT_THROW(check_video_output(dir.file("out.mp4"), "h264x"), OptionError);
   EXPECT_THROW(check_video_output(dir.file("out_%s.png")), OptionError);
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+  // The codec the video would hold, for the caller to say before the run:
+  // FFmpeg stores MJPG asked for in .mp4 as mp4v.
+  EXPECT_EQ(check_video_output(dir.file("out.mp4"), "MJPG"), "mp4v");
+  EXPECT_EQ(check_video_output(dir.file("out_%05d.png")), "");
   EXPECT_TRUE(fs::is_empty(dir.path()));
 }
 

@@ -109,7 +109,14 @@ void prepare_target(const FrameTarget& target, const VideoParams& params, Output
     }
   }
   check_output_path(FramePattern(target.pattern).path(1));
-  if (!target.video.empty()) check_video_output(target.video, params.codec, params.fps > 0 ? params.fps : 25.0);
+  if (target.video.empty()) return;
+  const std::string& codec = params.codec;
+  const std::string stored = check_video_output(target.video, codec, params.fps > 0 ? params.fps : 25.0);
+  if (!codec.empty() && !stored.empty() && stored != codec) {
+    // Said before the run, not after its frames: the user may want another container.
+    spdlog::warn("--codec {}: {} will hold {} instead (FFmpeg does not put {} into {} files)", codec, target.video,
+                 stored, codec, image_extension(target.video));
+  }
 }
 
 // How many frames, from frame 1 on, an earlier run left.
@@ -149,10 +156,6 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
     writer->write(frame);
   }
   writer->finish();
-  if (!params.codec.empty() && writer->codec() != params.codec) {
-    spdlog::warn("--codec {}: {} holds {} instead (FFmpeg does not put {} into this container)", params.codec,
-                 target.video, writer->codec(), params.codec);
-  }
   spdlog::info("wrote {} ({}, {:.3g} frames/s, codec {})", target.video, count_of(count, "frame"), fps,
                writer->codec());
   if (params.keep_frames) return;

@@ -98,6 +98,21 @@ class StderrCapture {
   int saved_ = -1;
 };
 
+// The codec a video file holds: FFmpeg stores another tag where the container
+// does not take the one asked for (MJPG in .mp4 becomes mp4v). Only the
+// containers that store a FourCC say it (Matroska names H.264 "h264"); "" for
+// the others.
+std::string stored_codec(const cv::VideoCapture& video, const std::string& ext) {
+  const auto tag = static_cast<uint32_t>(video.get(cv::CAP_PROP_FOURCC));
+  std::string stored;
+  for (int byte = 0; byte < 4; ++byte) stored += static_cast<char>((tag >> (8 * byte)) & 0xFF);
+  const bool says = ext == ".mp4" || ext == ".m4v" || ext == ".mov" || ext == ".avi";
+  if (!says || tag == 0 || !std::all_of(stored.begin(), stored.end(), [](char c) { return std::isprint(c); })) {
+    return "";
+  }
+  return stored;
+}
+
 }  // namespace
 
 struct VideoFileWriter::Impl {
@@ -197,28 +212,18 @@ void VideoFileWriter::write(const torch::Tensor& frame) {
   ++written_;
 }
 
+int64_t VideoFileWriter::close_and_read_back() {
+  impl_->writer.release();
+  cv::VideoCapture check(temporary_, cv::CAP_FFMPEG);
+  if (!check.isOpened()) return -1;
+  if (const std::string stored = stored_codec(check, image_extension(path_)); !stored.empty()) codec_ = stored;
+  return static_cast<int64_t>(check.get(cv::CAP_PROP_FRAME_COUNT));
+}
+
 void VideoFileWriter::finish() {
   if (temporary_.empty()) throw OutputError("cannot write video '" + path_ + "': it was already finished");
-  impl_->writer.release();
   // VideoWriter reports no write errors (a full disk...): read the count back.
-  int64_t frames = -1;
-  {
-    cv::VideoCapture check(temporary_, cv::CAP_FFMPEG);
-    if (check.isOpened()) {
-      frames = static_cast<int64_t>(check.get(cv::CAP_PROP_FRAME_COUNT));
-      // The codec the file holds: FFmpeg stores another tag where the container
-      // does not take the one asked for (MJPG in .mp4 becomes mp4v). Only the
-      // containers that store a FourCC say it (Matroska names H.264 "h264").
-      const std::string ext = image_extension(path_);
-      const auto tag = static_cast<uint32_t>(check.get(cv::CAP_PROP_FOURCC));
-      std::string stored;
-      for (int byte = 0; byte < 4; ++byte) stored += static_cast<char>((tag >> (8 * byte)) & 0xFF);
-      if ((ext == ".mp4" || ext == ".m4v" || ext == ".mov" || ext == ".avi") && tag != 0 &&
-          std::all_of(stored.begin(), stored.end(), [](char c) { return std::isprint(c); })) {
-        codec_ = stored;
-      }
-    }
-  }
+  const int64_t frames = close_and_read_back();
   std::error_code error;
   if (written_ == 0 || frames != written_) {
     fs::remove(temporary_, error);
@@ -238,10 +243,19 @@ void VideoFileWriter::finish() {
   temporary_.clear();
 }
 
-void check_video_output(const std::string& spec, const std::string& codec, double fps) {
+std::string VideoFileWriter::discard() {
+  if (temporary_.empty()) throw OutputError("cannot write video '" + path_ + "': it was already finished");
+  close_and_read_back();
+  std::error_code ignored;
+  fs::remove(temporary_, ignored);
+  temporary_.clear();
+  return codec_;
+}
+
+std::string check_video_output(const std::string& spec, const std::string& codec, double fps) {
   if (FramePattern::looks_like_pattern(spec)) {
     check_output_path(FramePattern(spec).path(1));
-    return;
+    return "";
   }
   if (!has_video_extension(spec) && has_image_extension(spec)) {
     throw OutputError("cannot write video '" + spec +
@@ -252,6 +266,7 @@ void check_video_output(const std::string& spec, const std::string& codec, doubl
   // the container, the codec and the folder; the probe file is removed.
   VideoFileWriter probe(spec, fps, 64, 48, codec);
   probe.write(torch::zeros({1, 3, 48, 64}));
+  return probe.discard();
 }
 
 }  // namespace stylize

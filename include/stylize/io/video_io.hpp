@@ -101,6 +101,9 @@ class VideoFileWriter {
   // Closes the file, checks that it holds every frame, and renames it over
   // the destination. Throws OutputError.
   void finish();
+  // Closes the file and removes it, leaving the destination as it was (a
+  // probe); returns the FourCC it held, as codec() after finish() would.
+  std::string discard();
   // The FourCC chosen, e.g. "avc1"; after finish(), the one the file holds
   // (which FFmpeg may have changed: MJPG asked for in .mp4 is stored as mp4v).
   const std::string& codec() const { return codec_; }
@@ -115,6 +118,9 @@ class VideoFileWriter {
   std::unique_ptr<Impl> impl_;
   // Opens the writer on the temporary file with `codec`; false (and no file) when this build cannot.
   bool open_with(const std::string& codec, double fps);
+  // Closes the temporary file and reads it back: sets codec_ to the FourCC it
+  // holds (where the container says) and returns its frame count (-1: unreadable).
+  int64_t close_and_read_back();
 
   std::string path_, temporary_, codec_, backend_messages_;
   int width_ = 0, height_ = 0;
@@ -125,7 +131,10 @@ class VideoFileWriter {
 // `stylize video`: a video file whose container and codec (default or
 // `codec`) this build can encode at `fps`, in an existing writable folder
 // (checked by writing a short probe video there), or a frame pattern whose
-// files are writable images. Throws OutputError or OptionError.
-void check_video_output(const std::string& spec, const std::string& codec = "", double fps = 25.0);
+// files are writable images. Throws OutputError or OptionError. Returns the
+// FourCC the probe video holds ("" for a frame pattern, or a container that
+// does not say): FFmpeg may store another than the one asked for (MJPG asked
+// for in .mp4 is stored as mp4v), which the caller can say before the run.
+std::string check_video_output(const std::string& spec, const std::string& codec = "", double fps = 25.0);
 
 }  // namespace stylize
