@@ -228,11 +228,11 @@ TEST_F(Cli, BadOutputPaths) {
                  "'" + dir.file("afile") + "' is a file, not a directory; give a path in a directory");
   expect_failure(run_stylize(quick("--report " + dir.file("afile/r.json"))), 6, "is a file, not a directory");
   expect_failure(run_stylize(quick("-o " + dir.file("out.gif"))), 6, "extension");
-  // A folder: a file in it is what to give (it said the name has no image extension).
+  // A directory: a file in it is what to give (it said the name has no image extension).
   fs::create_directory(dir.file("folder"));
   expect_failure(run_stylize(quick("-o " + dir.file("folder"))), 6,
-                 "cannot write output '" + dir.file("folder") + "': it is a folder; give a file in it, such as " +
-                     dir.file("folder/out.png"));
+                 "cannot write output '" + dir.file("folder") +
+                     "': it is a directory; give a file name inside it, such as " + dir.file("folder/out.png"));
   EXPECT_TRUE(fs::is_empty(dir.file("folder")));
   const RunResult r = run_stylize(quick("-o " + content));
   EXPECT_EQ(r.exit_code, 6) << r.output;

@@ -486,7 +486,8 @@ void check_image_extension(const std::string& path, const std::string& what) {
   if (path.empty()) throw OutputError("the " + what + " path is empty; give one such as out.png");
   std::error_code error;
   if (fs::is_directory(path, error) || path.back() == '/') {
-    throw OutputError("cannot write " + what + " '" + path + "': it is a folder; give a file in it, such as " +
+    throw OutputError("cannot write " + what + " '" + path +
+                      "': it is a directory; give a file name inside it, such as " +
                       (fs::path(path) / "out.png").lexically_normal().string());
   }
   if (image_extension(path).empty()) {
