@@ -486,7 +486,8 @@ TEST_F(Reliability, ResumingASnapshotGoesOnIntoTheRunsOutput) {
 
 TEST_F(Reliability, MessagesSayWhatWasExpected) {
   expect_refused(run("--seed -5"), 2, "--seed");
-  expect_refused(run("-o " + dir.file("adir/")), 6, "give one such as out.png");
+  expect_refused(run("-o " + dir.file("adir/")), 6,
+                 "it is a directory; give a file name inside it, such as " + dir.file("adir/out.png"));
   const auto unused_template = run("--iterations 1 --output-template " + dir.file("x_{style}.png"));
   EXPECT_NE(unused_template.output.find("--output-template names the outputs of --each-style"), std::string::npos)
       << unused_template.output;
