@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "stylize/core/device.hpp"
 #include "stylize/core/lbfgs.hpp"
@@ -19,6 +21,32 @@ namespace {
 
 // What any run holds: the runtime's own memory (libraries, allocator caches).
 constexpr double kRuntimeBytes = 300.0 * (1 << 20);
+
+// The network's layers up to the deepest: each one's output in elements per
+// input pixel (each pool halves both sides), and the weights' element count.
+struct LayerOutputs {
+  std::vector<std::pair<std::string, double>> elements;  // by layer name, in order
+  double weights = 0;
+};
+
+LayerOutputs layer_outputs(const Vgg19Features& net) {
+  const std::vector<int64_t> widths = net.widths();
+  LayerOutputs outputs;
+  double scale = 1.0;
+  int64_t channels = 3;
+  size_t conv = 0;
+  for (const auto& layer : vgg19_layers()) {
+    if (layer.kind == LayerKind::Conv) {
+      outputs.weights += 9.0 * channels * widths[conv];
+      channels = widths[conv++];
+    } else if (layer.kind == LayerKind::Pool) {
+      scale /= 4;
+    }
+    outputs.elements.emplace_back(layer.name, channels * scale);
+    if (layer.name == net.deepest_layer()) break;
+  }
+  return outputs;
+}
 
 }  // namespace
 
@@ -37,27 +65,12 @@ std::vector<int> scale_sizes(int final_size, int scales, int min_size, int small
 
 double estimate_memory_bytes(const Vgg19Features& net, int64_t height, int64_t width, torch::Dtype dtype,
                              int64_t batch) {
-  // Activation elements per input pixel of every layer output up to the
-  // deepest (each block halves both sides), and the weights in both copies.
-  const std::vector<int64_t> widths = net.widths();
-  double elements = 0, scale = 1.0, weights = 0;
-  int64_t channels = 3;
-  size_t conv = 0;
-  for (const auto& layer : vgg19_layers()) {
-    if (layer.name == net.deepest_layer()) {
-      elements += channels * scale;
-      break;
-    }
-    if (layer.kind == LayerKind::Conv) {
-      weights += 9.0 * channels * widths[conv];
-      channels = widths[conv++];
-    } else if (layer.kind == LayerKind::Pool) {
-      scale /= 4;
-    }
-    elements += channels * scale;
-  }
+  // Every layer's output up to the deepest is saved for the backward pass.
+  const LayerOutputs outputs = layer_outputs(net);
+  double elements = 0;
+  for (const auto& [name, per_pixel] : outputs.elements) elements += per_pixel;
   const double bytes_per_element = 1.1 * torch::elementSize(dtype) + 0.8;  // fitted, see README
-  return kRuntimeBytes + weights * (4 + torch::elementSize(dtype)) +
+  return kRuntimeBytes + outputs.weights * (4 + torch::elementSize(dtype)) +
          1.25 * elements * static_cast<double>(batch * height * width) * bytes_per_element;
 }
 
@@ -69,25 +82,15 @@ double estimate_style_pass_bytes(const Vgg19Features& net, int64_t height, int64
   // lower-precision features in float32. Measured peak RSS grew by 742 bytes
   // per style pixel in fp32 and 572 in bf16 (this gives 744 and 500; README,
   // "Memory"); 25% on top, as for a run.
-  const std::vector<int64_t> widths = net.widths();
+  const LayerOutputs outputs = layer_outputs(net);
   const std::vector<std::string>& kept = net.outputs();
-  double held = 0, largest = 0, scale = 1.0, weights = 0;
-  int64_t channels = 3;
-  size_t conv = 0;
-  for (const auto& layer : vgg19_layers()) {
-    if (layer.kind == LayerKind::Conv) {
-      weights += 9.0 * channels * widths[conv];
-      channels = widths[conv++];
-    } else if (layer.kind == LayerKind::Pool) {
-      scale /= 4;
-    }
-    const double elements = channels * scale;
-    largest = std::max(largest, elements);
-    if (std::find(kept.begin(), kept.end(), layer.name) != kept.end()) held += elements;
-    if (layer.name == net.deepest_layer()) break;
+  double held = 0, largest = 0;
+  for (const auto& [name, per_pixel] : outputs.elements) {
+    largest = std::max(largest, per_pixel);
+    if (std::find(kept.begin(), kept.end(), name) != kept.end()) held += per_pixel;
   }
   const double element_size = static_cast<double>(torch::elementSize(dtype));
-  return kRuntimeBytes + weights * (4 + element_size) +
+  return kRuntimeBytes + outputs.weights * (4 + element_size) +
          1.25 * (held * element_size + largest * 4.0) * static_cast<double>(height * width);
 }
 
