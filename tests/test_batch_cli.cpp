@@ -66,10 +66,15 @@ class Batch : public ::testing::Test {
     for (const auto& argument : arguments(iterations, extra)) command += " '" + argument + "'";
     return test::run_command(command);
   }
-  // No claim, no checkpoint record, no temporary file is left in out/.
+  // No claim, no checkpoint record, no temporary file is left in out/: only
+  // the outputs and the records of the settings they were made with
+  // (out/.cat_monet.png.json).
   void expect_no_leftovers() const {
     for (const auto& entry : fs::directory_iterator(dir.file("out"))) {
-      EXPECT_EQ(entry.path().extension().string(), ".png") << entry.path().string();
+      const std::string name = entry.path().filename().string();
+      const bool settings = name.size() > 6 && name[0] == '.' && entry.path().extension() == ".json" &&
+                            fs::exists(dir.file("out/" + name.substr(1, name.size() - 6)));
+      EXPECT_TRUE(entry.path().extension() == ".png" || settings) << entry.path().string();
     }
   }
 
@@ -96,6 +101,49 @@ TEST_F(Batch, MakesEveryJobOnceThenSkipsWhatIsDone) {
   expect_no_leftovers();
 
   const test::CommandResult again = run_batch(3);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("0 job(s) made, 4 already done"), std::string::npos) << again.output;
+}
+
+// A rerun with other settings (--size, -n, a loss's weight) would otherwise
+// skip every output as done and make nothing it was asked for: it is refused
+// before any work, and --redo makes those outputs again, each replaced once
+// its new image is written.
+TEST_F(Batch, OutputsMadeWithOtherSettingsAreRefusedOrMadeAgain) {
+  const test::CommandResult first = run_batch(2);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string record = dir.file("out/.cat_monet.png.json");
+  ASSERT_TRUE(fs::exists(record)) << first.output;
+  EXPECT_EQ(nlohmann::json::parse(test::read_file(record))["size"], 32);
+
+  const test::CommandResult smaller = run_batch(2, {"--size", "24"});
+  EXPECT_EQ(smaller.exit_code, 2) << smaller.output;
+  EXPECT_NE(smaller.output.find("4 output(s) of this batch were made by an earlier run with other settings, and "
+                                "would be skipped as done: " +
+                                output("cat", "monet") +
+                                " (--size 32 (this run: 24), --style-size 32 (this run: 24)) and 3 more; add --redo"),
+            std::string::npos)
+      << smaller.output;
+  EXPECT_EQ(smaller.output.find("loading weights"), std::string::npos) << smaller.output;
+  EXPECT_EQ(load_image(output("cat", "monet"), "output").sizes(), (std::vector<int64_t>{1, 3, 32, 26}));
+  const test::CommandResult longer = run_batch(3, {"--style-weight", "5"});
+  EXPECT_EQ(longer.exit_code, 2) << longer.output;
+  EXPECT_NE(longer.output.find("--iterations 2 (this run: 3), --style-weight 0.01 (this run: 5.0))"), std::string::npos)
+      << longer.output;
+
+  // An output without a record (an older stylize's, or made by hand) is done.
+  fs::remove(dir.file("out/.dog_turner.png.json"));
+  const test::CommandResult redo = run_batch(2, {"--size", "24", "--redo"});
+  ASSERT_EQ(redo.exit_code, 0) << redo.output;
+  EXPECT_NE(redo.output.find("--redo: 3 output(s) made with other settings are made again"), std::string::npos)
+      << redo.output;
+  EXPECT_NE(redo.output.find("3 job(s) made, 1 already done, 0 failed"), std::string::npos) << redo.output;
+  EXPECT_EQ(load_image(output("cat", "monet"), "output").sizes(), (std::vector<int64_t>{1, 3, 24, 19}));
+  EXPECT_EQ(load_image(output("dog", "turner"), "output").sizes(), (std::vector<int64_t>{1, 3, 26, 32}));
+  EXPECT_EQ(nlohmann::json::parse(test::read_file(record))["size"], 24);
+  expect_no_leftovers();
+
+  const test::CommandResult again = run_batch(2, {"--size", "24", "--redo"});
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("0 job(s) made, 4 already done"), std::string::npos) << again.output;
 }

@@ -445,6 +445,10 @@ void build_batch_parser(CLI::App& app, BatchParams& p) {
                  "Run shard I of N of the jobs (0 <= I < N); default from SLURM_ARRAY_TASK_ID and "
                  "SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and STYLIZE_SHARD_COUNT, else every job")
       ->group("Batch");
+  app.add_flag("--redo", p.redo,
+               "Make again the outputs an earlier run made with other settings (--size, -n, the weights of the "
+               "losses, ...; without --redo they are refused); each is replaced once its new image is written")
+      ->group("Batch");
   app.footer(
       "Example: stylize batch -c photos/ -s paintings/ --output-template 'out/{content}_{style}.png'\n"
       "Outputs that exist without a checkpoint record (out.png.json) are done and skipped; with one they are "

@@ -52,13 +52,29 @@ CliParams job_params(const BatchParams& settings, const batch::Job& job, batch::
   params.output_given = true;
   if (state == batch::OutputState::Unfinished) return resume_or_restart(std::move(params));
   if (state == batch::OutputState::Missing) return resume_from_snapshot(std::move(params));
-  return params;
+  return params;  // done, with other settings (--redo): made again from the start
+}
+
+// Whether a done output is to be made again: --redo, and the settings its
+// record holds are not this run's.
+bool remade(const BatchParams& settings, const std::string& output) {
+  return settings.redo && !made_differences(output, settings.run).empty();
 }
 
 struct Tally {
   size_t done = 0, skipped = 0, failed = 0;
   int exit_code = kOk;  // the first failure's
 };
+
+// Records the settings a finished output was made with, for later runs
+// (made_record_path). A record that cannot be written costs only that check.
+void record_settings(const std::string& output, const CliParams& run) {
+  try {
+    write_made_record(output, run);
+  } catch (const std::exception& e) {
+    spdlog::warn("{}; a later run takes {} for done whatever its settings", e.what(), output);
+  }
+}
 
 // Runs one claimed job; returns its exit code (0, 7 or 128 + signal, or an error's).
 int run_claimed(const BatchParams& settings, const batch::Job& job, batch::Claim& claim, const LoadedWeights& weights,
@@ -71,6 +87,7 @@ int run_claimed(const BatchParams& settings, const batch::Job& job, batch::Claim
     check_outputs(jobs, params, folders);  // as stylize does: the record's path, killed workers' temporaries
     const int code = run_jobs(params, jobs, weights, threads, [&claim] { return claim.held(); });
     if (!claim.held()) return kOk;  // another worker took it over: its job now
+    if (code == kOk) record_settings(job.output, settings.run);
     return code;
   } catch (const std::exception& e) {
     const int code = report_error(e);
@@ -134,6 +151,34 @@ void prepare_outputs(const ShardPlan& plan, const CliParams& run, OutputFolders&
   }
 }
 
+// Refuses, before any work, outputs of the shard that are done but were made
+// with other settings than this run's: taken for done, they would be skipped
+// and the run would not make what it was asked for. With --redo they are
+// made again.
+void check_done_outputs(const ShardPlan& plan, const BatchParams& settings) {
+  std::vector<std::string> changed;
+  for (size_t j = plan.range.first; j < plan.range.last; ++j) {
+    const std::string& output = plan.jobs[j].output;
+    if (batch::output_state(output) != batch::OutputState::Done) continue;
+    const std::vector<std::string> differences = made_differences(output, settings.run);
+    if (differences.empty()) continue;
+    std::string list;
+    for (const auto& difference : differences) list += (list.empty() ? "" : ", ") + difference;
+    changed.push_back(output + " (" + list + ")");
+  }
+  if (changed.empty()) return;
+  if (settings.redo) {
+    spdlog::info("--redo: {} output(s) made with other settings are made again, {} first", changed.size(),
+                 changed.front());
+    return;
+  }
+  throw OptionError(std::to_string(changed.size()) + " output(s) of this batch were made by an earlier run with " +
+                    "other settings, and would be skipped as done: " + changed.front() +
+                    (changed.size() > 1 ? " and " + std::to_string(changed.size() - 1) + " more" : "") +
+                    "; add --redo to make them again with this run's settings (each is replaced once its new " +
+                    "image is written), or give --output-template another folder");
+}
+
 // Runs the shard's jobs, each once this worker has claimed it; jobs other
 // workers hold are looked at again until they are done or released. Stops at
 // a signal; returns the exit code of a job it interrupted.
@@ -158,7 +203,7 @@ std::optional<int> work_through(const ShardPlan& plan, const BatchParams& settin
         continue;
       }
       batch::Claim& claim = *attempt.claim;
-      if (claim.state() == batch::OutputState::Done) {
+      if (claim.state() == batch::OutputState::Done && !remade(settings, job.output)) {
         ++tally.skipped;
         continue;
       }
@@ -192,6 +237,7 @@ int batch_command(BatchParams settings) {
   const ShardPlan plan = plan_shard(settings);
   OutputFolders made;  // a command that fails before its first job removes the folders it made
   prepare_outputs(plan, settings.run, made);
+  check_done_outputs(plan, settings);
   if (plan.range.size() == 0) return kOk;
   // Said once, not once per job.
   resolve_precision(settings.run.options.precision, resolve_device(settings.run.options.device));

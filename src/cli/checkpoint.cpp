@@ -78,6 +78,26 @@ nlohmann::json settings_record(const CliParams& params, const std::vector<std::s
           {"objective", objective_record(params)}};
 }
 
+// "--size 32 (this run: 48)" for each setting of `now` that `recorded` holds
+// with another value; each key is the flag's name ("tv_norm": --tv-norm).
+std::vector<std::string> flag_changes(const nlohmann::json& recorded, const nlohmann::json& now) {
+  std::vector<std::string> changes;
+  if (!recorded.is_object()) return changes;
+  for (const auto& [key, value] : now.items()) {
+    if (!recorded.contains(key) || recorded[key] == value) continue;
+    std::string flag = "--" + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    changes.push_back(flag + " " + recorded[key].dump() + " (this run: " + value.dump() + ")");
+  }
+  return changes;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string text;
+  for (const auto& part : parts) text += (text.empty() ? "" : ", ") + part;
+  return text;
+}
+
 // Warns, setting by setting, where `record` (what `made` was made with) and
 // this run differ.
 void warn_where_settings_differ(const nlohmann::json& record, const CliParams& params, const std::string& made,
@@ -97,18 +117,25 @@ void warn_where_settings_differ(const nlohmann::json& record, const CliParams& p
   }
   const nlohmann::json objective = objective_record(params);
   if (differs("objective", objective)) {
-    // Setting by setting, under the flag that sets it.
-    std::string changes;
-    const nlohmann::json& recorded = record["objective"];
-    for (const auto& [key, now] : objective.items()) {
-      if (!recorded.is_object() || !recorded.contains(key) || recorded[key] == now) continue;
-      std::string flag = "--" + key;
-      std::replace(flag.begin(), flag.end(), '_', '-');
-      changes += (changes.empty() ? "" : ", ") + flag + " " + recorded[key].dump() + " (this run: " + now.dump() + ")";
-    }
+    const std::string changes = joined(flag_changes(record["objective"], objective));
     spdlog::warn("{} made with other settings: {}; resuming continues towards a different image", made,
-                 changes.empty() ? recorded.dump() : changes);
+                 changes.empty() ? record["objective"].dump() : changes);
   }
+}
+
+// What stylize batch records of an output it made: the settings that make
+// another image, each under its flag's name (the content and style are in
+// the output's name).
+nlohmann::json made_record(const CliParams& params) {
+  const StylizeOptions& o = params.options;
+  nlohmann::json record = objective_record(params);
+  record["size"] = params.size;
+  record["iterations"] = o.iterations;
+  record["initial_iterations"] = o.initial_iterations;
+  record["scales"] = o.scales;
+  record["optimizer"] = to_string(o.optimizer);
+  record["lr"] = o.lr;
+  return record;
 }
 
 }  // namespace
@@ -321,6 +348,23 @@ void warn_where_frames_differ(const std::string& pattern, const CliParams& param
   if (!file) return;
   const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
   if (record.is_object()) warn_where_settings_differ(record, params, "the frames on disk were", "input video");
+}
+
+std::string made_record_path(const std::string& output) {
+  const fs::path path(output);
+  return (path.parent_path() / ("." + path.filename().string() + ".json")).string();
+}
+
+void write_made_record(const std::string& output, const CliParams& params) {
+  write_file_atomically(made_record_path(output), made_record(params).dump(2) + "\n");
+}
+
+std::vector<std::string> made_differences(const std::string& output, const CliParams& params) {
+  std::ifstream file(made_record_path(output));
+  if (!file) return {};
+  const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
+  if (!record.is_object()) return {"an unreadable record (" + made_record_path(output) + ")"};
+  return flag_changes(record, made_record(params));
 }
 
 std::string partial_frame_path(const std::string& pattern) {

@@ -47,6 +47,20 @@ void write_frames_record(const std::string& pattern, const CliParams& params);
 // record of `pattern`'s frames, if there is one (for --resume).
 void warn_where_frames_differ(const std::string& pattern, const CliParams& params);
 
+// stylize batch's record beside an output it made (out/cat_monet.png ->
+// out/.cat_monet.png.json): the settings that made it (size, objective,
+// iterations, scales, optimizer), so that a rerun with others does not take
+// it for done.
+std::string made_record_path(const std::string& output);
+
+// Writes it, atomically. Throws OutputError.
+void write_made_record(const std::string& output, const CliParams& params);
+
+// Where this run's settings differ from those `output`'s record holds, one
+// phrase each ("--size 32 (this run: 48)"); none when they agree or there is
+// no record (an output of an older stylize, or made by hand).
+std::vector<std::string> made_differences(const std::string& output, const CliParams& params);
+
 // A frame of stylize video interrupted within its run, from which --resume
 // goes on with that frame: the image it had reached (out/frame_%05d.png ->
 // out/.frame_%05d.png.partial.png, 16 bits a channel), its record beside it

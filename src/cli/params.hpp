@@ -70,6 +70,7 @@ struct BatchParams {
   CliParams run;                      // every stylize flag; the styles are run.style_paths
   std::vector<std::string> contents;  // files and folders
   std::string shard;                  // --shard I/N; empty: from the scheduler's environment (or all jobs)
+  bool redo = false;                  // --redo: make again the outputs made with other settings
 };
 
 // `stylize video`'s default --temporal-weight (README, "Video", for the

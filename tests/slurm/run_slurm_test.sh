@@ -231,7 +231,9 @@ for out in b_x c_x; do
   grep -q "resuming out/$out.png from iteration [1-9]" <<<"$logs" || fail "$out.png was not resumed"
 done
 ! grep -q "resuming out/a_x.png" <<<"$logs" || fail "a_x.png (never interrupted) was resumed"
-leftovers="$(find "$work/out" -name '*.lock*' -o -name '*.json' -o -name '*.tmp*')"
+# Each output's record of its settings (.a_x.png.json) stays; checkpoint records do not.
+leftovers="$(find "$work/out" -name '*.lock*' -o \( -name '*.json' ! -name '.*.png.json' \) -o -name '*.tmp*')"
+for out in a_x b_x c_x; do [ -f "$work/out/.$out.png.json" ] || fail "no settings record beside $out.png"; done
 [ -z "$leftovers" ] || fail "left behind: $leftovers"
 for task in 0 1 2; do
   info="$(scontrol show job "${array}_$task")"
