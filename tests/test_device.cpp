@@ -135,6 +135,44 @@ TEST(MemoryRefusal, CountsTheStylePassAndNamesTheStyleSizeThatFits) {
   EXPECT_GT(tiles.bytes, tiled.plan_tiling(64, 64).bytes) << "the style image's own buffers stay whole";
 }
 
+// A style image whose targets' pass alone does not fit whole, beside an image
+// that does: the pass is cut into tiles of its own (the image stays whole,
+// and is not slowed at every iteration by tiles), and the targets are those
+// of the whole pass, under a style mask too.
+TEST(MemoryRefusal, TilesAStylePassThatDoesNotFitWholeAndKeepsItsTargets) {
+  // Full-width layers (a style pass costs what it does with real weights),
+  // the network cut after conv2_1 (quick).
+  StylizeOptions options = test::tiny_options();
+  options.content_layers = {{"relu2_1", 1.0}};
+  options.style_layers = {{"relu1_1", 1.0}, {"relu2_1", 1.0}};
+  Stylizer stylizer(options, test::full_size_random());
+  torch::manual_seed(3);
+  const torch::Tensor content = torch::rand({1, 3, 64, 64}), image = torch::rand({1, 3, 64, 64});
+  const torch::Tensor style = torch::rand({1, 3, 384, 512});
+  Guides left_half;
+  left_half.regions.content = {torch::ones({64, 64})};
+  left_half.regions.style = {torch::zeros({384, 512})};
+  left_half.regions.style[0].narrow(1, 0, 256).fill_(1.0);
+  const TilePlan whole = stylizer.plan_tiling(64, 64, 1, {style});
+  ASSERT_EQ(whole.style_tile, 0);
+  ASSERT_EQ(whole.bytes, whole.style_bytes) << "the style must set the peak";
+  const double plain = stylizer.evaluate(image, content, {style})["style"];
+  const double masked = stylizer.evaluate(image, content, {style}, left_half)["style"];
+
+  const double limit = 0.85 * whole.style_bytes;
+  test::ScopedEnv cap("STYLIZE_MEMORY_LIMIT_MB", std::to_string(limit / (1 << 20)));
+  const TilePlan tiled = stylizer.plan_tiling(64, 64, 1, {style});
+  EXPECT_EQ(tiled.tile, 0) << "the image stays whole";
+  EXPECT_GT(tiled.style_tile, 0);
+  EXPECT_GT(tiled.style_tiles, 1);
+  EXPECT_LE(tiled.bytes, limit);
+  EXPECT_EQ(tiled.bytes, tiled.style_bytes);
+  EXPECT_NO_THROW(stylizer.check_memory(64, 64, 1, {style}));
+  EXPECT_NEAR(stylizer.evaluate(image, content, {style})["style"], plain, 1e-5 * plain);
+  EXPECT_NEAR(stylizer.evaluate(image, content, {style}, left_half)["style"], masked, 1e-5 * masked);
+  EXPECT_GT(std::abs(masked - plain), 1e-3 * plain) << "the mask must matter";
+}
+
 // ulimit -v (RLIMIT_AS) bounds what a run may allocate however much memory
 // the machine has free: the memory check counts what it leaves.
 TEST(MemoryRefusal, CountsWhatUlimitVLeaves) {

@@ -94,6 +94,8 @@ void write_report(const std::string& path, const CliParams& params, const Sessio
   report["tiling"] = {{"tiles", session.tiling.tiles},
                       {"tile", session.tiling.tile},
                       {"halo", session.tiling.halo},
+                      {"style_tiles", session.tiling.style_tiles},
+                      {"style_tile", session.tiling.style_tile},
                       {"estimated_peak_mib", session.tiling.bytes / (1024.0 * 1024.0)}};
   report["peak_memory_mib"] = peak_memory_mib();
   nlohmann::json run_list = nlohmann::json::array();

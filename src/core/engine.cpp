@@ -110,16 +110,17 @@ Stylizer::Impl::Evaluation Stylizer::Impl::loss_and_gradient(const torch::Tensor
   return {values.detach(), variable.grad()};
 }
 
-void Stylizer::Impl::use_tiles(int64_t tile_size, TargetInputs& inputs) {
-  tile = tile_size;
-  if (tile_size <= 0) {
-    inputs.over_pieces = nullptr;
-    return;
-  }
-  inputs.over_pieces = [this, tile_size](const torch::Tensor& image, const PieceStatistics& statistics) {
-    return sum_over_tiles(
-        image, [this](const torch::Tensor& x) { return features(x); }, objective.layers(), tile_size, statistics);
+void Stylizer::Impl::use_tiles(const TilePlan& plan, TargetInputs& inputs) {
+  tile = plan.tile;
+  const auto in_tiles = [this](int64_t tile_size) -> PieceSum {
+    if (tile_size <= 0) return nullptr;
+    return [this, tile_size](const torch::Tensor& image, const PieceStatistics& statistics) {
+      return sum_over_tiles(
+          image, [this](const torch::Tensor& x) { return features(x); }, objective.layers(), tile_size, statistics);
+    };
   };
+  inputs.over_pieces = in_tiles(plan.tile);
+  inputs.style_pieces = in_tiles(plan.style_tile);
 }
 
 Progress Stylizer::Impl::progress(int iteration, int iterations, const torch::Tensor& values, double seconds,
@@ -461,8 +462,7 @@ TargetInputs Stylizer::Impl::scale_inputs(const RunSources& sources, const std::
     for (auto& warped : inputs.temporal.warped) warped = luminance_image(warped);
   }
   use_tiles(plan_tiling(inputs.content.size(-2), inputs.content.size(-1), static_cast<int64_t>(sources.members.size()),
-                        largest_style(inputs.styles))
-                .tile,
+                        largest_style(inputs.styles)),
             inputs);
   return inputs;
 }
@@ -620,7 +620,7 @@ LossValues Stylizer::evaluate(const torch::Tensor& image, const torch::Tensor& c
   inputs.regions = guides.regions;
   inputs.temporal = guides.temporal;
   inputs.features = [&m](const torch::Tensor& x) { return m.features(x); };
-  m.use_tiles(m.check_memory(image.size(-2), image.size(-1), image.size(0), largest_style({styles})).tile, inputs);
+  m.use_tiles(m.check_memory(image.size(-2), image.size(-1), image.size(0), largest_style({styles})), inputs);
   m.objective.prepare(inputs);
   torch::NoGradGuard no_grad;
   return m.loss_values(m.losses(image.to(m.device, torch::kFloat32)));

@@ -221,6 +221,12 @@ std::vector<torch::Tensor> sum_over_pieces(const TargetInputs& inputs, const tor
   return statistics(Piece(image, inputs.features(image)));
 }
 
+std::vector<torch::Tensor> sum_over_style_pieces(const TargetInputs& inputs, const torch::Tensor& style,
+                                                 const PieceStatistics& statistics) {
+  if (inputs.style_pieces) return inputs.style_pieces(style, statistics);
+  return sum_over_pieces(inputs, style, statistics);
+}
+
 void ContentTerm::prepare(const TargetInputs& inputs) {
   // One content stylized with many styles, one after the other: compute its targets once.
   if (cached_source_.defined() && cached_source_.is_same(inputs.content_source) && cached_size_ == inputs.size) return;
@@ -353,20 +359,10 @@ void StyleTerm::prepare_regions(const TargetInputs& inputs) {
   region_mass_.assign(names_.size(), {});
   std::vector<std::vector<torch::Tensor>> grams(names_.size()), weights(names_.size());
   for (size_t r = 0; r < count; ++r) {
-    const Features features = inputs.features(styles[r]);
+    const std::vector<torch::Tensor> style_grams =
+        masked_grams(inputs, styles[r], regions.style.empty() ? torch::Tensor() : regions.style[r], r);
     for (size_t j = 0; j < names_.size(); ++j) {
-      const torch::Tensor& f = features[names_[j]];
-      // The style's statistics, under its style mask if it has one.
-      torch::Tensor gram;
-      if (regions.style.empty() || !regions.style[r].defined()) {
-        gram = gram_matrix(f);
-      } else {
-        const torch::Tensor sm = mask_at(regions.style[r], f.size(2), f.size(3), options);
-        const double mass = sm.sum().item<double>();
-        if (mass <= 0)
-          throw OptionError("the style mask of style " + std::to_string(r + 1) + " is black at " + names_[j]);
-        gram = guided_gram(f, sm, mass);
-      }
+      const torch::Tensor& gram = style_grams[j];
       grams[j].push_back(gram);
       // Where it applies: the content mask at this layer of this scale.
       const int64_t stride = stride_of(names_[j]);
@@ -399,7 +395,7 @@ void StyleTerm::prepare_blended(const TargetInputs& inputs) {
     std::vector<torch::Tensor> grams;
     for (size_t s = 0; s < styles.size(); ++s) {
       const std::vector<torch::Tensor> style_grams =
-          sum_over_pieces(inputs, styles[s], [this](const Piece& piece) { return plain_grams(piece); });
+          sum_over_style_pieces(inputs, styles[s], [this](const Piece& piece) { return plain_grams(piece); });
       for (size_t j = 0; j < names_.size(); ++j) {
         const torch::Tensor gram = style_grams[j] * (blend[s] / sum);
         if (s == 0) {
@@ -417,6 +413,32 @@ void StyleTerm::prepare_blended(const TargetInputs& inputs) {
     targets_.push_back(torch::cat(member_grams[j]));
     normalizers_.push_back(style_normalizer(targets_.back(), names_[j], units_));
   }
+}
+
+std::vector<torch::Tensor> StyleTerm::masked_grams(const TargetInputs& inputs, const torch::Tensor& style,
+                                                   const torch::Tensor& mask, size_t index) const {
+  const auto plain = [this](const Piece& piece) { return plain_grams(piece); };
+  if (!mask.defined()) return sum_over_style_pieces(inputs, style, plain);
+  // The mask at each layer's size, and its mass there.
+  std::vector<torch::Tensor> masks;
+  std::vector<double> masses;
+  for (const auto& layer : names_) {
+    const int64_t stride = stride_of(layer);
+    masks.push_back(mask_at(mask, style.size(-2) / stride, style.size(-1) / stride, inputs.content.options()));
+    masses.push_back(masks.back().sum().item<double>());
+    if (masses.back() <= 0) {
+      throw OptionError("the style mask of style " + std::to_string(index + 1) + " is black at " + layer);
+    }
+  }
+  return sum_over_style_pieces(inputs, style, [&](const Piece& piece) {
+    std::vector<torch::Tensor> grams;
+    for (size_t j = 0; j < names_.size(); ++j) {
+      const int64_t stride = stride_of(names_[j]);
+      grams.push_back(guided_gram(piece.owned(piece.features(names_[j]), stride),
+                                  piece.owned_of_whole(masks[j], stride), masses[j]));
+    }
+    return grams;
+  });
 }
 
 std::vector<torch::Tensor> StyleTerm::statistics(const Piece& piece) const {

@@ -22,6 +22,14 @@ namespace {
 // What any run holds: the runtime's own memory (libraries, allocator caches).
 constexpr double kRuntimeBytes = 300.0 * (1 << 20);
 
+// Of a tiled run, the float32 RGB buffers that stay whole (memory_needed):
+// the image's and those of the largest style image.
+constexpr double kBufferBytes = 4.0 * 3;  // per pixel
+constexpr double kWholeBuffers = 9, kStyleBuffers = 8;
+// The activations of tiles of several shapes (corners, edges) peak about a
+// third above one tile's estimate (memory_needed).
+constexpr double kTileShapes = 1.4;
+
 // The network's layers up to the deepest: each one's output in elements per
 // input pixel (each pool halves both sides), and the weights' element count.
 struct LayerOutputs {
@@ -150,11 +158,9 @@ double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batc
   const int64_t step = geometry.step(tile_size);
   const int64_t cut_height = std::min(height, step + 2 * geometry.halo);
   const int64_t cut_width = std::min(width, step + 2 * geometry.halo);
-  constexpr double kWholeBuffers = 9, kStyleBuffers = 8, kTileShapes = 1.4;
-  const double buffer_bytes = 4.0 * 3;                                   // per pixel
   const double fixed = estimate_memory_bytes(*net, 0, 0, dtype, batch);  // the runtime and the weights
   return fixed + kTileShapes * (estimate_memory_bytes(*net, cut_height, cut_width, dtype, batch) - fixed) +
-         buffer_bytes * (kWholeBuffers * static_cast<double>(batch * height * width) +
+         kBufferBytes * (kWholeBuffers * static_cast<double>(batch * height * width) +
                          kStyleBuffers * static_cast<double>(style.height * style.width)) +
          history;
 }
@@ -182,6 +188,40 @@ TilePlan Stylizer::Impl::tile_plan(int64_t height, int64_t width, int64_t batch,
   return plan;
 }
 
+double Stylizer::Impl::style_pass_bytes(const StyleExtent& style, int64_t tile_size) const {
+  const torch::Dtype dtype = dtype_of(precision);
+  if (tile_size <= 0) return estimate_style_pass_bytes(*net, style.height, style.width, dtype);
+  // One tile's pass (its cut: owned plus halo), and the style image's whole
+  // float32 buffers (decoded, prepared, resized: 3 before the pass starts).
+  // Tiles of several shapes, each freed before the next, leave the heap
+  // fragmented: measured, bf16, a 4096x2560 style at --size 256 under memory
+  // limits, the peak above those buffers was 0.8x one tile's estimate for 512
+  // px tiles, 2.1x for 896, 2.0x for 1184 and 1.5x for 1568 (README, "Memory").
+  constexpr double kPassBuffers = 4, kPassTileShapes = 2.5;
+  const TileGeometry geometry = tile_geometry(objective.layers());
+  const int64_t step = geometry.step(tile_size);
+  const int64_t cut_height = std::min(style.height, step + 2 * geometry.halo);
+  const int64_t cut_width = std::min(style.width, step + 2 * geometry.halo);
+  const double fixed = estimate_style_pass_bytes(*net, 0, 0, dtype);  // the runtime and the weights
+  return fixed + kPassTileShapes * (estimate_style_pass_bytes(*net, cut_height, cut_width, dtype) - fixed) +
+         kBufferBytes * kPassBuffers * static_cast<double>(style.height * style.width);
+}
+
+void Stylizer::Impl::tile_style_pass(TilePlan& plan, double run_bytes, const StyleExtent& style,
+                                     double available) const {
+  if (plan.tile > 0 || available < 0 || plan.style_bytes <= available) return;
+  const TileGeometry geometry = tile_geometry(objective.layers());
+  for (int64_t tile = (std::max(style.height, style.width) - 1) / 32 * 32; tile >= kMinTile; tile -= 32) {
+    const double bytes = style_pass_bytes(style, tile);
+    if (bytes > available) continue;
+    plan.style_tile = geometry.step(tile);
+    plan.style_tiles = static_cast<int64_t>(plan_tiles(style.height, style.width, plan.style_tile, geometry).size());
+    plan.style_bytes = bytes;
+    plan.bytes = std::max(run_bytes, bytes);
+    return;
+  }
+}
+
 namespace {
 
 // The largest tile, in steps of 32 px, whose run fits in `available` bytes; 0 if none does.
@@ -196,10 +236,13 @@ int64_t largest_fitting_tile(int64_t height, int64_t width, double available, co
 }  // namespace
 
 TilePlan Stylizer::Impl::plan_tiling(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const {
-  if (options.tile != kAutoTile) return tile_plan(height, width, batch, options.tile, style);
-  const TilePlan whole = tile_plan(height, width, batch, 0, style);
   const double available = available_memory_bytes(device);
-  if (available < 0 || whole.bytes <= available) return whole;
+  // A style whose pass alone does not fit is cut into tiles of its own,
+  // whatever --tile says: exact, and done once, where tiling the image would
+  // slow every iteration.
+  TilePlan whole = tile_plan(height, width, batch, options.tile == kAutoTile ? 0 : options.tile, style);
+  tile_style_pass(whole, memory_needed(height, width, batch, whole.tile, style), style, available);
+  if (options.tile != kAutoTile || available < 0 || whole.bytes <= available) return whole;
   const auto plan_of = [&](int64_t tile_size) { return tile_plan(height, width, batch, tile_size, style); };
   const int64_t fits = largest_fitting_tile(height, width, available, plan_of);
   return plan_of(fits > 0 ? fits : kMinTile);
@@ -241,9 +284,9 @@ TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t bat
   // A style image much larger than the content: its own size is what to change.
   const bool style_too_large = plan.style_bytes > available;
   if (style_too_large) {
-    const torch::Dtype dtype = dtype_of(precision);
+    // Whole, or in its smallest tiles (the least memory a style's pass takes).
     const int64_t fits = largest_side(style.height, style.width, [&](int64_t h, int64_t w) {
-      return estimate_style_pass_bytes(*net, h, w, dtype) <= available;
+      return std::min(style_pass_bytes({h, w}, 0), style_pass_bytes({h, w}, kMinTile)) <= available;
     });
     advice += fits > 0 ? "; the largest style size that fits is about --style-size " + std::to_string(fits)
                        : "; even the smallest style sizes do not fit";

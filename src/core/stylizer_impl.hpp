@@ -58,15 +58,23 @@ struct Stylizer::Impl {
   TilePlan check_memory(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const;
   TilePlan tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile, const StyleExtent& style) const;
   TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const;
+  // Bytes of computing the targets of a style image of that extent in tiles of
+  // `tile_size` (0: whole): the network's for one tile, and the style's buffers.
+  double style_pass_bytes(const StyleExtent& style, int64_t tile_size) const;
+  // A plan whose image is whole but whose style pass does not fit in
+  // `available` bytes whole: that pass in the largest tiles that fit, if any.
+  // `run_bytes`: what the iterations need (memory_needed).
+  void tile_style_pass(TilePlan& plan, double run_bytes, const StyleExtent& style, double available) const;
   // Tiles of this scale (0: none); set by use_tiles, read by the evaluations.
   int64_t tile = 0;
   // Asked between tiles (Stylizer::set_stop_check).
   std::function<bool()> stop_check;
   // For the next run's Adam (Stylizer::resume_adam).
   AdamState pending_adam;
-  // Evaluates in tiles of `tile_size` from here on (0: whole), and makes
-  // `inputs` compute the targets in them too.
-  void use_tiles(int64_t tile_size, TargetInputs& inputs);
+  // Evaluates in the plan's tiles from here on (none: whole), and makes
+  // `inputs` compute the targets in them too (the styles' in the plan's
+  // style tiles where it has them).
+  void use_tiles(const TilePlan& plan, TargetInputs& inputs);
 
   // The start image of each batch member (B, 3, H, W).
   torch::Tensor initial_image(const torch::Tensor& content, const std::vector<std::vector<torch::Tensor>>& members,

@@ -121,6 +121,12 @@ struct TilePlan {
   // when the image is whole: `bytes` when it is the larger. 0 when tiled (the
   // style is cut into the same tiles) or when no style was given to plan with.
   double style_bytes = 0;
+  // When the image is whole but its largest style's pass would not fit whole
+  // in the memory there is: the pixels each tile of the style images owns
+  // (exact, as the image's tiles are; `style_bytes` is then that pass's), and
+  // how many tiles the largest has. 0: whole (or, tiled, the image's tiles).
+  int64_t style_tile = 0;
+  int64_t style_tiles = 0;
 };
 
 // Runs of one style each, grouped into batches (Stylizer::plan_batches).

@@ -169,6 +169,10 @@ struct TargetInputs {
   // Where set, targets are summed over pieces by it (a tiled run: the network
   // never sees a whole image); else over the whole image (sum_over_pieces).
   PieceSum over_pieces;
+  // Where set, the style images' targets are summed over pieces by it: a
+  // style too large to pass through the network whole while the image is
+  // (TilePlan::style_tile). Else as over_pieces says.
+  PieceSum style_pieces;
   TemporalGuide temporal;  // at the content's full size; the term resizes it to the scale
   RegionMasks regions;     // for a single member (run()); the style term resizes them
 };
@@ -177,6 +181,10 @@ struct TargetInputs {
 // its features when it is not set.
 std::vector<torch::Tensor> sum_over_pieces(const TargetInputs& inputs, const torch::Tensor& image,
                                            const PieceStatistics& statistics);
+
+// The same for a style image: by inputs.style_pieces where it is set.
+std::vector<torch::Tensor> sum_over_style_pieces(const TargetInputs& inputs, const torch::Tensor& style,
+                                                 const PieceStatistics& statistics);
 
 // One term of the objective.
 class LossTerm {
@@ -254,6 +262,11 @@ class StyleTerm : public LayerTerm {
   void prepare_regions(const TargetInputs& inputs);
   // Per layer, (B, C, C): a piece's share of the Gram matrices, without masks.
   std::vector<torch::Tensor> plain_grams(const Piece& piece) const;
+  // Per layer, the Gram matrix of style image `index`'s features under
+  // `mask` (where its statistics are taken from; undefined: everywhere),
+  // summed over its pieces when they are set (sum_over_style_pieces).
+  std::vector<torch::Tensor> masked_grams(const TargetInputs& inputs, const torch::Tensor& style,
+                                          const torch::Tensor& mask, size_t index) const;
 
   // (B, C, C) float32 per layer: one blended Gram per member; with regions
   // (R, C, C): one per region.
