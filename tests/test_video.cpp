@@ -1,9 +1,12 @@
 // Video: the temporal loss term in the objective, the temporal guide and
 // start image (stylize/core/temporal_loss.hpp), and `stylize video` end to end.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <thread>
 
 #include "cli/video_command.hpp"
 #include "cli_test_util.hpp"
@@ -509,6 +512,29 @@ TEST_F(VideoCli, SigintKeepsTheFinishedFramesAndSaysHowToGoOn) {
   EXPECT_NE(after.find("--resume"), std::string::npos) << after;
   EXPECT_TRUE(fs::exists(folder + "/frame_00001.png"));
   EXPECT_FALSE(fs::exists(folder + "/frame_00002.png"));  // unfinished: not written
+}
+
+// A signal before the run starts (here while a style is being read; in use,
+// while the weights download) stops the command at once, and the output
+// folders it made for the run go with it.
+TEST_F(VideoCli, ASignalBeforeTheRunLeavesNoFolderItMade) {
+  const std::string fifo = dir.file("style_pipe.png");  // blocks the reader until written to
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string folder = dir.file("new");
+  test::Child child =
+      test::spawn({"video", "--content", input, "--style", fifo, "-o", folder + "/deeper/out.mp4", "--weights",
+                   test::fixture("vgg19_tiny.safetensors"), "--size", "64", "--threads", "1", "--device", "cpu"});
+  ASSERT_GT(child.pid, 0);
+  for (int wait = 0; wait < 600 && !fs::exists(folder + "/deeper"); ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(fs::exists(folder + "/deeper"));
+  ::kill(child.pid, SIGTERM);
+  const std::string output = test::read_all(child, "");
+  const test::ChildExit exit = test::wait_child(child, 60);
+  EXPECT_FALSE(exit.exited) << output;
+  EXPECT_EQ(exit.code, 128 + SIGTERM) << output;
+  EXPECT_FALSE(fs::exists(folder)) << output;
 }
 
 TEST_F(VideoCli, EncodesAVideoFileFromTheFrames) {

@@ -237,6 +237,7 @@ int batch_command(BatchParams settings) {
   const ShardPlan plan = plan_shard(settings);
   OutputFolders made;  // a command that fails before its first job removes the folders it made
   prepare_outputs(plan, settings.run, made);
+  remove_if_stopped_before_the_run(made);
   check_done_outputs(plan, settings);
   if (plan.range.size() == 0) return kOk;
   // Said once, not once per job.

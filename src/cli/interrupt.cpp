@@ -1,8 +1,14 @@
 #include "interrupt.hpp"
 
 #include <signal.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <deque>
 #include <initializer_list>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include <csignal>
 
@@ -10,6 +16,28 @@ namespace stylize::cli {
 namespace {
 
 std::atomic<int> g_signal{0};
+std::atomic<bool> g_run_handlers{false};
+
+// The folders an early signal removes: each list is written once, before it
+// is published, and never changed (a handler may be reading it).
+std::atomic<const std::vector<std::string>*> g_early_folders{nullptr};
+
+void set_handler(void (*handler)(int)) {
+  struct sigaction action {};
+  action.sa_handler = handler;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal, &action, nullptr);
+}
+
+extern "C" void on_early_signal(int signal) {
+  if (const std::vector<std::string>* folders = g_early_folders.load()) {
+    // rmdir is async-signal-safe, and removes only empty folders; innermost first.
+    for (auto folder = folders->rbegin(); folder != folders->rend(); ++folder) ::rmdir(folder->c_str());
+  }
+  std::signal(signal, SIG_DFL);
+  std::raise(signal);
+}
 
 extern "C" void on_signal(int signal) {
   int none = 0;
@@ -25,13 +53,21 @@ extern "C" void on_signal(int signal) {
 }  // namespace
 
 void install_interrupt_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal, &action, nullptr);
+  g_run_handlers = true;
+  set_handler(on_signal);
   // A closed standard output (`| head`) only loses progress lines.
   std::signal(SIGPIPE, SIG_IGN);
+}
+
+void remove_if_stopped_before_the_run(const OutputFolders& folders) {
+  if (g_run_handlers || folders.created().empty()) return;
+  // Every list published stays alive to the end: a handler may hold an old one.
+  static std::mutex lists_mutex;
+  static std::deque<std::vector<std::string>> lists;
+  const std::lock_guard<std::mutex> lock(lists_mutex);
+  lists.push_back(folders.created());
+  g_early_folders = &lists.back();
+  set_handler(on_early_signal);
 }
 
 int interrupt_signal() { return g_signal.load(); }

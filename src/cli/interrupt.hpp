@@ -9,11 +9,18 @@
 // at a terminal expects.
 #pragma once
 
+#include "stylize/io/file.hpp"
+
 namespace stylize::cli {
 
 // Installs the handlers. load_weights_for() calls it once the weights are
 // found: a download before that point stops at once, a run after it saves.
 void install_interrupt_handlers();
+
+// Until then, a signal stops the command at once, as the signal's default
+// does, but first removes the output folders it made for the run, where still
+// empty (those `folders` has created so far; destructors do not run then).
+void remove_if_stopped_before_the_run(const OutputFolders& folders);
 
 // The first signal received (SIGINT, SIGTERM or SIGHUP), or 0.
 int interrupt_signal();

@@ -440,6 +440,7 @@ int video_command(VideoParams video) {
   const FrameTarget target = frame_target(params.output_path);
   OutputFolders folders;  // removed again if still empty at the end: a failed start leaves none
   prepare_target(target, video, folders);
+  remove_if_stopped_before_the_run(folders);
   const FramePattern pattern(target.pattern);
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();

@@ -69,6 +69,8 @@ class OutputFolders {
   // Keeps every folder created so far, empty or not (the work has begun, and
   // another process may be about to write there).
   void keep() { created_.clear(); }
+  // The folders created and not kept, outermost first.
+  const std::vector<std::string>& created() const { return created_; }
 
  private:
   std::vector<std::string> created_;
