@@ -97,6 +97,9 @@ outputs="$(find "$work/data/out" -name '*.png' | wc -l)"
 written="$(cat "$work"/pod_*.log | grep -o "wrote $work/data/out/[a-z_]*.png" | sort || true)"
 [ "$(wc -l <<<"$written")" -eq 9 ] && [ "$(uniq <<<"$written" | wc -l)" -eq 9 ] ||
   { echo "$written"; echo "FAIL: a job ran twice or not at all" >&2; exit 1; }
-leftovers="$(find "$work/data/out" -name '*.lock*' -o -name '*.json')"
+# Each output's record of its settings (.a_x.png.json) stays; claims and checkpoint records do not.
+leftovers="$(find "$work/data/out" -name '*.lock*' -o \( -name '*.json' ! -name '.*.png.json' \))"
+records="$(find "$work/data/out" -name '.*.png.json' | wc -l)"
+[ "$records" -eq 9 ] || { echo "FAIL: expected 9 settings records, found $records" >&2; exit 1; }
 [ -z "$leftovers" ] || { echo "FAIL: left behind: $leftovers" >&2; exit 1; }
 echo "indexed-job.yaml: valid; ${#pids[@]} indexes made the 9 outputs once each"
