@@ -395,7 +395,12 @@ TEST_F(RegionsCli, AColourMaskIsSaidToBeReadByBrightness) {
 TEST_F(RegionsCli, BadMasksAreClearErrors) {
   const std::string black = dir.file("black.png");
   save_image(torch::zeros({1, 3, 48, 40}), black);
-  expect_failure(test::run_stylize(quick("--content-mask " + black)), 3, "black everywhere");
+  expect_failure(test::run_stylize(quick("--content-mask " + black)), 3,
+                 "content mask 1 '" + black + "' is black everywhere: no pixel would get its style");
+  const std::string black_square = dir.file("black_square.png");  // the style's shape
+  save_image(torch::zeros({1, 3, 32, 32}), black_square);
+  expect_failure(test::run_stylize(quick("--content-mask " + left + " --style-mask " + black_square)), 3,
+                 "style mask 1 '" + black_square + "' is black everywhere: no part of its style image would be used");
   const std::string wide = dir.file("wide.png");
   save_image(torch::ones({1, 3, 20, 60}), wide);
   expect_failure(test::run_stylize(quick("--content-mask " + wide)), 3, "a mask must have that image's shape");

@@ -153,6 +153,12 @@ TEST(FrameSource, ExplainsWhatItCannotOpen) {
   EXPECT_NE(not_video.find("cannot read video '" + dir.file("notes.mp4") + "'"), std::string::npos) << not_video;
   save_image(test::pattern_image(8, 8, 0), dir.file("still.png"));
   EXPECT_NE(MESSAGE_OF(ImageError, open_frame_source(dir.file("still.png"))).find("single image"), std::string::npos);
+  // An empty file is neither: stylize would refuse it too.
+  for (const char* name : {"empty.png", "empty.mp4"}) {
+    test::write_file(dir.file(name), "");
+    const std::string empty = MESSAGE_OF(ImageError, open_frame_source(dir.file(name)));
+    EXPECT_NE(empty.find("cannot read video '" + dir.file(name) + "': the file is empty"), std::string::npos) << empty;
+  }
 }
 
 // Why check_video_output refuses `path` ("" when it can be written).

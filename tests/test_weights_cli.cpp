@@ -114,8 +114,15 @@ TEST(WeightsCommand, InfoShowsFormatConventionAndShapesOrTheError) {
   // CLI11's errors read as stylize's own, and --version works as in the other commands.
   const test::CommandResult no_path = stylize_command("weights info");
   EXPECT_EQ(no_path.exit_code, 2) << no_path.output;
-  EXPECT_NE(no_path.output.find("error: path is required\nstylize weights --help lists the flags"), std::string::npos)
+  EXPECT_NE(no_path.output.find("error: path is required: stylize weights info PATH, the weights file (safetensors or "
+                                "Keras .h5)\nstylize weights --help lists the flags"),
+            std::string::npos)
       << no_path.output;
+  const test::CommandResult no_images = stylize_command("weights stats " + fixture("vgg19_tiny.safetensors"));
+  EXPECT_EQ(no_images.exit_code, 2) << no_images.output;
+  EXPECT_NE(no_images.output.find("error: images is required: stylize weights stats IMAGES, the images to compute"),
+            std::string::npos)
+      << no_images.output;
   const test::CommandResult version = stylize_command("weights --version");
   EXPECT_EQ(version.exit_code, 0) << version.output;
   EXPECT_NE(version.output.find("stylize "), std::string::npos) << version.output;

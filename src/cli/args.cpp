@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -197,6 +198,19 @@ std::string usage_failure(const CLI::App* app, const CLI::Error& error) {
   std::string command = app->get_name();
   for (const CLI::App* parent = app->get_parent(); parent != nullptr; parent = parent->get_parent()) {
     command = parent->get_name() + " " + command;
+  }
+  if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr) {
+    // "path is required": of which command, and what it is.
+    for (const CLI::App* sub : app->get_subcommands()) {
+      for (const CLI::Option* option : sub->get_options()) {
+        if (!option->get_required() || option->count() > 0 || !option->get_positional()) continue;
+        std::string name = option->get_name(), what = option->get_description();
+        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
+        if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+        text += ": " + command + " " + sub->get_name() + " " + name + ", the " + what;
+        break;
+      }
+    }
   }
   return text + "\n" + (command.empty() ? "stylize" : command) + " --help lists the flags and their values\n";
 }

@@ -108,8 +108,12 @@ torch::Tensor read_mask(const std::string& path, const std::string& role, int64_
   if (height > 0 && width > 0) mask = resize_to(mask, height, width);
   mask = mask.clamp(0.0, 1.0).squeeze(0).squeeze(0).contiguous();
   if (mask.max().item<double>() < 0.5 / 255) {
-    throw ImageError(role + " '" + path +
-                     "' is black everywhere: no pixel would get its style. White marks where it applies");
+    // A content mask says where on the content a style applies; a style
+    // mask, where on the style image its statistics are taken from.
+    const bool on_style = role.rfind("style", 0) == 0;
+    throw ImageError(role + " '" + path + "' is black everywhere: " +
+                     (on_style ? "no part of its style image would be used. White marks the part to take the style from"
+                               : "no pixel would get its style. White marks where it applies"));
   }
   return mask;
 }

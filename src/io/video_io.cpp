@@ -285,6 +285,9 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec, int long
     return std::make_unique<ImageFileSource>(spec, std::move(paths), longest_side);
   }
   if (!fs::exists(spec, error)) throw ImageError("cannot read video '" + spec + "': file not found");
+  if (fs::file_size(spec, error) == 0 && !error) {
+    throw ImageError("cannot read video '" + spec + "': the file is empty (a copy or download that did not finish?)");
+  }
   if (has_image_extension(spec)) {
     throw ImageError("cannot read video '" + spec +
                      "': it is a single image; stylize it with `stylize`, or give a video file, a folder of frames "
