@@ -160,11 +160,8 @@ void check_done_outputs(const ShardPlan& plan, const BatchParams& settings) {
   for (size_t j = plan.range.first; j < plan.range.last; ++j) {
     const std::string& output = plan.jobs[j].output;
     if (batch::output_state(output) != batch::OutputState::Done) continue;
-    const std::vector<std::string> differences = made_differences(output, settings.run);
-    if (differences.empty()) continue;
-    std::string list;
-    for (const auto& difference : differences) list += (list.empty() ? "" : ", ") + difference;
-    changed.push_back(output + " (" + list + ")");
+    const std::string differences = made_differences(output, settings.run);
+    if (!differences.empty()) changed.push_back(output + " (" + differences + ")");
   }
   if (changed.empty()) return;
   if (settings.redo) {

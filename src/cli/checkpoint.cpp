@@ -359,12 +359,12 @@ void write_made_record(const std::string& output, const CliParams& params) {
   write_file_atomically(made_record_path(output), made_record(params).dump(2) + "\n");
 }
 
-std::vector<std::string> made_differences(const std::string& output, const CliParams& params) {
+std::string made_differences(const std::string& output, const CliParams& params) {
   std::ifstream file(made_record_path(output));
-  if (!file) return {};
+  if (!file) return "";
   const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
-  if (!record.is_object()) return {"an unreadable record (" + made_record_path(output) + ")"};
-  return flag_changes(record, made_record(params));
+  if (!record.is_object()) return "an unreadable record, " + made_record_path(output);
+  return joined(flag_changes(record, made_record(params)));
 }
 
 std::string partial_frame_path(const std::string& pattern) {

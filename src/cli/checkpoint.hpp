@@ -56,10 +56,10 @@ std::string made_record_path(const std::string& output);
 // Writes it, atomically. Throws OutputError.
 void write_made_record(const std::string& output, const CliParams& params);
 
-// Where this run's settings differ from those `output`'s record holds, one
-// phrase each ("--size 32 (this run: 48)"); none when they agree or there is
-// no record (an output of an older stylize, or made by hand).
-std::vector<std::string> made_differences(const std::string& output, const CliParams& params);
+// Where this run's settings differ from those `output`'s record holds
+// ("--size 32 (this run: 48), --iterations ..."); "" when they agree or there is no
+// record (an output of an older stylize, or made by hand).
+std::string made_differences(const std::string& output, const CliParams& params);
 
 // A frame of stylize video interrupted within its run, from which --resume
 // goes on with that frame: the image it had reached (out/frame_%05d.png ->
