@@ -415,6 +415,13 @@ TEST_F(CliFeatures, InitFromAMissingFile) {
   const RunResult missing = run_stylize(quick("--init " + dir.file("nope.png")));
   EXPECT_EQ(missing.exit_code, 3) << missing.output;
   EXPECT_NE(missing.output.find("init image"), std::string::npos) << missing.output;
+  // A misspelt start is named as one, not as a missing image.
+  const RunResult misspelt = run_stylize(quick("--init nois"));
+  EXPECT_EQ(misspelt.exit_code, 2) << misspelt.output;
+  EXPECT_NE(misspelt.output.find("--init 'nois' is neither a start the run knows (content, noise or style) nor an "
+                                 "image file"),
+            std::string::npos)
+      << misspelt.output;
 }
 
 TEST_F(CliFeatures, APresetRunsAndShowsInTheReport) {

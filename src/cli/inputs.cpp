@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "sizes.hpp"
 #include "stylize/errors.hpp"
@@ -73,7 +74,15 @@ void check_run_inputs(const CliParams& params) {
 }
 
 void check_init_image(const CliParams& params) {
-  if (params.options.init == InitMode::Image) check_image_file(params.init, kInit);
+  if (params.options.init != InitMode::Image) return;
+  std::error_code error;
+  if (!std::filesystem::path(params.init).has_extension() && !std::filesystem::exists(params.init, error)) {
+    // A misspelt mode ("nois") rather than a missing image.
+    throw OptionError("--init '" + params.init +
+                      "' is neither a start the run knows (content, noise or style) nor an image file; give one of "
+                      "those, or the path of an image");
+  }
+  check_image_file(params.init, kInit);
 }
 
 torch::Tensor read_mask(const std::string& path, const std::string& role, int64_t height, int64_t width) {
