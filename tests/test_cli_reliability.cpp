@@ -73,6 +73,28 @@ class Reliability : public ::testing::Test {
 
 // Items 1-3 of issue 19: data loss.
 
+// A full disk (here /dev/full behind the output's name) or a removed mount
+// at the final write: the finished image goes to the temporary folder
+// instead, and the error says where.
+TEST_F(Reliability, AFinishedImageThatCannotBeWrittenGoesToTheTemporaryFolder) {
+  fs::create_symlink("/dev/full", output);
+  const std::string tmp = dir.file("tmp");
+  fs::create_directories(tmp);
+  std::string line = "env TMPDIR='" + tmp + "' " + STYLIZE_BINARY;
+  for (const auto& a : quick_args()) line += " '" + a + "'";
+  const test::CommandResult r = test::run_command(line);
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  const std::string said = "cannot write output '" + output + "': No space left on device; the image was saved to " +
+                           tmp + "/stylize-rescued-";
+  EXPECT_NE(r.output.find(said), std::string::npos) << r.output;
+  std::vector<fs::path> rescued;
+  for (const auto& entry : fs::directory_iterator(tmp)) rescued.push_back(entry.path());
+  ASSERT_EQ(rescued.size(), 1u) << r.output;
+  EXPECT_NE(r.output.find(rescued[0].string() + " instead"), std::string::npos) << r.output;
+  EXPECT_EQ(rescued[0].extension(), ".png");
+  EXPECT_EQ(load_image(rescued[0].string(), "rescued").sizes(), (std::vector<int64_t>{1, 3, 48, 40}));
+}
+
 TEST_F(Reliability, SideOutputsNeverOverwriteAnInput) {
   expect_refused(run("--report " + content), 6, "--report '" + content + "' is also an input (the content image)");
   expect_refused(run("--sheet " + style), 6, "--sheet '" + style + "' is also an input (a style image)");

@@ -1,6 +1,7 @@
 #include "stylize_command.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -358,6 +359,24 @@ void save_snapshot(const Progress& p, int member, const Job& job, const CliParam
   spdlog::debug("saved {}", path);
 }
 
+// Writes `image`, which `path` could not take (a full disk, a removed
+// mount), to the temporary folder instead, so that the run's work is not lost;
+// returns what to add to the error ("" when that fails too).
+std::string rescue_image(const torch::Tensor& image, const std::string& path, const ImageEncoding& encoding) {
+  std::error_code error;
+  const fs::path folder = fs::temp_directory_path(error);
+  if (error) return "";
+  const fs::path rescued =
+      folder / ("stylize-rescued-" + std::to_string(::getpid()) + "-" + fs::path(path).filename().string());
+  try {
+    save_image(image, rescued.string(), encoding);
+  } catch (const std::exception&) {
+    return "";
+  }
+  return "; the image was saved to " + rescued.string() + " instead (move it where it belongs; $TMPDIR chooses " +
+         "that folder)";
+}
+
 // Writes the image a job ended with. An unfinished one (interrupted, or
 // stopped by a NaN loss) gets its record first, so that no unfinished image
 // looks finished (README, "On a cluster"), and an interrupted one Adam's
@@ -374,7 +393,11 @@ void save_result(const Result& result, const Job& job, const CliParams& params, 
     if (!moments) fs::remove(moments_path(job.output), ignored);
     write_checkpoint(job.output, result.scales_done, result.iterations_done, params, job.output, style_paths);
   }
-  save_image(result.image, job.output, encoding);
+  try {
+    save_image(result.image, job.output, encoding);
+  } catch (const OutputError& e) {
+    throw OutputError(e.what() + rescue_image(result.image, job.output, encoding));
+  }
   if (moments) write_moments_or_warn(job.output, result.iterations_done, result.adam_state);
   if (!unfinished) remove_checkpoint(job.output);
 }
