@@ -248,25 +248,28 @@ TilePlan Stylizer::Impl::plan_tiling(int64_t height, int64_t width, int64_t batc
   return plan_of(fits > 0 ? fits : kMinTile);
 }
 
-TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const {
-  const double available = available_memory_bytes(device);
-  const TilePlan plan = plan_tiling(height, width, batch, style);
-  const double needed = plan.bytes;
-  if (available < 0 || needed <= available) return plan;
-  const auto gib = [](double bytes) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f GiB", bytes / (1 << 30));
-    return std::string(text);
-  };
-  // The largest longest side, in steps of 32 px, at which `fits` holds for
-  // height x width scaled to it; 0 if none.
-  const auto largest_side = [](int64_t h, int64_t w, const std::function<bool(int64_t, int64_t)>& fits) {
-    const int64_t longest = std::max(h, w);
-    for (int64_t side = longest - 32; side >= 32; side -= 32) {
-      if (fits(h * side / longest, w * side / longest)) return side;
-    }
-    return int64_t{0};
-  };
+namespace {
+
+std::string gib(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", bytes / (1 << 30));
+  return text;
+}
+
+// The largest longest side, in steps of 32 px, at which `fits` holds for
+// height x width scaled to it; 0 if none.
+int64_t largest_side(int64_t height, int64_t width, const std::function<bool(int64_t, int64_t)>& fits) {
+  const int64_t longest = std::max(height, width);
+  for (int64_t side = longest - 32; side >= 32; side -= 32) {
+    if (fits(height * side / longest, width * side / longest)) return side;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string Stylizer::Impl::memory_advice(const TilePlan& plan, int64_t height, int64_t width, int64_t batch,
+                                          const StyleExtent& style, double available) const {
   std::string advice;
   // The run itself, tiled as it would be at that size (--tile auto: whole
   // where it fits; its smallest tiles here, whose halos cost more than a
@@ -302,16 +305,24 @@ TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t bat
     advice += "; or keep the size and evaluate it in tiles: --tile " + std::to_string(tile_fits) +
               " (or --tile auto; exact, but each iteration takes longer)";
   }
+  return advice;
+}
+
+TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const {
+  const double available = available_memory_bytes(device);
+  const TilePlan plan = plan_tiling(height, width, batch, style);
+  if (available < 0 || plan.bytes <= available) return plan;
   const std::string what = batch > 1 ? std::to_string(batch) + " images of " : "a ";
   const std::string tiled =
       plan.tile > 0 ? " in " + std::to_string(plan.tiles) + " tiles of " + std::to_string(plan.tile) + " px" : "";
-  const std::string for_style = plan.style_bytes >= needed
+  const std::string for_style = plan.style_bytes >= plan.bytes
                                     ? " (to compute the targets of its " + std::to_string(style.width) + "x" +
                                           std::to_string(style.height) + " style image)"
                                     : "";
   throw ResourceError("stylizing " + what + std::to_string(width) + "x" + std::to_string(height) + " image" +
-                      (batch > 1 ? "s" : "") + tiled + " on " + device.str() + " needs about " + gib(needed) +
-                      " of memory" + for_style + " but only " + gib(available) + " is available" + advice);
+                      (batch > 1 ? "s" : "") + tiled + " on " + device.str() + " needs about " + gib(plan.bytes) +
+                      " of memory" + for_style + " but only " + gib(available) + " is available" +
+                      memory_advice(plan, height, width, batch, style, available));
 }
 
 void Stylizer::check_memory(int64_t height, int64_t width, int64_t batch,

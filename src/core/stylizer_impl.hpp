@@ -56,6 +56,10 @@ struct Stylizer::Impl {
                        const StyleExtent& style = {}) const;
   // plan_tiling's plan, once it is known to fit (else a ResourceError that says what would).
   TilePlan check_memory(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const;
+  // What would fit instead of `plan`, which does not fit in `available` bytes:
+  // "; the largest size that fits is about --size N", a --style-size, --tile, ...
+  std::string memory_advice(const TilePlan& plan, int64_t height, int64_t width, int64_t batch,
+                            const StyleExtent& style, double available) const;
   TilePlan tile_plan(int64_t height, int64_t width, int64_t batch, int64_t tile, const StyleExtent& style) const;
   TilePlan plan_tiling(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const;
   // Bytes of computing the targets of a style image of that extent in tiles of
