@@ -4,6 +4,7 @@
 // (The job list, claims and lock files themselves: tests/batch/.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <thread>
@@ -130,6 +131,17 @@ TEST_F(Batch, OutputsMadeWithOtherSettingsAreRefusedOrMadeAgain) {
   EXPECT_EQ(longer.exit_code, 2) << longer.output;
   EXPECT_NE(longer.output.find("--iterations 2 (this run: 3), --style-weight 0.01 (this run: 5.0))"), std::string::npos)
       << longer.output;
+  // Other weights (by file name: a cluster's nodes hold the same file at other paths).
+  fs::copy_file(test::fixture("vgg19_tiny.safetensors"), dir.file("other.safetensors"));
+  std::vector<std::string> other = arguments(2);
+  *(std::find(other.begin(), other.end(), "--weights") + 1) = dir.file("other.safetensors");
+  std::string line = STYLIZE_BINARY;
+  for (const auto& argument : other) line += " '" + argument + "'";
+  const test::CommandResult weights = test::run_command(line);
+  EXPECT_EQ(weights.exit_code, 2) << weights.output;
+  EXPECT_NE(weights.output.find("(--weights \"vgg19_tiny.safetensors\" (this run: \"other.safetensors\"))"),
+            std::string::npos)
+      << weights.output;
 
   // An output without a record (an older stylize's, or made by hand) is done.
   fs::remove(dir.file("out/.dog_turner.png.json"));

@@ -18,6 +18,7 @@
 #include "stylize/errors.hpp"
 #include "stylize/io/file.hpp"
 #include "stylize/io/image_io.hpp"
+#include "stylize/weights/catalog.hpp"
 
 namespace stylize::cli {
 namespace fs = std::filesystem;
@@ -135,6 +136,10 @@ nlohmann::json made_record(const CliParams& params) {
   record["scales"] = o.scales;
   record["optimizer"] = to_string(o.optimizer);
   record["lr"] = o.lr;
+  // The weights by their file's name: the same file has another path on each
+  // node of a cluster.
+  const std::optional<std::string> found = find_weights(params.weights_path);
+  record["weights"] = found ? fs::path(*found).filename().string() : default_download_source().file_name;
   return record;
 }
 

@@ -49,8 +49,8 @@ void warn_where_frames_differ(const std::string& pattern, const CliParams& param
 
 // stylize batch's record beside an output it made (out/cat_monet.png ->
 // out/.cat_monet.png.json): the settings that made it (size, objective,
-// iterations, scales, optimizer), so that a rerun with others does not take
-// it for done.
+// iterations, scales, optimizer, the weights file's name), so that a rerun
+// with others does not take it for done.
 std::string made_record_path(const std::string& output);
 
 // Writes it, atomically. Throws OutputError.
