@@ -207,11 +207,19 @@ double Stylizer::Impl::style_pass_bytes(const StyleExtent& style, int64_t tile_s
          kBufferBytes * kPassBuffers * static_cast<double>(style.height * style.width);
 }
 
+int64_t Stylizer::Impl::smallest_style_tile() const {
+  // Owning at least twice the halo, a tile's cut is at most 4 times what it
+  // owns. Smaller tiles would make the pass dozens of times slower (32 px
+  // tiles in a 96 px halo: 49 times), when a smaller --style-size costs nothing.
+  const int64_t halo = tile_geometry(objective.layers()).halo;
+  return std::max<int64_t>(kMinTile, (2 * halo + 31) / 32 * 32);
+}
+
 void Stylizer::Impl::tile_style_pass(TilePlan& plan, double run_bytes, const StyleExtent& style,
                                      double available) const {
   if (plan.tile > 0 || available < 0 || plan.style_bytes <= available) return;
   const TileGeometry geometry = tile_geometry(objective.layers());
-  for (int64_t tile = (std::max(style.height, style.width) - 1) / 32 * 32; tile >= kMinTile; tile -= 32) {
+  for (int64_t tile = (std::max(style.height, style.width) - 1) / 32 * 32; tile >= smallest_style_tile(); tile -= 32) {
     const double bytes = style_pass_bytes(style, tile);
     if (bytes > available) continue;
     plan.style_tile = geometry.step(tile);
@@ -287,9 +295,9 @@ std::string Stylizer::Impl::memory_advice(const TilePlan& plan, int64_t height, 
   // A style image much larger than the content: its own size is what to change.
   const bool style_too_large = plan.style_bytes > available;
   if (style_too_large) {
-    // Whole, or in its smallest tiles (the least memory a style's pass takes).
+    // Whole, or in the smallest tiles it may have (the least memory its pass takes).
     const int64_t fits = largest_side(style.height, style.width, [&](int64_t h, int64_t w) {
-      return std::min(style_pass_bytes({h, w}, 0), style_pass_bytes({h, w}, kMinTile)) <= available;
+      return std::min(style_pass_bytes({h, w}, 0), style_pass_bytes({h, w}, smallest_style_tile())) <= available;
     });
     advice += fits > 0 ? "; the largest style size that fits is about --style-size " + std::to_string(fits)
                        : "; even the smallest style sizes do not fit";

@@ -67,6 +67,8 @@ struct Stylizer::Impl {
   double style_pass_bytes(const StyleExtent& style, int64_t tile_size) const;
   // A plan whose image is whole but whose style pass does not fit in
   // `available` bytes whole: that pass in the largest tiles that fit, if any.
+  // The smallest tiles a style pass is cut into (a multiple of 32 px).
+  int64_t smallest_style_tile() const;
   // `run_bytes`: what the iterations need (memory_needed).
   void tile_style_pass(TilePlan& plan, double run_bytes, const StyleExtent& style, double available) const;
   // Tiles of this scale (0: none); set by use_tiles, read by the evaluations.
