@@ -173,6 +173,37 @@ TEST(MemoryRefusal, TilesAStylePassThatDoesNotFitWholeAndKeepsItsTargets) {
   EXPECT_GT(std::abs(masked - plain), 1e-3 * plain) << "the mask must matter";
 }
 
+// The tiles of a style pass own at least twice the halo: smaller ones would
+// make that pass dozens of times slower (32 px tiles in a 96 px halo: 49
+// times) where a smaller --style-size costs nothing. Below, the run is refused.
+TEST(MemoryRefusal, StylePassTilesOwnAtLeastTwiceTheHalo) {
+  StylizeOptions options = test::tiny_options();
+  const VggWeights weights = test::full_size_random();
+  Stylizer stylizer(options, weights);
+  options.tile = 256;
+  const int64_t halo = Stylizer(options, weights).plan_tiling(1024, 1024).halo;
+  ASSERT_GT(halo, 32);
+  const torch::Tensor style = torch::zeros({1, 3, 1536, 2048});  // planned for, never evaluated
+  int64_t smallest = 0;
+  bool refused = false;
+  for (double limit = stylizer.plan_tiling(64, 64, 1, {style}).bytes; !refused && limit > (256 << 20); limit *= 0.97) {
+    test::ScopedEnv cap("STYLIZE_MEMORY_LIMIT_MB", std::to_string(limit / (1 << 20)));
+    const TilePlan plan = stylizer.plan_tiling(64, 64, 1, {style});
+    if (plan.style_tile > 0) smallest = plan.style_tile;
+    if (plan.bytes <= limit) continue;
+    refused = true;
+    try {
+      stylizer.check_memory(64, 64, 1, {style});
+      ADD_FAILURE() << "expected a ResourceError under " << limit << " bytes";
+    } catch (const ResourceError& e) {
+      EXPECT_NE(std::string(e.what()).find("--style-size"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_GE(smallest, 2 * halo);
+  EXPECT_LT(smallest, 2 * halo + 128) << "the tiles shrink down to about that";
+}
+
 // ulimit -v (RLIMIT_AS) bounds what a run may allocate however much memory
 // the machine has free: the memory check counts what it leaves.
 TEST(MemoryRefusal, CountsWhatUlimitVLeaves) {
