@@ -398,6 +398,38 @@ TEST_F(Batch, AnInterruptWhileWaitingForAnotherWorkerSaysHowToGoOn) {
   }
 }
 
+// A worker that waited for jobs other workers held, which those made with
+// other settings, does not count them as done: each is a failed job (exit 2).
+TEST_F(Batch, JobsAnotherWorkerMadeWithOtherSettingsAreNotDone) {
+  const test::CommandResult first = run_batch(2);  // the other worker's outputs and records, at --size 32
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  fs::rename(dir.file("out"), dir.file("made"));
+  fs::create_directories(dir.file("out"));
+  std::vector<LockFile> held;
+  for (const auto& out : outputs) {
+    auto lock = LockFile::try_acquire(out + ".lock", LockOwner::current("test"), LockTiming{});
+    ASSERT_TRUE(lock) << out;
+    held.push_back(std::move(*lock));
+  }
+  std::vector<std::string> args = arguments(2);
+  *(std::find(args.begin(), args.end(), "--size") + 1) = "24";
+  test::Child worker = test::spawn(args);
+  ASSERT_GT(worker.pid, 0);
+  const std::string waiting = test::read_until(worker, "waiting for it");
+  ASSERT_NE(waiting.find("waiting for it"), std::string::npos) << waiting;
+  for (const auto& entry : fs::directory_iterator(dir.file("made"))) {
+    fs::rename(entry.path(), fs::path(dir.file("out")) / entry.path().filename());
+  }
+  held.clear();  // the other worker is done
+  const std::string log = test::read_all(worker, waiting);
+  EXPECT_EQ(test::wait_exit_code(worker), 2) << log;
+  EXPECT_NE(log.find(output("cat", "monet") + " was made by another worker with other settings (--size 32 (this run: "
+                                              "24)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("0 job(s) made, 0 already done, 4 failed"), std::string::npos) << log;
+}
+
 // Two workers on the same job list at once; one is killed (SIGKILL: no
 // chance to save or release its claim) in the middle of a job. The other
 // takes the dead worker's claim over and finishes every job: each output is

@@ -461,7 +461,8 @@ void build_batch_parser(CLI::App& app, BatchParams& p) {
       ->group("Batch");
   app.add_flag("--redo", p.redo,
                "Make again the outputs an earlier run made with other settings (--size, -n, the weights of the "
-               "losses, ...; without --redo they are refused); each is replaced once its new image is written")
+               "losses, ...; without --redo they are refused); each is replaced by its new image, or, if that "
+               "job is interrupted, by its unfinished image, which the next run resumes")
       ->group("Batch");
   app.footer(
       "Example: stylize batch -c photos/ -s paintings/ --output-template 'out/{content}_{style}.png'\n"

@@ -172,8 +172,9 @@ void check_done_outputs(const ShardPlan& plan, const BatchParams& settings) {
   throw OptionError(std::to_string(changed.size()) + " output(s) of this batch were made by an earlier run with " +
                     "other settings, and would be skipped as done: " + changed.front() +
                     (changed.size() > 1 ? " and " + std::to_string(changed.size() - 1) + " more" : "") +
-                    "; add --redo to make them again with this run's settings (each is replaced once its new " +
-                    "image is written), or give --output-template another folder");
+                    "; add --redo to make them again with this run's settings (each is replaced by its new " +
+                    "image, or by its unfinished one if that job is interrupted), or give --output-template " +
+                    "another folder");
 }
 
 // Runs the shard's jobs, each once this worker has claimed it; jobs other
@@ -201,6 +202,15 @@ std::optional<int> work_through(const ShardPlan& plan, const BatchParams& settin
       }
       batch::Claim& claim = *attempt.claim;
       if (claim.state() == batch::OutputState::Done && !remade(settings, job.output)) {
+        // Made while this worker waited, by a worker with other settings: not what this run asked for.
+        const std::string differences = made_differences(job.output, settings.run);
+        if (!differences.empty()) {
+          spdlog::error("{} was made by another worker with other settings ({}); add --redo to make it again",
+                        job.output, differences);
+          ++tally.failed;
+          if (tally.exit_code == kOk) tally.exit_code = kUsageError;
+          continue;
+        }
         ++tally.skipped;
         continue;
       }
