@@ -93,6 +93,23 @@ TEST_F(Reliability, AFinishedImageThatCannotBeWrittenGoesToTheTemporaryFolder) {
   EXPECT_NE(r.output.find(rescued[0].string() + " instead"), std::string::npos) << r.output;
   EXPECT_EQ(rescued[0].extension(), ".png");
   EXPECT_EQ(load_image(rescued[0].string(), "rescued").sizes(), (std::vector<int64_t>{1, 3, 48, 40}));
+  // Another rescue of an output of that name gets a name of its own; a
+  // $TMPDIR that is no folder falls back to /tmp.
+  const test::CommandResult again = test::run_command(line);
+  EXPECT_EQ(again.exit_code, 6) << again.output;
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(tmp)) ++count;
+  EXPECT_EQ(count, 2u) << again.output;
+  std::string elsewhere = "env TMPDIR='" + dir.file("no_such_folder") + "' " + STYLIZE_BINARY;
+  for (const auto& a : quick_args()) elsewhere += " '" + a + "'";
+  const test::CommandResult fallback = test::run_command(elsewhere);
+  EXPECT_EQ(fallback.exit_code, 6) << fallback.output;
+  const std::string in_tmp = "the image was saved to /tmp/stylize-rescued-";
+  const size_t at = fallback.output.find(in_tmp);
+  ASSERT_NE(at, std::string::npos) << fallback.output;
+  const std::string name = fallback.output.substr(at + 23, fallback.output.find(' ', at + 23) - at - 23);
+  EXPECT_TRUE(fs::exists(name)) << name;
+  fs::remove(name);
 }
 
 TEST_F(Reliability, SideOutputsNeverOverwriteAnInput) {

@@ -290,7 +290,7 @@ std::string Stylizer::Impl::memory_advice(const TilePlan& plan, int64_t height, 
       return smaller.bytes <= available;
     });
     advice += fits > 0 ? "; the largest size that fits is about --size " + std::to_string(fits)
-                       : "; even the smallest sizes do not fit";
+                       : "; even the smallest --size does not fit";
   }
   // A style image much larger than the content: its own size is what to change.
   const bool style_too_large = plan.style_bytes > available;
@@ -300,7 +300,7 @@ std::string Stylizer::Impl::memory_advice(const TilePlan& plan, int64_t height, 
       return std::min(style_pass_bytes({h, w}, 0), style_pass_bytes({h, w}, smallest_style_tile())) <= available;
     });
     advice += fits > 0 ? "; the largest style size that fits is about --style-size " + std::to_string(fits)
-                       : "; even the smallest style sizes do not fit";
+                       : "; even the smallest --style-size does not fit";
   }
   if (batch > 1 && !style_too_large) advice += ", or use a smaller --batch";
   if (precision == Precision::Fp32 && device.is_cpu() && cpu_has_fast_bf16()) advice += ", or use --precision bf16";
