@@ -1,7 +1,9 @@
 // Video: the temporal loss term in the objective, the temporal guide and
 // start image (stylize/core/temporal_loss.hpp), and `stylize video` end to end.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -525,9 +527,13 @@ TEST_F(VideoCli, ASignalBeforeTheRunLeavesNoFolderItMade) {
       test::spawn({"video", "--content", input, "--style", fifo, "-o", folder + "/deeper/out.mp4", "--weights",
                    test::fixture("vgg19_tiny.safetensors"), "--size", "64", "--threads", "1", "--device", "cpu"});
   ASSERT_GT(child.pid, 0);
-  for (int wait = 0; wait < 600 && !fs::exists(folder + "/deeper"); ++wait) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Until the command opens the style, a writer cannot open the FIFO without blocking.
+  int writer = -1;
+  for (int wait = 0; wait < 1200 && writer < 0; ++wait) {
+    writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (writer < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  ASSERT_GE(writer, 0) << "the command never read its style";
   ASSERT_TRUE(fs::exists(folder + "/deeper"));
   ::kill(child.pid, SIGTERM);
   const std::string output = test::read_all(child, "");
@@ -535,6 +541,7 @@ TEST_F(VideoCli, ASignalBeforeTheRunLeavesNoFolderItMade) {
   EXPECT_FALSE(exit.exited) << output;
   EXPECT_EQ(exit.code, 128 + SIGTERM) << output;
   EXPECT_FALSE(fs::exists(folder)) << output;
+  ::close(writer);
 }
 
 TEST_F(VideoCli, EncodesAVideoFileFromTheFrames) {

@@ -146,6 +146,7 @@ void prepare_outputs(const ShardPlan& plan, const CliParams& run, OutputFolders&
     const std::string& output = plan.jobs[j].output;
     if (!folders.insert(fs::path(output).parent_path().string()).second) continue;
     made.create_for(output);
+    remove_if_stopped_before_the_run(made);
     check_output_path(output);
     check_output_format(output, run.size, run.size, run.bit_depth != 0 ? run.bit_depth : 8);
   }
@@ -244,7 +245,6 @@ int batch_command(BatchParams settings) {
   const ShardPlan plan = plan_shard(settings);
   OutputFolders made;  // a command that fails before its first job removes the folders it made
   prepare_outputs(plan, settings.run, made);
-  remove_if_stopped_before_the_run(made);
   check_done_outputs(plan, settings);
   if (plan.range.size() == 0) return kOk;
   // Said once, not once per job.

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "checkpoint.hpp"
+#include "interrupt.hpp"
 #include "stylize/batch/jobs.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/file.hpp"
@@ -177,7 +178,10 @@ void check_outputs(const std::vector<Job>& jobs, const CliParams& params, Output
     refuse_output_in_style_folders(job.output, params);
     // A template may name folders too (out/{style}.png): they are created, as
     // stylize batch does; -o names one file, in a folder that must exist.
-    if (params.each_style) folders.create_for(job.output);
+    if (params.each_style) {
+      folders.create_for(job.output);
+      remove_if_stopped_before_the_run(folders);
+    }
     check_output_path(job.output);
     // The format holds the bit depth and the longest side (--size) before the
     // content is read (choose_output_encoding checks the rest once it is).

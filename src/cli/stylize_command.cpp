@@ -565,7 +565,6 @@ int stylize_command(CliParams params) {
   const std::vector<Job> jobs = make_jobs(params);
   OutputFolders folders;  // removed again if still empty at the end: a failed start leaves none
   check_outputs(jobs, params, folders);
-  remove_if_stopped_before_the_run(folders);
   if (resume_each) return resume_each_output(params, jobs, threads);
   if (params.resume.empty()) {
     for (const Job& job : jobs) warn_if_unfinished(job.output);

@@ -66,6 +66,7 @@ FrameTarget frame_target(const std::string& output) {
 // the video can be written and that they do not land among the input's frames.
 void prepare_target(const FrameTarget& target, const VideoParams& params, OutputFolders& folders) {
   folders.create_for(target.pattern);
+  remove_if_stopped_before_the_run(folders);
   std::error_code error;
   // Frames written among the input's frames would overwrite them, or be read as input.
   const std::string& input = params.run.content_path;
@@ -440,7 +441,6 @@ int video_command(VideoParams video) {
   const FrameTarget target = frame_target(params.output_path);
   OutputFolders folders;  // removed again if still empty at the end: a failed start leaves none
   prepare_target(target, video, folders);
-  remove_if_stopped_before_the_run(folders);
   const FramePattern pattern(target.pattern);
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();
