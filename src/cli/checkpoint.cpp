@@ -365,9 +365,15 @@ void write_made_record(const std::string& output, const CliParams& params) {
 }
 
 std::string made_differences(const std::string& output, const CliParams& params) {
-  std::ifstream file(made_record_path(output));
-  if (!file) return "";
-  const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
+  std::error_code error;
+  if (!fs::exists(made_record_path(output), error)) return "";
+  nlohmann::json record;
+  try {
+    std::ifstream file(made_record_path(output));
+    record = nlohmann::json::parse(file, nullptr, false);
+  } catch (const std::exception&) {  // a folder there: reading it fails
+    record = nlohmann::json();
+  }
   if (!record.is_object()) return "an unreadable record, " + made_record_path(output);
   return joined(flag_changes(record, made_record(params)));
 }
