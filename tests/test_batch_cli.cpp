@@ -79,6 +79,17 @@ class Batch : public ::testing::Test {
     }
   }
 
+  // Every output's claim, as another worker holds them (none if one cannot be taken).
+  std::vector<LockFile> hold_claims() const {
+    std::vector<LockFile> held;
+    for (const auto& out : outputs) {
+      auto lock = LockFile::try_acquire(out + ".lock", LockOwner::current("test"), LockTiming{});
+      if (!lock) return {};
+      held.push_back(std::move(*lock));
+    }
+    return held;
+  }
+
   test::TempDir dir;
   std::vector<std::string> outputs;
 };
@@ -158,6 +169,13 @@ TEST_F(Batch, OutputsMadeWithOtherSettingsAreRefusedOrMadeAgain) {
   const test::CommandResult again = run_batch(2, {"--size", "24", "--redo"});
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("0 job(s) made, 4 already done"), std::string::npos) << again.output;
+
+  // A record that cannot be read (here a folder in its place) is not agreement.
+  fs::remove(record);
+  fs::create_directory(record);
+  const test::CommandResult unreadable = run_batch(2, {"--size", "24"});
+  EXPECT_EQ(unreadable.exit_code, 2) << unreadable.output;
+  EXPECT_NE(unreadable.output.find("(an unreadable record, " + record + ")"), std::string::npos) << unreadable.output;
 }
 
 // A worker killed while writing (SIGKILL, out of memory) leaves a temporary
@@ -375,12 +393,8 @@ TEST_F(Batch, AKilledCoarseToFineJobGoesOnAtItsScale) {
 // claims) stops the wait at once and says how to go on; no claim is touched.
 TEST_F(Batch, AnInterruptWhileWaitingForAnotherWorkerSaysHowToGoOn) {
   fs::create_directories(dir.file("out"));
-  std::vector<LockFile> held;
-  for (const auto& out : outputs) {
-    auto lock = LockFile::try_acquire(out + ".lock", LockOwner::current("test"), LockTiming{});
-    ASSERT_TRUE(lock) << out;
-    held.push_back(std::move(*lock));
-  }
+  std::vector<LockFile> held = hold_claims();
+  ASSERT_EQ(held.size(), outputs.size());
   test::Child worker = test::spawn(arguments(5));
   ASSERT_GT(worker.pid, 0);
   const std::string waiting = test::read_until(worker, "waiting for it");
@@ -405,12 +419,8 @@ TEST_F(Batch, JobsAnotherWorkerMadeWithOtherSettingsAreNotDone) {
   ASSERT_EQ(first.exit_code, 0) << first.output;
   fs::rename(dir.file("out"), dir.file("made"));
   fs::create_directories(dir.file("out"));
-  std::vector<LockFile> held;
-  for (const auto& out : outputs) {
-    auto lock = LockFile::try_acquire(out + ".lock", LockOwner::current("test"), LockTiming{});
-    ASSERT_TRUE(lock) << out;
-    held.push_back(std::move(*lock));
-  }
+  std::vector<LockFile> held = hold_claims();
+  ASSERT_EQ(held.size(), outputs.size());
   std::vector<std::string> args = arguments(2);
   *(std::find(args.begin(), args.end(), "--size") + 1) = "24";
   test::Child worker = test::spawn(args);
