@@ -394,8 +394,7 @@ void StyleTerm::prepare_blended(const TargetInputs& inputs) {
     for (double w : blend) sum += w;
     std::vector<torch::Tensor> grams;
     for (size_t s = 0; s < styles.size(); ++s) {
-      const std::vector<torch::Tensor> style_grams =
-          sum_over_style_pieces(inputs, styles[s], [this](const Piece& piece) { return plain_grams(piece); });
+      const std::vector<torch::Tensor> style_grams = masked_grams(inputs, styles[s], torch::Tensor(), s);
       for (size_t j = 0; j < names_.size(); ++j) {
         const torch::Tensor gram = style_grams[j] * (blend[s] / sum);
         if (s == 0) {
