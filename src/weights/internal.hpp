@@ -10,6 +10,10 @@
 
 namespace stylize::detail {
 
+// The safetensors metadata key naming the file's input convention (written by
+// scripts/convert_weights.py); absent means torchvision.
+constexpr const char* kInputConventionKey = "stylize.input_convention";
+
 // Checks that `convs` chain as a VGG19 does (3 input channels, then each
 // convolution takes what the previous one gives), that every kernel is 3x3 and
 // that every value is finite. Throws WeightsError naming `path` and the layer.

@@ -16,9 +16,6 @@
 namespace stylize {
 namespace {
 
-// Metadata key written by scripts/convert_weights.py; absent means torchvision.
-constexpr const char* kConventionKey = "stylize.input_convention";
-
 // Largest JSON header accepted; real headers are a few kilobytes.
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 
@@ -257,7 +254,7 @@ VggWeights read_vgg19_safetensors(const std::string& path, int num_convs) {
   weights.path = path;
   weights.format = "safetensors";
   weights.metadata = reader.metadata();
-  if (auto it = reader.metadata().find(kConventionKey); it != reader.metadata().end()) {
+  if (auto it = reader.metadata().find(detail::kInputConventionKey); it != reader.metadata().end()) {
     auto convention = InputConvention::by_name(it->second);
     if (!convention) {
       throw WeightsError("weights file '" + path + "' declares an unknown input convention '" + it->second +

@@ -86,6 +86,32 @@ std::optional<InputConvention> InputConvention::by_name(const std::string& name)
   return std::nullopt;
 }
 
+namespace {
+
+bool is_hdf5(const std::string& path) {
+  // HDF5's signature is at offset 0, or at 512, 1024, ... after a user block.
+  static const char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";
+  for (size_t offset : {0, 512, 1024, 2048}) {
+    if (has_signature(path, kHdf5Signature, 8, offset)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<InputConvention> read_input_convention(const std::string& path) {
+  try {
+    std::error_code error;
+    if (!fs::is_regular_file(path, error)) return std::nullopt;
+    if (is_hdf5(path)) return InputConvention::caffe();
+    const SafetensorsReader reader = SafetensorsReader::open(path);
+    const auto entry = reader.metadata().find(detail::kInputConventionKey);
+    return entry == reader.metadata().end() ? InputConvention::torchvision() : InputConvention::by_name(entry->second);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 VggWeights load_vgg19_weights(const std::string& path, int num_convs) {
   if (num_convs < 1 || num_convs > 16) throw WeightsError("a VGG19 has 1 to 16 convolutions");
   std::error_code error;
@@ -95,11 +121,7 @@ VggWeights load_vgg19_weights(const std::string& path, int num_convs) {
   if (fs::is_directory(path, error)) {
     throw WeightsError("cannot read weights file '" + path + "': it is a directory, not a file");
   }
-  // HDF5's signature is at offset 0, or at 512, 1024, ... after a user block.
-  static const char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";
-  for (size_t offset : {0, 512, 1024, 2048}) {
-    if (has_signature(path, kHdf5Signature, 8, offset)) return read_vgg19_keras_hdf5(path, num_convs);
-  }
+  if (is_hdf5(path)) return read_vgg19_keras_hdf5(path, num_convs);
   const std::string convert = "; convert it with: /usr/bin/python3 scripts/convert_weights.py '" + path +
                               "' vgg19.safetensors (see README, \"Weights\")";
   // torch.save: a zip archive, or (legacy) a pickle starting with torch's magic number.

@@ -60,4 +60,10 @@ struct VggWeights {
 // recognized and refused with the command that converts them. Throws WeightsError.
 VggWeights load_vgg19_weights(const std::string& path, int num_convs = 16);
 
+// The input convention of the weights file at `path` from its header alone,
+// as load_vgg19_weights would find it (Keras's HDF5: caffe; safetensors: its
+// stylize.input_convention entry, else torchvision); nullopt for a file it
+// would refuse, or cannot read. Never throws.
+std::optional<InputConvention> read_input_convention(const std::string& path);
+
 }  // namespace stylize
