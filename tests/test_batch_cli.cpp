@@ -150,8 +150,7 @@ TEST_F(Batch, OutputsMadeWithOtherSettingsAreRefusedOrMadeAgain) {
   for (const auto& argument : other) line += " '" + argument + "'";
   const test::CommandResult weights = test::run_command(line);
   EXPECT_EQ(weights.exit_code, 2) << weights.output;
-  EXPECT_NE(weights.output.find("(--weights \"vgg19_tiny.safetensors\" (this run: \"other.safetensors\"))"),
-            std::string::npos)
+  EXPECT_NE(weights.output.find("(--weights vgg19_tiny.safetensors (this run: other.safetensors))"), std::string::npos)
       << weights.output;
 
   // An output without a record (an older stylize's, or made by hand) is done.
@@ -293,10 +292,35 @@ TEST_F(Batch, ANumericFailureLeavesARecordSoTheJobIsNotTakenAsDone) {
     EXPECT_TRUE(fs::exists(out + ".json")) << "its checkpoint record, " << out;
     EXPECT_FALSE(fs::exists(out + ".lock")) << out;
   }
-  // Run again with sane weights: the unfinished jobs are redone, not skipped.
-  const test::CommandResult again = run_batch(3);
+  // Run again with sane weights: the unfinished jobs were begun with others,
+  // and would go on from their last good image towards another one, so the
+  // run is refused before any work ...
+  const test::CommandResult sane = run_batch(3);
+  EXPECT_EQ(sane.exit_code, 2) << sane.output;
+  EXPECT_NE(
+      sane.output.find("4 unfinished output(s) of this batch were begun by an earlier run with other "
+                       "settings, and would be resumed: " +
+                       output("cat", "monet") + " (--style-weight 1e+38 (this run: 0.01)) and 3 more; add --redo"),
+      std::string::npos)
+      << sane.output;
+  // ... and with --redo they are made again from the start, not skipped.
+  const test::CommandResult again = run_batch(3, {"--redo", "--print-every", "1"});
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("4 job(s) made, 0 already done"), std::string::npos) << again.output;
+  EXPECT_EQ(count(again.output, "iter 1/3"), 4u) << again.output;
+  EXPECT_EQ(again.output.find("resuming"), std::string::npos) << again.output;
+  expect_no_leftovers();
+}
+
+// A job that fails before it writes any image (here its content cannot be
+// read) leaves its output as it was, and the record of its settings too: none.
+TEST_F(Batch, AJobThatFailsBeforeItsFirstImageLeavesNoRecord) {
+  test::write_file(dir.file("photos/cat.png"), "not an image");
+  const test::CommandResult r = run_batch(2);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("2 job(s) made, 0 already done, 2 failed"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.file("out/.cat_monet.png.json"))) << r.output;
+  EXPECT_TRUE(fs::exists(dir.file("out/.dog_monet.png.json"))) << r.output;
   expect_no_leftovers();
 }
 
@@ -360,6 +384,44 @@ TEST_F(Batch, AKilledJobGoesOnFromItsNewestSaveEveryImage) {
   EXPECT_NE(again.output.find("iter 5/6"), std::string::npos) << again.output;
   EXPECT_TRUE(fs::exists(out));
   EXPECT_EQ(test::read_file(snapshot), saved) << "the image it went on from is kept";
+}
+
+// The record of a job's settings is written as the job starts, so a worker
+// killed outright leaves it beside its --save-every images: a rerun with other
+// settings does not go on from them towards another image (it is refused
+// before any work), and a rerun with the same settings and another -n does.
+TEST_F(Batch, AKilledJobBegunWithOtherSettingsIsNotResumed) {
+  const std::vector<std::string> flags = {"--save-every", "50", "--print-every", "1"};
+  test::Child worker = test::spawn(arguments(400, flags));
+  ASSERT_GT(worker.pid, 0);
+  const std::string started = test::read_until(worker, "iter 53/");
+  ASSERT_NE(started.find("iter 53/"), std::string::npos) << started;
+  std::smatch job;
+  ASSERT_TRUE(std::regex_search(started, job, std::regex("job 1 of 4: \\S+ with \\S+ -> (\\S+)"))) << started;
+  const std::string out = job[1];
+  EXPECT_TRUE(fs::exists(dir.file("out/." + fs::path(out).filename().string() + ".json")))
+      << "the record is written as the job starts\n"
+      << started;
+  ::kill(worker.pid, SIGKILL);
+  test::wait_exit_code(worker);
+  ASSERT_FALSE(fs::exists(out));
+  ASSERT_TRUE(fs::exists(out.substr(0, out.size() - 4) + "_0050.png.json")) << started;
+
+  const test::CommandResult other = run_batch(400, {"--save-every", "50", "--style-weight", "5"});
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("1 unfinished output(s) of this batch were begun by an earlier run with other "
+                              "settings, and would be resumed: " +
+                              out + " (--style-weight 0.01 (this run: 5.0)); add --redo"),
+            std::string::npos)
+      << other.output;
+  EXPECT_EQ(other.output.find("loading weights"), std::string::npos) << other.output;
+
+  const test::CommandResult longer = run_batch(401, flags);
+  ASSERT_EQ(longer.exit_code, 0) << longer.output;
+  EXPECT_NE(longer.output.find(out + " was not finished: resuming it from "), std::string::npos) << longer.output;
+  EXPECT_NE(longer.output.find("4 job(s) made, 0 already done"), std::string::npos) << longer.output;
+  const std::string record = dir.file("out/." + fs::path(out).filename().string() + ".json");
+  EXPECT_EQ(nlohmann::json::parse(test::read_file(record))["iterations"], 401);
 }
 
 // Coarse to fine the same, from the newest image of the last scale that has

@@ -570,6 +570,82 @@ TEST(BatchArgs, FlagsOfOneRunsOutputsAreRefused) {
   EXPECT_EQ(help.find("--", images + 1), help.find("--content", images)) << "the first flag under Images:\n" << help;
 }
 
+// stylize batch's record of an output's settings (checkpoint.hpp): a setting
+// that makes another image is a difference, named by its flag as the flag takes
+// it; another way of writing the same run, or how it is computed, is none.
+TEST(BatchArgs, TheSettingsRecordComparesWhatMakesAnotherImage) {
+  test::TempDir dir;
+  const std::string output = dir.file("out.png");
+  const RecordedWeights weights{"vgg19.safetensors", "torchvision"};
+  const std::string base = "-c a.png -s b.png --size 32 -n 5 ";
+  const auto differences = [&](const std::string& recorded, const std::string& now, MadeState state) {
+    write_made_record(output, parse_batch_flags(base + recorded).run, weights);
+    return made_differences(output, parse_batch_flags(base + now).run, weights, state);
+  };
+  const auto differs = [&](const std::string& recorded, const std::string& now) {
+    return differences(recorded, now, MadeState::Done);
+  };
+  // The same run: layers in another order or with proportional weights,
+  // --loss-units auto as these weights resolve it, --initial-iterations or
+  // --min-size with one scale, --seed without noise, Adam's settings with
+  // L-BFGS, the computation.
+  EXPECT_EQ(differs("", "--style-layers relu5_1,relu4_1,relu3_1,relu2_1,relu1_1"), "");
+  EXPECT_EQ(differs("--style-layers relu1_1:2,relu2_1:4", "--style-layers relu2_1,relu1_1:0.5"), "");
+  EXPECT_EQ(differs("", "--loss-units normalized"), "");
+  EXPECT_EQ(differs("", "--initial-iterations 3 --min-size 16"), "");
+  EXPECT_EQ(differs("", "--seed 7"), "");
+  EXPECT_EQ(differs("--optimizer lbfgs --lr 0.5", "--optimizer lbfgs --beta1 0.5"), "");
+  EXPECT_EQ(differs("", "--tile 64 --precision fp32 --threads 1 --bit-depth auto"), "");
+  // Another image, each named by its flag.
+  EXPECT_EQ(differs("", "--init noise"), "--init content (this run: noise)");
+  EXPECT_EQ(differs("--init noise --seed 1", "--init noise --seed 2"), "--seed 1 (this run: 2)");
+  EXPECT_EQ(differs("", "--loss-units tutorial"), "--loss-units normalized (this run: tutorial)");
+  EXPECT_EQ(differs("", "--style-layers relu1_1,relu2_1:0.5"),
+            "--style-layers relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 (this run: relu1_1,relu2_1:0.5)");
+  EXPECT_EQ(differs("", "--beta1 0.9 --nesterov"), "--beta1 0.99 (this run: 0.9), --nesterov off (this run: on)");
+  EXPECT_EQ(differs("", "--average 0.9 --pyramid 2 --tolerance 0.001 --adam-epsilon pytorch --eps 0.5"),
+            "--adam-epsilon tensorflow (this run: pytorch), --average 0.0 (this run: 0.9), --eps 0.1 (this run: 0.5), "
+            "--pyramid 0 (this run: 2), --tolerance 0.0 (this run: 0.001)");
+  EXPECT_EQ(differs("--scales 2", "--scales 2 --initial-iterations 3"), "--initial-iterations 5 (this run: 3)");
+  EXPECT_EQ(differs("--scales 2", "--scales 2 --min-size 24"), "--min-size 0 (this run: 24)");
+  EXPECT_EQ(differs("--bit-depth 8", "--bit-depth 16"), "--bit-depth 8 (this run: 16)");
+  EXPECT_EQ(differs("", "--keep-profile"), "--keep-profile off (this run: on)");
+  EXPECT_EQ(differs("", "--optimizer lbfgs"), "--optimizer adam (this run: lbfgs)");
+  // An unfinished output goes on to another -n: that alone is no difference.
+  EXPECT_EQ(differences("", "-n 50", MadeState::Begun), "");
+  EXPECT_EQ(differences("--scales 2", "--scales 2 --initial-iterations 3 -n 8", MadeState::Begun), "");
+  EXPECT_EQ(differences("", "-n 50 --lr 0.1", MadeState::Begun), "--lr 0.02 (this run: 0.1)");
+  // --loss-units auto is compared once the weights' convention is known.
+  write_made_record(output, parse_batch_flags(base + "--loss-units tutorial").run, weights);
+  EXPECT_EQ(made_differences(output, parse_batch_flags(base).run, {"vgg19.safetensors", ""}), "");
+  // A record of nothing is not agreement.
+  test::write_file(made_record_path(output), "{}");
+  EXPECT_EQ(made_differences(output, parse_batch_flags(base).run, weights),
+            "an unreadable record, " + made_record_path(output));
+}
+
+// The weights a record names, before they are read: the file's name and its
+// input convention from its header.
+TEST(BatchArgs, RecordedWeightsAreTheFilesNameAndConvention) {
+  CliParams params;
+  params.weights_path = test::fixture("keras_vgg19_notop_tiny.h5");
+  RecordedWeights found = recorded_weights(params);
+  EXPECT_EQ(found.file_name, "keras_vgg19_notop_tiny.h5");
+  EXPECT_EQ(found.convention, "caffe");
+  params.weights_path = test::fixture("vgg19_caffe_tiny.converted.safetensors");
+  EXPECT_EQ(recorded_weights(params).convention, "caffe") << "from its stylize.input_convention entry";
+  params.weights_path = test::fixture("vgg19_tiny.safetensors");
+  EXPECT_EQ(recorded_weights(params).convention, "torchvision");
+  params.weights_path = test::fixture("vgg19_caffe_tiny.pth");
+  found = recorded_weights(params);
+  EXPECT_EQ(found.file_name, "vgg19_caffe_tiny.pth");
+  EXPECT_EQ(found.convention, "") << "a file the load refuses";
+  params.weights_path = "/nonexistent/w.safetensors";
+  found = recorded_weights(params);
+  EXPECT_EQ(found.file_name, "w.safetensors");
+  EXPECT_EQ(found.convention, "");
+}
+
 TEST(WordTables, EveryEnumRoundTripsThroughItsWords) {
   EXPECT_EQ(words<DeviceKind>(), (std::vector<std::string>{"auto", "cpu", "cuda"}));
   EXPECT_EQ(words<Precision>(), (std::vector<std::string>{"auto", "fp32", "bf16", "fp16"}));

@@ -446,8 +446,8 @@ TEST_F(Reliability, ResumeRecordIsCheckedAgainstTheRun) {
   const auto pooled = run("--resume " + dir.file("avg_0001.png") + " --iterations 2 -o " + dir.file("max.png"));
   EXPECT_EQ(pooled.exit_code, 0) << pooled.output;
   for (const std::string& change :
-       std::vector<std::string>{"--tv-norm \"l2\" (this run: \"l1\")", "--pooling \"avg\" (this run: \"max\")",
-                                "--content-mask [\"" + mask + "\"] (this run: [])"}) {
+       std::vector<std::string>{"--tv-norm l2 (this run: l1)", "--pooling avg (this run: max)",
+                                "--content-mask " + mask + " (this run: none)"}) {
     EXPECT_NE(pooled.output.find(change), std::string::npos) << change << "\n" << pooled.output;
   }
   const auto missing = run("--resume " + dir.file("nothere.png"));

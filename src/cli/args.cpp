@@ -460,9 +460,10 @@ void build_batch_parser(CLI::App& app, BatchParams& p) {
                  "SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX and STYLIZE_SHARD_COUNT, else every job")
       ->group("Batch");
   app.add_flag("--redo", p.redo,
-               "Make again the outputs an earlier run made with other settings (--size, -n, the weights of the "
-               "losses, ...; without --redo they are refused); each is replaced by its new image, or, if that "
-               "job is interrupted, by its unfinished image, which the next run resumes")
+               "Make again the outputs an earlier run made or began with other settings (--size, -n, the "
+               "weights of the losses, ...; without --redo they are refused), unfinished ones from the start; "
+               "each is replaced by its new image, or, if that job is interrupted, by its unfinished image, which "
+               "the next run resumes")
       ->group("Batch");
   app.footer(
       "Example: stylize batch -c photos/ -s paintings/ --output-template 'out/{content}_{style}.png'\n"

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <thread>
@@ -41,24 +43,42 @@ batch::Shard shard_of(const BatchParams& params) {
   return {0, 1, "no --shard and no array job: every job"};
 }
 
+// The weights a worker has read, as its records name them.
+RecordedWeights recorded_weights(const LoadedWeights& loaded) {
+  return {fs::path(loaded.path).filename().string(), loaded.weights.convention.name};
+}
+
 // The flags of one job: the batch's, with its content, style and output, and
 // resuming from the checkpoint record an interrupted run left beside it, or
-// from the newest --save-every image of a killed one.
-CliParams job_params(const BatchParams& settings, const batch::Job& job, batch::OutputState state) {
+// from the newest --save-every image of a killed one. One begun with other
+// settings is started again with --redo, and refused without (it was begun
+// after this worker's first look: check_recorded_outputs refuses the others).
+CliParams job_params(const BatchParams& settings, const batch::Job& job, batch::OutputState state,
+                     const RecordedWeights& weights) {
   CliParams params = settings.run;
   params.content_path = job.content;
   params.style_paths = {job.style};
   params.output_path = job.output;
   params.output_given = true;
+  if (state == batch::OutputState::Done) return params;  // with other settings (--redo): made again from the start
+  const std::string differences = made_differences(job.output, settings.run, weights, MadeState::Begun);
+  if (!differences.empty() && (state == batch::OutputState::Unfinished || !newest_snapshot(params).empty())) {
+    if (!settings.redo) {
+      throw OptionError(job.output + " was begun by another run with other settings (" + differences +
+                        "), and would be resumed; add --redo to start it again with this run's settings");
+    }
+    spdlog::info("--redo: {} was begun with other settings ({}); it starts again", job.output, differences);
+    remove_checkpoint(job.output);
+    return params;
+  }
   if (state == batch::OutputState::Unfinished) return resume_or_restart(std::move(params));
-  if (state == batch::OutputState::Missing) return resume_from_snapshot(std::move(params));
-  return params;  // done, with other settings (--redo): made again from the start
+  return resume_from_snapshot(std::move(params));
 }
 
 // Whether a done output is to be made again: --redo, and the settings its
 // record holds are not this run's.
-bool remade(const BatchParams& settings, const std::string& output) {
-  return settings.redo && !made_differences(output, settings.run).empty();
+bool remade(const BatchParams& settings, const std::string& output, const RecordedWeights& weights) {
+  return settings.redo && !made_differences(output, settings.run, weights).empty();
 }
 
 struct Tally {
@@ -66,30 +86,78 @@ struct Tally {
   int exit_code = kOk;  // the first failure's
 };
 
-// Records the settings a finished output was made with, for later runs
-// (made_record_path). A record that cannot be written costs only that check.
-void record_settings(const std::string& output, const CliParams& run) {
-  try {
-    write_made_record(output, run);
-  } catch (const std::exception& e) {
-    spdlog::warn("{}; a later run takes {} for done whatever its settings", e.what(), output);
+// The record of the settings a job's output is made with (made_record_path),
+// for later runs: written as the job starts on an output not yet done (a run
+// killed outright leaves it beside its --save-every images), and once it is
+// done or saved unfinished; put back as it was when the job leaves nothing of
+// its own. A record that cannot be written costs only that check.
+class SettingsRecord {
+ public:
+  SettingsRecord(const std::string& output, const CliParams& run, const RecordedWeights& weights)
+      : output_(output), run_(run), weights_(weights) {}
+
+  void write() {
+    const std::string path = made_record_path(output_);
+    std::error_code missing;
+    if (!written_ && fs::is_regular_file(path, missing)) {
+      std::ifstream file(path, std::ios::binary);
+      earlier_ = std::string(std::istreambuf_iterator<char>(file), {});
+    }
+    try {
+      write_made_record(output_, run_, weights_);
+      written_ = true;
+    } catch (const std::exception& e) {
+      spdlog::warn("{}; a later run takes {} for done whatever its settings", e.what(), output_);
+    }
   }
-}
+
+  // The job left no image of its own (failed or stopped before its first
+  // save): the output is what it was, and so is its record.
+  void put_back() {
+    if (!written_) return;
+    const std::string path = made_record_path(output_);
+    try {
+      if (earlier_) {
+        write_file_atomically(path, *earlier_);
+      } else {
+        fs::remove(path);
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("cannot put back the record {}: {}", path, e.what());
+    }
+  }
+
+ private:
+  std::string output_;
+  const CliParams& run_;
+  RecordedWeights weights_;
+  bool written_ = false;
+  std::optional<std::string> earlier_;
+};
 
 // Runs one claimed job; returns its exit code (0, 7 or 128 + signal, or an error's).
 int run_claimed(const BatchParams& settings, const batch::Job& job, batch::Claim& claim, const LoadedWeights& weights,
                 int threads) {
+  SettingsRecord record(job.output, settings.run, recorded_weights(weights));
   try {
-    const CliParams params = job_params(settings, job, claim.state());
+    const CliParams params = job_params(settings, job, claim.state(), recorded_weights(weights));
     validate_params(params);
     const std::vector<Job> jobs = make_jobs(params);
     OutputFolders folders;                 // the job's folder was made before the first job
     check_outputs(jobs, params, folders);  // as stylize does: the record's path, killed workers' temporaries
+    // A remade output keeps the record of the image it still is until the new one is written.
+    if (claim.state() != batch::OutputState::Done) record.write();
     const int code = run_jobs(params, jobs, weights, threads, [&claim] { return claim.held(); });
     if (!claim.held()) return kOk;  // another worker took it over: its job now
-    if (code == kOk) record_settings(job.output, settings.run);
+    std::error_code missing;
+    if (code == kOk || fs::exists(checkpoint_path(job.output), missing)) {
+      record.write();  // made, or saved unfinished
+    } else {
+      record.put_back();
+    }
     return code;
   } catch (const std::exception& e) {
+    record.put_back();
     const int code = report_error(e);
     spdlog::error("job {} ({} with {}) failed (exit code {}); going on with the others", job.number, job.content,
                   job.style, code);
@@ -152,30 +220,58 @@ void prepare_outputs(const ShardPlan& plan, const CliParams& run, OutputFolders&
   }
 }
 
-// Refuses, before any work, outputs of the shard that are done but were made
-// with other settings than this run's: taken for done, they would be skipped
-// and the run would not make what it was asked for. With --redo they are
-// made again.
-void check_done_outputs(const ShardPlan& plan, const BatchParams& settings) {
-  std::vector<std::string> changed;
+// "X (...)", or "X (...) and 3 more".
+std::string first_and_count(const std::vector<std::string>& outputs) {
+  return outputs.front() + (outputs.size() > 1 ? " and " + std::to_string(outputs.size() - 1) + " more" : "");
+}
+
+// Refuses, before any work, outputs of the shard that an earlier run made or
+// began with other settings than this run's: taken for done, they would be
+// skipped, and resumed, they would go on towards another image; either way the
+// run would not make what it was asked for. With --redo they are made again.
+void check_recorded_outputs(const ShardPlan& plan, const BatchParams& settings) {
+  const RecordedWeights weights = recorded_weights(settings.run);
+  std::vector<std::string> made, begun;
   for (size_t j = plan.range.first; j < plan.range.last; ++j) {
     const std::string& output = plan.jobs[j].output;
-    if (batch::output_state(output) != batch::OutputState::Done) continue;
-    const std::string differences = made_differences(output, settings.run);
-    if (!differences.empty()) changed.push_back(output + " (" + differences + ")");
+    const batch::OutputState state = batch::output_state(output);
+    const bool done = state == batch::OutputState::Done;
+    const std::string differences =
+        made_differences(output, settings.run, weights, done ? MadeState::Done : MadeState::Begun);
+    if (differences.empty()) continue;
+    CliParams job = settings.run;
+    job.output_path = output;
+    if (done) {
+      made.push_back(output + " (" + differences + ")");
+    } else if (state == batch::OutputState::Unfinished || !newest_snapshot(job).empty()) {
+      begun.push_back(output + " (" + differences + ")");
+    }
   }
-  if (changed.empty()) return;
+  if (made.empty() && begun.empty()) return;
   if (settings.redo) {
-    spdlog::info("--redo: {} output(s) made with other settings are made again, {} first", changed.size(),
-                 changed.front());
+    if (!made.empty()) {
+      spdlog::info("--redo: {} output(s) made with other settings are made again, {} first", made.size(), made.front());
+    }
+    if (!begun.empty()) {
+      spdlog::info("--redo: {} unfinished output(s) begun with other settings start again, {} first", begun.size(),
+                   begun.front());
+    }
     return;
   }
-  throw OptionError(std::to_string(changed.size()) + " output(s) of this batch were made by an earlier run with " +
-                    "other settings, and would be skipped as done: " + changed.front() +
-                    (changed.size() > 1 ? " and " + std::to_string(changed.size() - 1) + " more" : "") +
-                    "; add --redo to make them again with this run's settings (each is replaced by its new " +
-                    "image, or by its unfinished one if that job is interrupted), or give --output-template " +
-                    "another folder");
+  const std::string of = plan.shard.count > 1 ? " of this shard" : " of this batch";
+  std::string text;
+  if (!made.empty()) {
+    text = std::to_string(made.size()) + " output(s)" + of +
+           " were made by an earlier run with other settings, and would be skipped as done: " + first_and_count(made);
+  }
+  if (!begun.empty()) {
+    text += (text.empty() ? "" : "; ") + std::to_string(begun.size()) + " unfinished output(s)" +
+            (made.empty() ? of : "") +
+            " were begun by an earlier run with other settings, and would be resumed: " + first_and_count(begun);
+  }
+  throw OptionError(text +
+                    "; add --redo to make them again with this run's settings (each is replaced by its new image, "
+                    "or by its unfinished one if that job is interrupted), or give --output-template another folder");
 }
 
 // Runs the shard's jobs, each once this worker has claimed it; jobs other
@@ -202,9 +298,9 @@ std::optional<int> work_through(const ShardPlan& plan, const BatchParams& settin
         continue;
       }
       batch::Claim& claim = *attempt.claim;
-      if (claim.state() == batch::OutputState::Done && !remade(settings, job.output)) {
+      if (claim.state() == batch::OutputState::Done && !remade(settings, job.output, recorded_weights(weights))) {
         // Made while this worker waited, by a worker with other settings: not what this run asked for.
-        const std::string differences = made_differences(job.output, settings.run);
+        const std::string differences = made_differences(job.output, settings.run, recorded_weights(weights));
         if (!differences.empty()) {
           spdlog::error("{} was made by another worker with other settings ({}); add --redo to make it again",
                         job.output, differences);
@@ -245,7 +341,7 @@ int batch_command(BatchParams settings) {
   const ShardPlan plan = plan_shard(settings);
   OutputFolders made;  // a command that fails before its first job removes the folders it made
   prepare_outputs(plan, settings.run, made);
-  check_done_outputs(plan, settings);
+  check_recorded_outputs(plan, settings);
   if (plan.range.size() == 0) return kOk;
   // Said once, not once per job.
   resolve_precision(settings.run.options.precision, resolve_device(settings.run.options.device));

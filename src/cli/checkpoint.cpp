@@ -15,10 +15,12 @@
 #include <nlohmann/json.hpp>
 
 #include "sizes.hpp"
+#include "stylize/core/loss_units.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/file.hpp"
 #include "stylize/io/image_io.hpp"
 #include "stylize/weights/catalog.hpp"
+#include "stylize/weights/weights.hpp"
 
 namespace stylize::cli {
 namespace fs = std::filesystem;
@@ -79,6 +81,24 @@ nlohmann::json settings_record(const CliParams& params, const std::vector<std::s
           {"objective", objective_record(params)}};
 }
 
+// A recorded setting as its flag takes it: "relu1_1:0.5,relu2_1", "1,2",
+// "on"; numbers as JSON writes them.
+std::string flag_value(const nlohmann::json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "on" : "off";
+  if (!value.is_array()) return value.dump();
+  if (value.empty()) return "none";
+  std::string text;
+  for (const auto& item : value) {
+    // A layer and its weight: "relu1_1:0.5", "relu1_1" for weight 1.
+    const bool layer = item.is_array() && item.size() == 2 && item[0].is_string() && item[1].is_number();
+    const std::string part =
+        layer ? item[0].get<std::string>() + (item[1] == 1.0 ? "" : ":" + item[1].dump()) : flag_value(item);
+    text += (text.empty() ? "" : ",") + part;
+  }
+  return text;
+}
+
 // "--size 32 (this run: 48)" for each setting of `now` that `recorded` holds
 // with another value; each key is the flag's name ("tv_norm": --tv-norm).
 std::vector<std::string> flag_changes(const nlohmann::json& recorded, const nlohmann::json& now) {
@@ -88,7 +108,7 @@ std::vector<std::string> flag_changes(const nlohmann::json& recorded, const nloh
     if (!recorded.contains(key) || recorded[key] == value) continue;
     std::string flag = "--" + key;
     std::replace(flag.begin(), flag.end(), '_', '-');
-    changes.push_back(flag + " " + recorded[key].dump() + " (this run: " + value.dump() + ")");
+    changes.push_back(flag + " " + flag_value(recorded[key]) + " (this run: " + flag_value(value) + ")");
   }
   return changes;
 }
@@ -124,22 +144,64 @@ void warn_where_settings_differ(const nlohmann::json& record, const CliParams& p
   }
 }
 
+// A list of layers as the record holds it: by name, the weights scaled so the
+// largest is 1 (the objective normalizes them: "relu2_1,relu1_1" and
+// "relu1_1:2,relu2_1:2" are the same run).
+nlohmann::json canonical_layers(std::vector<LayerWeight> list) {
+  std::sort(list.begin(), list.end(), [](const LayerWeight& a, const LayerWeight& b) { return a.layer < b.layer; });
+  double largest = 0;
+  for (const auto& layer : list) largest = std::max(largest, layer.weight);
+  nlohmann::json pairs = nlohmann::json::array();
+  for (const auto& layer : list) pairs.push_back({layer.layer, largest > 0 ? layer.weight / largest : layer.weight});
+  return pairs;
+}
+
 // What stylize batch records of an output it made: the settings that make
-// another image, each under its flag's name (the content and style are in
-// the output's name).
-nlohmann::json made_record(const CliParams& params) {
+// another image, resolved (--loss-units auto by the weights, --initial-
+// iterations 0 as --iterations) and each under its flag's name, those a run
+// does not use left out (Adam's with L-BFGS, --seed without noise, a coarse-to-
+// fine run's with one scale). The content and style are in the output's name;
+// how it is computed (--tile, --precision, --device, --threads, --batch) is not
+// a setting of the image.
+nlohmann::json made_record(const CliParams& params, const RecordedWeights& weights) {
   const StylizeOptions& o = params.options;
   nlohmann::json record = objective_record(params);
+  record["content_layers"] = canonical_layers(o.content_layers);
+  record["style_layers"] = canonical_layers(o.style_layers);
+  if (o.loss_units != LossUnits::Auto) {
+    record["loss_units"] = to_string(o.loss_units);
+  } else if (!weights.convention.empty()) {
+    record["loss_units"] = to_string(resolve_loss_units(o.loss_units, weights.convention));
+  } else {
+    record.erase("loss_units");  // not known before the weights are read: compared once they are
+  }
   record["size"] = params.size;
+  const bool start_image = params.init != "content" && params.init != "noise" && params.init != "style";
+  record["init"] = start_image ? absolute_path(params.init) : params.init;
+  if (params.init == "noise") record["seed"] = o.seed;
   record["iterations"] = o.iterations;
-  record["initial_iterations"] = o.initial_iterations;
   record["scales"] = o.scales;
+  if (o.scales > 1) {
+    record["initial_iterations"] = o.initial_iterations > 0 ? o.initial_iterations : o.iterations;
+    record["min_size"] = o.min_size;
+  }
   record["optimizer"] = to_string(o.optimizer);
-  record["lr"] = o.lr;
+  if (o.optimizer == OptimizerKind::Adam) {
+    record["lr"] = o.lr;
+    record["beta1"] = o.beta1;
+    record["beta2"] = o.beta2;
+    record["eps"] = o.eps;
+    record["adam_epsilon"] = to_string(o.adam_epsilon);
+    record["nesterov"] = o.nesterov;
+    record["tolerance"] = o.tolerance;
+    record["average"] = o.average;
+    record["pyramid"] = o.pyramid;
+  }
+  if (params.bit_depth != 0) record["bit_depth"] = params.bit_depth;  // auto: by the content, not a setting
+  record["keep_profile"] = params.keep_profile;
   // The weights by their file's name: the same file has another path on each
   // node of a cluster.
-  const std::optional<std::string> found = find_weights(params.weights_path);
-  record["weights"] = found ? fs::path(*found).filename().string() : default_download_source().file_name;
+  record["weights"] = weights.file_name;
   return record;
 }
 
@@ -360,11 +422,31 @@ std::string made_record_path(const std::string& output) {
   return (path.parent_path() / ("." + path.filename().string() + ".json")).string();
 }
 
-void write_made_record(const std::string& output, const CliParams& params) {
-  write_file_atomically(made_record_path(output), made_record(params).dump(2) + "\n");
+RecordedWeights recorded_weights(const CliParams& params) {
+  RecordedWeights weights;
+  std::optional<std::string> found;
+  try {
+    found = find_weights(params.weights_path);
+  } catch (const WeightsError&) {  // a named file that is missing: the load says so
+    weights.file_name = fs::path(params.weights_path).filename().string();
+    return weights;
+  }
+  if (found) {
+    weights.file_name = fs::path(*found).filename().string();
+    if (const auto convention = read_input_convention(*found)) weights.convention = convention->name;
+  } else {  // the default download
+    weights.file_name = default_download_source().file_name;
+    if (const KnownWeights* known = find_known_weights(weights.file_name)) weights.convention = known->convention;
+  }
+  return weights;
 }
 
-std::string made_differences(const std::string& output, const CliParams& params) {
+void write_made_record(const std::string& output, const CliParams& params, const RecordedWeights& weights) {
+  write_file_atomically(made_record_path(output), made_record(params, weights).dump(2) + "\n");
+}
+
+std::string made_differences(const std::string& output, const CliParams& params, const RecordedWeights& weights,
+                             MadeState state) {
   std::error_code error;
   if (!fs::exists(made_record_path(output), error)) return "";
   nlohmann::json record;
@@ -374,8 +456,14 @@ std::string made_differences(const std::string& output, const CliParams& params)
   } catch (const std::exception&) {  // a folder there: reading it fails
     record = nlohmann::json();
   }
-  if (!record.is_object()) return "an unreadable record, " + made_record_path(output);
-  return joined(flag_changes(record, made_record(params)));
+  if (!record.is_object() || record.empty()) return "an unreadable record, " + made_record_path(output);
+  nlohmann::json now = made_record(params, weights);
+  if (state == MadeState::Begun) {
+    // A run resumed with another -n goes on to it (or starts again when it is past it).
+    now.erase("iterations");
+    now.erase("initial_iterations");
+  }
+  return joined(flag_changes(record, now));
 }
 
 std::string partial_frame_path(const std::string& pattern) {
@@ -462,7 +550,7 @@ CliParams resume_or_restart(CliParams params) {
   return params;
 }
 
-CliParams resume_from_snapshot(CliParams params) {
+std::string newest_snapshot(const CliParams& params) {
   const fs::path output(params.output_path);
   const int scales = params.options.scales;
   // out_0300.png, or coarse to fine out_s2_0300.png: the scale and iteration in the name.
@@ -501,6 +589,11 @@ CliParams resume_from_snapshot(CliParams params) {
       newest_point = {scale, iteration};
     }
   }
+  return newest;
+}
+
+CliParams resume_from_snapshot(CliParams params) {
+  const std::string newest = newest_snapshot(params);
   if (newest.empty()) return params;
   CliParams resumed = params;
   resumed.resume = newest;

@@ -49,17 +49,38 @@ void warn_where_frames_differ(const std::string& pattern, const CliParams& param
 
 // stylize batch's record beside an output it made (out/cat_monet.png ->
 // out/.cat_monet.png.json): the settings that made it (size, objective,
-// iterations, scales, optimizer, the weights file's name), so that a rerun
-// with others does not take it for done.
+// start, iterations, scales, optimizer, output encoding, the weights file's
+// name), so that a rerun with others does not take it for done. It is
+// written as a job starts on an output not yet done, so that one begun by a
+// run killed outright is not resumed with others either.
 std::string made_record_path(const std::string& output);
 
+// The weights a record names: the file's name (a cluster's nodes hold it at
+// other paths) and its input convention, which --loss-units auto depends on
+// ("" when not known).
+struct RecordedWeights {
+  std::string file_name;
+  std::string convention;
+};
+
+// The weights a run of `params` reads, before they are read: the file found,
+// or the default download's, and its convention from its header (or the
+// catalog's). Never throws.
+RecordedWeights recorded_weights(const CliParams& params);
+
 // Writes it, atomically. Throws OutputError.
-void write_made_record(const std::string& output, const CliParams& params);
+void write_made_record(const std::string& output, const CliParams& params, const RecordedWeights& weights);
+
+// What a run would do with an output that has a record: skip it as done, or
+// resume it (an unfinished output, or the --save-every image of a killed run),
+// which another -n does not prevent.
+enum class MadeState { Done, Begun };
 
 // Where this run's settings differ from those `output`'s record holds
 // ("--size 32 (this run: 48), --iterations ..."); "" when they agree or there is no
 // record (an output of an older stylize, or made by hand).
-std::string made_differences(const std::string& output, const CliParams& params);
+std::string made_differences(const std::string& output, const CliParams& params, const RecordedWeights& weights,
+                             MadeState state = MadeState::Done);
 
 // A frame of stylize video interrupted within its run, from which --resume
 // goes on with that frame: the image it had reached (out/frame_%05d.png ->
@@ -130,6 +151,10 @@ CliParams resume_or_restart(CliParams params);
 // where there is one within -n; else `params` unchanged. How stylize batch
 // treats a missing output.
 CliParams resume_from_snapshot(CliParams params);
+
+// The --save-every image resume_from_snapshot would go on from (the newest of
+// params.output_path's with a record), or "" when there is none.
+std::string newest_snapshot(const CliParams& params);
 
 // The name of an intermediate image: out.png -> out_0100.png (out_s2_0100.png
 // in a coarse-to-fine run).
