@@ -173,6 +173,37 @@ TEST(MemoryRefusal, TilesAStylePassThatDoesNotFitWholeAndKeepsItsTargets) {
   EXPECT_GT(std::abs(masked - plain), 1e-3 * plain) << "the mask must matter";
 }
 
+// A tiled image's style targets are computed whole, or in tiles larger than
+// the image's, where that fits: the pass runs once, and the image's small
+// tiles made it slow (--tile 64 with a 3000 px style: 315 s, whole 12 s). The
+// targets are the same.
+TEST(MemoryRefusal, ATiledImagesStylePassRunsWholeOrInLargerTilesWhereTheyFit) {
+  StylizeOptions options = test::tiny_options();
+  options.content_layers = {{"relu2_1", 1.0}};
+  options.style_layers = {{"relu1_1", 1.0}, {"relu2_1", 1.0}};
+  const VggWeights weights = test::full_size_random();
+  torch::manual_seed(3);
+  const torch::Tensor content = torch::rand({1, 3, 96, 96}), image = torch::rand({1, 3, 96, 96});
+  const torch::Tensor style = torch::rand({1, 3, 384, 512});
+  const double whole_image = Stylizer(options, weights).evaluate(image, content, {style})["style"];
+  options.tile = 32;
+  Stylizer tiled(options, weights);
+  const TilePlan roomy = tiled.plan_tiling(96, 96, 1, {style});
+  ASSERT_GT(roomy.tiles, 1) << "the image is tiled";
+  EXPECT_EQ(roomy.style_tiles, 1) << "the style whole";
+  EXPECT_GE(roomy.style_tile, 512);
+  EXPECT_NEAR(tiled.evaluate(image, content, {style})["style"], whole_image, 1e-5 * whole_image);
+
+  const double limit = 0.85 * roomy.style_bytes;
+  test::ScopedEnv cap("STYLIZE_MEMORY_LIMIT_MB", std::to_string(limit / (1 << 20)));
+  const TilePlan tight = tiled.plan_tiling(96, 96, 1, {style});
+  EXPECT_EQ(tight.tile, roomy.tile);
+  EXPECT_GT(tight.style_tiles, 1);
+  EXPECT_GT(tight.style_tile, tight.tile) << "larger than the image's tiles";
+  EXPECT_LE(tight.bytes, limit);
+  EXPECT_NEAR(tiled.evaluate(image, content, {style})["style"], whole_image, 1e-5 * whole_image);
+}
+
 // The tiles of a style pass own at least twice the halo: smaller ones would
 // make that pass dozens of times slower (32 px tiles in a 96 px halo: 49
 // times) where a smaller --style-size costs nothing. Below, the run is refused.

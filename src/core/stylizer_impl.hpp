@@ -65,12 +65,15 @@ struct Stylizer::Impl {
   // Bytes of computing the targets of a style image of that extent in tiles of
   // `tile_size` (0: whole): the network's for one tile, and the style's buffers.
   double style_pass_bytes(const StyleExtent& style, int64_t tile_size) const;
-  // A plan whose image is whole but whose style pass does not fit in
-  // `available` bytes whole: that pass in the largest tiles that fit, if any.
   // The smallest tiles a style pass is cut into (a multiple of 32 px).
   int64_t smallest_style_tile() const;
+  // A plan whose image is whole but whose style pass does not fit in
+  // `available` bytes whole: that pass in the largest tiles that fit, if any.
   // `run_bytes`: what the iterations need (memory_needed).
   void tile_style_pass(TilePlan& plan, double run_bytes, const StyleExtent& style, double available) const;
+  // A plan whose image is tiled: its style pass whole, or in the largest tiles
+  // larger than the image's, where that fits in `available` bytes.
+  void enlarge_style_tiles(TilePlan& plan, const StyleExtent& style, double available) const;
   // Tiles of this scale (0: none); set by use_tiles, read by the evaluations.
   int64_t tile = 0;
   // Asked between tiles (Stylizer::set_stop_check).

@@ -117,14 +117,18 @@ struct TilePlan {
   int64_t halo = 0;   // pixels a tile reaches beyond them on each side (tile_geometry)
   int64_t tiles = 1;  // how many tiles
   double bytes = 0;   // estimated peak memory of the run
-  // Of computing the largest style image's targets (estimate_style_pass_bytes),
-  // when the image is whole: `bytes` when it is the larger. 0 when tiled (the
-  // style is cut into the same tiles) or when no style was given to plan with.
+  // Of computing the largest style image's targets (estimate_style_pass_bytes,
+  // or in style tiles style_pass_bytes): `bytes` when it is the larger. 0 when
+  // the style is cut into the image's tiles (the tiles' estimate covers it) or
+  // when no style was given to plan with.
   double style_bytes = 0;
-  // When the image is whole but its largest style's pass would not fit whole
-  // in the memory there is: the pixels each tile of the style images owns
-  // (exact, as the image's tiles are; `style_bytes` is then that pass's), and
-  // how many tiles the largest has. 0: whole (or, tiled, the image's tiles).
+  // The pixels each tile of the style images owns, when they are cut into
+  // tiles of their own (exact, as the image's tiles are), and how many tiles
+  // the largest has: where the image is whole but that pass would not fit
+  // whole in the memory there is, or where the image is tiled and a larger
+  // cut than its tiles fits (one tile: the style whole; the pass runs once,
+  // and the image's small tiles make it slow). 0: whole with a whole image,
+  // the image's tiles with a tiled one (the memory there is is not known).
   int64_t style_tile = 0;
   int64_t style_tiles = 0;
 };
