@@ -456,6 +456,29 @@ TEST_F(Reliability, ResumeRecordIsCheckedAgainstTheRun) {
   EXPECT_NE(warned.output.find("stretched to the content's size"), std::string::npos) << warned.output;
 }
 
+// --preset gatys sets the content weight from the content's size once the
+// image is read (in tutorial units: the Keras file's); a run resumed with the
+// same flags is the same run, not one "made with other settings".
+TEST_F(Reliability, AGatysRunResumedWithTheSameFlagsIsNotWarnedAbout) {
+  std::string line = std::string(STYLIZE_BINARY) + " --content '" + content + "' --style '" + style + "' --weights '" +
+                     test::fixture("keras_vgg19_notop_tiny.h5") +
+                     "' --size 48 --threads 1 --iterations 4 --preset gatys ";
+  const auto saved = test::run_command(line + "--save-every 2 -o '" + output + "'");
+  ASSERT_EQ(saved.exit_code, 0) << saved.output;
+  ASSERT_NE(saved.output.find("--preset gatys: content weight"), std::string::npos) << saved.output;
+  const auto resumed =
+      test::run_command(line + "--resume '" + dir.file("out_0002.png") + "' -o '" + dir.file("again.png") + "'");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(resumed.output.find("other settings"), std::string::npos) << resumed.output;
+  // Another content weight given is another run.
+  const auto other = test::run_command(line + "--content-weight 7 --resume '" + dir.file("out_0002.png") + "' -o '" +
+                                       dir.file("other.png") + "'");
+  EXPECT_EQ(other.exit_code, 0) << other.output;
+  EXPECT_NE(other.output.find("--content-weight by the content's size, --preset gatys (this run: 7.0)"),
+            std::string::npos)
+      << other.output;
+}
+
 // --resume out_0002.png without -o goes on into the run's output, which the
 // snapshot's record names: it wrote the result over the snapshot (and removed
 // its record), and named the next snapshots out_0002_0003.png. The resume

@@ -56,7 +56,10 @@ nlohmann::json objective_record(const CliParams& params) {
   std::vector<std::string> style_masks;
   for (const auto& path : params.style_mask_paths) style_masks.push_back(path == "all" ? path : absolute_path(path));
   // Each key is the flag's name ("tv_norm": --tv-norm), for apply_resume's message.
-  return {{"content_weight", o.content_weight},
+  // --preset gatys sets it from the content's size once the image is read (balance_gatys_preset).
+  const nlohmann::json content_weight =
+      params.gatys_balance ? nlohmann::json("by the content's size, --preset gatys") : nlohmann::json(o.content_weight);
+  return {{"content_weight", content_weight},
           {"style_weight", o.style_weight},
           {"tv_weight", o.tv_weight},
           {"tv_norm", to_string(o.tv_norm)},
