@@ -621,13 +621,123 @@ LoadedWeights load_weights_for(const CliParams& params) {
   return loaded;
 }
 
+namespace {
+
+// What a run reports to for one group of jobs, at every iteration: the scale
+// line, the progress, the --preset fast hint, each member's history and
+// --save-every images; it says to go on while no signal came and the jobs are
+// still this worker's. Passed by reference (std::ref): run_jobs reads lost().
+class GroupProgress {
+ public:
+  // `hint_seconds`: the time of the first group's iterations 2-10, for
+  // fast_preset_hint; -1 for none (a batch worker's log, or given already).
+  GroupProgress(const CliParams& params, const std::vector<Job>& jobs, const std::vector<size_t>& group,
+                const std::vector<ImageEncoding>& encodings, const std::vector<std::string>& labels,
+                const std::function<bool()>& still_ours, ProgressPrinter& printer, std::vector<RunRecord>& records,
+                double& hint_seconds)
+      : params_(params),
+        jobs_(jobs),
+        group_(group),
+        encodings_(encodings),
+        labels_(labels),
+        still_ours_(still_ours),
+        printer_(printer),
+        records_(records),
+        hint_seconds_(hint_seconds),
+        keep_history_(!params.report_path.empty() || !params.plot_path.empty()),
+        newest_snapshots_(group.size()) {}
+
+  bool operator()(const Progress& p) {
+    if (p.scale != scale_shown_ && p.scales > 1) {
+      printer_.clear_bar();
+      spdlog::info("scale {}/{}: {}x{}", p.scale, p.scales, p.image.size(3), p.image.size(2));
+      scale_shown_ = p.scale;
+    }
+    printer_.update(p, labels_);
+    time_for_hint(p);
+    const bool last = p.iteration == p.iterations;
+    for (size_t m = 0; m < group_.size(); ++m) {
+      RunRecord& record = records_[group_[m]];
+      if (keep_history_) record.iterations.push_back({p.scale, p.iteration, p.values(static_cast<int>(m)), p.seconds});
+      if (params_.save_every > 0 && p.iteration % params_.save_every == 0 && !last) {
+        save_snapshot(p, static_cast<int>(m), jobs_[group_[m]], params_, encodings_[group_[m]], record.styles,
+                      newest_snapshots_[m]);
+      }
+    }
+    if (still_ours_ && !still_ours_()) lost_ = true;
+    return interrupt_signal() == 0 && !lost_;
+  }
+
+  // still_ours() said no: another worker took the jobs over, and nothing is written.
+  bool lost() const { return lost_; }
+
+ private:
+  void time_for_hint(const Progress& p) {
+    if (hint_seconds_ < 0 || p.iteration <= 1) return;  // the first iteration warms up
+    hint_seconds_ += p.seconds;
+    if (p.iteration != 10) return;
+    const std::string hint = fast_preset_hint(params_, hint_seconds_ / 9);
+    if (!hint.empty() && !params_.quiet) {
+      printer_.clear_bar();
+      spdlog::info("{}", hint);
+    }
+    hint_seconds_ = -1;
+  }
+
+  const CliParams& params_;
+  const std::vector<Job>& jobs_;
+  const std::vector<size_t>& group_;
+  const std::vector<ImageEncoding>& encodings_;
+  const std::vector<std::string>& labels_;
+  const std::function<bool()>& still_ours_;
+  ProgressPrinter& printer_;
+  std::vector<RunRecord>& records_;
+  double& hint_seconds_;
+  bool keep_history_;
+  int scale_shown_ = 0;
+  std::vector<std::string> newest_snapshots_;  // each member's, with Adam's moments
+  bool lost_ = false;
+};
+
+// What run_jobs has made so far: each job's record and image, in job order.
+struct JobsMade {
+  std::vector<RunRecord> records;
+  std::vector<torch::Tensor> images;
+  size_t count = 0;
+};
+
+// Records and writes each result of `group`; returns kOk, or the exit code of
+// the last result that is not a success.
+int save_group(const std::vector<Result>& group_results, const std::vector<size_t>& group, double seconds,
+               const std::vector<Job>& jobs, const CliParams& params, const std::vector<ImageEncoding>& encodings,
+               const torch::Tensor& content, bool moments_given, bool batch_worker, JobsMade& made) {
+  int exit_code = kOk;
+  for (size_t m = 0; m < group.size(); ++m) {
+    const Job& job = jobs[group[m]];
+    const Result& result = group_results[m];
+    RunRecord& record = made.records[group[m]];
+    record.iterations_done = result.iterations_done;
+    record.stop_reason = result.stop_reason;
+    record.seconds = seconds;
+    record.losses = result.losses;
+    made.images[group[m]] = result.image;
+    ++made.count;
+    if (moments_given) say_whether_moments_fitted(result, params);
+    save_result(result, job, params, encodings[group[m]], record.styles);
+    const int code = report_outcome(result, job, params, content, batch_worker, record.seconds);
+    if (code != kOk) exit_code = code;
+  }
+  return exit_code;
+}
+
+}  // namespace
+
 int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedWeights& loaded, int threads,
              const std::function<bool()>& still_ours) {
   const VggWeights& weights = loaded.weights;
   const RunInputs in = load_run_inputs(given);
   const DecodedImage& content_image = in.content;
   const torch::Tensor& content = content_image.pixels;
-  const torch::Tensor& init = in.init;
   const CliParams params = balance_content_weight(given, weights, content.size(2), content.size(3));
   Stylizer stylizer(params.options, weights);
   stylizer.set_stop_check([] { return interrupt_signal() != 0; });  // between tiles (--tile)
@@ -642,83 +752,34 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedW
   const bool moments_given = resume_adam_moments(params, jobs.size(), stylizer);
   ProgressPrinter printer(params.print_every, params.quiet);
   int exit_code = kOk;
-  const std::vector<std::vector<size_t>> groups = group_jobs(jobs, params, stylizer, content, in.styles);
-  // The first group's iterations 2-10 (the first warms up) time fast_preset_hint's.
-  double hint_seconds = still_ours ? -1 : 0;  // a batch worker's log gets none
-  std::vector<RunRecord> records(jobs.size());
-  std::vector<torch::Tensor> results(jobs.size());
-  size_t jobs_done = 0;
-  bool lost = false;  // still_ours() said no: write nothing
-  for (const auto& group : groups) {
-    const GroupStyles group_styles = start_group(group, jobs, params, in, stylizer, encodings, records);
-    const std::vector<std::string>& labels = group_styles.labels;
+  JobsMade made{std::vector<RunRecord>(jobs.size()), std::vector<torch::Tensor>(jobs.size())};
+  double hint_seconds = still_ours ? -1 : 0;  // a batch worker's log gets no hint
+  for (const auto& group : group_jobs(jobs, params, stylizer, content, in.styles)) {
+    const GroupStyles group_styles = start_group(group, jobs, params, in, stylizer, encodings, made.records);
     printer.set_schedule(group_styles.sizes, params.options);
-    const bool keep_history = !params.report_path.empty() || !params.plot_path.empty();
     const auto started = std::chrono::steady_clock::now();
-    int scale_shown = 0;
-    std::vector<std::string> newest_snapshots(group.size());  // each member's, with Adam's moments
-    const auto callback = [&](const Progress& p) {
-      if (p.scale != scale_shown && p.scales > 1) {
-        printer.clear_bar();
-        spdlog::info("scale {}/{}: {}x{}", p.scale, p.scales, p.image.size(3), p.image.size(2));
-        scale_shown = p.scale;
-      }
-      printer.update(p, labels);
-      if (hint_seconds >= 0 && &group == &groups.front() && p.iteration > 1) {
-        hint_seconds += p.seconds;
-        if (p.iteration == 10) {
-          const std::string hint = fast_preset_hint(params, hint_seconds / 9);
-          if (!hint.empty() && !params.quiet) {
-            printer.clear_bar();
-            spdlog::info("{}", hint);
-          }
-          hint_seconds = -1;
-        }
-      }
-      const bool last = p.iteration == p.iterations;
-      for (size_t m = 0; m < group.size(); ++m) {
-        if (keep_history) {
-          records[group[m]].iterations.push_back({p.scale, p.iteration, p.values(static_cast<int>(m)), p.seconds});
-        }
-        if (params.save_every > 0 && p.iteration % params.save_every == 0 && !last) {
-          save_snapshot(p, static_cast<int>(m), jobs[group[m]], params, encodings[group[m]], records[group[m]].styles,
-                        newest_snapshots[m]);
-        }
-      }
-      if (still_ours && !still_ours()) lost = true;
-      return interrupt_signal() == 0 && !lost;
-    };
+    GroupProgress progress(params, jobs, group, encodings, group_styles.labels, still_ours, printer, made.records,
+                           hint_seconds);
+    const ProgressCallback callback = std::ref(progress);
     const std::vector<Result> group_results =
-        group.size() > 1 ? stylizer.run_batch(content, group_styles.styles, callback, init)
+        group.size() > 1 ? stylizer.run_batch(content, group_styles.styles, callback, in.init)
                          : std::vector<Result>{stylizer.run(content, group_styles.styles, callback, group_styles.blend,
-                                                            init, Guides{in.regions.masks, {}})};
+                                                            in.init, Guides{in.regions.masks, {}})};
     printer.clear_bar();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (lost) {
+    hint_seconds = -1;  // timed on the first group only
+    if (progress.lost()) {
       spdlog::warn("stopped without saving: another process took over {}", jobs[group.front()].output);
       break;
     }
-    for (size_t m = 0; m < group.size(); ++m) {
-      const Job& job = jobs[group[m]];
-      const Result& result = group_results[m];
-      RunRecord& record = records[group[m]];
-      record.iterations_done = result.iterations_done;
-      record.stop_reason = result.stop_reason;
-      record.seconds = seconds;
-      record.losses = result.losses;
-      results[group[m]] = result.image;
-      ++jobs_done;
-      if (moments_given) say_whether_moments_fitted(result, params);
-      save_result(result, job, params, encodings[group[m]], record.styles);
-      const int code = report_outcome(result, job, params, content, static_cast<bool>(still_ours), record.seconds);
-      if (code != kOk) exit_code = code;
-    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    exit_code = save_group(group_results, group, seconds, jobs, params, encodings, content, moments_given,
+                           static_cast<bool>(still_ours), made);
     if (exit_code != kOk) break;
   }
-  records.resize(jobs_done);
-  results.resize(jobs_done);
+  made.records.resize(made.count);
+  made.images.resize(made.count);
 
-  const int side_outputs = write_side_outputs(params, session, jobs, in, results, records);
+  const int side_outputs = write_side_outputs(params, session, jobs, in, made.images, made.records);
   return exit_code != kOk ? exit_code : side_outputs;
 }
 
