@@ -294,9 +294,70 @@ Check check_partial_file(const DownloadRequest& request, const std::string& part
 
 }  // namespace
 
+namespace {
+
+// The partial file a download writes, and the directories made for it: what
+// a failure before any data arrived must not leave behind.
+struct PartialFile {
+  std::string path;
+  std::vector<fs::path> created;
+
+  // Removes the partial file when it is empty, then the directories made for
+  // it that are empty.
+  void drop_if_empty() const {
+    std::error_code ignored;
+    if (fs::exists(path, ignored) && file_size_or_zero(path) == 0) fs::remove(path, ignored);
+    for (const auto& made : created) {
+      if (!fs::is_empty(made, ignored) || ignored) break;
+      fs::remove(made, ignored);
+    }
+  }
+
+  // " (the 12.0 MB already downloaded in X.partial are kept; running again resumes)", or "".
+  std::string kept(const std::string& already) const {
+    const uint64_t bytes = file_size_or_zero(path);
+    if (bytes == 0) return "";
+    return " (the " + megabytes(bytes) + " " + already + " in " + path + " are kept; running again resumes)";
+  }
+};
+
+// Attempt `number` of `request`, resuming the partial file where it ends;
+// said through the progress callback, which may cancel the download.
+Attempt start_attempt(const DownloadRequest& request, const std::string& partial, int number) {
+  Attempt attempt;
+  attempt.request = &request;
+  attempt.partial_path = partial;
+  attempt.resume_from = file_size_or_zero(partial);
+  attempt.progress.url = request.url;
+  attempt.progress.destination = request.destination;
+  attempt.progress.attempt = number;
+  attempt.progress.total = request.expected_size;
+  attempt.progress.bytes = attempt.resume_from;
+  attempt.progress.resumed_from = attempt.resume_from;
+  if (request.progress && !request.progress(attempt.progress)) {
+    throw FetchError("download of " + request.url + " cancelled");
+  }
+  return attempt;
+}
+
+// Moves the verified partial file to the destination and says it is done.
+void install_verified(const DownloadRequest& request, const std::string& partial, const Check& check,
+                      DownloadProgress progress, const std::function<FetchError(const std::string&)>& failure) {
+  std::error_code error;
+  fs::rename(partial, request.destination, error);
+  if (error) {
+    throw failure("cannot move the verified file " + partial + " to " + request.destination + ": " + error.message());
+  }
+  progress.stage = DownloadProgress::Stage::Done;
+  progress.bytes = check.size;
+  progress.total = check.size;
+  if (request.progress) request.progress(progress);
+}
+
+}  // namespace
+
 void download_file(const DownloadRequest& request) {
   const auto algorithm = digest_algorithm_for(request.checksum);
-  const std::string partial = request.destination + ".partial";
   const std::string by_hand =
       "To install it by hand, download " + request.url + " (for example: curl -L -o '" + request.destination + "' '" +
       request.url + "') and save it as " + request.destination +
@@ -310,19 +371,9 @@ void download_file(const DownloadRequest& request) {
   }
   const std::string scheme = lower(request.url.substr(0, request.url.find("://") + 3));
   if (scheme != "http://" && scheme != "https://") throw failure("only http:// and https:// addresses are supported");
-  const std::vector<fs::path> created = create_directories_for(request.destination, failure);
+  const PartialFile partial{request.destination + ".partial", create_directories_for(request.destination, failure)};
 
   global_init();
-  // Leaves no empty partial file behind (a failure before any data arrived),
-  // nor the directories made for it.
-  auto drop_empty_partial = [&] {
-    std::error_code ignored;
-    if (fs::exists(partial, ignored) && file_size_or_zero(partial) == 0) fs::remove(partial, ignored);
-    for (const auto& made : created) {
-      if (!fs::is_empty(made, ignored) || ignored) break;
-      fs::remove(made, ignored);
-    }
-  };
   std::string last_reason = "no attempt was made";
   const int attempts = std::max(1, request.max_attempts);
   bool restarted = false;  // a partial file the server could not resume was dropped once
@@ -330,52 +381,32 @@ void download_file(const DownloadRequest& request) {
     if (number > 1 && request.retry_delay_ms > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(request.retry_delay_ms * (number - 1)));
     }
-    Attempt attempt;
-    attempt.request = &request;
-    attempt.partial_path = partial;
-    attempt.resume_from = file_size_or_zero(partial);
-    attempt.progress.url = request.url;
-    attempt.progress.destination = request.destination;
-    attempt.progress.attempt = number;
-    attempt.progress.total = request.expected_size;
-    attempt.progress.bytes = attempt.resume_from;
-    attempt.progress.resumed_from = attempt.resume_from;
-    if (request.progress && !request.progress(attempt.progress)) {
-      throw FetchError("download of " + request.url + " cancelled");
-    }
-
-    Outcome outcome = Outcome::Done;
-    bool length_announced = false;
-    const bool already_complete = request.expected_size > 0 && attempt.resume_from >= request.expected_size;
-    if (!already_complete) {
-      Transfer result;
+    Attempt attempt = start_attempt(request, partial.path, number);
+    Transfer result;  // Done, with no length announced, when the partial file is already complete
+    if (request.expected_size == 0 || attempt.resume_from < request.expected_size) {
       try {
         result = transfer(attempt, failure);
       } catch (const FetchError&) {
-        drop_empty_partial();
+        partial.drop_if_empty();
         throw;
       }
-      outcome = result.outcome;
-      length_announced = result.length_announced;
-      if (outcome != Outcome::Done) last_reason = result.reason;
+      if (result.outcome != Outcome::Done) last_reason = result.reason;
     }
-    if (outcome == Outcome::Restart) {
+    if (result.outcome == Outcome::Restart) {
       // Starting over is not a new attempt (once: then there is no partial file to resume).
       if (!restarted) --number;
       restarted = true;
       continue;
     }
-    if (outcome == Outcome::Fatal) {
-      drop_empty_partial();
-      const uint64_t kept = file_size_or_zero(partial);
-      throw failure(last_reason + (kept > 0 ? " (the " + megabytes(kept) + " already downloaded in " + partial +
-                                                  " are kept; running again resumes)"
-                                            : std::string()));
+    if (result.outcome == Outcome::Fatal) {
+      partial.drop_if_empty();
+      throw failure(last_reason + partial.kept("already downloaded"));
     }
-    if (outcome == Outcome::Retry) continue;
+    if (result.outcome == Outcome::Retry) continue;
 
     // Complete as far as the transfer goes: check size, then checksum.
-    const Check check = check_partial_file(request, partial, *algorithm, length_announced, attempt.progress);
+    const Check check =
+        check_partial_file(request, partial.path, *algorithm, result.length_announced, attempt.progress);
     if (check.verdict == Check::Verdict::Short) {
       last_reason = check.reason;
       continue;  // resume
@@ -383,25 +414,15 @@ void download_file(const DownloadRequest& request) {
     if (check.verdict == Check::Verdict::Wrong) {
       last_reason = check.reason;
       if (attempt.resume_from > 0) continue;  // perhaps a stale partial file: start over once
-      drop_empty_partial();
+      partial.drop_if_empty();
       throw failure(last_reason);
     }
-    std::error_code error;
-    fs::rename(partial, request.destination, error);
-    if (error) {
-      throw failure("cannot move the verified file " + partial + " to " + request.destination + ": " + error.message());
-    }
-    DownloadProgress done = attempt.progress;
-    done.stage = DownloadProgress::Stage::Done;
-    done.bytes = check.size;
-    done.total = check.size;
-    if (request.progress) request.progress(done);
-    return;
+    return install_verified(request, partial.path, check, attempt.progress, failure);
   }
-  drop_empty_partial();
-  const uint64_t kept = file_size_or_zero(partial);
+  partial.drop_if_empty();
+  const uint64_t kept = file_size_or_zero(partial.path);
   throw failure(last_reason + " (gave up after " + std::to_string(attempts) + " attempts" +
-                (kept > 0 ? "; the " + megabytes(kept) + " downloaded so far are kept in " + partial +
+                (kept > 0 ? "; the " + megabytes(kept) + " downloaded so far are kept in " + partial.path +
                                 " and running again resumes)"
                           : ")"));
 }
