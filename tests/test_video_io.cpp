@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <iterator>
 
 #include "stylize/errors.hpp"
 #include "stylize/io/image.hpp"
@@ -245,6 +246,28 @@ TEST(VideoFileWriter, CropsOddSizesToEven) {
   EXPECT_EQ(frame->sizes(), (std::vector<int64_t>{1, 3, 46, 62}));
   EXPECT_LT((*frame - test::pattern_image(47, 63, 0).narrow(2, 0, 46).narrow(3, 0, 62)).abs().mean().item<double>(),
             0.03);
+}
+
+// A symbolic link given as the output stays a link: the video replaces the
+// file it points to (as an image output does, and cp or an editor).
+TEST(VideoFileWriter, WritesThroughASymbolicLink) {
+  const test::TempDir dir;
+  fs::create_directories(dir.file("videos"));
+  const std::string real = dir.file("videos/clip.avi"), link = dir.file("clip.avi");
+  SKIP_UNLESS_WRITABLE(real);
+  test::write_file(real, "an older file");
+  fs::create_symlink("videos/clip.avi", link);
+  {
+    VideoFileWriter writer(link, 25.0, 32, 24);
+    writer.write(test::pattern_image(24, 32, 0));
+    writer.finish();
+  }
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(fs::read_symlink(link), "videos/clip.avi");
+  const auto frame = open_frame_source(real)->next();
+  ASSERT_TRUE(frame.has_value());
+  EXPECT_EQ(frame->sizes(), (std::vector<int64_t>{1, 3, 24, 32}));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 2) << "no temporary left";
 }
 
 TEST(VideoFileWriter, SaysTheCodecTheFileHolds) {

@@ -1,4 +1,5 @@
 #include "stylize/io/file.hpp"
+#include "io_detail.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -51,22 +52,6 @@ bool is_special_file(const fs::path& target) {
   std::error_code error;
   const fs::file_status status = fs::status(target, error);
   return fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status);
-}
-
-// The file a write to `path` replaces: `path`, or where the symbolic link
-// there points (the link stays a link, as with cp or an editor).
-fs::path write_target(const std::string& path) {
-  fs::path target(path);
-  // /dev/stdout: a link to a link that names a pipe only the kernel resolves.
-  if (is_special_file(target)) return target;
-  std::error_code error;
-  // Link by link (a dangling link's file does not exist yet); 40 as Linux's limit.
-  for (int hops = 0; hops < 40 && fs::is_symlink(target, error); ++hops) {
-    const fs::path link = fs::read_symlink(target, error);
-    if (error) break;
-    target = link.is_absolute() ? link : target.parent_path() / link;
-  }
-  return target;
 }
 
 // Writes all of `bytes` to `fd` (retrying short and interrupted writes).
@@ -134,6 +119,20 @@ pid_t temporary_owner(const std::string& name, const std::string& host) {
 
 }  // namespace
 
+fs::path detail::write_target(const std::string& path) {
+  fs::path target(path);
+  // /dev/stdout: a link to a link that names a pipe only the kernel resolves.
+  if (is_special_file(target)) return target;
+  std::error_code error;
+  // Link by link (a dangling link's file does not exist yet); 40 as Linux's limit.
+  for (int hops = 0; hops < 40 && fs::is_symlink(target, error); ++hops) {
+    const fs::path link = fs::read_symlink(target, error);
+    if (error) break;
+    target = link.is_absolute() ? link : target.parent_path() / link;
+  }
+  return target;
+}
+
 std::string temporary_path(const std::string& path, unsigned n) {
   const fs::path target(path);
   return (directory_of(path) / ("." + target.filename().string() + kTemporaryMark + host_name() + "-" +
@@ -146,7 +145,7 @@ int remove_stale_temporaries(const std::string& path) {
   std::error_code error;
   int removed = 0;
   // Where a write to `path` puts its temporaries: beside the file a link points to.
-  for (const auto& entry : fs::directory_iterator(directory_of(write_target(path).string()), error)) {
+  for (const auto& entry : fs::directory_iterator(directory_of(detail::write_target(path).string()), error)) {
     const pid_t owner = temporary_owner(entry.path().filename().string(), host);
     // A process of this host that no longer exists (kill(pid, 0) says ESRCH)
     // cannot finish its write: the file is the leftover of a killed run.
@@ -164,7 +163,7 @@ void check_writable(const std::string& path, const std::string& what) {
   if (fs::is_directory(path, error)) {
     throw OutputError("cannot write " + name + ": it is a directory; give a file name inside it");
   }
-  const fs::path target = write_target(path);
+  const fs::path target = detail::write_target(path);
   if (is_special_file(target)) {
     if (::access(target.c_str(), W_OK) != 0) {
       throw OutputError("cannot write " + name + ": " + std::strerror(errno));
@@ -225,7 +224,7 @@ void write_file_atomically(const std::string& path, const std::function<void(con
                            const std::string& what) {
   const std::string name = (what.empty() ? "" : what + " ") + "'" + path + "'";
   const auto fail = [&](const std::string& reason) { return OutputError("cannot write " + name + ": " + reason); };
-  const fs::path target = write_target(path);
+  const fs::path target = detail::write_target(path);
   if (is_special_file(target)) {
     if (std::string reason = write_into(target, produce); !reason.empty()) throw fail(reason);
     return;

@@ -138,10 +138,13 @@ VideoFileWriter::VideoFileWriter(const std::string& path, double fps, int width,
   if (!(fps > 0)) throw OutputError("cannot write video '" + path + "': the frame rate must be positive");
   check_writable(path, "video");  // not a directory, in an existing writable directory
   std::error_code error;
-  fs::path dir = fs::path(path).parent_path();
+  // A symbolic link stays a link: the video replaces the file it points to.
+  target_ = detail::write_target(path).string();
+  fs::path dir = fs::path(target_).parent_path();
   if (dir.empty()) dir = ".";
   // The temporary name keeps the extension: FFmpeg picks the container by it.
-  temporary_ = (dir / ("." + fs::path(path).stem().string() + ".partial-" + std::to_string(::getpid()) + ext)).string();
+  temporary_ =
+      (dir / ("." + fs::path(target_).stem().string() + ".partial-" + std::to_string(::getpid()) + ext)).string();
   const std::vector<std::string> codecs = codec.empty() ? default_codecs(ext) : std::vector<std::string>{codec};
   for (const std::string& candidate : codecs) {
     if (open_with(candidate, fps)) {
@@ -233,7 +236,7 @@ void VideoFileWriter::finish() {
                                      : "the file holds " + std::to_string(std::max<int64_t>(frames, 0)) +
                                            " frames instead of " + std::to_string(written_) + " (is the disk full?)"));
   }
-  fs::rename(temporary_, path_, error);
+  fs::rename(temporary_, target_, error);
   if (error) {
     const std::string reason = error.message();
     fs::remove(temporary_, error);

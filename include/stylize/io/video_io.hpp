@@ -83,7 +83,8 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec, int long
 bool has_video_extension(const std::string& path);
 
 // A video file written frame by frame. Frames go to a temporary file next to
-// `path`, which finish() checks and renames over `path`; a writer destroyed
+// `path`, which finish() checks and renames over `path` (over the file a
+// symbolic link there points to: the link stays a link); a writer destroyed
 // before finish() removes it, so a failed or interrupted run never leaves a
 // half-written video. Width and height are rounded down to even numbers (what
 // the codecs take), cropping the last column or row of odd-sized frames.
@@ -123,6 +124,7 @@ class VideoFileWriter {
   int64_t close_and_read_back();
 
   std::string path_, temporary_, codec_, backend_messages_;
+  std::string target_;  // the file path_ names: where a symbolic link there points
   int width_ = 0, height_ = 0;
   int64_t written_ = 0;
 };
