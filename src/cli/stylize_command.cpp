@@ -497,8 +497,8 @@ int write_side_outputs(const CliParams& params, const SessionInfo& session, cons
       write();
       spdlog::info("wrote {} {}", what, path);
     } catch (const OutputError& error) {
-      spdlog::error("{}; the image{} written before it {} kept", error.what(), done == 1 ? "" : "s",
-                    done == 1 ? "is" : "are");
+      spdlog::error("{} not written: {}; the image{} written before it {} kept", what, error.what(),
+                    done == 1 ? "" : "s", done == 1 ? "is" : "are");
       exit_code = kOutputError;
     }
   };
