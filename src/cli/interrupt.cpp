@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <deque>
 #include <initializer_list>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,9 +18,14 @@ namespace {
 std::atomic<int> g_signal{0};
 std::atomic<bool> g_run_handlers{false};
 
-// The folders an early signal removes: each list is written once, before it
-// is published, and never changed (a handler may be reading it).
-std::atomic<const std::vector<std::string>*> g_early_folders{nullptr};
+// The folders an early signal removes, the newest first: each node is written
+// once, before it is published, and never changed or freed (a handler may be
+// reading it).
+struct FolderNode {
+  std::string path;
+  const FolderNode* older;
+};
+std::atomic<const FolderNode*> g_early_folders{nullptr};
 
 void set_handler(void (*handler)(int)) {
   struct sigaction action {};
@@ -31,9 +36,9 @@ void set_handler(void (*handler)(int)) {
 }
 
 extern "C" void on_early_signal(int signal) {
-  if (const std::vector<std::string>* folders = g_early_folders.load()) {
-    // rmdir is async-signal-safe, and removes only empty folders; innermost first.
-    for (auto folder = folders->rbegin(); folder != folders->rend(); ++folder) ::rmdir(folder->c_str());
+  // rmdir is async-signal-safe, and removes only empty folders; innermost first.
+  for (const FolderNode* node = g_early_folders.load(); node != nullptr; node = node->older) {
+    ::rmdir(node->path.c_str());
   }
   std::signal(signal, SIG_DFL);
   std::raise(signal);
@@ -60,14 +65,17 @@ void install_interrupt_handlers() {
 }
 
 void remove_if_stopped_before_the_run(const OutputFolders& folders) {
-  if (g_run_handlers || folders.created().empty()) return;
-  // Every list published stays alive to the end: a handler may hold an old one.
-  static std::mutex lists_mutex;
-  static std::deque<std::vector<std::string>> lists;
-  const std::lock_guard<std::mutex> lock(lists_mutex);
-  lists.push_back(folders.created());
-  g_early_folders = &lists.back();
-  set_handler(on_early_signal);
+  if (g_run_handlers) return;
+  static std::mutex mutex;
+  static std::set<std::string> published;
+  const std::lock_guard<std::mutex> lock(mutex);
+  bool added = false;
+  for (const std::string& folder : folders.created()) {  // outermost first
+    if (!published.insert(folder).second) continue;
+    g_early_folders = new FolderNode{folder, g_early_folders.load()};  // never freed: a handler may hold it
+    added = true;
+  }
+  if (added) set_handler(on_early_signal);
 }
 
 int interrupt_signal() { return g_signal.load(); }

@@ -19,8 +19,9 @@ void install_interrupt_handlers();
 
 // Until then, a signal stops the command at once, as the signal's default
 // does, but first removes the output folders it made for the run, where still
-// empty (those `folders` has created so far; destructors do not run then).
-// Called after each creation.
+// empty (those `folders` has created so far, and those given before;
+// destructors do not run then). Called after each creation; each folder is
+// added once.
 void remove_if_stopped_before_the_run(const OutputFolders& folders);
 
 // The first signal received (SIGINT, SIGTERM or SIGHUP), or 0.
