@@ -312,6 +312,29 @@ TEST_F(Batch, ANumericFailureLeavesARecordSoTheJobIsNotTakenAsDone) {
   expect_no_leftovers();
 }
 
+// An unfinished output begun with other settings that --redo starts again is
+// given up first: a job that then fails (or is killed) before its first save
+// leaves no unfinished image that would look done, nor a record to resume.
+TEST_F(Batch, AnUnfinishedOutputStartedAgainIsNotLeftLookingDone) {
+  const test::CommandResult failed = run_batch(3, {"--style-weight", "1e38"});
+  ASSERT_EQ(failed.exit_code, 7) << failed.output;
+  ASSERT_TRUE(fs::exists(output("cat", "monet") + ".json")) << failed.output;
+  const std::string photo = test::read_file(dir.file("photos/cat.png"));
+  test::write_file(dir.file("photos/cat.png"), "not an image");
+  const test::CommandResult redo = run_batch(3, {"--redo"});
+  EXPECT_EQ(redo.exit_code, 3) << redo.output;
+  EXPECT_NE(redo.output.find("2 job(s) made, 0 already done, 2 failed"), std::string::npos) << redo.output;
+  for (const char* style : {"monet", "turner"}) {
+    EXPECT_FALSE(fs::exists(output("cat", style))) << redo.output;
+    EXPECT_FALSE(fs::exists(output("cat", style) + ".json")) << redo.output;
+  }
+  test::write_file(dir.file("photos/cat.png"), photo);
+  const test::CommandResult again = run_batch(3);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("2 job(s) made, 2 already done"), std::string::npos) << again.output;
+  expect_no_leftovers();
+}
+
 // A job that fails before it writes any image (here its content cannot be
 // read) leaves its output as it was, and the record of its settings too: none.
 TEST_F(Batch, AJobThatFailsBeforeItsFirstImageLeavesNoRecord) {

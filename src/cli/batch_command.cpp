@@ -68,7 +68,7 @@ CliParams job_params(const BatchParams& settings, const batch::Job& job, batch::
                         "), and would be resumed; add --redo to start it again with this run's settings");
     }
     spdlog::info("--redo: {} was begun with other settings ({}); it starts again", job.output, differences);
-    remove_checkpoint(job.output);
+    give_up_unfinished(params);
     return params;
   }
   if (state == batch::OutputState::Unfinished) return resume_or_restart(std::move(params));

@@ -553,7 +553,7 @@ CliParams resume_or_restart(CliParams params) {
   return params;
 }
 
-std::string newest_snapshot(const CliParams& params) {
+std::vector<std::string> snapshot_images(const CliParams& params) {
   const fs::path output(params.output_path);
   const int scales = params.options.scales;
   // out_0300.png, or coarse to fine out_s2_0300.png: the scale and iteration in the name.
@@ -565,8 +565,7 @@ std::string newest_snapshot(const CliParams& params) {
     return usable ? std::stoi(digits) : -1;
   };
   std::error_code error;
-  std::string newest;
-  std::pair<int, int> newest_point{-1, -1};  // (scale, iteration)
+  std::vector<std::pair<std::pair<int, int>, std::string>> found;  // (scale, iteration), image
   for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
     if (name.size() < stem.size() + extension.size() || name.compare(0, stem.size(), stem) != 0 ||
@@ -585,14 +584,29 @@ std::string newest_snapshot(const CliParams& params) {
     const std::string image = (folder / name).string();
     std::error_code missing;
     // The name as stylize writes it (not out_00300.png), with its record.
-    if (scale >= 1 && iteration >= 0 && std::pair{scale, iteration} > newest_point &&
+    if (scale >= 1 && iteration >= 0 &&
         intermediate_path(params.output_path, iteration, scale, scales) == (output.parent_path() / name) &&
         fs::exists(checkpoint_path(image), missing)) {
-      newest = image;
-      newest_point = {scale, iteration};
+      found.push_back({{scale, iteration}, image});
     }
   }
-  return newest;
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> images;
+  for (auto& [point, image] : found) images.push_back(std::move(image));
+  return images;
+}
+
+std::string newest_snapshot(const CliParams& params) {
+  const std::vector<std::string> images = snapshot_images(params);
+  return images.empty() ? "" : images.back();
+}
+
+void give_up_unfinished(const CliParams& params) {
+  const std::string& output = params.output_path;
+  std::error_code ignored;
+  if (fs::exists(checkpoint_path(output), ignored)) fs::remove(output, ignored);
+  remove_checkpoint(output);
+  for (const std::string& image : snapshot_images(params)) remove_checkpoint(image);
 }
 
 CliParams resume_from_snapshot(CliParams params) {

@@ -152,9 +152,20 @@ CliParams resume_or_restart(CliParams params);
 // treats a missing output.
 CliParams resume_from_snapshot(CliParams params);
 
+// params.output_path's --save-every images that have a record, oldest first
+// (by scale, then iteration).
+std::vector<std::string> snapshot_images(const CliParams& params);
+
 // The --save-every image resume_from_snapshot would go on from (the newest of
-// params.output_path's with a record), or "" when there is none.
+// them), or "" when there is none.
 std::string newest_snapshot(const CliParams& params);
+
+// Makes params.output_path's job start again from the start, whatever a run
+// killed before its first save leaves: removes its unfinished image (one with
+// a checkpoint record) with that record and moments, and the records and
+// moments of its --save-every images (the images stay), so that nothing is
+// left to resume, nor an unfinished image that looks done.
+void give_up_unfinished(const CliParams& params);
 
 // The name of an intermediate image: out.png -> out_0100.png (out_s2_0100.png
 // in a coarse-to-fine run).
