@@ -335,6 +335,23 @@ TEST_F(Batch, AnUnfinishedOutputStartedAgainIsNotLeftLookingDone) {
   expect_no_leftovers();
 }
 
+// The same for an unfinished output that cannot be resumed (here its record
+// is corrupt): started again, it is not left looking done by a job that fails
+// before its first save.
+TEST_F(Batch, AnUnfinishedOutputThatCannotBeResumedIsNotLeftLookingDone) {
+  ASSERT_EQ(run_batch(2).exit_code, 0);
+  test::write_file(output("cat", "monet") + ".json", "not a record");
+  test::write_file(dir.file("photos/cat.png"), "not an image");
+  const test::CommandResult r = run_batch(2);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("is not a stylize checkpoint record; starting " + output("cat", "monet") + " again"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("0 job(s) made, 3 already done, 1 failed"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(output("cat", "monet"))) << r.output;
+  EXPECT_FALSE(fs::exists(output("cat", "monet") + ".json")) << r.output;
+}
+
 // A job that fails before it writes any image (here its content cannot be
 // read) leaves its output as it was, and the record of its settings too: none.
 TEST_F(Batch, AJobThatFailsBeforeItsFirstImageLeavesNoRecord) {

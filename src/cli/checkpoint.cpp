@@ -549,6 +549,10 @@ CliParams resume_or_restart(CliParams params) {
       spdlog::warn("{}; starting {} again", e.what(), output);
     }
   }
+  // The unfinished image goes with its record: a run killed before its first
+  // save must not leave it looking done.
+  std::error_code ignored;
+  fs::remove(output, ignored);
   remove_checkpoint(output);
   return params;
 }

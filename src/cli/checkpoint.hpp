@@ -141,7 +141,9 @@ std::string resume_point(int scales_done, int iteration, int scales);
 // `params` (one output, params.output_path, with a checkpoint record beside
 // it) going on where an interrupted run stopped: resumed from the record, or,
 // when it cannot be (no image, a corrupt record, one of another --scales or
-// beyond -n: each warned about), started again with the record removed. How
+// beyond -n: each warned about), started again with the unfinished image and
+// its record removed (killed before its first save, the run leaves no
+// unfinished image that looks done). How
 // stylize batch and stylize --each-style --resume treat an unfinished output.
 CliParams resume_or_restart(CliParams params);
 
