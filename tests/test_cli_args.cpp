@@ -15,6 +15,7 @@
 #include "cli/figures.hpp"
 #include "cli/jobs.hpp"
 #include "cli/run_progress.hpp"
+#include "cli/terminal_bar.hpp"
 #include "stylize/core/objective.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/image_io.hpp"
@@ -824,6 +825,15 @@ TEST(RunProgress, TheEtaCountsTheLaterScalesByTheirPixels) {
   // Three scales, a non-square ratio.
   EXPECT_DOUBLE_EQ(seconds_left(0.1, 1, 10, {100, 200, 300}, {10, 10, 10}), 0.0 + 10 * 0.4 + 10 * 0.9);
   EXPECT_DOUBLE_EQ(seconds_left(0.5, 1, 900, {512}, {1000}), 50.0);
+}
+
+// Times as the progress bar writes them, and as a long run's hint and
+// --estimate say them.
+TEST(RunProgress, DurationsReadAsOneSaysThem) {
+  EXPECT_EQ(format_duration(65), "1:05");
+  EXPECT_EQ(format_duration(3725), "1:02:05");
+  EXPECT_EQ(rough_duration(170), "3 min");
+  EXPECT_EQ(rough_duration(51702), "14.4 h");
 }
 
 // --estimate's probe: a warm-up and three counted iterations per scale while

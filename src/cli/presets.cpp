@@ -5,6 +5,7 @@
 
 #include "args.hpp"
 #include "stylize/errors.hpp"
+#include "terminal_bar.hpp"
 
 namespace stylize::cli {
 
@@ -77,10 +78,6 @@ bool tutorial_schedule(const CliParams& params) {
          o.optimizer == OptimizerKind::Adam && o.scales == 1 && o.average <= 0 && o.pyramid == 0 && !o.nesterov;
 }
 
-std::string duration(double seconds) {
-  return seconds < 3600 ? fmt::format("{:.0f} min", seconds / 60) : fmt::format("{:.1f} h", seconds / 3600);
-}
-
 }  // namespace
 
 std::string fast_preset_hint(const CliParams& params, double seconds_per_iteration) {
@@ -89,7 +86,7 @@ std::string fast_preset_hint(const CliParams& params, double seconds_per_iterati
   return fmt::format(
       "at {:.2f} s an iteration, this run's {} iterations take about {} here; --preset fast gets to a similar loss in "
       "about a fifth of the time (docs/benchmarks.md, \"Time to a finished image\")",
-      seconds_per_iteration, params.options.iterations, duration(seconds));
+      seconds_per_iteration, params.options.iterations, rough_duration(seconds));
 }
 
 std::string fast_video_hint(const VideoParams& video, int64_t later_frames, double seconds_left) {

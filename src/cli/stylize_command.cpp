@@ -185,8 +185,11 @@ void print_time(const IterationTimes& times, const std::vector<int>& sizes, cons
         "their pixel count (tiled scales take somewhat more)",
         sizes[last], per_scale[last]);
   }
-  std::printf("time: %.4f s per iteration at this size, %s with %d thread(s): about %.0f s for %s\n", per_scale.back(),
-              how.c_str(), threads, total, describe_iterations(options, sizes).c_str());
+  // The seconds for scripts, and a long time as one says it.
+  const std::string roughly = total >= 120 ? " (" + rough_duration(total) + ")" : "";
+  std::printf("time: %.4f s per iteration at this size, %s with %d thread(s): about %.0f s%s for %s\n",
+              per_scale.back(), how.c_str(), threads, total, roughly.c_str(),
+              describe_iterations(options, sizes).c_str());
 }
 
 // --estimate: the peak memory the run checks before it starts (README,

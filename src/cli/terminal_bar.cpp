@@ -53,4 +53,14 @@ std::string format_duration(double seconds) {
   return text;
 }
 
+std::string rough_duration(double seconds) {
+  char text[32];
+  if (seconds < 3600) {
+    std::snprintf(text, sizeof text, "%.0f min", seconds / 60);
+  } else {
+    std::snprintf(text, sizeof text, "%.1f h", seconds / 3600);
+  }
+  return text;
+}
+
 }  // namespace stylize::cli

@@ -33,6 +33,9 @@ class TerminalBar {
 // "1:05" or "1:02:05".
 std::string format_duration(double seconds);
 
+// "3 min" or "14.4 h": a long time, as one says it.
+std::string rough_duration(double seconds);
+
 // "1 iteration", "2 iterations": the noun in the singular, an s added for any other count.
 std::string count_of(int64_t count, const std::string& noun);
 
