@@ -173,6 +173,49 @@ TEST(MemoryRefusal, TilesAStylePassThatDoesNotFitWholeAndKeepsItsTargets) {
   EXPECT_GT(std::abs(masked - plain), 1e-3 * plain) << "the mask must matter";
 }
 
+// A stop request (a signal) while a style's targets are computed in tiles is
+// answered between those tiles, not after the pass and an iteration: the run
+// ends where it started, or where its last scale ended, with no iteration lost.
+TEST(MemoryRefusal, AStopWhileTheStyleTargetsAreComputedInTilesEndsTheRunThere) {
+  StylizeOptions options = test::tiny_options();
+  options.content_layers = {{"relu2_1", 1.0}};
+  options.style_layers = {{"relu1_1", 1.0}, {"relu2_1", 1.0}};
+  options.iterations = 3;
+  const VggWeights weights = test::full_size_random();
+  torch::manual_seed(3);
+  const torch::Tensor content = torch::rand({1, 3, 64, 64});
+  const torch::Tensor style = torch::rand({1, 3, 384, 512});
+  const double whole = Stylizer(options, weights).plan_tiling(64, 64, 1, {style}).style_bytes;
+  test::ScopedEnv cap("STYLIZE_MEMORY_LIMIT_MB", std::to_string(0.85 * whole / (1 << 20)));
+  {
+    Stylizer stylizer(options, weights);
+    ASSERT_GT(stylizer.plan_tiling(64, 64, 1, {style}).style_tiles, 2);
+    int asked = 0;
+    stylizer.set_stop_check([&asked] { return ++asked >= 2; });
+    const Result result = stylizer.run(content, {style});
+    EXPECT_EQ(result.stop_reason, StopReason::Interrupted);
+    EXPECT_EQ(result.iterations_done, 0);
+    EXPECT_EQ(result.scales_done, 0);
+    EXPECT_EQ(asked, 2) << "asked between the style's tiles until it said stop";
+  }
+  // Coarse to fine: stopped in the second scale's style pass, the run ends
+  // with the first scale's result, all its iterations done.
+  options.scales = 2;
+  options.min_size = 32;
+  Stylizer stylizer(options, weights);
+  bool first_done = false;
+  stylizer.set_stop_check([&first_done] { return first_done; });
+  const Result result = stylizer.run(content, {style}, [&first_done](const Progress& p) {
+    first_done = first_done || (p.scale == 1 && p.iteration == p.iterations);
+    return true;
+  });
+  EXPECT_EQ(result.stop_reason, StopReason::Interrupted);
+  EXPECT_EQ(result.scales_done, 0);
+  EXPECT_EQ(result.iterations_done, 3);
+  EXPECT_EQ(result.image.size(-1), 32) << "the first scale's image";
+  EXPECT_FALSE(result.adam_state.moments.empty()) << "with Adam's state, to resume the second scale from";
+}
+
 // A tiled image's style targets are computed whole, or in tiles larger than
 // the image's, where that fits: the pass runs once, and the image's small
 // tiles made it slow (--tile 64 with a 3000 px style: 315 s, whole 12 s). The

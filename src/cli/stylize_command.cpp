@@ -714,6 +714,13 @@ struct JobsMade {
 int save_group(const std::vector<Result>& group_results, const std::vector<size_t>& group, double seconds,
                const std::vector<Job>& jobs, const CliParams& params, const std::vector<ImageEncoding>& encodings,
                const torch::Tensor& content, bool moments_given, bool batch_worker, JobsMade& made) {
+  const Result& first = group_results.front();
+  if (first.stop_reason == StopReason::Interrupted && first.iterations_done == 0 && first.scales_done == 0 &&
+      params.options.start_iteration == 0 && params.options.scales_done == 0) {
+    // Stopped while its targets were computed (in tiles), before any iteration: nothing to keep.
+    spdlog::warn("interrupted before the first iteration; nothing was written for {}", jobs[group.front()].output);
+    return interrupted_exit_code(interrupt_signal());
+  }
   int exit_code = kOk;
   for (size_t m = 0; m < group.size(); ++m) {
     const Job& job = jobs[group[m]];

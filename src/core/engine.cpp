@@ -116,7 +116,8 @@ void Stylizer::Impl::use_tiles(const TilePlan& plan, TargetInputs& inputs) {
     if (tile_size <= 0) return nullptr;
     return [this, tile_size](const torch::Tensor& image, const PieceStatistics& statistics) {
       return sum_over_tiles(
-          image, [this](const torch::Tensor& x) { return features(x); }, objective.layers(), tile_size, statistics);
+          image, [this](const torch::Tensor& x) { return features(x); }, objective.layers(), tile_size, statistics,
+          stop_check);
     };
   };
   inputs.over_pieces = in_tiles(plan.tile);
@@ -530,7 +531,9 @@ std::vector<Result> Stylizer::Impl::results(const Outcome& outcome, size_t scale
     result.scales_done = static_cast<int>(scale);
     result.stop_reason = outcome.stop_reason;
     if (final_losses.defined()) result.losses = loss_values(final_losses, static_cast<int>(b));
-    if (run.adam) {
+    if (!run.adam && !run.resumed.moments.empty() && images.size(0) == 1) {
+      result.adam_state = run.resumed;  // stopped before the resumed scale's optimizer was made: as resumed
+    } else if (run.adam) {
       result.adam_state.moments = run.adam->moments(b);
       if (outcome.iterate.defined()) result.adam_state.iterate = outcome.iterate.narrow(0, b, 1).to(torch::kCPU);
       if (outcome.average_sum.defined()) {
@@ -572,11 +575,25 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   for (size_t s = first_scale; s < sizes.size(); ++s) {
     scale = s;
     const TargetInputs inputs = scale_inputs(sources, sizes, s);
-    objective.prepare(inputs);
     const torch::Tensor start = resize_to(image, inputs.content.size(-2), inputs.content.size(-1))
                                     .to(device, torch::kFloat32)
                                     .clamp(0.0, 1.0)
                                     .clone();
+    try {
+      objective.prepare(inputs);
+    } catch (const TiledEvaluationStopped&) {
+      // Stopped while the targets were computed in tiles: where the last
+      // scale ended, or this one starts, no iteration lost.
+      if (s > first_scale) {
+        scale = s - 1;
+      } else {
+        outcome = Outcome();
+        outcome.image = start;
+        outcome.iterations_done = options.start_iteration;
+      }
+      outcome.stop_reason = StopReason::Interrupted;
+      break;
+    }
     ProgressCallback scaled;
     if (callback) {
       scaled = [&, s](const Progress& progress) {

@@ -187,11 +187,12 @@ TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& 
 
 std::vector<torch::Tensor> sum_over_tiles(const torch::Tensor& image, const FeatureExtractor& network,
                                           const std::vector<std::string>& layers, int64_t tile,
-                                          const PieceStatistics& statistics) {
+                                          const PieceStatistics& statistics, const std::function<bool()>& stop) {
   const int64_t height = image.size(-2), width = image.size(-1);
   std::vector<torch::Tensor> sums;
   torch::NoGradGuard no_grad;
   for (const Tile& t : plan_tiles(height, width, tile, tile_geometry(layers))) {
+    if (!sums.empty() && stop && stop()) throw TiledEvaluationStopped();
     add_to(sums, statistics(piece_of(cut_of(image, t), t, network, layers, height, width)));
   }
   return sums;

@@ -64,7 +64,8 @@ struct TiledEvaluation {
 TiledEvaluation evaluate_tiled(const Objective& objective, const torch::Tensor& image, const FeatureExtractor& network,
                                int64_t tile, double loss_scale = 1.0, const std::function<bool()>& stop = {});
 
-// Thrown by evaluate_tiled when its `stop` check asks to stop between tiles.
+// Thrown by evaluate_tiled and sum_over_tiles when their `stop` check asks to
+// stop between tiles.
 struct TiledEvaluationStopped : std::runtime_error {
   TiledEvaluationStopped() : std::runtime_error("tiled evaluation stopped between tiles") {}
 };
@@ -75,8 +76,10 @@ torch::Tensor tiled_losses(const Objective& objective, const torch::Tensor& imag
 
 // sum over the tiles of `image` of statistics(piece), without gradient: what
 // TargetInputs::over_pieces does for a tiled run (the layers: the network's).
+// `stop`, when given, is asked before each tile after the first, as
+// evaluate_tiled's (a style's targets in tiles take up to a minute).
 std::vector<torch::Tensor> sum_over_tiles(const torch::Tensor& image, const FeatureExtractor& network,
                                           const std::vector<std::string>& layers, int64_t tile,
-                                          const PieceStatistics& statistics);
+                                          const PieceStatistics& statistics, const std::function<bool()>& stop = {});
 
 }  // namespace stylize
