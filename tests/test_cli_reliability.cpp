@@ -451,6 +451,19 @@ TEST_F(Reliability, ResumeRecordIsCheckedAgainstTheRun) {
                                 "--content-mask " + mask + " (this run: none)"}) {
     EXPECT_NE(pooled.output.find(change), std::string::npos) << change << "\n" << pooled.output;
   }
+  // And every other setting that makes another image (Adam's, the scales' ...),
+  // but not another -n, which the resumed run goes on to.
+  const auto adam = run("--iterations 2 --save-every 1 --beta1 0.9 -o " + dir.file("adam.png"));
+  ASSERT_EQ(adam.exit_code, 0) << adam.output;
+  const auto other_beta = run("--resume " + dir.file("adam_0001.png") + " --iterations 3 -o " + dir.file("b.png"));
+  EXPECT_EQ(other_beta.exit_code, 0) << other_beta.output;
+  EXPECT_NE(other_beta.output.find("made with other settings: --beta1 0.9 (this run: 0.99); resuming"),
+            std::string::npos)
+      << other_beta.output;
+  const auto same =
+      run("--resume " + dir.file("adam_0001.png") + " --iterations 3 --beta1 0.9 -o " + dir.file("c.png"));
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_EQ(same.output.find("other settings"), std::string::npos) << same.output;
   const auto missing = run("--resume " + dir.file("nothere.png"));
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
   EXPECT_NE(missing.output.find("nothere.png': the image does not exist"), std::string::npos) << missing.output;

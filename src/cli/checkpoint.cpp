@@ -75,78 +75,6 @@ nlohmann::json objective_record(const CliParams& params) {
           {"default_style", params.default_style_path.empty() ? "" : absolute_path(params.default_style_path)}};
 }
 
-// What a run is made of, for a record: another content, style or objective
-// continues towards another image.
-nlohmann::json settings_record(const CliParams& params, const std::vector<std::string>& style_paths) {
-  return {{"content", absolute_path(params.content_path)},
-          {"styles", absolute_paths(style_paths)},
-          {"size", params.size},
-          {"objective", objective_record(params)}};
-}
-
-// A recorded setting as its flag takes it: "relu1_1:0.5,relu2_1", "1,2",
-// "on"; numbers as JSON writes them.
-std::string flag_value(const nlohmann::json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_boolean()) return value.get<bool>() ? "on" : "off";
-  if (!value.is_array()) return value.dump();
-  if (value.empty()) return "none";
-  std::string text;
-  for (const auto& item : value) {
-    // A layer and its weight: "relu1_1:0.5", "relu1_1" for weight 1.
-    const bool layer = item.is_array() && item.size() == 2 && item[0].is_string() && item[1].is_number();
-    const std::string part =
-        layer ? item[0].get<std::string>() + (item[1] == 1.0 ? "" : ":" + item[1].dump()) : flag_value(item);
-    text += (text.empty() ? "" : ",") + part;
-  }
-  return text;
-}
-
-// "--size 32 (this run: 48)" for each setting of `now` that `recorded` holds
-// with another value; each key is the flag's name ("tv_norm": --tv-norm).
-std::vector<std::string> flag_changes(const nlohmann::json& recorded, const nlohmann::json& now) {
-  std::vector<std::string> changes;
-  if (!recorded.is_object()) return changes;
-  for (const auto& [key, value] : now.items()) {
-    if (!recorded.contains(key) || recorded[key] == value) continue;
-    std::string flag = "--" + key;
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    changes.push_back(flag + " " + flag_value(recorded[key]) + " (this run: " + flag_value(value) + ")");
-  }
-  return changes;
-}
-
-std::string joined(const std::vector<std::string>& parts) {
-  std::string text;
-  for (const auto& part : parts) text += (text.empty() ? "" : ", ") + part;
-  return text;
-}
-
-// Warns, setting by setting, where `record` (what `made` was made with) and
-// this run differ.
-void warn_where_settings_differ(const nlohmann::json& record, const CliParams& params, const std::string& made,
-                                const std::string& content) {
-  const auto differs = [&](const char* key, const nlohmann::json& now) {
-    return record.contains(key) && record[key] != now;
-  };
-  if (differs("content", absolute_path(params.content_path))) {
-    spdlog::warn("{} made with {} {}, this run uses {}", made, content, record["content"].dump(), params.content_path);
-  }
-  if (differs("styles", absolute_paths(params.style_paths))) {
-    spdlog::warn("{} made with style images {}, this run uses {}", made, record["styles"].dump(),
-                 nlohmann::json(params.style_paths).dump());
-  }
-  if (differs("size", params.size)) {
-    spdlog::warn("{} made at --size {}, this run uses {}", made, record["size"].dump(), params.size);
-  }
-  const nlohmann::json objective = objective_record(params);
-  if (differs("objective", objective)) {
-    const std::string changes = joined(flag_changes(record["objective"], objective));
-    spdlog::warn("{} made with other settings: {}; resuming continues towards a different image", made,
-                 changes.empty() ? record["objective"].dump() : changes);
-  }
-}
-
 // A list of layers as the record holds it: by name, the weights scaled so the
 // largest is 1 (the objective normalizes them: "relu2_1,relu1_1" and
 // "relu1_1:2,relu2_1:2" are the same run).
@@ -206,6 +134,89 @@ nlohmann::json made_record(const CliParams& params, const RecordedWeights& weigh
   // node of a cluster.
   record["weights"] = weights.file_name;
   return record;
+}
+
+// What a run is made of, for a record: another content, style or objective
+// continues towards another image.
+nlohmann::json settings_record(const CliParams& params, const std::vector<std::string>& style_paths) {
+  return {{"content", absolute_path(params.content_path)},
+          {"styles", absolute_paths(style_paths)},
+          {"size", params.size},
+          {"objective", objective_record(params)},
+          {"settings", made_record(params, recorded_weights(params))}};
+}
+
+// A recorded setting as its flag takes it: "relu1_1:0.5,relu2_1", "1,2",
+// "on"; numbers as JSON writes them.
+std::string flag_value(const nlohmann::json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "on" : "off";
+  if (!value.is_array()) return value.dump();
+  if (value.empty()) return "none";
+  std::string text;
+  for (const auto& item : value) {
+    // A layer and its weight: "relu1_1:0.5", "relu1_1" for weight 1.
+    const bool layer = item.is_array() && item.size() == 2 && item[0].is_string() && item[1].is_number();
+    const std::string part =
+        layer ? item[0].get<std::string>() + (item[1] == 1.0 ? "" : ":" + item[1].dump()) : flag_value(item);
+    text += (text.empty() ? "" : ",") + part;
+  }
+  return text;
+}
+
+// "--size 32 (this run: 48)" for each setting of `now` that `recorded` holds
+// with another value; each key is the flag's name ("tv_norm": --tv-norm).
+std::vector<std::string> flag_changes(const nlohmann::json& recorded, const nlohmann::json& now) {
+  std::vector<std::string> changes;
+  if (!recorded.is_object()) return changes;
+  for (const auto& [key, value] : now.items()) {
+    if (!recorded.contains(key) || recorded[key] == value) continue;
+    std::string flag = "--" + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    changes.push_back(flag + " " + flag_value(recorded[key]) + " (this run: " + flag_value(value) + ")");
+  }
+  return changes;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string text;
+  for (const auto& part : parts) text += (text.empty() ? "" : ", ") + part;
+  return text;
+}
+
+// Warns, setting by setting, where `record` (what `made` was made with) and
+// this run differ.
+void warn_where_settings_differ(const nlohmann::json& record, const CliParams& params, const std::string& made,
+                                const std::string& content) {
+  const auto differs = [&](const char* key, const nlohmann::json& now) {
+    return record.contains(key) && record[key] != now;
+  };
+  if (differs("content", absolute_path(params.content_path))) {
+    spdlog::warn("{} made with {} {}, this run uses {}", made, content, record["content"].dump(), params.content_path);
+  }
+  if (differs("styles", absolute_paths(params.style_paths))) {
+    spdlog::warn("{} made with style images {}, this run uses {}", made, record["styles"].dump(),
+                 nlohmann::json(params.style_paths).dump());
+  }
+  if (differs("size", params.size)) {
+    spdlog::warn("{} made at --size {}, this run uses {}", made, record["size"].dump(), params.size);
+  }
+  // Every setting that makes another image (older records: the objective's).
+  // Another -n goes on to it, a resumed run starts from its image whatever
+  // --init says, and the size is said above.
+  const bool full = record.contains("settings");
+  nlohmann::json now = full ? made_record(params, recorded_weights(params)) : objective_record(params);
+  for (const char* said_or_moot : {"iterations", "initial_iterations", "init", "seed", "size"}) now.erase(said_or_moot);
+  const nlohmann::json& recorded = record[full ? "settings" : "objective"];
+  if (recorded.is_object()) {
+    const std::string changes = joined(flag_changes(recorded, now));
+    if (!changes.empty()) {
+      spdlog::warn("{} made with other settings: {}; resuming continues towards a different image", made, changes);
+    }
+  } else if (record.contains("objective")) {
+    spdlog::warn("{} made with other settings: {}; resuming continues towards a different image", made,
+                 recorded.dump());
+  }
 }
 
 }  // namespace
