@@ -470,6 +470,32 @@ TEST_F(Reliability, ResumeRecordIsCheckedAgainstTheRun) {
   EXPECT_NE(warned.output.find("stretched to the content's size"), std::string::npos) << warned.output;
 }
 
+// An input that never delivers (a pipe no one writes to, a hung network
+// file) is read before the weights and the run's signal handlers: Ctrl-C
+// stops the command there, as a signal's default does. (Read after them, the
+// signal only asked the run to stop, and the read went on waiting.)
+TEST_F(Reliability, ASignalWhileAnInputIsReadStopsTheCommand) {
+  const std::string fifo = dir.file("style_pipe.png");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  test::Child child = test::spawn(STYLIZE_BINARY, {"--content", content, "--style", fifo, "-o", output, "--weights",
+                                                   weights(), "--size", "48", "--threads", "1"});
+  ASSERT_GT(child.pid, 0);
+  // Until the command opens the style, a writer cannot open the FIFO without blocking.
+  int writer = -1;
+  for (int wait = 0; wait < 1200 && writer < 0; ++wait) {
+    writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (writer < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(writer, 0) << "the command never read its style";
+  ::kill(child.pid, SIGINT);
+  const std::string log = test::read_until(child, std::string("\x04never", 6), "", 20);  // its output, to the end
+  ::close(writer);  // (a command still reading then gets an empty file and ends)
+  const test::ChildExit exit = test::wait_child(child, 20);
+  EXPECT_FALSE(exit.exited) << log;
+  EXPECT_EQ(exit.code, 128 + SIGINT) << log;
+  EXPECT_FALSE(fs::exists(output)) << log;
+}
+
 // --preset gatys sets the content weight from the content's size once the
 // image is read (in tutorial units: the Keras file's); a run resumed with the
 // same flags is the same run, not one "made with other settings".

@@ -578,7 +578,11 @@ int stylize_command(CliParams params) {
   if (params.resume.empty()) {
     for (const Job& job : jobs) warn_if_unfinished(job.output);
   }
-  return run_jobs(params, jobs, load_weights_for(params), threads);
+  // Read before the weights: an image that cannot be decoded is said before
+  // they load, and a pipe that never delivers is stopped by Ctrl-C (from the
+  // weights on, a signal only asks the run to stop between iterations).
+  const RunInputs in = load_run_inputs(params);
+  return run_jobs(params, jobs, in, load_weights_for(params), threads);
 }
 
 int resume_each_output(const CliParams& params, const std::vector<Job>& jobs, int threads) {
@@ -744,8 +748,12 @@ int save_group(const std::vector<Result>& group_results, const std::vector<size_
 
 int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const LoadedWeights& loaded, int threads,
              const std::function<bool()>& still_ours) {
+  return run_jobs(given, jobs, load_run_inputs(given), loaded, threads, still_ours);
+}
+
+int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const RunInputs& in, const LoadedWeights& loaded,
+             int threads, const std::function<bool()>& still_ours) {
   const VggWeights& weights = loaded.weights;
-  const RunInputs in = load_run_inputs(given);
   const DecodedImage& content_image = in.content;
   const torch::Tensor& content = content_image.pixels;
   const CliParams params = balance_content_weight(given, weights, content.size(2), content.size(3));

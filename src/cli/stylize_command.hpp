@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "inputs.hpp"
 #include "jobs.hpp"
 #include "params.hpp"
 #include "stylize/weights/weights.hpp"
@@ -47,5 +48,9 @@ CliParams balance_content_weight(const CliParams& params, const VggWeights& weig
 // Returns 0, 7 or 128 + a signal, as stylize_command().
 int run_jobs(const CliParams& params, const std::vector<Job>& jobs, const LoadedWeights& weights, int threads,
              const std::function<bool()>& still_ours = {});
+
+// The same with the inputs already read (load_run_inputs(params)).
+int run_jobs(const CliParams& params, const std::vector<Job>& jobs, const RunInputs& in, const LoadedWeights& weights,
+             int threads, const std::function<bool()>& still_ours = {});
 
 }  // namespace stylize::cli
