@@ -87,8 +87,8 @@ nlohmann::json canonical_layers(std::vector<LayerWeight> list) {
   return pairs;
 }
 
-// What stylize batch records of an output it made: the settings that make
-// another image, resolved (--loss-units auto by the weights, --initial-
+// The settings that make another image, as a record holds them (stylize
+// batch's beside each output it makes, and every checkpoint's): resolved (--loss-units auto by the weights, --initial-
 // iterations 0 as --iterations) and each under its flag's name, those a run
 // does not use left out (Adam's with L-BFGS, --seed without noise, a coarse-to-
 // fine run's with one scale). The content and style are in the output's name;
