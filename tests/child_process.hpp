@@ -2,6 +2,7 @@
 // read while it runs, for the tests that signal a run at a chosen moment.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -110,6 +111,20 @@ inline bool wait_signal_delivered(pid_t pid, int signal, int deadline_s = 10) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return false;
+}
+
+// A writer's end of the FIFO `fifo` once a process has opened it to read (a
+// writer cannot open it without blocking before that), held open so that the
+// reader waits for data that never comes; -1 when no reader came within
+// `deadline_s` seconds. The caller closes it.
+inline int writer_once_read(const std::string& fifo, int deadline_s = 60) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(deadline_s);
+  int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+  while (writer < 0 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+  }
+  return writer;
 }
 
 }  // namespace stylize::test

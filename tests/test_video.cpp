@@ -527,12 +527,7 @@ TEST_F(VideoCli, ASignalBeforeTheRunLeavesNoFolderItMade) {
       test::spawn({"video", "--content", input, "--style", fifo, "-o", folder + "/deeper/out.mp4", "--weights",
                    test::fixture("vgg19_tiny.safetensors"), "--size", "64", "--threads", "1", "--device", "cpu"});
   ASSERT_GT(child.pid, 0);
-  // Until the command opens the style, a writer cannot open the FIFO without blocking.
-  int writer = -1;
-  for (int wait = 0; wait < 1200 && writer < 0; ++wait) {
-    writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
-    if (writer < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const int writer = test::writer_once_read(fifo);
   ASSERT_GE(writer, 0) << "the command never read its style";
   ASSERT_TRUE(fs::exists(folder + "/deeper"));
   ::kill(child.pid, SIGTERM);
