@@ -35,14 +35,30 @@ void set_handler(void (*handler)(int)) {
   for (const int signal : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal, &action, nullptr);
 }
 
-extern "C" void on_early_signal(int signal) {
+void remove_early_folders() {
   // rmdir is async-signal-safe, and removes only empty folders; innermost first.
   for (const FolderNode* node = g_early_folders.load(); node != nullptr; node = node->older) {
     ::rmdir(node->path.c_str());
   }
+}
+
+extern "C" void on_early_signal(int signal) {
+  remove_early_folders();
   std::signal(signal, SIG_DFL);
   std::raise(signal);
 }
+
+extern "C" void on_signal_while_reading(int signal) {
+  remove_early_folders();
+  // write and _exit are async-signal-safe; the message is the one run_jobs
+  // gives a signal that came before the first iteration.
+  static const char kMessage[] = "warning: interrupted before the first iteration; nothing was written\n";
+  const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  (void)ignored;
+  ::_exit(128 + signal);
+}
+
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 extern "C" void on_signal(int signal) {
   int none = 0;
@@ -76,6 +92,20 @@ void remove_if_stopped_before_the_run(const OutputFolders& folders) {
     added = true;
   }
   if (added) set_handler(on_early_signal);
+}
+
+StopWhileReading::StopWhileReading() {
+  if (g_run_handlers) return;  // a run's (a batch worker's next job): it saves what it reached
+  struct sigaction action {};
+  action.sa_handler = on_signal_while_reading;
+  sigemptyset(&action.sa_mask);
+  for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &action, &earlier_[i]);
+  active_ = true;
+}
+
+StopWhileReading::~StopWhileReading() {
+  if (!active_) return;
+  for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &earlier_[i], nullptr);
 }
 
 int interrupt_signal() { return g_signal.load(); }

@@ -9,6 +9,8 @@
 // at a terminal expects.
 #pragma once
 
+#include <signal.h>
+
 #include "stylize/io/file.hpp"
 
 namespace stylize::cli {
@@ -23,6 +25,24 @@ void install_interrupt_handlers();
 // destructors do not run then). Called after each creation; each folder is
 // added once.
 void remove_if_stopped_before_the_run(const OutputFolders& folders);
+
+// While it lives (the inputs are read, before the weights and the run), a
+// signal ends the command at once, with the status (128 + signal) and the
+// warning of a run interrupted before its first iteration, after removing the
+// folders remove_if_stopped_before_the_run was given: a read of a pipe that
+// never delivers would not return to look at a flag. Then the handlers there
+// were are back.
+class StopWhileReading {
+ public:
+  StopWhileReading();
+  ~StopWhileReading();
+  StopWhileReading(const StopWhileReading&) = delete;
+  StopWhileReading& operator=(const StopWhileReading&) = delete;
+
+ private:
+  struct sigaction earlier_[3];
+  bool active_ = false;
+};
 
 // The first signal received (SIGINT, SIGTERM or SIGHUP), or 0.
 int interrupt_signal();

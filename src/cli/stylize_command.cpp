@@ -581,7 +581,10 @@ int stylize_command(CliParams params) {
   // Read before the weights: an image that cannot be decoded is said before
   // they load, and a pipe that never delivers is stopped by Ctrl-C (from the
   // weights on, a signal only asks the run to stop between iterations).
-  const RunInputs in = load_run_inputs(params);
+  const RunInputs in = [&params] {
+    const StopWhileReading stop;
+    return load_run_inputs(params);
+  }();
   return run_jobs(params, jobs, in, load_weights_for(params), threads);
 }
 
