@@ -205,15 +205,16 @@ void warn_where_settings_differ(const nlohmann::json& record, const CliParams& p
   // Another -n goes on to it, a resumed run starts from its image whatever
   // --init says, and the size is said above.
   const bool full = record.contains("settings");
+  if (!full && !record.contains("objective")) return;
   nlohmann::json now = full ? made_record(params, recorded_weights(params)) : objective_record(params);
   for (const char* said_or_moot : {"iterations", "initial_iterations", "init", "seed", "size"}) now.erase(said_or_moot);
-  const nlohmann::json& recorded = record[full ? "settings" : "objective"];
+  const nlohmann::json& recorded = record.at(full ? "settings" : "objective");
   if (recorded.is_object()) {
     const std::string changes = joined(flag_changes(recorded, now));
     if (!changes.empty()) {
       spdlog::warn("{} made with other settings: {}; resuming continues towards a different image", made, changes);
     }
-  } else if (record.contains("objective")) {
+  } else {
     spdlog::warn("{} made with other settings: {}; resuming continues towards a different image", made,
                  recorded.dump());
   }
