@@ -215,19 +215,36 @@ int64_t Stylizer::Impl::smallest_style_tile() const {
   return std::max<int64_t>(kMinTile, (2 * halo + 31) / 32 * 32);
 }
 
+namespace {
+
+// The largest tile, in steps of 32 px down to `smallest`, for which
+// `bytes_of(tile)` fits in `available` bytes; 0 if none does.
+int64_t largest_fitting_tile(int64_t height, int64_t width, double available,
+                             const std::function<double(int64_t)>& bytes_of, int64_t smallest = kMinTile) {
+  for (int64_t tile = (std::max(height, width) - 1) / 32 * 32; tile >= smallest; tile -= 32) {
+    if (bytes_of(tile) <= available) return tile;
+  }
+  return 0;
+}
+
+// `plan` with the style pass in tiles owning `tile` px (one tile: the whole
+// style), whose pass takes `bytes`, and the run's peak at least `run_bytes`.
+void use_style_tiles(TilePlan& plan, const TileGeometry& geometry, const StyleExtent& style, int64_t tile, double bytes,
+                     double run_bytes) {
+  plan.style_tile = geometry.step(tile);
+  plan.style_tiles = static_cast<int64_t>(plan_tiles(style.height, style.width, plan.style_tile, geometry).size());
+  plan.style_bytes = bytes;
+  plan.bytes = std::max(run_bytes, bytes);
+}
+
+}  // namespace
+
 void Stylizer::Impl::tile_style_pass(TilePlan& plan, double run_bytes, const StyleExtent& style,
                                      double available) const {
   if (plan.tile > 0 || available < 0 || plan.style_bytes <= available) return;
-  const TileGeometry geometry = tile_geometry(objective.layers());
-  for (int64_t tile = (std::max(style.height, style.width) - 1) / 32 * 32; tile >= smallest_style_tile(); tile -= 32) {
-    const double bytes = style_pass_bytes(style, tile);
-    if (bytes > available) continue;
-    plan.style_tile = geometry.step(tile);
-    plan.style_tiles = static_cast<int64_t>(plan_tiles(style.height, style.width, plan.style_tile, geometry).size());
-    plan.style_bytes = bytes;
-    plan.bytes = std::max(run_bytes, bytes);
-    return;
-  }
+  const auto bytes_of = [&](int64_t tile) { return style_pass_bytes(style, tile); };
+  const int64_t tile = largest_fitting_tile(style.height, style.width, available, bytes_of, smallest_style_tile());
+  if (tile > 0) use_style_tiles(plan, tile_geometry(objective.layers()), style, tile, bytes_of(tile), run_bytes);
 }
 
 void Stylizer::Impl::enlarge_style_tiles(TilePlan& plan, const StyleExtent& style, double available) const {
@@ -236,36 +253,18 @@ void Stylizer::Impl::enlarge_style_tiles(TilePlan& plan, const StyleExtent& styl
   // 2048 px style took 43 s in them, 10 s with the pass whole (README, "Memory").
   if (plan.tile == 0 || available < 0 || style.height * style.width == 0) return;
   const TileGeometry geometry = tile_geometry(objective.layers());
-  const int64_t side = std::max(style.height, style.width);
-  const auto take = [&](int64_t tile, double bytes) {
-    plan.style_tile = geometry.step(tile);
-    plan.style_tiles = static_cast<int64_t>(plan_tiles(style.height, style.width, plan.style_tile, geometry).size());
-    plan.style_bytes = bytes;
-    plan.bytes = std::max(plan.bytes, bytes);
-  };
   const double whole = estimate_style_pass_bytes(*net, style.height, style.width, dtype_of(precision));
   if (whole <= available) {
-    take((side + geometry.stride - 1) / geometry.stride * geometry.stride, whole);  // one tile: the whole image
+    const int64_t side = std::max(style.height, style.width);
+    use_style_tiles(plan, geometry, style, (side + geometry.stride - 1) / geometry.stride * geometry.stride, whole,
+                    plan.bytes);
     return;
   }
-  for (int64_t tile = (side - 1) / 32 * 32; geometry.step(tile) > plan.tile; tile -= 32) {
-    const double bytes = style_pass_bytes(style, tile);
-    if (bytes <= available) return take(tile, bytes);
-  }
+  // Larger than the image's tiles (which the tiled run's estimate covers).
+  const auto bytes_of = [&](int64_t tile) { return style_pass_bytes(style, tile); };
+  const int64_t tile = largest_fitting_tile(style.height, style.width, available, bytes_of, plan.tile + 1);
+  if (tile > 0) use_style_tiles(plan, geometry, style, tile, bytes_of(tile), plan.bytes);
 }
-
-namespace {
-
-// The largest tile, in steps of 32 px, whose run fits in `available` bytes; 0 if none does.
-template <typename Plan>
-int64_t largest_fitting_tile(int64_t height, int64_t width, double available, const Plan& plan_of) {
-  for (int64_t tile = (std::max(height, width) - 1) / 32 * 32; tile >= kMinTile; tile -= 32) {
-    if (plan_of(tile).bytes <= available) return tile;
-  }
-  return 0;
-}
-
-}  // namespace
 
 TilePlan Stylizer::Impl::plan_tiling(int64_t height, int64_t width, int64_t batch, const StyleExtent& style) const {
   const double available = available_memory_bytes(device);
@@ -276,7 +275,8 @@ TilePlan Stylizer::Impl::plan_tiling(int64_t height, int64_t width, int64_t batc
   tile_style_pass(plan, memory_needed(height, width, batch, plan.tile, style), style, available);
   if (options.tile == kAutoTile && available >= 0 && plan.bytes > available) {
     const auto plan_of = [&](int64_t tile_size) { return tile_plan(height, width, batch, tile_size, style); };
-    const int64_t fits = largest_fitting_tile(height, width, available, plan_of);
+    const int64_t fits =
+        largest_fitting_tile(height, width, available, [&](int64_t tile) { return plan_of(tile).bytes; });
     plan = plan_of(fits > 0 ? fits : kMinTile);
   }
   enlarge_style_tiles(plan, style, available);
@@ -335,7 +335,9 @@ std::string Stylizer::Impl::memory_advice(const TilePlan& plan, int64_t height, 
   // (a style image's too, cut into the same tiles; but for a style alone too
   // large, tiles of an image that fits whole cost far more than its --style-size).
   const auto plan_of = [&](int64_t tile_size) { return tile_plan(height, width, batch, tile_size, style); };
-  const int64_t tile_fits = run_too_large ? largest_fitting_tile(height, width, available, plan_of) : 0;
+  const int64_t tile_fits =
+      run_too_large ? largest_fitting_tile(height, width, available, [&](int64_t tile) { return plan_of(tile).bytes; })
+                    : 0;
   if (tile_fits > 0 && (plan.tile == 0 || tile_fits < plan.tile)) {
     advice += "; or keep the size and evaluate it in tiles: --tile " + std::to_string(tile_fits) +
               " (or --tile auto; exact, but each iteration takes longer)";
