@@ -75,12 +75,6 @@ CliParams job_params(const BatchParams& settings, const batch::Job& job, batch::
   return resume_from_snapshot(std::move(params));
 }
 
-// Whether a done output is to be made again: --redo, and the settings its
-// record holds are not this run's.
-bool remade(const BatchParams& settings, const std::string& output, const RecordedWeights& weights) {
-  return settings.redo && !made_differences(output, settings.run, weights).empty();
-}
-
 struct Tally {
   size_t done = 0, skipped = 0, failed = 0;
   int exit_code = kOk;  // the first failure's
@@ -138,9 +132,10 @@ class SettingsRecord {
 // Runs one claimed job; returns its exit code (0, 7 or 128 + signal, or an error's).
 int run_claimed(const BatchParams& settings, const batch::Job& job, batch::Claim& claim, const LoadedWeights& weights,
                 int threads) {
-  SettingsRecord record(job.output, settings.run, recorded_weights(weights));
+  const RecordedWeights recorded = recorded_weights(weights);
+  SettingsRecord record(job.output, settings.run, recorded);
   try {
-    const CliParams params = job_params(settings, job, claim.state(), recorded_weights(weights));
+    const CliParams params = job_params(settings, job, claim.state(), recorded);
     validate_params(params);
     const std::vector<Job> jobs = make_jobs(params);
     OutputFolders folders;                 // the job's folder was made before the first job
@@ -281,6 +276,7 @@ std::optional<int> work_through(const ShardPlan& plan, const BatchParams& settin
                                 int threads, Tally& tally) {
   const LockOwner me = LockOwner::current("stylize batch");
   const LockTiming timing;
+  const RecordedWeights recorded = recorded_weights(weights);
   std::vector<size_t> todo;
   for (size_t j = plan.range.first; j < plan.range.last; ++j) todo.push_back(j);
   bool told_busy = false;
@@ -298,18 +294,21 @@ std::optional<int> work_through(const ShardPlan& plan, const BatchParams& settin
         continue;
       }
       batch::Claim& claim = *attempt.claim;
-      if (claim.state() == batch::OutputState::Done && !remade(settings, job.output, recorded_weights(weights))) {
-        // Made while this worker waited, by a worker with other settings: not what this run asked for.
-        const std::string differences = made_differences(job.output, settings.run, recorded_weights(weights));
-        if (!differences.empty()) {
+      if (claim.state() == batch::OutputState::Done) {
+        const std::string differences = made_differences(job.output, settings.run, recorded);
+        if (differences.empty()) {  // done, with this run's settings
+          ++tally.skipped;
+          continue;
+        }
+        if (!settings.redo) {
+          // Made while this worker waited, by a worker with other settings: not what this run asked for.
           spdlog::error("{} was made by another worker with other settings ({}); add --redo to make it again",
                         job.output, differences);
           ++tally.failed;
           if (tally.exit_code == kOk) tally.exit_code = kUsageError;
           continue;
         }
-        ++tally.skipped;
-        continue;
+        // --redo: made again, from the start
       }
       claim.start_heartbeat();
       spdlog::info("job {} of {}: {} with {} -> {}", job.number, plan.jobs.size(), job.content, job.style, job.output);
