@@ -42,7 +42,7 @@ CONFINED = {
     "H5": {"src/weights/keras_h5.cpp"},
     "curl/": {"src/fetch/download.cpp"},
     "openssl/": {"src/fetch/digest.cpp"},
-    "oneapi/dnnl": {"src/core/matmul.cpp"},
+    "oneapi/dnnl": {"src/core/onednn.cpp"},
     "lcms2": {"src/io/color_profile.cpp"},  # colour conversion, behind color_profile.hpp
     "zlib": {"src/io/icc_container.cpp"},  # PNG's compressed iCCP chunk
     "CLI/": None,  # the cli wing only (checked below)

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <functional>
 
-#include "core/matmul.hpp"
+#include "core/onednn.hpp"
 #include "stylize/core/objective.hpp"
 #include "test_util.hpp"
 
@@ -76,6 +76,34 @@ TEST(Losses, OneDnnProductMatchesTorchOnStridedViews) {
   // What oneDNN does not take is left to torch::bmm.
   EXPECT_FALSE(cpu_bmm(x.to(torch::kFloat64), x.to(torch::kFloat64).transpose(1, 2), torch::kFloat64).defined());
   EXPECT_FALSE(cpu_bmm(x, x, torch::kFloat32).defined());  // shapes do not chain
+}
+
+// cpu_relu_ (the network's ReLUs in bf16) is torch::relu on every element,
+// in either memory format, and declines what it does not take, untouched.
+TEST(Losses, OneDnnReluIsTorchsReluInBfloat16) {
+  if (!cpu_bmm_available()) STYLIZE_SKIP_UNLESS_REQUIRED("built without oneDNN (STYLIZE_WITH_DNNL)");
+  torch::manual_seed(9);
+  torch::Tensor x = torch::randn({2, 32, 9, 7}).to(torch::kBFloat16);
+  x.index_put_({0, 0, 0, 0}, -0.0);
+  x.index_put_({0, 0, 0, 1}, 1e-30);  // a bf16 subnormal stays
+  x.index_put_({0, 0, 0, 2}, -1e-30);
+  for (const auto format : {torch::MemoryFormat::Contiguous, torch::MemoryFormat::ChannelsLast}) {
+    torch::Tensor y = x.contiguous(format).clone(format);
+    if (!cpu_relu_(y)) {
+      // oneDNN 2.x has bf16 kernels on AVX512 CPUs only; elsewhere it declines.
+      EXPECT_EQ(__builtin_cpu_supports("avx512bw"), 0) << "oneDNN declined a bf16 ReLU on an AVX512 CPU";
+      EXPECT_TRUE(torch::equal(y, x));
+      continue;
+    }
+    EXPECT_TRUE(torch::equal(y, torch::relu(x))) << "memory format " << format;
+    EXPECT_TRUE(y.is_contiguous(format));
+    EXPECT_EQ(y.index({0, 0, 0, 1}).item<float>(), x.index({0, 0, 0, 1}).item<float>());
+  }
+  for (torch::Tensor declined : {x.to(torch::kFloat32), x.to(torch::kFloat64), x.transpose(2, 3)}) {
+    const torch::Tensor before = declined.clone();
+    EXPECT_FALSE(cpu_relu_(declined)) << declined.scalar_type();
+    EXPECT_TRUE(torch::equal(declined, before));
+  }
 }
 
 TEST(Losses, GramGradientMatchesAutograd) {

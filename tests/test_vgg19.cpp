@@ -129,6 +129,37 @@ TEST(Vgg19, Bf16ChannelsLastMatchesFp32) {
   }
 }
 
+// A ReLU whose input is not wanted runs in place (through oneDNN in bf16 on
+// the CPU); one whose convolution is also asked for runs as torch::relu. The
+// two give the same features and the same image gradient, bit for bit.
+TEST(Vgg19, InPlaceReluGivesTorchsReluAndItsGradient) {
+  for (const bool channels_last : {true, false}) {
+    Vgg19Features in_place(tiny_weights(), {"relu1_2", "relu2_1"});
+    Vgg19Features out_of_place(tiny_weights(), {"relu1_2", "relu2_1", "conv1_1", "conv1_2", "conv2_1"});
+    in_place.configure(torch::kCPU, torch::kBFloat16, channels_last);
+    out_of_place.configure(torch::kCPU, torch::kBFloat16, channels_last);
+    const torch::Tensor image = test::pattern_image(24, 20, 0.7);
+    std::vector<torch::Tensor> probe;
+    {
+      torch::NoGradGuard no_grad;
+      probe = in_place.forward(image);
+    }
+    torch::manual_seed(4);
+    const torch::Tensor w1 = torch::randn(probe[0].sizes()), w2 = torch::randn(probe[1].sizes());
+    std::vector<torch::Tensor> features, gradients;
+    for (Vgg19Features* net : {&in_place, &out_of_place}) {
+      const torch::Tensor x = image.clone().requires_grad_(true);
+      const auto maps = net->forward(x);
+      ((maps[0].to(torch::kFloat32) * w1).sum() + (maps[1].to(torch::kFloat32) * w2).sum()).backward();
+      features.push_back(torch::cat({maps[0].flatten(), maps[1].flatten()}));
+      gradients.push_back(x.grad());
+    }
+    EXPECT_GT(features[0].eq(0).sum().item<int64_t>(), 0) << "no ReLU cut anything";
+    EXPECT_TRUE(torch::equal(features[0], features[1])) << "channels last " << channels_last;
+    EXPECT_TRUE(torch::equal(gradients[0], gradients[1])) << "channels last " << channels_last;
+  }
+}
+
 // In bf16 the first convolution runs in float32 on the float32 input: its
 // output is the float32 one rounded once to bf16 (at most half a bf16 step,
 // 2^-8 of the value). Rounding the Caffe-range input (steps of 0.5-1 grey

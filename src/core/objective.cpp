@@ -5,7 +5,7 @@
 
 #include <torch/autograd.h>
 
-#include "matmul.hpp"
+#include "onednn.hpp"
 #include "stylize/core/loss_units.hpp"
 #include "stylize/errors.hpp"
 #include "stylize/io/image.hpp"

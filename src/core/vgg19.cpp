@@ -2,11 +2,34 @@
 
 #include <algorithm>
 
+#include <torch/autograd.h>
 #include <torch/nn/functional/pooling.h>
 
+#include "onednn.hpp"
 #include "stylize/errors.hpp"
 
 namespace stylize {
+
+namespace {
+
+// ReLU in place, through oneDNN on the CPU where it can (onednn.hpp says why);
+// its gradient is LibTorch's, from the output as relu_'s is.
+class InPlaceRelu : public torch::autograd::Function<InPlaceRelu> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x) {
+    if (!cpu_relu_(x)) x.relu_();
+    ctx->mark_dirty({x});
+    ctx->save_for_backward({x});
+    return x;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    return {torch::threshold_backward(grads[0], ctx->get_saved_variables()[0], 0)};
+  }
+};
+
+}  // namespace
 
 Vgg19Features::Vgg19Features(const VggWeights& weights, std::vector<std::string> outputs, Pooling pooling)
     : outputs_(std::move(outputs)), pooling_(pooling), convention_(weights.convention) {
@@ -89,7 +112,7 @@ std::vector<torch::Tensor> Vgg19Features::forward(const torch::Tensor& image) {
       case LayerKind::Relu:
         // In place unless the conv output itself is wanted: saves one
         // activation-sized buffer per layer, which matters at 1024 px.
-        x = output_slot_[i - 1] >= 0 ? torch::relu(x) : torch::relu_(x);
+        x = output_slot_[i - 1] >= 0 ? torch::relu(x) : InPlaceRelu::apply(x);
         break;
       case LayerKind::Pool:
         x = pooling_ == Pooling::Max ? torch::max_pool2d(x, {2, 2}, {2, 2}) : torch::avg_pool2d(x, {2, 2}, {2, 2});

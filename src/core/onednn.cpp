@@ -1,4 +1,4 @@
-#include "matmul.hpp"
+#include "onednn.hpp"
 
 #ifdef STYLIZE_WITH_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -60,11 +60,34 @@ torch::Tensor cpu_bmm(const torch::Tensor& a, const torch::Tensor& b, torch::Dty
 
 bool cpu_bmm_available() { return true; }
 
+bool cpu_relu_(torch::Tensor& x) {
+  if (!x.device().is_cpu() || x.scalar_type() != torch::kBFloat16 || x.numel() == 0 ||
+      !(x.is_contiguous() || x.is_contiguous(torch::MemoryFormat::ChannelsLast))) {
+    return false;
+  }
+  try {
+    static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    const auto md = describe(x, dnnl::memory::data_type::bf16);
+    const dnnl::eltwise_forward::primitive_desc pd(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_relu, md, 0.f, 0.f),
+        engine);
+    const dnnl::memory data(md, engine, x.data_ptr());
+    dnnl::stream stream(engine);
+    dnnl::eltwise_forward(pd).execute(stream, {{DNNL_ARG_SRC, data}, {DNNL_ARG_DST, data}});
+    stream.wait();
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  return true;
+}
+
 #else
 
 torch::Tensor cpu_bmm(const torch::Tensor&, const torch::Tensor&, torch::Dtype) { return {}; }
 
 bool cpu_bmm_available() { return false; }
+
+bool cpu_relu_(torch::Tensor&) { return false; }
 
 #endif
 

@@ -1,4 +1,5 @@
-// Batched matrix products on the CPU through oneDNN (internal to stylize_core).
+// CPU primitives through oneDNN (internal to stylize_core): batched matrix
+// products (the Gram matrices) and ReLU in place.
 #pragma once
 
 #include <torch/types.h>
@@ -16,5 +17,13 @@ torch::Tensor cpu_bmm(const torch::Tensor& a, const torch::Tensor& b, torch::Dty
 
 // Whether stylize was built with oneDNN (cmake -DSTYLIZE_WITH_DNNL).
 bool cpu_bmm_available();
+
+// ReLU of `x` in place: a bfloat16 CPU tensor, contiguous or channels-last.
+// oneDNN's kernel is 3-4x faster than LibTorch's, which converts every element
+// to float32 and back (on an AMX CPU its ReLUs took a tenth of a bf16
+// iteration at 512 px; in float32 the two are as fast). Returns false, leaving
+// `x` as it was, where it cannot (no oneDNN, another device, dtype or layout):
+// callers use torch::relu_ then.
+bool cpu_relu_(torch::Tensor& x);
 
 }  // namespace stylize
