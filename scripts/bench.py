@@ -2,6 +2,7 @@
 """Driver of scripts/bench.sh (see there). Prints tables; asserts nothing."""
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -138,6 +139,65 @@ def roofline(size):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def onednn_kernels(precision, size=256):
+    """Which oneDNN kernels one stylize iteration runs (ONEDNN_VERBOSE): the ISA
+    oneDNN found, and for each kind of primitive the share of its time spent in
+    each implementation, e.g. {"convolution bf16": [("brgconv:avx512_core_amx_bf16", 0.62), ...]}."""
+    content, style = synthetic_images(size)
+    env = dict(os.environ, ONEDNN_VERBOSE="1", DNNL_VERBOSE="1")
+    result = subprocess.run([STYLIZE, "-c", content, "-s", style, "-o", os.path.join(WORK, "kernels.png"), "--weights",
+                             WEIGHTS, "--size", str(size), "-n", "2", "--precision", precision, "-q"],
+                            capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        return None, {}
+    isa, seconds = None, {}
+    for line in result.stdout.splitlines():
+        fields = line.split(",")
+        if len(fields) < 4 or fields[0] not in ("onednn_verbose", "dnnl_verbose"):
+            continue
+        if fields[1] == "info" and fields[2] == "cpu" and fields[3].startswith("isa:"):
+            isa = ",".join(fields[3:])[len("isa:"):]
+        elif fields[1] == "exec" and fields[2] == "cpu" and len(fields) >= 7:
+            try:
+                milliseconds = float(fields[-1])
+            except ValueError:
+                continue
+            # Convolutions and products by their data type: in bf16 conv1_1 runs in float32 on purpose.
+            data = re.search(r"(?:src|data)_([a-z0-9]+):", fields[6]) if fields[3] != "reorder" else None
+            by_kind = seconds.setdefault(fields[3] + (f" {data.group(1)}" if data else ""), {})
+            by_kind[fields[4]] = by_kind.get(fields[4], 0.0) + milliseconds
+    shares = {}
+    for kind, by_implementation in seconds.items():
+        total = sum(by_implementation.values()) or 1.0
+        shares[kind] = sorted(((name, ms / total) for name, ms in by_implementation.items()), key=lambda x: -x[1])
+    return isa, shares
+
+
+def kernels_table():
+    """Prints which oneDNN kernels run the convolutions and matrix products, per
+    precision; on a CPU with AMX-BF16, whether the bf16 ones are AMX kernels."""
+    has_amx = "AMX-BF16" in CPU_FEATURES
+    for precision in CPU_PRECISIONS:
+        isa, shares = onednn_kernels(precision)
+        if not shares:
+            print(f"oneDNN kernels, {precision}: none reported (is this LibTorch built with oneDNN?)")
+            continue
+        if isa:
+            print(f"oneDNN kernels, {precision} (oneDNN found: {isa}):")
+        else:
+            print(f"oneDNN kernels, {precision}:")
+        for kind in sorted(shares):
+            listed = ", ".join(f"{name} {share:.0%}" for name, share in shares[kind][:3])
+            print(f"  {kind:<17} {listed}")
+        if has_amx and precision == "bf16":
+            convolution = shares.get("convolution bf16", [])
+            amx = sum(share for name, share in convolution if "amx" in name)
+            print(f"  AMX kernels run {amx:.0%} of the bf16 convolutions' time"
+                  + ("" if amx >= 0.9 else " (expected all of it on this CPU: see oneDNN's verbose output)"))
+    print()
+    sys.stdout.flush()
+
+
 def has_cuda():
     return stylize(256, "auto", 2, device="cuda") is not None
 
@@ -150,6 +210,7 @@ def speed_table():
                                   "slower than fp32; stylize's auto precision is fp32 here)"))
     print(f"ratios: seconds per iteration of the PyTorch eager reference with {cores} threads (x{cores}t) and with "
           "1 thread, the default of Debian's PyTorch, as a plain script runs it (x1t)\n")
+    kernels_table()
     header = f"{'size':>6} {'setting':<26} {'s/it':>8} {'peak MiB':>9} {'x' + str(cores) + 't':>8} {'x1t':>8}"
     print(header)
     print("-" * len(header))
@@ -467,7 +528,7 @@ def lbfgs_bench():
 if __name__ == "__main__":
     os.makedirs(WORK, exist_ok=True)
     WEIGHTS, WEIGHTS_KIND = weights_file()
-    parts = {"video": video_bench, "tiles": tiles_bench, "lbfgs": lbfgs_bench, "ttl": time_to_loss,
+    parts = {"kernels": kernels_table, "video": video_bench, "tiles": tiles_bench, "lbfgs": lbfgs_bench, "ttl": time_to_loss,
              "fast": fast_bench}
     if sys.argv[1:]:
         if sys.argv[1:2] != sys.argv[1:] or sys.argv[1] not in parts:

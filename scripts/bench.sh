@@ -4,14 +4,16 @@
 # (scripts/reference_pytorch.py), at 256, 512 and 1024 px, in one run on this
 # machine, with the convolution roofline (scripts/roofline.py: VGG19's 14
 # convolutions alone, forward + input gradient, in this machine's oneDNN) and
-# stylize's fraction of it; then time-to-loss of the optimizer and
-# coarse-to-fine settings.
+# stylize's fraction of it, after which oneDNN kernels run (ONEDNN_VERBOSE);
+# then time-to-loss of the optimizer and coarse-to-fine settings.
 #
 #   scripts/bench.sh                    # everything (about 15-25 minutes on 2 cores)
 #   BENCH_SIZES="256 512" scripts/bench.sh
 #   BENCH_SKIP_TTL=1 scripts/bench.sh   # skip the time-to-loss part
 #   BENCH_TTL_SIZE=128 scripts/bench.sh # time-to-loss at another size (default 256)
 #   scripts/bench.sh ttl                # the time-to-loss part alone
+#   scripts/bench.sh kernels            # which oneDNN kernels run an iteration (ONEDNN_VERBOSE), per
+#                                       # precision; on an AMX CPU, the AMX share of the bf16 convolutions
 #   scripts/bench.sh lbfgs              # L-BFGS and Adam in stylize and in PyTorch (torch.optim.LBFGS) on
 #                                       # one objective (BENCH_LBFGS_SIZE, _EVALUATIONS; about 8 minutes on 2 cores)
 #   scripts/bench.sh video              # stylize video: seconds per frame and flicker,
