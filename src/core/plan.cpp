@@ -86,7 +86,7 @@ double estimate_style_pass_bytes(const Vgg19Features& net, int64_t height, int64
   // Without gradients each layer's output is freed once the next is made,
   // except the requested ones (the style and content layers), kept to the
   // end; the largest output (conv1_1's) counts once more as float32: the
-  // first convolution runs in float32, and the Gram matrices read
+  // first convolution runs in float32 (on a GPU), and the Gram matrices read
   // lower-precision features in float32. Measured peak RSS grew by 742 bytes
   // per style pixel in fp32 and 572 in bf16 (this gives 744 and 500; README,
   // "Memory"); 25% on top, as for a run.

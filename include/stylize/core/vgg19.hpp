@@ -30,8 +30,11 @@ class Vgg19Features : public torch::nn::Module {
   std::vector<torch::Tensor> forward(const torch::Tensor& image);
 
   // Casts parameters and chooses the memory format the network runs in. In
-  // bf16 or fp16 the first convolution still runs in float32 on the float32
-  // input (its output is then cast), so the image is not rounded before it.
+  // bf16 or fp16 the image is not rounded before the first convolution: on
+  // the CPU in bf16 it runs in bf16 on the image and its weights each split
+  // into two bf16 parts (as exact as float32 up to its output's rounding, at
+  // bf16's speed); elsewhere it runs in float32 on the float32 input and its
+  // output is cast.
   void configure(torch::Device device, torch::Dtype dtype, bool channels_last);
 
   const std::vector<std::string>& outputs() const { return outputs_; }
@@ -45,6 +48,7 @@ class Vgg19Features : public torch::nn::Module {
 
  private:
   torch::Tensor normalize(const torch::Tensor& image) const;
+  torch::Tensor split_first_conv(const torch::Tensor& x) const;
 
   std::vector<torch::nn::Conv2d> convs_;
   std::vector<std::string> outputs_;
@@ -54,7 +58,8 @@ class Vgg19Features : public torch::nn::Module {
   InputConvention convention_;
   torch::Tensor scale_, shift_;  // per-channel affine of the input convention
   torch::Dtype dtype_ = torch::kFloat32;
-  torch::Dtype first_dtype_ = torch::kFloat32;  // conv1_1's: never below float32
+  torch::Dtype first_dtype_ = torch::kFloat32;  // conv1_1's input: never below float32
+  torch::Tensor split_weight_;                  // conv1_1 as split_first_conv runs it, when it does
   bool channels_last_ = false;
 };
 
