@@ -423,6 +423,129 @@ void save_frame(const torch::Tensor& image, int64_t index, const FrameTarget& ta
   for (int64_t k = 2; k <= stale; ++k) fs::remove(pattern.path(k), ignored);
 }
 
+// What a run says of its input: its name, what it holds, and the threads.
+struct InputSummary {
+  std::string name;
+  VideoInfo info;
+  int threads = 1;
+};
+
+// One run of stylize video over its frames, as they are read: each is made
+// (or, where an earlier run made it, read back from disk) and written, held
+// to the outputs before it.
+class VideoRun {
+ public:
+  VideoRun(const VideoParams& video, const FrameTarget& target, InputSummary input, EarlierFrames earlier,
+           Styling styling, const LoadedWeights& weights)
+      : video_(video),
+        params_(video.run),
+        target_(target),
+        pattern_(target.pattern),
+        input_(std::move(input)),
+        earlier_(std::move(earlier)),
+        styling_(std::move(styling)),
+        weights_(weights),
+        printer_(params_.print_every, params_.quiet),
+        history_(params_.options.temporal_weight > 0 ? static_cast<size_t>(video.temporal_frames) : 0) {}
+
+  // Takes frame `index` (from 1 on); returns the exit code where the run ends there.
+  std::optional<int> take(int64_t index, const torch::Tensor& frame) {
+    if (index == 1) start(frame);
+    torch::Tensor output;  // as written, for the next frame to be held to
+    if (index <= earlier_.kept) {
+      output = made_before(index, frame);
+    } else if (const std::optional<int> code = make(index, frame, output)) {
+      return code;
+    }
+    finished_ = index;
+    history_.add(frame, output);
+    if (interrupt_signal() != 0) {
+      spdlog::warn("interrupted after frame {}; {} (go on with the same command and --resume)", index,
+                   kept_frames(index, target_));
+      return interrupted_exit_code(interrupt_signal());
+    }
+    return std::nullopt;
+  }
+
+  // Frames 1..finished() are on disk.
+  int64_t finished() const { return finished_; }
+
+ private:
+  // At the first frame, whose size --preset gatys's weight and the region masks depend on.
+  void start(const torch::Tensor& frame) {
+    stylizer_.emplace(balance_content_weight(params_, weights_.weights, frame.size(2), frame.size(3)).options,
+                      weights_.weights);
+    stylizer_->set_stop_check([] { return interrupt_signal() != 0; });  // between tiles (--tile)
+    spdlog::info("device {}, precision {}, {} threads; {}", stylizer_->device().str(),
+                 to_string(stylizer_->precision()), input_.threads,
+                 describe_input(input_.name, input_.info, params_.options.temporal_weight > 0));
+    styling_.regions = load_regions(params_, frame.size(2), frame.size(3), styling_.styles);
+    add_default_style(styling_.regions, params_, styling_.styles, styling_.blend);
+  }
+
+  // Frame `index`, made by the interrupted run: its output (as written) holds the next frame.
+  torch::Tensor made_before(int64_t index, const torch::Tensor& frame) const {
+    torch::Tensor output;
+    if (history_.kept()) output = read_made_frame(pattern_.path(index), index, frame);
+    if (index == earlier_.kept) {
+      spdlog::info("resuming after frame {} ({} on disk)", index,
+                   index == 1 ? std::string("it is") : "frames 1-" + std::to_string(index) + " are");
+    }
+    return output;
+  }
+
+  // Makes frame `index` and writes it (`output`: as written); returns the
+  // exit code where its run stopped.
+  std::optional<int> make(int64_t index, const torch::Tensor& frame, torch::Tensor& output) {
+    const auto frame_started = std::chrono::steady_clock::now();
+    const bool next_after_earlier = index == earlier_.kept + 1;
+    const PartialFrame* unfinished = next_after_earlier && earlier_.unfinished ? &*earlier_.unfinished : nullptr;
+    const std::string label = frame_label(index, input_.info);
+    MadeFrame made =
+        stylize_frame(*stylizer_, frame, history_.guide(frame), video_, styling_, label, printer_, unfinished);
+    const bool keep_earlier = index == 1 && earlier_.stale > 0;
+    if (const std::optional<int> code = end_stopped_frame(made, index, target_, params_, keep_earlier)) return code;
+    if (next_after_earlier) write_frames_record(target_.pattern, params_);
+    save_frame(made.result.image, index, target_, index == 1 ? earlier_.stale : 0);
+    const std::string path = pattern_.path(index);
+    if (history_.kept()) output = load_image(path, "output frame " + std::to_string(index));
+    // The first frame runs --iterations (coarse to fine), the later ones
+    // --frame-iterations from the previous output, or as the first.
+    made.timing.seconds = seconds_since(frame_started);
+    made.timing.first = index == 1;
+    later_seconds_ = later_frame_seconds(made.timing, video_.frame_iterations, history_.kept());
+    if (!params_.quiet) say_made(index, label, path, made.timing.seconds);
+    return std::nullopt;
+  }
+
+  // "frame 3/120 done in 4.2 s -> out/frame_00003.png, about 8 min left", and
+  // after the first frame of a new run the --preset fast hint.
+  void say_made(int64_t index, const std::string& label, const std::string& path, double seconds) const {
+    const VideoInfo& info = input_.info;
+    spdlog::info("{} done in {:.1f} s -> {}{}", label, seconds, path, time_left(later_seconds_, index, info));
+    const int64_t later_frames = info.frame_count - index;
+    if (index == 1 && !video_.resume && later_frames > 0) {
+      const std::string hint =
+          fast_video_hint(video_, later_frames, later_seconds_ * static_cast<double>(later_frames));
+      if (!hint.empty()) spdlog::info("{}", hint);
+    }
+  }
+
+  const VideoParams& video_;
+  const CliParams& params_;
+  const FrameTarget& target_;
+  const FramePattern pattern_;
+  const InputSummary input_;
+  const EarlierFrames earlier_;
+  Styling styling_;
+  const LoadedWeights& weights_;
+  std::optional<Stylizer> stylizer_;  // made at the first frame
+  ProgressPrinter printer_;
+  FrameHistory history_;
+  double later_seconds_ = 0;  // a later frame's, for the ETA: measured, or estimated from the first
+  int64_t finished_ = 0;
+};
+
 }  // namespace
 
 double later_frame_seconds(const FrameTiming& frame, int later_iterations, bool from_previous) {
@@ -441,86 +564,24 @@ int video_command(VideoParams video) {
   const FrameTarget target = frame_target(params.output_path);
   OutputFolders folders;  // removed again if still empty at the end: a failed start leaves none
   prepare_target(target, video, folders);
-  const FramePattern pattern(target.pattern);
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();
-  const EarlierFrames earlier = earlier_frames(video, target, pattern);
-  const int64_t done_before = earlier.kept;
-  Styling styling;
-  styling.styles = load_styles(params);
-  styling.blend = params.style_blend;
+  EarlierFrames earlier = earlier_frames(video, target, FramePattern(target.pattern));
+  Styling styling{load_styles(params), params.style_blend, {}};
   const LoadedWeights weights = load_weights_for(params);  // from here on a signal stops the run
-  std::optional<Stylizer> stylizer;  // made at the first frame, whose size --preset gatys's weight depends on
-  const bool temporal = params.options.temporal_weight > 0;
-
-  ProgressPrinter printer(params.print_every, params.quiet);
-  FrameHistory history(temporal ? static_cast<size_t>(video.temporal_frames) : 0);
-  double later_seconds = 0;  // a later frame's, for the ETA: measured, or estimated from the first
+  VideoRun run(video, target, {source->name(), info, threads}, std::move(earlier), std::move(styling), weights);
   int64_t index = 0;
-  int64_t finished = 0;  // frames 1..finished are on disk
   const auto started = std::chrono::steady_clock::now();
   try {
     while (std::optional<torch::Tensor> frame = source->next()) {
       index = source->frames_read();
-      if (index == 1) {
-        stylizer.emplace(balance_content_weight(params, weights.weights, frame->size(2), frame->size(3)).options,
-                         weights.weights);
-        stylizer->set_stop_check([] { return interrupt_signal() != 0; });  // between tiles (--tile)
-        spdlog::info("device {}, precision {}, {} threads; {}", stylizer->device().str(),
-                     to_string(stylizer->precision()), threads, describe_input(source->name(), info, temporal));
-        styling.regions = load_regions(params, frame->size(2), frame->size(3), styling.styles);
-        add_default_style(styling.regions, params, styling.styles, styling.blend);
-      }
-      const std::string path = pattern.path(index);
-      const std::string label = frame_label(index, info);
-      torch::Tensor output;  // as written, for the next frame to be held to
-      if (index <= done_before) {
-        // Made by the interrupted run: its output (as written) holds the next frame.
-        if (history.kept()) output = read_made_frame(path, index, *frame);
-        if (index == done_before) {
-          spdlog::info("resuming after frame {} ({} on disk)", index,
-                       index == 1 ? std::string("it is") : "frames 1-" + std::to_string(index) + " are");
-        }
-      } else {
-        const auto frame_started = std::chrono::steady_clock::now();
-        const PartialFrame* unfinished =
-            index == done_before + 1 && earlier.unfinished ? &*earlier.unfinished : nullptr;
-        MadeFrame made =
-            stylize_frame(*stylizer, *frame, history.guide(*frame), video, styling, label, printer, unfinished);
-        const bool keep_earlier = index == 1 && earlier.stale > 0;
-        if (const std::optional<int> code = end_stopped_frame(made, index, target, params, keep_earlier)) return *code;
-        if (index == done_before + 1) write_frames_record(target.pattern, params);
-        save_frame(made.result.image, index, target, index == 1 ? earlier.stale : 0);
-        if (history.kept()) output = load_image(path, "output frame " + std::to_string(index));
-        const double seconds = seconds_since(frame_started);
-        // The first frame runs --iterations (coarse to fine), the later ones
-        // --frame-iterations from the previous output, or as the first.
-        made.timing.seconds = seconds;
-        made.timing.first = index == 1;
-        later_seconds = later_frame_seconds(made.timing, video.frame_iterations, history.kept());
-        if (!params.quiet) {
-          spdlog::info("{} done in {:.1f} s -> {}{}", label, seconds, path, time_left(later_seconds, index, info));
-          const int64_t later_frames = info.frame_count - index;
-          if (index == 1 && !video.resume && later_frames > 0) {
-            const std::string hint =
-                fast_video_hint(video, later_frames, later_seconds * static_cast<double>(later_frames));
-            if (!hint.empty()) spdlog::info("{}", hint);
-          }
-        }
-      }
-      finished = index;
-      history.add(*frame, output);
-      if (interrupt_signal() != 0) {
-        spdlog::warn("interrupted after frame {}; {} (go on with the same command and --resume)", index,
-                     kept_frames(index, target));
-        return interrupted_exit_code(interrupt_signal());
-      }
+      if (const std::optional<int> code = run.take(index, *frame)) return *code;
     }
   } catch (const Error&) {
     // The frame being read or made when the error came (said next).
-    if (finished > 0) {
-      spdlog::error("stopped at frame {} by the error below; {} (--resume goes on from there)", finished + 1,
-                    kept_frames(finished, target));
+    if (run.finished() > 0) {
+      spdlog::error("stopped at frame {} by the error below; {} (--resume goes on from there)", run.finished() + 1,
+                    kept_frames(run.finished(), target));
     }
     throw;
   }
