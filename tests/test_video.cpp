@@ -565,6 +565,46 @@ TEST_F(VideoCli, EncodesAVideoFileFromTheFrames) {
   EXPECT_EQ(test::read_file(out), finished);
 }
 
+// A frame that cannot be written (a full disk: here /dev/full behind frame
+// 3's name) goes to the temporary folder; the error says where, and which
+// frames are in place. Moved where it belongs, --resume goes on after it.
+TEST_F(VideoCli, AFrameThatCannotBeWrittenGoesToTheTemporaryFolder) {
+  const std::string out = dir.file("full.avi");
+  try {
+    check_video_output(out);
+  } catch (const OutputError& e) {
+    STYLIZE_SKIP_UNLESS_REQUIRED(std::string("this OpenCV cannot write AVI (MJPG): ") + e.what());
+  }
+  const std::string frames = out + ".frames";
+  const std::string third = frames + "/frame_00003.png";
+  fs::create_directories(frames);
+  fs::create_symlink("/dev/full", third);
+  const std::string tmp = dir.file("tmp");
+  fs::create_directories(tmp);
+  const test::RunResult r = test::run_stylize(video(out), "env TMPDIR='" + tmp + "'");
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("stopped at frame 3 by the error below; frames 1-2 are in " + frames), std::string::npos)
+      << r.output;
+  const std::string said = "cannot write output '" + third + "': No space left on device; the image was saved to " +
+                           tmp + "/stylize-rescued-";
+  EXPECT_NE(r.output.find(said), std::string::npos) << r.output;
+  std::vector<fs::path> rescued;
+  for (const auto& entry : fs::directory_iterator(tmp)) rescued.push_back(entry.path());
+  ASSERT_EQ(rescued.size(), 1u) << r.output;
+  EXPECT_NE(r.output.find(rescued[0].string() + " instead"), std::string::npos) << r.output;
+  EXPECT_EQ(load_image(rescued[0].string(), "rescued").sizes(), (std::vector<int64_t>{1, 3, kHeight, kWidth}));
+
+  fs::remove(third);
+  fs::rename(rescued[0], third);
+  const test::RunResult resumed = test::run_stylize(video(out, "--resume"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming after frame 3 (frames 1-3 are on disk)"), std::string::npos)
+      << resumed.output;
+  EXPECT_EQ(resumed.output.find("frame 3/4 done"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("frame 4/4 done"), std::string::npos) << resumed.output;
+  EXPECT_TRUE(fs::exists(out));
+}
+
 TEST_F(VideoCli, ExplainsUnusableArguments) {
   const test::RunResult image = test::run_stylize(video(dir.file("out.png")));
   EXPECT_EQ(image.exit_code, 6) << image.output;

@@ -368,35 +368,6 @@ void save_snapshot(const Progress& p, int member, const Job& job, const CliParam
   spdlog::debug("saved {}", path);
 }
 
-// Writes `image`, which `path` could not take (a full disk, a removed
-// mount), to the temporary folder ($TMPDIR, else /tmp) instead, under a name
-// no other rescue has, so that the run's work is not lost; returns what to add
-// to the error.
-std::string rescue_image(const torch::Tensor& image, const std::string& path, const ImageEncoding& encoding) {
-  static int rescues = 0;
-  std::vector<fs::path> folders;
-  std::error_code error;
-  const fs::path temporary = fs::temp_directory_path(error);
-  if (!error) folders.push_back(temporary);
-  if (temporary != "/tmp") folders.emplace_back("/tmp");
-  std::string failure;
-  for (const fs::path& folder : folders) {
-    fs::path rescued;
-    do {
-      rescued = folder / ("stylize-rescued-" + std::to_string(::getpid()) + "-" + std::to_string(++rescues) + "-" +
-                          fs::path(path).filename().string());
-    } while (fs::exists(rescued, error));
-    try {
-      save_image(image, rescued.string(), encoding);
-      return "; the image was saved to " + rescued.string() +
-             " instead (move it where it belongs; $TMPDIR chooses that folder)";
-    } catch (const std::exception& e) {
-      failure = e.what();
-    }
-  }
-  return failure.empty() ? "" : "; saving it to the temporary folder failed too (" + failure + ")";
-}
-
 // Writes the image a job ended with. An unfinished one (interrupted, or
 // stopped by a NaN loss) gets its record first, so that no unfinished image
 // looks finished (README, "On a cluster"), and an interrupted one Adam's
@@ -531,6 +502,31 @@ int write_side_outputs(const CliParams& params, const SessionInfo& session, cons
 }
 
 }  // namespace
+
+std::string rescue_image(const torch::Tensor& image, const std::string& path, const ImageEncoding& encoding) {
+  static int rescues = 0;
+  std::vector<fs::path> folders;
+  std::error_code error;
+  const fs::path temporary = fs::temp_directory_path(error);
+  if (!error) folders.push_back(temporary);
+  if (temporary != "/tmp") folders.emplace_back("/tmp");
+  std::string failure;
+  for (const fs::path& folder : folders) {
+    fs::path rescued;
+    do {
+      rescued = folder / ("stylize-rescued-" + std::to_string(::getpid()) + "-" + std::to_string(++rescues) + "-" +
+                          fs::path(path).filename().string());
+    } while (fs::exists(rescued, error));
+    try {
+      save_image(image, rescued.string(), encoding);
+      return "; the image was saved to " + rescued.string() +
+             " instead (move it where it belongs; $TMPDIR chooses that folder)";
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  }
+  return failure.empty() ? "" : "; saving it to the temporary folder failed too (" + failure + ")";
+}
 
 CliParams balance_content_weight(const CliParams& params, const VggWeights& weights, int64_t height, int64_t width) {
   const LossUnits units = resolve_loss_units(params.options.loss_units, weights.convention.name);

@@ -10,6 +10,7 @@
 #include "inputs.hpp"
 #include "jobs.hpp"
 #include "params.hpp"
+#include "stylize/io/image_format.hpp"
 #include "stylize/weights/weights.hpp"
 
 namespace stylize::cli {
@@ -34,6 +35,12 @@ struct LoadedWeights {
 // Finds (or downloads) and loads the weights `params` need, up to the deepest
 // convolution their layers read. Throws WeightsError or FetchError.
 LoadedWeights load_weights_for(const CliParams& params);
+
+// Writes `image`, which `path` could not take (a full disk, a removed
+// mount), to the temporary folder ($TMPDIR, else /tmp) instead, under a name
+// no other rescue has, so that the run's work is not lost; returns what to add
+// to the error.
+std::string rescue_image(const torch::Tensor& image, const std::string& path, const ImageEncoding& encoding = {});
 
 // `params` with --preset gatys's content weight for a content of height x
 // width px (balance_gatys_preset), said when it changes.

@@ -506,8 +506,12 @@ class VideoRun {
     const bool keep_earlier = index == 1 && earlier_.stale > 0;
     if (const std::optional<int> code = end_stopped_frame(made, index, target_, params_, keep_earlier)) return code;
     if (next_after_earlier) write_frames_record(target_.pattern, params_);
-    save_frame(made.result.image, index, target_, index == 1 ? earlier_.stale : 0);
     const std::string path = pattern_.path(index);
+    try {
+      save_frame(made.result.image, index, target_, index == 1 ? earlier_.stale : 0);
+    } catch (const OutputError& e) {
+      throw OutputError(e.what() + rescue_image(made.result.image, path));
+    }
     if (history_.kept()) output = load_image(path, "output frame " + std::to_string(index));
     // The first frame runs --iterations (coarse to fine), the later ones
     // --frame-iterations from the previous output, or as the first.
