@@ -247,11 +247,9 @@ ImageError not_decodable(const std::string& what) {
                     ": not an image in a format OpenCV can decode (png, jpg, webp, tif, bmp, ...), or truncated");
 }
 
-// Decodes to a 3-channel float32 BGR image in [0, 1], alpha flattened over
-// white; sets `bit_depth` to the file's bits per channel (8, 16, or 32 for
-// floating point) and `alpha` to the alpha channel (float32), if it has one.
-cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels, int& bit_depth,
-                            cv::Mat& alpha) {
+// Refuses, with what to do, files the decoder would misread or fail on
+// without saying why.
+void refuse_undecodable(const std::string& bytes, const std::string& what) {
   if (bytes.size() > static_cast<size_t>(INT_MAX)) {
     throw ImageError("cannot read " + what + ": the file is larger than 2 GB");
   }
@@ -263,6 +261,11 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
                      ": the PNG file is truncated (it ends inside a chunk); the copy or "
                      "download may be incomplete");
   }
+}
+
+// The file's samples as OpenCV decodes them (any depth; 1, 3 or 4 channels,
+// EXIF orientation applied unless the image has alpha), within `max_pixels`.
+cv::Mat decode_samples(const std::string& bytes, const std::string& what, int64_t max_pixels) {
   // The profile is read from `bytes` (apply_embedded_profile), not by the decoder.
   const std::string without_profile = without_png_profile(bytes);
   const std::string& decoded = without_profile.empty() ? bytes : without_profile;
@@ -271,37 +274,40 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
   if (needs_file(bytes)) file = std::make_unique<TemporaryImageFile>(bytes, what);
   const auto decode = [&](int flags) { return file ? cv::imread(file->path(), flags) : cv::imdecode(buffer, flags); };
   cv::Mat image;
-  {
-    const ScopedDecodeLimit limit(max_pixels);
-    try {
-      // IMREAD_COLOR applies EXIF orientation; IMREAD_UNCHANGED keeps alpha but
-      // ignores orientation, so it is only kept for images that have alpha.
-      const int oriented = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
-      if (is_jpeg(bytes) || (is_png(bytes) && !png_may_have_alpha(bytes))) {
+  const ScopedDecodeLimit limit(max_pixels);
+  try {
+    // IMREAD_COLOR applies EXIF orientation; IMREAD_UNCHANGED keeps alpha but
+    // ignores orientation, so it is only kept for images that have alpha.
+    const int oriented = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
+    if (is_jpeg(bytes) || (is_png(bytes) && !png_may_have_alpha(bytes))) {
+      image = decode(oriented);
+    } else {
+      image = decode(cv::IMREAD_UNCHANGED);
+      const std::optional<uint16_t> transparent = is_png(bytes) ? png_transparent_grey(bytes) : std::nullopt;
+      if (transparent && !image.empty() && image.channels() == 1) {
+        // Grey and an alpha of full or none, in the sample's own range.
+        cv::Mat alpha_samples = image != *transparent;  // 0 or 255
+        if (image.depth() == CV_16U) alpha_samples.convertTo(alpha_samples, CV_16U, 257);
+        cv::merge(std::vector<cv::Mat>{image, image, image, alpha_samples}, image);
+      } else if (!image.empty() && image.channels() != 4) {
         image = decode(oriented);
-      } else {
-        image = decode(cv::IMREAD_UNCHANGED);
-        const std::optional<uint16_t> transparent = is_png(bytes) ? png_transparent_grey(bytes) : std::nullopt;
-        if (transparent && !image.empty() && image.channels() == 1) {
-          // Grey and an alpha of full or none, in the sample's own range.
-          cv::Mat alpha_samples = image != *transparent;  // 0 or 255
-          if (image.depth() == CV_16U) alpha_samples.convertTo(alpha_samples, CV_16U, 257);
-          cv::merge(std::vector<cv::Mat>{image, image, image, alpha_samples}, image);
-        } else if (!image.empty() && image.channels() != 4) {
-          image = decode(oriented);
-        }
       }
-    } catch (const cv::Exception& e) {
-      limit.check(what);
-      // OpenCV's own limits (OPENCV_IO_MAX_IMAGE_WIDTH, _HEIGHT, _PIXELS).
-      if (e.err.find("CV_IO_MAX_IMAGE") != std::string::npos) throw limit.too_large(what, "more than OpenCV accepts");
-      throw ImageError("cannot read " + what + ": the image data is corrupt (" + e.err + ")");
     }
-    // OpenCV swallows exceptions thrown while a decoder reads pixel data.
+  } catch (const cv::Exception& e) {
     limit.check(what);
+    // OpenCV's own limits (OPENCV_IO_MAX_IMAGE_WIDTH, _HEIGHT, _PIXELS).
+    if (e.err.find("CV_IO_MAX_IMAGE") != std::string::npos) throw limit.too_large(what, "more than OpenCV accepts");
+    throw ImageError("cannot read " + what + ": the image data is corrupt (" + e.err + ")");
   }
+  // OpenCV swallows exceptions thrown while a decoder reads pixel data.
+  limit.check(what);
   if (image.empty() || image.cols < 1 || image.rows < 1) throw not_decodable(what);
+  return image;
+}
 
+// Decoded samples as float32 in [0, 1]; sets `bit_depth` to the file's bits
+// per channel (8, 16, or 32 for floating point).
+cv::Mat to_unit_float(const cv::Mat& image, const std::string& what, int& bit_depth) {
   double scale = 1.0;
   switch (image.depth()) {
     case CV_8U:
@@ -323,6 +329,16 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
   cv::Mat converted;
   image.convertTo(converted, CV_32F, scale);
   cv::patchNaNs(converted, 0.0);
+  return converted;
+}
+
+// Decodes to a 3-channel float32 BGR image in [0, 1], alpha flattened over
+// white; sets `bit_depth` to the file's bits per channel (8, 16, or 32 for
+// floating point) and `alpha` to the alpha channel (float32), if it has one.
+cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels, int& bit_depth,
+                            cv::Mat& alpha) {
+  refuse_undecodable(bytes, what);
+  cv::Mat converted = to_unit_float(decode_samples(bytes, what, max_pixels), what, bit_depth);
   switch (converted.channels()) {
     case 1:
       cv::cvtColor(converted, converted, cv::COLOR_GRAY2BGR);
