@@ -56,4 +56,21 @@ inline Child spawn(const std::vector<std::string>& arguments) { return spawn(STY
 
 inline int wait_exit_code(const Child& child, int deadline_s = 120) { return wait_child(child, deadline_s).code; }
 
+// The one image a run that could not write `output` (a full disk) saved into
+// the temporary folder `tmp` instead, once its error said so and where; an
+// empty path (and a failure) if there is not exactly one.
+inline std::filesystem::path rescued_image(const RunResult& r, const std::string& output, const std::string& tmp) {
+  const std::string said = "cannot write output '" + output + "': No space left on device; the image was saved to " +
+                           tmp + "/stylize-rescued-";
+  EXPECT_NE(r.output.find(said), std::string::npos) << r.output;
+  std::vector<std::filesystem::path> rescued;
+  for (const auto& entry : std::filesystem::directory_iterator(tmp)) rescued.push_back(entry.path());
+  if (rescued.size() != 1) {
+    ADD_FAILURE() << rescued.size() << " images in " << tmp << ", expected the one rescued\n" << r.output;
+    return {};
+  }
+  EXPECT_NE(r.output.find(rescued[0].string() + " instead"), std::string::npos) << r.output;
+  return rescued[0];
+}
+
 }  // namespace stylize::test
