@@ -162,7 +162,7 @@ def onednn_kernels(precision, size=256):
                 milliseconds = float(fields[-1])
             except ValueError:
                 continue
-            # Convolutions and products by their data type: in bf16 conv1_1 runs in float32 on purpose.
+            # Convolutions and products by their data type (a bf16 run may also hold float32 ones).
             data = re.search(r"(?:src|data)_([a-z0-9]+):", fields[6]) if fields[3] != "reorder" else None
             by_kind = seconds.setdefault(fields[3] + (f" {data.group(1)}" if data else ""), {})
             by_kind[fields[4]] = by_kind.get(fields[4], 0.0) + milliseconds
@@ -528,8 +528,8 @@ def lbfgs_bench():
 if __name__ == "__main__":
     os.makedirs(WORK, exist_ok=True)
     WEIGHTS, WEIGHTS_KIND = weights_file()
-    parts = {"kernels": kernels_table, "video": video_bench, "tiles": tiles_bench, "lbfgs": lbfgs_bench, "ttl": time_to_loss,
-             "fast": fast_bench}
+    parts = {"kernels": kernels_table, "video": video_bench, "tiles": tiles_bench, "lbfgs": lbfgs_bench,
+             "ttl": time_to_loss, "fast": fast_bench}
     if sys.argv[1:]:
         if sys.argv[1:2] != sys.argv[1:] or sys.argv[1] not in parts:
             sys.exit(f"bench: unknown part {' '.join(sys.argv[1:])!r}; give one of {', '.join(parts)}, or nothing "
