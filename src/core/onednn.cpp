@@ -1,5 +1,7 @@
 #include "onednn.hpp"
 
+#include <string>
+
 #ifdef STYLIZE_WITH_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
@@ -71,6 +73,9 @@ bool cpu_relu_(torch::Tensor& x) {
     const dnnl::eltwise_forward::primitive_desc pd(
         dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_relu, md, 0.f, 0.f),
         engine);
+    // oneDNN's reference kernels (its fallback where no optimized one takes
+    // bf16, as on CPUs without AVX512) are slower than LibTorch's ReLU.
+    if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) return false;
     const dnnl::memory data(md, engine, x.data_ptr());
     dnnl::stream stream(engine);
     dnnl::eltwise_forward(pd).execute(stream, {{DNNL_ARG_SRC, data}, {DNNL_ARG_DST, data}});
