@@ -216,6 +216,15 @@ class VideoCli : public test::Cli {
     return "video --content " + input + " --style " + style + " -o " + out + " --weights " +
            test::fixture("vgg19_tiny.safetensors") + " --size 64 " + iterations + " --threads 1 --device cpu " + extra;
   }
+  // Why this OpenCV cannot write the AVI (MJPG) file `out`, or "".
+  static std::string cannot_write_avi(const std::string& out) {
+    try {
+      check_video_output(out);
+    } catch (const OutputError& e) {
+      return std::string("this OpenCV cannot write AVI (MJPG): ") + e.what();
+    }
+    return "";
+  }
   std::string input;
 };
 
@@ -541,11 +550,7 @@ TEST_F(VideoCli, ASignalBeforeTheRunLeavesNoFolderItMade) {
 
 TEST_F(VideoCli, EncodesAVideoFileFromTheFrames) {
   const std::string out = dir.file("styled.avi");
-  try {
-    check_video_output(out);
-  } catch (const OutputError& e) {
-    STYLIZE_SKIP_UNLESS_REQUIRED(std::string("this OpenCV cannot write AVI (MJPG): ") + e.what());
-  }
+  if (const std::string why = cannot_write_avi(out); !why.empty()) STYLIZE_SKIP_UNLESS_REQUIRED(why);
   const test::RunResult r = test::run_stylize(video(out, "--fps 10"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto source = open_frame_source(out);
@@ -570,11 +575,7 @@ TEST_F(VideoCli, EncodesAVideoFileFromTheFrames) {
 // frames are in place. Moved where it belongs, --resume goes on after it.
 TEST_F(VideoCli, AFrameThatCannotBeWrittenGoesToTheTemporaryFolder) {
   const std::string out = dir.file("full.avi");
-  try {
-    check_video_output(out);
-  } catch (const OutputError& e) {
-    STYLIZE_SKIP_UNLESS_REQUIRED(std::string("this OpenCV cannot write AVI (MJPG): ") + e.what());
-  }
+  if (const std::string why = cannot_write_avi(out); !why.empty()) STYLIZE_SKIP_UNLESS_REQUIRED(why);
   const std::string frames = out + ".frames";
   const std::string third = frames + "/frame_00003.png";
   fs::create_directories(frames);
