@@ -14,7 +14,7 @@ if ! command -v clang-format >/dev/null; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang-format
 fi
-mapfile -t files < <(git ls-files '*.cpp' '*.hpp' '*.h')
+mapfile -t files < <(git ls-files '*.c' '*.cpp' '*.hpp' '*.h')
 case "${1:-}" in
   --fix) clang-format -i "${files[@]}" ;;
   "")
