@@ -37,9 +37,10 @@ STYLIZE_SANITIZER_HOOK const char* __asan_default_options() {
 // WarnedAbout). libdnnl is not instrumented, so a sanitizer build learns
 // nothing from running its AMX kernels: it runs oneDNN's AVX512-BF16 kernels
 // instead, under which a run with every allocation ending at a guard page
-// completes. The Release build and its tests keep the AMX kernels. Runs before
-// any convolution (oneDNN reads the setting once, at its first use); an
-// ONEDNN_MAX_CPU_ISA set in the environment is kept.
+// completes (tests/guard: the GuardPages test, which found it). The Release
+// build and its tests keep the AMX kernels. Runs before any convolution
+// (oneDNN reads the setting once, at its first use); an ONEDNN_MAX_CPU_ISA set
+// in the environment is kept.
 __attribute__((constructor)) static void cap_onednn_below_amx() {
   setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16", /*overwrite=*/0);
 }
