@@ -59,11 +59,11 @@ content=$fixtures/golden_content.png style=$fixtures/golden_style.png
 run bf16 "$work/bf16.png" "$stylize" -c "$content" -s "$style" -o "$work/bf16.png" --size 48 --precision bf16 \
   "${common[@]}"
 run fp32 "$work/fp32.jpg" "$stylize" -c "$content" -s "$style" -o "$work/fp32.jpg" --size 48 --precision fp32 \
-  "${common[@]}"
+  --optimizer lbfgs "${common[@]}"
 run tiles "$work/tiles.png" "$stylize" -c "$content" -s "$style" -o "$work/tiles.png" --size 64 --tile 32 \
   "${common[@]}"
 run scales "$work/scales.png" "$stylize" -c "$content" -s "$style" -o "$work/scales.png" --size 48 --scales 2 \
-  --optimizer lbfgs "${common[@]}"
+  "${common[@]}"
 mkdir -p "$work/photos"
 cp "$content" "$work/photos/a.png"
 cp "$fixtures/batch_seed.ppm" "$work/photos/b.ppm"
