@@ -70,7 +70,9 @@ static size_t block_size(const void* p) { return ((const size_t*)p)[-1]; }
 
 static void release_block(void* p) {
   char* base = ((char**)p)[-2];
-  const size_t length = ((uintptr_t)p + block_size(p) + g_page - 1) / g_page * g_page - (uintptr_t)base;
+  // The block's last byte (its first for an empty one) is on the mapping's last page.
+  const size_t last = (uintptr_t)p + (block_size(p) > 0 ? block_size(p) - 1 : 0);
+  const size_t length = (last / g_page + 1) * g_page - (uintptr_t)base;
   mprotect(base, length, PROT_NONE);
   madvise(base, length, MADV_DONTNEED);
 }
