@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -30,6 +31,12 @@ extern void* __libc_memalign(size_t, size_t);
 
 static size_t g_page = 4096;  // the page size, set at start
 static int g_on = 0;
+// Each guarded block costs the process up to two memory mappings, and the
+// kernel allows vm.max_map_count of them: past this many live blocks, glibc
+// serves (else its own mmap and brk would fail, and Python's import of torch
+// with them).
+static size_t g_budget = 0;
+static size_t g_live = 0;
 static char* g_region = NULL;  // reserved address space, handed out once, front to back
 static const size_t kRegionSize = (size_t)1 << 36;
 static size_t g_next = 0;
@@ -38,6 +45,13 @@ __attribute__((constructor)) static void start_guarding(void) {
   const char* on = getenv("STYLIZE_GUARD_PAGES");
   if (on == NULL || strcmp(on, "1") != 0) return;
   g_page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t max_maps = 65530;  // Linux's default
+  FILE* limit = fopen("/proc/sys/vm/max_map_count", "r");
+  if (limit != NULL) {
+    if (fscanf(limit, "%zu", &max_maps) != 1) max_maps = 65530;
+    fclose(limit);
+  }
+  g_budget = max_maps > 16384 ? (max_maps - 8192) / 2 : 0;
   void* region = mmap(NULL, kRegionSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (region == MAP_FAILED) return;  // the test's canary then finds no guard and fails
   g_region = region;
@@ -48,9 +62,9 @@ static int guarded(const void* p) {
   return g_region != NULL && (const char*)p >= g_region && (const char*)p < g_region + kRegionSize;
 }
 
-// NULL when the guard is off or cannot place the block (then glibc serves it).
-static void* guarded_block(size_t size, size_t align) {
-  if (!__atomic_load_n(&g_on, __ATOMIC_ACQUIRE) || align > g_page) return NULL;
+// Maps a block at the end of fresh pages of the region, the next page left
+// without access; NULL where the region or the kernel has no room.
+static void* place_block(size_t size, size_t align) {
   if (align < 16) align = 16;
   if (size > kRegionSize / 2) return NULL;
   size_t rounded = (size + align - 1) / align * align;
@@ -66,6 +80,18 @@ static void* guarded_block(size_t size, size_t align) {
   return block;
 }
 
+// NULL when the guard is off or cannot place the block (then glibc serves it).
+static void* guarded_block(size_t size, size_t align) {
+  if (!__atomic_load_n(&g_on, __ATOMIC_ACQUIRE) || align > g_page) return NULL;
+  if (__atomic_add_fetch(&g_live, 1, __ATOMIC_RELAXED) > g_budget) {
+    __atomic_sub_fetch(&g_live, 1, __ATOMIC_RELAXED);
+    return NULL;
+  }
+  void* block = place_block(size, align);
+  if (block == NULL) __atomic_sub_fetch(&g_live, 1, __ATOMIC_RELAXED);
+  return block;
+}
+
 static size_t block_size(const void* p) { return ((const size_t*)p)[-1]; }
 
 static void release_block(void* p) {
@@ -75,6 +101,7 @@ static void release_block(void* p) {
   const size_t length = (last / g_page + 1) * g_page - (uintptr_t)base;
   mprotect(base, length, PROT_NONE);
   madvise(base, length, MADV_DONTNEED);
+  __atomic_sub_fetch(&g_live, 1, __ATOMIC_RELAXED);
 }
 
 static size_t glibc_usable_size(void* p) {

@@ -5,9 +5,9 @@
 # codecs, none of them instrumented by the sanitizer build) kills the run.
 # First the canary shows that the guard is in place on this machine.
 #
-# usage: run_guard_test.sh STYLIZE GUARD_LIB CANARY MAKE_CLIP FIXTURES_DIR
+# usage: run_guard_test.sh STYLIZE GUARD_LIB CANARY MAKE_CLIP FIXTURES_DIR STYLIZE_TESTS
 set -uo pipefail
-stylize=$1 guard_lib=$2 canary=$3 make_clip=$4 fixtures=$5
+stylize=$1 guard_lib=$2 canary=$3 make_clip=$4 fixtures=$5 unit_tests=$6
 work=$(mktemp -d "${TMPDIR:-/tmp}/stylize-guard-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -37,7 +37,8 @@ if ((failures > 0)); then
   exit 1
 fi
 
-# One run per path; each must finish and write its output.
+# One run per path; each must finish and write its output (for the unit
+# tests: exist).
 run() {
   local name=$1 output=$2
   shift 2
@@ -76,5 +77,12 @@ else
   fail "make_clip (exit $?):"
   tail -n 20 "$work/clip.log" >&2
 fi
+
+# What reads files: the image, colour-profile, flow and video codecs, the
+# weights readers and the converter, and the fuzzers' saved inputs.
+readers='FuzzRegressions.*:ImageIo.*:IccContainer.*:Color.*:ColorIo.*:Resize.*:Safetensors.*:VggWeights.*'
+readers+=':WeightsFileTest.*:KerasHdf5.*:WeightFormats.*:Converter.*:Flow.*:Warp.*:Containers/*:FrameFiles.*'
+readers+=':Digest.*:MomentsFile.*'
+run readers "$unit_tests" "$unit_tests" --gtest_filter="$readers"
 
 ((failures == 0)) || exit 1
