@@ -9,7 +9,9 @@
 // compiled; this sees what LibTorch, oneDNN, OpenBLAS and OpenCV do with
 // stylize's buffers (Electric Fence's idea, in Debian as electric-fence,
 // which takes about 12 minutes to start LibTorch; this starts in a second).
-// Without the variable every call goes to glibc.
+// Blocks beyond the kernel's budget of memory mappings (g_budget), and
+// alignments above a page, go to glibc unguarded; so does every call without
+// the variable.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
