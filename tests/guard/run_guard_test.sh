@@ -37,8 +37,7 @@ if ((failures > 0)); then
   exit 1
 fi
 
-# One run per path; each must finish and write its output (for the unit
-# tests: exist).
+# One run per path; each must finish and write its output (none: "").
 run() {
   local name=$1 output=$2
   shift 2
@@ -48,7 +47,7 @@ run() {
   if [[ $status != 0 ]]; then
     fail "$name (exit $status; 139 is a fault: an access past or after a heap block):"
     tail -n 20 "$work/$name.log" >&2
-  elif [[ ! -s $output ]]; then
+  elif [[ -n $output && ! -s $output ]]; then
     fail "$name wrote no $output"
   else
     echo "ok: $name ($((SECONDS - started)) s)"
@@ -83,6 +82,6 @@ fi
 readers='FuzzRegressions.*:ImageIo.*:IccContainer.*:Color.*:ColorIo.*:Resize.*:Safetensors.*:VggWeights.*'
 readers+=':WeightsFileTest.*:KerasHdf5.*:WeightFormats.*:Converter.*:Flow.*:Warp.*:Containers/*:FrameFiles.*'
 readers+=':Digest.*:MomentsFile.*'
-run readers "$unit_tests" "$unit_tests" --gtest_filter="$readers"
+run readers "" "$unit_tests" --gtest_filter="$readers"
 
 ((failures == 0)) || exit 1
