@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -145,15 +146,10 @@ struct Transfer {
   bool length_announced = false;
 };
 
-// One libcurl transfer of request.url into the partial file, resuming it.
-// Throws FetchError when the callback cancels or the file cannot be written.
-Transfer transfer(Attempt& attempt, const std::function<FetchError(const std::string&)>& failure) {
+// libcurl's options for one transfer of the request into the attempt's
+// partial file, resuming it. The strings passed must outlive the transfer.
+void set_transfer_options(CURL* curl, Attempt& attempt, const std::string& no_proxy, char* error_buffer) {
   const DownloadRequest& request = *attempt.request;
-  CURL* curl = curl_easy_init();
-  if (!curl) throw failure("libcurl could not start");
-  attempt.curl = curl;
-  char error_buffer[CURL_ERROR_SIZE] = "";
-  const std::string no_proxy = no_proxy_list();
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
@@ -175,35 +171,11 @@ Transfer transfer(Attempt& attempt, const std::function<FetchError(const std::st
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &attempt);
   curl_easy_setopt(curl, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(attempt.resume_from));
-  const CURLcode code = curl_easy_perform(curl);
-  long http_code = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_code);
-  curl_off_t announced = -1;
-  curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
-  curl_easy_cleanup(curl);
-  const bool closed = close_file(attempt);
+}
 
-  std::error_code error;
-  const std::string& partial = attempt.partial_path;
-  if (attempt.cancelled) {
-    throw FetchError("download of " + request.url + " cancelled; " +
-                     (file_size_or_zero(partial) > 0 ? "the partial file " + partial + " is kept and resumed next time"
-                                                     : std::string("nothing was written")));
-  }
-  if (!attempt.write_error.empty() || !closed) throw failure("cannot write " + partial + ": " + attempt.write_error);
-  if (attempt.resume_from > 0 && (code == CURLE_RANGE_ERROR || http_code == 416)) {
-    // The server cannot resume (no byte ranges, another part of the file) or
-    // the partial file does not fit its file (416): start over.
-    fs::remove(partial, error);
-    return {Outcome::Restart, http_code == 416 ? "the server refused to resume the partial file (HTTP 416)"
-                                               : "the server cannot resume the partial file"};
-  }
-  if (code == CURLE_OK) {
-    if (!attempt.started && attempt.resume_from == 0) {  // an empty file
-      if (FILE* empty = std::fopen(partial.c_str(), "wb")) std::fclose(empty);
-    }
-    return {Outcome::Done, "", announced >= 0};
-  }
+// What a transfer that libcurl ended with an error (not a refused resume)
+// means for the next attempt.
+Transfer failed_transfer(CURLcode code, long http_code, const char* error_buffer) {
   if (code == CURLE_HTTP_RETURNED_ERROR) {
     const bool transient = http_code >= 500 || http_code == 408 || http_code == 429;
     return {transient ? Outcome::Retry : Outcome::Fatal, http_reason(http_code)};
@@ -224,6 +196,46 @@ Transfer transfer(Attempt& attempt, const std::function<FetchError(const std::st
     default:  // cut off, timed out, reset: resume in the next attempt
       return {Outcome::Retry, reason};
   }
+}
+
+// One libcurl transfer of request.url into the partial file, resuming it.
+// Throws FetchError when the callback cancels or the file cannot be written.
+Transfer transfer(Attempt& attempt, const std::function<FetchError(const std::string&)>& failure) {
+  const DownloadRequest& request = *attempt.request;
+  CURL* curl = curl_easy_init();
+  if (!curl) throw failure("libcurl could not start");
+  attempt.curl = curl;
+  char error_buffer[CURL_ERROR_SIZE] = "";
+  const std::string no_proxy = no_proxy_list();
+  set_transfer_options(curl, attempt, no_proxy, error_buffer);
+  const CURLcode code = curl_easy_perform(curl);
+  long http_code = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_code);
+  curl_off_t announced = -1;
+  curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+  curl_easy_cleanup(curl);
+  const bool closed = close_file(attempt);
+
+  const std::string& partial = attempt.partial_path;
+  if (attempt.cancelled) {
+    throw FetchError("download of " + request.url + " cancelled; " +
+                     (file_size_or_zero(partial) > 0 ? "the partial file " + partial + " is kept and resumed next time"
+                                                     : std::string("nothing was written")));
+  }
+  if (!attempt.write_error.empty() || !closed) throw failure("cannot write " + partial + ": " + attempt.write_error);
+  if (attempt.resume_from > 0 && (code == CURLE_RANGE_ERROR || http_code == 416)) {
+    // The server cannot resume (no byte ranges, another part of the file) or
+    // the partial file does not fit its file (416): start over.
+    std::error_code ignored;
+    fs::remove(partial, ignored);
+    return {Outcome::Restart, http_code == 416 ? "the server refused to resume the partial file (HTTP 416)"
+                                               : "the server cannot resume the partial file"};
+  }
+  if (code != CURLE_OK) return failed_transfer(code, http_code, error_buffer);
+  if (!attempt.started && attempt.resume_from == 0) {  // an empty file
+    if (FILE* empty = std::fopen(partial.c_str(), "wb")) std::fclose(empty);
+  }
+  return {Outcome::Done, "", announced >= 0};
 }
 
 // The directories above `file` that do not exist yet, created; deepest first,
@@ -354,14 +366,27 @@ void install_verified(const DownloadRequest& request, const std::string& partial
   if (request.progress) request.progress(progress);
 }
 
+// What a failed download tells the user to do instead.
+std::string install_by_hand(const DownloadRequest& request, const std::optional<DigestAlgorithm>& algorithm) {
+  return "To install it by hand, download " + request.url + " (for example: curl -L -o '" + request.destination +
+         "' '" + request.url + "') and save it as " + request.destination +
+         (algorithm ? "; its " + digest_name(*algorithm) + " must be " + lower(request.checksum) : std::string());
+}
+
+// Why a download gave up after all its attempts, and what it kept.
+std::string gave_up(const std::string& last_reason, int attempts, const PartialFile& partial) {
+  const uint64_t kept = file_size_or_zero(partial.path);
+  return last_reason + " (gave up after " + std::to_string(attempts) + " attempts" +
+         (kept > 0 ? "; the " + megabytes(kept) + " downloaded so far are kept in " + partial.path +
+                         " and running again resumes)"
+                   : ")");
+}
+
 }  // namespace
 
 void download_file(const DownloadRequest& request) {
   const auto algorithm = digest_algorithm_for(request.checksum);
-  const std::string by_hand =
-      "To install it by hand, download " + request.url + " (for example: curl -L -o '" + request.destination + "' '" +
-      request.url + "') and save it as " + request.destination +
-      (algorithm ? "; its " + digest_name(*algorithm) + " must be " + lower(request.checksum) : std::string());
+  const std::string by_hand = install_by_hand(request, algorithm);
   const std::function<FetchError(const std::string&)> failure = [&](const std::string& reason) {
     return FetchError("cannot download " + request.url + ": " + reason + ". " + by_hand);
   };
@@ -420,11 +445,7 @@ void download_file(const DownloadRequest& request) {
     return install_verified(request, partial.path, check, attempt.progress, failure);
   }
   partial.drop_if_empty();
-  const uint64_t kept = file_size_or_zero(partial.path);
-  throw failure(last_reason + " (gave up after " + std::to_string(attempts) + " attempts" +
-                (kept > 0 ? "; the " + megabytes(kept) + " downloaded so far are kept in " + partial.path +
-                                " and running again resumes)"
-                          : ")"));
+  throw failure(gave_up(last_reason, attempts, partial));
 }
 
 }  // namespace stylize
