@@ -249,6 +249,56 @@ TEST(Vgg19, PoolingIsAvgPool2dOrMaxPool2dOfTheLayerBefore) {
   EXPECT_GT((a[4] - m[4]).abs().max().item<float>(), 1e-3f) << "relu3_1 must depend on the pooling";
 }
 
+// Where a ReLU's own output is not wanted, max pooling runs before it
+// (Vgg19Features::pools_before_relu). The features and the image's gradient
+// must be exactly those of ReLU then pooling, as a network that wants the
+// ReLUs' outputs (so keeps the order) computes them; also where a window's
+// maximum is tied (flat patches of the image) or not positive.
+TEST(Vgg19, PoolingBeforeTheReluChangesNeitherFeaturesNorGradient) {
+  // The right half in flat 8x8 patches of two greys: equal activations inside each.
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  torch::Tensor image = test::pattern_image(40, 32, 0.2);
+  const torch::Tensor grid = (torch::arange(5).view({5, 1}) + torch::arange(2).view({1, 2})).remainder(2) * 0.6 + 0.2;
+  const torch::Tensor patches = grid.repeat_interleave(8, 0).repeat_interleave(8, 1).to(torch::kFloat32);
+  image.index_put_({Slice(), Slice(), Slice(), Slice(16, None)}, patches.expand({1, 3, 40, 16}));
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (const bool channels_last : {true, false}) {
+      Vgg19Features pooled_first(tiny_weights(), {"relu2_1", "relu3_1"});
+      Vgg19Features relu_first(tiny_weights(), {"relu2_1", "relu3_1", "relu1_2", "relu2_2"});
+      pooled_first.configure(torch::kCPU, dtype, channels_last);
+      relu_first.configure(torch::kCPU, dtype, channels_last);
+      std::vector<torch::Tensor> probe;
+      {
+        torch::NoGradGuard no_grad;
+        probe = relu_first.forward(image);
+      }
+      // The test means something only if windows of relu1_2 have tied positive maxima and all-zero ones.
+      const torch::Tensor windows = probe[2].to(torch::kFloat32).unfold(2, 2, 2).unfold(3, 2, 2).flatten(-2);
+      const torch::Tensor maxima = std::get<0>(windows.max(-1, true));
+      const torch::Tensor ties = windows.eq(maxima).sum(-1).gt(1).logical_and(maxima.squeeze(-1).gt(0));
+      EXPECT_GT(ties.sum().item<int64_t>(), 0) << "no window with a tied positive maximum";
+      EXPECT_GT(maxima.eq(0).sum().item<int64_t>(), 0) << "no window cut to zero by the ReLU";
+
+      torch::manual_seed(5);
+      const torch::Tensor w1 = torch::randn(probe[0].sizes()), w2 = torch::randn(probe[1].sizes());
+      std::vector<torch::Tensor> features, gradients;
+      for (Vgg19Features* net : {&pooled_first, &relu_first}) {
+        const torch::Tensor x = image.clone().requires_grad_(true);
+        const auto maps = net->forward(x);
+        ((maps[0].to(torch::kFloat32) * w1).sum() + (maps[1].to(torch::kFloat32) * w2).sum()).backward();
+        features.push_back(torch::cat({maps[0].flatten(), maps[1].flatten()}));
+        gradients.push_back(x.grad());
+      }
+      const std::string where = std::string(dtype == torch::kFloat32 ? "fp32" : "bf16") +
+                                (channels_last ? ", channels last" : ", contiguous");
+      EXPECT_TRUE(torch::equal(features[0], features[1])) << where;
+      EXPECT_TRUE(torch::equal(gradients[0], gradients[1]))
+          << where << ": " << (gradients[0] - gradients[1]).abs().max().item<float>();
+    }
+  }
+}
+
 TEST(Vgg19, RefusesTooFewWeights) {
   VggWeights weights = tiny_weights();
   weights.convs.resize(5);

