@@ -601,6 +601,27 @@ TEST_F(VideoCli, AFrameThatCannotBeWrittenGoesToTheTemporaryFolder) {
   EXPECT_TRUE(fs::exists(out));
 }
 
+// Regions in a video: --style-weights holds one weight per style and the
+// default style's last, as for a still; also when the masks cover the whole
+// frame and the default style is not used (its weight then is not either).
+TEST_F(VideoCli, RegionalStylesTakeTheDefaultStylesWeight) {
+  const std::string half = dir.file("half.png"), whole = dir.file("whole.png"), other = dir.file("other.png");
+  torch::Tensor left = torch::zeros({1, 3, kHeight, kWidth});
+  left.index_put_({0, torch::indexing::Slice(), torch::indexing::Slice(), torch::indexing::Slice(0, kWidth / 2)}, 1.0);
+  save_image(left, half);
+  save_image(torch::ones({1, 3, kHeight, kWidth}), whole);
+  save_image(test::pattern_image(32, 32, 2.9), other);
+  for (const std::string& mask : {half, whole}) {
+    const std::string out = dir.file(mask == half ? "half_out" : "whole_out") + "/";
+    const test::RunResult r =
+        test::run_stylize(video(out, "--content-mask " + mask + " --default-style " + other + " --style-weights 1,2",
+                                "-n 2 --frame-iterations 1"));
+    ASSERT_EQ(r.exit_code, 0) << mask << "\n" << r.output;
+    EXPECT_TRUE(fs::exists(out + "frame_00004.png")) << r.output;
+    if (mask == whole) EXPECT_NE(r.output.find("is not used"), std::string::npos) << r.output;
+  }
+}
+
 TEST_F(VideoCli, ExplainsUnusableArguments) {
   const test::RunResult image = test::run_stylize(video(dir.file("out.png")));
   EXPECT_EQ(image.exit_code, 6) << image.output;

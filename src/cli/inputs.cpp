@@ -164,6 +164,7 @@ Regions load_regions(const CliParams& params, int64_t h, int64_t w, const std::v
 
 void add_default_style(const Regions& regions, const CliParams& params, std::vector<torch::Tensor>& styles,
                        std::vector<double>& blend) {
+  if (blend.size() > styles.size()) blend.resize(styles.size());
   if (!regions.default_style.defined()) return;
   styles.push_back(regions.default_style);
   if (!blend.empty()) blend.push_back(params.style_blend.back());

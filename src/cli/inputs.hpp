@@ -47,8 +47,9 @@ struct Regions {
 // covers. Throws ImageError.
 Regions load_regions(const CliParams& params, int64_t height, int64_t width, const std::vector<torch::Tensor>& styles);
 
-// `styles` and `blend` (one weight per style, or empty) with the default style
-// of `regions` appended, if it has one, with the last --style-weights weight.
+// `styles` and `blend` (one weight per style, or empty; a weight past the
+// styles' is --default-style's, and dropped) with the default style of
+// `regions` appended, if it has one, with the last --style-weights weight.
 void add_default_style(const Regions& regions, const CliParams& params, std::vector<torch::Tensor>& styles,
                        std::vector<double>& blend);
 

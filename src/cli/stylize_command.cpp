@@ -211,7 +211,6 @@ int print_estimate(const CliParams& given, const LoadedWeights& loaded, int thre
   std::vector<torch::Tensor> styles = in.styles;
   std::vector<double> blend = params.each_style ? std::vector<double>{} : params.style_blend;
   if (params.each_style) styles.resize(1);
-  blend.resize(std::min(blend.size(), styles.size()));  // without --default-style's weight, added next if used
   add_default_style(in.regions, params, styles, blend);
   // The memory is the largest of any job's: each computes its style targets first.
   std::vector<torch::Tensor> every_style = styles;
