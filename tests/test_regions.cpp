@@ -243,13 +243,14 @@ double stride_two_region_value(const torch::Tensor& content_mask, const torch::T
   StyleTerm term({{"relu2_1", 1.0}}, 1.0, LossUnits::Tutorial);
   torch::manual_seed(9);
   const torch::Tensor style = torch::rand({1, 4, 8, 8}, torch::kFloat64);
-  const torch::Tensor x = torch::rand({1, 4, 8, 8}, torch::kFloat64);
+  const int64_t h = content_mask.size(0), w = content_mask.size(1);
+  const torch::Tensor x = torch::rand({1, 4, h, w}, torch::kFloat64);
   const FeatureExtractor features = [](const torch::Tensor& t) {
     return Features({"relu2_1"}, {torch::avg_pool2d(t, {2, 2}, {2, 2})});
   };
   TargetInputs inputs;
-  inputs.content = torch::zeros({1, 4, 8, 8}, torch::kFloat64);
-  inputs.size = 8;
+  inputs.content = torch::zeros({1, 4, h, w}, torch::kFloat64);
+  inputs.size = std::max(h, w);
   inputs.styles = {{style}};
   inputs.features = features;
   inputs.regions.content = {content_mask};
@@ -273,6 +274,29 @@ TEST(RegionalStyle, MasksAreAveragedOverEachLayersLocations) {
   // as a uniform grey mask, the style's own statistics (RegionalStyle.AGreyMaskAppliesItsShareOfTheStyle).
   const double white = stride_two_region_value(torch::ones({8, 8}), {});
   EXPECT_NEAR(stride_two_region_value(torch::ones({8, 8}), 1 - stripes), white, 1e-6 * white);
+}
+
+// Of an odd-sized image the poolings leave the last row and column out: no
+// location stands for them, and the mask there counts nowhere. A mask white
+// over the seen pixels is the all-white mask (area averaging over the whole
+// mask spread its black last row and column over every location), and what
+// the unseen row and column hold changes nothing.
+TEST(RegionalStyle, MasksAreAveragedOverThePixelsTheLocationsSee) {
+  using torch::indexing::Slice;
+  torch::Tensor seen = torch::zeros({7, 9});
+  seen.index_put_({Slice(0, 6), Slice(0, 8)}, 1.0);
+  const double white = stride_two_region_value(torch::ones({7, 9}), {});
+  ASSERT_GT(white, 0.0);
+  EXPECT_NEAR(stride_two_region_value(seen, {}), white, 1e-9 * white);
+  // Rows 4-5, the third row of locations, whatever the unseen row and column hold.
+  torch::Tensor stripe = torch::zeros({7, 9});
+  stripe.index_put_({Slice(4, 6), Slice()}, 1.0);
+  torch::Tensor stripe_and_edges = stripe.clone();
+  stripe_and_edges.index_put_({6, Slice()}, 1.0);
+  stripe_and_edges.index_put_({Slice(), 8}, 1.0);
+  const double expected = stride_two_region_value(stripe, {});
+  ASSERT_GT(expected, 0.0);
+  EXPECT_NEAR(stride_two_region_value(stripe_and_edges, {}), expected, 1e-9 * expected);
 }
 
 TEST(RegionalStyle, MasksAreCheckedWhenRead) {

@@ -1,6 +1,7 @@
 #include "stylize/core/objective.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include <torch/autograd.h>
@@ -288,10 +289,21 @@ bool same_list(const std::vector<torch::Tensor>& a, const std::vector<torch::Ten
   return true;
 }
 
-// A mask (H, W) resized to h x w by area averaging: (1, 1, h, w) float32.
-torch::Tensor mask_at(const torch::Tensor& mask, int64_t h, int64_t w, const torch::TensorOptions& options) {
-  const torch::Tensor m = mask.to(options.device(), torch::kFloat32).view({1, 1, mask.size(-2), mask.size(-1)});
-  return torch::adaptive_avg_pool2d(m, {std::max<int64_t>(1, h), std::max<int64_t>(1, w)}).clamp(0.0, 1.0);
+// A mask (H, W) of an h x w image at a layer of `stride`: (1, 1, h / stride,
+// w / stride) float32, each location the mask's mean over the pixels it stands
+// for. Those are [i stride, (i + 1) stride): the 2x2 poolings drop the last
+// h mod stride rows (and columns), which no location sees; so does the mask.
+torch::Tensor mask_at(const torch::Tensor& mask, int64_t h, int64_t w, int64_t stride,
+                      const torch::TensorOptions& options) {
+  torch::Tensor m = mask.to(options.device(), torch::kFloat32).view({1, 1, mask.size(-2), mask.size(-1)});
+  const int64_t rows = std::max<int64_t>(1, h / stride), cols = std::max<int64_t>(1, w / stride);
+  // The part of the mask over the seen pixels (all of it when the image is smaller than a stride).
+  const auto seen = [](int64_t mask_side, int64_t side, int64_t locations, int64_t stride) {
+    if (side < stride) return mask_side;
+    return std::max<int64_t>(1, std::llround(static_cast<double>(mask_side) * (locations * stride) / side));
+  };
+  m = m.narrow(2, 0, seen(m.size(2), h, rows, stride)).narrow(3, 0, seen(m.size(3), w, cols, stride));
+  return torch::adaptive_avg_pool2d(m, {rows, cols}).clamp(0.0, 1.0);
 }
 
 // The guided Gram matrix of (N, C, h, w) features under a (1, 1, h, w) mask
@@ -366,7 +378,7 @@ void StyleTerm::prepare_regions(const TargetInputs& inputs) {
       grams[j].push_back(gram);
       // Where it applies: the content mask at this layer of this scale.
       const int64_t stride = stride_of(names_[j]);
-      const torch::Tensor cm = mask_at(regions.content[r], h / stride, w / stride, options);
+      const torch::Tensor cm = mask_at(regions.content[r], h, w, stride, options);
       const double mass = cm.sum().item<double>();
       region_masks_[j].push_back(cm);
       region_mass_[j].push_back(mass);
@@ -423,7 +435,7 @@ std::vector<torch::Tensor> StyleTerm::masked_grams(const TargetInputs& inputs, c
   std::vector<double> masses;
   for (const auto& layer : names_) {
     const int64_t stride = stride_of(layer);
-    masks.push_back(mask_at(mask, style.size(-2) / stride, style.size(-1) / stride, inputs.content.options()));
+    masks.push_back(mask_at(mask, style.size(-2), style.size(-1), stride, inputs.content.options()));
     masses.push_back(masks.back().sum().item<double>());
     if (masses.back() <= 0) {
       throw OptionError("the style mask of style " + std::to_string(index + 1) + " is black at " + layer);
