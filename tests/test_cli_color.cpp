@@ -92,6 +92,42 @@ TEST_F(CliColor, KeepProfileWritesEveryImageInTheContentsProfile) {
       << plain.output;
 }
 
+// stylize video writes its frames as stylize writes a still: 16 bits for
+// 16-bit frames (--bit-depth auto), the first frame's profile with
+// --keep-profile, else sRGB; a video file holds 8-bit sRGB and says so.
+TEST_F(CliColor, VideoFramesFollowBitDepthAndKeepProfile) {
+  const std::string frames = dir.file("frames");
+  std::filesystem::create_directories(frames);
+  for (const std::string name : {"/f1.png", "/f2.png"}) {
+    test::write_file(frames + name, test::png_encode(raw_content));
+  }
+  const auto video = [&](const std::string& out, const std::string& extra) {
+    return test::run_command(std::string(STYLIZE_BINARY) + " video --content " + frames + " --style " + style + " -o " +
+                             dir.file(out) + " --weights " + test::fixture("vgg19_tiny.safetensors") +
+                             " --size 48 -n 2 --frame-iterations 1 --lr 1e-6 --threads 1 " + extra);
+  };
+  test::CommandResult r = video("kept/", "--keep-profile");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const std::string name : {"kept/frame_00001.png", "kept/frame_00002.png"}) {
+    SCOPED_TRACE(name);
+    const RawImage written = png(name);
+    EXPECT_EQ(written.bit_depth, 16);
+    EXPECT_EQ(written.icc, p3);
+    EXPECT_LE(test::max_sample_difference(written, raw_content), 3) << "P3 in, the same P3 numbers out";
+  }
+  r = video("eight/", "--bit-depth 8");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(png("eight/frame_00001.png").bit_depth, 8);
+  EXPECT_EQ(png("eight/frame_00001.png").icc, srgb_icc_profile());
+  r = video("out.avi", "--keep-profile");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("holds 8 bits, sRGB"), std::string::npos) << r.output;
+  // A frame format that cannot hold them is refused before the run.
+  r = video("jpg/frame_%03d.jpg", "--bit-depth 16");
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("jpg/frame_001.jpg"))) << r.output;
+}
+
 TEST_F(CliColor, BitDepthChoosesAndIsCheckedBeforeAnyWork) {
   test::CommandResult r = run("eight.png", "--bit-depth 8 -q");
   ASSERT_EQ(r.exit_code, 0) << r.output;

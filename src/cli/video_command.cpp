@@ -39,9 +39,10 @@ namespace {
 
 // Where the frames of a run go.
 struct FrameTarget {
-  std::string pattern;  // frame k's image (numbered from 1)
-  std::string video;    // the video file encoded from them at the end; empty: the frames are the output
-  std::string folder;   // the folder the frames are in
+  std::string pattern;     // frame k's image (numbered from 1)
+  std::string video;       // the video file encoded from them at the end; empty: the frames are the output
+  std::string folder;      // the folder the frames are in
+  ImageEncoding encoding;  // of the frames: --bit-depth and --keep-profile, from the first input frame
 };
 
 FrameTarget frame_target(const std::string& output) {
@@ -118,6 +119,27 @@ void prepare_target(const FrameTarget& target, const VideoParams& params, Output
     spdlog::warn("--codec {}: {} will hold {} instead (FFmpeg does not put {} into {} files)", codec, target.video,
                  stored, codec, image_extension(target.video));
   }
+}
+
+// How the frames are written: --bit-depth and --keep-profile as for a still,
+// from the first input frame. A video file holds 8-bit sRGB whatever its
+// frames hold. Throws OutputError for a frame format that cannot hold it.
+ImageEncoding frame_encoding(const FrameTarget& target, const VideoInfo& info, const CliParams& params) {
+  if (params.keep_profile && info.profile.empty()) {
+    spdlog::info("--keep-profile: the first frame of '{}' has no colour profile; the frames are sRGB",
+                 params.content_path);
+  }
+  DecodedImage first;
+  first.bit_depth = info.bit_depth;
+  first.profile = info.profile;
+  const ImageEncoding encoding =
+      choose_output_encoding(FramePattern(target.pattern).path(1), first, params.bit_depth, params.keep_profile);
+  if (encoding.bit_depth != 8 || !encoding.profile.empty()) {
+    spdlog::info("frames {}: {} bits per channel, colour profile '{}'{}", target.pattern, encoding.bit_depth,
+                 encoding.profile.empty() ? "sRGB" : encoding.profile.name,
+                 target.video.empty() ? "" : "; the video file " + target.video + " holds 8 bits, sRGB");
+  }
+  return encoding;
 }
 
 // How many frames, from frame 1 on, an earlier run left.
@@ -417,7 +439,7 @@ std::string describe_input(const std::string& name, const VideoInfo& info, bool 
 // save, and (for the first frame) an earlier run's frames 2..`stale`.
 void save_frame(const torch::Tensor& image, int64_t index, const FrameTarget& target, int64_t stale) {
   const FramePattern pattern(target.pattern);
-  save_image(image, pattern.path(index));
+  save_image(image, pattern.path(index), target.encoding);
   remove_partial_frame(target.pattern);
   std::error_code ignored;
   for (int64_t k = 2; k <= stale; ++k) fs::remove(pattern.path(k), ignored);
@@ -510,7 +532,7 @@ class VideoRun {
     try {
       save_frame(made.result.image, index, target_, index == 1 ? earlier_.stale : 0);
     } catch (const OutputError& e) {
-      throw OutputError(e.what() + rescue_image(made.result.image, path));
+      throw OutputError(e.what() + rescue_image(made.result.image, path, target_.encoding));
     }
     if (history_.kept()) output = load_image(path, "output frame " + std::to_string(index));
     // The first frame runs --iterations (coarse to fine), the later ones
@@ -565,11 +587,12 @@ int video_command(VideoParams video) {
   const int threads = configure_threads(params.threads);
   keep_freed_cpu_memory();
 
-  const FrameTarget target = frame_target(params.output_path);
+  FrameTarget target = frame_target(params.output_path);
   OutputFolders folders;  // removed again if still empty at the end: a failed start leaves none
   prepare_target(target, video, folders);
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();
+  target.encoding = frame_encoding(target, info, params);
   EarlierFrames earlier = earlier_frames(video, target, FramePattern(target.pattern));
   Styling styling{load_styles(params), params.style_blend, {}};
   const LoadedWeights weights = load_weights_for(params);  // from here on a signal stops the run

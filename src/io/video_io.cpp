@@ -73,7 +73,10 @@ class ImageFileSource : public FrameSource {
   ImageFileSource(std::string name, std::vector<std::string> paths, int longest_side)
       : paths_(std::move(paths)), longest_side_(longest_side) {
     name_ = std::move(name);
-    first_ = load(0);
+    DecodedImage first = read_image(paths_[0], "frame 1", longest_side_);
+    first_ = first.pixels;
+    info_.bit_depth = first.bit_depth;
+    info_.profile = std::move(first.profile);
     info_.frame_count = static_cast<int64_t>(paths_.size());
     info_.frame_count_exact = true;
     info_.width = static_cast<int>(first_.size(3));

@@ -13,6 +13,8 @@
 
 #include <torch/types.h>
 
+#include "stylize/io/color_profile.hpp"
+
 namespace stylize {
 
 // A numbered file pattern with one printf-style integer conversion: %d, %5d
@@ -48,6 +50,11 @@ struct VideoInfo {
   int64_t frame_count = -1;        // -1 when unknown
   bool frame_count_exact = false;  // false for a video file's header, which may be off by a few frames
   int width = 0, height = 0;       // of the source's frames, before any resizing
+  // The first frame's bits per channel and embedded colour profile (empty:
+  // sRGB), which --bit-depth auto and --keep-profile follow; a video file's
+  // frames are 8-bit sRGB.
+  int bit_depth = 8;
+  ColorProfile profile;
 };
 
 // Frames read one after the other.
