@@ -546,6 +546,38 @@ TEST_F(Batch, JobsAnotherWorkerMadeWithOtherSettingsAreNotDone) {
 // chance to save or release its claim) in the middle of a job. The other
 // takes the dead worker's claim over and finishes every job: each output is
 // written exactly once, and no claim or record is left.
+// A worker whose claim is taken over mid-job (it paused past the stale limit,
+// and another worker broke its lock) writes nothing more, at once rather than
+// at its next heartbeat, and does not count the job as made: it waits for the
+// other worker's, and makes it when that one gives it up.
+TEST_F(Batch, AWorkerWhoseClaimIsTakenOverWritesNothingAndWaits) {
+  const std::string out = output("cat", "monet");
+  std::vector<std::string> args = arguments(1000, {"--print-every", "1"});
+  args[2] = dir.file("photos/cat.png");
+  args[4] = dir.file("paintings/monet.png");
+  test::Child worker = test::spawn(args);
+  ASSERT_GT(worker.pid, 0);
+  std::string log = test::read_until(worker, "iter 5/");
+  ASSERT_NE(log.find("iter 5/"), std::string::npos) << log;
+  // Another worker takes the output over: a new lock file in place of the worker's.
+  fs::remove(out + ".lock");
+  std::optional<LockFile> other = LockFile::try_acquire(out + ".lock", LockOwner::current("test"), LockTiming{});
+  ASSERT_TRUE(other.has_value());
+  log = test::read_until(worker, "waiting for it", log);
+  ASSERT_NE(log.find("another process took over " + out), std::string::npos) << log;
+  EXPECT_EQ(log.find("iter 1000/"), std::string::npos) << "the worker went on after losing its claim\n" << log;
+  EXPECT_FALSE(fs::exists(out)) << log;
+  EXPECT_FALSE(fs::exists(out + ".json")) << "no checkpoint record either\n" << log;
+  // The other worker gives up without making it: the waiting worker makes it.
+  other->release();
+  log = test::read_all(worker, log);
+  ASSERT_EQ(test::wait_exit_code(worker), 0) << log;
+  EXPECT_TRUE(fs::exists(out)) << log;
+  EXPECT_EQ(count(log, "wrote " + out), 1u) << log;
+  EXPECT_NE(log.find("1 job(s) made"), std::string::npos) << log;
+  expect_no_leftovers();
+}
+
 TEST_F(Batch, TwoWorkersShareTheListAndSurviveOneBeingKilled) {
   const int iterations = 400;
   test::Child a = test::spawn(arguments(iterations, {"--print-every", "1"}));

@@ -93,9 +93,13 @@ class LockFile {
   bool refresh();
   // Refreshes the heartbeat every timing.heartbeat on a thread until release().
   void start_heartbeat();
-  // False once a heartbeat found the lock lost. A holder checks it before it
-  // commits its work (and may check it between steps).
+  // False once a heartbeat found the lock lost (the heartbeat looks every
+  // timing.heartbeat; verify() looks now).
   bool held() const;
+  // Looks now whether PATH is still this holder's file, without refreshing
+  // the heartbeat: false when the lock was lost. A holder calls it before it
+  // commits its work (and may between steps: one lstat).
+  bool verify();
   // Removes the lock file if it is still this holder's, and syncs the
   // directory. Idempotent.
   void release();

@@ -280,6 +280,11 @@ struct LockFile::State {
   bool refresh() {
     if (fd < 0 || lost) return false;
     ::futimens(fd, nullptr);  // mtime := now (the file server's clock on NFS)
+    return verify();
+  }
+
+  bool verify() {
+    if (fd < 0 || lost) return false;
     struct stat now {};
     if (::lstat(path.c_str(), &now) != 0 || !same_file(now, identity)) lost = true;
     return !lost;
@@ -354,6 +359,8 @@ void LockFile::start_heartbeat() {
 }
 
 bool LockFile::held() const { return state_ && state_->fd >= 0 && !state_->lost; }
+
+bool LockFile::verify() { return state_ && state_->verify(); }
 
 void LockFile::release() {
   if (!state_) return;

@@ -129,9 +129,11 @@ class SettingsRecord {
   std::optional<std::string> earlier_;
 };
 
-// Runs one claimed job; returns its exit code (0, 7 or 128 + signal, or an error's).
-int run_claimed(const BatchParams& settings, const batch::Job& job, batch::Claim& claim, const LoadedWeights& weights,
-                int threads) {
+// Runs one claimed job; returns its exit code (0, 7 or 128 + signal, or an
+// error's), or nullopt when another worker took it over meanwhile (nothing
+// was written: it is that worker's now, and this one waits for it).
+std::optional<int> run_claimed(const BatchParams& settings, const batch::Job& job, batch::Claim& claim,
+                               const LoadedWeights& weights, int threads) {
   const RecordedWeights recorded = recorded_weights(weights);
   SettingsRecord record(job.output, settings.run, recorded);
   try {
@@ -142,8 +144,8 @@ int run_claimed(const BatchParams& settings, const batch::Job& job, batch::Claim
     check_outputs(jobs, params, folders);  // as stylize does: the record's path, killed workers' temporaries
     // A remade output keeps the record of the image it still is until the new one is written.
     if (claim.state() != batch::OutputState::Done) record.write();
-    const int code = run_jobs(params, jobs, weights, threads, [&claim] { return claim.held(); });
-    if (!claim.held()) return kOk;  // another worker took it over: its job now
+    const int code = run_jobs(params, jobs, weights, threads, [&claim] { return claim.verify(); });
+    if (!claim.held()) return std::nullopt;
     std::error_code missing;
     if (code == kOk || fs::exists(checkpoint_path(job.output), missing)) {
       record.write();  // made, or saved unfinished
@@ -312,8 +314,14 @@ std::optional<int> work_through(const ShardPlan& plan, const BatchParams& settin
       }
       claim.start_heartbeat();
       spdlog::info("job {} of {}: {} with {} -> {}", job.number, plan.jobs.size(), job.content, job.style, job.output);
-      const int code = run_claimed(settings, job, claim, weights, threads);
-      claim.release();
+      const std::optional<int> outcome = run_claimed(settings, job, claim, weights, threads);
+      claim.release();  // a lost claim's lock is the other worker's: left alone
+      if (!outcome) {
+        spdlog::info("{} is another worker's now; waiting for it", job.output);
+        busy.push_back(j);
+        continue;
+      }
+      const int code = *outcome;
       if (code == kOk) {
         ++tally.done;
       } else if (is_interrupted_exit(code)) {

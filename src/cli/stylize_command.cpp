@@ -660,6 +660,8 @@ class GroupProgress {
     }
     printer_.update(p, labels_);
     time_for_hint(p);
+    if (still_ours_ && !still_ours_()) lost_ = true;
+    if (lost_) return false;  // not even an intermediate image
     const bool last = p.iteration == p.iterations;
     for (size_t m = 0; m < group_.size(); ++m) {
       RunRecord& record = records_[group_[m]];
@@ -669,12 +671,15 @@ class GroupProgress {
                       newest_snapshots_[m]);
       }
     }
-    if (still_ours_ && !still_ours_()) lost_ = true;
-    return interrupt_signal() == 0 && !lost_;
+    return interrupt_signal() == 0;
   }
 
-  // still_ours() said no: another worker took the jobs over, and nothing is written.
-  bool lost() const { return lost_; }
+  // still_ours() said no, after an iteration or now: another worker took the
+  // jobs over, and nothing is written.
+  bool lost() {
+    if (still_ours_ && !still_ours_()) lost_ = true;
+    return lost_;
+  }
 
  private:
   void time_for_hint(const Progress& p) {

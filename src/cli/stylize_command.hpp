@@ -50,8 +50,9 @@ CliParams balance_content_weight(const CliParams& params, const VggWeights& weig
 // images, checkpoint records, report, plot and sheet. An image that is not
 // finished (interrupted, or stopped by a NaN) gets its checkpoint record
 // *before* the image, so that no reader ever takes it for a finished one.
-// `still_ours` (when given) is asked after every iteration: once it says
-// false the run stops and writes nothing (a batch worker lost its claim).
+// `still_ours` (when given) is asked after every iteration and before the
+// images are written: once it says false the run stops and writes nothing (a
+// batch worker lost its claim).
 // Returns 0, 7 or 128 + a signal, as stylize_command().
 int run_jobs(const CliParams& params, const std::vector<Job>& jobs, const LoadedWeights& weights, int threads,
              const std::function<bool()>& still_ours = {});

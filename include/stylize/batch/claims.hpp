@@ -41,6 +41,8 @@ class Claim {
   // False once the claim was lost (this worker paused longer than the stale
   // limit and another took the output over): drop the job without writing.
   bool held() const { return lock_.held(); }
+  // held(), looked at now (the heartbeat looks every few seconds): before a write.
+  bool verify() { return lock_.verify(); }
   // Refreshes the heartbeat by hand (start_heartbeat() does it on a thread).
   bool refresh() { return lock_.refresh(); }
   void start_heartbeat() { lock_.start_heartbeat(); }
