@@ -29,6 +29,10 @@ inline Child spawn(const std::string& program, const std::vector<std::string>& a
   if (::pipe(fds) != 0) return {};
   const pid_t pid = ::fork();
   if (pid == 0) {
+    // The stop signals as a process started from a terminal has them, even
+    // where the tests run under nohup or as a background job (which ignore
+    // SIGHUP or SIGINT, and pass that on).
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP}) ::signal(signal, SIG_DFL);
     ::dup2(fds[1], STDOUT_FILENO);
     ::dup2(fds[1], STDERR_FILENO);
     ::close(fds[0]);

@@ -367,6 +367,25 @@ TEST_F(Reliability, HangupSavesTheImageLikeTerm) {
   EXPECT_TRUE(fs::exists(output + ".json"));
 }
 
+// Under nohup (started ignoring SIGHUP, to outlive the terminal) a hangup
+// does not stop the run: it finishes.
+TEST_F(Reliability, UnderNohupAHangupDoesNotStopTheRun) {
+  std::vector<std::string> args = quick_args({"--iterations", "400", "--print-every", "1"});
+  args.insert(args.begin(), STYLIZE_BINARY);
+  const test::Child child = test::spawn("/usr/bin/nohup", args);
+  ASSERT_GT(child.pid, 0);
+  const std::string before = test::read_until(child, "iter 3/");
+  ASSERT_NE(before.find("iter 3/"), std::string::npos) << before;
+  ::kill(child.pid, SIGHUP);  // nohup has become stylize
+  const std::string after = test::read_all(child, before);
+  const test::ChildExit exit = test::wait_child(child);
+  EXPECT_TRUE(exit.exited) << after;
+  EXPECT_EQ(exit.code, 0) << after;
+  EXPECT_NE(after.find("iter 400/400"), std::string::npos) << after;
+  EXPECT_TRUE(fs::exists(output));
+  EXPECT_FALSE(fs::exists(output + ".json")) << "finished";
+}
+
 TEST_F(Reliability, AClosedStandardOutputDoesNotKillTheRun) {
   std::string line = STYLIZE_BINARY;
   for (const auto& a : quick_args({"--iterations", "6", "--print-every", "1"})) line += " '" + a + "'";

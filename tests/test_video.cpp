@@ -548,6 +548,36 @@ TEST_F(VideoCli, ASignalBeforeTheRunLeavesNoFolderItMade) {
   ::close(writer);
 }
 
+// The same as a container's first process (PID 1 of its PID namespace, as
+// Kubernetes and docker run start stylize), whose default actions the kernel
+// ignores: the signal still stops the command at once.
+TEST_F(VideoCli, ASignalBeforeTheRunStopsAContainersFirstProcess) {
+  if (test::run_command("unshare --fork --pid --mount-proc true").exit_code != 0) {
+    GTEST_SKIP() << "this machine gives no new PID namespace (unshare --fork --pid needs root or user namespaces)";
+  }
+  const std::string fifo = dir.file("style_pipe.png");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string folder = dir.file("new");
+  test::Child child = test::spawn(
+      "/usr/bin/unshare", {"--fork", "--pid", "--mount-proc", STYLIZE_BINARY, "video", "--content", input, "--style",
+                           fifo, "-o", folder + "/deeper/out.mp4", "--weights", test::fixture("vgg19_tiny.safetensors"),
+                           "--size", "64", "--threads", "1", "--device", "cpu"});
+  ASSERT_GT(child.pid, 0);
+  const int writer = test::writer_once_read(fifo);
+  ASSERT_GE(writer, 0) << "the command never read its style";
+  // stylize is unshare's child, PID 1 inside; signalled from outside, as by a container runtime.
+  const std::string children =
+      test::read_file("/proc/" + std::to_string(child.pid) + "/task/" + std::to_string(child.pid) + "/children");
+  const pid_t stylize_pid = static_cast<pid_t>(std::atol(children.c_str()));
+  ASSERT_GT(stylize_pid, 0) << children;
+  ::kill(stylize_pid, SIGTERM);
+  const std::string output = test::read_all(child, "");
+  const test::ChildExit exit = test::wait_child(child, 60);
+  EXPECT_EQ(exit.code, 128 + SIGTERM) << output;
+  EXPECT_FALSE(fs::exists(folder)) << output;
+  ::close(writer);
+}
+
 TEST_F(VideoCli, EncodesAVideoFileFromTheFrames) {
   const std::string out = dir.file("styled.avi");
   if (const std::string why = cannot_write_avi(out); !why.empty()) STYLIZE_SKIP_UNLESS_REQUIRED(why);

@@ -1,5 +1,6 @@
 #include "interrupt.hpp"
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,12 +28,29 @@ struct FolderNode {
 };
 std::atomic<const FolderNode*> g_early_folders{nullptr};
 
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+// A hangup the process was started ignoring (nohup: how a user asks a run to
+// outlive the terminal) stays ignored. SIGINT and SIGTERM are handled even
+// where the process started ignoring them (a shell script's background job
+// ignores SIGINT): a deliberate kill still stops the run, and it saves. Read
+// before the first handler is set (main() sets one first thing).
+bool started_ignoring(int signal) {
+  static const bool hangup_ignored = [] {
+    struct sigaction now {};
+    return sigaction(SIGHUP, nullptr, &now) == 0 && now.sa_handler == SIG_IGN;
+  }();
+  return signal == SIGHUP && hangup_ignored;
+}
+
 void set_handler(void (*handler)(int)) {
   struct sigaction action {};
   action.sa_handler = handler;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal, &action, nullptr);
+  for (const int signal : kStopSignals) {
+    if (!started_ignoring(signal)) sigaction(signal, &action, nullptr);
+  }
 }
 
 void remove_early_folders() {
@@ -42,10 +60,24 @@ void remove_early_folders() {
   }
 }
 
+// Ends the process as `signal`'s default action does. As a PID namespace's
+// first process (a container started without an init: Kubernetes, docker
+// run) the kernel ignores a default action, and the raise returns: then it
+// exits with the status a shell gives a process the signal killed.
+[[noreturn]] void die_of(int signal) {
+  std::signal(signal, SIG_DFL);
+  // Delivered now, not once the handler that calls this returns (a handler runs with its signal blocked).
+  sigset_t own;
+  sigemptyset(&own);
+  sigaddset(&own, signal);
+  pthread_sigmask(SIG_UNBLOCK, &own, nullptr);
+  std::raise(signal);
+  ::_exit(128 + signal);
+}
+
 extern "C" void on_early_signal(int signal) {
   remove_early_folders();
-  std::signal(signal, SIG_DFL);
-  std::raise(signal);
+  die_of(signal);
 }
 
 extern "C" void on_signal_while_reading(int signal) {
@@ -58,20 +90,16 @@ extern "C" void on_signal_while_reading(int signal) {
   ::_exit(128 + signal);
 }
 
-constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
-
 extern "C" void on_signal(int signal) {
   int none = 0;
   if (g_signal.compare_exchange_strong(none, signal)) return;  // the first request
-  if (signal == SIGINT) {
-    // A second Ctrl-C: leave at once, without saving.
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
-  }
+  if (signal == SIGINT) die_of(SIGINT);                        // a second Ctrl-C: leave at once, without saving
   // A repeated SIGTERM: the same request, already being served.
 }
 
 }  // namespace
+
+void stop_at_once_on_signals() { set_handler(on_early_signal); }
 
 void install_interrupt_handlers() {
   g_run_handlers = true;
@@ -99,13 +127,17 @@ StopWhileReading::StopWhileReading() {
   struct sigaction action {};
   action.sa_handler = on_signal_while_reading;
   sigemptyset(&action.sa_mask);
-  for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &action, &earlier_[i]);
+  for (int i = 0; i < 3; ++i) {
+    if (!started_ignoring(kStopSignals[i])) sigaction(kStopSignals[i], &action, &earlier_[i]);
+  }
   active_ = true;
 }
 
 StopWhileReading::~StopWhileReading() {
   if (!active_) return;
-  for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &earlier_[i], nullptr);
+  for (int i = 0; i < 3; ++i) {
+    if (!started_ignoring(kStopSignals[i])) sigaction(kStopSignals[i], &earlier_[i], nullptr);
+  }
 }
 
 int interrupt_signal() { return g_signal.load(); }

@@ -15,6 +15,11 @@
 
 namespace stylize::cli {
 
+// From the start of main() until the handlers below: a signal ends the
+// command at once, as its default action does, also where the kernel gives
+// it none (a container's first process, whose default actions it ignores).
+void stop_at_once_on_signals();
+
 // Installs the handlers. load_weights_for() calls it once the weights are
 // found: a download before that point stops at once, a run after it saves.
 void install_interrupt_handlers();

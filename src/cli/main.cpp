@@ -14,6 +14,7 @@
 #include "args.hpp"
 #include "batch_command.hpp"
 #include "exit_codes.hpp"
+#include "interrupt.hpp"
 #include "stylize_command.hpp"
 #include "video_command.hpp"
 #include "weights_command.hpp"
@@ -36,6 +37,7 @@ void setup_logging() {
 int main(int argc, char** argv) {
   using namespace stylize::cli;
   setup_logging();
+  stop_at_once_on_signals();
   try {
     if (argc > 1 && std::string(argv[1]) == "weights") return weights_main(argc - 1, argv + 1);
     if (argc > 1 && std::string(argv[1]) == "batch") return batch_main(argc - 1, argv + 1);
