@@ -386,6 +386,35 @@ TEST_F(Reliability, UnderNohupAHangupDoesNotStopTheRun) {
   EXPECT_FALSE(fs::exists(output + ".json")) << "finished";
 }
 
+// An intermediate image (--save-every) whose Adam state, record or image
+// cannot be written (a full disk; here a folder where the file goes) is
+// warned about, and the run goes on to its result. Nothing of that image is
+// left without its record.
+TEST_F(Reliability, AnIntermediateImageThatCannotBeWrittenDoesNotEndTheRun) {
+  const std::string second = dir.file("out_0002.png");
+  for (const std::string blocked : {second + ".adam", second + ".json", second}) {
+    SCOPED_TRACE(blocked);
+    fs::create_directories(blocked);
+    const test::CommandResult r = run("--save-every 2");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(fs::exists(output)) << r.output;
+    EXPECT_FALSE(fs::exists(output + ".json")) << "the result is finished\n" << r.output;
+    const bool state = blocked == second + ".adam";
+    EXPECT_NE(r.output.find(state ? "starts Adam's moments again" : "the run goes on without this intermediate image"),
+              std::string::npos)
+        << r.output;
+    if (state) {
+      EXPECT_TRUE(fs::is_regular_file(second)) << "the image and its record are kept\n" << r.output;
+      EXPECT_TRUE(fs::is_regular_file(second + ".json")) << r.output;
+    } else {
+      EXPECT_FALSE(fs::is_regular_file(second)) << "no image without its record\n" << r.output;
+      EXPECT_FALSE(fs::is_regular_file(second + ".adam")) << r.output;
+    }
+    fs::remove_all(blocked);
+    for (const std::string& file : {output, second, second + ".json", second + ".adam"}) fs::remove(file);
+  }
+}
+
 TEST_F(Reliability, AClosedStandardOutputDoesNotKillTheRun) {
   std::string line = STYLIZE_BINARY;
   for (const auto& a : quick_args({"--iterations", "6", "--print-every", "1"})) line += " '" + a + "'";

@@ -348,23 +348,32 @@ void say_whether_moments_fitted(const Result& result, const CliParams& params) {
 // state; only the newest image keeps the state (36 bytes a pixel, 48 with
 // --average): `newest` names it, and the state of the image `--save-every`
 // iterations before goes too (a resumed run's first image replaces the one it
-// resumed from).
+// resumed from). One that cannot be written (a full disk) is warned about,
+// and the run goes on: it is not the result, whose save can still go to the
+// temporary folder. Nothing of it is left without its record.
 void save_snapshot(const Progress& p, int member, const Job& job, const CliParams& params,
                    const ImageEncoding& encoding, const std::vector<std::string>& style_paths, std::string& newest) {
   const std::string path = intermediate_path(job.output, p.iteration, p.scale, p.scales);
-  save_image(p.image.narrow(0, member, 1), path, encoding);
-  if (p.adam_state) {
-    write_moments(path, p.iteration, p.adam_state(member));
-    std::error_code ignored;
-    if (!newest.empty()) fs::remove(moments_path(newest), ignored);
-    if (p.iteration > params.save_every) {
-      fs::remove(moments_path(intermediate_path(job.output, p.iteration - params.save_every, p.scale, p.scales)),
-                 ignored);
+  try {
+    save_image(p.image.narrow(0, member, 1), path, encoding);
+    if (p.adam_state && write_moments_or_warn(path, p.iteration, p.adam_state(member))) {
+      std::error_code ignored;
+      if (!newest.empty()) fs::remove(moments_path(newest), ignored);
+      if (p.iteration > params.save_every) {
+        fs::remove(moments_path(intermediate_path(job.output, p.iteration - params.save_every, p.scale, p.scales)),
+                   ignored);
+      }
+      newest = path;
     }
-    newest = path;
+    write_checkpoint(path, p.scale - 1, p.iteration, params, job.output, style_paths);
+    spdlog::debug("saved {}", path);
+  } catch (const OutputError& e) {
+    std::error_code ignored;
+    fs::remove(path, ignored);
+    fs::remove(moments_path(path), ignored);
+    if (newest == path) newest.clear();
+    spdlog::warn("{}; the run goes on without this intermediate image", e.what());
   }
-  write_checkpoint(path, p.scale - 1, p.iteration, params, job.output, style_paths);
-  spdlog::debug("saved {}", path);
 }
 
 // Writes the image a job ended with. An unfinished one (interrupted, or
