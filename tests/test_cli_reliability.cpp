@@ -415,6 +415,30 @@ TEST_F(Reliability, AnIntermediateImageThatCannotBeWrittenDoesNotEndTheRun) {
   }
 }
 
+// An output name too long for the files written beside it (its temporary
+// file, --save-every's images, their records and Adam's state) is refused
+// before the run; one that leaves room for them is written whole.
+TEST_F(Reliability, ALongOutputNameIsRefusedBeforeTheRunOrWrittenWhole) {
+  const auto run_to = [&](const std::string& out) {
+    std::string line = STYLIZE_BINARY;
+    std::vector<std::string> args = quick_args({"--save-every", "2", "--scales", "2", "--min-size", "32"});
+    args[5] = out;  // -o
+    for (const auto& a : args) line += " '" + a + "'";
+    return test::run_command(line);
+  };
+  const std::string too_long = dir.file(std::string(236, 'a') + ".png");  // 240 bytes
+  const test::CommandResult refused = run_to(too_long);
+  EXPECT_EQ(refused.exit_code, 6) << refused.output;
+  EXPECT_NE(refused.output.find("give a name of at most 231 bytes"), std::string::npos) << refused.output;
+  EXPECT_EQ(refused.output.find("iter "), std::string::npos) << "refused before the run\n" << refused.output;
+  const std::string longest = dir.file(std::string(227, 'b') + ".png");  // 231 bytes
+  const test::CommandResult written = run_to(longest);
+  ASSERT_EQ(written.exit_code, 0) << written.output;
+  EXPECT_TRUE(fs::exists(longest));
+  EXPECT_TRUE(fs::exists(dir.file(std::string(227, 'b') + "_s2_0002.png.adam"))) << written.output;
+  expect_no_temporaries();
+}
+
 TEST_F(Reliability, AClosedStandardOutputDoesNotKillTheRun) {
   std::string line = STYLIZE_BINARY;
   for (const auto& a : quick_args({"--iterations", "6", "--print-every", "1"})) line += " '" + a + "'";

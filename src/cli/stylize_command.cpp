@@ -522,8 +522,10 @@ std::string rescue_image(const torch::Tensor& image, const std::string& path, co
   for (const fs::path& folder : folders) {
     fs::path rescued;
     do {
+      // At most 200 bytes of the name's stem: the folder must take the whole (255 bytes on Linux).
+      const fs::path name = fs::path(path).filename();
       rescued = folder / ("stylize-rescued-" + std::to_string(::getpid()) + "-" + std::to_string(++rescues) + "-" +
-                          fs::path(path).filename().string());
+                          name.stem().string().substr(0, 200) + name.extension().string());
     } while (fs::exists(rescued, error));
     try {
       save_image(image, rescued.string(), encoding);

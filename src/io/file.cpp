@@ -133,11 +133,21 @@ fs::path detail::write_target(const std::string& path) {
   return target;
 }
 
+// The longest file name the folder `dir` takes (NAME_MAX: 255 bytes on
+// Linux's file systems).
+size_t longest_name(const fs::path& dir) {
+  const long longest = ::pathconf(dir.empty() ? "." : dir.c_str(), _PC_NAME_MAX);
+  return longest > 0 ? static_cast<size_t>(longest) : 255;
+}
+
 std::string temporary_path(const std::string& path, unsigned n) {
-  const fs::path target(path);
-  return (directory_of(path) / ("." + target.filename().string() + kTemporaryMark + host_name() + "-" +
-                                std::to_string(::getpid()) + "-" + std::to_string(n)))
-      .string();
+  const fs::path dir = directory_of(path);
+  const std::string tail = kTemporaryMark + host_name() + "-" + std::to_string(::getpid()) + "-" + std::to_string(n);
+  // ".NAME" + tail, with NAME cut where the whole would be too long for the folder.
+  std::string name = fs::path(path).filename().string();
+  const size_t longest = longest_name(dir);
+  if (1 + name.size() + tail.size() > longest) name.resize(longest > tail.size() + 2 ? longest - tail.size() - 1 : 1);
+  return (dir / ("." + name + tail)).string();
 }
 
 int remove_stale_temporaries(const std::string& path) {
@@ -156,7 +166,7 @@ int remove_stale_temporaries(const std::string& path) {
   return removed;
 }
 
-void check_writable(const std::string& path, const std::string& what) {
+void check_writable(const std::string& path, const std::string& what, size_t name_room) {
   const std::string name = what + " '" + path + "'";
   std::error_code error;
   if (path.empty()) throw OutputError("cannot write " + what + ": the path is empty");
@@ -173,6 +183,17 @@ void check_writable(const std::string& path, const std::string& what) {
   const fs::path dir = directory_of(target.string());
   if (!fs::is_directory(dir, error)) {
     throw OutputError("cannot write " + name + ": " + not_a_folder(dir));
+  }
+  const size_t length = target.filename().string().size(), longest = longest_name(dir);
+  if (length + name_room > longest) {
+    const std::string room = name_room == 0
+                                 ? ""
+                                 : ", with room for what stylize adds to the names of the files it "
+                                   "writes beside it (" +
+                                       std::to_string(name_room) + " bytes: out_s2_0300.png.adam beside out.png)";
+    throw OutputError("cannot write " + name + ": its file name is " + std::to_string(length) +
+                      " bytes long, and this folder takes names of at most " + std::to_string(longest) + " bytes" +
+                      room + "; give a name of at most " + std::to_string(longest - name_room) + " bytes");
   }
   // Create and remove a probe file: access(W_OK) says yes to root on read-only
   // or special file systems, and a long run must not end in a failed write.

@@ -521,7 +521,7 @@ void check_image_extension(const std::string& path, const std::string& what) {
 
 void check_output_path(const std::string& path, const std::string& what) {
   check_image_extension(path, what);
-  check_writable(path, what);
+  check_writable(path, what, kNameRoom);
 }
 
 namespace {

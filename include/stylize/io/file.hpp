@@ -44,10 +44,15 @@ std::string temporary_path(const std::string& path, unsigned n);
 // process no longer exists. Returns how many it removed.
 int remove_stale_temporaries(const std::string& path);
 
+// Bytes of name the files stylize writes beside an output image add to its
+// name (out_s2_0300.png.adam beside out.png; out.png.lock, .json).
+constexpr size_t kNameRoom = 24;
+
 // Checks before any work that `path` can be written later: not a directory, in
 // an existing directory in which a file can be created (it creates and removes
-// a probe file). `what` names it in the error ("report"). Throws OutputError.
-void check_writable(const std::string& path, const std::string& what);
+// a probe file), under a file name the folder takes with `name_room` bytes to
+// spare. `what` names it in the error ("report"). Throws OutputError.
+void check_writable(const std::string& path, const std::string& what, size_t name_room = 0);
 
 // Creates the folders above `path` that do not exist yet (for outputs named by
 // a template, which may name folders too) and returns them, outermost first.

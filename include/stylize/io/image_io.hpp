@@ -47,8 +47,9 @@ torch::Tensor decode_image(const std::string& bytes, const std::string& display_
 
 // Checks, before any work is done, that `path` can be written later: a known
 // image extension, an existing directory in which a file can be created (it
-// creates and removes a probe file once). Throws OutputError naming the file
-// as `what` ("output", "--plot").
+// creates and removes a probe file once), a name with room for the files
+// stylize writes beside it (check_writable). Throws OutputError naming the
+// file as `what` ("output", "--plot").
 void check_output_path(const std::string& path, const std::string& what = "output");
 
 // Writes a (1, 3, H, W) or (3, H, W) sRGB tensor in [0, 1] by the path's
