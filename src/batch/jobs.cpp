@@ -118,6 +118,19 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& paths, co
   return inputs;
 }
 
+// What to do about two jobs the template gives one output.
+std::string same_output_advice(const std::string& output_template) {
+  const bool content = output_template.find("{content}") != std::string::npos;
+  const bool style = output_template.find("{style}") != std::string::npos;
+  if (content && style) {
+    return "their contents' or styles' file names differ only in their folder or extension: rename one, or "
+           "include {n} too";
+  }
+  if (content) return "include {style} (or {n})";
+  if (style) return "include {content} (or {n})";
+  return "include {content} and {style}, or {n}";
+}
+
 std::vector<Job> make_jobs(const std::vector<std::string>& contents, const std::vector<std::string>& styles,
                            const std::string& output_template) {
   std::vector<Job> jobs;
@@ -138,8 +151,8 @@ std::vector<Job> make_jobs(const std::vector<std::string>& contents, const std::
       const auto [it, fresh] = writers.emplace(key, jobs.size());
       if (!fresh) {
         throw OptionError("--output-template '" + output_template + "' gives two jobs the same output '" + job.output +
-                          "' (" + describe(jobs[it->second]) + ", and " + describe(job) +
-                          "); include {content} and {style}, or {n}");
+                          "' (" + describe(jobs[it->second]) + ", and " + describe(job) + "); " +
+                          same_output_advice(output_template));
       }
       jobs.push_back(std::move(job));
     }

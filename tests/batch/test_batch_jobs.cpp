@@ -98,8 +98,18 @@ TEST(BatchJobs, CollisionUnknownPlaceholderAndInputAsOutputAreErrors) {
     EXPECT_NE(message.find("out/a.png"), std::string::npos) << message;
     EXPECT_NE(message.find("{style}"), std::string::npos) << message;
   }
-  // Same stems in different folders collide too.
-  EXPECT_THROW(make_jobs({"one/a.jpg", "two/a.jpg"}, {"x.jpg"}, "{content}_{style}.png"), stylize::OptionError);
+  // Same stems in different folders collide too; the template already names
+  // both, so the advice is to rename (or number), not to add what is there.
+  try {
+    make_jobs({"one/a.jpg", "two/a.jpg"}, {"x.jpg"}, "{content}_{style}.png");
+    FAIL() << "two contents with one file name were accepted";
+  } catch (const stylize::OptionError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("differ only in their folder or extension: rename one, or include {n} too"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("include {content} and {style}"), std::string::npos) << message;
+  }
   EXPECT_NO_THROW(make_jobs({"one/a.jpg", "two/a.jpg"}, {"x.jpg"}, "{n}_{content}_{style}.png"));
   EXPECT_THROW(make_jobs({"a.jpg"}, {"x.jpg"}, "out/{contnet}.png"), stylize::OptionError);
   EXPECT_THROW(make_jobs({"a.jpg"}, {"x.jpg"}, "out/{content.png"), stylize::OptionError);
