@@ -202,6 +202,20 @@ TEST(WeightsCommand, VerifyComparesWithThePublishedChecksum) {
   EXPECT_NE(unknown.output.find("no published checksum"), std::string::npos) << unknown.output;
   EXPECT_NE(unknown.output.find("readable: VGG19, keras-hdf5, caffe"), std::string::npos) << unknown.output;
 
+  // A conversion saved as models/vgg19.safetensors, as README says to, is not
+  // timm's file of that name: said to be converted (and from what), not corrupt.
+  const std::string converted = dir.file("vgg19.safetensors");
+  fs::copy_file(fixture("vgg19_matconvnet_tiny.converted.safetensors"), converted);
+  const test::CommandResult conversion = stylize_command("weights verify " + converted);
+  EXPECT_EQ(conversion.exit_code, 0) << conversion.output;
+  EXPECT_NE(conversion.output.find("converted from "), std::string::npos) << conversion.output;
+  EXPECT_NE(conversion.output.find("by scripts/convert_weights.py: not a published file"), std::string::npos)
+      << conversion.output;
+  EXPECT_NE(conversion.output.find("readable: VGG19, safetensors, caffe"), std::string::npos) << conversion.output;
+  const test::CommandResult info = stylize_command("weights info " + converted);
+  EXPECT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_EQ(info.output.find("known as"), std::string::npos) << info.output;
+
   const test::CommandResult unreadable =
       stylize_command("weights verify " + fixture("keras_vgg19_missing_layer_tiny.h5"));
   EXPECT_EQ(unreadable.exit_code, 4) << unreadable.output;

@@ -19,6 +19,7 @@
 #include "stylize/fetch/digest.hpp"
 #include "stylize/io/image_io.hpp"
 #include "stylize/weights/catalog.hpp"
+#include "stylize/weights/safetensors.hpp"
 #include "stylize/weights/weights.hpp"
 #include "weights_source.hpp"
 
@@ -44,10 +45,36 @@ struct CheckResult {
   std::string text;  // "verified (MD5 ...)"
 };
 
+// The source a safetensors file was converted from by
+// scripts/convert_weights.py (its stylize.source metadata), or "".
+std::string converted_from(const std::string& path) {
+  if (fs::path(path).extension() != ".safetensors") return "";
+  try {
+    const SafetensorsReader reader = SafetensorsReader::open(path);
+    const auto source = reader.metadata().find("stylize.source");
+    return source == reader.metadata().end() ? "" : source->second;
+  } catch (const WeightsError&) {
+    return "";  // unreadable: said by check_readable
+  }
+}
+
+// The catalog entry a file is held to: its name's, but for a conversion
+// (README saves them as models/vgg19.safetensors, the catalog's name for
+// timm's file), which no published checksum describes.
+const KnownWeights* catalog_entry(const std::string& path) {
+  return converted_from(path).empty() ? find_known_weights(fs::path(path).filename().string()) : nullptr;
+}
+
 // Compares a file with what is published about it: the catalog entry of its
 // name, or, for a file of unknown name, any catalog checksum.
 CheckResult check_file(const std::string& path, const KnownWeights* known) {
   CheckResult result;
+  if (const std::string source = converted_from(path); !source.empty()) {
+    result.text = "converted from " + source +
+                  " by scripts/convert_weights.py: not a published file, so no "
+                  "published checksum to compare with";
+    return result;
+  }
   if (known && !known->checksum.empty()) {
     const DigestAlgorithm algorithm = *digest_algorithm_for(known->checksum);
     const std::string found = file_digest(path, algorithm);
@@ -122,7 +149,7 @@ int run_list() {
       any = true;
       std::string status;
       try {
-        status = check_file(path, &known).text;
+        status = check_file(path, catalog_entry(path)).text;
       } catch (const Error& e) {
         status = e.what();
       }
@@ -157,7 +184,7 @@ int verify_one(const std::string& path) {
     std::fprintf(stderr, "error: cannot verify '%s': file not found\n", path.c_str());
     return kWeightsError;
   }
-  const KnownWeights* known = find_known_weights(fs::path(path).filename().string());
+  const KnownWeights* known = catalog_entry(path);
   const CheckResult check = check_file(path, known);
   bool ok = check.ok;
   std::printf("%s\n  %s\n", path.c_str(), check.text.c_str());
@@ -229,7 +256,7 @@ int run_info(const std::string& path) {
   std::printf("format      %s\n", weights.format.c_str());
   std::printf("convention  %s\n", describe_convention(weights.convention).c_str());
   for (const auto& [key, value] : weights.metadata) std::printf("metadata    %s = %s\n", key.c_str(), value.c_str());
-  if (const KnownWeights* known = find_known_weights(fs::path(path).filename().string())) {
+  if (const KnownWeights* known = catalog_entry(path)) {
     std::printf("known as    %s (run `stylize weights verify %s` to check it)\n", known->origin.c_str(), path.c_str());
   }
   std::printf("%-9s %-22s %s\n", "layer", "weight (out,in,kh,kw)", "bias");
