@@ -240,8 +240,18 @@ TEST(ImageIo, WarnsOfATruncatedJpeg) {
   const std::string jpeg = test::read_file(dir.file("whole.jpg"));
   const DecodedImage whole = read_image_bytes(jpeg, "style image 'whole.jpg'");
   EXPECT_TRUE(whole.warnings.empty()) << whole.warnings.front();
-  // Bytes after the end-of-image marker (some cameras append data) are no truncation.
+  // Bytes after the end-of-image marker (some cameras append data) are no
+  // truncation, markers among them included (a phone's Motion Photo appends
+  // an MP4, in which 0xFF 0xDA turns up as often as 0xFF 0xD9).
   EXPECT_TRUE(read_image_bytes(jpeg + "trailing bytes", "x").warnings.empty());
+  const std::string motion_photo = jpeg + std::string(
+                                              "\0\0\0\x18"
+                                              "ftypmp42\xFF\xDA\x00\x0C\x03\x01",
+                                              18);
+  EXPECT_TRUE(read_image_bytes(motion_photo, "x").warnings.empty()) << read_image_bytes(motion_photo, "x").warnings[0];
+  // A cut just after the scan's header is a truncation too.
+  const std::string early = jpeg.substr(0, jpeg.find("\xFF\xDA") + 40);
+  EXPECT_EQ(read_image_bytes(early, "x").warnings.size(), 1u);
   const DecodedImage cut = read_image_bytes(jpeg.substr(0, jpeg.size() * 2 / 3), "style image 'cut.jpg'");
   ASSERT_EQ(cut.warnings.size(), 1u);
   EXPECT_EQ(cut.warnings.front(),

@@ -150,17 +150,48 @@ bool is_truncated_png(const std::string& b) {
   return is_png(b) && !walk_png_chunks(b, [](std::string_view type, size_t, size_t) { return type != "IEND"; });
 }
 
-// Whether a JPEG has no end-of-image marker after its last scan header: a
+// Whether a JPEG's main image ends before its end-of-image marker: a
 // download or copy cut short. libjpeg decodes it all the same, making up the
 // blocks after the point where the data stops, and its warning never reaches
-// the user (OpenCV drops it), so the image would pass for whole.
-// Entropy-coded data holds no marker (a 0xFF byte in it is followed by 0x00
-// or a restart marker), so the search is exact; an embedded thumbnail's
-// markers come before the main image's scans.
+// the user (OpenCV drops it), so the image would pass for whole. The walk goes
+// segment by segment (an EXIF thumbnail is inside one) and through each
+// scan's entropy-coded data, where a 0xFF byte is followed by 0x00 or a
+// restart marker, to the first end-of-image marker; what follows it (a phone's
+// Motion Photo video, a second picture) is not the image's. A file whose
+// structure is not that of a JPEG is left to the decoder.
 bool is_truncated_jpeg(const std::string& b) {
   if (!is_jpeg(b)) return false;
-  const size_t last_scan = b.rfind("\xFF\xDA", std::string::npos, 2);
-  return last_scan != std::string::npos && b.find("\xFF\xD9", last_scan + 2, 2) == std::string::npos;
+  const size_t n = b.size();
+  const auto at = [&b](size_t i) { return static_cast<unsigned char>(b[i]); };
+  size_t pos = 2;  // after the start-of-image marker
+  while (true) {
+    if (pos >= n) return true;
+    if (at(pos) != 0xFF) return false;
+    while (pos < n && at(pos) == 0xFF) ++pos;  // a marker, after any fill bytes
+    if (pos >= n) return true;
+    const unsigned char code = at(pos++);
+    if (code == 0xD9) return false;                                // end of image
+    if (code == 0x01 || (code >= 0xD0 && code <= 0xD7)) continue;  // markers without a segment
+    if (pos + 2 > n) return true;
+    const size_t length = (size_t{at(pos)} << 8) | at(pos + 1);
+    if (length < 2) return false;
+    pos += length;
+    if (code != 0xDA) continue;
+    // A scan's data: up to the next marker.
+    while (true) {
+      const size_t ff = b.find('\xFF', pos);
+      if (ff == std::string::npos || ff + 1 >= n) return true;
+      const unsigned char next = at(ff + 1);
+      if (next == 0x00 || (next >= 0xD0 && next <= 0xD7)) {
+        pos = ff + 2;  // a stuffed 0xFF, or a restart marker
+      } else if (next == 0xFF) {
+        pos = ff + 1;  // a fill byte before a marker
+      } else {
+        pos = ff;
+        break;
+      }
+    }
+  }
 }
 
 // Whether a PNG may be transparent: an alpha channel (colour types 4 and 6)
