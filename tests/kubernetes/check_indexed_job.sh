@@ -62,9 +62,12 @@ for rule in spec["podFailurePolicy"]["rules"]:
         for code in codes["values"]: actions[code] = rule["action"]
     for condition in rule.get("onPodConditions", []):
         actions[condition["type"]] = rule["action"]
-expected = {2: "FailJob", 3: "FailJob", 4: "FailJob", 6: "FailJob", 8: "FailJob",
+# A failed job stops its own pod only at the end of its shard, and the
+# other shards not at all (README, "stylize batch"): FailIndex, not FailJob.
+expected = {2: "FailJob", 3: "FailIndex", 4: "FailJob", 6: "FailIndex", 8: "FailIndex",
             130: "Ignore", 143: "Ignore", "DisruptionTarget": "Ignore"}
 if actions != expected: fail("podFailurePolicy maps %r, expected %r" % (actions, expected))
+if not spec.get("backoffLimitPerIndex"): fail("FailIndex needs backoffLimitPerIndex")
 volume = pod["volumes"][0]["persistentVolumeClaim"]["claimName"]
 if not claims or claims[0]["metadata"]["name"] != volume: fail("the volume's claim %r is not in the file" % volume)
 if "ReadWriteMany" not in claims[0]["spec"]["accessModes"]: fail("the shared volume must be ReadWriteMany")
