@@ -401,6 +401,45 @@ TEST_F(Batch, AnInterruptedJobIsResumedNotSkipped) {
   expect_no_leftovers();
 }
 
+// An unfinished output saved past the -n of the run that goes on with it
+// (-n lowered to finish sooner) is finished as it is: kept, not thrown away
+// and made again from the start.
+TEST_F(Batch, AnOutputSavedPastALoweredCountIsFinishedAsItIs) {
+  std::vector<std::string> one = arguments(2000, {"--print-every", "1"});
+  one[2] = dir.file("photos/cat.png");
+  one[4] = dir.file("paintings/monet.png");
+  const std::string out = output("cat", "monet");
+  test::Child worker = test::spawn(one);
+  ASSERT_GT(worker.pid, 0);
+  const std::string started = test::read_until(worker, "iter 30/");
+  ASSERT_NE(started.find("iter 30/"), std::string::npos) << started;
+  ::kill(worker.pid, SIGTERM);
+  const std::string log = test::read_all(worker, started);
+  ASSERT_EQ(test::wait_exit_code(worker), 143) << log;
+  ASSERT_TRUE(fs::exists(out + ".json")) << log;
+  const int at = nlohmann::json::parse(test::read_file(out + ".json"))["iteration"];
+  ASSERT_GE(at, 30);
+  const std::string saved = test::read_file(out);
+
+  one[one.size() - 3] = "20";  // -n 20: at or past it
+  std::string command = STYLIZE_BINARY;
+  for (const auto& argument : one) command += " '" + argument + "'";
+  const test::CommandResult lowered = test::run_command(command);
+  ASSERT_EQ(lowered.exit_code, 0) << lowered.output;
+  EXPECT_NE(lowered.output.find(out + " was saved at iteration " + std::to_string(at) +
+                                ", at or past -n 20: it is finished as it is"),
+            std::string::npos)
+      << lowered.output;
+  EXPECT_EQ(lowered.output.find("iter 1/"), std::string::npos) << "not made again\n" << lowered.output;
+  EXPECT_EQ(test::read_file(out), saved) << "the saved image is the result";
+  EXPECT_FALSE(fs::exists(out + ".json")) << "finished: no record";
+  EXPECT_FALSE(fs::exists(out + ".adam"));
+  // Done with these settings: the next run skips it.
+  const test::CommandResult again = test::run_command(command);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("0 job(s) made, 1 already done"), std::string::npos) << again.output;
+}
+
 // A worker killed outright (SIGKILL, out of memory, a node lost) leaves its
 // --save-every images but no output and no record: the job goes on from the
 // newest of them, not from the start over them.

@@ -50,11 +50,13 @@ RecordedWeights recorded_weights(const LoadedWeights& loaded) {
 
 // The flags of one job: the batch's, with its content, style and output, and
 // resuming from the checkpoint record an interrupted run left beside it, or
-// from the newest --save-every image of a killed one. One begun with other
-// settings is started again with --redo, and refused without (it was begun
-// after this worker's first look: check_recorded_outputs refuses the others).
-CliParams job_params(const BatchParams& settings, const batch::Job& job, batch::OutputState state,
-                     const RecordedWeights& weights) {
+// from the newest --save-every image of a killed one; nullopt for an
+// unfinished output saved past this run's -n (finished as it is). One begun
+// with other settings is started again with --redo, and refused without (it
+// was begun after this worker's first look: check_recorded_outputs refuses
+// the others).
+std::optional<CliParams> job_params(const BatchParams& settings, const batch::Job& job, batch::OutputState state,
+                                    const RecordedWeights& weights) {
   CliParams params = settings.run;
   params.content_path = job.content;
   params.style_paths = {job.style};
@@ -137,7 +139,12 @@ std::optional<int> run_claimed(const BatchParams& settings, const batch::Job& jo
   const RecordedWeights recorded = recorded_weights(weights);
   SettingsRecord record(job.output, settings.run, recorded);
   try {
-    const CliParams params = job_params(settings, job, claim.state(), recorded);
+    const std::optional<CliParams> resumed = job_params(settings, job, claim.state(), recorded);
+    if (!resumed) {
+      record.write();  // finished as it was saved: made
+      return kOk;
+    }
+    const CliParams& params = *resumed;
     validate_params(params);
     const std::vector<Job> jobs = make_jobs(params);
     OutputFolders folders;                 // the job's folder was made before the first job

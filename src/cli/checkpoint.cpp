@@ -537,7 +537,7 @@ void remove_partial_frame(const std::string& pattern) {
   fs::remove(image, ignored);
 }
 
-CliParams resume_or_restart(CliParams params) {
+std::optional<CliParams> resume_or_restart(CliParams params) {
   const std::string& output = params.output_path;
   std::error_code error;
   if (!fs::exists(output, error)) {
@@ -551,6 +551,15 @@ CliParams resume_or_restart(CliParams params) {
       if (within_run(resumed.options)) {
         spdlog::info("resuming {} from {}", output, resume_point(resumed.options));
         return resumed;
+      }
+      const StylizeOptions& o = resumed.options;
+      if (o.scales_done + 1 == o.scales &&
+          o.start_iteration >= scale_iterations(o, static_cast<size_t>(o.scales_done), static_cast<size_t>(o.scales))) {
+        // Saved past this run's count at the last scale: as far as this run goes, and further.
+        spdlog::info("{} was saved at {}, at or past -n {}: it is finished as it is", output, resume_point(o),
+                     params.options.iterations);
+        remove_checkpoint(output);
+        return std::nullopt;
       }
       spdlog::warn("{} was saved at {}, not within -n {}{}; starting it again", output, resume_point(resumed.options),
                    params.options.iterations,

@@ -139,13 +139,15 @@ std::string resume_point(const StylizeOptions& options);
 std::string resume_point(int scales_done, int iteration, int scales);
 
 // `params` (one output, params.output_path, with a checkpoint record beside
-// it) going on where an interrupted run stopped: resumed from the record, or,
-// when it cannot be (no image, a corrupt record, one of another --scales or
-// beyond -n: each warned about), started again with the unfinished image and
-// its record removed (killed before its first save, the run leaves no
-// unfinished image that looks done). How
-// stylize batch and stylize --each-style --resume treat an unfinished output.
-CliParams resume_or_restart(CliParams params);
+// it) going on where an interrupted run stopped: resumed from the record;
+// nullopt when the image was saved at or past this run's -n at its last
+// scale (its record removed: finished as it is, not thrown away); or, when it
+// cannot be resumed (no image, a corrupt record, one of another --scales or
+// beyond an earlier scale's count: each warned about), started again with the
+// unfinished image and its record removed (killed before its first save, the
+// run leaves no unfinished image that looks done). How stylize batch and
+// stylize --each-style --resume treat an unfinished output.
+std::optional<CliParams> resume_or_restart(CliParams params);
 
 // `params` (one output with no image yet, whose run was killed: SIGKILL, an
 // out-of-memory kill, a node lost) going on from the newest of its --save-every

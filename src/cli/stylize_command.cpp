@@ -619,7 +619,11 @@ int resume_each_output(const CliParams& params, const std::vector<Job>& jobs, in
       spdlog::info("{} is finished (it has no checkpoint record); kept", job.output);
       continue;
     }
-    if (has_record) one = resume_or_restart(std::move(one));  // as stylize batch goes on with a job
+    if (has_record) {  // as stylize batch goes on with a job
+      std::optional<CliParams> resumed = resume_or_restart(std::move(one));
+      if (!resumed) continue;
+      one = std::move(*resumed);
+    }
     const int code = run_jobs(one, make_jobs(one), loaded, threads);
     if (code != kOk) return code;
   }
