@@ -656,6 +656,15 @@ TEST_F(VideoCli, ExplainsUnusableArguments) {
   const test::RunResult image = test::run_stylize(video(dir.file("out.png")));
   EXPECT_EQ(image.exit_code, 6) << image.output;
   EXPECT_NE(image.output.find("frame pattern"), std::string::npos) << image.output;
+  // A '%' in a video's or folder's name is refused as such, before the run (it
+  // was taken for a bad conversion, and its "%%" advice then misplaced the frames).
+  for (const std::string& name : {"50%.mp4", "50%%.mp4", "take 50%/", "take 50%%", "a%b/frame_%03d.png"}) {
+    const test::RunResult percent = test::run_stylize(video("'" + dir.file(name) + "'"));
+    EXPECT_EQ(percent.exit_code, 6) << name << "\n" << percent.output;
+    EXPECT_NE(percent.output.find("stylize video takes no '%' in the name of"), std::string::npos) << name << "\n"
+                                                                                                   << percent.output;
+    EXPECT_EQ(percent.output.find("iter "), std::string::npos) << percent.output;
+  }
   const test::RunResult iterations = test::run_stylize(video(dir.file("o"), "--frame-iterations 0"));
   EXPECT_EQ(iterations.exit_code, 2) << iterations.output;
   EXPECT_NE(iterations.output.find("--frame-iterations"), std::string::npos) << iterations.output;

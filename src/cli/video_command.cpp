@@ -47,9 +47,19 @@ struct FrameTarget {
 
 FrameTarget frame_target(const std::string& output) {
   FrameTarget target;
-  if (FramePattern::looks_like_pattern(output)) {
+  // A '%' in a name the frames' pattern is built from (frame_%05d.png inside
+  // it) would be read as a conversion, so such names are refused, not misread.
+  const auto refuse_percent = [&output](const std::string& name, const std::string& what) {
+    if (name.find('%') == std::string::npos) return;
+    throw OutputError("cannot write the video to '" + output + "': stylize video takes no '%' in the name of " + what +
+                      " (its frames are named by a pattern such as frame_%05d.png); rename it without the '%'");
+  };
+  const bool video = has_video_extension(output);
+  if (!video && has_image_extension(output) && FramePattern::looks_like_pattern(output)) {
+    refuse_percent(fs::path(output).parent_path().string(), "the folder of a frame pattern");
     target.pattern = FramePattern(output).pattern();  // throws for a bad pattern
-  } else if (has_video_extension(output)) {
+  } else if (video) {
+    refuse_percent(output, "a video file");
     target.video = output;
     target.pattern = (fs::path(output + ".frames") / "frame_%05d.png").string();
   } else if (has_image_extension(output) || (fs::path(output).has_extension() && !fs::is_directory(output))) {
@@ -57,6 +67,7 @@ FrameTarget frame_target(const std::string& output) {
                       "': give a video file (.mp4, .mkv, .avi, .webm, .mov), a frame pattern such as "
                       "out/frame_%05d.png, or a folder");
   } else {
+    refuse_percent(output, "an output folder");
     target.pattern = (fs::path(output) / "frame_%05d.png").string();
   }
   target.folder = fs::path(target.pattern).parent_path().string();
