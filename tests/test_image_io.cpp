@@ -167,6 +167,57 @@ TEST(ImageIo, AppliesExifOrientation) {
   expect_colour(36, 8, {0, 0, 0}, "bottom left: black");
 }
 
+// An EXIF block (TIFF, little-endian) whose first directory holds Orientation = `orientation`.
+std::string exif_with_orientation(int orientation) {
+  std::string exif("II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0", 18);
+  exif += static_cast<char>(orientation);
+  exif += std::string("\0\0\0\0\0\0\0", 7);  // the value's rest, then no next directory
+  return exif;
+}
+
+// `png` with an eXIf chunk after its IHDR (8-byte signature, 25-byte IHDR chunk).
+std::string png_with_exif(const std::string& png, int orientation);
+
+// PNG's eXIf orientation reaches images with alpha too, which OpenCV decodes
+// without applying it, and WebP's, which OpenCV 4.6 never reads: each of the
+// eight comes out as OpenCV turns the same PNG without alpha.
+TEST(ImageIo, AppliesExifOrientationToPngsWithAlphaAndToWebp) {
+  TempDir dir;
+  const torch::Tensor picture = test::pattern_image(20, 30, 0.4);  // 30 wide, 20 tall
+  test::RawImage rgb, rgba;
+  rgb.width = rgba.width = 30;
+  rgb.height = rgba.height = 20;
+  rgba.channels = 4;
+  const torch::Tensor levels = (picture[0] * 255).round().to(torch::kInt32).permute({1, 2, 0}).contiguous();
+  for (int64_t i = 0; i < levels.numel(); ++i) {
+    const auto value = static_cast<uint16_t>(levels.view(-1)[i].item<int>());
+    rgb.samples.push_back(value);
+    rgba.samples.push_back(value);
+    if (i % 3 == 2) rgba.samples.push_back(255);  // opaque
+  }
+  save_image(picture, dir.file("plain.webp"));
+  const std::string webp = test::read_file(dir.file("plain.webp"));
+  // The WebP's own pixels, as a PNG without alpha: OpenCV orients that one itself.
+  const torch::Tensor webp_pixels = read_image_bytes(webp, "x").pixels;
+  save_image(webp_pixels, dir.file("webp_pixels.png"));
+  const std::string webp_as_png = test::read_file(dir.file("webp_pixels.png"));
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    SCOPED_TRACE("orientation " + std::to_string(orientation));
+    const torch::Tensor expected = read_image_bytes(png_with_exif(test::png_encode(rgb), orientation), "x").pixels;
+    const int64_t turned = orientation >= 5 ? 1 : 0;
+    ASSERT_EQ(expected.size(3), turned ? 20 : 30) << "OpenCV applies it to a PNG without alpha";
+    const DecodedImage with_alpha = read_image_bytes(png_with_exif(test::png_encode(rgba), orientation), "x");
+    ASSERT_TRUE(with_alpha.alpha.defined());
+    EXPECT_TRUE(torch::equal(with_alpha.pixels, expected));
+    // WebP: its EXIF chunk after the image's (RIFF's size grows by the chunk's 8 + 26 bytes).
+    std::string oriented_webp = webp + "EXIF" + std::string("\x1a\0\0\0", 4) + exif_with_orientation(orientation);
+    const uint32_t riff = static_cast<uint32_t>(oriented_webp.size() - 8);
+    for (int k = 0; k < 4; ++k) oriented_webp[4 + k] = static_cast<char>((riff >> (8 * k)) & 0xff);
+    const torch::Tensor webp_expected = read_image_bytes(png_with_exif(webp_as_png, orientation), "x").pixels;
+    EXPECT_TRUE(torch::equal(read_image_bytes(oriented_webp, "x").pixels, webp_expected));
+  }
+}
+
 TEST(ImageIo, ResizesLongestSideKeepingAspect) {
   TempDir dir;
   save_image(test::pattern_image(64, 48, 0.2), dir.file("tall.png"));
@@ -278,6 +329,10 @@ std::string png_chunk(const std::string& type, const std::string& data) {
   chunk += body;
   append_be32(chunk, ~crc);
   return chunk;
+}
+
+std::string png_with_exif(const std::string& png, int orientation) {
+  return png.substr(0, 33) + png_chunk("eXIf", exif_with_orientation(orientation)) + png.substr(33);
 }
 
 // An 8-bit RGB PNG of the given size without pixel data (an empty zlib stream).

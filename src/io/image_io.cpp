@@ -278,6 +278,95 @@ ImageError not_decodable(const std::string& what) {
                     ": not an image in a format OpenCV can decode (png, jpg, webp, tif, bmp, ...), or truncated");
 }
 
+bool is_webp(const std::string& b) { return has_at(b, 0, "RIFF", 4) && has_at(b, 8, "WEBP", 4); }
+
+// The EXIF orientation (1-8; 1: as stored) in an EXIF block: the TIFF
+// structure of PNG's eXIf chunk and WebP's EXIF chunk (after "Exif\0\0" in
+// some files), tag 0x0112 of its first directory. 1 when there is none.
+// Parsed by hand: one tag of one directory, where libexif would be a new
+// dependency for it.
+int exif_orientation(std::string_view exif) {
+  if (exif.substr(0, 6) == std::string_view("Exif\0\0", 6)) exif.remove_prefix(6);
+  if (exif.size() < 8 ||
+      (exif.substr(0, 4) != std::string_view("II*\0", 4) && exif.substr(0, 4) != std::string_view("MM\0*", 4))) {
+    return 1;
+  }
+  const bool little = exif[0] == 'I';
+  const auto number = [&](size_t at, size_t bytes) -> uint64_t {
+    if (at + bytes > exif.size()) return 0;
+    uint64_t value = 0;
+    for (size_t i = 0; i < bytes; ++i) {
+      const uint64_t byte = static_cast<unsigned char>(exif[at + (little ? bytes - 1 - i : i)]);
+      value = (value << 8) | byte;
+    }
+    return value;
+  };
+  const uint64_t directory = number(4, 4);
+  if (directory < 8 || directory + 2 > exif.size()) return 1;
+  const uint64_t entries = number(directory, 2);
+  for (uint64_t i = 0; i < entries && directory + 2 + 12 * (i + 1) <= exif.size(); ++i) {
+    const size_t entry = directory + 2 + 12 * i;
+    if (number(entry, 2) != 0x0112) continue;
+    const uint64_t value = number(entry + 8, 2);  // a SHORT, first in the value field
+    return number(entry + 2, 2) == 3 && value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
+  }
+  return 1;
+}
+
+// The EXIF orientation of a PNG (eXIf chunk) or WebP (EXIF chunk); 1 for
+// other formats or none.
+int embedded_orientation(const std::string& b) {
+  int orientation = 1;
+  if (is_png(b)) {
+    walk_png_chunks(b, [&](std::string_view type, size_t at, size_t length) {
+      if (type == "eXIf") orientation = exif_orientation(std::string_view(b).substr(at, length));
+      return type != "eXIf" && type != "IEND";
+    });
+  } else if (is_webp(b)) {
+    for (size_t pos = 12; pos + 8 <= b.size();) {
+      const auto byte = [&](size_t i) { return static_cast<uint64_t>(static_cast<unsigned char>(b[pos + i])); };
+      const uint64_t length = byte(4) | (byte(5) << 8) | (byte(6) << 16) | (byte(7) << 24);
+      if (length > b.size() - pos - 8) break;
+      if (has_at(b, pos, "EXIF", 4)) return exif_orientation(std::string_view(b).substr(pos + 8, length));
+      pos += 8 + length + (length & 1);
+    }
+  }
+  return orientation;
+}
+
+// Turns decoded samples upright as EXIF orientation `orientation` says, as
+// OpenCV's own decoding does where it applies it (its ExifTransform).
+void apply_orientation(cv::Mat& image, int orientation) {
+  switch (orientation) {
+    case 2:
+      cv::flip(image, image, 1);
+      break;
+    case 3:
+      cv::flip(image, image, -1);
+      break;
+    case 4:
+      cv::flip(image, image, 0);
+      break;
+    case 5:
+      cv::transpose(image, image);
+      break;
+    case 6:
+      cv::transpose(image, image);
+      cv::flip(image, image, 1);
+      break;
+    case 7:
+      cv::transpose(image, image);
+      cv::flip(image, image, -1);
+      break;
+    case 8:
+      cv::transpose(image, image);
+      cv::flip(image, image, 0);
+      break;
+    default:
+      break;
+  }
+}
+
 // Refuses, with what to do, files the decoder would misread or fail on
 // without saying why.
 void refuse_undecodable(const std::string& bytes, const std::string& what) {
@@ -308,7 +397,9 @@ cv::Mat decode_samples(const std::string& bytes, const std::string& what, int64_
   const ScopedDecodeLimit limit(max_pixels);
   try {
     // IMREAD_COLOR applies EXIF orientation; IMREAD_UNCHANGED keeps alpha but
-    // ignores orientation, so it is only kept for images that have alpha.
+    // ignores orientation, so it is only kept for images that have alpha, and
+    // a PNG's or WebP's orientation is then applied here. OpenCV 4.6 reads no
+    // WebP's EXIF: WebP is always decoded unchanged and oriented here.
     const int oriented = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
     if (is_jpeg(bytes) || (is_png(bytes) && !png_may_have_alpha(bytes))) {
       image = decode(oriented);
@@ -320,8 +411,11 @@ cv::Mat decode_samples(const std::string& bytes, const std::string& what, int64_
         cv::Mat alpha_samples = image != *transparent;  // 0 or 255
         if (image.depth() == CV_16U) alpha_samples.convertTo(alpha_samples, CV_16U, 257);
         cv::merge(std::vector<cv::Mat>{image, image, image, alpha_samples}, image);
-      } else if (!image.empty() && image.channels() != 4) {
+      } else if (!image.empty() && image.channels() != 4 && !is_webp(bytes)) {
         image = decode(oriented);
+      }
+      if (!image.empty() && (image.channels() == 4 || is_webp(bytes))) {
+        apply_orientation(image, embedded_orientation(bytes));
       }
     }
   } catch (const cv::Exception& e) {
