@@ -283,8 +283,8 @@ bool is_webp(const std::string& b) { return has_at(b, 0, "RIFF", 4) && has_at(b,
 // The EXIF orientation (1-8; 1: as stored) in an EXIF block: the TIFF
 // structure of PNG's eXIf chunk and WebP's EXIF chunk (after "Exif\0\0" in
 // some files), tag 0x0112 of its first directory. 1 when there is none.
-// Parsed by hand: one tag of one directory, where libexif would be a new
-// dependency for it.
+// Parsed by hand: one tag of one directory, for which libexif would be one
+// more library to link (OpenCV's EXIF reader is internal).
 int exif_orientation(std::string_view exif) {
   if (exif.substr(0, 6) == std::string_view("Exif\0\0", 6)) exif.remove_prefix(6);
   if (exif.size() < 8 ||
