@@ -28,8 +28,9 @@ RawImage png_decode(const std::string& bytes);  // without colour management
 std::string jpeg_encode(const RawImage& image);
 std::string jpeg_icc_profile(const std::string& bytes);  // jpeg_read_icc_profile
 
-void tiff_write(const std::string& path, const RawImage& image);  // uncompressed, tag 34675 when icc is set
-RawImage tiff_read(const std::string& path);                      // bit depth, channels and profile only
+// Uncompressed; tag 34675 when icc is set; 2 channels: grey and alpha.
+void tiff_write(const std::string& path, const RawImage& image);
+RawImage tiff_read(const std::string& path);  // bit depth, channels and profile only
 
 std::string webp_encode(const RawImage& image, bool lossless);  // 8-bit RGB, a simple file (VP8 or VP8L)
 std::string webp_with_icc_profile(const std::string& webp, const std::string& icc);  // WebPMuxSetChunk

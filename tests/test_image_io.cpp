@@ -218,6 +218,33 @@ TEST(ImageIo, AppliesExifOrientationToPngsWithAlphaAndToWebp) {
   }
 }
 
+// OpenCV 4.6 reads a grey TIFF with alpha without the alpha: not silently.
+TEST(ImageIo, WarnsThatAGreyTiffWithAlphaLosesItsAlpha) {
+  TempDir dir;
+  test::RawImage grey_alpha;
+  grey_alpha.width = 4;
+  grey_alpha.height = 2;
+  grey_alpha.channels = 2;
+  for (int i = 0; i < 8; ++i) {
+    grey_alpha.samples.push_back(64);
+    grey_alpha.samples.push_back(i < 4 ? 0 : 255);  // the top row transparent
+  }
+  test::tiff_write(dir.file("ga.tif"), grey_alpha);
+  const DecodedImage decoded = read_image(dir.file("ga.tif"), "content image");
+  EXPECT_FALSE(decoded.alpha.defined()) << "this OpenCV reads the alpha: the warning is wrong now";
+  ASSERT_EQ(decoded.warnings.size(), 1u);
+  EXPECT_NE(
+      decoded.warnings.front().find("a grey TIFF with alpha, which OpenCV's TIFF decoder reads without its alpha"),
+      std::string::npos)
+      << decoded.warnings.front();
+  // Grey alone: read whole, no warning.
+  test::RawImage grey = grey_alpha;
+  grey.channels = 1;
+  grey.samples.resize(8);
+  test::tiff_write(dir.file("grey.tif"), grey);
+  EXPECT_TRUE(read_image(dir.file("grey.tif"), "content image").warnings.empty());
+}
+
 TEST(ImageIo, ResizesLongestSideKeepingAspect) {
   TempDir dir;
   save_image(test::pattern_image(64, 48, 0.2), dir.file("tall.png"));

@@ -280,6 +280,36 @@ ImageError not_decodable(const std::string& what) {
 
 bool is_webp(const std::string& b) { return has_at(b, 0, "RIFF", 4) && has_at(b, 8, "WEBP", 4); }
 
+// The value of tag `tag` (a SHORT or LONG, its first) in the first directory
+// of a TIFF structure (a TIFF file, or an EXIF block), if it has it.
+std::optional<uint64_t> first_directory_value(std::string_view tiff, uint16_t tag) {
+  if (tiff.size() < 8 ||
+      (tiff.substr(0, 4) != std::string_view("II*\0", 4) && tiff.substr(0, 4) != std::string_view("MM\0*", 4))) {
+    return std::nullopt;
+  }
+  const bool little = tiff[0] == 'I';
+  const auto number = [&](uint64_t at, size_t bytes) -> uint64_t {
+    if (at + bytes > tiff.size()) return 0;
+    uint64_t value = 0;
+    for (size_t i = 0; i < bytes; ++i) {
+      value = (value << 8) | static_cast<unsigned char>(tiff[at + (little ? bytes - 1 - i : i)]);
+    }
+    return value;
+  };
+  const uint64_t directory = number(4, 4);
+  if (directory < 8 || directory + 2 > tiff.size()) return std::nullopt;
+  const uint64_t entries = number(directory, 2);
+  for (uint64_t i = 0; i < entries && directory + 2 + 12 * (i + 1) <= tiff.size(); ++i) {
+    const uint64_t entry = directory + 2 + 12 * i;
+    if (number(entry, 2) != tag) continue;
+    const uint64_t type = number(entry + 2, 2);  // the value is first in the value field
+    if (type == 3) return number(entry + 8, 2);
+    if (type == 4) return number(entry + 8, 4);
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 // The EXIF orientation (1-8; 1: as stored) in an EXIF block: the TIFF
 // structure of PNG's eXIf chunk and WebP's EXIF chunk (after "Exif\0\0" in
 // some files), tag 0x0112 of its first directory. 1 when there is none.
@@ -287,31 +317,13 @@ bool is_webp(const std::string& b) { return has_at(b, 0, "RIFF", 4) && has_at(b,
 // more library to link (OpenCV's EXIF reader is internal).
 int exif_orientation(std::string_view exif) {
   if (exif.substr(0, 6) == std::string_view("Exif\0\0", 6)) exif.remove_prefix(6);
-  if (exif.size() < 8 ||
-      (exif.substr(0, 4) != std::string_view("II*\0", 4) && exif.substr(0, 4) != std::string_view("MM\0*", 4))) {
-    return 1;
-  }
-  const bool little = exif[0] == 'I';
-  const auto number = [&](size_t at, size_t bytes) -> uint64_t {
-    if (at + bytes > exif.size()) return 0;
-    uint64_t value = 0;
-    for (size_t i = 0; i < bytes; ++i) {
-      const uint64_t byte = static_cast<unsigned char>(exif[at + (little ? bytes - 1 - i : i)]);
-      value = (value << 8) | byte;
-    }
-    return value;
-  };
-  const uint64_t directory = number(4, 4);
-  if (directory < 8 || directory + 2 > exif.size()) return 1;
-  const uint64_t entries = number(directory, 2);
-  for (uint64_t i = 0; i < entries && directory + 2 + 12 * (i + 1) <= exif.size(); ++i) {
-    const size_t entry = directory + 2 + 12 * i;
-    if (number(entry, 2) != 0x0112) continue;
-    const uint64_t value = number(entry + 8, 2);  // a SHORT, first in the value field
-    return number(entry + 2, 2) == 3 && value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
-  }
-  return 1;
+  const std::optional<uint64_t> orientation = first_directory_value(exif, 0x0112);
+  return orientation && *orientation >= 1 && *orientation <= 8 ? static_cast<int>(*orientation) : 1;
 }
+
+// Whether a TIFF is grey with alpha (two samples a pixel), whose alpha
+// OpenCV 4.6's TIFF decoder drops, reading the grey at 8 bits.
+bool is_grey_alpha_tiff(const std::string& b) { return first_directory_value(b, 277) == uint64_t{2}; }
 
 // The EXIF orientation of a PNG (eXIf chunk) or WebP (EXIF chunk); 1 for
 // other formats or none.
@@ -523,6 +535,12 @@ DecodedImage decode(const std::string& bytes, const std::string& what, int64_t m
     cv::Mat grey_bgr;
     cv::cvtColor(detail::resize_mat_longest_side(alpha, longest_side), grey_bgr, cv::COLOR_GRAY2BGR);
     decoded.alpha = detail::bgr_float_to_tensor(grey_bgr).narrow(1, 0, 1).clone();
+  }
+  if (is_grey_alpha_tiff(bytes)) {
+    decoded.warnings.push_back(what +
+                               ": a grey TIFF with alpha, which OpenCV's TIFF decoder reads without its alpha (and at "
+                               "8 bits): transparent parts keep their grey instead of white; save it as PNG to keep "
+                               "them");
   }
   if (is_truncated_jpeg(bytes)) {
     decoded.warnings.push_back(what +
