@@ -132,6 +132,17 @@ TEST(Vgg19, Bf16ChannelsLastMatchesFp32) {
 // A ReLU whose input is not wanted runs in place (through oneDNN in bf16 on
 // the CPU); one whose convolution is also asked for runs as torch::relu. The
 // two give the same features and the same image gradient, bit for bit.
+// A network's first two outputs, flattened into one tensor, and the image's
+// gradient of their sums weighted by w1 and w2.
+std::pair<torch::Tensor, torch::Tensor> weighted_features_and_gradient(Vgg19Features& net, const torch::Tensor& image,
+                                                                       const torch::Tensor& w1,
+                                                                       const torch::Tensor& w2) {
+  const torch::Tensor x = image.clone().requires_grad_(true);
+  const auto maps = net.forward(x);
+  ((maps[0].to(torch::kFloat32) * w1).sum() + (maps[1].to(torch::kFloat32) * w2).sum()).backward();
+  return {torch::cat({maps[0].flatten(), maps[1].flatten()}), x.grad()};
+}
+
 TEST(Vgg19, InPlaceReluGivesTorchsReluAndItsGradient) {
   for (const bool channels_last : {true, false}) {
     Vgg19Features in_place(tiny_weights(), {"relu1_2", "relu2_1"});
@@ -148,11 +159,9 @@ TEST(Vgg19, InPlaceReluGivesTorchsReluAndItsGradient) {
     const torch::Tensor w1 = torch::randn(probe[0].sizes()), w2 = torch::randn(probe[1].sizes());
     std::vector<torch::Tensor> features, gradients;
     for (Vgg19Features* net : {&in_place, &out_of_place}) {
-      const torch::Tensor x = image.clone().requires_grad_(true);
-      const auto maps = net->forward(x);
-      ((maps[0].to(torch::kFloat32) * w1).sum() + (maps[1].to(torch::kFloat32) * w2).sum()).backward();
-      features.push_back(torch::cat({maps[0].flatten(), maps[1].flatten()}));
-      gradients.push_back(x.grad());
+      const auto [maps, gradient] = weighted_features_and_gradient(*net, image, w1, w2);
+      features.push_back(maps);
+      gradients.push_back(gradient);
     }
     EXPECT_GT(features[0].eq(0).sum().item<int64_t>(), 0) << "no ReLU cut anything";
     EXPECT_TRUE(torch::equal(features[0], features[1])) << "channels last " << channels_last;
@@ -284,11 +293,9 @@ TEST(Vgg19, PoolingBeforeTheReluChangesNeitherFeaturesNorGradient) {
       const torch::Tensor w1 = torch::randn(probe[0].sizes()), w2 = torch::randn(probe[1].sizes());
       std::vector<torch::Tensor> features, gradients;
       for (Vgg19Features* net : {&pooled_first, &relu_first}) {
-        const torch::Tensor x = image.clone().requires_grad_(true);
-        const auto maps = net->forward(x);
-        ((maps[0].to(torch::kFloat32) * w1).sum() + (maps[1].to(torch::kFloat32) * w2).sum()).backward();
-        features.push_back(torch::cat({maps[0].flatten(), maps[1].flatten()}));
-        gradients.push_back(x.grad());
+        const auto [maps, gradient] = weighted_features_and_gradient(*net, image, w1, w2);
+        features.push_back(maps);
+        gradients.push_back(gradient);
       }
       const std::string where = std::string(dtype == torch::kFloat32 ? "fp32" : "bf16") +
                                 (channels_last ? ", channels last" : ", contiguous");
