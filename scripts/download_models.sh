@@ -8,14 +8,20 @@
 # once its SHA-256 matches the digest published with it (Hugging Face's Git LFS
 # record of model.safetensors, timm/vgg19.tv_in1k commit 128d470).
 #
-#   scripts/download_models.sh [DEST]    # default DEST: models/vgg19.safetensors
+#   scripts/download_models.sh [DEST]    # default DEST: models/vgg19.safetensors; a folder: DEST/vgg19.safetensors
+#
+# A mirror: DOWNLOAD_MODELS_URL (and DOWNLOAD_MODELS_SHA256 for a mirror that
+# serves another file; the tests serve a small one). An existing DEST that is
+# not the file (a conversion saved there, other weights) is never replaced.
 set -euo pipefail
 
-url="https://huggingface.co/timm/vgg19.tv_in1k/resolve/main/model.safetensors"
-sha256="11aea017b543ff59233749d8f1cf544cda749378f5790d2fedab841fb86b7669"
+url="${DOWNLOAD_MODELS_URL:-https://huggingface.co/timm/vgg19.tv_in1k/resolve/main/model.safetensors}"
+sha256="${DOWNLOAD_MODELS_SHA256:-11aea017b543ff59233749d8f1cf544cda749378f5790d2fedab841fb86b7669}"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="${1:-$root/models/vgg19.safetensors}"
+# A folder (existing, or named with a trailing /): the file goes into it.
+if [ -d "$dest" ] || [ "${dest%/}" != "$dest" ]; then dest="${dest%/}/vgg19.safetensors"; fi
 partial="$dest.partial"
 mkdir -p "$(dirname "$dest")"
 
@@ -31,13 +37,17 @@ verify() {
   fi
 }
 
-if [ -f "$dest" ]; then
-  if verify "$dest"; then
+if [ -e "$dest" ]; then
+  if [ -f "$dest" ] && verify "$dest"; then
     echo "already present and verified: $dest"
     exit 0
   fi
-  echo "the existing file does not match; downloading it again" >&2
-  rm -f "$dest"
+  # Never a download of this script's (those are verified before they are
+  # moved there): the user's own file, a conversion (README, "Weights") or
+  # another VGG19. Left alone.
+  echo "error: $dest exists and is not the file of $url (a conversion, or other weights?);" >&2
+  echo "  it is left as it is: move it away, or give this script another DEST" >&2
+  exit 1
 fi
 
 echo "downloading $url"
