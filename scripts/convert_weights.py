@@ -236,9 +236,19 @@ def convert(source, output, convention=None):
         tensors[f"features.{index}.bias"] = np.ascontiguousarray(bias, dtype=np.float32)
     metadata = {"format": "pt", "stylize.input_convention": convention,
                 "stylize.source": os.path.basename(source), "stylize.source_format": kind}
+    if os.path.isdir(output):
+        raise ConversionError(f"{output} is a folder: give the file to write, e.g. {os.path.join(output, 'vgg19.safetensors')}")
+    folder = os.path.dirname(output) or "."
+    if not os.path.isdir(folder):
+        raise ConversionError(f"cannot write {output}: the folder {folder} does not exist; create it first")
     temporary = output + ".tmp"
-    safetensors_io.save(temporary, tensors, metadata)
-    os.replace(temporary, output)
+    try:
+        safetensors_io.save(temporary, tensors, metadata)
+        os.replace(temporary, output)
+    except OSError as e:
+        if os.path.isfile(temporary):
+            os.remove(temporary)
+        raise ConversionError(f"cannot write {output}: {e.strerror}") from e
     return kind, convention, why
 
 

@@ -130,5 +130,26 @@ TEST_F(Converter, RefusesFilesThatAreNotVgg19Weights) {
   EXPECT_FALSE(fs::exists(dir.file("out.safetensors")));
 }
 
+// An output that cannot be written is one error line that says why, without
+// a Python traceback, and leaves no temporary file.
+TEST_F(Converter, AnUnwritableOutputIsAnErrorLineNotATraceback) {
+  REQUIRE_PYTHON_MODULE("numpy");
+  REQUIRE_PYTHON_MODULE("torch");
+  const std::string source = fixture("vgg19_caffe_tiny.pth");
+  const test::CommandResult missing_folder = convert(source, dir.file("no such/x.safetensors"));
+  EXPECT_EQ(missing_folder.exit_code, 1) << missing_folder.output;
+  EXPECT_NE(missing_folder.output.find("convert_weights.py: error: cannot write"), std::string::npos)
+      << missing_folder.output;
+  EXPECT_NE(missing_folder.output.find("does not exist; create it first"), std::string::npos) << missing_folder.output;
+  fs::create_directories(dir.file("folder"));
+  const test::CommandResult folder = convert(source, dir.file("folder"));
+  EXPECT_EQ(folder.exit_code, 1) << folder.output;
+  EXPECT_NE(folder.output.find("is a folder: give the file to write"), std::string::npos) << folder.output;
+  for (const auto& r : {missing_folder, folder}) EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().extension(), "") << "left behind: " << entry.path();
+  }
+}
+
 }  // namespace
 }  // namespace stylize
