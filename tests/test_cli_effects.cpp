@@ -93,6 +93,19 @@ TEST_F(CliEffects, InitStyleStartsFromTheStyleImage) {
   EXPECT_LE(max_difference(out, flat), 2 * kOneLevel);
 }
 
+// --init style with --preserve-colors histogram starts from the style
+// recoloured to the content's palette (its targets' style), not from the
+// painting's own colours, which would stay in the output.
+TEST_F(CliEffects, InitStyleWithPreservedColoursStartsFromTheRecolouredStyle) {
+  save_image(test::pattern_image(32, 32, 1.7) * 0.3, style);  // a dark style
+  const torch::Tensor out = run_into("out.png", "--init style --preserve-colors histogram --iterations 1 --lr 1e-4");
+  const torch::Tensor content_mean = load_image(content, "content", 48).mean({0, 2, 3});
+  const torch::Tensor style_mean = load_image(style, "style").mean({0, 2, 3});
+  ASSERT_GT((content_mean - style_mean).abs().max().item<float>(), 0.2f);
+  EXPECT_LT((out.mean({0, 2, 3}) - content_mean).abs().max().item<float>(), 0.03f)
+      << "output " << out.mean({0, 2, 3}) << ", content " << content_mean << ", style " << style_mean;
+}
+
 // Guards against blend weights swapped, ignored or not normalized between the CLI and the engine.
 TEST_F(CliEffects, BlendWeightsFollowTheirStylesAndAreNormalized) {
   const std::string other = dir.file("other.png");

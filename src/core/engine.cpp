@@ -562,8 +562,11 @@ std::vector<Result> Stylizer::Impl::stylize(const torch::Tensor& content,
   // A resumed coarse-to-fine run starts from its image at the size of the
   // scale it stopped at (not stretched to the content's and shrunk again).
   const bool resuming = options.start_iteration > 0 || first_scale > 0;
-  torch::Tensor image = initial_image(
-      resuming && sizes.size() > 1 ? resize_longest_side(content, sizes[first_scale]) : content, members, init);
+  // --init style starts from the style as its targets see it: recoloured
+  // with --preserve-colors, else the painting's colours would stay.
+  torch::Tensor image =
+      initial_image(resuming && sizes.size() > 1 ? resize_longest_side(content, sizes[first_scale]) : content,
+                    sources.prepared_members, init);
   if (luminance) image = luminance_image(image);
 
   // Adam's moments go on from scale to scale, resized with the image.
