@@ -398,6 +398,16 @@ TEST_F(CliFeatures, ReportHoldsEveryIteration) {
   EXPECT_EQ(load_image(dir.file("each.png"), "plot").size(2), 2 * 540);
 }
 
+// An L-BFGS run that converges before -n prints its last iteration's line,
+// as README says every run does, whatever --print-every.
+TEST_F(CliFeatures, AnLbfgsRunThatConvergesEarlyPrintsItsLastLine) {
+  const auto r =
+      test::run_stylize(quick("--optimizer lbfgs --iterations 300 --print-every 50 --style-weight 0 --tv-weight 0"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("L-BFGS converged after 1 of 300 iterations"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("iter 1/300"), std::string::npos) << r.output;
+}
+
 TEST_F(CliFeatures, NoiseInitIsReproducibleWithASeed) {
   const auto run_seed = [&](int seed, const std::string& out) {
     return run_stylize(quick("--init noise --seed " + std::to_string(seed) + " -q -o " + dir.file(out))).exit_code;

@@ -335,8 +335,10 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_lbfgs(const torch::Tensor& imag
     const double seconds = seconds_since(last);
     last = Clock::now();
     const int iteration = done + state.evaluations();
-    return !callback ||
-           callback(progress(iteration, iterations, state.accepted_report(), seconds, state.accepted_image().detach()));
+    if (!callback) return true;
+    Progress p = progress(iteration, iterations, state.accepted_report(), seconds, state.accepted_image().detach());
+    p.last = p.last || state.status() != LbfgsStatus::Running;  // converged before -n: its last report
+    return callback(p);
   };
   LbfgsStatus status = LbfgsStatus::Interrupted;
   try {
