@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include <nlohmann/json.hpp>
 
@@ -288,6 +289,35 @@ TEST_F(CliFeatures, BatchedStylesEqualSeparateRuns) {
     // Batched convolutions round differently; at most one 8-bit level apart.
     EXPECT_LE((batched - alone).abs().max().item<float>(), 1.01f / 255) << s;
   }
+}
+
+// --tolerance ends each run on its own loss's plateau: with --each-style each
+// style runs alone (in a batch all would end on their summed loss's), so each
+// output is its run alone, plateau included.
+TEST_F(CliFeatures, WithToleranceEachStyleEndsOnItsOwnPlateau) {
+  const std::string flat = dir.file("flat.png");  // a flat style levels off long before the patterned one
+  save_image(torch::full({1, 3, 32, 32}, 0.6f), flat);
+  const std::string base = "--content " + content + " --weights " + test::fixture("vgg19_tiny.safetensors") +
+                           " --size 48 --iterations 300 --tolerance 0.003 --threads 1 --print-every 300 ";
+  const RunResult each = run_stylize(base + "--style " + style + " --style " + flat +
+                                     " --each-style --batch 2 --output-template " + dir.file("b_{style}.png"));
+  ASSERT_EQ(each.exit_code, 0) << each.output;
+  EXPECT_NE(each.output.find("--batch 2: with --tolerance each style runs alone"), std::string::npos) << each.output;
+  EXPECT_EQ(each.output.find("as one batch"), std::string::npos) << each.output;
+  std::vector<std::string> ends;
+  for (const std::string& s : {style, flat}) {
+    const RunResult alone = run_stylize(base + "--style " + s + " -o " + dir.file("alone.png"));
+    ASSERT_EQ(alone.exit_code, 0) << alone.output;
+    // "after 150 of 300 iterations; wrote X", or (no plateau) "wrote X (".
+    std::smatch end;
+    const bool levelled = std::regex_search(alone.output, end, std::regex("after \\d+ of 300 iterations; wrote "));
+    ends.push_back(levelled ? end[0].str() : "wrote ");
+    const std::string output = dir.file("b_" + fs::path(s).stem().string() + ".png");
+    EXPECT_NE(each.output.find(ends.back() + output + (levelled ? "" : " (")), std::string::npos) << ends.back() << "\n"
+                                                                                                  << each.output;
+    EXPECT_EQ(test::read_file(output), test::read_file(dir.file("alone.png"))) << s;
+  }
+  EXPECT_NE(ends[0], ends[1]) << "the styles must level off at different iterations for the test to tell";
 }
 
 TEST_F(CliFeatures, ResumeWithSeveralStylesContinuesEachOutputFromItsOwnRecord) {

@@ -47,7 +47,10 @@ std::vector<std::vector<size_t>> group_jobs(const std::vector<Job>& jobs, const 
     std::vector<torch::Tensor> job_styles;
     for (const auto& job : jobs) job_styles.push_back(styles[job.styles.front()]);
     const BatchPlan plan = stylizer.plan_batches(content, job_styles, params.batch);
-    if (params.batch > 1 && plan.fits < plan.wanted) {
+    if (params.batch > 1 && params.options.tolerance > 0) {
+      spdlog::warn("--batch {}: with --tolerance each style runs alone (each run ends on its own loss's plateau)",
+                   params.batch);
+    } else if (params.batch > 1 && plan.fits < plan.wanted) {
       spdlog::warn("--batch {}: only {} images of {}x{} fit in memory at once; running {} at a time", params.batch,
                    plan.fits, content.size(3), content.size(2), plan.fits);
     }

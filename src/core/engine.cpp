@@ -378,6 +378,10 @@ Result Stylizer::run(const torch::Tensor& content, const std::vector<torch::Tens
 std::vector<Result> Stylizer::run_batch(const torch::Tensor& content, const std::vector<torch::Tensor>& styles,
                                         const ProgressCallback& callback, const torch::Tensor& init) {
   if (styles.empty()) throw OptionError("at least one style image is needed (--style)");
+  if (styles.size() > 1 && impl_->options.tolerance > 0) {
+    // Each run ends on its own loss's plateau; a batch's members would all end on their sum's.
+    throw OptionError("--tolerance runs each style alone, not as one batch: its plateau is each run's own");
+  }
   if (styles.size() > 1 && impl_->options.optimizer != OptimizerKind::Adam) {
     throw OptionError("only Adam runs styles as one batch: L-BFGS's line search would couple them");
   }

@@ -386,7 +386,9 @@ BatchPlan Stylizer::plan_batches(const torch::Tensor& content, const std::vector
                                  int requested) const {
   BatchPlan plan;
   const int64_t h = content.size(-2), w = content.size(-1);
-  if (impl_->options.optimizer == OptimizerKind::Adam && styles.size() > 1) {
+  // --tolerance ends a run on its own loss's plateau: a batch's members would
+  // all end on their summed loss's, so each style runs alone.
+  if (impl_->options.optimizer == OptimizerKind::Adam && impl_->options.tolerance <= 0 && styles.size() > 1) {
     // Measured on 2 CPU cores: 4 images of 128x96 px as one batch take 1.9x less
     // time per image than one at a time; at 256x192 px the cores are already
     // busy and batching gains 5%.

@@ -190,7 +190,8 @@ class Stylizer {
   // for images of at most 200x200 pixels, where batching measured 1.9x faster
   // per image at 128x96 px against 1.05x at 256x192 px, else 1), never more than
   // the memory estimate allows, and only consecutive styles that share a
-  // schedule. With L-BFGS every batch has one style.
+  // schedule. With L-BFGS, or a --tolerance (each run ends on its own loss's
+  // plateau), every batch has one style.
   BatchPlan plan_batches(const torch::Tensor& content, const std::vector<torch::Tensor>& styles, int requested) const;
 
   // Losses of `image` against the targets of `content` and `styles` as given,
