@@ -595,6 +595,12 @@ TEST_F(CliRobustness, NumericFailureSavesTheLastGoodImage) {
   // Where it stopped, and a record to say so, as for one scale.
   EXPECT_NE(coarse.output.find("NaN or infinite at iteration 1/4 of scale 1/2;"), std::string::npos) << coarse.output;
   EXPECT_TRUE(fs::exists(output + ".json")) << coarse.output;
+  // A run in float32 is not told to run in float32.
+  fs::remove(output + ".json");
+  const RunResult fp32 = run_stylize(quick("--style-weight 1e38 --precision fp32"));
+  EXPECT_EQ(fp32.exit_code, 7) << fp32.output;
+  EXPECT_EQ(fp32.output.find("--precision fp32"), std::string::npos) << fp32.output;
+  EXPECT_NE(r.output.find("or --precision fp32"), std::string::npos) << r.output;
 }
 
 using test::Child;

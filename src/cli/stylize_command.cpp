@@ -293,8 +293,9 @@ int report_outcome(const Result& result, const Job& job, const CliParams& params
     case StopReason::NumericFailure:
       spdlog::error(
           "the loss became NaN or infinite at {}; saved the last good image to {}{} with its checkpoint record. "
-          "Try a lower --lr or lower weights (--style-weight, --content-weight, --tv-weight), or --precision fp32",
-          at_iteration(result.iterations_done + 1), job.output, at_scale);
+          "Try a lower --lr or lower weights (--style-weight, --content-weight, --tv-weight){}",
+          at_iteration(result.iterations_done + 1), job.output, at_scale,
+          params.options.precision == Precision::Fp32 ? "" : ", or --precision fp32");
       return kNumericError;
     case StopReason::Converged:
       if (params.options.optimizer == OptimizerKind::Lbfgs) {
@@ -324,8 +325,8 @@ bool resume_adam_moments(const CliParams& params, size_t jobs, Stylizer& stylize
     std::error_code error;
     if (!fs::exists(moments_path(params.resume), error)) {
       spdlog::info(
-          "no Adam moments were saved with {} (an older stylize, or a disk too full for them): Adam's moments start "
-          "again",
+          "no Adam moments were saved with {} (of --save-every's images only the newest keeps them; else an older "
+          "stylize, or a disk too full for them): Adam's moments start again",
           params.resume);
     }
     return false;
