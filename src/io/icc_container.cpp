@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <optional>
 #include <vector>
 
 #include "stylize/errors.hpp"
@@ -377,6 +378,39 @@ std::string webp_profile(const std::string& b) {
   return "";
 }
 
+// --- EXIF orientation and TIFF samples ---------------------------------------
+
+// The value of tag `tag` (a SHORT or LONG: its first) in the first directory
+// of the TIFF structure `b` (a TIFF file, or an EXIF block), if it has one.
+std::optional<uint64_t> first_directory_value(const std::string& b, uint64_t tag) {
+  TiffDirectory d;
+  if (!tiff_directory(b, d)) return std::nullopt;
+  for (uint64_t i = 0; i < d.count; ++i) {
+    const uint64_t entry = d.entry(i);
+    if (read_uint(b, entry, 2, d.little) != tag) continue;
+    const uint64_t type = read_uint(b, entry + 2, 2, d.little), value = entry + 4 + d.value_size();
+    if (type == 3) return read_uint(b, value, 2, d.little);
+    if (type == 4) return read_uint(b, value, 4, d.little);
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// The EXIF block of a PNG (eXIf chunk) or WebP (EXIF chunk), or "".
+std::string exif_block(const std::string& b) {
+  size_t stop = 0, riff_end = 0;
+  if (has_text(b, 0, kPngSignature, 8)) {
+    for (const Unit& chunk : png_chunks(b, stop)) {
+      if (png_chunk_is(b, chunk, "eXIf")) return b.substr(chunk.begin + 8, chunk.end - chunk.begin - 12);
+    }
+  } else if (is_webp(b)) {
+    for (const Unit& chunk : webp_chunks(b, stop, riff_end)) {
+      if (has_text(b, chunk.begin, "EXIF", 4)) return b.substr(chunk.begin + 8, le32(b, chunk.begin + 4));
+    }
+  }
+  return "";
+}
+
 // A VP8X chunk (extended format) for a simple file's VP8 or VP8L bitstream.
 std::string vp8x_for(const std::string& b, const Unit& chunk) {
   const size_t data = chunk.begin + 8, size = chunk.end - data;
@@ -436,6 +470,17 @@ std::string read_icc_profile(const std::string& encoded) {
   if (is_webp(encoded)) return webp_profile(encoded);
   if (has_text(encoded, 0, "II", 2) || has_text(encoded, 0, "MM", 2)) return tiff_profile(encoded);
   return "";
+}
+
+int read_exif_orientation(const std::string& encoded) {
+  std::string exif = exif_block(encoded);
+  if (exif.compare(0, 6, std::string("Exif\0\0", 6)) == 0) exif.erase(0, 6);
+  const std::optional<uint64_t> orientation = first_directory_value(exif, 0x0112);
+  return orientation && *orientation >= 1 && *orientation <= 8 ? static_cast<int>(*orientation) : 1;
+}
+
+bool is_grey_alpha_tiff(const std::string& encoded) {
+  return first_directory_value(encoded, 277) == uint64_t{2};  // SamplesPerPixel
 }
 
 std::string without_png_profile(const std::string& encoded) {

@@ -280,72 +280,6 @@ ImageError not_decodable(const std::string& what) {
 
 bool is_webp(const std::string& b) { return has_at(b, 0, "RIFF", 4) && has_at(b, 8, "WEBP", 4); }
 
-// The value of tag `tag` (a SHORT or LONG, its first) in the first directory
-// of a TIFF structure (a TIFF file, or an EXIF block), if it has it.
-std::optional<uint64_t> first_directory_value(std::string_view tiff, uint16_t tag) {
-  if (tiff.size() < 8 ||
-      (tiff.substr(0, 4) != std::string_view("II*\0", 4) && tiff.substr(0, 4) != std::string_view("MM\0*", 4))) {
-    return std::nullopt;
-  }
-  const bool little = tiff[0] == 'I';
-  const auto number = [&](uint64_t at, size_t bytes) -> uint64_t {
-    if (at + bytes > tiff.size()) return 0;
-    uint64_t value = 0;
-    for (size_t i = 0; i < bytes; ++i) {
-      value = (value << 8) | static_cast<unsigned char>(tiff[at + (little ? bytes - 1 - i : i)]);
-    }
-    return value;
-  };
-  const uint64_t directory = number(4, 4);
-  if (directory < 8 || directory + 2 > tiff.size()) return std::nullopt;
-  const uint64_t entries = number(directory, 2);
-  for (uint64_t i = 0; i < entries && directory + 2 + 12 * (i + 1) <= tiff.size(); ++i) {
-    const uint64_t entry = directory + 2 + 12 * i;
-    if (number(entry, 2) != tag) continue;
-    const uint64_t type = number(entry + 2, 2);  // the value is first in the value field
-    if (type == 3) return number(entry + 8, 2);
-    if (type == 4) return number(entry + 8, 4);
-    return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-// The EXIF orientation (1-8; 1: as stored) in an EXIF block: the TIFF
-// structure of PNG's eXIf chunk and WebP's EXIF chunk (after "Exif\0\0" in
-// some files), tag 0x0112 of its first directory. 1 when there is none.
-// Parsed by hand: one tag of one directory, for which libexif would be one
-// more library to link (OpenCV's EXIF reader is internal).
-int exif_orientation(std::string_view exif) {
-  if (exif.substr(0, 6) == std::string_view("Exif\0\0", 6)) exif.remove_prefix(6);
-  const std::optional<uint64_t> orientation = first_directory_value(exif, 0x0112);
-  return orientation && *orientation >= 1 && *orientation <= 8 ? static_cast<int>(*orientation) : 1;
-}
-
-// Whether a TIFF is grey with alpha (two samples a pixel), whose alpha
-// OpenCV 4.6's TIFF decoder drops, reading the grey at 8 bits.
-bool is_grey_alpha_tiff(const std::string& b) { return first_directory_value(b, 277) == uint64_t{2}; }
-
-// The EXIF orientation of a PNG (eXIf chunk) or WebP (EXIF chunk); 1 for
-// other formats or none.
-int embedded_orientation(const std::string& b) {
-  int orientation = 1;
-  if (is_png(b)) {
-    walk_png_chunks(b, [&](std::string_view type, size_t at, size_t length) {
-      if (type == "eXIf") orientation = exif_orientation(std::string_view(b).substr(at, length));
-      return type != "eXIf" && type != "IEND";
-    });
-  } else if (is_webp(b)) {
-    for (size_t pos = 12; pos + 8 <= b.size();) {
-      const auto byte = [&](size_t i) { return static_cast<uint64_t>(static_cast<unsigned char>(b[pos + i])); };
-      const uint64_t length = byte(4) | (byte(5) << 8) | (byte(6) << 16) | (byte(7) << 24);
-      if (length > b.size() - pos - 8) break;
-      if (has_at(b, pos, "EXIF", 4)) return exif_orientation(std::string_view(b).substr(pos + 8, length));
-      pos += 8 + length + (length & 1);
-    }
-  }
-  return orientation;
-}
-
 // Turns decoded samples upright as EXIF orientation `orientation` says, as
 // OpenCV's own decoding does where it applies it (its ExifTransform).
 void apply_orientation(cv::Mat& image, int orientation) {
@@ -427,7 +361,7 @@ cv::Mat decode_samples(const std::string& bytes, const std::string& what, int64_
         image = decode(oriented);
       }
       if (!image.empty() && (image.channels() == 4 || is_webp(bytes))) {
-        apply_orientation(image, embedded_orientation(bytes));
+        apply_orientation(image, read_exif_orientation(bytes));
       }
     }
   } catch (const cv::Exception& e) {

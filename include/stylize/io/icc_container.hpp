@@ -1,4 +1,5 @@
-// Finds and embeds ICC profiles in encoded PNG, JPEG, TIFF and WebP files.
+// Finds and embeds ICC profiles in encoded PNG, JPEG, TIFF and WebP files (and
+// reads the EXIF orientation and TIFF samples that OpenCV misses).
 // OpenCV's imgcodecs neither reads nor writes profiles, so stylize reads them
 // from the bytes itself: PNG's iCCP chunk (zlib), JPEG's APP2 "ICC_PROFILE"
 // markers (one profile may be split over up to 255 of them), TIFF's tag 34675
@@ -22,6 +23,18 @@ constexpr size_t kMaxIccProfileBytes = 16 * 1000 * 1000;
 // that cannot be read back whole: a bad checksum, a missing part, a corrupt
 // compressed stream, an offset outside the file, more than kMaxIccProfileBytes.
 std::string read_icc_profile(const std::string& encoded);
+
+// The EXIF orientation (1-8; 1: as stored) of a PNG (eXIf chunk) or WebP
+// (EXIF chunk): tag 0x0112 of the EXIF block's first directory; 1 when there
+// is none or the format is another. For the images OpenCV decodes without
+// applying it (a PNG with alpha, every WebP). Read here, where the TIFF
+// directories and chunks are read already: libexif would be one more library
+// for one tag, and OpenCV's EXIF reader is internal.
+int read_exif_orientation(const std::string& encoded);
+
+// Whether `encoded` is a TIFF of two samples a pixel (grey and alpha), whose
+// alpha OpenCV 4.6's TIFF decoder drops.
+bool is_grey_alpha_tiff(const std::string& encoded);
 
 // A PNG without its iCCP chunk, for the decoder: stylize reads the profile
 // itself (read_icc_profile), and libpng would print lines of its own about
