@@ -530,6 +530,29 @@ TEST_F(Batch, AKilledCoarseToFineJobGoesOnAtItsScale) {
   EXPECT_TRUE(fs::exists(out));
 }
 
+// Sizes that fall together into one scale save images named as one scale's
+// (out_0004.png): found all the same (they were looked for as out_s1_0004.png,
+// and the job started again).
+TEST_F(Batch, AKilledJobWhoseScalesFellIntoOneGoesOn) {
+  const std::vector<std::string> flags = {"--scales",     "2", "--min-size",    "32", "--initial-iterations", "4",
+                                          "--save-every", "2", "--print-every", "1"};
+  const test::CommandResult first = run_batch(6, flags);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string out = output("cat", "monet");
+  const std::string snapshot = dir.file("out/cat_monet_0004.png");
+  ASSERT_TRUE(fs::exists(snapshot) && fs::exists(snapshot + ".json")) << first.output;
+  fs::remove(out);  // as if killed after iteration 4's image
+
+  const test::CommandResult again = run_batch(6, flags);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find(out + " was not finished: resuming it from " + snapshot + ", iteration 4\n"),
+            std::string::npos)
+      << again.output;
+  EXPECT_NE(again.output.find("iter 5/6"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("iter 1/"), std::string::npos) << again.output;
+  EXPECT_TRUE(fs::exists(out));
+}
+
 // Ctrl-C while every job is another worker's (here: the test holds their
 // claims) stops the wait at once and says how to go on; no claim is touched.
 TEST_F(Batch, AnInterruptWhileWaitingForAnotherWorkerSaysHowToGoOn) {

@@ -60,6 +60,37 @@ TEST_F(Cli, StylizesTinyImages) {
       << merged.output;
 }
 
+// --scales whose sizes fall together into one: a run at one scale, of
+// --iterations, said, recorded and resumed as such (it was counted as the
+// first of two, of --initial-iterations: "iteration 4 of 3 (scale 1 of 2)"
+// refused its own checkpoint, and a NaN was "at iteration 1/3 of scale 1/2").
+TEST_F(Cli, ScalesWhoseSizesFallTogetherRunAndResumeAsOne) {
+  const std::string merged = "--scales 2 --min-size 48 --initial-iterations 3 -n 6 ";
+  const RunResult saved = run_stylize(quick(merged + "--save-every 2"));
+  ASSERT_EQ(saved.exit_code, 0) << saved.output;
+  EXPECT_NE(saved.output.find(": 6 iterations -> " + output + "\n"), std::string::npos) << saved.output;
+  EXPECT_NE(saved.output.find("--scales 2 gives one size, 48 px"), std::string::npos) << saved.output;
+  const std::string snapshot = dir.file("out_0004.png");
+  ASSERT_TRUE(fs::exists(snapshot)) << saved.output;
+  const nlohmann::json record = nlohmann::json::parse(test::read_file(snapshot + ".json"));
+  EXPECT_EQ(record["scale"], 1);
+  EXPECT_EQ(record["scales"], 1);
+  EXPECT_EQ(record["settings"]["scales"], 2) << "the setting is --scales as given";
+  const RunResult resumed = run_stylize(quick(merged + "--print-every 1 --resume " + snapshot));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("iter 6/6"), std::string::npos) << resumed.output;
+  EXPECT_EQ(resumed.output.find("iter 4/6"), std::string::npos) << resumed.output;
+  EXPECT_EQ(resumed.output.find("other settings"), std::string::npos) << resumed.output;
+  // Another --scales is still another run.
+  const RunResult other = run_stylize(quick("--scales 3 --min-size 48 -n 6 --resume " + snapshot));
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("a run with --scales 2, and this run has 3"), std::string::npos) << other.output;
+  fs::remove(output + ".json");
+  const RunResult failed = run_stylize(quick(merged + "--content-weight 3e38"));
+  EXPECT_EQ(failed.exit_code, 7) << failed.output;
+  EXPECT_NE(failed.output.find("NaN or infinite at iteration 1/6;"), std::string::npos) << failed.output;
+}
+
 // The peak memory (MiB) an --estimate run prints, or -1.
 double estimated_mib(const std::string& output) {
   const std::string key = "peak memory: ";

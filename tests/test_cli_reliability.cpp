@@ -136,6 +136,9 @@ TEST_F(Reliability, SideOutputsNeverOverwriteTheResultOrEachOther) {
   expect_refused(run("--save-every 2 --report " + dir.file("out_0002.png.json")), 6, "is where --save-every 2 saves");
   expect_refused(run("--save-every 1 --scales 2 --min-size 24 --sheet " + dir.file("out_s2_0001.png")), 6,
                  "is where --save-every 1 saves");
+  // ... and where the sizes fall into one scale, named as one scale's.
+  expect_refused(run("--save-every 1 --scales 2 --min-size 48 --sheet " + dir.file("out_0002.png")), 6,
+                 "is where --save-every 1 saves");
   const std::string snapshot_named = dir.file("out_0003.png");
   fs::copy_file(content, snapshot_named);
   const auto as_content =

@@ -4,8 +4,10 @@
 // the tiny fixture network; they share the helpers at the top.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -153,6 +155,61 @@ TEST(Engine, StopsWhenTheCallbackSaysSo) {
   EXPECT_EQ(result.stop_reason, StopReason::Interrupted);
   EXPECT_TRUE(result.image.defined());
   EXPECT_TRUE(result.losses.terms.empty()) << "no evaluation after the stop: it would delay it";
+}
+
+// A schedule has as many distinct sizes as asked for, or every size of its
+// range where that has fewer, and a schedule of as many scales as it has is
+// itself: a resumed run makes its sizes from the count its record holds.
+// (Removing the sizes rounding made equal gave 8 scales to 16 px from 1 px
+// as 1, 2, 3, 5, 7, 11, 16, and 7 scales as 1, 2, 3, 4, 6, 10, 16.)
+TEST(Engine, ScheduleSizesAreDistinctAndMakeTheSameScheduleAgain) {
+  EXPECT_EQ(scale_sizes(48, 2, 48), (std::vector<int>{48}));
+  EXPECT_EQ(scale_sizes(48, 8, 44), (std::vector<int>{44, 45, 46, 47, 48}));
+  EXPECT_EQ(scale_sizes(25, 10, 20), (std::vector<int>{20, 21, 22, 23, 24, 25}));
+  int checked = 0;
+  for (int final_size = 1; final_size <= 70; ++final_size) {
+    for (int scales = 1; scales <= 10; ++scales) {
+      for (int min_size = 0; min_size <= final_size; ++min_size) {
+        for (int allowed : {1, final_size / 2 + 1, final_size}) {
+          const std::vector<int> sizes = scale_sizes(final_size, scales, min_size, allowed);
+          const int smallest =
+              scales == 1
+                  ? final_size
+                  : std::min(final_size,
+                             std::max(min_size > 0 ? min_size : std::max(1, final_size >> (scales - 1)), allowed));
+          const std::string what = ::testing::PrintToString(std::vector<int>{final_size, scales, min_size, allowed});
+          ASSERT_EQ(sizes.size(), static_cast<size_t>(std::min(scales, final_size - smallest + 1))) << what;
+          ASSERT_EQ(sizes.front(), sizes.size() == 1 ? final_size : smallest) << what;
+          ASSERT_EQ(sizes.back(), final_size) << what;
+          ASSERT_TRUE(std::adjacent_find(sizes.begin(), sizes.end(), std::greater_equal<int>()) == sizes.end()) << what;
+          ASSERT_EQ(scale_sizes(final_size, static_cast<int>(sizes.size()), min_size, allowed), sizes) << what;
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 10000);
+}
+
+// A resumed position past what the schedule's scales hold is refused, not
+// run: 4 iterations done of a run whose two sizes fell into one, 4 long, is
+// that run finished (validate counted the first of two scales, which may end
+// at its last iteration and go on with the next).
+TEST(Engine, ResumingPastTheSchedulesScalesIsRefused) {
+  StylizeOptions options = tiny_options();
+  options.scales = 2;
+  options.min_size = 48;
+  options.iterations = 4;
+  options.start_iteration = 4;
+  Stylizer stylizer(options, tiny_weights());
+  try {
+    stylizer.run(test::pattern_image(48, 40, 0.1), {test::pattern_image(48, 48, 2.0)}, nullptr);
+    FAIL() << "a run past its last scale's iterations must be refused";
+  } catch (const OptionError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot resume at iteration 4 of 4 (scale 1 of 1 this run's sizes give)"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Engine, CoarseToFineEndsAtTheContentSize) {

@@ -270,6 +270,12 @@ TEST_F(VideoCli, LaterFramesFromThePreviousOutputRunOneScale) {
   EXPECT_NE(fast.output.find("frame 1/4: 2 scales, 160 iterations (60 at the first)"), std::string::npos)
       << fast.output;
   EXPECT_NE(fast.output.find("frame 2/4: 1 scale, 100 iterations"), std::string::npos) << fast.output;
+  // Sizes that fall together into one are one scale, of --iterations (as a
+  // still's run; its unfinished frame's record holds that count).
+  const test::RunResult merged =
+      test::run_stylize(video(dir.file("merged"), "--scales 2 --min-size 64 --initial-iterations 4 -v"));
+  ASSERT_EQ(merged.exit_code, 0) << merged.output;
+  EXPECT_NE(merged.output.find("frame 1/4: 1 scale, 6 iterations\n"), std::string::npos) << merged.output;
 }
 
 // The time left after the first frame: it ran --iterations coarse to fine,

@@ -617,7 +617,7 @@ static void warn_flags_without_effect(const CliParams& params, const std::vector
     spdlog::warn("--save-every {} saves no image before the last of the {} iterations (the output is that one)",
                  params.save_every, params.options.iterations);
   }
-  if (params.options.scales <= 1) {
+  if (scales_flag(params) <= 1) {
     for (const char* flag : {"--initial-iterations", "--min-size"}) {
       if (given(flag))
         spdlog::warn(

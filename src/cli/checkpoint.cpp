@@ -111,8 +111,8 @@ nlohmann::json made_record(const CliParams& params, const RecordedWeights& weigh
   record["init"] = start_image ? absolute_path(params.init) : params.init;
   if (params.init == "noise") record["seed"] = o.seed;
   record["iterations"] = o.iterations;
-  record["scales"] = o.scales;
-  if (o.scales > 1) {
+  record["scales"] = scales_flag(params);
+  if (scales_flag(params) > 1) {
     record["initial_iterations"] = o.initial_iterations > 0 ? o.initial_iterations : o.iterations;
     record["min_size"] = o.min_size;
   }
@@ -394,14 +394,23 @@ void apply_resume(CliParams& params) {
     throw OptionError("cannot resume: '" + record_path + "' records scale " + std::to_string(scale) + " of " +
                       std::to_string(scales) + ", which no run reaches (--scales is 1 to 10); the record is corrupt");
   }
-  if (scales != params.options.scales) {
+  // "scales" counts the scales the run had; its --scales may have asked for
+  // more, whose sizes fell together (the settings say; older records have
+  // the one count).
+  const nlohmann::json* settings = record.contains("settings") ? &record["settings"] : nullptr;
+  const int64_t asked =
+      settings && settings->is_object() && settings->contains("scales") && (*settings)["scales"].is_number_integer()
+          ? (*settings)["scales"].get<int64_t>()
+          : scales;
+  if (asked != params.options.scales || asked < scales) {
     throw OptionError("cannot resume from '" + image + "': it was saved " +
-                      (scales > 1
-                           ? "at scale " + std::to_string(scale) + " of a run with --scales " + std::to_string(scales)
+                      (asked > 1
+                           ? "at scale " + std::to_string(scale) + " of a run with --scales " + std::to_string(asked)
                            : std::string("by a run at one scale")) +
                       ", and this run has " + std::to_string(params.options.scales) +
-                      " (--scales, or the preset's); give --scales " + std::to_string(scales));
+                      " (--scales, or the preset's); give --scales " + std::to_string(asked));
   }
+  params = with_scales_run(std::move(params), static_cast<size_t>(scales));
   params.options.scales_done = static_cast<int>(scale - 1);
   params.options.start_iteration = iteration.get<int>();
   params.init = image;
@@ -597,22 +606,26 @@ std::vector<std::string> snapshot_images(const CliParams& params) {
         name.compare(name.size() - extension.size(), extension.size(), extension) != 0) {
       continue;
     }
-    std::string middle = name.substr(stem.size(), name.size() - stem.size() - extension.size());
-    int scale = 1;
-    if (scales > 1) {
-      const size_t underscore = middle.find('_');
-      if (middle.empty() || middle[0] != 's' || underscore == std::string::npos) continue;
-      scale = number(middle.substr(1, underscore - 1));
-      middle = middle.substr(underscore + 1);
-    }
-    const int iteration = number(middle);
     const std::string image = (folder / name).string();
-    std::error_code missing;
-    // The name as stylize writes it (not out_00300.png), with its record.
-    if (scale >= 1 && iteration >= 0 &&
-        intermediate_path(params.output_path, iteration, scale, scales) == (output.parent_path() / name) &&
-        fs::exists(checkpoint_path(image), missing)) {
-      found.push_back({{scale, iteration}, image});
+    // Coarse to fine, sizes that fell together into one scale name theirs as one scale's.
+    for (const int named_scales : {scales, 1}) {
+      std::string middle = name.substr(stem.size(), name.size() - stem.size() - extension.size());
+      int scale = 1;
+      if (named_scales > 1) {
+        const size_t underscore = middle.find('_');
+        if (middle.empty() || middle[0] != 's' || underscore == std::string::npos) continue;
+        scale = number(middle.substr(1, underscore - 1));
+        middle = middle.substr(underscore + 1);
+      }
+      const int iteration = number(middle);
+      std::error_code missing;
+      // The name as stylize writes it (not out_00300.png), with its record.
+      if (scale >= 1 && iteration >= 0 &&
+          intermediate_path(params.output_path, iteration, scale, named_scales) == (output.parent_path() / name) &&
+          fs::exists(checkpoint_path(image), missing)) {
+        found.push_back({{scale, iteration}, image});
+        break;
+      }
     }
   }
   std::sort(found.begin(), found.end());

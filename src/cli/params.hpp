@@ -13,6 +13,9 @@ namespace stylize::cli {
 
 struct CliParams {
   StylizeOptions options;  // what the engine reads
+  // --scales as given where options.scales is the count of sizes the schedule
+  // has (fewer: they fell together, scale_sizes); 0: options.scales is both.
+  int scales_given = 0;
 
   // Inputs and outputs.
   std::string content_path;
@@ -63,6 +66,23 @@ struct CliParams {
   bool verbose = false;
   bool estimate = false;  // --estimate: print the memory and time a run needs, run nothing
 };
+
+// --scales as given (a setting of the image; options.scales may be the
+// schedule's own count).
+inline int scales_flag(const CliParams& params) {
+  return params.scales_given > 0 ? params.scales_given : params.options.scales;
+}
+
+// `params` for a run whose schedule has `sizes` scales: where --scales' sizes
+// fell together its scales are counted as that run has them (the engine's
+// scales, each position recorded and resumed in them), --scales kept as given.
+inline CliParams with_scales_run(CliParams params, size_t sizes) {
+  if (static_cast<int>(sizes) < params.options.scales) {
+    params.scales_given = scales_flag(params);
+    params.options.scales = static_cast<int>(sizes);
+  }
+  return params;
+}
 
 // `stylize batch`: every (content, style) pair of the inputs, one output each,
 // the jobs of one shard, claimed so that several workers share the list.

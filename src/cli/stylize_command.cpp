@@ -796,9 +796,10 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const RunInpu
   double hint_seconds = still_ours ? -1 : 0;  // a batch worker's log gets no hint
   for (const auto& group : group_jobs(jobs, params, stylizer, content, in.styles)) {
     const GroupStyles group_styles = start_group(group, jobs, params, in, stylizer, encodings, made.records);
-    printer.set_schedule(group_styles.sizes, params.options);
+    const CliParams run = with_scales_run(params, group_styles.sizes.size());
+    printer.set_schedule(group_styles.sizes, run.options);
     const auto started = std::chrono::steady_clock::now();
-    GroupProgress progress(params, jobs, group, encodings, group_styles.labels, still_ours, printer, made.records,
+    GroupProgress progress(run, jobs, group, encodings, group_styles.labels, still_ours, printer, made.records,
                            hint_seconds);
     const ProgressCallback callback = std::ref(progress);
     const std::vector<Result> group_results =
@@ -812,7 +813,7 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const RunInpu
       break;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    exit_code = save_group(group_results, group, seconds, jobs, params, encodings, content, moments_given,
+    exit_code = save_group(group_results, group, seconds, jobs, run, encodings, content, moments_given,
                            static_cast<bool>(still_ours), made);
     if (exit_code != kOk) break;
   }

@@ -331,7 +331,13 @@ MadeFrame stylize_frame(Stylizer& stylizer, const torch::Tensor& frame, const Te
   // asked, from itself (from noise under --preset gatys); one that does runs
   // --frame-iterations at one scale (Stylizer::set_schedule says why).
   const int iterations = start.defined() ? video.frame_iterations : options.iterations;
-  const int scales = start.defined() ? 1 : options.scales;
+  int scales = 1;
+  if (!start.defined()) {
+    // As many as the frame's sizes (fewer than --scales where they fell
+    // together), the count its unfinished record holds.
+    stylizer.set_schedule(options.scales, iterations);
+    scales = static_cast<int>(stylizer.schedule(frame, styling.styles).size());
+  }
   const int initial = options.initial_iterations;
   MadeFrame made;
   made.timing.scales = scales;

@@ -62,12 +62,23 @@ std::vector<int> scale_sizes(int final_size, int scales, int min_size, int small
   if (scales <= 1) return {final_size};
   int smallest = min_size > 0 ? min_size : std::max(1, final_size >> (scales - 1));
   smallest = std::min(final_size, std::max(smallest, smallest_allowed));
+  // As many sizes as asked for, or every size from the smallest to the final
+  // one where there is no room for that many: always distinct, so that a
+  // schedule of as many scales as this one has gives it again (a resumed run
+  // makes its schedule from the count its record holds).
+  const int count = std::min(scales, final_size - smallest + 1);
+  if (count == 1) return {final_size};
   std::vector<int> sizes;
-  for (int k = 0; k < scales; ++k) {
-    const double t = static_cast<double>(k) / (scales - 1);
+  for (int k = 0; k < count; ++k) {
+    const double t = static_cast<double>(k) / (count - 1);
     sizes.push_back(static_cast<int>(std::lround(smallest * std::pow(static_cast<double>(final_size) / smallest, t))));
   }
-  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  // Rounding makes neighbours equal where the steps are below a pixel: each
+  // at least one above the last, then, the last being the final size, each
+  // at least one below the next (the range has room for every step).
+  for (int k = 1; k < count; ++k) sizes[k] = std::max(sizes[k], sizes[k - 1] + 1);
+  sizes.back() = final_size;
+  for (int k = count - 2; k >= 0; --k) sizes[k] = std::min(sizes[k], sizes[k + 1] - 1);
   return sizes;
 }
 

@@ -92,9 +92,12 @@ struct Result {
   bool moments_restored = false;
 };
 
-// Longest side of each scale of a coarse-to-fine run: `scales` sizes growing
-// geometrically from `min_size` (0: final_size / 2^(scales-1)) to `final_size`,
-// never below `smallest_allowed`; duplicates removed.
+// Longest side of each scale of a coarse-to-fine run: `scales` distinct sizes
+// growing geometrically from `min_size` (0: final_size / 2^(scales-1)) to
+// `final_size`, never below `smallest_allowed`; fewer (every size in that
+// range) where the range has fewer. A schedule of as many scales as the result
+// has is the same: scale_sizes(f, scale_sizes(f, n, m, a).size(), m, a) gives
+// it again.
 std::vector<int> scale_sizes(int final_size, int scales, int min_size, int smallest_allowed = 1);
 
 // Rough peak memory, in bytes, of optimizing an image of height x width with
