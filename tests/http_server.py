@@ -13,6 +13,8 @@ of its own once it accepts connections. Paths:
                     closes the connection; later requests are served as /files/
   /cut-always/NAME  every request is cut off that way
   /no-range/NAME    ignores Range headers: always 200 and the whole file
+  /busy-once/NAME   the first request for NAME is answered 503 (Service
+                    Unavailable); later requests are served as /files/
   /slow/NAME        as /files/, sent in 20 pieces 0.1 s apart (2 s a request), so
                     that processes started together overlap
   anything else     404
@@ -32,6 +34,7 @@ import time
 def make_handler(root, log_path):
     lock = threading.Lock()
     cut_done = set()
+    busy_done = set()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"  # one request per connection: a cut-off is a closed socket
@@ -44,12 +47,20 @@ def make_handler(root, log_path):
             if log_path:
                 with lock, open(log_path, "a") as log:
                     log.write(f"GET {self.path} {range_header or '-'}\n")
-            match = re.fullmatch(r"/(files|cut-once|cut-always|no-range|slow)/([A-Za-z0-9._-]+)", self.path)
+            match = re.fullmatch(r"/(files|cut-once|cut-always|no-range|slow|busy-once)/([A-Za-z0-9._-]+)",
+                                 self.path)
             file_path = os.path.join(root, match.group(2)) if match else None
             if not file_path or not os.path.isfile(file_path):
                 self.send_error(404, "Not Found")
                 return
             mode = match.group(1)
+            if mode == "busy-once":
+                with lock:
+                    busy = file_path not in busy_done
+                    busy_done.add(file_path)
+                if busy:
+                    self.send_error(503, "Service Unavailable")
+                    return
             with open(file_path, "rb") as f:
                 data = f.read()
             size = len(data)

@@ -174,8 +174,25 @@ TEST_F(Download, TransferCutOffHalfWayIsResumed) {
   const std::vector<std::string> expected = {"GET /cut-once/payload.bin -", "GET /cut-once/payload.bin bytes=150000-"};
   EXPECT_EQ(server->requests(), expected);
   bool resumed = false;
-  for (const auto& e : events) resumed |= e.attempt == 2 && e.resumed_from == 150000;
+  for (const auto& e : events) {
+    resumed |= e.attempt == 2 && e.resumed_from == 150000;
+    EXPECT_EQ(e.retry_reason.empty(), e.attempt == 1) << e.retry_reason;
+  }
   EXPECT_TRUE(resumed);
+}
+
+// A retry says why the attempt before ended: a server busy for a moment is
+// no transfer broken off (it was said to be).
+TEST_F(Download, ARetrySaysWhyTheAttemptBeforeEnded) {
+  download_file(request("busy-once/payload.bin"));
+  EXPECT_EQ(test::read_file(destination), payload);
+  const std::vector<std::string> expected = {"GET /busy-once/payload.bin -", "GET /busy-once/payload.bin -"};
+  EXPECT_EQ(server->requests(), expected);
+  std::vector<std::string> reasons;
+  for (const auto& e : events) {
+    if (e.stage == DownloadProgress::Stage::Starting) reasons.push_back(e.retry_reason);
+  }
+  EXPECT_EQ(reasons, (std::vector<std::string>{"", "HTTP 503 (server error, try again later)"}));
 }
 
 TEST_F(Download, InterruptedRunLeavesAPartialFileTheNextRunResumes) {

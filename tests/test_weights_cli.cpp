@@ -358,8 +358,9 @@ TEST_F(FirstRunCli, DownloadsVerifiedWeightsThenStylizes) {
   EXPECT_TRUE(fs::exists(cached));
   EXPECT_TRUE(fs::exists(output));
   // Not a terminal: plain lines, no bar drawn with carriage returns.
-  for (const std::string& needle : {"downloading the VGG19 weights from " + url, std::string("attempt 2"),
-                                    std::string("resuming after"), "verified and saved " + cached}) {
+  for (const std::string& needle :
+       {"downloading the VGG19 weights from " + url, std::string("; trying again (attempt 2)"),
+        std::string("resuming after"), "verified and saved " + cached}) {
     EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
   }
   EXPECT_EQ(r.output.find('\r'), std::string::npos) << r.output;

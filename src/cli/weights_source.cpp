@@ -40,11 +40,11 @@ class DownloadDisplay {
     switch (p.stage) {
       case DownloadProgress::Stage::Starting:
         bar_.clear();
-        if (p.attempt == 1) {
+        if (p.retry_reason.empty()) {
           spdlog::info("downloading the VGG19 weights from {}", p.url);
           spdlog::info("to {}", p.destination);
         } else {
-          spdlog::info("the transfer broke off; attempt {}", p.attempt);
+          spdlog::info("{}; trying again (attempt {})", p.retry_reason, p.attempt);
         }
         if (p.resumed_from > 0) spdlog::info("resuming after the {} already downloaded", human_size(p.resumed_from));
         next_percent_ = 10;

@@ -335,7 +335,9 @@ struct PartialFile {
 
 // Attempt `number` of `request`, resuming the partial file where it ends;
 // said through the progress callback, which may cancel the download.
-Attempt start_attempt(const DownloadRequest& request, const std::string& partial, int number) {
+// `retry_reason`: why the attempt before ended ("" for the first).
+Attempt start_attempt(const DownloadRequest& request, const std::string& partial, int number,
+                      const std::string& retry_reason) {
   Attempt attempt;
   attempt.request = &request;
   attempt.partial_path = partial;
@@ -343,6 +345,7 @@ Attempt start_attempt(const DownloadRequest& request, const std::string& partial
   attempt.progress.url = request.url;
   attempt.progress.destination = request.destination;
   attempt.progress.attempt = number;
+  attempt.progress.retry_reason = retry_reason;
   attempt.progress.total = request.expected_size;
   attempt.progress.bytes = attempt.resume_from;
   attempt.progress.resumed_from = attempt.resume_from;
@@ -406,7 +409,7 @@ void download_file(const DownloadRequest& request) {
     if (number > 1 && request.retry_delay_ms > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(request.retry_delay_ms * (number - 1)));
     }
-    Attempt attempt = start_attempt(request, partial.path, number);
+    Attempt attempt = start_attempt(request, partial.path, number, number > 1 || restarted ? last_reason : "");
     Transfer result;  // Done, with no length announced, when the partial file is already complete
     if (request.expected_size == 0 || attempt.resume_from < request.expected_size) {
       try {

@@ -21,6 +21,7 @@ struct DownloadProgress {
   uint64_t total = 0;         // expected size, 0 when unknown
   uint64_t resumed_from = 0;  // bytes already there when this attempt started
   int attempt = 1;
+  std::string retry_reason;  // after the first attempt: why the one before ended (a cut-off, an HTTP 503)
 };
 // Returns false to cancel the download (the partial file is kept for resuming).
 using DownloadCallback = std::function<bool(const DownloadProgress&)>;
