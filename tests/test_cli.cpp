@@ -238,6 +238,9 @@ TEST_F(Cli, NoWeightsAnywhereSaysHowToGetThem) {
                                         " STYLIZE_OFFLINE=1 " + STYLIZE_ISOLATED_BINARY + " " + flags);
   expect_failure(r, 4, "download_models.sh");
   EXPECT_NE(r.output.find("offline mode"), std::string::npos) << r.output;
+  // The command that gets them, which an installed copy has too (the script is in the source folder only).
+  EXPECT_NE(r.output.find("To get them: run `stylize weights download` where there is a network"), std::string::npos)
+      << r.output;
 }
 
 TEST_F(Cli, BadFlagsExitWithTheUsageCodeAndWriteNothing) {

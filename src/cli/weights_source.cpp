@@ -92,11 +92,12 @@ std::string how_to_get_weights() {
   const DownloadSource source = default_download_source();
   const std::string cache = weights_cache_dir();
   const auto algorithm = digest_algorithm_for(source.checksum);
-  return "download " + source.url + " (" + source.size_text + ", " +
-         (algorithm ? digest_name(*algorithm) : std::string("checksum")) + " " + source.checksum + ") and save it as " +
-         (cache.empty() ? std::string("models") : cache) + "/" + kDefaultWeightsFileName +
-         ", or run scripts/download_models.sh (torchvision weights, 575 MB), " +
-         "or pass --weights PATH, or set STYLIZE_WEIGHTS=PATH";
+  // (The script is in stylize's source folder, not beside an installed binary.)
+  return "run `stylize weights download` where there is a network, or download " + source.url + " (" +
+         source.size_text + ", " + (algorithm ? digest_name(*algorithm) : std::string("checksum")) + " " +
+         source.checksum + ") and save it as " + (cache.empty() ? std::string("models") : cache) + "/" +
+         kDefaultWeightsFileName + ", or pass --weights PATH, or set STYLIZE_WEIGHTS=PATH (stylize's source folder " +
+         "also has scripts/download_models.sh, for torchvision's weights, 575 MB)";
 }
 
 std::string find_or_download_weights(const std::string& explicit_path, bool offline, bool quiet) {
