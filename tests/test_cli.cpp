@@ -458,7 +458,12 @@ TEST_F(CliFeatures, ReportHoldsEveryIteration) {
                                            dir.file("e_{style}.png") + " --report " + dir.file("each.json") +
                                            " --plot " + dir.file("each.png")));
   ASSERT_EQ(each.exit_code, 0) << each.output;
-  EXPECT_EQ(nlohmann::json::parse(test::read_file(dir.file("each.json")))["runs"].size(), 2u);
+  const nlohmann::json each_report = nlohmann::json::parse(test::read_file(dir.file("each.json")));
+  EXPECT_EQ(each_report["runs"].size(), 2u);
+  EXPECT_EQ(each_report["runs"][1]["output"], dir.file("e_style2.png"));
+  // The options name the template, not -o's default (out.png), which this run never writes.
+  EXPECT_EQ(each_report["options"]["output_template"], dir.file("e_{style}.png"));
+  EXPECT_FALSE(each_report["options"].contains("output")) << each_report["options"];
   EXPECT_EQ(load_image(dir.file("each.png"), "plot").size(2), 2 * 540);
 }
 

@@ -39,7 +39,9 @@ nlohmann::json options_json(const CliParams& p) {
       {"content", p.content_path},
       {"styles", p.style_paths},
       {"style_blend", p.style_blend},
-      {"output", p.output_path},
+      // One output per style names its outputs by the template (each run's
+      // own is in "runs"); -o is not written then.
+      {p.each_style ? "output_template" : "output", p.each_style ? p.output_template : p.output_path},
       {"bit_depth", p.bit_depth == 0 ? nlohmann::json("auto") : nlohmann::json(p.bit_depth)},
       {"keep_profile", p.keep_profile},
       {"size", p.size},
