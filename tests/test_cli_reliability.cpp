@@ -356,6 +356,38 @@ TEST_F(Reliability, InterruptedMultiScaleRunResumesAtItsScale) {
       << again.output;
 }
 
+// An image saved at an earlier scale past this run's iterations there (a
+// lowered --initial-iterations) finishes that scale as far as the run goes:
+// it goes on with the next, as the last scale's does (it was refused, or in a
+// batch started again).
+TEST_F(Reliability, ResumingPastAnEarlierScalesIterationsGoesOnWithTheNext) {
+  const auto saved = run("--scales 2 --min-size 32 --initial-iterations 6 --iterations 2 --save-every 5");
+  ASSERT_EQ(saved.exit_code, 0) << saved.output;
+  const std::string snapshot = dir.file("out_s1_0005.png");
+  ASSERT_TRUE(fs::exists(snapshot + ".json")) << saved.output;
+  const auto resumed =
+      run("--scales 2 --min-size 32 --initial-iterations 3 --iterations 2 --print-every 1 --resume " + snapshot);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find(snapshot +
+                                " was saved at iteration 5 of scale 1/2, past this run's 3 iterations there: the run "
+                                "goes on with scale 2/2"),
+            std::string::npos)
+      << resumed.output;
+  EXPECT_EQ(resumed.output.find("iter 4/3"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("scale 2/2: 40x48"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("iter 2/2"), std::string::npos) << resumed.output;
+  EXPECT_EQ(resumed.output.find("start again"), std::string::npos) << "Adam's moments go on: " << resumed.output;
+  EXPECT_EQ(load_image(output, "finished").size(2), 48);
+  // At the last scale the run was finished already: nothing to go on with.
+  const auto saved_last = run("--scales 2 --min-size 32 --initial-iterations 2 --iterations 6 --save-every 5");
+  ASSERT_EQ(saved_last.exit_code, 0) << saved_last.output;
+  const auto past_last =
+      run("--scales 2 --min-size 32 --initial-iterations 2 --iterations 3 --resume " + dir.file("out_s2_0005.png"));
+  EXPECT_EQ(past_last.exit_code, 2) << past_last.output;
+  EXPECT_NE(past_last.output.find("cannot resume at iteration 5 of 3 (scale 2 of 2)"), std::string::npos)
+      << past_last.output;
+}
+
 TEST_F(Reliability, HangupSavesTheImageLikeTerm) {
   const test::Child child = spawn_run({});
   ASSERT_GT(child.pid, 0);

@@ -428,6 +428,11 @@ TEST(EngineResume, ACoarseToFineRunGoesOnAtTheScaleItStoppedAt) {
   beyond.scales_done = 2;
   beyond.start_iteration = 0;
   EXPECT_THROW(Stylizer(beyond, tiny_weights()), OptionError);
+  // Past an earlier scale's iterations (saved by a run with more there): that
+  // scale is done, and the run goes on with the next.
+  beyond.scales_done = 0;
+  beyond.start_iteration = 100;
+  EXPECT_NO_THROW(Stylizer(beyond, tiny_weights()));
 }
 
 // With an average of the iterates (--average, --preset fast) the image a run

@@ -21,6 +21,7 @@
 #include "stylize/io/image_io.hpp"
 #include "stylize/weights/catalog.hpp"
 #include "stylize/weights/weights.hpp"
+#include "terminal_bar.hpp"
 
 namespace stylize::cli {
 namespace fs = std::filesystem;
@@ -411,8 +412,17 @@ void apply_resume(CliParams& params) {
                       " (--scales, or the preset's); give --scales " + std::to_string(asked));
   }
   params = with_scales_run(std::move(params), static_cast<size_t>(scales));
-  params.options.scales_done = static_cast<int>(scale - 1);
-  params.options.start_iteration = iteration.get<int>();
+  StylizeOptions& o = params.options;
+  o.scales_done = static_cast<int>(scale - 1);
+  o.start_iteration = iteration.get<int>();
+  // Saved past this run's iterations of an earlier scale (a lowered
+  // --initial-iterations or -n): that scale is done as far as this run goes,
+  // and the run goes on with the next (validate).
+  const int of_scale = scale_iterations(o, static_cast<size_t>(o.scales_done), static_cast<size_t>(o.scales));
+  if (o.scales_done + 1 < o.scales && o.start_iteration > of_scale) {
+    spdlog::info("{} was saved at {}, past this run's {} there: the run goes on with scale {}/{}", image,
+                 resume_point(o), count_of(of_scale, "iteration"), o.scales_done + 2, o.scales);
+  }
   params.init = image;
   params.options.init = InitMode::Image;
   // The run's output (a --save-every image's record names it), or, in records

@@ -448,7 +448,7 @@ std::vector<int> Stylizer::Impl::batch_schedule(const torch::Tensor& content,
   // validate() counted the iterations of --scales' scales; where sizes fell
   // together the schedule has fewer, and one alone is no coarse-to-fine run.
   const int at_scale = scale_iterations(options, first_scale, sizes.size());
-  if (options.start_iteration > at_scale || (first_scale + 1 == sizes.size() && options.start_iteration == at_scale)) {
+  if (first_scale + 1 == sizes.size() && options.start_iteration >= at_scale) {
     throw OptionError("cannot resume at iteration " + std::to_string(options.start_iteration) + " of " +
                       std::to_string(at_scale) + " (scale " + std::to_string(first_scale + 1) + " of " +
                       std::to_string(sizes.size()) + " this run's sizes give); give the --size, --scales, --min-size " +

@@ -116,10 +116,12 @@ void validate(const StylizeOptions& o) {
     throw OptionError("cannot resume at scale " + std::to_string(o.scales_done + 1) + ": this run has " +
                       std::to_string(o.scales) + " (--scales); give the --scales of the run that was interrupted");
   }
-  // A run stopped at the end of a scale goes on with the next one.
+  // A run stopped at the end of a scale goes on with the next one; so does
+  // one stopped past it (its scale had more iterations: done as far as this
+  // run goes). At the last scale that run is finished.
   const int at_scale = scale_iterations(o, static_cast<size_t>(o.scales_done), static_cast<size_t>(o.scales));
   const bool last_scale = o.scales_done + 1 == o.scales;
-  if (o.start_iteration < 0 || o.start_iteration > at_scale || (last_scale && o.start_iteration == at_scale)) {
+  if (o.start_iteration < 0 || (last_scale && o.start_iteration >= at_scale)) {
     throw OptionError(
         "cannot resume at iteration " + std::to_string(o.start_iteration) + " of " + std::to_string(at_scale) +
         (o.scales > 1 ? " (scale " + std::to_string(o.scales_done + 1) + " of " + std::to_string(o.scales) + ")"
