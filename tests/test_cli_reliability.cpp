@@ -388,6 +388,27 @@ TEST_F(Reliability, ResumingPastAnEarlierScalesIterationsGoesOnWithTheNext) {
       << past_last.output;
 }
 
+// Stopped while the targets are computed in tiles, before any iteration:
+// there is nothing to keep, so nothing is written (no image, no record),
+// said, with the signal's exit code. (The window is the tiles' pass, about
+// 1.5 s here; the signal follows the line that starts it.)
+TEST_F(Reliability, AStopWhileTiledTargetsAreComputedWritesNothing) {
+  const test::Child child =
+      test::spawn(STYLIZE_BINARY, {"--content", content, "--style", style, "-o", output, "--weights", weights(),
+                                   "--size", "1200", "--tile", "64", "--threads", "1", "--iterations", "3"});
+  ASSERT_GT(child.pid, 0);
+  const std::string before = test::read_until(child, "stylizing ");
+  ASSERT_NE(before.find("stylizing "), std::string::npos) << before;
+  ::kill(child.pid, SIGINT);
+  const std::string after = test::read_all(child, before);
+  EXPECT_EQ(test::wait_child(child).code, 128 + SIGINT) << after;
+  EXPECT_NE(after.find("interrupted before the first iteration; nothing was written for " + output), std::string::npos)
+      << after;
+  EXPECT_EQ(after.find("iter 1/"), std::string::npos) << after;
+  EXPECT_FALSE(fs::exists(output)) << after;
+  EXPECT_FALSE(fs::exists(output + ".json")) << after;
+}
+
 TEST_F(Reliability, HangupSavesTheImageLikeTerm) {
   const test::Child child = spawn_run({});
   ASSERT_GT(child.pid, 0);
