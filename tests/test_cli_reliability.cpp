@@ -448,7 +448,7 @@ TEST_F(Reliability, UnderNohupAHangupDoesNotStopTheRun) {
 // left without its record.
 TEST_F(Reliability, AnIntermediateImageThatCannotBeWrittenDoesNotEndTheRun) {
   const std::string second = dir.file("out_0002.png");
-  for (const std::string blocked : {second + ".adam", second + ".json", second}) {
+  for (const std::string& blocked : std::vector<std::string>{second + ".adam", second + ".json", second}) {
     SCOPED_TRACE(blocked);
     fs::create_directories(blocked);
     const test::CommandResult r = run("--save-every 2");

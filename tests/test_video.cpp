@@ -654,7 +654,9 @@ TEST_F(VideoCli, RegionalStylesTakeTheDefaultStylesWeight) {
                                 "-n 2 --frame-iterations 1"));
     ASSERT_EQ(r.exit_code, 0) << mask << "\n" << r.output;
     EXPECT_TRUE(fs::exists(out + "frame_00004.png")) << r.output;
-    if (mask == whole) EXPECT_NE(r.output.find("is not used"), std::string::npos) << r.output;
+    if (mask == whole) {
+      EXPECT_NE(r.output.find("is not used"), std::string::npos) << r.output;
+    }
   }
 }
 
@@ -664,7 +666,7 @@ TEST_F(VideoCli, ExplainsUnusableArguments) {
   EXPECT_NE(image.output.find("frame pattern"), std::string::npos) << image.output;
   // A '%' in a video's or folder's name is refused as such, before the run (it
   // was taken for a bad conversion, and its "%%" advice then misplaced the frames).
-  for (const std::string& name : {"50%.mp4", "50%%.mp4", "take 50%/", "take 50%%", "a%b/frame_%03d.png"}) {
+  for (const std::string name : {"50%.mp4", "50%%.mp4", "take 50%/", "take 50%%", "a%b/frame_%03d.png"}) {
     const test::RunResult percent = test::run_stylize(video("'" + dir.file(name) + "'"));
     EXPECT_EQ(percent.exit_code, 6) << name << "\n" << percent.output;
     EXPECT_NE(percent.output.find("stylize video takes no '%' in the name of"), std::string::npos) << name << "\n"
