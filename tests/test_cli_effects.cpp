@@ -249,6 +249,25 @@ TEST_F(CliEffects, ResumeGoesOnWithAdamsMoments) {
   EXPECT_LE(max_difference(image("with.png"), whole), kOneLevel);
 }
 
+// With --tolerance the moments file holds the scale's recent losses too: the
+// resumed run stops on the plateau where the uninterrupted one did (it looked
+// afresh, and ran 30 iterations more).
+TEST_F(CliEffects, AResumedRunStopsOnThePlateauWhereTheUninterruptedOneDid) {
+  const std::string flags = quick("--iterations 200 --tolerance 0.99 --print-every 0");
+  const RunResult whole = run_stylize(flags + " --save-every 20");
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  ASSERT_NE(whole.output.find("the loss levelled off (--tolerance 0.99) after 50 of 200 iterations"), std::string::npos)
+      << whole.output;
+  const std::string saved = dir.file("out_0040.png");
+  ASSERT_TRUE(fs::exists(saved + ".adam")) << whole.output;
+  const RunResult resumed = run_stylize(flags + " --resume " + saved + " -o " + dir.file("resumed.png"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("the loss levelled off (--tolerance 0.99) after 50 of 200 iterations"),
+            std::string::npos)
+      << resumed.output;
+  EXPECT_LE(max_difference(image("resumed.png"), image("out.png")), kOneLevel);
+}
+
 // With --average (as --preset fast) the image saved is the average of the
 // iterates: the moments file also holds the last iterate and the average's
 // sum, and a resumed run goes on from them, so that it ends where the

@@ -245,6 +245,35 @@ TEST(EngineAdam, ToleranceEndsEachScaleOnAPlateau) {
   }
 }
 
+// A run resumed within a scale goes on looking for the plateau with the
+// losses it had (AdamState::recent_totals): it stops where the uninterrupted
+// run does (afresh, it ran at least 2 windows more: to 80, not 50).
+TEST(EngineAdam, AResumedRunFindsThePlateauWhereTheUninterruptedOneDoes) {
+  StylizeOptions options = tiny_options();
+  options.iterations = 200;
+  options.tolerance = 0.99;  // each scale ends at its 50th iteration
+  const torch::Tensor content = test::pattern_image(32, 32, 0.1);
+  const torch::Tensor style = test::pattern_image(32, 32, 2.0);
+  const Result whole = Stylizer(options, tiny_weights()).run(content, {style});
+  ASSERT_EQ(whole.stop_reason, StopReason::Converged);
+  ASSERT_EQ(whole.iterations_done, 2 * kPlateauWindow);
+  const Result stopped =
+      Stylizer(options, tiny_weights()).run(content, {style}, [](const Progress& p) { return p.iteration < 30; });
+  ASSERT_EQ(stopped.iterations_done, 30);
+  EXPECT_EQ(stopped.adam_state.recent_totals.size(), 30u);
+  StylizeOptions resumed = options;
+  resumed.start_iteration = 30;
+  resumed.init = InitMode::Image;
+  Stylizer with(resumed, tiny_weights());
+  with.resume_adam(stopped.adam_state);
+  const Result on = with.run(content, {style}, {}, {}, stopped.image);
+  EXPECT_EQ(on.stop_reason, StopReason::Converged);
+  EXPECT_EQ(on.iterations_done, 2 * kPlateauWindow);
+  EXPECT_TRUE(torch::allclose(on.image, whole.image, 0, 1e-5)) << (on.image - whole.image).abs().max().item<float>();
+  // Only the last two windows are kept.
+  EXPECT_EQ(on.adam_state.recent_totals.size(), static_cast<size_t>(2 * kPlateauWindow));
+}
+
 // --nesterov reaches Adam: NAdam's first step follows (1 + b1 / (1 + b1)) g
 // where Adam's follows g (core/adam.hpp), so it is Adam's first step with the
 // learning rate that many times larger, and not Adam's own.

@@ -284,6 +284,11 @@ void write_moments(const std::string& image, int iteration, const AdamState& sta
       tensors.push_back(torch::tensor(state.average_weight, torch::kFloat64));
     }
   }
+  // --tolerance's recent losses: their count ends the header, they the file.
+  if (!state.recent_totals.empty()) {
+    header.push_back(static_cast<int64_t>(state.recent_totals.size()));
+    tensors.push_back(torch::tensor(state.recent_totals, torch::kFloat64));
+  }
   tensors.front() = torch::tensor(header, torch::kInt64);
   // Streamed to the file: built in memory first, the archive of a print's
   // moments (1.8 GB at 8192 px) had needed twice its size more at the moment
@@ -323,13 +328,28 @@ AdamState read_moments(const std::string& image, int iteration) {
   } catch (const std::exception&) {
     tensors.clear();
   }
-  // The header, (iteration, levels, steps of each level), as numbers.
+  // The header, (iteration, levels, steps of each level[, recent losses]), as numbers.
   std::vector<int64_t> header;
   if (!tensors.empty() && tensors[0].dim() == 1 && tensors[0].scalar_type() == torch::kInt64) {
     const torch::Tensor numbers = tensors[0].contiguous();
     header.assign(numbers.data_ptr<int64_t>(), numbers.data_ptr<int64_t>() + numbers.numel());
   }
-  const int64_t levels = header.size() >= 2 ? header[1] : -1;
+  int64_t levels = header.size() >= 2 ? header[1] : -1;
+  // --tolerance's recent losses, last (files without them: the header ends with the steps).
+  std::vector<double> recent_totals;
+  if (levels >= 0 && static_cast<int64_t>(header.size()) == 3 + levels) {
+    const int64_t count = header.back();
+    const torch::Tensor& last = tensors.back();
+    if (count < 1 || tensors.size() < 2 || last.dim() != 1 || last.numel() != count ||
+        last.scalar_type() != torch::kFloat64) {
+      levels = -1;  // not readable
+    } else {
+      const torch::Tensor values = last.contiguous();
+      recent_totals.assign(values.data_ptr<double>(), values.data_ptr<double>() + count);
+      header.pop_back();
+      tensors.pop_back();
+    }
+  }
   // 0 (older files), 1 (the iterate) or 3 (with an average)
   const int64_t after_moments = static_cast<int64_t>(tensors.size()) - 1 - 2 * levels;
   const auto image_sized = [&](const torch::Tensor& t) {
@@ -358,6 +378,7 @@ AdamState read_moments(const std::string& image, int iteration) {
     state.average_sum = tensors[2 + 2 * levels];
     state.average_weight = tensors.back().item<double>();
   }
+  state.recent_totals = std::move(recent_totals);
   return state;
 }
 

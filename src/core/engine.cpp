@@ -200,6 +200,12 @@ double plateau_drop(const std::vector<double>& totals) {
   return std::max(0.0, (before - last) / std::abs(before));
 }
 
+// The totals plateau_drop still reads: the last two windows.
+std::vector<double> recent(const std::vector<double>& totals) {
+  const size_t kept = std::min(totals.size(), static_cast<size_t>(2 * kPlateauWindow));
+  return {totals.end() - static_cast<std::ptrdiff_t>(kept), totals.end()};
+}
+
 // StylizeOptions::average: the bias-corrected exponential moving average of
 // the iterates (the last iterate itself when the decay is 0).
 class IterateAverage {
@@ -247,7 +253,8 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
   Outcome outcome;
   outcome.iterations_done = done;
   torch::Tensor values;
-  std::vector<double> totals;  // this scale's, for the plateau test (StylizeOptions::tolerance)
+  // This scale's, for the plateau test (StylizeOptions::tolerance); resumed, the saved ones.
+  std::vector<double> totals = options.tolerance > 0 ? resumed.recent_totals : std::vector<double>();
   IterateAverage average(options.average);
   if (resumed.average_sum.defined()) average.restore(resumed.average_sum.to(image.device()), resumed.average_weight);
   for (int iteration = done + 1; iteration <= iterations; ++iteration) {
@@ -288,10 +295,11 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
     }
     Progress p = progress(iteration, iterations, values.detach(), seconds_since(start), average.of(image));
     p.drop = drop;
-    p.adam_state = [&adam, &average, &image](int member) {
+    p.adam_state = [&adam, &average, &image, &totals](int member) {
       AdamState state;
       state.moments = adam.moments(member);
       average.save(image, member, state);
+      state.recent_totals = recent(totals);
       return state;
     };
     const bool plateau = drop >= 0 && drop < options.tolerance;
@@ -312,6 +320,7 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_adam(torch::Tensor image, Pyram
     outcome.average_sum = average.sum().detach();
     outcome.average_weight = average.weight();
   }
+  outcome.recent_totals = recent(totals);
   return outcome;
 }
 
@@ -555,6 +564,7 @@ std::vector<Result> Stylizer::Impl::results(const Outcome& outcome, size_t scale
         result.adam_state.average_sum = outcome.average_sum.narrow(0, b, 1).to(torch::kCPU);
         result.adam_state.average_weight = outcome.average_weight;
       }
+      result.adam_state.recent_totals = outcome.recent_totals;
     }
     result.moments_restored = run.moments_restored;
     results.push_back(result);

@@ -120,11 +120,13 @@ struct Stylizer::Impl {
     // average), the average's sum and weight too.
     torch::Tensor iterate, average_sum;
     double average_weight = 0;
+    std::vector<double> recent_totals;  // with StylizeOptions::tolerance (AdamState's)
   };
   // Adam from `image` with `adam`'s state (carried over from the previous scale).
   // Each goes on from iteration `done` to `iterations` (this scale's); with
   // StylizeOptions::average, from `average`'s average when it has one (a
-  // resumed run's: AdamState::average_sum and average_weight).
+  // resumed run's: AdamState::average_sum and average_weight), and with
+  // StylizeOptions::tolerance from its recent losses.
   Outcome optimize_adam(torch::Tensor image, PyramidAdam& adam, int done, int iterations,
                         const ProgressCallback& callback, const AdamState& average = {});
   Outcome optimize_lbfgs(const torch::Tensor& image, int done, int iterations, const ProgressCallback& callback);

@@ -34,12 +34,15 @@ struct LossValues {
 // (the image a checkpoint saves is rounded to 8 or 16 bits, and with
 // StylizeOptions::average it is the average of the iterates) and, with an
 // average, its weighted sum and weight (the average is their quotient; kept
-// apart, a resumed run's average is exactly the uninterrupted run's).
+// apart, a resumed run's average is exactly the uninterrupted run's) and,
+// with StylizeOptions::tolerance, the scale's recent losses (a resumed run
+// looks for the plateau as the uninterrupted one does, not afresh).
 struct AdamState {
   std::vector<AdamMoments> moments;
   torch::Tensor iterate;      // (1, 3, H, W) float32 (undefined: the state of an older file)
   torch::Tensor average_sum;  // the same; undefined without an average
   double average_weight = 0;
+  std::vector<double> recent_totals;  // the last 2 x kPlateauWindow totals of the scale; empty without a tolerance
 };
 
 struct Progress {
