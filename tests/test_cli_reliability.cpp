@@ -378,6 +378,24 @@ TEST_F(Reliability, ResumingPastAnEarlierScalesIterationsGoesOnWithTheNext) {
   EXPECT_NE(resumed.output.find("iter 2/2"), std::string::npos) << resumed.output;
   EXPECT_EQ(resumed.output.find("start again"), std::string::npos) << "Adam's moments go on: " << resumed.output;
   EXPECT_EQ(load_image(output, "finished").size(2), 48);
+  // Saved at the very end of its scale, the run goes on from the unrounded
+  // iterate the moments file holds, as the uninterrupted run did (it went on
+  // from the 8-bit image: up to 15 levels off).
+  // With --average, from the average (its sum and weight are in the file too).
+  for (const std::string average : {"", "--average 0.9 "}) {
+    SCOPED_TRACE(average);
+    const std::string flags = average + "--scales 2 --min-size 32 --iterations 2 --initial-iterations ";
+    const std::string from = dir.file("from.png"), snapshot5 = dir.file("from_s1_0005.png");
+    ASSERT_EQ(run(flags + "6 --save-every 5 -o " + from).exit_code, 0);
+    ASSERT_TRUE(fs::exists(snapshot5 + ".adam"));
+    const auto reference = run(flags + "5 -o " + dir.file("reference.png"));
+    ASSERT_EQ(reference.exit_code, 0) << reference.output;
+    const auto at_end = run(flags + "5 -o " + dir.file("at_end.png") + " --resume " + snapshot5);
+    ASSERT_EQ(at_end.exit_code, 0) << at_end.output;
+    const torch::Tensor ended = load_image(dir.file("at_end.png"), "resumed at the scale's end");
+    EXPECT_LE((ended - load_image(dir.file("reference.png"), "reference")).abs().max().item<double>(),
+              1.0 / 255 + 1e-6);
+  }
   // At the last scale the run was finished already: nothing to go on with.
   const auto saved_last = run("--scales 2 --min-size 32 --initial-iterations 2 --iterations 6 --save-every 5");
   ASSERT_EQ(saved_last.exit_code, 0) << saved_last.output;

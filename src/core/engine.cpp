@@ -519,12 +519,23 @@ Stylizer::Impl::Outcome Stylizer::Impl::optimize_scale(const torch::Tensor& star
       run.moments_restored = run.adam->restore(run.resumed.moments);
     }
   }
-  if (done >= iterations) return nothing_left();  // with the moments restored, to carry to the next scale
   // Resumed within a scale: on from the last iterate (the image saved is
   // rounded to 8 or 16 bits, or is the average), with an average so far.
   const auto fits = [&start](const torch::Tensor& t) { return t.defined() && t.sizes() == start.sizes(); };
   const bool on_iterate = run.moments_restored && done > 0 && fits(run.resumed.iterate) &&
                           (options.average <= 0 || fits(run.resumed.average_sum));
+  if (done >= iterations) {
+    // Resumed at (or past) this scale's end, with the moments restored, to
+    // carry to the next scale; which starts from this scale's result as the
+    // uninterrupted run had it: the iterate, or the average, unrounded.
+    Outcome ended = nothing_left();
+    if (on_iterate && options.average <= 0) {
+      ended.image = run.resumed.iterate.to(device, torch::kFloat32);
+    } else if (on_iterate && run.resumed.average_weight > 0) {
+      ended.image = run.resumed.average_sum.to(device, torch::kFloat32) / run.resumed.average_weight;
+    }
+    return ended;
+  }
   if (!on_iterate) return optimize_adam(start, *run.adam, done, iterations, callback);
   return optimize_adam(run.resumed.iterate.to(device, torch::kFloat32).clone(), *run.adam, done, iterations, callback,
                        run.resumed);
