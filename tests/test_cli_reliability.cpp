@@ -702,6 +702,18 @@ TEST_F(Reliability, ResumingASnapshotGoesOnIntoTheRunsOutput) {
             std::string::npos)
       << scales.output;
   EXPECT_FALSE(fs::exists(dir.file("s.png")));
+  // Copied or moved elsewhere (or the folder's path on another node): the
+  // output goes beside the snapshot, named as the record says (it went to the
+  // folder the record was written in, or failed where that was gone).
+  const std::string moved = dir.file("moved");
+  fs::create_directory(moved);
+  for (const std::string ext : {"", ".json"}) fs::copy_file(snapshot + ext, moved + "/out_0002.png" + ext);
+  fs::remove(output);
+  const auto elsewhere = test::run_command(line + " --resume '" + moved + "/out_0002.png'");
+  ASSERT_EQ(elsewhere.exit_code, 0) << elsewhere.output;
+  EXPECT_NE(elsewhere.output.find("-> " + moved + "/out.png"), std::string::npos) << elsewhere.output;
+  EXPECT_TRUE(fs::exists(moved + "/out.png"));
+  EXPECT_FALSE(fs::exists(output)) << "the first folder is not written";
 
   const std::string style2 = dir.file("style2.png");
   save_image(test::pattern_image(32, 32, 0.6), style2);

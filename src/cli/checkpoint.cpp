@@ -447,10 +447,14 @@ void apply_resume(CliParams& params) {
   params.init = image;
   params.options.init = InitMode::Image;
   // The run's output (a --save-every image's record names it), or, in records
-  // older than that, the image itself.
+  // older than that, the image itself. Beside the image, which is written
+  // beside its output: the folder the record was written in may be another
+  // path on this node, or copied or moved since.
   if (!params.output_given) {
     params.output_path =
-        record.contains("output") && record["output"].is_string() ? record["output"].get<std::string>() : image;
+        record.contains("output") && record["output"].is_string()
+            ? (fs::path(image).parent_path() / fs::path(record["output"].get<std::string>()).filename()).string()
+            : image;
   }
   warn_where_settings_differ(record, params, "the checkpoint was", "content image");
 }
