@@ -503,6 +503,41 @@ TEST_F(Batch, AKilledJobBegunWithOtherSettingsIsNotResumed) {
   EXPECT_EQ(nlohmann::json::parse(test::read_file(record))["iterations"], 401);
 }
 
+// Of images saved by a run with a larger -n, the newest within this run's:
+// one past it is passed over, said (the job started again every time).
+TEST_F(Batch, AKilledJobGoesOnFromItsNewestImageWithinThisRunsCount) {
+  const test::CommandResult first = run_batch(6, {"--save-every", "2"});
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string out = output("cat", "monet");
+  ASSERT_TRUE(fs::exists(dir.file("out/cat_monet_0004.png.json"))) << first.output;
+  // As if killed after iteration 4's image; the other jobs not begun.
+  const auto only_the_killed_job = [&] {
+    for (const auto& entry : fs::directory_iterator(dir.file("out"))) {
+      const std::string name = entry.path().filename().string();
+      if (name.find("cat_monet_0") == std::string::npos) fs::remove(entry.path());
+    }
+  };
+  only_the_killed_job();
+  const test::CommandResult lower = run_batch(3, {"--save-every", "2", "--print-every", "1"});
+  ASSERT_EQ(lower.exit_code, 0) << lower.output;
+  const size_t resuming = lower.output.find(
+      out + " was not finished: resuming it from " + dir.file("out/cat_monet_0002.png") + ", iteration 2; " +
+      dir.file("out/cat_monet_0004.png") + " (iteration 4) is past this run's -n");
+  ASSERT_NE(resuming, std::string::npos) << lower.output;
+  EXPECT_EQ(lower.output.find("iter ", resuming), lower.output.find("iter 3/3", resuming)) << lower.output;
+  EXPECT_TRUE(fs::exists(out));
+  // Every image past it: said, and started again.
+  only_the_killed_job();
+  const test::CommandResult lowest = run_batch(1, {"--save-every", "2", "--print-every", "1"});
+  ASSERT_EQ(lowest.exit_code, 0) << lowest.output;
+  EXPECT_NE(lowest.output.find(out +
+                               " was not finished, and every image saved of it is past this run's -n (the "
+                               "newest: " +
+                               dir.file("out/cat_monet_0004.png") + " (iteration 4)): it starts again"),
+            std::string::npos)
+      << lowest.output;
+}
+
 // Coarse to fine the same, from the newest image of the last scale that has
 // one (out_s2_0004.png); only that image keeps Adam's moments.
 TEST_F(Batch, AKilledCoarseToFineJobGoesOnAtItsScale) {

@@ -683,20 +683,36 @@ void give_up_unfinished(const CliParams& params) {
 }
 
 CliParams resume_from_snapshot(CliParams params) {
-  const std::string newest = newest_snapshot(params);
-  if (newest.empty()) return params;
-  CliParams resumed = params;
-  resumed.resume = newest;
-  try {
-    apply_resume(resumed);
-  } catch (const OptionError& e) {
-    spdlog::warn("{}; starting {} again", e.what(), params.output_path);
-    return params;
+  // The newest within -n: one past it (saved by a run with a larger -n) is
+  // passed over for an older one (else a job killed again before going past
+  // it would start again every time).
+  const std::vector<std::string> images = snapshot_images(params);
+  std::string passed_over;
+  for (auto image = images.rbegin(); image != images.rend(); ++image) {
+    CliParams resumed = params;
+    resumed.resume = *image;
+    try {
+      apply_resume(resumed);
+    } catch (const OptionError& e) {
+      spdlog::warn("{}; starting {} again", e.what(), params.output_path);
+      return params;
+    }
+    if (!within_run(resumed.options)) {
+      if (passed_over.empty()) passed_over = *image + " (" + resume_point(resumed.options) + ")";
+      continue;
+    }
+    spdlog::info("{} was not finished: resuming it from {}, {}{}", params.output_path, *image,
+                 resume_point(resumed.options),
+                 passed_over.empty() ? "" : "; " + passed_over + " is past this run's -n");
+    return resumed;
   }
-  if (!within_run(resumed.options)) return params;
-  spdlog::info("{} was not finished: resuming it from {}, {}", params.output_path, newest,
-               resume_point(resumed.options));
-  return resumed;
+  if (!passed_over.empty()) {
+    spdlog::info(
+        "{} was not finished, and every image saved of it is past this run's -n (the newest: {}): it "
+        "starts again",
+        params.output_path, passed_over);
+  }
+  return params;
 }
 
 bool within_run(const StylizeOptions& options) {

@@ -160,8 +160,7 @@ CliParams resume_from_snapshot(CliParams params);
 // (by scale, then iteration).
 std::vector<std::string> snapshot_images(const CliParams& params);
 
-// The --save-every image resume_from_snapshot would go on from (the newest of
-// them), or "" when there is none.
+// The newest --save-every image, or "" when there is none.
 std::string newest_snapshot(const CliParams& params);
 
 // Makes params.output_path's job start again from the start, whatever a run
