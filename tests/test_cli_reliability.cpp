@@ -694,6 +694,29 @@ TEST_F(Reliability, ResumingASnapshotGoesOnIntoTheRunsOutput) {
                               output + ")"),
             std::string::npos)
       << again.output;
+  // Resumed with -n at or below the iteration it was saved at: the output
+  // itself is finished as it is (as stylize batch finishes it); a snapshot
+  // into another output is refused, and neither says it is resuming (it
+  // said "resuming ... at iteration 2 of 2", then refused).
+  fs::copy_file(snapshot, output, fs::copy_options::overwrite_existing);
+  fs::copy_file(snapshot + ".json", output + ".json", fs::copy_options::overwrite_existing);
+  const std::string saved_bytes = test::read_file(output);
+  const auto finished = run("--resume '" + output + "' --iterations 2");
+  EXPECT_EQ(finished.exit_code, 0) << finished.output;
+  EXPECT_NE(finished.output.find(output + " was saved at iteration 2, at or past -n 2: it is finished as it is"),
+            std::string::npos)
+      << finished.output;
+  EXPECT_EQ(finished.output.find("resuming"), std::string::npos) << finished.output;
+  EXPECT_EQ(test::read_file(output), saved_bytes);
+  EXPECT_FALSE(fs::exists(output + ".json")) << "finished: no record";
+  const auto past = run("--resume '" + snapshot + "' --iterations 1 -o " + dir.file("p.png"));
+  EXPECT_EQ(past.exit_code, 2) << past.output;
+  EXPECT_NE(past.output.find("cannot resume at iteration 2 of 1; raise --iterations to continue further"),
+            std::string::npos)
+      << past.output;
+  EXPECT_EQ(past.output.find("resuming"), std::string::npos) << past.output;
+  EXPECT_FALSE(fs::exists(dir.file("p.png")));
+
   const auto scales = run("--resume '" + snapshot + "' --scales 2 -o " + dir.file("s.png"));
   EXPECT_EQ(scales.exit_code, 2) << scales.output;
   EXPECT_NE(scales.output.find("cannot resume from '" + snapshot +

@@ -573,6 +573,20 @@ int stylize_command(CliParams params) {
   if (!params.resume.empty() && !resume_each) {
     apply_resume(params);
     const StylizeOptions& o = params.options;
+    if (!within_run(o)) {
+      // Saved at or past this run's last iteration: the output itself is
+      // finished as it is (as stylize batch finishes it); a snapshot into
+      // another output is refused (validate says how to go on).
+      if (!params.estimate && same_file(params.resume, params.output_path) &&
+          o.start_iteration >= scale_iterations(o, static_cast<size_t>(o.scales_done), static_cast<size_t>(o.scales)) &&
+          o.scales_done + 1 == o.scales) {
+        spdlog::info("{} was saved at {}, at or past -n {}: it is finished as it is", params.output_path,
+                     resume_point(o), o.iterations);
+        remove_checkpoint(params.output_path);
+        return kOk;
+      }
+      validate(o);
+    }
     spdlog::info("resuming from {} at {}", params.resume,
                  o.scales > 1 ? resume_point(o) : fmt::format("iteration {} of {}", o.start_iteration, o.iterations));
   }
