@@ -54,6 +54,13 @@ TEST_F(Cli, StylizesTinyImages) {
                                "style still reach the deepest layer"),
             std::string::npos)
       << raised.output;
+  // ... also the automatic first size (it was raised without a word).
+  const RunResult automatic = run_stylize(quick("--scales 3 --initial-iterations 1 -n 1"));
+  ASSERT_EQ(automatic.exit_code, 0) << automatic.output;
+  EXPECT_NE(automatic.output.find("the first scale is 20 px, not 12 (--size / 2^2): the smallest size at which the "
+                                  "content and every style still reach the deepest layer"),
+            std::string::npos)
+      << automatic.output;
   const RunResult merged = run_stylize(quick("--scales 8 --min-size 44 --initial-iterations 1 -n 1"));
   ASSERT_EQ(merged.exit_code, 0) << merged.output;
   EXPECT_NE(merged.output.find("--scales 8 gives 5 different sizes from 44 to 48 px"), std::string::npos)

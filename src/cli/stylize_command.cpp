@@ -97,11 +97,15 @@ std::string describe_iterations(const StylizeOptions& options, const std::vector
 // together; said, not silently changed.
 void note_schedule(const StylizeOptions& options, const std::vector<int>& sizes) {
   if (options.scales < 2) return;
+  const char* reason = "the smallest size at which the content and every style still reach the deepest layer";
   if (options.min_size > 0 && sizes.front() > options.min_size) {
-    spdlog::info(
-        "--min-size {} is raised to {} px: the smallest size at which the content and every style still "
-        "reach the deepest layer",
-        options.min_size, sizes.front());
+    spdlog::info("--min-size {} is raised to {} px: {}", options.min_size, sizes.front(), reason);
+  } else if (options.min_size == 0 && sizes.size() > 1) {
+    const int halved = std::max(1, sizes.back() >> (options.scales - 1));
+    if (sizes.front() > halved) {
+      spdlog::info("the first scale is {} px, not {} (--size / 2^{}): {}", sizes.front(), halved, options.scales - 1,
+                   reason);
+    }
   }
   if (static_cast<int>(sizes.size()) < options.scales) {
     if (sizes.size() == 1) {
