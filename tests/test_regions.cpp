@@ -316,6 +316,12 @@ TEST(RegionalStyle, MasksAreCheckedWhenRead) {
               std::string::npos)
         << e.what();
   }
+  // The masked image's rounding to whole pixels is no other shape: a mask of
+  // 1000x23 px for the 1000x23 image at 720x17 px (43.48 and 42.35 times as
+  // wide as high) was refused.
+  save_image(torch::ones({1, 3, 23, 1000}), dir.file("strip.png"));
+  EXPECT_EQ(cli::read_mask(dir.file("strip.png"), "content mask", 17, 720).sizes(), (std::vector<int64_t>{17, 720}));
+  EXPECT_THROW(cli::read_mask(dir.file("strip.png"), "content mask", 20, 720), ImageError) << "another shape";
   const torch::Tensor mask = cli::read_mask(dir.file("white.png"), "content mask", 8, 8);
   EXPECT_EQ(mask.sizes(), (std::vector<int64_t>{8, 8}));
   EXPECT_NEAR(mask.min().item<double>(), 1.0, 1e-6);
