@@ -98,6 +98,24 @@ TEST_F(Cli, ScalesWhoseSizesFallTogetherRunAndResumeAsOne) {
   EXPECT_NE(failed.output.find("NaN or infinite at iteration 1/6;"), std::string::npos) << failed.output;
 }
 
+// An image too small for the layers at this --size names a size that is
+// enough (from the side rounded to whole pixels it named 889 px for a
+// 1000x17 image, which is 889x15 there; 941 is needed).
+TEST_F(Cli, AContentTooSmallNamesASizeThatIsEnough) {
+  const std::string strip = dir.file("strip.png");
+  save_image(test::pattern_image(17, 1000, 0.3), strip);
+  const std::string flags = "--content " + strip + " --style " + style + " -o " + output + " --weights " +
+                            test::fixture("vgg19_tiny.safetensors") +
+                            " --iterations 1 --threads 1 --device cpu --size ";
+  const RunResult small = run_stylize(flags + "500");
+  ASSERT_EQ(small.exit_code, 3) << small.output;
+  std::smatch named;
+  ASSERT_TRUE(std::regex_search(small.output, named, std::regex("a longest side of about (\\d+) for this shape")))
+      << small.output;
+  const RunResult enough = run_stylize(flags + named[1].str());
+  EXPECT_EQ(enough.exit_code, 0) << enough.output;
+}
+
 // The peak memory (MiB) an --estimate run prints, or -1.
 double estimated_mib(const std::string& output) {
   const std::string key = "peak memory: ";

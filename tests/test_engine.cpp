@@ -477,7 +477,7 @@ TEST(Engine, RefusesImagesTooSmallForTheLayers) {
     stylizer.run(test::pattern_image(8, 40, 0.1), {test::pattern_image(32, 32, 2.0)});
     FAIL() << "expected ImageError";
   } catch (const ImageError& e) {
-    EXPECT_NE(std::string(e.what()).find("at least 16 pixels on each side (a longest side of about 80 for this shape)"),
+    EXPECT_NE(std::string(e.what()).find("at least 16 pixels on each side (a longest side of about 86 for this shape)"),
               std::string::npos)
         << e.what();
     EXPECT_NE(std::string(e.what()).find("use a larger --size"), std::string::npos) << e.what();

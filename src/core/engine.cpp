@@ -145,9 +145,12 @@ void Stylizer::Impl::check_size(const torch::Tensor& image, const std::string& w
   const int64_t minimum = net->min_input_side();
   if (image.size(-2) < minimum || image.size(-1) < minimum) {
     // Every image (content and styles) goes through the whole truncated network.
+    // The longest side this shape needs; the shortest side is rounded to
+    // whole pixels here (9 px of 500 is 8.5 before): from half a pixel less,
+    // so that the size named is enough (from 9, 889 px was named, and 941 needed).
     const int64_t longest = std::max(image.size(-2), image.size(-1));
-    const int64_t shortest = std::max<int64_t>(1, std::min(image.size(-2), image.size(-1)));
-    const int64_t needed = (minimum * longest + shortest - 1) / shortest;  // longest side, this shape
+    const double shortest = std::max(0.5, static_cast<double>(std::min(image.size(-2), image.size(-1))) - 0.5);
+    const auto needed = static_cast<int64_t>(std::ceil(static_cast<double>(minimum * longest) / shortest));
     throw ImageError(what + " is " + std::to_string(image.size(-1)) + "x" + std::to_string(image.size(-2)) +
                      " pixels, but every image goes through the network up to " + net->deepest_layer() +
                      " (the deepest of the content and style layers), which needs at least " + std::to_string(minimum) +
