@@ -484,6 +484,20 @@ TEST(CliArgs, ParserErrorsReadAsStylizesOwn) {
   EXPECT_EQ(failure_of(app, "--size abc"),
             "error: Could not convert: --size = abc (expected a number of the kind this flag takes, within its "
             "range)\nstylize --help lists the flags and their values\n");
+  // Integers are read in decimal, as written: a leading zero is no octal
+  // (--size 0256 was 174 px, -n 010 8 iterations) and 0x40 no number (it was 64).
+  {
+    CliParams decimal;
+    CLI::App decimal_app;
+    build_parser(decimal_app, decimal);
+    EXPECT_EQ(failure_of(decimal_app, "--size 0256 -n 010 --print-every 00 --tile 064"), "");
+    EXPECT_EQ(decimal.size, 256);
+    EXPECT_EQ(decimal.options.iterations, 10);
+    EXPECT_EQ(decimal.print_every, 0);
+    EXPECT_EQ(decimal.options.tile, 64);
+  }
+  EXPECT_EQ(failure_of(app, "--tile 0x40").rfind("error: Could not convert: --tile = x40", 0), 0u)
+      << failure_of(app, "--tile 0x40");
   // A range is said as the flag takes it (CLI11's own check printed 0 to 1.8e308 in full).
   EXPECT_EQ(failure_of(app, "--seed -1"),
             "error: --seed: expected a whole number from 0 to 18446744073709551615, got -1\nstylize --help lists the "

@@ -215,6 +215,25 @@ std::string usage_failure(const CLI::App* app, const CLI::Error& error) {
   return text + "\n" + (command.empty() ? "stylize" : command) + " --help lists the flags and their values\n";
 }
 
+// CLI11 reads an integer in the base its prefix says (strtoll's base 0):
+// --size 0256 was 174 px, -n 010 8 iterations, --tile 0x40 64 px. Read as
+// written, in decimal: leading zeros dropped (0256 is 256; 0x40 is no number).
+void read_integers_in_decimal(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    const std::string type = option->get_type_name();
+    if (type != "INT" && type != "UINT" && type != "N|auto") continue;  // N|auto: --tile
+    option->transform(CLI::Validator(
+        [](std::string& value) {
+          const size_t sign = !value.empty() && (value[0] == '-' || value[0] == '+') ? 1 : 0;
+          size_t digits = sign;
+          while (digits + 1 < value.size() && value[digits] == '0') ++digits;
+          value.erase(sign, digits - sign);
+          return std::string();
+        },
+        "", "decimal"));
+  }
+}
+
 void refuse_empty_values(CLI::App& app) {
   for (CLI::Option* option : app.get_options()) {
     if (option->get_expected_min() == 0) continue;  // a flag
@@ -439,6 +458,7 @@ void add_flags(CLI::App& app, CliParams& p, std::vector<std::string>* contents) 
   add_optimization_flags(app, p);
   add_compute_and_output_flags(app, p);
   refuse_empty_values(app);
+  read_integers_in_decimal(app);
 }
 
 }  // namespace
@@ -470,6 +490,7 @@ void build_batch_parser(CLI::App& app, BatchParams& p) {
       "Outputs that exist without a checkpoint record (out.png.json) are done and skipped; with one they are "
       "resumed.\nOn a Slurm cluster or Kubernetes: README.md, \"On a cluster\"");
   refuse_empty_values(app);
+  read_integers_in_decimal(app);
 }
 
 void build_video_parser(CLI::App& app, VideoParams& p) {
@@ -522,6 +543,7 @@ void build_video_parser(CLI::App& app, VideoParams& p) {
       "Audio is not copied.\n"
       "More: README.md, \"Video\"");
   refuse_empty_values(app);
+  read_integers_in_decimal(app);
 }
 
 void finish_video_parse(const CLI::App& app, VideoParams& p) {
