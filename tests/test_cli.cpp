@@ -116,6 +116,22 @@ TEST_F(Cli, AContentTooSmallNamesASizeThatIsEnough) {
   EXPECT_EQ(enough.exit_code, 0) << enough.output;
 }
 
+// A style too small for the layers is named by its file before any job runs
+// (a batch of a folder's styles named the fourth "style image 2 of 2", and
+// lost the batch's other style).
+TEST_F(Cli, AStyleTooSmallIsNamedBeforeAnyJobRuns) {
+  const std::string styles = dir.file("styles");
+  fs::create_directory(styles);
+  for (const std::string name : {"a", "b", "c"})
+    save_image(test::pattern_image(32, 32, 0.5), styles + "/" + name + ".png");
+  save_image(test::pattern_image(10, 200, 0.5), styles + "/d.png");
+  const RunResult r = run_stylize(
+      quick("--iterations 1 --style " + styles + " --batch 2 --output-template " + dir.file("out/{style}.png")));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("style image '" + styles + "/d.png' is 48x2 pixels"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("iter "), std::string::npos) << "refused before any work\n" << r.output;
+}
+
 // The peak memory (MiB) an --estimate run prints, or -1.
 double estimated_mib(const std::string& output) {
   const std::string key = "peak memory: ";

@@ -800,6 +800,15 @@ int run_jobs(const CliParams& given, const std::vector<Job>& jobs, const RunInpu
   Stylizer stylizer(params.options, weights);
   stylizer.set_stop_check([] { return interrupt_signal() != 0; });  // between tiles (--tile)
   const SessionInfo session = describe_session(loaded, stylizer, threads, content, in.styles, params.options.tile);
+  // Every style large enough, named by its file, before any job runs (the
+  // run says it by its place in a batch: "style image 2 of 2" for a folder's
+  // fourth, and the batch's other styles were lost).
+  for (size_t i = 0; i < in.styles.size(); ++i) {
+    stylizer.check_style_size(in.styles[i], "style image '" + params.style_paths[i] + "'");
+  }
+  if (in.regions.default_style.defined()) {
+    stylizer.check_style_size(in.regions.default_style, "--default-style '" + params.default_style_path + "'");
+  }
 
   const std::vector<ImageEncoding> encodings = choose_encodings(jobs, params, content_image);
 

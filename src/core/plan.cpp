@@ -144,6 +144,10 @@ std::vector<int> Stylizer::schedule(const torch::Tensor& content, const std::vec
   return impl_->schedule(content, styles);
 }
 
+void Stylizer::check_style_size(const torch::Tensor& style, const std::string& what) const {
+  impl_->check_size(style, what, "--style-size or --style-scale");
+}
+
 double Stylizer::Impl::memory_needed(int64_t height, int64_t width, int64_t batch, int64_t tile_size,
                                      const StyleExtent& style) const {
   // L-BFGS's history of curvature pairs (2 x 100 image-sized float32 vectors:

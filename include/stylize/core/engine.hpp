@@ -186,6 +186,10 @@ class Stylizer {
   // The longest side of each scale run() uses for `content` with `styles`
   // (one size unless StylizeOptions::scales > 1). Styles batched together must share it.
   std::vector<int> schedule(const torch::Tensor& content, const std::vector<torch::Tensor>& styles) const;
+  // Throws ImageError when `style`, at the size given, is too small for the
+  // network (run() says so too, but by its place among the styles it runs):
+  // `what` names it ("style image 'a.png'").
+  void check_style_size(const torch::Tensor& style, const std::string& what) const;
 
   // How many images of height x width fit in one batch by the memory
   // estimate, from 1 up to `limit`.
