@@ -645,12 +645,23 @@ TEST_F(CliRobustness, CudaWithoutCuda) {
 TEST_F(CliRobustness, RefusesRunsThatDoNotFitInMemory) {
   const RunResult r = run_stylize(quick(), "env STYLIZE_MEMORY_LIMIT_MB=50");
   expect_failure(r, 8, "needs about");
+  // Where the limit comes from, when it is the variable's.
+  EXPECT_NE(r.output.find(" is available (STYLIZE_MEMORY_LIMIT_MB=50)"), std::string::npos) << r.output;
   // Its style image's targets alone do not fit: the style's size is what to change.
   const std::string limit = "env STYLIZE_MEMORY_LIMIT_MB=380";
   ASSERT_EQ(run_stylize(quick("--precision fp32 --estimate"), limit).output.find("warning"), std::string::npos);
   const RunResult style = run_stylize(quick("--precision fp32 --style-size 4096"), limit);
   expect_failure(style, 8,
-                 "style image) but only 0.4 GiB is available; the largest style size that fits is about --style-size ");
+                 "style image) but only 0.4 GiB is available (STYLIZE_MEMORY_LIMIT_MB=380); the largest style size "
+                 "that fits is about --style-size ");
+  // Figures that round alike get more digits (it said "0.5 GiB ... but only 0.5 GiB").
+  const RunResult close = run_stylize(quick("--precision fp32 --style-size 2048"), "env STYLIZE_MEMORY_LIMIT_MB=480");
+  expect_failure(close, 8, "needs about 0.");
+  EXPECT_EQ(close.output.find("0.5 GiB of memory"), std::string::npos) << close.output;
+  EXPECT_NE(
+      close.output.find(" GiB of memory (to compute the targets of its 2048x2048 style image) but only 0.469 GiB"),
+      std::string::npos)
+      << close.output;
 }
 
 TEST_F(CliRobustness, NumericFailureSavesTheLastGoodImage) {

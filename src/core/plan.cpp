@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <utility>
@@ -300,9 +301,9 @@ TilePlan Stylizer::Impl::plan_tiling(int64_t height, int64_t width, int64_t batc
 
 namespace {
 
-std::string gib(double bytes) {
+std::string gib(double bytes, int digits = 1) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.1f GiB", bytes / (1 << 30));
+  std::snprintf(text, sizeof text, "%.*f GiB", digits, bytes / (1 << 30));
   return text;
 }
 
@@ -371,10 +372,14 @@ TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t bat
                                     ? " (to compute the targets of its " + std::to_string(style.width) + "x" +
                                           std::to_string(style.height) + " style image)"
                                     : "";
+  // Two figures that round alike ("0.5 GiB, but only 0.5 GiB") get more digits.
+  const int digits = gib(plan.bytes) == gib(available) ? 3 : 1;
+  const char* cap = std::getenv("STYLIZE_MEMORY_LIMIT_MB");
+  const std::string capped = cap && *cap ? std::string(" (STYLIZE_MEMORY_LIMIT_MB=") + cap + ")" : "";
   throw ResourceError("stylizing " + what + std::to_string(width) + "x" + std::to_string(height) + " image" +
-                      (batch > 1 ? "s" : "") + tiled + " on " + device.str() + " needs about " + gib(plan.bytes) +
-                      " of memory" + for_style + " but only " + gib(available) + " is available" +
-                      memory_advice(plan, height, width, batch, style, available));
+                      (batch > 1 ? "s" : "") + tiled + " on " + device.str() + " needs about " +
+                      gib(plan.bytes, digits) + " of memory" + for_style + " but only " + gib(available, digits) +
+                      " is available" + capped + memory_advice(plan, height, width, batch, style, available));
 }
 
 void Stylizer::check_memory(int64_t height, int64_t width, int64_t batch,

@@ -199,6 +199,19 @@ TEST(BatchShards, SlurmIrregularArrayOrMissingCountIsAnError) {
                                                         {"SLURM_ARRAY_TASK_MAX", "7"},
                                                         {"SLURM_ARRAY_TASK_STEP", "1"}})),
                stylize::OptionError);
+  // An id outside an even range is said as such (it was "not an evenly spaced range").
+  try {
+    shard_from_environment(fake_environment({{"SLURM_ARRAY_TASK_ID", "3"},
+                                             {"SLURM_ARRAY_TASK_COUNT", "3"},
+                                             {"SLURM_ARRAY_TASK_MIN", "1"},
+                                             {"SLURM_ARRAY_TASK_MAX", "7"},
+                                             {"SLURM_ARRAY_TASK_STEP", "3"}}));
+    FAIL() << "3 is not one of 1, 4, 7";
+  } catch (const stylize::OptionError& e) {
+    EXPECT_NE(std::string(e.what()).find("SLURM_ARRAY_TASK_ID=3 is not one of the array's task ids (1 to 7, step 3)"),
+              std::string::npos)
+        << e.what();
+  }
   EXPECT_THROW(shard_from_environment(fake_environment({{"SLURM_ARRAY_TASK_ID", "3"}})), stylize::OptionError);
   EXPECT_THROW(
       shard_from_environment(fake_environment({{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "3"}})),
