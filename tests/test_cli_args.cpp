@@ -311,7 +311,8 @@ TEST(CliArgs, AbsurdNumbersAreRefusedWithTheFlagsName) {
       {"--eps 0", "--eps must be a finite number > 0"},
       {"--scales 11", "--scales must be between 1 and 10"},
       {"-s a.png --style-weights 0.7,0.3", "--style-weights gives 2 weights for 1 style image"},
-      {"-s a.png -s b.png --style-weights 1", "--style-weights gives 1 weight for 2 style images"},
+      {"-s a.png -s b.png --style-weights 1",
+       "--style-weights gives 1 weight for 2 style images; give one weight per style, in the order of --style"},
       {"-s a.png -s b.png --style-weights 1,-1", "--style-weights must be a finite number >= 0"},
       {"-s a.png -s b.png --style-weights 0,0", "--style-weights add up to 0"},
   };

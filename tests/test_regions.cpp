@@ -437,7 +437,8 @@ TEST_F(RegionsCli, BadMasksAreClearErrors) {
   expect_failure(test::run_stylize(quick("--style " + second + " --content-mask " + left)), 2,
                  "one mask per --style, in the same order (2 styles, 1 content mask)");
   expect_failure(test::run_stylize(quick("--content-mask " + left + " --style-mask " + left + " --style-mask all")), 2,
-                 "--style-mask: give one per --style");
+                 "--style-mask: give one per --style, in the same order, 'all' for a whole image (1 style, 2 style "
+                 "masks)");
   expect_failure(test::run_stylize(quick("--content-mask " + left + " --each-style")), 2, "--each-style");
   expect_failure(test::run_stylize(quick("--style-mask " + left)), 2,
                  "--style-mask belongs to regional styles, which start with --content-mask");

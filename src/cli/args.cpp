@@ -825,8 +825,8 @@ void validate_params(const CliParams& p) {
     }
     if (!p.style_mask_paths.empty() && p.style_mask_paths.size() != p.style_paths.size()) {
       throw OptionError("--style-mask: give one per --style, in the same order, 'all' for a whole image (" +
-                        std::to_string(p.style_paths.size()) + " styles, " + std::to_string(p.style_mask_paths.size()) +
-                        " style masks)");
+                        count_of(static_cast<int64_t>(p.style_paths.size()), "style") + ", " +
+                        count_of(static_cast<int64_t>(p.style_mask_paths.size()), "style mask") + ")");
     }
   }
   if (p.threads < 0) throw OptionError("--threads must be >= 0 (0: all cores)");

@@ -60,7 +60,8 @@ void validate_blend(const std::vector<double>& blend, size_t styles) {
   if (blend.size() != styles) {
     throw OptionError("--style-weights gives " + std::to_string(blend.size()) +
                       (blend.size() == 1 ? " weight" : " weights") + " for " + std::to_string(styles) +
-                      (styles == 1 ? " style image" : " style images"));
+                      (styles == 1 ? " style image" : " style images") +
+                      "; give one weight per style, in the order of --style (e.g. --style-weights 0.7,0.3 for two)");
   }
 }
 
