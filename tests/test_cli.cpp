@@ -654,6 +654,12 @@ TEST_F(CliRobustness, RefusesRunsThatDoNotFitInMemory) {
   expect_failure(style, 8,
                  "style image) but only 0.4 GiB is available (STYLIZE_MEMORY_LIMIT_MB=380); the largest style size "
                  "that fits is about --style-size ");
+  // So does --tile auto (it cut the image into its smallest tiles, then
+  // advised ever smaller --size, which leaves the style's memory as it is).
+  const RunResult automatic = run_stylize(quick("--precision fp32 --style-size 4096 --tile auto"), limit);
+  expect_failure(automatic, 8, "; the largest style size that fits is about --style-size ");
+  EXPECT_EQ(automatic.output.find("--size"), std::string::npos) << automatic.output;
+  EXPECT_EQ(automatic.output.find(" tiles of "), std::string::npos) << automatic.output;
   // Figures that round alike get more digits (it said "0.5 GiB ... but only 0.5 GiB").
   const RunResult close = run_stylize(quick("--precision fp32 --style-size 2048"), "env STYLIZE_MEMORY_LIMIT_MB=480");
   expect_failure(close, 8, "needs about 0.");

@@ -293,7 +293,10 @@ TilePlan Stylizer::Impl::plan_tiling(int64_t height, int64_t width, int64_t batc
     const auto plan_of = [&](int64_t tile_size) { return tile_plan(height, width, batch, tile_size, style); };
     const int64_t fits =
         largest_fitting_tile(height, width, available, [&](int64_t tile) { return plan_of(tile).bytes; });
-    plan = plan_of(fits > 0 ? fits : kMinTile);
+    // None fits: the whole image's plan, which the refusal's advice is
+    // about (the smallest tiles' said to make the image smaller, which does
+    // not help where a style image's targets take the memory).
+    if (fits > 0) plan = plan_of(fits);
   }
   enlarge_style_tiles(plan, style, available);
   return plan;
