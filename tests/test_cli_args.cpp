@@ -374,6 +374,8 @@ TEST(CliArgs, ALongTutorialRunSuggestsTheFastPreset) {
             std::string::npos)
       << hint;
   EXPECT_NE(fast_preset_hint(parse_flags(""), 5.02).find("about 1.4 h here"), std::string::npos);
+  // A short iteration keeps its digits (it was "at 0.00 s an iteration").
+  EXPECT_NE(fast_preset_hint(parse_flags("-n 100000"), 0.004).find("at 0.004 s an iteration"), std::string::npos);
   EXPECT_NE(fast_preset_hint(parse_flags("-n 300"), 0.6), "") << "3 minutes";
   EXPECT_EQ(fast_preset_hint(parse_flags("-n 300"), 0.59), "") << "under 3 minutes";
   EXPECT_EQ(fast_preset_hint(parse_flags(""), 0.1), "");

@@ -84,7 +84,7 @@ std::string fast_preset_hint(const CliParams& params, double seconds_per_iterati
   const double seconds = seconds_per_iteration * params.options.iterations;
   if (!tutorial_schedule(params) || seconds < kLongRunSeconds) return "";
   return fmt::format(
-      "at {:.2f} s an iteration, this run's {} iterations take about {} here; --preset fast gets to a similar loss in "
+      "at {:.3g} s an iteration, this run's {} iterations take about {} here; --preset fast gets to a similar loss in "
       "about a fifth of the time (docs/benchmarks.md, \"Time to a finished image\")",
       seconds_per_iteration, params.options.iterations, rough_duration(seconds));
 }
