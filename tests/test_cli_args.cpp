@@ -501,6 +501,9 @@ TEST(CliArgs, ParserErrorsReadAsStylizesOwn) {
   }
   EXPECT_EQ(failure_of(app, "--tile 0x40").rfind("error: Could not convert: --tile = x40", 0), 0u)
       << failure_of(app, "--tile 0x40");
+  // Two flags that exclude each other: say to give one.
+  EXPECT_NE(failure_of(app, "-q -v").find("excludes --verbose; give one of them"), std::string::npos)
+      << failure_of(app, "-q -v");
   // A range is said as the flag takes it (CLI11's own check printed 0 to 1.8e308 in full).
   EXPECT_EQ(failure_of(app, "--seed -1"),
             "error: --seed: expected a whole number from 0 to 18446744073709551615, got -1\nstylize --help lists the "

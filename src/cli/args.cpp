@@ -191,6 +191,8 @@ std::string usage_failure(const CLI::App* app, const CLI::Error& error) {
   if (dynamic_cast<const CLI::ConversionError*>(&error) != nullptr) {
     text += " (expected a number of the kind this flag takes, within its range)";
   }
+  // "--quiet excludes --verbose": and so?
+  if (dynamic_cast<const CLI::ExcludesError*>(&error) != nullptr) text += "; give one of them";
   if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
     const std::string omitted = omitted_flag_hint(app->get_name(), error.what());
     text += omitted.empty() ? unexpected_argument_hint(*app, error.what()) : omitted;
