@@ -205,17 +205,16 @@ std::optional<Shard> shard_from_environment(const Environment& environment, std:
     const int step = variable(environment, "SLURM_ARRAY_TASK_STEP").value_or(1);
     const int max = variable(environment, "SLURM_ARRAY_TASK_MAX").value_or(min + (*tasks - 1) * step);
     const std::string source = "SLURM_ARRAY_TASK_ID=" + std::to_string(*id);
-    if (step >= 1 && (max - min) % step == 0 && (max - min) / step + 1 == *tasks &&
-        (*id < min || *id > max || (*id - min) % step != 0)) {
-      throw OptionError(source + " is not one of the array's task ids (" + std::to_string(min) + " to " +
-                        std::to_string(max) + ", step " + std::to_string(step) +
-                        "); run this worker as one of the array's tasks, or give --shard I/N");
-    }
-    if (step < 1 || (*id - min) % step != 0 || (max - min) / step + 1 != *tasks || (max - min) % step != 0) {
+    if (step < 1 || (max - min) % step != 0 || (max - min) / step + 1 != *tasks) {
       throw OptionError(source + ": the array's task ids (" + std::to_string(*tasks) + " from " + std::to_string(min) +
                         " to " + std::to_string(max) + ", step " + std::to_string(step) +
                         ") are not an evenly spaced range; submit with a range such as --array=0-" +
                         std::to_string(*tasks - 1) + ", or give --shard I/N");
+    }
+    if (*id < min || *id > max || (*id - min) % step != 0) {
+      throw OptionError(source + " is not one of the array's task ids (" + std::to_string(min) + " to " +
+                        std::to_string(max) + ", step " + std::to_string(step) +
+                        "); run this worker as one of the array's tasks, or give --shard I/N");
     }
     return checked({(*id - min) / step, *tasks, source});
   }

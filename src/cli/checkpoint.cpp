@@ -596,13 +596,8 @@ std::optional<CliParams> resume_or_restart(CliParams params) {
         spdlog::info("resuming {} from {}", output, resume_point(resumed.options));
         return resumed;
       }
-      const StylizeOptions& o = resumed.options;
-      if (o.scales_done + 1 == o.scales &&
-          o.start_iteration >= scale_iterations(o, static_cast<size_t>(o.scales_done), static_cast<size_t>(o.scales))) {
-        // Saved past this run's count at the last scale: as far as this run goes, and further.
-        spdlog::info("{} was saved at {}, at or past -n {}: it is finished as it is", output, resume_point(o),
-                     params.options.iterations);
-        remove_checkpoint(output);
+      if (at_or_past_the_end(resumed.options)) {
+        finish_as_it_is(output, resumed.options);
         return std::nullopt;
       }
       spdlog::warn("{} was saved at {}, not within -n {}{}; starting it again", output, resume_point(resumed.options),
@@ -722,6 +717,18 @@ bool within_run(const StylizeOptions& options) {
   } catch (const OptionError&) {
     return false;
   }
+}
+
+bool at_or_past_the_end(const StylizeOptions& o) {
+  return o.scales_done + 1 == o.scales &&
+         o.start_iteration >= scale_iterations(o, static_cast<size_t>(o.scales_done), static_cast<size_t>(o.scales));
+}
+
+void finish_as_it_is(const std::string& output, const StylizeOptions& options) {
+  // As far as this run goes, and further.
+  spdlog::info("{} was saved at {}, at or past -n {}: it is finished as it is", output, resume_point(options),
+               options.iterations);
+  remove_checkpoint(output);
 }
 
 std::string resume_point(const StylizeOptions& options) {

@@ -133,6 +133,14 @@ void apply_resume(CliParams& params);
 // start_iteration) lies within its iterations.
 bool within_run(const StylizeOptions& options);
 
+// Whether that point is at or past the last iteration of the run's last
+// scale: an output saved there is finished as far as this run goes.
+bool at_or_past_the_end(const StylizeOptions& options);
+
+// Says that `output`, saved at `options`' resume point, is finished as it is
+// (at or past -n), and removes its checkpoint record and moments.
+void finish_as_it_is(const std::string& output, const StylizeOptions& options);
+
 // "iteration 300", or coarse to fine "iteration 40 of scale 2/2": where a
 // resumed run starts.
 std::string resume_point(const StylizeOptions& options);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <utility>
 
 #include "checkpoint.hpp"
 #include "interrupt.hpp"
@@ -141,22 +142,22 @@ void refuse_snapshot_overlaps(const std::vector<Job>& jobs, const CliParams& par
   for (const auto& named : taken) by_path.emplace(canonical_path(named.path), &named);
   // Coarse to fine, the sizes may fall together into fewer scales
   // (scale_sizes): into one, whose images are named as a run at one scale's.
-  std::vector<size_t> counts{static_cast<size_t>(params.options.scales)};
-  if (counts.front() > 1) counts.push_back(1);
+  std::vector<std::pair<size_t, size_t>> scales_of;  // (scale, of how many)
+  const size_t asked = static_cast<size_t>(params.options.scales);
+  for (size_t s = 0; s < asked; ++s) scales_of.emplace_back(s, asked);
+  if (asked > 1) scales_of.emplace_back(0, 1);
   for (const Job& job : jobs) {
     const fs::path folder = canonical_path(job.output).parent_path();
-    for (const size_t scales : counts) {
-      for (size_t s = 0; s < scales; ++s) {
-        const int iterations = scale_iterations(params.options, s, scales);
-        for (int i = params.save_every; i < iterations; i += params.save_every) {
-          const std::string image = intermediate_path(job.output, i, static_cast<int>(s) + 1, static_cast<int>(scales));
-          for (const std::string& path : {image, checkpoint_path(image)}) {
-            const auto found = by_path.find(folder / fs::path(path).filename());
-            if (found == by_path.end()) continue;
-            throw OutputError(found->second->what + " '" + found->second->path + "' is where --save-every " +
-                              std::to_string(params.save_every) + " saves '" + path +
-                              "'; give it another path, or another --save-every");
-          }
+    for (const auto& [s, scales] : scales_of) {
+      const int iterations = scale_iterations(params.options, s, scales);
+      for (int i = params.save_every; i < iterations; i += params.save_every) {
+        const std::string image = intermediate_path(job.output, i, static_cast<int>(s) + 1, static_cast<int>(scales));
+        for (const std::string& path : {image, checkpoint_path(image)}) {
+          const auto found = by_path.find(folder / fs::path(path).filename());
+          if (found == by_path.end()) continue;
+          throw OutputError(found->second->what + " '" + found->second->path + "' is where --save-every " +
+                            std::to_string(params.save_every) + " saves '" + path +
+                            "'; give it another path, or another --save-every");
         }
       }
     }

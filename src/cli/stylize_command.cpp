@@ -581,12 +581,8 @@ int stylize_command(CliParams params) {
       // Saved at or past this run's last iteration: the output itself is
       // finished as it is (as stylize batch finishes it); a snapshot into
       // another output is refused (validate says how to go on).
-      if (!params.estimate && same_file(params.resume, params.output_path) &&
-          o.start_iteration >= scale_iterations(o, static_cast<size_t>(o.scales_done), static_cast<size_t>(o.scales)) &&
-          o.scales_done + 1 == o.scales) {
-        spdlog::info("{} was saved at {}, at or past -n {}: it is finished as it is", params.output_path,
-                     resume_point(o), o.iterations);
-        remove_checkpoint(params.output_path);
+      if (!params.estimate && same_file(params.resume, params.output_path) && at_or_past_the_end(o)) {
+        finish_as_it_is(params.output_path, o);
         return kOk;
       }
       validate(o);

@@ -150,16 +150,20 @@ double available_memory_bytes(const torch::Device& device) {
     if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) available = static_cast<double>(free_bytes);
   }
 #endif
-  if (const char* cap = std::getenv("STYLIZE_MEMORY_LIMIT_MB"); cap && *cap) {
-    char* end = nullptr;
-    const double mib = std::strtod(cap, &end);
-    if (end == cap || *end != '\0' || !(mib > 0) || !std::isfinite(mib)) {
-      throw OptionError(std::string("STYLIZE_MEMORY_LIMIT_MB must be a number of MiB above 0, got '") + cap +
-                        "'; unset it for no cap");
-    }
-    cap_at(mib * 1024 * 1024);
-  }
+  if (const double cap = memory_cap_bytes(); cap > 0) cap_at(cap);
   return available;
+}
+
+double memory_cap_bytes() {
+  const char* cap = std::getenv("STYLIZE_MEMORY_LIMIT_MB");
+  if (!cap || !*cap) return 0;
+  char* end = nullptr;
+  const double mib = std::strtod(cap, &end);
+  if (end == cap || *end != '\0' || !(mib > 0) || !std::isfinite(mib)) {
+    throw OptionError(std::string("STYLIZE_MEMORY_LIMIT_MB must be a number of MiB above 0, got '") + cap +
+                      "'; unset it for no cap");
+  }
+  return mib * 1024 * 1024;
 }
 
 int available_cores() {

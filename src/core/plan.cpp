@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <string>
 #include <utility>
@@ -377,12 +376,16 @@ TilePlan Stylizer::Impl::check_memory(int64_t height, int64_t width, int64_t bat
                                     : "";
   // Two figures that round alike ("0.5 GiB, but only 0.5 GiB") get more digits.
   const int digits = gib(plan.bytes) == gib(available) ? 3 : 1;
-  const char* cap = std::getenv("STYLIZE_MEMORY_LIMIT_MB");
-  const std::string capped = cap && *cap ? std::string(" (STYLIZE_MEMORY_LIMIT_MB=") + cap + ")" : "";
+  // The variable's cap, where it is what limits (for tests and shared machines).
+  const double cap = memory_cap_bytes();
+  char capped[64] = "";
+  if (cap > 0 && available >= cap)
+    std::snprintf(capped, sizeof capped, " (STYLIZE_MEMORY_LIMIT_MB=%g)", cap / (1 << 20));
   throw ResourceError("stylizing " + what + std::to_string(width) + "x" + std::to_string(height) + " image" +
                       (batch > 1 ? "s" : "") + tiled + " on " + device.str() + " needs about " +
                       gib(plan.bytes, digits) + " of memory" + for_style + " but only " + gib(available, digits) +
-                      " is available" + capped + memory_advice(plan, height, width, batch, style, available));
+                      " is available" + std::string(capped) +
+                      memory_advice(plan, height, width, batch, style, available));
 }
 
 void Stylizer::check_memory(int64_t height, int64_t width, int64_t batch,

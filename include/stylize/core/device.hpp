@@ -29,6 +29,10 @@ bool cpu_has_fast_bf16();
 // OptionError when it is not a number of MiB above 0.
 double available_memory_bytes(const torch::Device& device);
 
+// STYLIZE_MEMORY_LIMIT_MB in bytes, 0 when it is not set; OptionError when it
+// is not a number of MiB above 0.
+double memory_cap_bytes();
+
 // Cores this process may run on (sched_getaffinity), at least 1.
 int available_cores();
 
