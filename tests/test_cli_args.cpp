@@ -904,6 +904,23 @@ TEST(EstimateTimes, ShortIterationsAreMeasuredAfterAWarmUpALongOneEndsTheProbe) 
 // out.png.adam holds Adam's moments and, with --average, the last iterate and
 // the average's sum and weight; a file whose average part does not fit (shapes
 // that differ) is not used at all, nor one of another iteration.
+// Where a run stopped, with its scale's count. A run resumed past an earlier
+// scale's count (a lowered --initial-iterations) and stopped while the next
+// scale's targets were computed stands there: said "past its 30", not
+// "iteration 74/30".
+TEST(StopPoint, SaysTheIterationWithItsScalesCount) {
+  StylizeOptions o;
+  o.iterations = 160;
+  EXPECT_EQ(stop_point(o, 0, 40), "iteration 40/160");
+  o.scales = 2;
+  o.initial_iterations = 30;
+  o.iterations = 60;
+  EXPECT_EQ(stop_point(o, 0, 12), "iteration 12/30 of scale 1/2");
+  EXPECT_EQ(stop_point(o, 0, 30), "iteration 30/30 of scale 1/2");
+  EXPECT_EQ(stop_point(o, 1, 40), "iteration 40/60 of scale 2/2");
+  EXPECT_EQ(stop_point(o, 0, 74), "iteration 74 of scale 1/2, past its 30");
+}
+
 TEST(MomentsFile, KeepsTheIterateAndTheAverageAndRefusesOneThatDoesNotFit) {
   const test::TempDir dir;
   const std::string image = dir.file("out.png");

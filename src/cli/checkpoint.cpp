@@ -740,6 +740,13 @@ std::string resume_point(int scales_done, int iteration, int scales) {
   return fmt::format("iteration {} of scale {}/{}", iteration, scales_done + 1, scales);
 }
 
+std::string stop_point(const StylizeOptions& options, int scales_done, int iteration) {
+  const int of_scale = scale_iterations(options, static_cast<size_t>(scales_done), static_cast<size_t>(options.scales));
+  const std::string scale = options.scales == 1 ? "" : fmt::format(" of scale {}/{}", scales_done + 1, options.scales);
+  if (iteration > of_scale) return fmt::format("iteration {}{}, past its {}", iteration, scale, of_scale);
+  return fmt::format("iteration {}/{}{}", iteration, of_scale, scale);
+}
+
 std::string intermediate_path(const std::string& output, int iteration, int scale, int scales) {
   const fs::path path(output);
   char suffix[32];

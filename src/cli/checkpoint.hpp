@@ -146,6 +146,12 @@ void finish_as_it_is(const std::string& output, const StylizeOptions& options);
 std::string resume_point(const StylizeOptions& options);
 std::string resume_point(int scales_done, int iteration, int scales);
 
+// "iteration 40/160", coarse to fine "iteration 40/60 of scale 1/2": where a
+// run of `options` stopped, with its scale's count. A resumed run can stand
+// past an earlier scale's count (a lowered --initial-iterations) until the
+// next scale starts: "iteration 74 of scale 1/2, past its 30".
+std::string stop_point(const StylizeOptions& options, int scales_done, int iteration);
+
 // `params` (one output, params.output_path, with a checkpoint record beside
 // it) going on where an interrupted run stopped: resumed from the record;
 // nullopt when the image was saved at or past this run's -n at its last

@@ -272,14 +272,7 @@ int report_outcome(const Result& result, const Job& job, const CliParams& params
       result.image.size(3) != content.size(3) || result.image.size(2) != content.size(2)
           ? fmt::format(" at {}x{}, the size of the scale it was on", result.image.size(3), result.image.size(2))
           : "";
-  // "iteration 40/160", coarse to fine "iteration 40/60 of scale 1/2".
-  const int scales = params.options.scales;
-  const auto at_iteration = [&](int iteration) {
-    if (scales == 1) return fmt::format("iteration {}/{}", iteration, iterations);
-    const int of_scale =
-        scale_iterations(params.options, static_cast<size_t>(result.scales_done), static_cast<size_t>(scales));
-    return fmt::format("iteration {}/{} of scale {}/{}", iteration, of_scale, result.scales_done + 1, scales);
-  };
+  const auto at_iteration = [&](int iteration) { return stop_point(params.options, result.scales_done, iteration); };
   const std::string where = at_iteration(result.iterations_done);
   switch (result.stop_reason) {
     case StopReason::Interrupted:
