@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/pooling.hpp"
 #include "stylize/core/vgg19.hpp"
 #include "stylize/errors.hpp"
 #include "test_util.hpp"
@@ -304,6 +305,54 @@ TEST(Vgg19, PoolingBeforeTheReluChangesNeitherFeaturesNorGradient) {
           << where << ": " << (gradients[0] - gradients[1]).abs().max().item<float>();
     }
   }
+}
+
+// The fused pooling and ReLU (core/pooling.hpp) give LibTorch's
+// relu(max_pool2d(x)) and its gradient bit for bit: ties (the values take 7
+// levels, so most windows have some), windows all negative or zero, odd sizes
+// (a last row and column in no window), a batch, both dtypes.
+TEST(Vgg19, FusedPoolingAndReluAreLibTorchsExactly) {
+  torch::manual_seed(11);
+  // The vectorized kernels (where the CPU has AVX-512) and the plain loops.
+  for (const bool vectors : {true, false}) {
+    for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      // 37 channels: two vectors of 16 and 5 by the plain loop.
+      for (const std::vector<int64_t>& shape :
+           {std::vector<int64_t>{2, 5, 7, 9}, {1, 64, 10, 12}, {1, 3, 2, 3}, {2, 37, 9, 6}}) {
+        const std::string where = std::string(vectors ? "vectors " : "plain ") +
+                                  (dtype == torch::kFloat32 ? "fp32 " : "bf16 ") + c10::str(c10::IntArrayRef(shape));
+        const torch::Tensor x = (torch::randint(-3, 4, shape) * 0.75)
+                                    .to(dtype)
+                                    .contiguous(torch::MemoryFormat::ChannelsLast)
+                                    .requires_grad_();
+        const torch::Tensor grad = torch::randn({shape[0], shape[1], shape[2] / 2, shape[3] / 2}).to(dtype);
+        const torch::Tensor fused = cpu_max_pool_relu(x, vectors);
+        ASSERT_TRUE(fused.defined()) << where;
+        const torch::Tensor reference = torch::relu(torch::max_pool2d(x, {2, 2}, {2, 2}));
+        EXPECT_TRUE(torch::equal(fused, reference)) << where;
+        EXPECT_TRUE(fused.is_contiguous(torch::MemoryFormat::ChannelsLast)) << where;
+        const torch::Tensor fused_gradient = torch::autograd::grad({fused}, {x}, {grad})[0];
+        const torch::Tensor reference_gradient = torch::autograd::grad({reference}, {x}, {grad})[0];
+        EXPECT_TRUE(torch::equal(fused_gradient, reference_gradient))
+            << where << ": " << (fused_gradient - reference_gradient).abs().max().item<float>();
+        EXPECT_GT(fused_gradient.ne(0).sum().item<int64_t>(), 0) << where;
+      }
+      // A NaN stays NaN (the run's check sees it), wherever it is in its window.
+      torch::Tensor nan = torch::full({1, 32, 4, 4}, -1.0, dtype).contiguous(torch::MemoryFormat::ChannelsLast);
+      nan.index_put_({0, 17, 1, 2}, std::nanf(""));
+      nan.index_put_({0, 3, 3, 3}, std::nanf(""));
+      const torch::Tensor pooled = cpu_max_pool_relu(nan, vectors);
+      EXPECT_EQ(pooled.isnan().sum().item<int64_t>(), 2);
+      EXPECT_TRUE(pooled.index({0, 17, 0, 1}).isnan().item<bool>());
+      EXPECT_TRUE(pooled.index({0, 3, 1, 1}).isnan().item<bool>());
+    }
+  }
+  // What it does not take is left to LibTorch: another layout, too small, another dtype.
+  EXPECT_FALSE(cpu_max_pool_relu(torch::rand({1, 4, 6, 6})).defined());
+  EXPECT_FALSE(cpu_max_pool_relu(torch::rand({1, 4, 1, 6}).contiguous(torch::MemoryFormat::ChannelsLast)).defined());
+  EXPECT_FALSE(
+      cpu_max_pool_relu(torch::rand({1, 4, 6, 6}, torch::kFloat64).contiguous(torch::MemoryFormat::ChannelsLast))
+          .defined());
 }
 
 TEST(Vgg19, RefusesTooFewWeights) {
