@@ -17,6 +17,8 @@ keys, variable and field names, dtypes), only with a few channels per layer
   keras_vgg19_missing_layer_tiny.h5  the Keras 1 file without block4_conv2
   keras_vgg19_bad_shape_tiny.h5    the Keras 1 file with block3_conv1 taking 4 input channels, not 6
   hdf5_not_keras.h5                an HDF5 file that is not a Keras weights file
+  keras_vgg19_declared_huge.h5     a few KB declaring block1_conv1 and block1_conv2 740741 channels wide
+                                   (chunks never written, a fill value): 40M values, twice VGG19's 20.0M
   vgg19_torchvision_tiny.pth       torchvision vgg19().state_dict() (features.N.*, classifier.0/3/6.*),
                                    zip serialization; ..._legacy.pth: the same, legacy serialization
   vgg19_caffe_tiny.pth             jcjohnson/pytorch-vgg's Caffe VGG19 (vgg19-d01eb7cb.pth): features.N.*,
@@ -116,6 +118,20 @@ def write_keras1(filename, convs, skip=()):
                 g.create_dataset(names[1].decode(), data=bias)
             else:
                 g.attrs["weight_names"] = np.asarray([])  # what h5py stores for Keras's empty list
+
+
+def write_keras1_declared_huge(filename, width=740741):
+    """The Keras 1 layout with two layers declared far wider than any VGG19, stored as chunks never
+    written: a few KB on disk, 40M values to read."""
+    layers = keras_layers()
+    with h5py.File(path(filename), "w") as f:
+        f.attrs["layer_names"] = np.array([n.encode() for n in layers])
+        for layer, shape in (("block1_conv1", (3, 3, 3, width)), ("block1_conv2", (3, 3, width, 3))):
+            g = f.create_group(layer)
+            names = [f"{layer}_W_1:0".encode(), f"{layer}_b_1:0".encode()]
+            g.attrs["weight_names"] = np.array(names)
+            g.create_dataset(names[0].decode(), shape=shape, dtype="f4", chunks=(3, 3, 3, 3), fillvalue=0.01)
+            g.create_dataset(names[1].decode(), shape=(shape[3],), dtype="f4", chunks=(3,), fillvalue=0.01)
 
 
 def write_keras2(filename, convs):
@@ -364,6 +380,7 @@ def main():
     write_keras1("keras_vgg19_bad_shape_tiny.h5", bad)
     with h5py.File(path("hdf5_not_keras.h5"), "w") as f:  # HDF5, but not Keras weights
         f.create_dataset("data", data=np.arange(6, dtype=np.float32))
+    write_keras1_declared_huge("keras_vgg19_declared_huge.h5")
 
     torchvision = random_convs(rng)
     sd = state_dict(rng, torchvision, [0, 3, 6])

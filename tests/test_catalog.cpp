@@ -92,6 +92,15 @@ TEST(WeightsLookup, NamedFilesMustExistAndTheFirstCandidateFoundIsUsed) {
               test::fixture("vgg19_tiny.safetensors"))
         << "--weights comes before STYLIZE_WEIGHTS";
   }
+  {
+    // A directory is not passed over for the next candidate: the run would
+    // use weights the user did not name.
+    test::ScopedEnv named("STYLIZE_WEIGHTS", dir.path().string());
+    const std::string message = test::error_message<WeightsError>([] { find_weights(""); }, "(found)");
+    EXPECT_NE(message.find("STYLIZE_WEIGHTS names '" + dir.path().string() + "', a directory; it names a weights file"),
+              std::string::npos)
+        << message;
+  }
   // With every installed file hidden: nothing; then the cache; then models/ of
   // the current directory before it, vgg19.safetensors first; STYLIZE_WEIGHTS before all.
   test::HiddenWeights hidden(dir.path());

@@ -6,6 +6,7 @@
 #include "stylize/weights/safetensors.hpp"
 #include "stylize/weights/weights.hpp"
 #include "test_util.hpp"
+#include "weights/internal.hpp"
 
 namespace stylize {
 namespace {
@@ -198,6 +199,16 @@ TEST_F(WeightsFileTest, RejectsNonFiniteAndMisshapenWeights) {
     h.replace(shape, 9, "[4,3,4,3]");
   });
   EXPECT_THROW(load_vgg19_weights(path), WeightsError);
+
+  // A convolution with no output channels (any format): refused as no VGG19,
+  // not left to fail inside LibTorch.
+  ConvWeights none;
+  none.name = "conv1_1";
+  none.in_channels = 3;
+  none.kernel_h = none.kernel_w = 3;
+  const std::string message =
+      test::error_message<WeightsError>([&] { detail::check_shapes("zero.safetensors", {none}); }, "(accepted)");
+  EXPECT_NE(message.find("conv1_1 has no output channels; the file is not a VGG19"), std::string::npos) << message;
 }
 
 TEST(VggWeights, ExplainsMissingAndForeignFiles) {

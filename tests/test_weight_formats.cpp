@@ -80,6 +80,15 @@ TEST(KerasHdf5, ErrorsNameTheFileTheLayerAndTheShapes) {
   EXPECT_NE(message.find("layer_names"), std::string::npos) << message;
   EXPECT_NE(message.find(other), std::string::npos) << message;
 
+  // A few KB declaring 40M values (chunks never written): refused before
+  // they are allocated, at the value that passes VGG19's 20.0M by far.
+  const std::string huge = fixture("keras_vgg19_declared_huge.h5");
+  message = error_of([&] { load_vgg19_weights(huge); });
+  EXPECT_NE(message.find("dataset block1_conv2/block1_conv2_W_1:0 takes the file's weights past 33554432 values, "
+                         "where VGG19 has 20.0M; the file is not a VGG19"),
+            std::string::npos)
+      << message;
+
   // Damaged files.
   test::TempDir dir;
   const std::string bytes = test::read_file(fixture("keras_vgg19_notop_tiny.h5"));

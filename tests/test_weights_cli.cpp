@@ -3,6 +3,9 @@
 // and end to end) and runs with no weights and no network.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -435,6 +438,56 @@ TEST_F(FirstRunCli, DownloadReplacesADamagedCachedFile) {
   EXPECT_NE(again.output.find(cached + "\n"), std::string::npos) << again.output;
   EXPECT_EQ(again.output.find("damaged"), std::string::npos) << again.output;
   EXPECT_EQ(server->requests().size(), 1u);
+}
+
+// A mirror's checksum (STYLIZE_WEIGHTS_CHECKSUM, hex in either case) is the
+// one the cache's copy is held to by download, verify and list alike; and
+// `weights download` looks after the cache's copy even where runs find
+// another file first (it had checked and fetched nothing then).
+TEST_F(FirstRunCli, TheCachesCopyIsHeldToTheMirrorsChecksumByEveryCommand) {
+  ASSERT_NO_FATAL_FAILURE(serve_tiny_keras("files/keras_tiny.h5"));
+  const std::string cached = cache() + "/stylize/" + kDefaultWeightsFileName;
+  const test::CommandResult first = stylize("weights download", environment);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  ASSERT_EQ(server->requests().size(), 1u);
+
+  std::string md5 = file_digest(cached, DigestAlgorithm::Md5), upper = md5;
+  std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+  ASSERT_NE(upper, md5);
+  const std::string upper_environment = environment.substr(0, environment.size() - md5.size()) + upper;
+  for (const std::string mode : {" --offline", ""}) {
+    const test::CommandResult kept = stylize("weights download" + mode, upper_environment);
+    EXPECT_EQ(kept.exit_code, 0) << mode << "\n" << kept.output;
+    EXPECT_EQ(kept.output.find("damaged"), std::string::npos) << kept.output;
+  }
+  EXPECT_EQ(server->requests().size(), 1u) << "the sound file was downloaded again";
+
+  for (const std::string& env : {environment, upper_environment}) {
+    const test::CommandResult verify = stylize("weights verify", env);
+    EXPECT_EQ(verify.exit_code, 0) << verify.output;
+    EXPECT_NE(verify.output.find("verified (MD5 " + md5 + " as STYLIZE_WEIGHTS_CHECKSUM says)"), std::string::npos)
+        << verify.output;
+    const test::CommandResult list = stylize("weights list", env);
+    EXPECT_EQ(list.exit_code, 0) << list.output;
+    EXPECT_EQ(list.output.find("MISMATCH"), std::string::npos) << list.output;
+  }
+
+  // With models/vgg19.safetensors found first, the damaged cache's copy is still checked and replaced.
+  fs::create_directories(dir.path() / "models");
+  fs::copy_file(fixture("vgg19_tiny.safetensors"), dir.path() / "models" / "vgg19.safetensors");
+  std::string damaged = test::read_file(cached);
+  damaged[damaged.size() / 2] ^= 0x5a;
+  test::write_file(cached, damaged);
+  const test::CommandResult offline = stylize("weights download --offline", environment);
+  EXPECT_EQ(offline.exit_code, 4) << offline.output;
+  EXPECT_NE(offline.output.find("the cached weights " + cached + " are damaged"), std::string::npos) << offline.output;
+  const test::CommandResult replaced = stylize("weights download", environment);
+  EXPECT_EQ(replaced.exit_code, 0) << replaced.output;
+  EXPECT_NE(replaced.output.find(cached + "\n"), std::string::npos) << replaced.output;
+  EXPECT_NE(replaced.output.find("runs use models/vgg19.safetensors, found before the cache's copy"), std::string::npos)
+      << replaced.output;
+  EXPECT_EQ(file_digest(cached, DigestAlgorithm::Md5), md5);
+  EXPECT_EQ(server->requests().size(), 2u);
 }
 
 TEST_F(FirstRunCli, NoWeightsAndOfflineExitsWithInstructionsAndNoFiles) {

@@ -75,6 +75,24 @@ CheckResult check_file(const std::string& path, const KnownWeights* known) {
                   "published checksum to compare with";
     return result;
   }
+  // The cache's default file from a mirror: held to the checksum it was downloaded with.
+  const DownloadSource download = default_download_source();
+  std::error_code error;
+  const char* mirror_checksum = std::getenv("STYLIZE_WEIGHTS_CHECKSUM");
+  if (mirror_checksum && *mirror_checksum && !weights_cache_dir().empty() &&
+      fs::equivalent(path, fs::path(weights_cache_dir()) / download.file_name, error)) {
+    if (const auto algorithm = digest_algorithm_for(download.checksum)) {
+      const std::string found = file_digest(path, *algorithm);
+      result.ok = found == download.checksum;
+      result.text = result.ok
+                        ? "verified (" + digest_name(*algorithm) + " " + found + " as STYLIZE_WEIGHTS_CHECKSUM says)"
+                        : "CHECKSUM MISMATCH: " + digest_name(*algorithm) + " is " + found + ", expected " +
+                              download.checksum +
+                              " (STYLIZE_WEIGHTS_CHECKSUM; corrupt or a different file: delete it and get it "
+                              "again)";
+      return result;
+    }
+  }
   if (known && !known->checksum.empty()) {
     const DigestAlgorithm algorithm = *digest_algorithm_for(known->checksum);
     const std::string found = file_digest(path, algorithm);
@@ -164,7 +182,11 @@ int run_list() {
     }
   }
   if (const char* env = std::getenv("STYLIZE_WEIGHTS"); env && *env) {
-    std::printf("\n$STYLIZE_WEIGHTS = %s  %s\n", env, fs::exists(env) ? "" : "(file not found)");
+    std::error_code error;
+    std::printf("\n$STYLIZE_WEIGHTS = %s  %s\n", env,
+                fs::is_directory(env, error) ? "(a directory, not a weights file)"
+                : fs::exists(env, error)     ? ""
+                                             : "(file not found)");
   }
   if (!used.empty()) {
     std::printf("\nstylize uses: %s\n", used.c_str());
@@ -181,7 +203,8 @@ int run_list() {
 int verify_one(const std::string& path) {
   std::error_code error;
   if (!fs::is_regular_file(path, error)) {
-    std::fprintf(stderr, "error: cannot verify '%s': file not found\n", path.c_str());
+    std::fprintf(stderr, "error: cannot verify '%s': %s\n", path.c_str(),
+                 fs::is_directory(path, error) ? "it is a directory; give a weights file" : "file not found");
     return kWeightsError;
   }
   const KnownWeights* known = catalog_entry(path);
@@ -221,18 +244,20 @@ int run_verify(const std::string& path) {
   return status;
 }
 
-// `weights download`: the cached file, checked against the digest it was
-// downloaded with (a damaged one is downloaded again), or a fresh download.
+// `weights download`: the default weights in the cache, checked against the
+// digest they are downloaded with (a damaged file is downloaded again), or a
+// fresh download; whichever file runs find first (README: --weights,
+// $STYLIZE_WEIGHTS, models/, the cache).
 int run_download(bool offline, bool quiet) {
   const DownloadSource source = default_download_source();
   const std::string cache = weights_cache_dir();
-  const std::optional<std::string> found = find_weights("");
+  const std::string cached = cache.empty() ? "" : (fs::path(cache) / source.file_name).string();
   std::error_code error;
   const auto algorithm = digest_algorithm_for(source.checksum);
-  if (found && algorithm && !cache.empty() && fs::equivalent(*found, fs::path(cache) / source.file_name, error)) {
-    const std::string digest = file_digest(*found, *algorithm);
+  if (!cached.empty() && algorithm && fs::is_regular_file(cached, error)) {
+    const std::string digest = file_digest(cached, *algorithm);
     if (digest != source.checksum) {
-      const std::string damage = "the cached weights " + *found + " are damaged: their " + digest_name(*algorithm) +
+      const std::string damage = "the cached weights " + cached + " are damaged: their " + digest_name(*algorithm) +
                                  " is " + digest + ", expected " + source.checksum;
       if (offline || offline_from_environment()) {
         throw WeightsError(damage +
@@ -240,10 +265,25 @@ int run_download(bool offline, bool quiet) {
                            "run `stylize weights download` online, or delete the file");
       }
       if (!quiet) spdlog::warn("{}; downloading them again", damage);
-      fs::remove(*found);
+      if (!fs::remove(cached, error) && error) {
+        throw OutputError("cannot remove the damaged weights " + cached + ": " + error.message() +
+                          "; delete the file and run `stylize weights download` again");
+      }
     }
   }
-  const std::string path = find_or_download_weights("", offline, quiet);
+  const std::string path = fs::is_regular_file(cached, error)
+                               ? cached
+                               : download_default_weights(offline, quiet,
+                                                          "the default weights are not in the cache (" +
+                                                              (cached.empty() ? "none" : cached) + ")");
+  try {
+    const std::optional<std::string> used = find_weights("");
+    if (!quiet && used && !fs::equivalent(*used, path, error)) {
+      spdlog::info("runs use {}, found before the cache's copy (stylize weights list shows the order)", *used);
+    }
+  } catch (const WeightsError& e) {
+    spdlog::warn("{}", e.what());  // runs fail: STYLIZE_WEIGHTS names no weights file
+  }
   std::printf("%s\n", path.c_str());
   return kOk;
 }

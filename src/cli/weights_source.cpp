@@ -104,15 +104,19 @@ std::string find_or_download_weights(const std::string& explicit_path, bool offl
   if (auto found = find_weights(explicit_path)) return *found;
   std::string looked;
   for (const auto& candidate : default_weights_candidates()) looked += (looked.empty() ? "" : ", ") + candidate;
+  return download_default_weights(offline, quiet, "no VGG19 weights found (looked for " + looked + ")");
+}
+
+std::string download_default_weights(bool offline, bool quiet, const std::string& why) {
   if (offline || offline_from_environment()) {
-    throw WeightsError("no VGG19 weights found (looked for " + looked +
-                       ") and offline mode (--offline or STYLIZE_OFFLINE) forbids downloading them. To get them: " +
+    throw WeightsError(why +
+                       " and offline mode (--offline or STYLIZE_OFFLINE) forbids downloading them. To get them: " +
                        how_to_get_weights());
   }
   const std::string cache = weights_cache_dir();
   if (cache.empty()) {
-    throw WeightsError("no VGG19 weights found (looked for " + looked +
-                       ") and neither XDG_CACHE_HOME nor HOME is set, so there is no cache to download them to. "
+    throw WeightsError(why +
+                       " and neither XDG_CACHE_HOME nor HOME is set, so there is no cache to download them to. "
                        "To get them: " +
                        how_to_get_weights());
   }

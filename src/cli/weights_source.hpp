@@ -22,4 +22,10 @@ std::string human_size(uint64_t bytes);
 // failed), each saying how to get the file.
 std::string find_or_download_weights(const std::string& explicit_path, bool offline, bool quiet);
 
+// The default weights downloaded into the cache (or waited for while another
+// process downloads them), whatever other file a run would find first; `why`
+// begins the message where that is not allowed or possible ("no VGG19 weights
+// found (looked for ...)"). Returns the cached file's path.
+std::string download_default_weights(bool offline, bool quiet, const std::string& why);
+
 }  // namespace stylize::cli

@@ -124,7 +124,7 @@ DownloadSource default_download_source() {
   source.file_name = keras.file_name;
   if (const std::string url = env_or_empty("STYLIZE_WEIGHTS_URL"); !url.empty()) source.url = url;
   if (const std::string checksum = env_or_empty("STYLIZE_WEIGHTS_CHECKSUM"); !checksum.empty()) {
-    source.checksum = checksum;
+    source.checksum = lower(checksum);  // hex digits in either case, compared in lower
     source.size = 0;
     source.size_text = "size unknown";
   }
@@ -184,8 +184,17 @@ std::optional<std::string> find_weights(const std::string& explicit_path) {
     }
     return explicit_path;
   }
-  if (const char* env = std::getenv("STYLIZE_WEIGHTS"); env && *env && !fs::exists(env, error)) {
-    throw WeightsError(std::string("cannot read weights file '") + env + "' named by STYLIZE_WEIGHTS: file not found");
+  if (const char* env = std::getenv("STYLIZE_WEIGHTS"); env && *env) {
+    if (!fs::exists(env, error)) {
+      throw WeightsError(std::string("cannot read weights file '") + env +
+                         "' named by STYLIZE_WEIGHTS: file not found");
+    }
+    // Not passed over for the next candidate: the run would use weights the user did not name.
+    if (fs::is_directory(env, error)) {
+      throw WeightsError(std::string("STYLIZE_WEIGHTS names '") + env +
+                         "', a directory; it names a weights file: give the file inside it (e.g. " +
+                         (fs::path(env) / "vgg19.safetensors").string() + ")");
+    }
   }
   for (const auto& candidate : default_weights_candidates()) {
     if (fs::is_regular_file(candidate, error)) return candidate;

@@ -39,8 +39,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Largest tensor accepted (elements); VGG19's largest convolution has 2.4M.
-constexpr hsize_t kMaxElements = hsize_t{1} << 26;
+// Most values read from one file: VGG19's 16 convolutions hold 20.0M (the
+// largest 2.4M). A small file can declare far more (chunks never written, or
+// compressed, take no room on disk): refused before they are allocated.
+constexpr hsize_t kMaxElements = hsize_t{1} << 25;
 
 // Owns one HDF5 identifier and closes it with the matching H5?close.
 class Handle {
@@ -259,6 +261,11 @@ class KerasFile {
       if (d != 0 && count > kMaxElements / d) fail("dataset " + where + " is too large to be a VGG19 weight");
       count *= d;
     }
+    if (count > kMaxElements - elements_read_) {
+      fail("dataset " + where + " takes the file's weights past " + std::to_string(kMaxElements) +
+           " values, where VGG19 has 20.0M; the file is not a VGG19");
+    }
+    elements_read_ += count;
     std::vector<float> values(count);
     if (count > 0 && H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0) {
       fail("dataset " + where + " cannot be read (truncated file or unsupported compression); download it again");
@@ -331,6 +338,7 @@ class KerasFile {
   std::vector<std::string> layer_names_;
   std::map<std::string, std::string> metadata_;
   hsize_t expected_in_ = 3;
+  mutable hsize_t elements_read_ = 0;  // by read_floats, over the file
 };
 
 VggWeights read_keras(const std::string& path, const std::string* image, int num_convs) {

@@ -36,6 +36,10 @@ void check_shapes(const std::string& path, const std::vector<ConvWeights>& convs
                          " input channels but the layer before it gives " + std::to_string(expected_in) +
                          "; the file is not a VGG19");
     }
+    if (conv.out_channels < 1) {
+      throw WeightsError("weights file '" + path + "': " + conv.name +
+                         " has no output channels; the file is not a VGG19");
+    }
     if (conv.kernel_h != 3 || conv.kernel_w != 3) {
       throw WeightsError("weights file '" + path + "': " + conv.name + " has a " + std::to_string(conv.kernel_h) + "x" +
                          std::to_string(conv.kernel_w) + " kernel, VGG19 uses 3x3");
