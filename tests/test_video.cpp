@@ -338,6 +338,19 @@ TEST_F(VideoCli, ResumeMakesTheSameFramesAsAnUninterruptedRun) {
   }
 }
 
+// A resumed run reads back only the frames the next one is held to (the last
+// --temporal-frames on disk), not every earlier output: frame 1 is not read here.
+TEST_F(VideoCli, AResumeReadsBackOnlyTheFramesTheNextIsHeldTo) {
+  const std::string folder = dir.file("long");
+  ASSERT_EQ(test::run_stylize(video(folder)).exit_code, 0);
+  fs::remove(folder + "/frame_00004.png");
+  test::write_file(folder + "/frame_00001.png", "not read");
+  const test::RunResult r = test::run_stylize(video(folder, "--resume"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming after frame 3"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(folder + "/frame_00004.png"));
+}
+
 // Ctrl-C within a frame saves the frame where its run got to (beside the
 // frames, with its record and Adam's state); --resume goes on with that frame
 // from there (its remaining iterations only) and makes the frames of an
@@ -531,6 +544,59 @@ TEST_F(VideoCli, SigintKeepsTheFinishedFramesAndSaysHowToGoOn) {
   EXPECT_FALSE(fs::exists(folder + "/frame_00002.png"));  // unfinished: not written
 }
 
+// Ctrl-C in frame 1 of a run over an earlier run's frames (another --size
+// here): this run keeps nothing and the earlier frames stay; the advice must
+// not be --resume, which would go on after them.
+TEST_F(VideoCli, SigintInTheFirstFrameOverAnEarlierRunsFramesSaysTheyStay) {
+  const std::string folder = dir.file("rerun");
+  ASSERT_EQ(test::run_stylize(video(folder, "", "-n 2 --frame-iterations 1")).exit_code, 0);
+  const std::string frame1 = test::read_file(folder + "/frame_00001.png");
+  test::Child child = test::spawn({"video", "--content", input, "--style", style, "-o", folder, "--weights",
+                                   test::fixture("vgg19_tiny.safetensors"), "--size", "48", "-n", "100000",
+                                   "--print-every", "1", "--threads", "1", "--device", "cpu"});
+  ASSERT_GT(child.pid, 0);
+  const std::string before = test::read_until(child, "s/it  frame 1/4", "", 120);
+  ASSERT_NE(before.find("s/it  frame 1/4"), std::string::npos) << before;
+  ::kill(child.pid, SIGINT);
+  const std::string after = test::read_all(child, before);
+  EXPECT_EQ(test::wait_child(child, 120).code, 128 + SIGINT) << after;
+  EXPECT_NE(after.find("interrupted in frame 1; no frame of this run was kept, and the earlier run's frames 1-4 are "
+                       "in " +
+                       folder +
+                       ", as they were (run the same command to start over; with --resume it would go on "
+                       "after them)"),
+            std::string::npos)
+      << after;
+  EXPECT_EQ(after.find("go on with the same command and --resume"), std::string::npos) << after;
+  EXPECT_EQ(test::read_file(folder + "/frame_00001.png"), frame1);
+  EXPECT_TRUE(fs::exists(folder + "/frame_00004.png"));
+}
+
+// The frames' record holds the video's own settings too: --resume warns where
+// --temporal-weight, --temporal-frames or --frame-iterations differ (the
+// frames it makes are held to the earlier ones differently).
+TEST_F(VideoCli, AResumeWithOtherVideoSettingsIsWarnedOf) {
+  const std::string folder = dir.file("settings");
+  ASSERT_EQ(test::run_stylize(video(folder)).exit_code, 0);
+  fs::remove(folder + "/frame_00004.png");
+  const test::RunResult other =
+      test::run_stylize(video(folder, "--resume --temporal-weight 5 --temporal-frames 2 --frame-iterations 2"));
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+  const size_t at = other.output.find("the frames on disk were made with other video settings: ");
+  ASSERT_NE(at, std::string::npos) << other.output;
+  for (const std::string& change :
+       {std::string("--temporal-weight 1000.0 (this run: 5.0)"), std::string("--temporal-frames 1 (this run: 2)"),
+        std::string("--frame-iterations 3 (this run: 2)")}) {
+    EXPECT_NE(other.output.find(change, at), std::string::npos) << change << "\n" << other.output;
+  }
+  fs::remove(folder + "/frame_00004.png");
+  const test::RunResult same = test::run_stylize(video(folder,
+                                                       "--resume --temporal-weight 5 --temporal-frames 2 "
+                                                       "--frame-iterations 2"));
+  ASSERT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_EQ(same.output.find("other video settings"), std::string::npos) << same.output;
+}
+
 // A signal before the run starts (here while a style is being read; in use,
 // while the weights download) stops the command at once, and the output
 // folders it made for the run go with it.
@@ -604,6 +670,18 @@ TEST_F(VideoCli, EncodesAVideoFileFromTheFrames) {
   EXPECT_EQ(again.exit_code, 2) << again.output;
   EXPECT_NE(again.output.find("--resume: " + out + " is finished"), std::string::npos) << again.output;
   EXPECT_EQ(test::read_file(out), finished);
+  // Only what stylize wrote there goes: a file of the user's among kept
+  // frames stays, with its folder (said).
+  ASSERT_EQ(test::run_stylize(video(out, "--fps 10 --keep-frames")).exit_code, 0);
+  ASSERT_TRUE(fs::exists(out + ".frames/frame_00004.png"));
+  test::write_file(out + ".frames/notes.txt", "mine");
+  const test::RunResult mine = test::run_stylize(video(out, "--fps 10"));
+  ASSERT_EQ(mine.exit_code, 0) << mine.output;
+  EXPECT_EQ(test::read_file(out + ".frames/notes.txt"), "mine");
+  EXPECT_FALSE(fs::exists(out + ".frames/frame_00001.png"));
+  EXPECT_FALSE(fs::exists(out + ".frames/.frame_%05d.png.json"));
+  EXPECT_NE(mine.output.find("kept " + out + ".frames: it holds files stylize did not write"), std::string::npos)
+      << mine.output;
 }
 
 // A frame that cannot be written (a full disk: here /dev/full behind frame
@@ -664,6 +742,12 @@ TEST_F(VideoCli, ExplainsUnusableArguments) {
   const test::RunResult image = test::run_stylize(video(dir.file("out.png")));
   EXPECT_EQ(image.exit_code, 6) << image.output;
   EXPECT_NE(image.output.find("frame pattern"), std::string::npos) << image.output;
+  // A pattern without an image extension is said to need one (it was taken for a folder named with a '%').
+  const test::RunResult no_type = test::run_stylize(video("'" + dir.file("pat/f_%05d") + "'"));
+  EXPECT_EQ(no_type.exit_code, 6) << no_type.output;
+  EXPECT_NE(no_type.output.find("a frame pattern names an image type by its extension, as in out/frame_%05d.png"),
+            std::string::npos)
+      << no_type.output;
   // A '%' in a video's or folder's name is refused as such, before the run (it
   // was taken for a bad conversion, and its "%%" advice then misplaced the frames).
   for (const std::string name : {"50%.mp4", "50%%.mp4", "take 50%/", "take 50%%", "a%b/frame_%03d.png"}) {
@@ -700,6 +784,52 @@ TEST_F(VideoCli, ExplainsUnusableArguments) {
   EXPECT_EQ(garbage.exit_code, 3) << garbage.output;
   EXPECT_NE(garbage.output.find("not a video file FFmpeg can decode"), std::string::npos) << garbage.output;
   EXPECT_EQ(garbage.output.find("moov atom"), std::string::npos) << garbage.output;
+}
+
+// A gap in a frame pattern's numbers ends the sequence (as FFmpeg reads
+// one); the files after it are said to be left out.
+TEST_F(VideoCli, FramesPastAGapInThePatternAreSaidToBeLeftOut) {
+  fs::remove(input + "/f2.png");
+  std::string run = video(dir.file("gap"), "", "-n 1 --frame-iterations 1");
+  run.replace(run.find(input), input.size(), input + "/f%d.png");
+  const test::RunResult r = test::run_stylize(run);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find(input + "/f%d.png: its numbers stop after frame 1; 2 files matching it after the gap are "
+                                  "left out"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir.file("gap/frame_00002.png")));
+}
+
+// A video file cut short decodes like one that ends; its header's frame
+// count tells, and the run says so (its frames are made and kept).
+TEST_F(VideoCli, AVideoCutShortIsSaidToHaveEndedEarly) {
+  const std::string clip = dir.file("clip.avi");
+  try {
+    VideoFileWriter writer(clip, 10, kWidth, kHeight);
+    for (const auto& frame : panning_clip(8)) writer.write(frame);
+    writer.finish();
+  } catch (const OutputError& e) {
+    STYLIZE_SKIP_UNLESS_REQUIRED(std::string("this OpenCV cannot write AVI (MJPG): ") + e.what());
+  }
+  const std::string whole_run = video(dir.file("whole"), "", "-n 2 --frame-iterations 1");
+  std::string whole = whole_run;
+  whole.replace(whole.find(input), input.size(), clip);
+  const test::RunResult complete = test::run_stylize(whole);
+  ASSERT_EQ(complete.exit_code, 0) << complete.output;
+  EXPECT_EQ(complete.output.find("ended after frame"), std::string::npos) << complete.output;
+
+  const std::string bytes = test::read_file(clip);
+  const std::string cut = dir.file("cut.avi");
+  test::write_file(cut, bytes.substr(0, bytes.size() * 6 / 10));
+  std::string run = video(dir.file("cut_frames"), "", "-n 2 --frame-iterations 1");
+  run.replace(run.find(input), input.size(), cut);
+  const test::RunResult r = test::run_stylize(run);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const size_t at = r.output.find(" ended after frame ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" of the 8 its header gives: the file may be truncated or damaged", at), std::string::npos)
+      << r.output;
 }
 
 TEST_F(VideoCli, NeverWritesOverItsInputs) {

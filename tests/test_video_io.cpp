@@ -106,9 +106,11 @@ TEST(FramePatternSource, StartsAtTheFirstOfZeroToFourAndResizes) {
   const test::TempDir dir;
   const std::vector<torch::Tensor> frames = clip(3);
   for (size_t i = 0; i < frames.size(); ++i) save_image(frames[i], FramePattern(dir.file("f_%03d.png")).path(i + 2));
-  save_image(frames[0], dir.file("f_006.png"));  // after a gap: not part of the sequence
+  save_image(frames[0], dir.file("f_006.png"));   // after a gap: not part of the sequence
+  save_image(frames[0], dir.file("f_0007.png"));  // another number's width: no match
   const auto source = open_frame_source(dir.file("f_%03d.png"), 32);
   EXPECT_EQ(source->info().frame_count, 3);
+  EXPECT_EQ(source->info().left_after_gap, 1);
   EXPECT_EQ(source->info().width, 32);
   EXPECT_EQ(source->info().height, 24);
   const std::vector<torch::Tensor> read = read_all(*source);

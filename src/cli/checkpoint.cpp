@@ -465,15 +465,38 @@ std::string frames_record_path(const std::string& pattern) {
   return (path.parent_path() / ("." + path.filename().string() + ".json")).string();
 }
 
-void write_frames_record(const std::string& pattern, const CliParams& params) {
-  write_file_atomically(frames_record_path(pattern), settings_record(params, params.style_paths).dump(2) + "\n");
+namespace {
+
+// What holds the later frames to the earlier ones, and how long they run.
+nlohmann::json video_record(const VideoParams& video) {
+  return {{"temporal_weight", video.run.options.temporal_weight},
+          {"temporal_frames", video.temporal_frames},
+          {"frame_iterations", video.frame_iterations}};
 }
 
-void warn_where_frames_differ(const std::string& pattern, const CliParams& params) {
+}  // namespace
+
+void write_frames_record(const std::string& pattern, const VideoParams& video) {
+  nlohmann::json record = settings_record(video.run, video.run.style_paths);
+  record["video"] = video_record(video);
+  write_file_atomically(frames_record_path(pattern), record.dump(2) + "\n");
+}
+
+void warn_where_frames_differ(const std::string& pattern, const VideoParams& video) {
   std::ifstream file(frames_record_path(pattern));
   if (!file) return;
   const nlohmann::json record = nlohmann::json::parse(file, nullptr, false);
-  if (record.is_object()) warn_where_settings_differ(record, params, "the frames on disk were", "input video");
+  if (!record.is_object()) return;
+  warn_where_settings_differ(record, video.run, "the frames on disk were", "input video");
+  if (record.contains("video")) {
+    const std::string changes = joined(flag_changes(record["video"], video_record(video)));
+    if (!changes.empty()) {
+      spdlog::warn(
+          "the frames on disk were made with other video settings: {}; the frames this run makes follow "
+          "this run's",
+          changes);
+    }
+  }
 }
 
 std::string made_record_path(const std::string& output) {

@@ -41,11 +41,12 @@ AdamState read_moments(const std::string& image, int iteration);
 std::string frames_record_path(const std::string& pattern);
 
 // Writes it, atomically. Throws OutputError.
-void write_frames_record(const std::string& pattern, const CliParams& params);
+void write_frames_record(const std::string& pattern, const VideoParams& video);
 
-// Warns where this run's content, styles, size or objective differ from the
+// Warns where this run's content, styles, size, objective or video settings
+// (--temporal-weight, --temporal-frames, --frame-iterations) differ from the
 // record of `pattern`'s frames, if there is one (for --resume).
-void warn_where_frames_differ(const std::string& pattern, const CliParams& params);
+void warn_where_frames_differ(const std::string& pattern, const VideoParams& video);
 
 // stylize batch's record beside an output it made (out/cat_monet.png ->
 // out/.cat_monet.png.json): the settings that made it (size, objective,

@@ -45,6 +45,16 @@ struct FrameTarget {
   ImageEncoding encoding;  // of the frames: --bit-depth and --keep-profile, from the first input frame
 };
 
+// Whether `text` is a frame pattern (one number conversion, as in f_%05d).
+bool is_frame_pattern(const std::string& text) {
+  try {
+    FramePattern pattern(text);
+    return true;
+  } catch (const OptionError&) {
+    return false;
+  }
+}
+
 FrameTarget frame_target(const std::string& output) {
   FrameTarget target;
   // A '%' in a name the frames' pattern is built from (frame_%05d.png inside
@@ -62,10 +72,13 @@ FrameTarget frame_target(const std::string& output) {
     refuse_percent(output, "a video file");
     target.video = output;
     target.pattern = (fs::path(output + ".frames") / "frame_%05d.png").string();
+  } else if (is_frame_pattern(output) && !fs::is_directory(output)) {
+    throw OutputError("cannot write the video to '" + output +
+                      "': a frame pattern names an image type by its extension, as in out/frame_%05d.png");
   } else if (has_image_extension(output) || (fs::path(output).has_extension() && !fs::is_directory(output))) {
     throw OutputError("cannot write the video to '" + output +
-                      "': give a video file (.mp4, .mkv, .avi, .webm, .mov), a frame pattern such as "
-                      "out/frame_%05d.png, or a folder");
+                      "': give a video file (.mp4, .mkv, .m4v, .avi, .webm, .mov), a frame pattern such as "
+                      "out/frame_%05d.png, or a folder (one whose name has a dot must exist already)");
   } else {
     refuse_percent(output, "an output folder");
     target.pattern = (fs::path(output) / "frame_%05d.png").string();
@@ -190,12 +203,23 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
     writer->write(frame);
   }
   writer->finish();
-  spdlog::info("wrote {} ({}, {:.3g} frames/s, codec {})", target.video, count_of(count, "frame"), fps,
+  spdlog::info("wrote {} ({}, {:.5g} frames/s, codec {})", target.video, count_of(count, "frame"), fps,
                writer->codec());
   if (params.keep_frames) return;
+  // What stylize wrote there (the frames, their record, a partial frame's
+  // files), then the folder if that emptied it: a file of the user's stays.
   std::error_code error;
-  fs::remove_all(target.folder, error);
-  if (error) spdlog::warn("could not remove the frame images in {}: {}", target.folder, error.message());
+  for (int64_t k = 1; k <= count || fs::exists(pattern.path(k), error); ++k) {
+    if (!fs::remove(pattern.path(k), error) && error) {
+      spdlog::warn("could not remove the frame image {}: {}", pattern.path(k), error.message());
+    }
+  }
+  fs::remove(frames_record_path(target.pattern), error);
+  remove_partial_frame(target.pattern);
+  if (!fs::remove(target.folder, error) && error) {
+    spdlog::warn("kept {}: {}", target.folder,
+                 error == std::errc::directory_not_empty ? "it holds files stylize did not write" : error.message());
+  }
 }
 
 // The frames of an earlier run in the target folder: with --resume, frames
@@ -229,7 +253,7 @@ EarlierFrames earlier_frames(const VideoParams& video, const FrameTarget& target
     earlier.stale = on_disk;
     return earlier;
   }
-  warn_where_frames_differ(target.pattern, video.run);
+  warn_where_frames_differ(target.pattern, video);
   earlier.kept = on_disk;
   earlier.unfinished = read_partial_frame(target.pattern);
   if (earlier.unfinished && earlier.unfinished->frame != on_disk + 1) {
@@ -382,12 +406,13 @@ torch::Tensor read_made_frame(const std::string& path, int64_t index, const torc
 }
 
 // Ends a frame's run that stopped (interrupted, or a NaN loss): saves an
-// interrupted frame as unfinished where it got anywhere, unless
-// `keep_earlier` (an earlier run's frames are still on disk, which --resume
+// interrupted frame as unfinished where it got anywhere, unless an earlier
+// run's frames are still on disk (`earlier_on_disk` of them, which --resume
 // would go on after), says so, and returns the exit code; none for a frame
 // finished.
 std::optional<int> end_stopped_frame(const MadeFrame& made, int64_t index, const FrameTarget& target,
-                                     const CliParams& params, bool keep_earlier) {
+                                     const VideoParams& video, int64_t earlier_on_disk) {
+  const bool keep_earlier = earlier_on_disk > 0;
   const Result& result = made.result;
   const int scales = made.timing.scales;
   if (result.stop_reason == StopReason::Interrupted) {
@@ -395,7 +420,7 @@ std::optional<int> end_stopped_frame(const MadeFrame& made, int64_t index, const
     if (!keep_earlier && (result.iterations_done > 0 || result.scales_done > 0)) {
       const std::string point = resume_point(result.scales_done, result.iterations_done, scales);
       try {
-        write_frames_record(target.pattern, params);
+        write_frames_record(target.pattern, video);
         write_partial_frame(target.pattern, {index, scales, result.scales_done, result.iterations_done, result.image,
                                              result.adam_state});
         saved = " at " + point + ", saved to go on from there";
@@ -404,8 +429,16 @@ std::optional<int> end_stopped_frame(const MadeFrame& made, int64_t index, const
         spdlog::warn("could not save frame {} at {} ({}); --resume makes it again", index, point, e.what());
       }
     }
-    spdlog::warn("interrupted in frame {}{}; {} (go on with the same command and --resume)", index, saved,
-                 kept_frames(index - 1, target));
+    if (keep_earlier) {
+      // This run's first frame is not saved over them: --resume goes on with the earlier run's frames.
+      spdlog::warn(
+          "interrupted in frame {}; no frame of this run was kept, and the earlier run's {}, as they were (run the "
+          "same command to start over; with --resume it would go on after them)",
+          index, kept_frames(earlier_on_disk, target));
+    } else {
+      spdlog::warn("interrupted in frame {}{}; {} (go on with the same command and --resume)", index, saved,
+                   kept_frames(index - 1, target));
+    }
     return interrupted_exit_code(interrupt_signal());
   }
   if (result.stop_reason == StopReason::NumericFailure) {
@@ -449,7 +482,7 @@ std::string describe_input(const std::string& name, const VideoInfo& info, bool 
   return fmt::format("{} from {}: {}x{} px, {}{}", temporal ? "temporal consistency" : "independent frames", name,
                      info.width, info.height,
                      info.frame_count > 0 ? count_of(info.frame_count, "frame") : std::string("unknown frames"),
-                     info.fps > 0 ? fmt::format(" at {:.3g} frames/s", info.fps) : "");
+                     info.fps > 0 ? fmt::format(" at {:.5g} frames/s", info.fps) : "");
 }
 
 // Writes frame `index` and drops what it replaces: the unfinished frame's
@@ -522,10 +555,14 @@ class VideoRun {
     add_default_style(styling_.regions, params_, styling_.styles, styling_.blend);
   }
 
-  // Frame `index`, made by the interrupted run: its output (as written) holds the next frame.
+  // Frame `index`, made by the interrupted run: its output (as written) holds
+  // the next frame, if it is one of the last --temporal-frames on disk (the
+  // history lets the others go unread: resuming after frame 5000 reads one).
   torch::Tensor made_before(int64_t index, const torch::Tensor& frame) const {
     torch::Tensor output;
-    if (history_.kept()) output = read_made_frame(pattern_.path(index), index, frame);
+    if (history_.kept() && index + video_.temporal_frames > earlier_.kept) {
+      output = read_made_frame(pattern_.path(index), index, frame);
+    }
     if (index == earlier_.kept) {
       spdlog::info("resuming after frame {} ({} on disk)", index,
                    index == 1 ? std::string("it is") : "frames 1-" + std::to_string(index) + " are");
@@ -542,9 +579,9 @@ class VideoRun {
     const std::string label = frame_label(index, input_.info);
     MadeFrame made =
         stylize_frame(*stylizer_, frame, history_.guide(frame), video_, styling_, label, printer_, unfinished);
-    const bool keep_earlier = index == 1 && earlier_.stale > 0;
-    if (const std::optional<int> code = end_stopped_frame(made, index, target_, params_, keep_earlier)) return code;
-    if (next_after_earlier) write_frames_record(target_.pattern, params_);
+    const int64_t earlier_on_disk = index == 1 ? earlier_.stale : 0;
+    if (const std::optional<int> code = end_stopped_frame(made, index, target_, video_, earlier_on_disk)) return code;
+    if (next_after_earlier) write_frames_record(target_.pattern, video_);
     const std::string path = pattern_.path(index);
     try {
       save_frame(made.result.image, index, target_, index == 1 ? earlier_.stale : 0);
@@ -609,6 +646,13 @@ int video_command(VideoParams video) {
   prepare_target(target, video, folders);
   std::unique_ptr<FrameSource> source = open_frame_source(params.content_path, params.size);
   const VideoInfo info = source->info();
+  if (info.left_after_gap > 0) {
+    spdlog::warn(
+        "{}: its numbers stop after frame {}; {} matching it after the gap {} left out (number the frames "
+        "without gaps to stylize them all)",
+        source->name(), info.frame_count, count_of(info.left_after_gap, "file"),
+        info.left_after_gap == 1 ? "is" : "are");
+  }
   target.encoding = frame_encoding(target, info, params);
   EarlierFrames earlier = earlier_frames(video, target, FramePattern(target.pattern));
   Styling styling{load_styles(params), params.style_blend, {}};
@@ -630,6 +674,13 @@ int video_command(VideoParams video) {
     throw;
   }
   spdlog::info("{} in {:.1f} s", count_of(index, "frame"), seconds_since(started));
+  if (!info.frame_count_exact && info.frame_count > index) {
+    // A file cut short decodes like one that ends: only its header tells.
+    spdlog::warn(
+        "{} ended after frame {} of the {} its header gives: the file may be truncated or damaged; the {} made are "
+        "kept{}",
+        source->name(), index, info.frame_count, count_of(index, "frame"), target.video.empty() ? "" : " and encoded");
+  }
   if (!target.video.empty()) {
     const double fps = video.fps > 0 ? video.fps : info.fps > 0 ? info.fps : 25.0;
     encode_video(target, index, fps, video);

@@ -70,8 +70,9 @@ std::string size_text(int64_t width, int64_t height) { return std::to_string(wid
 // Frames from image files, given by a list of paths.
 class ImageFileSource : public FrameSource {
  public:
-  ImageFileSource(std::string name, std::vector<std::string> paths, int longest_side)
+  ImageFileSource(std::string name, std::vector<std::string> paths, int longest_side, int64_t left_after_gap = 0)
       : paths_(std::move(paths)), longest_side_(longest_side) {
+    info_.left_after_gap = left_after_gap;
     name_ = std::move(name);
     DecodedImage first = read_image(paths_[0], "frame 1", longest_side_);
     first_ = first.pixels;
@@ -188,6 +189,26 @@ std::vector<std::string> pattern_files(const FramePattern& pattern) {
   return paths;
 }
 
+// How many files in the pattern's folder match it but are not among the
+// `in_sequence` read: those past a gap, which ends the sequence (as in
+// FFmpeg's image2 reader). None before it: the sequence starts at the first
+// of 0-4 that exists, and a number has one name.
+int64_t left_after_gap(const FramePattern& pattern, size_t in_sequence) {
+  const fs::path spec(pattern.pattern());
+  int64_t count = 0;
+  try {
+    const FramePattern name(spec.filename().string());  // a conversion in the folder's name: not counted
+    std::error_code error;
+    const fs::path folder = spec.parent_path().empty() ? fs::path(".") : spec.parent_path();
+    for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+      if (name.matches(it->path().filename().string()) && it->is_regular_file(error)) ++count;
+    }
+  } catch (const Error&) {
+    return 0;
+  }
+  return std::max<int64_t>(0, count - static_cast<int64_t>(in_sequence));
+}
+
 }  // namespace
 
 FramePattern::FramePattern(const std::string& pattern) : pattern_(pattern) {
@@ -277,7 +298,9 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec, int long
   std::error_code error;
   if (FramePattern::looks_like_pattern(spec) && !fs::exists(spec, error)) {
     const FramePattern pattern(spec);
-    return std::make_unique<ImageFileSource>(spec, pattern_files(pattern), longest_side);
+    std::vector<std::string> paths = pattern_files(pattern);
+    const int64_t left = left_after_gap(pattern, paths.size());
+    return std::make_unique<ImageFileSource>(spec, std::move(paths), longest_side, left);
   }
   if (fs::is_directory(spec, error)) {
     std::vector<std::string> paths = list_frame_files(spec);

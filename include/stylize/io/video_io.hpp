@@ -49,7 +49,10 @@ struct VideoInfo {
   double fps = 0;                  // frames per second; 0 when the source does not say (frame files)
   int64_t frame_count = -1;        // -1 when unknown
   bool frame_count_exact = false;  // false for a video file's header, which may be off by a few frames
-  int width = 0, height = 0;       // of the source's frames, before any resizing
+  // A frame pattern: files that match it past a gap in its numbers, which
+  // ends the sequence (f_0001, f_0003: one frame, one left).
+  int64_t left_after_gap = 0;
+  int width = 0, height = 0;  // of the source's frames, before any resizing
   // The first frame's bits per channel and embedded colour profile (empty:
   // sRGB), which --bit-depth auto and --keep-profile follow; a video file's
   // frames are 8-bit sRGB.
