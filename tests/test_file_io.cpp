@@ -132,11 +132,19 @@ TEST(FileIo, RemovesOnlyTheTemporariesOfDeadProcesses) {
   const std::string stale = mine.substr(0, mine.size() - own.size()) + std::to_string(dead) + "-3";
   const std::string other_host = dir.file(".out.png.tmp-stylize-elsewhere.example-" + std::to_string(dead) + "-3");
   const std::string unrelated = dir.file(".out.png.tmp" + std::to_string(dead) + "-3");
-  for (const auto& path : {mine, stale, other_host, unrelated}) test::write_file(path, "");
+  // This host's name, another PID namespace (a container on the host's
+  // network): its pids are not this one's to look up.
+  const size_t from = mine.find(".tmp-stylize-") + std::string(".tmp-stylize-").size();
+  const std::string writer = mine.substr(from, mine.size() - own.size() - 1 - from);  // "HOST.PIDNS"
+  ASSERT_NE(writer.find('.'), std::string::npos) << "the host and the PID namespace: " << writer;
+  const std::string other_namespace =
+      dir.file(".out.png.tmp-stylize-" + writer.substr(0, writer.rfind('.')) + ".12345-" + std::to_string(dead) + "-3");
+  for (const auto& path : {mine, stale, other_host, unrelated, other_namespace}) test::write_file(path, "");
   EXPECT_EQ(remove_stale_temporaries(target), 1);
   EXPECT_FALSE(fs::exists(stale));
   EXPECT_TRUE(fs::exists(mine)) << "this process is alive";
   EXPECT_TRUE(fs::exists(other_host)) << "another host's process cannot be checked from here";
+  EXPECT_TRUE(fs::exists(other_namespace)) << "another PID namespace's process cannot be checked from here";
   EXPECT_TRUE(fs::exists(unrelated)) << "not a stylize temporary";
   // Through a symbolic link: the temporaries are beside the file it points to.
   fs::create_directory(dir.path() / "real");

@@ -88,6 +88,9 @@ class LockFile {
   ~LockFile();
 
   const std::string& path() const;
+  // Why the lock this one replaced was stale ("process 12 on this host has
+  // exited"), for the holder to say; empty when the lock was free.
+  const std::string& taken_over() const;
   // Refreshes the heartbeat; false when the lock was lost (PATH removed or
   // replaced: someone judged it stale after a long pause of this process).
   bool refresh();

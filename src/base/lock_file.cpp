@@ -64,6 +64,14 @@ unsigned long long process_start_time(long pid) {
   return 0;
 }
 
+// Field 3 of /proc/PID/stat: R, S, D, T (stopped), Z (exited, not yet
+// reaped), ...; 0 if unknown.
+char process_state(long pid) {
+  const std::string stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() ? 0 : stat[close + 2];
+}
+
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -95,17 +103,24 @@ std::string stale_reason(const LockStatus& status, const struct stat& seen, cons
                          const LockOwner& me) {
   if (status.owner) {
     const LockOwner& owner = *status.owner;
-    const bool same_host = !owner.host.empty() && owner.host == me.host;
-    if (same_host && !owner.boot_id.empty() && !me.boot_id.empty() && owner.boot_id != me.boot_id) {
-      return "its host " + owner.host + " has rebooted since";
-    }
-    if (same_host && owner.boot_id == me.boot_id && owner.pid_namespace == me.pid_namespace && owner.pid > 0) {
+    // Another boot id under this host name is another machine as often as a
+    // reboot (cloned VMs, containers given one --hostname): the heartbeat
+    // rule below judges it, and after a reboot its heartbeat is long stopped.
+    const bool same_host = !owner.host.empty() && owner.host == me.host && owner.boot_id == me.boot_id;
+    if (same_host && owner.pid_namespace == me.pid_namespace && owner.pid > 0) {
       if (::kill(static_cast<pid_t>(owner.pid), 0) != 0 && errno == ESRCH) {
         return "process " + std::to_string(owner.pid) + " on this host has exited";
       }
       if (owner.process_start != 0 && process_start_time(owner.pid) != owner.process_start) {
         return "process " + std::to_string(owner.pid) + " on this host has exited (its pid is reused)";
       }
+      if (process_state(owner.pid) == 'Z') {
+        return "process " + std::to_string(owner.pid) + " on this host has exited (not yet reaped)";
+      }
+      // The very process, alive: it holds the lock whatever its heartbeat
+      // says. Stopped (Ctrl-Z, a suspended job) it goes on when continued,
+      // and taking its work over would throw that work away.
+      return "";
     }
     if (!me.slurm_job_id.empty() && owner.slurm_job_id == me.slurm_job_id &&
         owner.slurm_restart_count < me.slurm_restart_count) {
@@ -134,6 +149,12 @@ LockStatus inspect(const std::string& path, const LockTiming& timing, const Lock
   status.reason = status.stale ? reason
                                : "held by " + (status.owner ? status.owner->describe()
                                                             : "a process that is still writing its owner record");
+  const LockOwner* owner = status.owner ? &*status.owner : nullptr;
+  if (!status.stale && owner && owner->host == me.host && owner->boot_id == me.boot_id &&
+      owner->pid_namespace == me.pid_namespace && owner->pid > 0) {
+    const char state = process_state(owner->pid);
+    if (state == 'T' || state == 't') status.reason += ", which is stopped (Ctrl-Z, a suspended job) until continued";
+  }
   return status;
 }
 
@@ -268,6 +289,7 @@ void sync_directory(const std::string& directory) {
 
 struct LockFile::State {
   std::string path;
+  std::string taken_over;  // the stale reason of the lock this one replaced
   int fd = -1;
   struct stat identity {};
   LockTiming timing;
@@ -294,6 +316,7 @@ struct LockFile::State {
 std::optional<LockFile> LockFile::try_acquire(const std::string& path, const LockOwner& me, const LockTiming& timing,
                                               LockStatus* holder) {
   LockStatus last;
+  std::string broken;  // the stale lock this process removed, why
   // A few rounds: each failed round means the file changed under us (released,
   // broken as stale, or taken by a faster process), which ends quickly.
   for (int round = 0; round < 8; ++round) {
@@ -301,6 +324,7 @@ std::optional<LockFile> LockFile::try_acquire(const std::string& path, const Loc
     if (fd >= 0) {
       auto state = std::make_unique<State>();
       state->path = path;
+      state->taken_over = broken;
       state->fd = fd;
       state->timing = timing;
       try {
@@ -327,6 +351,7 @@ std::optional<LockFile> LockFile::try_acquire(const std::string& path, const Loc
       last.reason = "another process is taking over its stale lock (" + last.reason + ")";
       break;
     }
+    broken = (last.owner ? last.owner->describe() + ": " : std::string()) + last.reason;
   }
   if (holder) *holder = last;
   return std::nullopt;
@@ -344,6 +369,8 @@ LockFile& LockFile::operator=(LockFile&& other) noexcept {
 LockFile::~LockFile() { release(); }
 
 const std::string& LockFile::path() const { return state_->path; }
+
+const std::string& LockFile::taken_over() const { return state_->taken_over; }
 
 bool LockFile::refresh() { return state_ && state_->refresh(); }
 

@@ -294,15 +294,26 @@ std::optional<int> work_through(const ShardPlan& plan, const BatchParams& settin
     for (size_t j : todo) {
       if (interrupt_signal() != 0) break;
       const batch::Job& job = plan.jobs[j];
-      batch::ClaimAttempt attempt = batch::try_claim(job.output, me, timing);
+      batch::ClaimAttempt attempt;
+      try {
+        attempt = batch::try_claim(job.output, me, timing);
+      } catch (const OutputError& e) {
+        // Its lock cannot be made (a full disk, a folder this worker cannot write): this job fails, not the worker.
+        spdlog::error("job {} ({} with {}) failed (exit code {}): {}; going on with the others", job.number,
+                      job.content, job.style, static_cast<int>(kOutputError), e.what());
+        ++tally.failed;
+        if (tally.exit_code == kOk) tally.exit_code = kOutputError;
+        continue;
+      }
       if (!attempt.claim) {
-        if (!told_busy && attempt.holder.owner) {
-          spdlog::info("{} is being made by {}; waiting for it", job.output, attempt.holder.owner->describe());
+        if (!told_busy && attempt.holder.exists) {
+          spdlog::info("{} is {}; waiting for it, with the other jobs meanwhile", job.output, attempt.holder.reason);
         }
         busy.push_back(j);
         continue;
       }
       batch::Claim& claim = *attempt.claim;
+      if (!claim.taken_over().empty()) spdlog::info("took over the claim on {} ({})", job.output, claim.taken_over());
       if (claim.state() == batch::OutputState::Done) {
         const std::string differences = made_differences(job.output, settings.run, recorded);
         if (differences.empty()) {  // done, with this run's settings

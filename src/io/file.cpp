@@ -28,6 +28,23 @@ std::string host_name() {
   return name;
 }
 
+// Who writes a temporary, as its name says: the host, and the PID namespace
+// ("node1.4026531836") whose pids its pid is one of. A container on the
+// host's network has the host's name but its own pids: a pid another
+// namespace's process does not find is no sign that the writer is dead.
+std::string writer_id() {
+  static const std::string id = [] {
+    std::error_code error;
+    const std::string ns = fs::read_symlink("/proc/self/ns/pid", error).string();  // "pid:[4026531836]"
+    const size_t open = ns.find('['), close = ns.find(']');
+    const std::string inode = open == std::string::npos || close == std::string::npos || close <= open + 1
+                                  ? std::string()
+                                  : ns.substr(open + 1, close - open - 1);
+    return inode.empty() ? host_name() : host_name() + "." + inode;
+  }();
+  return id;
+}
+
 fs::path directory_of(const std::string& path) {
   fs::path dir = fs::path(path).parent_path();
   return dir.empty() ? fs::path(".") : dir;
@@ -101,10 +118,10 @@ void sync_directory(const fs::path& dir) {
   ::close(fd);
 }
 
-// The pid of a temporary named "<anything>.tmp-stylize-<host>-<pid>-<n>" made
-// on `host`, or -1 when `name` is not one.
-pid_t temporary_owner(const std::string& name, const std::string& host) {
-  const std::string mark = kTemporaryMark + host + "-";
+// The pid of a temporary named "<anything>.tmp-stylize-<writer>-<pid>-<n>"
+// made by `writer` (writer_id()), or -1 when `name` is not one.
+pid_t temporary_owner(const std::string& name, const std::string& writer) {
+  const std::string mark = kTemporaryMark + writer + "-";
   const auto at = name.rfind(mark);
   if (name.empty() || name[0] != '.' || at == std::string::npos) return -1;
   const std::string rest = name.substr(at + mark.size());  // "<pid>-<n>"
@@ -142,7 +159,7 @@ size_t longest_name(const fs::path& dir) {
 
 std::string temporary_path(const std::string& path, unsigned n) {
   const fs::path dir = directory_of(path);
-  const std::string tail = kTemporaryMark + host_name() + "-" + std::to_string(::getpid()) + "-" + std::to_string(n);
+  const std::string tail = kTemporaryMark + writer_id() + "-" + std::to_string(::getpid()) + "-" + std::to_string(n);
   // ".NAME" + tail, with NAME cut where the whole would be too long for the folder.
   std::string name = fs::path(path).filename().string();
   const size_t longest = longest_name(dir);
@@ -151,13 +168,13 @@ std::string temporary_path(const std::string& path, unsigned n) {
 }
 
 int remove_stale_temporaries(const std::string& path) {
-  const std::string host = host_name();
+  const std::string writer = writer_id();
   std::error_code error;
   int removed = 0;
   // Where a write to `path` puts its temporaries: beside the file a link points to.
   for (const auto& entry : fs::directory_iterator(directory_of(detail::write_target(path).string()), error)) {
-    const pid_t owner = temporary_owner(entry.path().filename().string(), host);
-    // A process of this host that no longer exists (kill(pid, 0) says ESRCH)
+    const pid_t owner = temporary_owner(entry.path().filename().string(), writer);
+    // A process of this host and PID namespace that no longer exists (kill(pid, 0) says ESRCH)
     // cannot finish its write: the file is the leftover of a killed run.
     if (owner <= 0 || owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
     std::error_code ignored;

@@ -1,9 +1,13 @@
 // Lock files and claims: owner records, heartbeats, stale takeover, and
 // several processes racing for the same outputs.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -123,6 +127,84 @@ TEST(LockFile, DeadProcessOnThisHostIsStaleAtOnce) {
   reused.process_start += 1;
   plant_lock(path, reused, 0s);
   EXPECT_TRUE(inspect_lock(path, kFast, LockOwner::current("test")).stale);
+
+  // The lock taken over says whose it was and why it was stale, for the worker to say.
+  plant_lock(path, dead, 0s);
+  auto lock = LockFile::try_acquire(path, LockOwner::current("test"), kFast);
+  ASSERT_TRUE(lock);
+  EXPECT_NE(lock->taken_over().find("pid " + std::to_string(child) + " on "), std::string::npos) << lock->taken_over();
+  EXPECT_NE(lock->taken_over().find("has exited"), std::string::npos) << lock->taken_over();
+  lock->release();
+  EXPECT_TRUE(LockFile::try_acquire(path, LockOwner::current("test"), kFast)->taken_over().empty());
+}
+
+// A process on this host that is alive holds its lock whatever its heartbeat
+// says: stopped (Ctrl-Z, a suspended job) it goes on when continued, and a
+// takeover threw its work away. One that has exited but is not yet reaped
+// (a zombie: kill(pid, 0) still finds it) does not.
+TEST(LockFile, ALiveProcessOnThisHostHoldsItsLockEvenStopped) {
+  ScratchDir dir;
+  const std::string path = dir.file("a.lock");
+  plant_lock(path, LockOwner::current("test"), 10s);  // this process, heartbeat 10 s old (limit 2 s)
+  LockStatus seen = inspect_lock(path, kFast, LockOwner::current("test"));
+  EXPECT_FALSE(seen.stale) << seen.reason;
+
+  for (const bool stopped : {true, false}) {
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+      auto lock = LockFile::try_acquire(dir.file("child.lock"), LockOwner::current("test"), kFast);
+      const char byte = lock ? 'y' : 'n';
+      if (::write(ready[1], &byte, 1) != 1) std::_Exit(1);
+      if (stopped) ::pause();
+      std::_Exit(0);  // the lock file stays, its holder gone
+    }
+    ::close(ready[1]);
+    ASSERT_EQ(stylize::batch_test::read_byte(ready[0]), 'y');
+    ::close(ready[0]);
+    if (stopped) {
+      ASSERT_EQ(::kill(child, SIGSTOP), 0);
+    } else {
+      // Exited, not reaped: a zombie until waitpid.
+      for (int i = 0; i < 200 && stylize::batch_test::slurp("/proc/" + std::to_string(child) + "/stat").find(") Z") ==
+                                     std::string::npos;
+           ++i) {
+        std::this_thread::sleep_for(10ms);
+      }
+    }
+    const std::string child_lock = dir.file("child.lock");
+    plant_lock(child_lock, *LockOwner::from_json(slurp(child_lock)), 10s);
+    seen = inspect_lock(child_lock, kFast, LockOwner::current("test"));
+    if (stopped) {
+      EXPECT_FALSE(seen.stale) << seen.reason;
+      EXPECT_NE(seen.reason.find("which is stopped (Ctrl-Z, a suspended job) until continued"), std::string::npos)
+          << seen.reason;
+      ::kill(child, SIGKILL);
+    } else {
+      EXPECT_TRUE(seen.stale);
+      EXPECT_NE(seen.reason.find("has exited (not yet reaped)"), std::string::npos) << seen.reason;
+    }
+    ::waitpid(child, nullptr, 0);
+    std::filesystem::remove(child_lock);
+  }
+}
+
+// Another boot id under this host's name is another machine as often as a
+// reboot (cloned VMs, containers given one --hostname): held while its
+// heartbeat goes, stale once it stops.
+TEST(LockFile, AnotherBootIdUnderThisHostsNameIsJudgedByItsHeartbeat) {
+  ScratchDir dir;
+  const std::string path = dir.file("a.lock");
+  LockOwner clone = LockOwner::current("test");
+  clone.boot_id = "another-boot";
+  plant_lock(path, clone, 0s);
+  LockStatus seen = inspect_lock(path, kFast, LockOwner::current("test"));
+  EXPECT_FALSE(seen.stale) << seen.reason;
+  plant_lock(path, clone, 5s);
+  seen = inspect_lock(path, kFast, LockOwner::current("test"));
+  EXPECT_TRUE(seen.stale);
+  EXPECT_NE(seen.reason.find("heartbeat"), std::string::npos) << seen.reason;
 }
 
 TEST(LockFile, EarlierRunOfTheSameSlurmTaskIsStale) {

@@ -46,6 +46,8 @@ class Claim {
   // Refreshes the heartbeat by hand (start_heartbeat() does it on a thread).
   bool refresh() { return lock_.refresh(); }
   void start_heartbeat() { lock_.start_heartbeat(); }
+  // Whose stale claim this one replaced, and why it was stale; empty if none.
+  const std::string& taken_over() const { return lock_.taken_over(); }
   void release() { lock_.release(); }
 
  private:
