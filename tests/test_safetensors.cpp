@@ -224,6 +224,29 @@ TEST(VggWeights, ExplainsMissingAndForeignFiles) {
   } catch (const WeightsError& e) {
     EXPECT_NE(std::string(e.what()).find("file not found"), std::string::npos);
   }
+  // Zip archives by what they hold (a member's name is in its local header);
+  // MATLAB v7.3 (HDF5 after MATLAB's own 512-byte header) as MATLAB.
+  const auto zip_with = [](const std::string& member) {
+    std::string bytes("PK\x03\x04", 4);
+    bytes += std::string(22, '\0') + static_cast<char>(member.size()) + std::string(3, '\0') + member;
+    return bytes + std::string(64, '\0');
+  };
+  const auto said = [&](const std::string& name, const std::string& bytes) {
+    test::write_file(dir.file(name), bytes);
+    return test::error_message<WeightsError>([&] { load_vgg19_weights(dir.file(name)); }, "(read)");
+  };
+  EXPECT_NE(said("vgg19.pth", zip_with("archive/data.pkl")).find("is a PyTorch checkpoint (.pth)"), std::string::npos);
+  const std::string keras3 = said("vgg19.keras", zip_with("model.weights.h5"));
+  EXPECT_NE(
+      keras3.find("is a Keras 3 model archive (.keras), which stylize does not read; use the Keras 2 weights file "
+                  "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+      std::string::npos)
+      << keras3;
+  EXPECT_NE(said("other.zip", zip_with("photo.jpg")).find("is a zip archive but neither"), std::string::npos);
+  std::string matlab = "MATLAB 7.3 MAT-file, Platform: GLNXA64";
+  matlab += std::string(512 - matlab.size(), ' ') + std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, '\0');
+  const std::string v73 = said("vgg.mat", matlab);
+  EXPECT_NE(v73.find("is a MATLAB (MatConvNet) file"), std::string::npos) << v73;
 }
 
 }  // namespace

@@ -44,6 +44,10 @@ struct LockOwner {
   std::string slurm_array_task_id;   // SLURM_ARRAY_TASK_ID
   int slurm_restart_count = 0;       // SLURM_RESTART_COUNT: how often the task was requeued
   std::string job_completion_index;  // JOB_COMPLETION_INDEX (Kubernetes Indexed Job)
+  // Random, one per lock taken (LockFile::try_acquire sets it): tells the
+  // holder's own file apart from a later one that got the same inode number
+  // (NFS servers reuse them), which device and inode alone do not.
+  std::string token;
 
   // This process, now.
   static LockOwner current(const std::string& purpose);

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -70,6 +71,14 @@ char process_state(long pid) {
   const std::string stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
   const size_t close = stat.rfind(')');
   return close == std::string::npos || close + 2 >= stat.size() ? 0 : stat[close + 2];
+}
+
+// 16 random hex digits (std::random_device: the kernel's getrandom here).
+std::string random_token() {
+  std::random_device random;
+  char text[17];
+  std::snprintf(text, sizeof text, "%08x%08x", random(), random());
+  return text;
 }
 
 std::string utc_now() {
@@ -248,7 +257,8 @@ std::string LockOwner::to_json() const {
                                  {"slurm_array_job_id", slurm_array_job_id},
                                  {"slurm_array_task_id", slurm_array_task_id},
                                  {"slurm_restart_count", slurm_restart_count},
-                                 {"job_completion_index", job_completion_index}};
+                                 {"job_completion_index", job_completion_index},
+                                 {"token", token}};
   return record.dump(2) + "\n";
 }
 
@@ -269,6 +279,7 @@ std::optional<LockOwner> LockOwner::from_json(const std::string& text) {
     owner.slurm_array_task_id = record.value("slurm_array_task_id", "");
     owner.slurm_restart_count = record.value("slurm_restart_count", 0);
     owner.job_completion_index = record.value("job_completion_index", "");
+    owner.token = record.value("token", "");
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;  // a field of the wrong type: not a record this version wrote
   }
@@ -290,6 +301,7 @@ void sync_directory(const std::string& directory) {
 struct LockFile::State {
   std::string path;
   std::string taken_over;  // the stale reason of the lock this one replaced
+  std::string token;       // in the owner record this holder wrote
   int fd = -1;
   struct stat identity {};
   LockTiming timing;
@@ -307,9 +319,17 @@ struct LockFile::State {
 
   bool verify() {
     if (fd < 0 || lost) return false;
-    struct stat now {};
-    if (::lstat(path.c_str(), &now) != 0 || !same_file(now, identity)) lost = true;
+    if (!still_mine()) lost = true;
     return !lost;
+  }
+
+  // PATH is the file this holder made: the same device and inode, holding its
+  // token (reading it also makes an NFS client look at the server's file).
+  bool still_mine() const {
+    struct stat now {};
+    if (::lstat(path.c_str(), &now) != 0 || !same_file(now, identity)) return false;
+    const std::optional<LockOwner> record = LockOwner::from_json(read_small_file(path));
+    return record && record->token == token;
   }
 };
 
@@ -327,8 +347,11 @@ std::optional<LockFile> LockFile::try_acquire(const std::string& path, const Loc
       state->taken_over = broken;
       state->fd = fd;
       state->timing = timing;
+      LockOwner mine = me;
+      mine.token = random_token();
+      state->token = mine.token;
       try {
-        write_all(fd, me.to_json(), path);
+        write_all(fd, mine.to_json(), path);
       } catch (...) {
         ::close(fd);
         ::unlink(path.c_str());
@@ -400,8 +423,7 @@ void LockFile::release() {
     state_->heartbeat.join();
   }
   if (state_->fd < 0) return;
-  struct stat now {};
-  if (::lstat(state_->path.c_str(), &now) == 0 && same_file(now, state_->identity)) {
+  if (state_->still_mine()) {
     ::unlink(state_->path.c_str());
     sync_directory(directory_of(state_->path));
   }

@@ -1,6 +1,7 @@
 // Input conventions, the checks every reader applies, and the choice of reader by signature.
 #include "stylize/weights/weights.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -8,6 +9,7 @@
 
 #include "internal.hpp"
 #include "stylize/errors.hpp"
+#include "stylize/weights/catalog.hpp"
 #include "stylize/weights/keras_h5.hpp"
 #include "stylize/weights/safetensors.hpp"
 
@@ -22,6 +24,15 @@ bool has_signature(const std::string& path, const char* signature, size_t length
   std::string head(length, '\0');
   file.read(head.data(), static_cast<std::streamsize>(length));
   return file && std::memcmp(head.data(), signature, length) == 0;
+}
+
+// Up to `length` bytes from the start of the file.
+std::string file_head(const std::string& path, size_t length) {
+  std::ifstream file(path, std::ios::binary);
+  std::string head(length, '\0');
+  file.read(head.data(), static_cast<std::streamsize>(length));
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(0, file.gcount())));
+  return head;
 }
 
 }  // namespace
@@ -125,18 +136,33 @@ VggWeights load_vgg19_weights(const std::string& path, int num_convs) {
   if (fs::is_directory(path, error)) {
     throw WeightsError("cannot read weights file '" + path + "': it is a directory, not a file");
   }
-  if (is_hdf5(path)) return read_vgg19_keras_hdf5(path, num_convs);
   const std::string convert = "; convert it with: /usr/bin/python3 scripts/convert_weights.py '" + path +
                               "' vgg19.safetensors (see README, \"Weights\")";
-  // torch.save: a zip archive, or (legacy) a pickle starting with torch's magic number.
-  static const char kLegacyTorchSignature[] = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
-  if (has_signature(path, "PK\x03\x04", 4) || has_signature(path, kLegacyTorchSignature, 14)) {
-    throw WeightsError("weights file '" + path + "' is a PyTorch checkpoint (.pth), which stylize does not read" +
-                       convert);
-  }
+  // Before HDF5: a MATLAB v7.3 file is HDF5 after a 512-byte header of its own.
   if (has_signature(path, "MATLAB", 6)) {
     throw WeightsError("weights file '" + path + "' is a MATLAB (MatConvNet) file, which stylize does not read" +
                        convert);
+  }
+  if (is_hdf5(path)) return read_vgg19_keras_hdf5(path, num_convs);
+  // torch.save: a zip archive holding data.pkl, or (legacy) a pickle starting
+  // with torch's magic number. Keras 3 saves .keras files as zip archives too.
+  static const char kLegacyTorchSignature[] = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+  const bool zip = has_signature(path, "PK\x03\x04", 4);
+  const std::string names = zip ? file_head(path, 1 << 16) : "";  // the first members' names are in their headers
+  if (has_signature(path, kLegacyTorchSignature, 14) || (zip && names.find("data.pkl") != std::string::npos)) {
+    throw WeightsError("weights file '" + path + "' is a PyTorch checkpoint (.pth), which stylize does not read" +
+                       convert);
+  }
+  if (zip && names.find("model.weights.h5") != std::string::npos) {
+    throw WeightsError("weights file '" + path +
+                       "' is a Keras 3 model archive (.keras), which stylize does not read; use the Keras 2 weights "
+                       "file " +
+                       std::string(kDefaultWeightsFileName) + " (`stylize weights download` fetches it)");
+  }
+  if (zip) {
+    throw WeightsError("weights file '" + path +
+                       "' is a zip archive but neither a PyTorch checkpoint nor a Keras 3 model; give a safetensors, "
+                       "Keras .h5 or PyTorch .pth file (see README, \"Weights\")");
   }
   return read_vgg19_safetensors(path, num_convs);
 }

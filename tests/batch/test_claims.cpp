@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -245,6 +246,34 @@ TEST(LockFile, HeartbeatKeepsItFreshAndNoticesALostLock) {
   lock->release();
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(LockOwner::from_json(slurp(path))->host, "another-node");
+}
+
+// On NFS the server may give a new lock file the inode number of the one it
+// replaced: device and inode then look the same. The holder also reads its
+// token back, so it notices, writes nothing more, and leaves the new lock.
+TEST(LockFile, ALockReplacedUnderTheSameInodeIsNoticedByItsToken) {
+  ScratchDir dir;
+  const std::string path = dir.file("a.lock");
+  auto lock = LockFile::try_acquire(path, LockOwner::current("test"), kFast);
+  ASSERT_TRUE(lock);
+  const std::optional<LockOwner> mine = LockOwner::from_json(slurp(path));
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->token.size(), 16u);
+  EXPECT_TRUE(lock->verify());
+  // Another worker's record in the very same inode, as the server's reuse makes it.
+  LockOwner other = elsewhere();
+  other.token = "0123456789abcdef";
+  { std::ofstream(path, std::ios::trunc) << other.to_json(); }
+  EXPECT_FALSE(lock->verify());
+  EXPECT_FALSE(lock->held());
+  lock->release();
+  ASSERT_TRUE(std::filesystem::exists(path)) << "the other worker's lock was removed";
+  EXPECT_EQ(LockOwner::from_json(slurp(path))->token, "0123456789abcdef");
+  // Two locks taken one after the other have their own tokens.
+  std::filesystem::remove(path);
+  auto again = LockFile::try_acquire(path, LockOwner::current("test"), kFast);
+  ASSERT_TRUE(again);
+  EXPECT_NE(LockOwner::from_json(slurp(path))->token, mine->token);
 }
 
 TEST(LockFile, MissingDirectoryIsAnOutputError) {
