@@ -562,6 +562,31 @@ TEST_F(Reliability, WebpSizeLimitIsCheckedBeforeTheRun) {
   expect_refused(early, 6, "WebP images are at most 16383 pixels");
 }
 
+// A plot has a 540-pixel panel per output, a sheet a row: their format's
+// limits are checked for the number of outputs before the run (the plot of
+// 31 outputs was refused after all 31 images were made).
+TEST_F(Reliability, FigureSizeLimitsAreCheckedBeforeTheRun) {
+  const std::string styles = dir.file("styles");
+  fs::create_directories(styles);
+  for (int i = 0; i < 56; ++i) fs::copy_file(style, styles + "/s" + std::to_string(i) + ".png");
+  const auto command = [&](const std::string& figure) {
+    return test::run_command(std::string(STYLIZE_BINARY) + " -c '" + content + "' -s '" + styles +
+                             "' --output-template '" + dir.file("outs/{style}.png") + "' --weights '" + weights() +
+                             "' --size 48 -n 1 --threads 1 " + figure);
+  };
+  const auto plot = command("--plot '" + dir.file("p.webp") + "'");
+  expect_refused(plot, 6,
+                 "cannot write --plot '" + dir.file("p.webp") +
+                     "': WebP images are at most 16383 pixels on a side, and this one would be 30240; write .png or "
+                     ".tif");
+  const auto sheet = command("--sheet '" + dir.file("s.webp") + "'");
+  expect_refused(sheet, 6,
+                 "cannot write --sheet '" + dir.file("s.webp") +
+                     "': WebP images are at most 16383 pixels on a side, and this one would be 16476; write .png or "
+                     ".tif");
+  EXPECT_FALSE(fs::exists(dir.file("outs/s0.png")));
+}
+
 TEST_F(Reliability, ResumeRecordIsCheckedAgainstTheRun) {
   save_image(test::pattern_image(48, 40, 0.9), output);
   test::write_file(output + ".json", R"({"iteration": 4294967301, "iterations": 10})");

@@ -187,6 +187,21 @@ TEST(FileIo, ASymbolicLinkIsFollowedAndKept) {
   EXPECT_EQ(test::read_file(dir.file("real/new.json")), "made");
 }
 
+// A file replaced keeps its permissions: a private result stays private
+// (it became 0644 by the umask).
+TEST(FileIo, AReplacedFileKeepsItsPermissions) {
+  test::TempDir dir;
+  const std::string path = dir.file("private.png");
+  for (const auto mode : {fs::perms::owner_read | fs::perms::owner_write,
+                          fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read}) {
+    test::write_file(path, "old");
+    fs::permissions(path, mode);
+    write_file_atomically(path, "new", "image");
+    EXPECT_EQ(test::read_file(path), "new");
+    EXPECT_EQ(fs::status(path).permissions(), mode);
+  }
+}
+
 TEST(FileIo, ANamedPipeIsWrittenIntoNotReplaced) {
   test::TempDir dir;
   const std::string fifo = dir.file("pipe");

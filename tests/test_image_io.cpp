@@ -82,6 +82,53 @@ TEST(ImageIo, Loads16BitGrayscale) {
   }
 }
 
+// PNM samples are fractions of the header's maxval, which OpenCV leaves to
+// the caller: a 10-bit PPM's 1023 was read as 1023 of 65535 (nearly black).
+// And a PAM's RGB samples are in RGB order.
+TEST(ImageIo, ScalesPnmSamplesByTheirMaxval) {
+  TempDir dir;
+  const auto pixel = [&](const std::string& name, const std::string& bytes) {
+    test::write_file(dir.file(name), bytes);
+    const torch::Tensor image = load_image(dir.file(name), "test image");
+    return std::vector<float>{image[0][0][0][0].item<float>(), image[0][1][0][0].item<float>(),
+                              image[0][2][0][0].item<float>()};
+  };
+  const auto expect_pixel = [](const std::vector<float>& got, float r, float g, float b, const std::string& what) {
+    EXPECT_NEAR(got[0], r, 1e-6) << what;
+    EXPECT_NEAR(got[1], g, 1e-6) << what;
+    EXPECT_NEAR(got[2], b, 1e-6) << what;
+  };
+  expect_pixel(pixel("ten.ppm", std::string("P6\n1 1\n1023\n") + std::string("\x03\xff\x02\x00\x00\x00", 6)), 1.f,
+               512.f / 1023, 0.f, "10-bit");
+  expect_pixel(pixel("hundred.ppm", std::string("P6 1 1 100\n") + std::string("\x64\x32\x00", 3)), 1.f, 0.5f, 0.f,
+               "maxval 100");
+  // ASCII: OpenCV scales 8 bits or fewer to 255 itself (5 of 10 as 127), not more.
+  expect_pixel(pixel("ascii.ppm", "P3\n# a comment\n1 1\n# another\n10\n10 5 0\n"), 1.f, 127.f / 255, 0.f, "ASCII");
+  expect_pixel(pixel("ascii16.ppm", "P3\n1 1\n1023\n1023 512 0\n"), 1.f, 512.f / 1023, 0.f, "ASCII 10-bit");
+  // PAM, in RGB order (OpenCV 4.6 left it so: red came out blue).
+  expect_pixel(pixel("pam.pam", "P7\nWIDTH 1\nHEIGHT 1\nDEPTH 3\nMAXVAL 15\nTUPLTYPE RGB\nENDHDR\n" +
+                                    std::string("\x0f\x00\x05", 3)),
+               1.f, 0.f, 1.f / 3, "PAM");
+  expect_pixel(pixel("red.pam", "P7\nWIDTH 1\nHEIGHT 1\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n" +
+                                    std::string("\xff\x00\x00\xff", 4)),
+               1.f, 0.f, 0.f, "PAM with alpha");
+  expect_pixel(pixel("full.ppm", std::string("P6\n1 1\n255\n") + std::string("\xff\x80\x00", 3)), 1.f, 128.f / 255, 0.f,
+               "maxval 255");
+}
+
+// Radiance HDR holds linear light: encoded as sRGB, as every other input is
+// taken to be (linear 0.2 was shown as 0.2, far too dark; sRGB is 0.48).
+TEST(ImageIo, EncodesLinearHdrAsSrgb) {
+  const std::string grey = std::string("\xcc\xcc\xcc\x7e", 4);  // 204/256 x 2^-2, about 0.2
+  const torch::Tensor image =
+      decode_image("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 2\n" + grey + grey, "linear image");
+  ASSERT_EQ(image.sizes(), (std::vector<int64_t>{1, 3, 1, 2}));
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_GT(image[0][c][0][0].item<float>(), 0.482f);
+    EXPECT_LT(image[0][c][0][0].item<float>(), 0.486f);
+  }
+}
+
 TEST(ImageIo, FlattensAlphaOverWhite) {
   TempDir dir;
   // A 2x1 PAM with alpha: a transparent black pixel and an opaque green one.

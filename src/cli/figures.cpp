@@ -46,7 +46,7 @@ torch::Tensor bgr8_to_tensor(const cv::Mat& bgr) {
 
 // One panel: the series on a log scale against the iterations.
 cv::Mat loss_plot(const std::vector<PlotSeries>& series, const std::string& title) {
-  const int width = 900, height = 540, left = 90, right = 160, top = 50, bottom = 60;
+  const int width = kPlotWidth, height = kPlotPanelHeight, left = 90, right = 160, top = 50, bottom = 60;
   cv::Mat canvas(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
   double x_min = 1e300, x_max = -1e300, y_min = 1e300, y_max = -1e300;
   for (const auto& s : series) {
@@ -139,8 +139,16 @@ std::vector<long long> iteration_ticks(double first, double last) {
   return ticks;
 }
 
+namespace {
+constexpr int kSheetMargin = 12, kSheetLabelHeight = 26;
+}  // namespace
+
+int64_t contact_sheet_height(size_t rows, int tile_height) {
+  return kSheetMargin + static_cast<int64_t>(rows) * (tile_height + kSheetLabelHeight + kSheetMargin);
+}
+
 void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const std::string& path, int tile_height) {
-  const int margin = 12, label_height = 26;
+  const int margin = kSheetMargin, label_height = kSheetLabelHeight;
   std::vector<std::vector<cv::Mat>> scaled(rows.size());
   int width = margin;
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -155,7 +163,7 @@ void save_contact_sheet(const std::vector<std::vector<SheetTile>>& rows, const s
     }
     width = std::max(width, row_width);
   }
-  const int height = margin + static_cast<int>(rows.size()) * (tile_height + label_height + margin);
+  const int height = static_cast<int>(contact_sheet_height(rows.size(), tile_height));
   cv::Mat sheet(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
   for (size_t r = 0; r < rows.size(); ++r) {
     int x = margin;

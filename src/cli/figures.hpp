@@ -17,6 +17,14 @@ namespace stylize::cli {
 // output, one above the other. Throws OutputError.
 void write_plot(const std::string& path, const std::vector<RunRecord>& runs);
 
+// The plot's width and height for `runs` outputs, known before the run (so
+// that a format's limits are checked then): a 900x540 panel per output.
+constexpr int kPlotWidth = 900, kPlotPanelHeight = 540;
+
+// A contact sheet's height for `rows` rows of tiles `tile_height` high (its
+// width follows the images' shapes).
+int64_t contact_sheet_height(size_t rows, int tile_height = 256);
+
 // The iterations a plot from `first` to `last` marks: multiples of a step of
 // 1, 2 or 5 times a power of ten (at least 1), about five of them.
 std::vector<long long> iteration_ticks(double first, double last);

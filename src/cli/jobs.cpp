@@ -3,9 +3,11 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "checkpoint.hpp"
+#include "figures.hpp"
 #include "interrupt.hpp"
 #include "stylize/batch/jobs.hpp"
 #include "stylize/errors.hpp"
@@ -201,10 +203,16 @@ void check_outputs(const std::vector<Job>& jobs, const CliParams& params, Output
     check_writable(params.report_path, "report");
     outputs.push_back({params.report_path, "--report"});
   }
-  // The plot and the sheet are pictures, checked as the output is, under their flags.
-  for (const auto& [path, flag] : {std::pair{params.plot_path, "--plot"}, std::pair{params.sheet_path, "--sheet"}}) {
+  // The plot and the sheet are pictures, checked as the output is, under
+  // their flags, at the sizes the jobs give them: a plot panel per output, a
+  // sheet row per output (a sheet's width follows the images' shapes).
+  const int64_t runs = static_cast<int64_t>(jobs.size());
+  for (const auto& [path, flag, width, height] :
+       {std::tuple{params.plot_path, "--plot", int64_t{kPlotWidth}, kPlotPanelHeight * runs},
+        std::tuple{params.sheet_path, "--sheet", int64_t{1}, contact_sheet_height(jobs.size())}}) {
     if (path.empty()) continue;
     check_output_path(path, flag);
+    check_output_format(path, width, height, 8, flag);
     outputs.push_back({path, flag});
   }
   const std::vector<NamedPath> inputs = input_files(params);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -278,6 +279,10 @@ void write_file_atomically(const std::string& path, const std::function<void(con
   if (fd < 0) {
     throw fail("directory '" + dir.string() + "' is not writable (" + std::strerror(errno) + ")");
   }
+  // A file replaced keeps its permissions (a private 0600 result stays
+  // private), as a shell's redirection into it would.
+  struct ::stat old {};
+  if (::stat(target.c_str(), &old) == 0 && S_ISREG(old.st_mode)) ::fchmod(fd, old.st_mode & 07777);
   std::string reason;
   try {
     reason = produce_into(fd, produce);

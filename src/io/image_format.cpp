@@ -66,16 +66,18 @@ void check_output_format(const std::string& path, int64_t width, int64_t height,
     throw OutputError(cannot + format.name + " holds 8 bits per channel, not " + std::to_string(bit_depth) +
                       "; write .png or .tif for 16 bits, or use --bit-depth 8");
   }
+  // An image's size follows --size; a figure's (--plot, --sheet) the number of outputs.
+  const std::string smaller = what == "output" ? "use a smaller --size, or " : "";
   if (width > format.max_side || height > format.max_side) {
     throw OutputError(cannot + format.name + " images are at most " + std::to_string(format.max_side) +
-                      " pixels on a side, and this one would be " + std::to_string(std::max(width, height)) +
-                      "; use a smaller --size, or write .png or .tif");
+                      " pixels on a side, and this one would be " + std::to_string(std::max(width, height)) + "; " +
+                      smaller + "write .png or .tif");
   }
   const uint64_t bytes = static_cast<uint64_t>(std::max<int64_t>(width, 0)) *
                          static_cast<uint64_t>(std::max<int64_t>(height, 0)) * 3 * (bit_depth / 8);
   if (format.max_bytes != 0 && bytes > format.max_bytes) {
     throw OutputError(cannot + "the image would be " + std::to_string(bytes >> 20) + " MB, more than " + format.name +
-                      " holds (" + std::to_string(format.max_bytes >> 20) + " MB); use a smaller --size or write .png");
+                      " holds (" + std::to_string(format.max_bytes >> 20) + " MB); " + smaller + "write .png");
   }
 }
 

@@ -373,20 +373,91 @@ cv::Mat decode_samples(const std::string& bytes, const std::string& what, int64_
   // OpenCV swallows exceptions thrown while a decoder reads pixel data.
   limit.check(what);
   if (image.empty() || image.cols < 1 || image.rows < 1) throw not_decodable(what);
+  // OpenCV 4.6's PAM reader hands RGB over as it is stored, not as BGR (a red
+  // pixel came out blue).
+  if (has_at(bytes, 0, "P7", 2) && image.channels() >= 3) {
+    cv::cvtColor(image, image, image.channels() == 4 ? cv::COLOR_RGBA2BGRA : cv::COLOR_RGB2BGR);
+  }
   return image;
 }
 
+// A PNM (PGM, PPM, PAM) file's header maxval; 0 for another format or a bitmap (P1, P4).
+long pnm_header_max_value(const std::string& bytes) {
+  if (bytes.size() < 3 || bytes[0] != 'P' || !std::strchr("235567", bytes[1]) || bytes[1] == '\0') return 0;
+  size_t at = 2;
+  // The next token, past whitespace and # comments.
+  const auto token = [&]() {
+    while (at < bytes.size()) {
+      if (bytes[at] == '#') {
+        while (at < bytes.size() && bytes[at] != '\n') ++at;
+      } else if (std::isspace(static_cast<unsigned char>(bytes[at]))) {
+        ++at;
+      } else {
+        break;
+      }
+    }
+    const size_t start = at;
+    while (at < bytes.size() && !std::isspace(static_cast<unsigned char>(bytes[at])) && at - start < 32) ++at;
+    return bytes.substr(start, at - start);
+  };
+  const auto number = [](const std::string& text) {
+    return !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos
+               ? std::stol(text)
+               : 0L;
+  };
+  if (bytes[1] == '7') {  // PAM: "MAXVAL n" among its header lines, up to ENDHDR
+    for (int i = 0; i < 32; ++i) {
+      const std::string word = token();
+      if (word.empty() || word == "ENDHDR") return 0;
+      if (word == "MAXVAL") return number(token());
+    }
+    return 0;
+  }
+  token();  // width
+  token();  // height
+  return number(token());
+}
+
+// What a PNM's samples are fractions of where OpenCV hands them over
+// unscaled (1023 of a 10-bit PPM came out as 1023 of 65535); 0 for another
+// format, a bitmap (P1, P4), or an ASCII file of 8 bits or fewer, which OpenCV
+// scales to 255 itself.
+long pnm_max_value(const std::string& bytes) {
+  const long max_value = pnm_header_max_value(bytes);
+  const bool ascii = bytes.size() > 1 && (bytes[1] == '2' || bytes[1] == '3');
+  return ascii && max_value <= 255 ? 0 : max_value;
+}
+
+// Radiance HDR and OpenEXR hold linear light, not sRGB-encoded values.
+bool is_linear_float(const std::string& b) {
+  return has_at(b, 0, "#?RADIANCE", 10) || has_at(b, 0, "#?RGBE", 6) || has_at(b, 0, "\x76\x2f\x31\x01", 4);
+}
+
+// Linear light in [0, 1] to sRGB's encoding (IEC 61966-2-1), in place.
+void encode_srgb(cv::Mat& image) {
+  cv::Mat samples = image.reshape(1);  // the same pixels, one sample per column
+  for (int y = 0; y < samples.rows; ++y) {
+    float* row = samples.ptr<float>(y);
+    for (int x = 0; x < samples.cols; ++x) {
+      const float c = row[x];
+      row[x] = c <= 0.0031308f ? 12.92f * c : 1.055f * std::pow(c, 1.0f / 2.4f) - 0.055f;
+    }
+  }
+}
+
 // Decoded samples as float32 in [0, 1]; sets `bit_depth` to the file's bits
-// per channel (8, 16, or 32 for floating point).
-cv::Mat to_unit_float(const cv::Mat& image, const std::string& what, int& bit_depth) {
+// per channel (8, 16, or 32 for floating point). `max_value`: what the
+// format's samples are fractions of, where it is not their type's largest
+// (a PNM's maxval); 0 otherwise.
+cv::Mat to_unit_float(const cv::Mat& image, const std::string& what, int& bit_depth, long max_value = 0) {
   double scale = 1.0;
   switch (image.depth()) {
     case CV_8U:
-      scale = 1.0 / 255.0;
+      scale = 1.0 / (max_value > 0 && max_value < 255 ? max_value : 255.0);
       bit_depth = 8;
       break;
     case CV_16U:
-      scale = 1.0 / 65535.0;
+      scale = 1.0 / (max_value > 255 && max_value < 65535 ? max_value : 65535.0);
       bit_depth = 16;
       break;
     case CV_32F:
@@ -409,7 +480,7 @@ cv::Mat to_unit_float(const cv::Mat& image, const std::string& what, int& bit_de
 cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels, int& bit_depth,
                             cv::Mat& alpha) {
   refuse_undecodable(bytes, what);
-  cv::Mat converted = to_unit_float(decode_samples(bytes, what, max_pixels), what, bit_depth);
+  cv::Mat converted = to_unit_float(decode_samples(bytes, what, max_pixels), what, bit_depth, pnm_max_value(bytes));
   switch (converted.channels()) {
     case 1:
       cv::cvtColor(converted, converted, cv::COLOR_GRAY2BGR);
@@ -430,7 +501,15 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
       throw ImageError("cannot read " + what + ": it has " + std::to_string(converted.channels()) +
                        " channels (expected 1, 3 or 4)");
   }
-  return cv::min(cv::max(converted, 0.0), 1.0);
+  // Integer samples are in [0, 1] already (a PNM's above its maxval aside);
+  // floating point ones are clamped, in place: an image of 100 megapixels
+  // takes 1.2 GB as float, and each copy as much again.
+  if (bit_depth == 32 || pnm_max_value(bytes) > 0) {
+    cv::max(converted, 0.0, converted);
+    cv::min(converted, 1.0, converted);
+  }
+  if (is_linear_float(bytes)) encode_srgb(converted);
+  return converted;
 }
 
 }  // namespace
