@@ -141,6 +141,55 @@ TEST(ImageIo, FlattensAlphaOverWhite) {
   EXPECT_FLOAT_EQ(image[0][1][0][1].item<float>(), 1.f);
 }
 
+// A little-endian TIFF of one RGBA pixel, uncompressed, `bits` 8 or 16 per
+// sample, with ExtraSamples `extra` (1: associated alpha, 2: unassociated).
+std::string rgba_tiff(int bits, const std::vector<uint16_t>& rgba, int extra) {
+  const auto u16 = [](uint32_t v) {
+    return std::string{static_cast<char>(v & 0xff), static_cast<char>(v >> 8 & 0xff)};
+  };
+  const auto u32 = [&](uint32_t v) { return u16(v & 0xffff) + u16(v >> 16); };
+  std::string data;
+  for (const uint16_t v : rgba) data += bits == 8 ? std::string(1, static_cast<char>(v)) : u16(v);
+  const uint32_t bits_at = 8 + static_cast<uint32_t>(data.size()), directory_at = bits_at + 8;
+  std::string directory = u16(11);
+  const auto entry = [&](uint32_t tag, uint32_t type, uint32_t count, uint32_t value) {
+    directory += u16(tag) + u16(type) + u32(count) + (type == 3 && count == 1 ? u16(value) + u16(0) : u32(value));
+  };
+  entry(256, 4, 1, 1);                                   // width
+  entry(257, 4, 1, 1);                                   // height
+  entry(258, 3, 4, bits_at);                             // bits per sample, at bits_at
+  entry(259, 3, 1, 1);                                   // no compression
+  entry(262, 3, 1, 2);                                   // RGB
+  entry(273, 4, 1, 8);                                   // the strip
+  entry(277, 3, 1, 4);                                   // samples per pixel
+  entry(278, 4, 1, 1);                                   // rows per strip
+  entry(279, 4, 1, static_cast<uint32_t>(data.size()));  // strip bytes
+  entry(284, 3, 1, 1);                                   // interleaved
+  entry(338, 3, 1, static_cast<uint32_t>(extra));        // extra samples
+  directory += u32(0);
+  return std::string("II*\0", 4) + u32(directory_at) + data + u16(bits) + u16(bits) + u16(bits) + u16(bits) + directory;
+}
+
+// Half-transparent red over white is (1, 0.5, 0.5) however the TIFF stores
+// it: OpenCV hands 8-bit TIFF colours over multiplied by alpha (libtiff's RGBA
+// reader) and 16-bit ones as stored, multiplied where the alpha is associated.
+// The 8-bit ones were multiplied by alpha twice: (0.75, 0.5, 0.5).
+TEST(ImageIo, FlattensTiffAlphaAssociatedOrNotOverWhite) {
+  struct Case {
+    int bits, extra;
+    std::vector<uint16_t> rgba;
+  };
+  for (const Case& c : {Case{8, 2, {255, 0, 0, 128}}, Case{8, 1, {128, 0, 0, 128}}, Case{16, 2, {65535, 0, 0, 32768}},
+                        Case{16, 1, {32768, 0, 0, 32768}}}) {
+    const std::string where = std::to_string(c.bits) + " bits, ExtraSamples " + std::to_string(c.extra);
+    const torch::Tensor image = decode_image(rgba_tiff(c.bits, c.rgba, c.extra), "tiff");
+    ASSERT_EQ(image.sizes(), (std::vector<int64_t>{1, 3, 1, 1})) << where;
+    EXPECT_NEAR(image[0][0][0][0].item<float>(), 1.0f, 0.005f) << where;
+    EXPECT_NEAR(image[0][1][0][0].item<float>(), 0.5f, 0.005f) << where;
+    EXPECT_NEAR(image[0][2][0][0].item<float>(), 0.5f, 0.005f) << where;
+  }
+}
+
 // Transparency in a PNG is flattened over white; an opaque PNG (decoded once,
 // without looking for alpha) keeps its pixels.
 TEST(ImageIo, FlattensPngTransparencyOverWhite) {

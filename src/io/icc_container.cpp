@@ -483,6 +483,10 @@ bool is_grey_alpha_tiff(const std::string& encoded) {
   return first_directory_value(encoded, 277) == uint64_t{2};  // SamplesPerPixel
 }
 
+bool tiff_alpha_is_associated(const std::string& encoded) {
+  return first_directory_value(encoded, 338) == uint64_t{1};  // ExtraSamples: associated alpha
+}
+
 std::string without_png_profile(const std::string& encoded) {
   return has_text(encoded, 0, kPngSignature, 8) ? png_without_profile(encoded) : "";
 }

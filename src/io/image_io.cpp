@@ -124,6 +124,10 @@ bool needs_file(const std::string& b) {
 
 bool is_png(const std::string& b) { return has_at(b, 0, "\x89PNG\r\n\x1a\n", 8); }
 
+bool is_tiff(const std::string& b) {
+  return has_at(b, 0, "II*\0", 4) || has_at(b, 0, "MM\0*", 4) || has_at(b, 0, "II+\0", 4) || has_at(b, 0, "MM\0+", 4);
+}
+
 // Walks a PNG's chunks by their lengths, calling visit(type, data, length)
 // (`data`: where the chunk's data starts) for each whole chunk until it
 // returns false. Returns false when a chunk's header or data runs past the
@@ -481,6 +485,7 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
                             cv::Mat& alpha) {
   refuse_undecodable(bytes, what);
   cv::Mat converted = to_unit_float(decode_samples(bytes, what, max_pixels), what, bit_depth, pnm_max_value(bytes));
+  bool premultiplied = false;
   switch (converted.channels()) {
     case 1:
       cv::cvtColor(converted, converted, cv::COLOR_GRAY2BGR);
@@ -492,7 +497,11 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
       cv::split(converted, planes);
       alpha = cv::min(cv::max(planes[3], 0.0), 1.0);
       cv::Mat inverse = 1.0 - alpha;
-      for (int c = 0; c < 3; ++c) planes[c] = planes[c].mul(alpha) + inverse;
+      // Colours already multiplied by alpha: an 8-bit TIFF's, which OpenCV
+      // reads through libtiff's RGBA interface (it multiplies them), and a
+      // TIFF's that stores them so (associated alpha).
+      premultiplied = is_tiff(bytes) && (bit_depth == 8 || tiff_alpha_is_associated(bytes));
+      for (int c = 0; c < 3; ++c) planes[c] = premultiplied ? planes[c] + inverse : planes[c].mul(alpha) + inverse;
       planes.resize(3);
       cv::merge(planes, converted);
       break;
@@ -501,10 +510,10 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
       throw ImageError("cannot read " + what + ": it has " + std::to_string(converted.channels()) +
                        " channels (expected 1, 3 or 4)");
   }
-  // Integer samples are in [0, 1] already (a PNM's above its maxval aside);
-  // floating point ones are clamped, in place: an image of 100 megapixels
-  // takes 1.2 GB as float, and each copy as much again.
-  if (bit_depth == 32 || pnm_max_value(bytes) > 0) {
+  // Integer samples are in [0, 1] already (a PNM's above its maxval, or premultiplied colours above their alpha,
+  // aside); floating point ones are clamped, in place: an image of 100 megapixels takes 1.2 GB as float, and each copy
+  // as much again.
+  if (bit_depth == 32 || pnm_max_value(bytes) > 0 || premultiplied) {
     cv::max(converted, 0.0, converted);
     cv::min(converted, 1.0, converted);
   }

@@ -36,6 +36,10 @@ int read_exif_orientation(const std::string& encoded);
 // alpha OpenCV 4.6's TIFF decoder drops.
 bool is_grey_alpha_tiff(const std::string& encoded);
 
+// Whether `encoded` is a TIFF whose extra sample is associated alpha
+// (ExtraSamples 1): colours stored multiplied by it.
+bool tiff_alpha_is_associated(const std::string& encoded);
+
 // A PNG without its iCCP chunk, for the decoder: stylize reads the profile
 // itself (read_icc_profile), and libpng would print lines of its own about
 // profiles it dislikes ("libpng warning: iCCP: known incorrect sRGB profile")
