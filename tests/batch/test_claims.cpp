@@ -165,7 +165,11 @@ TEST(LockFile, ALiveProcessOnThisHostHoldsItsLockEvenStopped) {
     ASSERT_EQ(stylize::batch_test::read_byte(ready[0]), 'y');
     ::close(ready[0]);
     if (stopped) {
+      // Stopped once waitpid says so: the signal is delivered when the child is next scheduled.
       ASSERT_EQ(::kill(child, SIGSTOP), 0);
+      int status = 0;
+      ASSERT_EQ(::waitpid(child, &status, WUNTRACED), child);
+      ASSERT_TRUE(WIFSTOPPED(status));
     } else {
       // Exited, not reaped: a zombie until waitpid.
       for (int i = 0; i < 200 && stylize::batch_test::slurp("/proc/" + std::to_string(child) + "/stat").find(") Z") ==
