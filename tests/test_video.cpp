@@ -216,6 +216,27 @@ class VideoCli : public test::Cli {
     return "video --content " + input + " --style " + style + " -o " + out + " --weights " +
            test::fixture("vgg19_tiny.safetensors") + " --size 64 " + iterations + " --threads 1 --device cpu " + extra;
   }
+  // Runs stylize with `args`, sends SIGINT once its output shows `line`, and
+  // returns all it said; it must exit with 128 + SIGINT. A failure (callers
+  // stop on it) where it does not start or never shows the line.
+  std::string interrupted_at(const std::vector<std::string>& args, const std::string& line) const {
+    test::Child child = test::spawn(args);
+    if (child.pid <= 0) {
+      ADD_FAILURE() << "could not start stylize";
+      return "";
+    }
+    const std::string before = test::read_until(child, line, "", 120);
+    if (before.find(line) == std::string::npos) {
+      ::kill(child.pid, SIGKILL);
+      test::wait_child(child, 120);
+      ADD_FAILURE() << "never said '" << line << "':\n" << before;
+      return before;
+    }
+    ::kill(child.pid, SIGINT);
+    const std::string after = test::read_all(child, before);
+    EXPECT_EQ(test::wait_child(child, 120).code, 128 + SIGINT) << after;
+    return after;
+  }
   // Why this OpenCV cannot write the AVI (MJPG) file `out`, or "".
   static std::string cannot_write_avi(const std::string& out) {
     try {
@@ -528,15 +549,11 @@ TEST_F(VideoCli, NeverReplacesFramesItDidNotMake) {
 
 TEST_F(VideoCli, SigintKeepsTheFinishedFramesAndSaysHowToGoOn) {
   const std::string folder = dir.file("stopped");
-  test::Child child = test::spawn({"video", "--content", input, "--style", style, "-o", folder, "--weights",
-                                   test::fixture("vgg19_tiny.safetensors"), "--size", "64", "-n", "6",
-                                   "--frame-iterations", "100000", "--threads", "1", "--device", "cpu"});
-  ASSERT_GT(child.pid, 0);
-  const std::string before = test::read_until(child, "frame 1/4 done", "", 120);
-  ASSERT_NE(before.find("frame 1/4 done"), std::string::npos) << before;
-  ::kill(child.pid, SIGINT);
-  const std::string after = test::read_all(child, before);
-  EXPECT_EQ(test::wait_child(child, 120).code, 128 + SIGINT) << after;
+  const std::string after = interrupted_at({"video", "--content", input, "--style", style, "-o", folder, "--weights",
+                                            test::fixture("vgg19_tiny.safetensors"), "--size", "64", "-n", "6",
+                                            "--frame-iterations", "100000", "--threads", "1", "--device", "cpu"},
+                                           "frame 1/4 done");
+  if (HasFailure()) return;
   // Between frames or within frame 2: either way frame 1 is kept and said so.
   EXPECT_NE(after.find("frame 1 is in " + folder), std::string::npos) << after;
   EXPECT_NE(after.find("--resume"), std::string::npos) << after;
@@ -551,15 +568,11 @@ TEST_F(VideoCli, SigintInTheFirstFrameOverAnEarlierRunsFramesSaysTheyStay) {
   const std::string folder = dir.file("rerun");
   ASSERT_EQ(test::run_stylize(video(folder, "", "-n 2 --frame-iterations 1")).exit_code, 0);
   const std::string frame1 = test::read_file(folder + "/frame_00001.png");
-  test::Child child = test::spawn({"video", "--content", input, "--style", style, "-o", folder, "--weights",
-                                   test::fixture("vgg19_tiny.safetensors"), "--size", "48", "-n", "100000",
-                                   "--print-every", "1", "--threads", "1", "--device", "cpu"});
-  ASSERT_GT(child.pid, 0);
-  const std::string before = test::read_until(child, "s/it  frame 1/4", "", 120);
-  ASSERT_NE(before.find("s/it  frame 1/4"), std::string::npos) << before;
-  ::kill(child.pid, SIGINT);
-  const std::string after = test::read_all(child, before);
-  EXPECT_EQ(test::wait_child(child, 120).code, 128 + SIGINT) << after;
+  const std::string after = interrupted_at({"video", "--content", input, "--style", style, "-o", folder, "--weights",
+                                            test::fixture("vgg19_tiny.safetensors"), "--size", "48", "-n", "100000",
+                                            "--print-every", "1", "--threads", "1", "--device", "cpu"},
+                                           "s/it  frame 1/4");
+  if (HasFailure()) return;
   EXPECT_NE(after.find("interrupted in frame 1; no frame of this run was kept, and the earlier run's frames 1-4 are "
                        "in " +
                        folder +

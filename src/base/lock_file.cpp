@@ -107,16 +107,21 @@ std::string directory_of(const std::string& path) {
   return parent.empty() ? "." : parent.string();
 }
 
+// Whether `owner`'s pid can be looked up from here: the same host, boot and
+// PID namespace. (Another boot id under this host name is another machine
+// as often as a reboot: cloned VMs, containers given one --hostname.)
+bool pid_is_ours_to_check(const LockOwner& owner, const LockOwner& me) {
+  return !owner.host.empty() && owner.host == me.host && owner.boot_id == me.boot_id &&
+         owner.pid_namespace == me.pid_namespace && owner.pid > 0;
+}
+
 // Why the holder described by `status` is gone, or "" when it may be alive.
 std::string stale_reason(const LockStatus& status, const struct stat& seen, const LockTiming& timing,
                          const LockOwner& me) {
   if (status.owner) {
     const LockOwner& owner = *status.owner;
-    // Another boot id under this host name is another machine as often as a
-    // reboot (cloned VMs, containers given one --hostname): the heartbeat
-    // rule below judges it, and after a reboot its heartbeat is long stopped.
-    const bool same_host = !owner.host.empty() && owner.host == me.host && owner.boot_id == me.boot_id;
-    if (same_host && owner.pid_namespace == me.pid_namespace && owner.pid > 0) {
+    // Elsewhere the heartbeat rule below judges (after a reboot, the heartbeat is long stopped).
+    if (pid_is_ours_to_check(owner, me)) {
       if (::kill(static_cast<pid_t>(owner.pid), 0) != 0 && errno == ESRCH) {
         return "process " + std::to_string(owner.pid) + " on this host has exited";
       }
@@ -158,10 +163,8 @@ LockStatus inspect(const std::string& path, const LockTiming& timing, const Lock
   status.reason = status.stale ? reason
                                : "held by " + (status.owner ? status.owner->describe()
                                                             : "a process that is still writing its owner record");
-  const LockOwner* owner = status.owner ? &*status.owner : nullptr;
-  if (!status.stale && owner && owner->host == me.host && owner->boot_id == me.boot_id &&
-      owner->pid_namespace == me.pid_namespace && owner->pid > 0) {
-    const char state = process_state(owner->pid);
+  if (!status.stale && status.owner && pid_is_ours_to_check(*status.owner, me)) {
+    const char state = process_state(status.owner->pid);
     if (state == 'T' || state == 't') status.reason += ", which is stopped (Ctrl-Z, a suspended job) until continued";
   }
   return status;

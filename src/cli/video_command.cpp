@@ -209,7 +209,7 @@ void encode_video(const FrameTarget& target, int64_t count, double fps, const Vi
   // What stylize wrote there (the frames, their record, a partial frame's
   // files), then the folder if that emptied it: a file of the user's stays.
   std::error_code error;
-  for (int64_t k = 1; k <= count || fs::exists(pattern.path(k), error); ++k) {
+  for (int64_t k = 1; k <= count; ++k) {  // an earlier run's later frames went with this run's first
     if (!fs::remove(pattern.path(k), error) && error) {
       spdlog::warn("could not remove the frame image {}: {}", pattern.path(k), error.message());
     }

@@ -484,7 +484,8 @@ cv::Mat to_unit_float(const cv::Mat& image, const std::string& what, int& bit_de
 cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, int64_t max_pixels, int& bit_depth,
                             cv::Mat& alpha) {
   refuse_undecodable(bytes, what);
-  cv::Mat converted = to_unit_float(decode_samples(bytes, what, max_pixels), what, bit_depth, pnm_max_value(bytes));
+  const long pnm_max = pnm_max_value(bytes);
+  cv::Mat converted = to_unit_float(decode_samples(bytes, what, max_pixels), what, bit_depth, pnm_max);
   bool premultiplied = false;
   switch (converted.channels()) {
     case 1:
@@ -513,7 +514,7 @@ cv::Mat decode_to_bgr_float(const std::string& bytes, const std::string& what, i
   // Integer samples are in [0, 1] already (a PNM's above its maxval, or premultiplied colours above their alpha,
   // aside); floating point ones are clamped, in place: an image of 100 megapixels takes 1.2 GB as float, and each copy
   // as much again.
-  if (bit_depth == 32 || pnm_max_value(bytes) > 0 || premultiplied) {
+  if (bit_depth == 32 || pnm_max > 0 || premultiplied) {
     cv::max(converted, 0.0, converted);
     cv::min(converted, 1.0, converted);
   }
